@@ -1,0 +1,17 @@
+// Package api holds the wire types of migratord's HTTP/JSON API and a client
+// for it. The agent (migrator/agent) serves these types; netctl imports only
+// this package, never the engine.
+//
+// Endpoints (all JSON, served on a unix socket):
+//
+//	GET    /v1/health               -> Health
+//	GET    /v1/vms                  -> []VM
+//	POST   /v1/vms        VMSpec    -> VM (201)
+//	GET    /v1/vms/{name}           -> VM
+//	GET    /v1/vms/{name}/status    -> VMStatus (VM plus the guest's vnf status)
+//	DELETE /v1/vms/{name}           -> VM (the final record, state "stopped")
+//	GET    /metrics                 -> Prometheus text format
+//
+// Errors come back as an Error body with a non-2xx status; the client turns
+// them into *Error values that match the exported sentinels with errors.Is.
+package api

@@ -1,0 +1,160 @@
+package api
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"time"
+)
+
+// VMSpec describes a guest: everything needed to start it on any host. It is
+// what moves with a VM when it migrates.
+type VMSpec struct {
+	// Name is unique per agent: 1-32 characters of [a-z0-9-], starting with a letter.
+	Name string `json:"name"`
+	// MemoryMiB is the guest RAM size (16..65536).
+	MemoryMiB int `json:"memory_mib"`
+	// VCPUs is the number of virtual CPUs (1..64).
+	VCPUs int `json:"vcpus"`
+	// Image names a directory under the agent's image dir holding vmlinuz and
+	// initrd.img (as built by `make image`).
+	Image string `json:"image"`
+	// MAC is the guest NIC's unicast MAC address, e.g. 52:54:00:12:34:56.
+	MAC string `json:"mac"`
+	// Address is the guest's IPv4 address with prefix, e.g. 198.18.0.100/24.
+	Address string `json:"address"`
+	// Gateway is the guest's default IPv4 gateway (optional).
+	Gateway string `json:"gateway,omitempty"`
+	// VNFArgs are passed to the vnf inside the guest (e.g. ["--wss","64"]).
+	VNFArgs []string `json:"vnf_args,omitempty"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
+// vnfArgRE keeps guest arguments safe to carry on a kernel command line.
+var vnfArgRE = regexp.MustCompile(`^[A-Za-z0-9_.=:/+-]+$`)
+
+// Defaults fills zero fields with defaults: 256 MiB, 1 vCPU, image "vnf".
+func (s *VMSpec) Defaults() {
+	if s.MemoryMiB == 0 {
+		s.MemoryMiB = 256
+	}
+	if s.VCPUs == 0 {
+		s.VCPUs = 1
+	}
+	if s.Image == "" {
+		s.Image = "vnf"
+	}
+}
+
+// Validate reports the first problem with the spec, wrapped in ErrInvalidSpec.
+func (s *VMSpec) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, args...))
+	}
+	if !nameRE.MatchString(s.Name) {
+		return bad("name %q: want 1-32 characters of [a-z0-9-] starting with a letter", s.Name)
+	}
+	if s.MemoryMiB < 16 || s.MemoryMiB > 65536 {
+		return bad("memory %d MiB: want 16..65536", s.MemoryMiB)
+	}
+	if s.VCPUs < 1 || s.VCPUs > 64 {
+		return bad("vcpus %d: want 1..64", s.VCPUs)
+	}
+	if !nameRE.MatchString(s.Image) {
+		return bad("image %q: want a plain image name such as \"vnf\"", s.Image)
+	}
+	mac, err := net.ParseMAC(s.MAC)
+	if err != nil || len(mac) != 6 {
+		return bad("mac %q: want a 6-byte MAC such as 52:54:00:12:34:56", s.MAC)
+	}
+	if mac[0]&1 != 0 {
+		return bad("mac %s is multicast: want a unicast address", s.MAC)
+	}
+	p, err := netip.ParsePrefix(s.Address)
+	if err != nil || !p.Addr().Is4() {
+		return bad("address %q: want IPv4/prefix such as 198.18.0.100/24", s.Address)
+	}
+	if p.Bits() < 1 || p.Bits() > 31 || p.Addr() == p.Masked().Addr() {
+		return bad("address %q: want a host address inside a /1../31 network", s.Address)
+	}
+	if s.Gateway != "" {
+		gw, err := netip.ParseAddr(s.Gateway)
+		if err != nil || !gw.Is4() {
+			return bad("gateway %q: want an IPv4 address", s.Gateway)
+		}
+		if !p.Masked().Contains(gw) || gw == p.Addr() {
+			return bad("gateway %s is not another address in %s", gw, p.Masked())
+		}
+	}
+	for _, a := range s.VNFArgs {
+		if !vnfArgRE.MatchString(a) {
+			return bad("vnf argument %q: only [A-Za-z0-9_.=:/+-] may pass on the kernel command line", a)
+		}
+	}
+	return nil
+}
+
+// VM states.
+const (
+	StateStarting = "starting"
+	StateRunning  = "running"
+	StateStopped  = "stopped"
+	StateFailed   = "failed"
+)
+
+// VM is an agent's record of one guest.
+type VM struct {
+	Spec       VMSpec    `json:"spec"`
+	State      string    `json:"state"`
+	Host       string    `json:"host"`
+	PID        int       `json:"pid,omitempty"`
+	Tap        string    `json:"tap"`
+	Accel      string    `json:"accel"` // "kvm" or "tcg"
+	QMPSocket  string    `json:"qmp_socket"`
+	ConsoleLog string    `json:"console_log"`
+	Created    time.Time `json:"created"`
+	Started    time.Time `json:"started,omitempty"`
+	// Adopted is true when the running agent found the guest already running
+	// at its start (after an agent restart) rather than launching it.
+	Adopted bool `json:"adopted,omitempty"`
+	// Reason says why a VM is failed or stopped unexpectedly.
+	Reason string `json:"reason,omitempty"`
+}
+
+// GuestStatus is the vnf's own report, read from inside the guest.
+type GuestStatus struct {
+	BootID           string        `json:"boot_id"`
+	Uptime           time.Duration `json:"uptime_ns"`
+	PacketsReflected uint64        `json:"packets_reflected"`
+	EchoPackets      uint64        `json:"echo_packets"`
+	ReflectorSeq     uint32        `json:"reflector_seq"`
+	WSSPages         uint64        `json:"wss_pages"`
+	PagesWritten     uint64        `json:"pages_written"`
+	PagesVerified    uint64        `json:"pages_verified"`
+	VerifyPasses     uint64        `json:"verify_passes"`
+	CorruptPages     uint64        `json:"corrupt_pages"`
+	StalePages       uint64        `json:"stale_pages"`
+}
+
+// IntegrityErrors is the number of corrupt plus stale pages seen.
+func (g GuestStatus) IntegrityErrors() uint64 { return g.CorruptPages + g.StalePages }
+
+// VMStatus is a VM record together with what QEMU and the guest say.
+type VMStatus struct {
+	VM
+	// QEMUStatus is QMP query-status's "status" (e.g. "running", "paused").
+	QEMUStatus string `json:"qemu_status,omitempty"`
+	// Guest is the vnf's status; nil with GuestError set when unreachable.
+	Guest      *GuestStatus `json:"guest,omitempty"`
+	GuestError string       `json:"guest_error,omitempty"`
+}
+
+// Health is the agent's liveness answer.
+type Health struct {
+	Host    string `json:"host"`
+	Version string `json:"version"`
+	Accel   string `json:"accel"`
+	VMs     int    `json:"vms"`
+}
