@@ -43,20 +43,22 @@ lint:
 ## test: every tier: lint, unit, privileged, fuzz smoke, integration (root)
 test: deps image lint test-unit test-priv fuzz test-integration
 
+# Tier 1: unit tests (no root, no QEMU).
 test-unit:
-	$(GO) test -short -count=1 ./...
+	$(GO) test -short -count=1 -skip 'TestPriv|TestIntegration' ./...
 
-# Privileged tests run in fresh network namespaces; they need root.
+# Tier 2: privileged tests, each in a fresh network namespace (root).
 test-priv:
-	$(GO) test -count=1 -run 'Priv' ./...
+	$(GO) test -count=1 -run 'TestPriv' ./...
 
 fuzz:
 	testbed/fuzz $(FUZZTIME)
 
+# Tier 3: integration against real QEMU guests and the testbed (root).
 test-integration:
-	NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) \
-	  $(GO) test -count=1 -timeout 25m -v -run 'TestIntegration' ./testbed/ 2>&1 | tee build/integration.log; \
-	  exit $${PIPESTATUS[0]}
+	@mkdir -p build
+	set -o pipefail; NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) \
+	  $(GO) test -count=1 -p 1 -timeout 25m -v -run 'TestIntegration' ./... 2>&1 | tee build/integration.log
 
 ## bench: plain QEMU versus nfhandoff, side by side (issue 3)
 bench: image

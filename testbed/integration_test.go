@@ -1,0 +1,320 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
+)
+
+const (
+	guestIP   = "198.18.0.100"
+	guestAddr = guestIP + "/24"
+	gateway   = "198.18.0.1"
+)
+
+// requireTestbed skips under -short or without root; with CI set, missing
+// parts fail the test instead: a skipped tier must not make CI green.
+func requireTestbed(t *testing.T) Env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped under -short")
+	}
+	fail := t.Skipf
+	if os.Getenv("CI") != "" {
+		fail = t.Fatalf
+	}
+	if os.Geteuid() != 0 {
+		fail("integration test needs root")
+	}
+	env, err := FindEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if miss := env.Missing(); len(miss) > 0 {
+		fail("integration test needs `make build image`; missing: %s", strings.Join(miss, ", "))
+	}
+	return env
+}
+
+// upTestbed brings a fresh testbed up and tears it down at the end, checking
+// that nothing of ours is left.
+func upTestbed(t *testing.T, env Env, hosts int) {
+	t.Helper()
+	ctx := context.Background()
+	if out, err := env.Down(ctx); err != nil {
+		t.Fatalf("down before up: %v\n%s", err, out)
+	}
+	out, err := env.Up(ctx, hosts)
+	if err != nil {
+		dumpLogs(t, env)
+		t.Fatalf("testbed up: %v", err)
+	}
+	t.Logf("testbed up:\n%s", out)
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpLogs(t, env)
+		}
+		out, err := env.Down(context.Background())
+		if err != nil {
+			t.Errorf("testbed down: %v", err)
+		}
+		t.Logf("testbed down:\n%s", out)
+		if ns, _ := Namespaces(); len(ns) > 0 {
+			t.Errorf("namespaces left after down: %v", ns)
+		}
+		if pids, _ := QEMUProcesses(); len(pids) > 0 {
+			t.Errorf("qemu processes left after down: %v", pids)
+		}
+		if _, err := os.Stat(env.RunDir); !os.IsNotExist(err) {
+			t.Errorf("run dir %s left after down", env.RunDir)
+		}
+	})
+}
+
+func dumpLogs(t *testing.T, env Env) {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(env.RunDir, "*", "migratord.log"))
+	cons, _ := filepath.Glob(filepath.Join(env.RunDir, "*", "state", "vms", "*", "console.log"))
+	for _, p := range append(logs, cons...) {
+		b, _ := os.ReadFile(p)
+		if len(b) > 6000 {
+			b = b[len(b)-6000:]
+		}
+		t.Logf("--- %s ---\n%s", p, b)
+	}
+}
+
+// TestIntegrationFoundation walks the foundation end to end on the testbed:
+// a VNF guest started through netctl answers TWAMP-light and echo from the
+// client namespace, survives an agent restart (re-adopted, still answering,
+// same boot), is refused cleanly on bad input, and stopping it leaves nothing.
+func TestIntegrationFoundation(t *testing.T) {
+	env := requireTestbed(t)
+	upTestbed(t, env, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	client := api.NewClient(env.Socket("hostA"))
+
+	out, _, err := env.Netctl(ctx, "--host", "hostA", "vm", "start", "fw1",
+		"--ip", guestAddr, "--gw", gateway, "--mem", "256", "--", "--wss", "32", "--dirty-rate", "1")
+	if err != nil {
+		dumpLogs(t, env)
+		t.Fatalf("vm start: %v", err)
+	}
+	t.Logf("netctl vm start:\n%s", out)
+
+	first := guestAnswers(ctx, t, env, 5)
+	if first.IntegrityErrors() != 0 {
+		t.Fatalf("fresh guest reports %d integrity errors", first.IntegrityErrors())
+	}
+
+	t.Run("agent restart re-adopts the guest", func(t *testing.T) {
+		pidFile := filepath.Join(env.RunDir, "hostA", "migratord.pid")
+		killPidFile(t, pidFile)
+		// The guest keeps running without its agent.
+		echo(t, 3)
+		if _, err := env.Up(ctx, 2); err != nil {
+			t.Fatalf("restarting agents: %v", err)
+		}
+		vm, err := client.GetVM(ctx, "fw1")
+		if err != nil {
+			t.Fatalf("get vm after restart: %v", err)
+		}
+		if vm.State != api.StateRunning || !vm.Adopted {
+			t.Fatalf("after restart: state %q adopted %v, want running and adopted", vm.State, vm.Adopted)
+		}
+		after := guestAnswers(ctx, t, env, 5)
+		if after.BootID != first.BootID {
+			t.Fatalf("guest rebooted across agent restart: boot id %s -> %s", first.BootID, after.BootID)
+		}
+		if after.ReflectorSeq < first.ReflectorSeq+5 {
+			t.Fatalf("reflector sequence went from %d to %d, want it to continue", first.ReflectorSeq, after.ReflectorSeq)
+		}
+	})
+
+	t.Run("bad requests are refused and leave nothing", func(t *testing.T) {
+		badRequests(ctx, t, env, client)
+	})
+
+	t.Run("stop leaves nothing", func(t *testing.T) {
+		vm, err := client.GetVM(ctx, "fw1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := env.Netctl(ctx, "--host", "hostA", "vm", "stop", "fw1"); err != nil {
+			t.Fatal(err)
+		}
+		if vm.PID > 0 && syscall.Kill(vm.PID, 0) == nil {
+			t.Errorf("qemu pid %d still alive after stop", vm.PID)
+		}
+		if err := exec.Command("ip", "-n", "nfh-hostA", "link", "show", vm.Tap).Run(); err == nil {
+			t.Errorf("tap %s still exists after stop", vm.Tap)
+		}
+		if _, err := os.Stat(filepath.Dir(vm.QMPSocket)); !os.IsNotExist(err) {
+			t.Errorf("vm dir %s left after stop", filepath.Dir(vm.QMPSocket))
+		}
+		vms, err := client.ListVMs(ctx)
+		if err != nil || len(vms) != 0 {
+			t.Errorf("after stop: list %v (err %v), want empty", vms, err)
+		}
+	})
+}
+
+// guestAnswers checks echo and TWAMP-light from the client namespace and the
+// status through netctl; it returns the guest's status.
+func guestAnswers(ctx context.Context, t *testing.T, env Env, n int) api.GuestStatus {
+	t.Helper()
+	echo(t, n)
+	twampLight(t, n)
+	out, _, err := env.Netctl(ctx, "--host", "hostA", "-o", "json", "vm", "status", "fw1")
+	if err != nil {
+		t.Fatalf("vm status: %v", err)
+	}
+	var st api.VMStatus
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("vm status -o json: %v\n%s", err, out)
+	}
+	if st.Guest == nil {
+		t.Fatalf("vm status has no guest status: %s", st.GuestError)
+	}
+	if st.State != api.StateRunning || st.QEMUStatus != "running" {
+		t.Fatalf("vm status: state %q qemu %q, want running", st.State, st.QEMUStatus)
+	}
+	if st.Guest.EchoPackets < uint64(n) || st.Guest.PacketsReflected < uint64(n) {
+		t.Fatalf("guest counted echo %d reflected %d, want at least %d each", st.Guest.EchoPackets, st.Guest.PacketsReflected, n)
+	}
+	// The status port also answers directly from the client namespace.
+	err = InNetns("nfh-client", func() error {
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := vnfproto.Query(qctx, netip.MustParseAddrPort(guestIP+":"+strconv.Itoa(vnfproto.Port)))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("status query from client namespace: %v", err)
+	}
+	return *st.Guest
+}
+
+// udpInClient opens a UDP socket inside the client namespace.
+func udpInClient(t *testing.T, port int) *net.UDPConn {
+	t.Helper()
+	var c *net.UDPConn
+	err := InNetns("nfh-client", func() error {
+		var err error
+		c, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.ParseIP(guestIP), Port: port})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("udp socket in client namespace: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// exchange sends req and waits for one reply, retrying a few times (the first
+// packets may wait for ARP).
+func exchange(c *net.UDPConn, req []byte) ([]byte, error) {
+	buf := make([]byte, 2048)
+	for try := 0; try < 10; try++ {
+		if _, err := c.Write(req); err != nil {
+			return nil, err
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		n, err := c.Read(buf)
+		if err == nil {
+			return buf[:n], nil
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("no answer after 10 tries")
+}
+
+func echo(t *testing.T, n int) {
+	t.Helper()
+	c := udpInClient(t, 7)
+	for i := 0; i < n; i++ {
+		msg := []byte(fmt.Sprintf("nfhandoff echo %d %d", i, time.Now().UnixNano()))
+		got, err := exchange(c, msg)
+		if err != nil {
+			t.Fatalf("echo %d: %v", i, err)
+		}
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("echo %d: got %q, want %q", i, got, msg)
+		}
+	}
+}
+
+// twampLight sends n unauthenticated TWAMP-light test packets and checks the
+// reflected packets at RFC 5357 section 4.2.1's offsets: reflector sequence
+// (0), sender sequence (24), sender timestamp (28), sender TTL (40). The
+// reflector's own sequence must increase by one per packet.
+func twampLight(t *testing.T, n int) {
+	t.Helper()
+	c := udpInClient(t, 862)
+	var lastRefl uint32
+	for i := 0; i < n; i++ {
+		req := make([]byte, 44) // seq 4, timestamp 8, error estimate 2, padding 30
+		binary.BigEndian.PutUint32(req[0:], uint32(1000+i))
+		binary.BigEndian.PutUint64(req[4:], uint64(time.Now().UnixNano()))
+		binary.BigEndian.PutUint16(req[12:], 0x8001)
+		got, err := exchange(c, req)
+		if err != nil {
+			t.Fatalf("twamp %d: %v", i, err)
+		}
+		if len(got) < 41 {
+			t.Fatalf("twamp %d: reflected packet of %d bytes, want at least 41", i, len(got))
+		}
+		if s := binary.BigEndian.Uint32(got[24:]); s != uint32(1000+i) {
+			t.Fatalf("twamp %d: sender sequence %d, want %d", i, s, 1000+i)
+		}
+		if !bytes.Equal(got[28:36], req[4:12]) {
+			t.Fatalf("twamp %d: sender timestamp not echoed", i)
+		}
+		if ttl := got[40]; ttl == 0 {
+			t.Fatalf("twamp %d: sender TTL is 0", i)
+		}
+		refl := binary.BigEndian.Uint32(got[0:])
+		if i > 0 && refl != lastRefl+1 {
+			t.Fatalf("twamp %d: reflector sequence %d after %d, want +1", i, refl, lastRefl)
+		}
+		lastRefl = refl
+	}
+}
+
+func killPidFile(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid file %s: %v", path, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing migratord %d: %v", pid, err)
+	}
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+}

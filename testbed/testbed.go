@@ -1,0 +1,181 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/vishvananda/netns"
+)
+
+// Env locates what the testbed needs: the scripts, binaries and images.
+type Env struct {
+	Root     string // repository root
+	BinDir   string // netctl, migratord, vnf (NFH_BIN, default <root>/build/bin)
+	ImageDir string // guest images (NFH_IMAGE_DIR, default <root>/build/images)
+	RunDir   string // agents' sockets and logs (NFH_RUN_DIR, default /run/nfhandoff)
+}
+
+// FindEnv walks up from the working directory to the repository root and
+// fills the rest from the environment.
+func FindEnv() (Env, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return Env{}, err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return Env{}, fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+	e := Env{
+		Root:     dir,
+		BinDir:   envOr("NFH_BIN", filepath.Join(dir, "build", "bin")),
+		ImageDir: envOr("NFH_IMAGE_DIR", filepath.Join(dir, "build", "images")),
+		RunDir:   envOr("NFH_RUN_DIR", "/run/nfhandoff"),
+	}
+	return e, nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// Missing lists what the integration tier needs and cannot find.
+func (e Env) Missing() []string {
+	var miss []string
+	for _, p := range []string{
+		filepath.Join(e.BinDir, "netctl"),
+		filepath.Join(e.BinDir, "migratord"),
+		filepath.Join(e.ImageDir, "vnf", "vmlinuz"),
+		filepath.Join(e.ImageDir, "vnf", "initrd.img"),
+	} {
+		if _, err := os.Stat(p); err != nil {
+			miss = append(miss, p)
+		}
+	}
+	return miss
+}
+
+// Script runs one of the testbed scripts with args and returns its combined
+// output.
+func (e Env) Script(ctx context.Context, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.Root, "testbed", name), args...)
+	cmd.Env = append(os.Environ(), "NFH_RUN_DIR="+e.RunDir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("testbed/%s %s: %w\n%s", name, strings.Join(args, " "), err, out.String())
+	}
+	return out.String(), nil
+}
+
+// Up builds the topology with hosts agents-enabled hosts.
+func (e Env) Up(ctx context.Context, hosts int) (string, error) {
+	return e.Script(ctx, "up", "--hosts", fmt.Sprint(hosts), "--agents",
+		"--image-dir", e.ImageDir, "--bin", e.BinDir)
+}
+
+// Down removes everything the testbed made.
+func (e Env) Down(ctx context.Context) (string, error) { return e.Script(ctx, "down") }
+
+// Socket is the API socket of the agent on host.
+func (e Env) Socket(host string) string { return filepath.Join(e.RunDir, host, "api.sock") }
+
+// Netctl runs the netctl binary with args and returns stdout and stderr.
+func (e Env) Netctl(ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.BinDir, "netctl"), args...)
+	cmd.Env = append(os.Environ(), "NFH_RUN_DIR="+e.RunDir)
+	var o, s bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &s
+	err = cmd.Run()
+	if err != nil {
+		err = fmt.Errorf("netctl %s: %w: %s", strings.Join(args, " "), err, s.String())
+	}
+	return o.String(), s.String(), err
+}
+
+// InNetns runs fn on an OS thread switched into the named network namespace.
+// Sockets created inside fn stay in that namespace after fn returns.
+func InNetns(name string, fn func() error) error {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("getting current netns: %w", err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(name)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("opening netns %s: %w", name, err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("entering netns %s: %w", name, err)
+	}
+	ferr := fn()
+	if err := netns.Set(orig); err != nil {
+		// Leave the thread locked: Go discards it when the goroutine ends,
+		// so no other goroutine runs in the wrong namespace.
+		return fmt.Errorf("leaving netns %s: %w", name, err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// Namespaces lists the network namespaces carrying the project prefix.
+func Namespaces() ([]string, error) {
+	ents, err := os.ReadDir("/run/netns")
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ours []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "nfh-") {
+			ours = append(ours, e.Name())
+		}
+	}
+	return ours, nil
+}
+
+// QEMUProcesses lists the pids of running qemu-system-x86_64 processes.
+func QEMUProcesses() ([]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range ents {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err != nil {
+			continue
+		}
+		if strings.TrimSpace(string(comm)) == "qemu-system-x86" || strings.HasPrefix(string(comm), "qemu-system") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
