@@ -1,0 +1,74 @@
+package twamp
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/net/ipv4"
+)
+
+func TestReflectorLoopback(t *testing.T) {
+	rc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReflector(nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Serve(ctx, rc) }()
+
+	sc, err := net.DialUDP("udp4", nil, rc.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if err := ipv4.NewConn(sc).SetTTL(42); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	const n = 5
+	for i := range uint32(n) {
+		t1 := NewTimestamp(time.Now())
+		pad := make([]byte, 100)
+		pad[99] = byte(i)
+		if _, err := sc.Write(AppendSender(nil, SenderPacket{Seq: 1000 + i, Timestamp: t1, ErrorEstimate: DefaultErrorEstimate, Padding: pad})); err != nil {
+			t.Fatal(err)
+		}
+		sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		m, err := sc.Read(buf)
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		t4 := NewTimestamp(time.Now())
+		rp, err := DecodeReflector(buf[:m])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m != SenderHeaderLen+100 {
+			t.Errorf("reply %d octets, want symmetric %d", m, SenderHeaderLen+100)
+		}
+		if rp.Seq != i || rp.SenderSeq != 1000+i || rp.SenderTimestamp != t1 {
+			t.Errorf("packet %d: seq %d sender seq %d", i, rp.Seq, rp.SenderSeq)
+		}
+		if rp.SenderTTL != 42 {
+			t.Errorf("sender TTL = %d, want 42", rp.SenderTTL)
+		}
+		if rp.Padding[len(rp.Padding)-1] != byte(i) {
+			t.Errorf("padding not mirrored")
+		}
+		if rtt := rp.RoundTrip(t4); rtt < 0 || rp.ReflectorDelay() < 0 {
+			t.Errorf("negative rtt %v or reflector delay %v", rtt, rp.ReflectorDelay())
+		}
+	}
+	// A runt is dropped without consuming a sequence number.
+	sc.Write([]byte{1, 2, 3})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if r.Seq() != n || r.Reflected() != n {
+		t.Fatalf("seq %d reflected %d, want %d", r.Seq(), r.Reflected(), n)
+	}
+}
