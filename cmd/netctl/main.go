@@ -1,0 +1,19 @@
+// Command netctl is the operator CLI for nfhandoff: it drives the migratord
+// agents of a testbed (VMs now, migrations next). See package netctl/cli.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nfhandoff/nfhandoff/netctl/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := cli.Run(ctx, os.Args[1:])
+	stop()
+	os.Exit(cli.ExitCode(err))
+}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/spf13/cobra"
+)
+
+func newVMListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the agent's guests",
+		Long: `List the guests of the agent chosen with --host: name, state (starting,
+running, stopped, failed), address, MAC, accelerator, QEMU's pid and the
+time since the guest started. -o json prints the agent's VM records.`,
+		Example: `  netctl --host hostA vm list
+  netctl --host hostA vm list -o json`,
+		Args: cobra.NoArgs,
+		RunE: action(func(cmd *cobra.Command, _ []string) error {
+			return runVMList(cmd.Context(), g)
+		}),
+	}
+}
+
+func runVMList(ctx context.Context, g *globals) error {
+	t, err := g.target()
+	if err != nil {
+		return err
+	}
+	vms, err := call(ctx, g, t, t.client.ListVMs)
+	if err != nil {
+		return fmt.Errorf("listing VMs on %s: %w", t.name, err)
+	}
+	if vms == nil {
+		vms = []api.VM{} // "[]", not "null"
+	}
+	if g.jsonOut() {
+		return g.printJSON(vms)
+	}
+	if len(vms) == 0 {
+		fmt.Fprintf(g.env.Stderr, "no VMs on %s\n", t.name)
+		return nil
+	}
+	tw := newTable(g.env.Stdout)
+	fmt.Fprintln(tw, "NAME\tSTATE\tADDRESS\tMAC\tACCEL\tPID\tUPTIME")
+	for _, vm := range vms {
+		pid := "-"
+		if vm.PID > 0 {
+			pid = strconv.Itoa(vm.PID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", vm.Spec.Name, vm.State, vm.Spec.Address,
+			vm.Spec.MAC, or(vm.Accel, "-"), pid, g.uptime(vm))
+	}
+	return tw.Flush()
+}
+
+// uptime is the time since a running or starting guest started, or "-".
+func (g *globals) uptime(vm api.VM) string {
+	if vm.Started.IsZero() || (vm.State != api.StateRunning && vm.State != api.StateStarting) {
+		return "-"
+	}
+	return fmtDuration(g.env.now().Sub(vm.Started).Truncate(time.Second))
+}

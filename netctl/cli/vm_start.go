@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/spf13/cobra"
+)
+
+const vnfArgsHint = `vnf arguments go after "--", e.g. netctl vm start fw1 --ip 198.18.0.100/24 -- --wss 64`
+
+func newVMStartCmd(g *globals) *cobra.Command {
+	var spec api.VMSpec
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "start NAME --ip ADDR/PREFIX [flags] [-- VNF-ARGS...]",
+		Short: "Start a VNF guest and wait until its vnf answers",
+		Long: `Start a guest named NAME on the agent chosen with --host: a QEMU VM that
+boots the image (default "vnf", built by "make image") and runs the vnf, a
+TWAMP-light reflector, UDP echo and memory workload, on address --ip.
+
+NAME is 1-32 characters of [a-z0-9-] starting with a letter. Guests on the
+testbed use 198.18.0.100-198.18.0.199 in 198.18.0.0/24, gateway 198.18.0.1.
+Without --mac the MAC is derived from NAME (52:54:00 and three bytes of a
+hash of the name), so the same name always gets the same MAC.
+
+Arguments after "--" go to the vnf inside the guest, e.g. "--wss 64" (MiB of
+memory the workload keeps verified) and "--dirty-rate 2" (MiB/s it
+rewrites); they may hold only [A-Za-z0-9_.=:/+-].
+
+netctl then waits (up to --wait, 120s by default; 0 does not wait) until the
+vnf answers its status query, showing progress on a terminal. If it does
+not, netctl prints the guest's console log path and exits 1, leaving the VM
+running so you can look; "netctl vm stop NAME" removes it.
+
+With -o json, prints the VM record, or with --wait the VM status (record
+plus QEMU and vnf status) once the vnf answers.`,
+		Example: `  netctl --host hostA vm start fw1 --ip 198.18.0.100/24 --gw 198.18.0.1 -- --wss 64
+  netctl --host hostA vm start fw2 --ip 198.18.0.101/24 --mem 512 -- --wss 128 --dirty-rate 2
+  netctl --host hostB vm start nat1 --ip 198.18.0.102/24 --wait 0 -o json`,
+		Args: startArgs,
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			spec.Name = args[0]
+			spec.VNFArgs = args[1:]
+			return runVMStart(cmd.Context(), g, spec, wait)
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&spec.Address, "ip", "", "guest IPv4 address with prefix, e.g. 198.18.0.100/24 (required)")
+	f.StringVar(&spec.Gateway, "gw", "", "guest default gateway, e.g. 198.18.0.1")
+	f.StringVar(&spec.MAC, "mac", "", "guest MAC address (default: derived from NAME, 52:54:00:xx:xx:xx)")
+	f.IntVar(&spec.MemoryMiB, "mem", 256, "guest memory in MiB")
+	f.IntVar(&spec.VCPUs, "vcpus", 1, "number of virtual CPUs")
+	f.StringVar(&spec.Image, "image", "vnf", "image directory under the agent's --image-dir")
+	f.DurationVar(&wait, "wait", 120*time.Second, "how long to wait for the vnf to answer (0: do not wait)")
+	_ = cmd.MarkFlagRequired("ip")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		if strings.HasPrefix(err.Error(), "unknown") {
+			err = withHint(err, "%s", vnfArgsHint)
+		}
+		return &ExitError{Code: ExitUsage, Err: err}
+	})
+	return cmd
+}
+
+// startArgs accepts "NAME [-- VNF-ARGS...]".
+func startArgs(cmd *cobra.Command, args []string) error {
+	n := len(args)
+	if d := cmd.ArgsLenAtDash(); d >= 0 {
+		n = d
+	}
+	switch {
+	case n == 0:
+		return errors.New(`missing the VM name: netctl vm start NAME --ip ADDR/PREFIX [-- VNF-ARGS...]`)
+	case n > 1:
+		return withHint(fmt.Errorf("unexpected argument %q after the VM name", args[1]), "%s", vnfArgsHint)
+	}
+	return nil
+}
+
+func runVMStart(ctx context.Context, g *globals, spec api.VMSpec, wait time.Duration) error {
+	derived := spec.MAC == ""
+	if derived {
+		spec.MAC = DeriveMAC(spec.Name)
+	}
+	spec.Defaults()
+	if err := spec.Validate(); err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	if wait < 0 {
+		return usageErrorf("--wait %v: want a duration >= 0", wait)
+	}
+	t, err := g.target()
+	if err != nil {
+		return err
+	}
+	vm, err := call(ctx, g, t, func(ctx context.Context) (api.VM, error) {
+		return t.client.StartVM(ctx, spec)
+	})
+	if err != nil {
+		return fmt.Errorf("starting %s on %s: %w", spec.Name, t.name, err)
+	}
+	macNote := ""
+	if derived {
+		macNote = " (derived from the name)"
+	}
+	g.infof("%s: %s on %s, accel %s, pid %d", vm.Spec.Name, vm.State, or(vm.Host, t.name), or(vm.Accel, "-"), vm.PID)
+	g.infof("  address %s, gateway %s, mac %s%s", vm.Spec.Address, or(vm.Spec.Gateway, "none"), vm.Spec.MAC, macNote)
+	g.infof("  console log: %s", or(vm.ConsoleLog, "-"))
+	if wait == 0 {
+		if g.jsonOut() {
+			return g.printJSON(vm)
+		}
+		return nil
+	}
+	st, err := waitGuest(ctx, g, t, vm, wait)
+	if err != nil {
+		return err
+	}
+	if g.jsonOut() {
+		return g.printJSON(st)
+	}
+	g.infof("%s: vnf answering (boot id %s, guest uptime %s)", vm.Spec.Name, st.Guest.BootID, fmtDuration(st.Guest.Uptime))
+	return nil
+}

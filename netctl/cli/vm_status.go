@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/spf13/cobra"
+)
+
+func newVMStatusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status NAME",
+		Short: "Show a guest's record, QEMU status and the vnf's own counters",
+		Long: `Show everything the agent knows about guest NAME: its record (state,
+address, MAC, accelerator, pid, tap, console log), QEMU's run state, and
+what the vnf inside reports: packets reflected (TWAMP-light) and echoed,
+the reflector's next sequence number, the memory workload's pages written
+and verified, verify passes, integrity errors, uptime and boot id.
+
+The boot id stays the same across a migration and changes when the guest
+reboots; the reflector sequence continues across a migration. Integrity
+errors (corrupt or stale pages) mean guest memory was damaged: they are
+shown prominently and warned about on stderr, but the exit status is still
+0. It is 1 when the VM does not exist or the agent does not answer.`,
+		Example: `  netctl --host hostA vm status fw1
+  netctl --host hostA vm status fw1 -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			return runVMStatus(cmd.Context(), g, args[0])
+		}),
+	}
+}
+
+func runVMStatus(ctx context.Context, g *globals, name string) error {
+	t, err := g.target()
+	if err != nil {
+		return err
+	}
+	st, err := call(ctx, g, t, func(ctx context.Context) (api.VMStatus, error) {
+		return t.client.VMStatus(ctx, name)
+	})
+	if err != nil {
+		return fmt.Errorf("status of %s on %s: %w", name, t.name, err)
+	}
+	if gs := st.Guest; gs != nil && gs.IntegrityErrors() > 0 {
+		defer g.warnf("%s reports %d integrity errors (%d corrupt, %d stale pages)",
+			name, gs.IntegrityErrors(), gs.CorruptPages, gs.StalePages)
+	}
+	if g.jsonOut() {
+		return g.printJSON(st)
+	}
+	return g.printVMStatus(st)
+}
+
+func (g *globals) printVMStatus(st api.VMStatus) error {
+	s := st.Spec
+	tw := newTable(g.env.Stdout)
+	fmt.Fprintf(tw, "VM %s on %s\n", s.Name, or(st.Host, "?"))
+	fmt.Fprintf(tw, "  state:\t%s (qemu: %s)\n", st.State, or(st.QEMUStatus, "unknown"))
+	if st.Reason != "" {
+		fmt.Fprintf(tw, "  reason:\t%s\n", st.Reason)
+	}
+	fmt.Fprintf(tw, "  address:\t%s, gateway %s\n", s.Address, or(s.Gateway, "none"))
+	fmt.Fprintf(tw, "  mac:\t%s\n", s.MAC)
+	fmt.Fprintf(tw, "  machine:\t%s, %d MiB, %d vCPU, accel %s\n", s.Image, s.MemoryMiB, s.VCPUs, or(st.Accel, "-"))
+	fmt.Fprintf(tw, "  vnf args:\t%s\n", or(strings.Join(s.VNFArgs, " "), "none"))
+	adopted := ""
+	if st.Adopted {
+		adopted = " (adopted after an agent restart)"
+	}
+	fmt.Fprintf(tw, "  pid:\t%d%s\n", st.PID, adopted)
+	fmt.Fprintf(tw, "  uptime:\t%s\n", g.uptime(st.VM))
+	fmt.Fprintf(tw, "  tap:\t%s\n", or(st.Tap, "-"))
+	fmt.Fprintf(tw, "  console log:\t%s\n", or(st.ConsoleLog, "-"))
+	gs := st.Guest
+	if gs == nil {
+		fmt.Fprintf(tw, "vnf: not answering: %s\n", or(st.GuestError, "no status"))
+		return tw.Flush()
+	}
+	fmt.Fprintln(tw, "vnf:")
+	if n := gs.IntegrityErrors(); n > 0 {
+		fmt.Fprintf(tw, "  INTEGRITY:\t%d ERRORS: %d corrupt, %d stale pages\n", n, gs.CorruptPages, gs.StalePages)
+	} else {
+		fmt.Fprintf(tw, "  integrity:\tok (0 corrupt, 0 stale pages)\n")
+	}
+	fmt.Fprintf(tw, "  boot id:\t%s\n", gs.BootID)
+	fmt.Fprintf(tw, "  uptime:\t%s\n", fmtDuration(gs.Uptime.Truncate(time.Second)))
+	fmt.Fprintf(tw, "  reflected packets:\t%d\n", gs.PacketsReflected)
+	fmt.Fprintf(tw, "  echo packets:\t%d\n", gs.EchoPackets)
+	fmt.Fprintf(tw, "  reflector seq:\t%d\n", gs.ReflectorSeq)
+	fmt.Fprintf(tw, "  pages:\t%d in working set, %d written, %d verified\n", gs.WSSPages, gs.PagesWritten, gs.PagesVerified)
+	fmt.Fprintf(tw, "  verify passes:\t%d\n", gs.VerifyPasses)
+	return tw.Flush()
+}
