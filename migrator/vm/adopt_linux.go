@@ -1,0 +1,174 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
+)
+
+// Adopt re-attaches to a guest that kept running while the agent was away:
+// it checks that rec.PID is still the QEMU of rec (by its command line),
+// reconnects QMP and recovers the tap descriptor from QEMU (pidfd_getfd).
+// Nothing the guest uses is reopened or changed. If the guest is gone the
+// error wraps ErrGone; call Cleanup then.
+func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
+	name := rec.Spec.Name
+	if !nameRE.MatchString(name) {
+		return nil, fmt.Errorf("adopting: bad vm name %q", name)
+	}
+	p := vmPaths(l.cfg.StateDir, name)
+	if rec.QMPSocket != "" && rec.QMPSocket != p.QMP {
+		return nil, fmt.Errorf("adopting %s: qmp socket %s is not under the state dir (%s)", name, rec.QMPSocket, p.QMP)
+	}
+	if rec.Tap == "" {
+		rec.Tap = TapName(name)
+	}
+	log := l.log.With("vm", name)
+	pidfd, err := openPidfd(rec.PID, name, p.QMP)
+	if err != nil {
+		return nil, fmt.Errorf("adopting %s: %w", name, err)
+	}
+	var pidfdMu sync.Mutex
+	closePidfd := func() {
+		pidfdMu.Lock()
+		if pidfd >= 0 {
+			unix.Close(pidfd)
+			pidfd = -1
+		}
+		pidfdMu.Unlock()
+	}
+	tap, err := tapFromProcess(pidfd, rec.PID, tapFD, rec.Tap)
+	if err != nil {
+		log.Warn("could not recover the tap descriptor; residual packets cannot be read", "err", err)
+		tap = nil
+	}
+	dctx, cancel := bounded(ctx, 10*time.Second)
+	mon, err := qmpx.Dial(dctx, p.QMP, log)
+	cancel()
+	if err != nil {
+		if tap != nil {
+			tap.Close()
+		}
+		closePidfd()
+		if alive, _ := isOurQEMU(rec.PID, name, p.QMP); !alive {
+			return nil, fmt.Errorf("adopting %s: %w: exited during adoption", name, ErrGone)
+		}
+		return nil, fmt.Errorf("adopting %s: %w", name, err)
+	}
+
+	waitFd := pidfd
+	inst := &Instance{
+		l: l, log: log, p: p, tap: tap, mon: mon,
+		done: make(chan struct{}),
+		kill: func() error {
+			pidfdMu.Lock()
+			defer pidfdMu.Unlock()
+			if pidfd < 0 {
+				return nil
+			}
+			err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+			if errors.Is(err, unix.ESRCH) {
+				return nil
+			}
+			return err
+		},
+	}
+	rec.State = api.StateRunning
+	rec.Host = l.cfg.Host
+	rec.QMPSocket, rec.ConsoleLog = p.QMP, p.Console
+	rec.Adopted = true
+	rec.Reason = ""
+	inst.rec = rec
+	go func() {
+		if err := waitPidfd(waitFd); err != nil {
+			log.Error("waiting for adopted qemu", "err", err)
+		}
+		closePidfd()
+		inst.exited("")
+	}()
+
+	qctx, qcancel := bounded(ctx, 10*time.Second)
+	status, err := inst.QueryStatus(qctx)
+	qcancel()
+	if err != nil {
+		mon.Close()
+		if tap != nil {
+			tap.Close()
+		}
+		select {
+		case <-inst.done:
+			return nil, fmt.Errorf("adopting %s: %w: %s", name, ErrGone, inst.ExitReason())
+		default:
+		}
+		return nil, fmt.Errorf("adopting %s: %w", name, err)
+	}
+	log.Info("adopted running qemu", "pid", rec.PID, "status", status, "tap_fd", tap != nil)
+	return inst, nil
+}
+
+// Cleanup removes what a guest left behind: its tap and per-VM files. If
+// its QEMU is somehow still running (same pid and command line) it is
+// killed first, so afterwards nothing of the guest remains. Idempotent.
+func (l *Launcher) Cleanup(ctx context.Context, rec api.VM) error {
+	name := rec.Spec.Name
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("cleanup: bad vm name %q", name)
+	}
+	p := vmPaths(l.cfg.StateDir, name)
+	if rec.PID > 0 {
+		if pidfd, err := openPidfd(rec.PID, name, p.QMP); err == nil {
+			l.log.Warn("cleanup: qemu still running, killing it", "vm", name, "pid", rec.PID)
+			unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+			wctx, cancel := bounded(ctx, 10*time.Second)
+			err := waitPidfdCtx(wctx, pidfd)
+			cancel()
+			unix.Close(pidfd)
+			if err != nil {
+				return fmt.Errorf("cleanup %s: qemu pid %d did not die: %w", name, rec.PID, err)
+			}
+		}
+	}
+	tap := TapName(name)
+	var errs []error
+	if err := l.inNetns(func() error { return deleteTap(tap) }); err != nil {
+		errs = append(errs, err)
+	}
+	if rec.Tap != "" && rec.Tap != tap {
+		errs = append(errs, fmt.Errorf("record names tap %s, expected %s: left alone", rec.Tap, tap))
+	}
+	if err := removeVMDir(p.Dir); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cleanup %s: %w", name, err)
+	}
+	return nil
+}
+
+// waitPidfdCtx waits for the process behind pidfd to exit, until ctx ends.
+func waitPidfdCtx(ctx context.Context, pidfd int) error {
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 50)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// nameRE is api.VMSpec's name rule; it guards paths built from a record.
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)

@@ -1,0 +1,91 @@
+package vm
+
+import (
+	"fmt"
+	"hash/fnv"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// TapName is the tap device of the VM named vmName: "nfht" + 8 hex digits
+// of FNV-32a(vmName).
+func TapName(vmName string) string {
+	h := fnv.New32a()
+	h.Write([]byte(vmName))
+	return fmt.Sprintf("nfht%08x", h.Sum32())
+}
+
+// tapFD is the descriptor number QEMU sees the tap on (first ExtraFiles).
+const tapFD = 3
+
+// paths are the per-VM files.
+type paths struct {
+	Dir, QMP, Console, PID, Stderr string
+}
+
+func vmPaths(stateDir, name string) paths {
+	dir := filepath.Join(stateDir, "vms", name)
+	return paths{
+		Dir:     dir,
+		QMP:     filepath.Join(dir, "qmp.sock"),
+		Console: filepath.Join(dir, "console.log"),
+		PID:     filepath.Join(dir, "qemu.pid"),
+		Stderr:  filepath.Join(dir, "qemu.stderr"),
+	}
+}
+
+// kernelArgs is the guest kernel command line read by the initramfs /init.
+func kernelArgs(spec api.VMSpec) string {
+	args := []string{"console=ttyS0", "panic=-1", "nfh.ip=" + spec.Address}
+	if spec.Gateway != "" {
+		args = append(args, "nfh.gw="+spec.Gateway)
+	}
+	if len(spec.VNFArgs) > 0 {
+		args = append(args, "nfh.vnf="+strings.Join(spec.VNFArgs, ","))
+	}
+	return strings.Join(args, " ")
+}
+
+// cpuModel is the CPU for an accelerator: a fixed model under TCG (same on
+// every host, so migration works), the host's under KVM.
+func cpuModel(accel string) string {
+	if accel == AccelKVM {
+		return "host"
+	}
+	return "qemu64"
+}
+
+// guestName is the -name argument; Adopt looks for it in /proc/<pid>/cmdline.
+func guestName(name string) string { return "guest=" + name + ",debug-threads=on" }
+
+// qmpArg is the -qmp argument; Adopt looks for it too.
+func qmpArg(sock string) string { return "unix:" + sock + ",server=on,wait=off" }
+
+// qemuArgs is QEMU's command line (without argv[0]) for spec.
+func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths) []string {
+	return []string{
+		"-name", guestName(spec.Name),
+		"-machine", MachineType,
+		"-accel", accel,
+		"-cpu", cpuModel(accel),
+		"-m", strconv.Itoa(spec.MemoryMiB),
+		"-smp", strconv.Itoa(spec.VCPUs),
+		"-nodefaults", "-no-user-config",
+		"-display", "none", "-vga", "none",
+		"-kernel", kernel,
+		"-initrd", initrd,
+		"-append", kernelArgs(spec),
+		"-chardev", "file,id=con0,path=" + p.Console,
+		"-serial", "chardev:con0",
+		"-netdev", "tap,id=net0,fd=" + strconv.Itoa(tapFD),
+		"-device", "virtio-net-pci,netdev=net0,mac=" + spec.MAC + ",romfile=",
+		"-qmp", qmpArg(p.QMP),
+		"-pidfile", p.PID,
+		"-sandbox", "on",
+		"-no-reboot",
+		"-msg", "timestamp=on",
+	}
+}

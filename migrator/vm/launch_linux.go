@@ -1,0 +1,210 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
+)
+
+// Start creates the guest's tap, boots QEMU in its own session and
+// connects to its QMP socket. On failure nothing is left behind and the
+// error wraps api.ErrQEMU with QEMU's stderr as an *api.DetailError (or
+// api.ErrInvalidSpec, api.ErrNoImage, ErrTapExists).
+func (l *Launcher) Start(ctx context.Context, spec api.VMSpec) (*Instance, error) {
+	spec.Defaults()
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("starting vm: %w", err)
+	}
+	kernel, initrd, err := l.imageFiles(spec.Image)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", spec.Name, err)
+	}
+	accel, err := l.Accel(ctx, spec.Image)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", spec.Name, err)
+	}
+	log := l.log.With("vm", spec.Name)
+	p := vmPaths(l.cfg.StateDir, spec.Name)
+	tapName := TapName(spec.Name)
+
+	var tap *os.File
+	err = l.inNetns(func() error {
+		var err error
+		tap, err = createTap(tapName, l.cfg.Bridge)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrTapExists) {
+			err = fmt.Errorf("%w: %w", api.ErrExists, err)
+		}
+		return nil, fmt.Errorf("starting %s: %w", spec.Name, err)
+	}
+	var cmd *exec.Cmd
+	var inst *Instance
+	fail := func(err error) (*Instance, error) {
+		if inst != nil {
+			inst.kill()
+			inst.waitExit(context.Background(), 10*time.Second)
+			if inst.mon != nil {
+				inst.mon.Close()
+			}
+		} else if cmd != nil && cmd.Process != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		detail := tailFile(p.Stderr, 8192)
+		tap.Close()
+		l.inNetns(func() error { return deleteTap(tapName) })
+		removeVMDir(p.Dir)
+		err = fmt.Errorf("%w: starting %s: %w", api.ErrQEMU, spec.Name, err)
+		if detail == "" {
+			return nil, err
+		}
+		return nil, &api.DetailError{Err: err, Detail: detail}
+	}
+
+	if err := removeVMDir(p.Dir); err != nil {
+		return fail(err)
+	}
+	if err := os.MkdirAll(p.Dir, 0o750); err != nil {
+		return fail(fmt.Errorf("creating vm dir: %w", err))
+	}
+	stderr, err := os.OpenFile(p.Stderr, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o640)
+	if err != nil {
+		return fail(fmt.Errorf("creating stderr file: %w", err))
+	}
+	defer stderr.Close()
+	childTap, err := dupFile(tap)
+	if err != nil {
+		return fail(err)
+	}
+	defer childTap.Close()
+
+	cmd = exec.Command(l.cfg.QEMU, qemuArgs(spec, accel, kernel, initrd, p)...)
+	cmd.Dir = p.Dir
+	cmd.Stderr = stderr
+	cmd.ExtraFiles = []*os.File{childTap} // fd 3 in QEMU
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	log.Debug("starting qemu", "args", cmd.Args)
+	if err := cmd.Start(); err != nil {
+		return fail(fmt.Errorf("running %s: %w", l.cfg.QEMU, err))
+	}
+	started := time.Now()
+	childTap.Close()
+	stderr.Close()
+	setNonblock(tap) // the open file is shared: keep it non-blocking
+
+	inst = &Instance{
+		l: l, log: log, p: p, tap: tap,
+		kill: func() error { return ignoreDone(cmd.Process.Kill()) },
+		done: make(chan struct{}),
+		rec: api.VM{
+			Spec: spec, State: api.StateRunning, Host: l.cfg.Host,
+			PID: cmd.Process.Pid, Tap: tapName, Accel: accel,
+			QMPSocket: p.QMP, ConsoleLog: p.Console, Started: started,
+		},
+	}
+	go func() {
+		err := cmd.Wait()
+		inst.exited(exitHow(cmd.ProcessState, err))
+	}()
+
+	mon, err := l.waitQMP(ctx, inst)
+	if err != nil {
+		return fail(err)
+	}
+	inst.mon = mon
+	qctx, cancel := bounded(ctx, 10*time.Second)
+	status, err := inst.QueryStatus(qctx)
+	cancel()
+	if err != nil {
+		return fail(err)
+	}
+	log.Info("qemu started", "pid", inst.rec.PID, "accel", accel, "status", status,
+		"tap", tapName, "boot", time.Since(started).Round(time.Millisecond))
+	return inst, nil
+}
+
+// waitQMP connects to the QMP socket of a starting QEMU, giving up when
+// QEMU exits, ctx ends or the launcher's QMP timeout passes.
+func (l *Launcher) waitQMP(ctx context.Context, inst *Instance) (*qmpx.Monitor, error) {
+	ctx, cancel := bounded(ctx, l.qmpTimeout)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(inst.p.QMP); err == nil {
+			dctx, dcancel := bounded(ctx, 2*time.Second)
+			mon, err := qmpx.Dial(dctx, inst.p.QMP, inst.log)
+			dcancel()
+			if err == nil {
+				return mon, nil
+			}
+			inst.log.Debug("qmp not ready", "err", err)
+		}
+		select {
+		case <-inst.done:
+			return nil, errors.New(inst.ExitReason())
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for qmp socket %s: %w", inst.p.QMP, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// exitHow describes a process end: "status 1", "signal killed".
+func exitHow(ps *os.ProcessState, err error) string {
+	if ps == nil {
+		if err != nil {
+			return err.Error()
+		}
+		return ""
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "signal " + ws.Signal().String()
+	}
+	return fmt.Sprintf("status %d", ps.ExitCode())
+}
+
+// dupFile duplicates f's descriptor (close-on-exec) without switching f
+// to blocking mode, as f.Fd() would.
+func dupFile(f *os.File) (*os.File, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("dup tap: %w", err)
+	}
+	var nfd int
+	var derr error
+	if err := rc.Control(func(fd uintptr) {
+		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return nil, fmt.Errorf("dup tap: %w", err)
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("dup tap: %w", derr)
+	}
+	return os.NewFile(uintptr(nfd), f.Name()), nil
+}
+
+func setNonblock(f *os.File) {
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { unix.SetNonblock(int(fd), true) })
+	}
+}
+
+// ignoreDone drops the error of signalling a process that has exited.
+func ignoreDone(err error) error {
+	if errors.Is(err, os.ErrProcessDone) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,11 @@
+// Package qmpx is a small layer over go-qemu's QMP SocketMonitor that lets
+// several users share one QMP connection: Execute runs raw commands (with a
+// context), and Events hands every subscriber its own copy of the
+// asynchronous event stream (MIGRATION, MIGRATION_PASS, STOP, RESUME, ...).
+//
+// QEMU accepts one QMP client per socket, and go-qemu's SocketMonitor
+// supports one event listener whose channel must always be drained or
+// command responses stall. Monitor owns that listener: a pump goroutine
+// reads every event and queues it, unbounded, for each subscriber, so a slow
+// subscriber never blocks commands.
+package qmpx

@@ -1,0 +1,172 @@
+package qmpx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/digitalocean/go-qemu/qmp"
+)
+
+// ErrClosed is returned by Execute once the connection has ended.
+var ErrClosed = errors.New("qmp connection closed")
+
+// Event is one asynchronous QMP event.
+type Event struct {
+	Name string         // e.g. "MIGRATION", "STOP"
+	Data map[string]any // the event's "data" member (may be nil)
+	Time time.Time      // QEMU's timestamp
+}
+
+// Monitor is a shared QMP connection.
+type Monitor struct {
+	mon     qmp.Monitor
+	log     *slog.Logger
+	version string
+
+	mu     sync.Mutex
+	subs   map[*subscriber]struct{}
+	closed bool
+
+	done      chan struct{} // closed when the connection has ended
+	closeOnce sync.Once
+}
+
+// Dial connects to the QMP unix socket at path and does the capabilities
+// handshake. It gives up when ctx ends.
+func Dial(ctx context.Context, path string, log *slog.Logger) (*Monitor, error) {
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if timeout <= 0 {
+		return nil, fmt.Errorf("dialing qmp %s: %w", path, context.DeadlineExceeded)
+	}
+	sm, err := qmp.NewSocketMonitor("unix", path, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("dialing qmp: %w", err)
+	}
+	m, err := New(ctx, sm, log)
+	if err != nil {
+		return nil, err
+	}
+	if sm.Version != nil {
+		m.version = sm.Version.String()
+	}
+	return m, nil
+}
+
+// New wraps an unconnected qmp.Monitor (a SocketMonitor, or a fake in
+// tests): it connects, subscribes to events and starts the pump.
+func New(ctx context.Context, mon qmp.Monitor, log *slog.Logger) (*Monitor, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	connected := make(chan error, 1)
+	go func() { connected <- mon.Connect() }()
+	select {
+	case err := <-connected:
+		if err != nil {
+			mon.Disconnect()
+			return nil, fmt.Errorf("qmp handshake: %w", err)
+		}
+	case <-ctx.Done():
+		// Closing the connection makes the blocked Connect fail.
+		mon.Disconnect()
+		<-connected
+		return nil, fmt.Errorf("qmp handshake: %w", ctx.Err())
+	}
+	events, err := mon.Events(context.Background())
+	if err != nil {
+		mon.Disconnect()
+		return nil, fmt.Errorf("qmp events: %w", err)
+	}
+	m := &Monitor{
+		mon:  mon,
+		log:  log,
+		subs: make(map[*subscriber]struct{}),
+		done: make(chan struct{}),
+	}
+	go m.pump(events)
+	return m, nil
+}
+
+// Version is QEMU's version as announced in the QMP greeting ("" if unknown).
+func (m *Monitor) Version() string { return m.version }
+
+// Done is closed when the connection has ended (QEMU exited or Close).
+func (m *Monitor) Done() <-chan struct{} { return m.done }
+
+// Close ends the connection and every event subscription. It is idempotent.
+func (m *Monitor) Close() error {
+	var err error
+	m.closeOnce.Do(func() {
+		m.mu.Lock()
+		m.closed = true
+		m.mu.Unlock()
+		err = m.mon.Disconnect()
+		m.finish()
+	})
+	return err
+}
+
+// Execute runs the QMP command cmd with args (nil for none) and decodes the
+// "return" member into out (nil to discard). A QMP error comes back as an
+// error naming the command. If ctx ends first Execute returns ctx.Err();
+// the command itself may still complete inside QEMU.
+func (m *Monitor) Execute(ctx context.Context, cmd string, args, out any) error {
+	select {
+	case <-m.done:
+		return fmt.Errorf("qmp %s: %w", cmd, ErrClosed)
+	default:
+	}
+	raw, err := json.Marshal(qmp.Command{Execute: cmd, Args: args})
+	if err != nil {
+		return fmt.Errorf("qmp %s: encoding arguments: %w", cmd, err)
+	}
+	type result struct {
+		buf []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		buf, err := m.mon.Run(raw)
+		ch <- result{buf, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		return fmt.Errorf("qmp %s: %w", cmd, ctx.Err())
+	case <-m.done:
+		return fmt.Errorf("qmp %s: %w", cmd, ErrClosed)
+	}
+	if r.err != nil {
+		select {
+		case <-m.done:
+			return fmt.Errorf("qmp %s: %w", cmd, ErrClosed)
+		default:
+		}
+		return fmt.Errorf("qmp %s: %w", cmd, r.err)
+	}
+	if out == nil {
+		return nil
+	}
+	var resp struct {
+		Return json.RawMessage `json:"return"`
+	}
+	if err := json.Unmarshal(r.buf, &resp); err != nil {
+		return fmt.Errorf("qmp %s: decoding response: %w", cmd, err)
+	}
+	if len(resp.Return) == 0 {
+		return fmt.Errorf("qmp %s: response without return: %.200s", cmd, r.buf)
+	}
+	if err := json.Unmarshal(resp.Return, out); err != nil {
+		return fmt.Errorf("qmp %s: decoding return: %w", cmd, err)
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package vm
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/vishvananda/netlink"
+)
+
+// ErrTapExists is returned by Start when the VM's tap device already exists
+// (often: the guest is still running).
+var ErrTapExists = errors.New("tap device already exists")
+
+// createTap creates tap name (single queue, no packet info, exclusive, not
+// persistent), enslaves it to bridge, sets it up, and returns its open file.
+// The device lives as long as a descriptor of that file does.
+func createTap(name, bridge string) (*os.File, error) {
+	br, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return nil, fmt.Errorf("bridge %s: %w", bridge, err)
+	}
+	if br.Type() != "bridge" {
+		return nil, fmt.Errorf("bridge %s: is a %s, not a bridge", bridge, br.Type())
+	}
+	if _, err := netlink.LinkByName(name); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrTapExists, name)
+	}
+	tap := &netlink.Tuntap{
+		LinkAttrs:  netlink.LinkAttrs{Name: name, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU},
+		Mode:       netlink.TUNTAP_MODE_TAP,
+		Flags:      netlink.TUNTAP_NO_PI | netlink.TUNTAP_TUN_EXCL,
+		Queues:     1,
+		NonPersist: true,
+	}
+	if err := netlink.LinkAdd(tap); err != nil {
+		if _, lerr := netlink.LinkByName(name); lerr == nil {
+			return nil, fmt.Errorf("%w: %s", ErrTapExists, name)
+		}
+		return nil, fmt.Errorf("creating tap %s: %w", name, err)
+	}
+	f := tap.Fds[0]
+	fail := func(err error) (*os.File, error) {
+		f.Close() // not persistent: closing the last descriptor removes it
+		deleteTap(name)
+		return nil, err
+	}
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return fail(fmt.Errorf("tap %s: %w", name, err))
+	}
+	if link.Attrs().MasterIndex != br.Attrs().Index {
+		if err := netlink.LinkSetMasterByIndex(link, br.Attrs().Index); err != nil {
+			return fail(fmt.Errorf("enslaving %s to %s: %w", name, bridge, err))
+		}
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fail(fmt.Errorf("setting %s up: %w", name, err))
+	}
+	return f, nil
+}
+
+// deleteTap removes tap name; a missing device is not an error.
+func deleteTap(name string) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return fmt.Errorf("looking up tap %s: %w", name, err)
+	}
+	if link.Type() != "tuntap" {
+		return fmt.Errorf("refusing to delete %s: a %s, not a tap", name, link.Type())
+	}
+	if err := netlink.LinkDel(link); err != nil {
+		if _, err2 := netlink.LinkByName(name); err2 != nil {
+			return nil // raced with the kernel removing it
+		}
+		return fmt.Errorf("deleting tap %s: %w", name, err)
+	}
+	return nil
+}
