@@ -1,0 +1,82 @@
+// Command vnf is the network function that runs inside test guests: a
+// TWAMP-light reflector, a UDP echo server, a status server and a memory
+// workload with integrity checks (see package netctl/vnf). It is built
+// static and started by the guest initramfs.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/netctl/twamp"
+	"github.com/nfhandoff/nfhandoff/netctl/vnf"
+	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "vnf:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stderr io.Writer) error {
+	cfg, log, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return vnf.Run(ctx, cfg, log)
+}
+
+// parseFlags turns the command line into a vnf.Config and a logger on stderr.
+func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, error) {
+	fs := flag.NewFlagSet("vnf", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg        vnf.Config
+		fill       = fs.String("fill", "random", "page payload: random, zero or pattern")
+		listen     = fs.String("listen", "0.0.0.0", "IP address to listen on")
+		twampPort  = fs.Int("twamp-port", twamp.Port, "TWAMP-light reflector UDP port")
+		echoPort   = fs.Int("echo-port", vnf.EchoPort, "UDP echo port")
+		statusPort = fs.Int("status-port", vnfproto.Port, "status UDP port")
+		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
+	)
+	fs.IntVar(&cfg.WSSMB, "wss", 0, "working set size in MiB")
+	fs.Float64Var(&cfg.DirtyRate, "dirty-rate", 0, "MiB/s of the working set rewritten (0 = none)")
+	fs.Float64Var(&cfg.VerifyRate, "verify-rate", vnf.DefaultVerifyRate, "MiB/s of the working set verified (negative = no verifier)")
+	fs.DurationVar(&cfg.VerifyPass, "verify-pass", vnf.DefaultVerifyPass, "shortest time between two full verify passes")
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if cfg.Fill, err = vnf.ParseFill(*fill); err != nil {
+		return cfg, nil, err
+	}
+	if cfg.VerifyRate == 0 {
+		cfg.VerifyRate = -1 // an explicit 0 turns the verifier off
+	}
+	if cfg.VerifyPass == 0 {
+		cfg.VerifyPass = time.Nanosecond
+	}
+	addr := func(port int) string { return net.JoinHostPort(*listen, strconv.Itoa(port)) }
+	cfg.TWAMPAddr, cfg.EchoAddr, cfg.StatusAddr = addr(*twampPort), addr(*echoPort), addr(*statusPort)
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return cfg, nil, fmt.Errorf("parsing --log-level: %w", err)
+	}
+	return cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), nil
+}

@@ -1,0 +1,76 @@
+package vnf
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/netctl/twamp"
+	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
+)
+
+// Defaults.
+const (
+	DefaultVerifyRate = 64 // MB/s
+	DefaultVerifyPass = 2 * time.Second
+	EchoPort          = 7
+)
+
+// Config configures a VNF. The zero value listens on all IPv4 addresses on
+// the standard ports with no memory workload.
+type Config struct {
+	// UDP addresses ("host:port") of the three servers; empty means
+	// 0.0.0.0 on twamp.Port, EchoPort and vnfproto.Port.
+	TWAMPAddr, EchoAddr, StatusAddr string
+
+	WSSMB      int     // working set in MiB, 0 = none
+	DirtyRate  float64 // MiB/s rewritten, 0 = no dirtying
+	VerifyRate float64 // MiB/s verified; 0 = DefaultVerifyRate, negative = no verifier
+	// VerifyPass is the shortest time between the starts of two full verify
+	// passes; 0 = DefaultVerifyPass.
+	VerifyPass time.Duration
+	Fill       Fill
+
+	// Ready receives "vnf: ready\n" once all sockets listen; nil = os.Stdout.
+	Ready io.Writer
+}
+
+func (c *Config) setDefaults() {
+	def := func(s *string, port int) {
+		if *s == "" {
+			*s = net.JoinHostPort("0.0.0.0", strconv.Itoa(port))
+		}
+	}
+	def(&c.TWAMPAddr, twamp.Port)
+	def(&c.EchoAddr, EchoPort)
+	def(&c.StatusAddr, vnfproto.Port)
+	if c.VerifyRate == 0 {
+		c.VerifyRate = DefaultVerifyRate
+	}
+	if c.VerifyRate < 0 {
+		c.VerifyRate = 0
+	}
+	if c.VerifyPass == 0 {
+		c.VerifyPass = DefaultVerifyPass
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.WSSMB < 0 {
+		errs = append(errs, fmt.Errorf("negative wss %d", c.WSSMB))
+	}
+	if c.DirtyRate < 0 {
+		errs = append(errs, fmt.Errorf("negative dirty rate %g", c.DirtyRate))
+	}
+	if c.VerifyPass < 0 {
+		errs = append(errs, fmt.Errorf("negative verify pass interval %v", c.VerifyPass))
+	}
+	if c.Fill < FillRandom || c.Fill > FillPattern {
+		errs = append(errs, fmt.Errorf("unknown fill %d", c.Fill))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,163 @@
+package vnf
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/netctl/twamp"
+	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
+)
+
+// VNF is a running network function: its sockets, counters and memory.
+type VNF struct {
+	cfg   Config
+	log   *slog.Logger
+	boot  [16]byte
+	start time.Time
+
+	twampConn, echoConn, statusConn *net.UDPConn
+
+	reflector *twamp.Reflector
+	echo      *echoServer
+	mem       *memory
+	work      *workload
+}
+
+// New validates cfg, opens the three sockets and allocates the working set.
+// Call Run to serve; a VNF that is never Run must be Closed.
+func New(cfg Config, log *slog.Logger) (*VNF, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	v := &VNF{cfg: cfg, log: log, start: time.Now(), reflector: twamp.NewReflector(log.With("server", "twamp")),
+		echo: &echoServer{log: log.With("server", "echo")}}
+	rand.Read(v.boot[:])
+	var err error
+	for _, l := range []struct {
+		addr string
+		conn **net.UDPConn
+	}{{cfg.TWAMPAddr, &v.twampConn}, {cfg.EchoAddr, &v.echoConn}, {cfg.StatusAddr, &v.statusConn}} {
+		if *l.conn, err = listenUDP(l.addr); err != nil {
+			v.Close()
+			return nil, err
+		}
+	}
+	v.mem = newMemory(cfg.WSSMB*(1<<20)/PageSize, cfg.Fill)
+	v.work = newWorkload(v.mem, cfg.DirtyRate, cfg.VerifyRate, cfg.VerifyPass,
+		binary.LittleEndian.Uint64(v.boot[:]), log.With("part", "memory"))
+	return v, nil
+}
+
+func listenUDP(addr string) (*net.UDPConn, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %q: %w", addr, err)
+	}
+	network := "udp4"
+	if ua.IP != nil && ua.IP.To4() == nil {
+		network = "udp6"
+	}
+	c, err := net.ListenUDP(network, ua)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// Close releases the sockets of a VNF that was never Run.
+func (v *VNF) Close() error {
+	var errs []error
+	for _, c := range []*net.UDPConn{v.twampConn, v.echoConn, v.statusConn} {
+		if c != nil {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Addrs returns the bound TWAMP, echo and status addresses.
+func (v *VNF) Addrs() (twampAddr, echoAddr, statusAddr netip.AddrPort) {
+	ap := func(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+	return ap(v.twampConn), ap(v.echoConn), ap(v.statusConn)
+}
+
+// Status reports the VNF's counters.
+func (v *VNF) Status() vnfproto.Status {
+	return vnfproto.Status{
+		BootID:           v.boot,
+		Uptime:           time.Since(v.start),
+		PacketsReflected: v.reflector.Reflected(),
+		EchoPackets:      v.echo.answers.Load(),
+		ReflectorSeq:     v.reflector.Seq(),
+		WSSPages:         uint64(v.mem.pages()),
+		PagesWritten:     v.mem.written.Load(),
+		PagesVerified:    v.mem.verified.Load(),
+		VerifyPasses:     v.work.passes.Load(),
+		CorruptPages:     v.mem.corrupt.Load(),
+		StalePages:       v.mem.stale.Load(),
+	}
+}
+
+// Run serves until ctx ends: it starts the servers, writes every page of
+// the working set once, prints "vnf: ready", then runs the memory workload.
+// It returns nil when ctx ends and the first server error otherwise.
+func (v *VNF) Run(parent context.Context) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	serve := func(name string, f func(context.Context) error) {
+		wg.Go(func() {
+			if err := f(ctx); err != nil {
+				cancel(fmt.Errorf("%s server: %w", name, err))
+			}
+		})
+	}
+	serve("twamp", func(ctx context.Context) error { return v.reflector.Serve(ctx, v.twampConn) })
+	serve("echo", func(ctx context.Context) error { return v.echo.serve(ctx, v.echoConn) })
+	serve("status", func(ctx context.Context) error {
+		return vnfproto.Serve(ctx, v.statusConn, v.Status, v.log.With("server", "status"))
+	})
+
+	t0 := time.Now()
+	if err := v.work.fill(ctx); err == nil {
+		v.log.Info("working set written", "pages", v.mem.pages(), "fill", v.cfg.Fill, "took", time.Since(t0).Round(time.Millisecond))
+		tw, ec, st := v.Addrs()
+		v.log.Info("listening", "twamp", tw, "echo", ec, "status", st, "boot_id", hex.EncodeToString(v.boot[:]))
+		ready := v.cfg.Ready
+		if ready == nil {
+			ready = os.Stdout
+		}
+		io.WriteString(ready, "vnf: ready\n")
+		wg.Go(func() { v.work.run(ctx) })
+	}
+	<-ctx.Done()
+	wg.Wait()
+	if parent.Err() != nil {
+		return nil
+	}
+	return context.Cause(ctx)
+}
+
+// Run is New followed by VNF.Run.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	v, err := New(cfg, log)
+	if err != nil {
+		return err
+	}
+	return v.Run(ctx)
+}

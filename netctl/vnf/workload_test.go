@@ -1,0 +1,72 @@
+package vnf
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// runUntil runs w until cond holds (checked between short runs, so the
+// memory is never touched concurrently) or the test times out.
+func runUntil(t *testing.T, w *workload, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		w.run(ctx)
+		cancel()
+	}
+}
+
+func TestWorkloadDirtiesAndVerifies(t *testing.T) {
+	m := newMemory(64, FillRandom)
+	w := newWorkload(m, 4, 64, 0, 1, nil)
+	if err := w.fill(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, func() bool { return w.passes.Load() >= 3 && m.written.Load() > 64+10 })
+	if m.corrupt.Load() != 0 || m.stale.Load() != 0 {
+		t.Fatalf("clean memory reported corrupt %d stale %d", m.corrupt.Load(), m.stale.Load())
+	}
+	if m.verified.Load() < 3*64 {
+		t.Fatalf("verified %d pages in 3 passes", m.verified.Load())
+	}
+
+	// Damage two pages behind the workload's back: the next pass must see both.
+	copy(m.page(10), m.page(11))
+	old := append([]byte(nil), m.page(20)...)
+	m.write(20)
+	copy(m.page(20), old)
+	w.dirtyPPS = 0 // keep the dirtier from repairing them
+	p := w.passes.Load()
+	runUntil(t, w, func() bool { return w.passes.Load() > p })
+	if m.corrupt.Load() == 0 || m.stale.Load() == 0 {
+		t.Fatalf("corrupt %d stale %d, want both > 0", m.corrupt.Load(), m.stale.Load())
+	}
+}
+
+func TestWorkloadIdleReturns(t *testing.T) {
+	w := newWorkload(newMemory(8, FillZero), 0, 0, 0, 1, discard())
+	done := make(chan struct{})
+	go func() { w.run(t.Context()); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("idle workload did not return")
+	}
+}
+
+func TestWorkloadMinPass(t *testing.T) {
+	m := newMemory(8, FillZero)
+	w := newWorkload(m, 0, 1024, time.Hour, 1, discard())
+	w.fill(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	w.run(ctx)
+	if w.passes.Load() != 1 {
+		t.Fatalf("passes = %d, want 1 within the minimum pass interval", w.passes.Load())
+	}
+}
