@@ -1,0 +1,153 @@
+// Package agent is migratord's engine: it owns the VMs of one host, keeps
+// their records in the store, re-adopts running guests after a restart, and
+// serves the HTTP/JSON API described in migrator/api together with
+// Prometheus metrics.
+//
+// Guests outlive the agent: stopping the agent drops its QMP connections and
+// leaves every guest running; the next agent on the same state dir adopts
+// them. A guest found dead at that point is kept as a failed record (reason
+// "guest gone while agent was down") until it is deleted, like a guest that
+// dies while the agent runs.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/store"
+)
+
+// GuestQuerier reads the vnf status of the guest at addr.
+type GuestQuerier func(ctx context.Context, addr netip.AddrPort) (api.GuestStatus, error)
+
+// Config configures an Agent.
+type Config struct {
+	Host    string       // host name, e.g. "hostA" (required)
+	Store   *store.Store // state (required)
+	Runtime Runtime      // guest launcher (required)
+	Logger  *slog.Logger // nil discards
+	Version string       // reported by /v1/health and nfh_agent_info
+
+	// QueryGuest reads a guest's vnf status (default: vnfproto.Query).
+	QueryGuest GuestQuerier
+	// GuestTimeout bounds one guest status query (default 2s).
+	GuestTimeout time.Duration
+	// StartTimeout bounds one VM start (default 2m).
+	StartTimeout time.Duration
+	// ProbeImage is the image the accelerator is probed with (default "vnf").
+	ProbeImage string
+}
+
+func (c *Config) defaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.QueryGuest == nil {
+		c.QueryGuest = queryVNF
+	}
+	if c.GuestTimeout <= 0 {
+		c.GuestTimeout = 2 * time.Second
+	}
+	if c.StartTimeout <= 0 {
+		c.StartTimeout = 2 * time.Minute
+	}
+	if c.ProbeImage == "" {
+		c.ProbeImage = "vnf"
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Host == "":
+		return errors.New("no host name")
+	case c.Store == nil:
+		return errors.New("no store")
+	case c.Runtime == nil:
+		return errors.New("no runtime")
+	}
+	return nil
+}
+
+// Agent owns one host's VMs. Create it with New and run it with Serve.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+
+	mu    sync.Mutex
+	vms   map[string]*entry
+	accel string
+	base  context.Context // set by Serve: the life of the serving agent
+
+	quit     chan struct{} // closed when the agent shuts down
+	quitOnce sync.Once
+	watchers sync.WaitGroup
+}
+
+// entry is the agent's live view of one VM.
+type entry struct {
+	op      sync.Mutex // serializes start, stop and failure handling of this VM
+	rec     api.VM     // guarded by Agent.mu
+	inst    Instance   // nil unless running; guarded by Agent.mu
+	gone    bool       // removed from the map; guarded by Agent.mu
+	stopped bool       // a Stop is under way or done; guarded by Agent.mu
+}
+
+// New checks cfg and returns an agent. It touches no guest until Serve.
+func New(cfg Config) (*Agent, error) {
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("agent config: %w", err)
+	}
+	a := &Agent{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		vms:  make(map[string]*entry),
+		quit: make(chan struct{}),
+	}
+	a.metrics = newMetrics(a)
+	return a, nil
+}
+
+// Accel is the accelerator guests run with, "" until known.
+func (a *Agent) Accel() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.accel
+}
+
+func (a *Agent) setAccel(accel string) {
+	if accel == "" {
+		return
+	}
+	a.mu.Lock()
+	old := a.accel
+	a.accel = accel
+	a.mu.Unlock()
+	if old != accel {
+		a.metrics.setInfo(a.cfg.Host, a.cfg.Version, accel)
+	}
+}
+
+// probeAccel learns the accelerator in the background: under auto the
+// runtime boots a probe guest, which takes seconds.
+func (a *Agent) probeAccel(ctx context.Context) {
+	accel, err := a.cfg.Runtime.Accel(ctx, a.cfg.ProbeImage)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("accelerator unknown", "image", a.cfg.ProbeImage, "err", err)
+		}
+		return
+	}
+	a.log.Info("accelerator", "accel", accel)
+	a.setAccel(accel)
+}

@@ -1,0 +1,162 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// fakeRuntime is an in-memory Runtime: "guests" are fakeInstances that
+// live until stopped or killed, across agents sharing the fake.
+type fakeRuntime struct {
+	mu       sync.Mutex
+	live     map[string]*fakeInstance // by VM name; survives agents
+	startErr error
+	adoptErr error // returned by Adopt for any record not in live
+	cleaned  []string
+	pid      int
+	started  chan string // receives the name of each started guest (optional)
+	block    chan struct{}
+}
+
+func newFakeRuntime() *fakeRuntime {
+	return &fakeRuntime{live: make(map[string]*fakeInstance), pid: 1000}
+}
+
+func (f *fakeRuntime) Accel(ctx context.Context, image string) (string, error) { return "tcg", nil }
+
+func (f *fakeRuntime) Start(ctx context.Context, spec api.VMSpec) (Instance, error) {
+	f.mu.Lock()
+	block := f.block
+	f.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.startErr != nil {
+		return nil, f.startErr
+	}
+	f.pid++
+	inst := &fakeInstance{f: f, done: make(chan struct{}), rec: api.VM{
+		Spec: spec, State: api.StateRunning, PID: f.pid, Tap: "nfht" + spec.Name,
+		Accel: "tcg", QMPSocket: "/x/" + spec.Name + "/qmp.sock", ConsoleLog: "/x/" + spec.Name + "/console.log",
+	}}
+	f.live[spec.Name] = inst
+	return inst, nil
+}
+
+func (f *fakeRuntime) Adopt(ctx context.Context, rec api.VM) (Instance, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	inst, ok := f.live[rec.Spec.Name]
+	if !ok {
+		if f.adoptErr != nil {
+			return nil, f.adoptErr
+		}
+		return nil, fmt.Errorf("adopting %s: pid %d: %w", rec.Spec.Name, rec.PID, ErrGone)
+	}
+	// A new agent gets a fresh connection to the same guest.
+	n := &fakeInstance{f: f, done: inst.done, rec: inst.rec}
+	n.reason = inst.reason
+	f.live[rec.Spec.Name] = n
+	return n, nil
+}
+
+func (f *fakeRuntime) Cleanup(ctx context.Context, rec api.VM) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cleaned = append(f.cleaned, rec.Spec.Name)
+	return nil
+}
+
+func (f *fakeRuntime) cleanedNames() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.cleaned...)
+}
+
+// kill makes the named guest exit on its own.
+func (f *fakeRuntime) kill(name, reason string) {
+	f.mu.Lock()
+	inst := f.live[name]
+	delete(f.live, name)
+	f.mu.Unlock()
+	inst.exit(reason)
+}
+
+type fakeInstance struct {
+	f        *fakeRuntime
+	rec      api.VM
+	mu       sync.Mutex
+	done     chan struct{}
+	reason   string
+	released bool
+}
+
+func (i *fakeInstance) Record() api.VM { return i.rec }
+
+func (i *fakeInstance) QueryStatus(ctx context.Context) (string, error) {
+	select {
+	case <-i.done:
+		return "", fmt.Errorf("qmp: connection closed")
+	default:
+		return "running", nil
+	}
+}
+
+func (i *fakeInstance) Stop(ctx context.Context) error {
+	i.f.mu.Lock()
+	delete(i.f.live, i.rec.Spec.Name)
+	i.f.mu.Unlock()
+	i.exit("stopped")
+	return nil
+}
+
+func (i *fakeInstance) exit(reason string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	select {
+	case <-i.done:
+	default:
+		i.reason = reason
+		close(i.done)
+	}
+}
+
+func (i *fakeInstance) Done() <-chan struct{} { return i.done }
+
+func (i *fakeInstance) ExitReason() string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.reason
+}
+
+func (i *fakeInstance) Release() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.released = true
+	return nil
+}
+
+// fakeGuest answers guest status queries for addresses in up.
+type fakeGuest struct {
+	mu sync.Mutex
+	up map[netip.Addr]api.GuestStatus
+}
+
+func (g *fakeGuest) query(ctx context.Context, addr netip.AddrPort) (api.GuestStatus, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if st, ok := g.up[addr.Addr()]; ok && addr.Port() == 9862 {
+		return st, nil
+	}
+	return api.GuestStatus{}, fmt.Errorf("read udp %s: i/o timeout", addr)
+}

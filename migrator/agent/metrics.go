@@ -1,0 +1,120 @@
+package agent
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// metrics are the agent's Prometheus metrics, in a registry of its own.
+type metrics struct {
+	reg             *prometheus.Registry
+	starts          prometheus.Counter
+	startFailures   *prometheus.CounterVec
+	unexpectedExits prometheus.Counter
+	requests        *prometheus.CounterVec
+	info            *prometheus.GaugeVec
+
+	infoMu sync.Mutex
+}
+
+func newMetrics(a *Agent) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		starts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nfh_vm_starts_total", Help: "VM start requests.",
+		}),
+		startFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nfh_vm_start_failures_total", Help: "VM start requests that failed, by API error code.",
+		}, []string{"reason"}),
+		unexpectedExits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nfh_vm_unexpected_exits_total", Help: "Guests whose QEMU exited without a stop.",
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nfh_api_requests_total", Help: "API requests, by route and HTTP status code.",
+		}, []string{"route", "code"}),
+		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "nfh_agent_info", Help: "Always 1; labels describe the agent.",
+		}, []string{"host", "version", "accel"}),
+	}
+	m.reg.MustRegister(m.starts, m.startFailures, m.unexpectedExits, m.requests, m.info,
+		vmsCollector{a},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	m.setInfo(a.cfg.Host, a.cfg.Version, "")
+	return m
+}
+
+func (m *metrics) setInfo(host, version, accel string) {
+	m.infoMu.Lock()
+	defer m.infoMu.Unlock()
+	m.info.Reset()
+	if accel == "" {
+		accel = "unknown"
+	}
+	m.info.WithLabelValues(host, version, accel).Set(1)
+}
+
+var vmsDesc = prometheus.NewDesc("nfh_vms", "VMs owned by the agent, by state.", []string{"state"}, nil)
+
+// vmsCollector counts the agent's VMs by state at scrape time.
+type vmsCollector struct{ a *Agent }
+
+func (c vmsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- vmsDesc }
+
+func (c vmsCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := map[string]int{api.StateStarting: 0, api.StateRunning: 0, api.StateFailed: 0}
+	c.a.mu.Lock()
+	for _, e := range c.a.vms {
+		counts[e.rec.State]++
+	}
+	c.a.mu.Unlock()
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(vmsDesc, prometheus.GaugeValue, float64(n), state)
+	}
+}
+
+// MetricsHandler serves the agent's metrics in the Prometheus text format.
+func (a *Agent) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{Registry: a.metrics.reg})
+}
+
+// count records each request by its route pattern and status code.
+func (a *Agent) count(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h(sw, r)
+		route := r.Pattern
+		if route == "/" {
+			route = "other"
+		}
+		a.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,93 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// ReasonGoneWhileDown is the failure reason of a guest that died while no
+// agent was watching it.
+const ReasonGoneWhileDown = "guest gone while agent was down"
+
+// reconcile loads the stored records and brings each to a known state:
+//   - running: adopted (state running, Adopted true), or, when the guest is
+//     gone, cleaned up and kept as failed with ReasonGoneWhileDown;
+//   - starting (the previous agent died mid-start): cleaned up and deleted;
+//   - failed: kept as is until deleted;
+//   - anything else: deleted.
+//
+// An adoption that fails for another reason keeps the record as failed
+// without cleanup, since the guest may still run; deleting it cleans up.
+func (a *Agent) reconcile(ctx context.Context) error {
+	recs, err := a.cfg.Store.ListVMs()
+	if err != nil {
+		return fmt.Errorf("reconciling: %w", err)
+	}
+	for _, rec := range recs {
+		if err := a.reconcileOne(ctx, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Agent) reconcileOne(ctx context.Context, rec api.VM) error {
+	name := rec.Spec.Name
+	log := a.log.With("vm", name, "state", rec.State)
+	switch rec.State {
+	case api.StateRunning:
+		inst, err := a.cfg.Runtime.Adopt(ctx, rec)
+		if err == nil {
+			got := inst.Record()
+			got.Spec, got.State, got.Host, got.Created, got.Adopted = rec.Spec, api.StateRunning, a.cfg.Host, rec.Created, true
+			if err := a.cfg.Store.PutVM(got); err != nil {
+				return fmt.Errorf("reconciling vm %s: %w", name, err)
+			}
+			e := &entry{rec: got, inst: inst}
+			a.add(e)
+			a.setAccel(got.Accel)
+			a.watch(e, inst)
+			log.Info("vm adopted", "pid", got.PID)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("reconciling vm %s: %w", name, ctx.Err())
+		}
+		rec.State, rec.Adopted, rec.PID = api.StateFailed, false, 0
+		if errors.Is(err, ErrGone) {
+			rec.Reason = ReasonGoneWhileDown
+			if cerr := a.cfg.Runtime.Cleanup(ctx, rec); cerr != nil {
+				log.Warn("cleanup of a gone guest", "err", cerr)
+			}
+			log.Error("vm failed: guest gone while the agent was down")
+		} else {
+			rec.Reason = "adopting: " + err.Error()
+			log.Error("vm failed: cannot adopt", "err", err)
+		}
+		if err := a.cfg.Store.PutVM(rec); err != nil {
+			return fmt.Errorf("reconciling vm %s: %w", name, err)
+		}
+		a.add(&entry{rec: rec})
+	case api.StateFailed:
+		a.add(&entry{rec: rec})
+		log.Info("failed vm kept", "reason", rec.Reason)
+	default:
+		if err := a.cfg.Runtime.Cleanup(ctx, rec); err != nil {
+			log.Warn("cleanup of an unfinished vm", "err", err)
+		}
+		if err := a.cfg.Store.DeleteVM(name); err != nil {
+			return fmt.Errorf("reconciling vm %s: %w", name, err)
+		}
+		log.Warn("unfinished vm removed")
+	}
+	return nil
+}
+
+func (a *Agent) add(e *entry) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.vms[e.rec.Spec.Name] = e
+}

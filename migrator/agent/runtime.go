@@ -1,0 +1,49 @@
+package agent
+
+import (
+	"context"
+	"errors"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// ErrGone is matched (errors.Is) by Runtime.Adopt's error when the guest
+// of a stored record is no longer running.
+var ErrGone = errors.New("guest gone")
+
+// Runtime launches and adopts guests. migrator/vm implements it (through
+// VMRuntime); tests use a fake.
+type Runtime interface {
+	// Accel names the accelerator guests of image run with ("kvm" or "tcg").
+	Accel(ctx context.Context, image string) (string, error)
+	// Start launches a guest for a validated spec. Its errors wrap
+	// api.ErrInvalidSpec, api.ErrNoImage or api.ErrQEMU (with an
+	// *api.DetailError carrying QEMU's stderr) and leave nothing behind.
+	Start(ctx context.Context, spec api.VMSpec) (Instance, error)
+	// Adopt takes over a guest started by an earlier agent; its error
+	// matches ErrGone when the guest is no longer running.
+	Adopt(ctx context.Context, rec api.VM) (Instance, error)
+	// Cleanup removes what was made for rec (tap, files, a leftover QEMU).
+	// It is safe to call more than once.
+	Cleanup(ctx context.Context, rec api.VM) error
+}
+
+// Instance is one running guest.
+type Instance interface {
+	// Record is the guest's record as the runtime sees it (state running).
+	Record() api.VM
+	// QueryStatus is QMP query-status's status, e.g. "running".
+	QueryStatus(ctx context.Context) (string, error)
+	// Stop ends the guest and removes what was made for it.
+	Stop(ctx context.Context) error
+	// Done is closed when QEMU has exited (or the runtime lost it).
+	Done() <-chan struct{}
+	// ExitReason says why QEMU exited, once Done is closed.
+	ExitReason() string
+}
+
+// releaser is implemented by instances that hold resources (a QMP
+// connection) which the agent drops at shutdown while the guest runs on.
+type releaser interface {
+	Release() error
+}

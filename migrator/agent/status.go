@@ -1,0 +1,75 @@
+package agent
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
+)
+
+// VMStatus returns the named VM's record with QEMU's run state and the
+// guest's own status. An unreachable guest is reported in GuestError, not
+// as an error.
+func (a *Agent) VMStatus(ctx context.Context, name string) (api.VMStatus, error) {
+	e, err := a.lookup(name)
+	if err != nil {
+		return api.VMStatus{}, err
+	}
+	a.mu.Lock()
+	st := api.VMStatus{VM: e.rec}
+	inst := e.inst
+	a.mu.Unlock()
+
+	if inst == nil {
+		st.GuestError = fmt.Sprintf("vm is %s", st.State)
+		return st, nil
+	}
+	qctx, cancel := context.WithTimeout(ctx, a.cfg.GuestTimeout)
+	defer cancel()
+	if qs, err := inst.QueryStatus(qctx); err != nil {
+		a.log.Warn("qmp query-status", "vm", name, "err", err)
+		st.QEMUStatus = "unknown"
+	} else {
+		st.QEMUStatus = qs
+	}
+
+	addr := netip.AddrPortFrom(prefixAddr(st.Spec.Address), vnfproto.Port)
+	gctx, gcancel := context.WithTimeout(ctx, a.cfg.GuestTimeout)
+	defer gcancel()
+	g, err := a.cfg.QueryGuest(gctx, addr)
+	if err != nil {
+		st.GuestError = fmt.Sprintf("querying guest at %s: %v", addr, err)
+		return st, nil
+	}
+	st.Guest = &g
+	return st, nil
+}
+
+// queryVNF is the default GuestQuerier: the vnf's UDP status query.
+func queryVNF(ctx context.Context, addr netip.AddrPort) (api.GuestStatus, error) {
+	s, err := vnfproto.Query(ctx, addr)
+	if err != nil {
+		return api.GuestStatus{}, err
+	}
+	return guestStatus(s), nil
+}
+
+// guestStatus maps the vnf's status 1:1 onto the API type.
+func guestStatus(s vnfproto.Status) api.GuestStatus {
+	return api.GuestStatus{
+		BootID:           hex.EncodeToString(s.BootID[:]),
+		Uptime:           s.Uptime,
+		PacketsReflected: s.PacketsReflected,
+		EchoPackets:      s.EchoPackets,
+		ReflectorSeq:     s.ReflectorSeq,
+		WSSPages:         s.WSSPages,
+		PagesWritten:     s.PagesWritten,
+		PagesVerified:    s.PagesVerified,
+		VerifyPasses:     s.VerifyPasses,
+		CorruptPages:     s.CorruptPages,
+		StalePages:       s.StalePages,
+	}
+}

@@ -1,0 +1,163 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// StartVM validates spec, reserves its name and addresses, and launches it.
+// A failed start leaves no record behind.
+func (a *Agent) StartVM(ctx context.Context, spec api.VMSpec) (api.VM, error) {
+	a.metrics.starts.Inc()
+	rec, err := a.startVM(ctx, spec)
+	if err != nil {
+		a.metrics.startFailures.WithLabelValues(api.ErrorFor(err).Code).Inc()
+		a.log.Warn("vm start refused or failed", "vm", spec.Name, "err", err)
+		return api.VM{}, err
+	}
+	a.log.Info("vm started", "vm", rec.Spec.Name, "pid", rec.PID, "tap", rec.Tap, "accel", rec.Accel)
+	return rec, nil
+}
+
+func (a *Agent) startVM(ctx context.Context, spec api.VMSpec) (api.VM, error) {
+	spec.Defaults()
+	if err := spec.Validate(); err != nil {
+		return api.VM{}, err
+	}
+	e, err := a.reserve(spec)
+	if err != nil {
+		return api.VM{}, err
+	}
+	defer e.op.Unlock()
+	if err := a.cfg.Store.PutVM(e.rec); err != nil {
+		a.forget(e)
+		return api.VM{}, fmt.Errorf("recording vm %s: %w", spec.Name, err)
+	}
+
+	inst, err := a.cfg.Runtime.Start(ctx, spec)
+	if err != nil {
+		a.discardStart(e)
+		return api.VM{}, fmt.Errorf("starting vm %s: %w", spec.Name, err)
+	}
+	rec := inst.Record()
+	rec.Spec, rec.State, rec.Host, rec.Created = spec, api.StateRunning, a.cfg.Host, e.rec.Created
+	if err := a.cfg.Store.PutVM(rec); err != nil {
+		if serr := inst.Stop(context.WithoutCancel(ctx)); serr != nil {
+			a.log.Error("stopping vm after a store failure", "vm", spec.Name, "err", serr)
+		}
+		a.discardStart(e)
+		return api.VM{}, fmt.Errorf("recording vm %s: %w", spec.Name, err)
+	}
+	a.setAccel(rec.Accel)
+	a.mu.Lock()
+	e.rec, e.inst = rec, inst
+	a.mu.Unlock()
+	a.watch(e, inst)
+	return rec, nil
+}
+
+// reserve claims spec's name and addresses with a starting record. The
+// returned entry's op lock is held.
+func (a *Agent) reserve(spec api.VMSpec) (*entry, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.vms[spec.Name]; ok {
+		return nil, fmt.Errorf("%w: %s", api.ErrExists, spec.Name)
+	}
+	if err := a.addressConflict(spec); err != nil {
+		return nil, err
+	}
+	e := &entry{rec: api.VM{Spec: spec, State: api.StateStarting, Host: a.cfg.Host, Created: time.Now().UTC()}}
+	e.op.Lock()
+	a.vms[spec.Name] = e
+	return e, nil
+}
+
+// addressConflict reports another VM holding spec's MAC or IP. Failed VMs
+// hold no addresses (their tap and QEMU are gone). Called with a.mu held.
+func (a *Agent) addressConflict(spec api.VMSpec) error {
+	mac, _ := net.ParseMAC(spec.MAC)
+	ip := prefixAddr(spec.Address)
+	for name, e := range a.vms {
+		if e.rec.State == api.StateFailed {
+			continue
+		}
+		if m, err := net.ParseMAC(e.rec.Spec.MAC); err == nil && m.String() == mac.String() {
+			return fmt.Errorf("%w: mac %s is used by vm %s", api.ErrAddressInUse, mac, name)
+		}
+		if ip.IsValid() && prefixAddr(e.rec.Spec.Address) == ip {
+			return fmt.Errorf("%w: ip %s is used by vm %s", api.ErrAddressInUse, ip, name)
+		}
+	}
+	return nil
+}
+
+func prefixAddr(s string) netip.Addr {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return p.Addr()
+}
+
+// discardStart undoes a failed start: cleanup (best effort), record deleted.
+func (a *Agent) discardStart(e *entry) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.cfg.Runtime.Cleanup(ctx, e.rec); err != nil {
+		a.log.Warn("cleanup after a failed start", "vm", e.rec.Spec.Name, "err", err)
+	}
+	if err := a.cfg.Store.DeleteVM(e.rec.Spec.Name); err != nil {
+		a.log.Error("deleting the record of a failed start", "vm", e.rec.Spec.Name, "err", err)
+	}
+	a.forget(e)
+}
+
+func (a *Agent) forget(e *entry) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.vms[e.rec.Spec.Name] == e {
+		delete(a.vms, e.rec.Spec.Name)
+	}
+	e.gone = true
+}
+
+// lookup returns the named entry or an error matching api.ErrNotFound.
+func (a *Agent) lookup(name string) (*entry, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.vms[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", api.ErrNotFound, name)
+	}
+	return e, nil
+}
+
+// GetVM returns the named VM's record.
+func (a *Agent) GetVM(name string) (api.VM, error) {
+	e, err := a.lookup(name)
+	if err != nil {
+		return api.VM{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return e.rec, nil
+}
+
+// ListVMs returns every VM's record, ordered by name.
+func (a *Agent) ListVMs() []api.VM {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]api.VM, 0, len(a.vms))
+	for _, e := range a.vms {
+		out = append(out, e.rec)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
+	return out
+}
