@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"strings"
 	"testing"
 )
@@ -85,23 +84,6 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			if sub.Short == "" || sub.Long == "" || sub.Example == "" {
 				t.Errorf("%s: want Short, Long and Example", sub.CommandPath())
 			}
-		}
-	}
-}
-
-func TestExitCode(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want int
-	}{
-		{nil, 0},
-		{errors.New("x"), ExitFailure},
-		{&ExitError{Code: ExitUsage, Err: errors.New("x")}, ExitUsage},
-		{failed(errors.New("x")), ExitFailure},
-		{failed(usageErrorf("x")), ExitUsage},
-	} {
-		if got := ExitCode(tc.err); got != tc.want {
-			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.want)
 		}
 	}
 }

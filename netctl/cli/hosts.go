@@ -64,7 +64,7 @@ func runHosts(ctx context.Context, g *globals) error {
 		return err
 	}
 	if len(names) == 0 {
-		return withHint(fmt.Errorf("no agents found under %s", g.runDir()), "%s", upHint)
+		return withHint(fmt.Errorf("no agents found under %s", g.runDir()), "%s", startHint)
 	}
 	var down []error
 	for _, in := range infos {

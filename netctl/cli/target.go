@@ -16,7 +16,10 @@ import (
 // DefaultRunDir is where the agents' sockets live unless NFH_RUN_DIR says otherwise.
 const DefaultRunDir = "/run/nfhandoff"
 
-const upHint = `start the testbed agents with "testbed/up --agents"; "netctl hosts" lists the agents that are running`
+const (
+	startHint = `start the testbed agents with "testbed/up --agents"`
+	upHint    = startHint + `; "netctl hosts" lists the agents that are running`
+)
 
 // target is the agent a command talks to.
 type target struct {

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -84,4 +86,17 @@ func deadSocket(t *testing.T, runDir, host string) string {
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
 	return sock
+}
+
+func TestInterrupted(t *testing.T) {
+	env, agents := testbed(t, "hostA")
+	agents["hostA"].delay = time.Minute
+	ctx, cancel := context.WithCancel(context.Background()) // as a signal would
+	defer time.AfterFunc(100*time.Millisecond, cancel).Stop()
+	var out, errb bytes.Buffer
+	err := RunWith(ctx, Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }},
+		[]string{"--host", "hostA", "health"})
+	if ExitCode(err) != ExitFailure || errb.String() != "netctl: interrupted\n" {
+		t.Errorf("interrupted run: exit %d, stderr %q; want 1 and \"netctl: interrupted\"", ExitCode(err), errb.String())
+	}
 }

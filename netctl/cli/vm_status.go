@@ -46,8 +46,8 @@ func runVMStatus(ctx context.Context, g *globals, name string) error {
 		return fmt.Errorf("status of %s on %s: %w", name, t.name, err)
 	}
 	if gs := st.Guest; gs != nil && gs.IntegrityErrors() > 0 {
-		defer g.warnf("%s reports %d integrity errors (%d corrupt, %d stale pages)",
-			name, gs.IntegrityErrors(), gs.CorruptPages, gs.StalePages)
+		defer g.warnf("%s reports integrity errors: %d corrupt, %d stale pages",
+			name, gs.CorruptPages, gs.StalePages)
 	}
 	if g.jsonOut() {
 		return g.printJSON(st)
