@@ -56,7 +56,7 @@ func (a *Agent) reconcileOne(ctx context.Context, rec api.VM) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("reconciling vm %s: %w", name, ctx.Err())
 		}
-		rec.State, rec.Adopted, rec.PID = api.StateFailed, false, 0
+		rec.State, rec.Adopted = api.StateFailed, false // the pid stays: Cleanup kills a QEMU still running
 		if errors.Is(err, ErrGone) {
 			rec.Reason = ReasonGoneWhileDown
 			if cerr := a.cfg.Runtime.Cleanup(ctx, rec); cerr != nil {

@@ -106,13 +106,10 @@ func prefixAddr(s string) netip.Addr {
 	return p.Addr()
 }
 
-// discardStart undoes a failed start: cleanup (best effort), record deleted.
+// discardStart undoes a failed start: the runtime left nothing behind, so
+// only the record goes. (A cleanup here could remove the tap of an orphaned
+// guest that made the start fail.)
 func (a *Agent) discardStart(e *entry) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.cfg.Runtime.Cleanup(ctx, e.rec); err != nil {
-		a.log.Warn("cleanup after a failed start", "vm", e.rec.Spec.Name, "err", err)
-	}
 	if err := a.cfg.Store.DeleteVM(e.rec.Spec.Name); err != nil {
 		a.log.Error("deleting the record of a failed start", "vm", e.rec.Spec.Name, "err", err)
 	}

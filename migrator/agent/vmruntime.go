@@ -1,0 +1,54 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm"
+)
+
+// VMRuntime adapts a migrator/vm Launcher to Runtime.
+func VMRuntime(l *vm.Launcher) Runtime { return vmRuntime{l} }
+
+type vmRuntime struct{ l *vm.Launcher }
+
+func (r vmRuntime) Accel(ctx context.Context, image string) (string, error) {
+	return r.l.Accel(ctx, image)
+}
+
+func (r vmRuntime) Start(ctx context.Context, spec api.VMSpec) (Instance, error) {
+	inst, err := r.l.Start(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return vmInstance{inst}, nil
+}
+
+func (r vmRuntime) Adopt(ctx context.Context, rec api.VM) (Instance, error) {
+	inst, err := r.l.Adopt(ctx, rec)
+	if errors.Is(err, vm.ErrGone) {
+		return nil, fmt.Errorf("%w: %w", ErrGone, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return vmInstance{inst}, nil
+}
+
+func (r vmRuntime) Cleanup(ctx context.Context, rec api.VM) error {
+	return r.l.Cleanup(ctx, rec)
+}
+
+// vmInstance adds Release to *vm.Instance: at agent shutdown it drops the
+// QMP connection and the agent's tap descriptor, leaving QEMU running.
+type vmInstance struct{ *vm.Instance }
+
+func (i vmInstance) Release() error {
+	err := i.QMP().Close()
+	if f := i.TapFile(); f != nil {
+		err = errors.Join(err, f.Close())
+	}
+	return err
+}
