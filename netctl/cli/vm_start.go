@@ -37,8 +37,8 @@ vnf answers its status query, showing progress on a terminal. If it does
 not, netctl prints the guest's console log path and exits 1, leaving the VM
 running so you can look; "netctl vm stop NAME" removes it.
 
-With -o json, prints the VM record, or with --wait the VM status (record
-plus QEMU and vnf status) once the vnf answers.`,
+With -o json it prints the VM status (record plus QEMU and vnf status) once
+the vnf answers, or with --wait 0 the VM record as the agent returned it.`,
 		Example: `  netctl --host hostA vm start fw1 --ip 198.18.0.100/24 --gw 198.18.0.1 -- --wss 64
   netctl --host hostA vm start fw2 --ip 198.18.0.101/24 --mem 512 -- --wss 128 --dirty-rate 2
   netctl --host hostB vm start nat1 --ip 198.18.0.102/24 --wait 0 -o json`,
