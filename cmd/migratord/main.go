@@ -1,0 +1,171 @@
+// Command migratord is nfhandoff's per-host agent: it owns the host's QEMU
+// guests and serves the API of migrator/api on a unix socket. It runs in the
+// foreground; SIGINT/SIGTERM stop the agent and leave the guests running
+// for the next migratord to re-adopt. Flags and wiring only: the agent is
+// migrator/agent, the QEMU runtime migrator/vm.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/agent"
+	"github.com/nfhandoff/nfhandoff/migrator/store"
+	"github.com/nfhandoff/nfhandoff/migrator/vm"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type options struct {
+	name, api, stateDir, imageDir, bridge, qemu, accel, accelCache string
+	metricsAddr, logLevel, logFormat                               string
+	version                                                        bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("migratord", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.name, "name", "", "host `name` of this agent, e.g. hostA (required)")
+	fs.StringVar(&o.api, "api", "", "API unix socket `path` (default $NFH_RUN_DIR/<name>/api.sock)")
+	fs.StringVar(&o.stateDir, "state-dir", "", "state `dir` (default /var/lib/nfhandoff/<name>)")
+	fs.StringVar(&o.imageDir, "image-dir", "/var/lib/nfhandoff/images", "guest images `dir`")
+	fs.StringVar(&o.bridge, "bridge", vm.DefaultBridge, "host `bridge` the guests' taps join")
+	fs.StringVar(&o.qemu, "qemu", vm.DefaultQEMU, "QEMU `binary`")
+	fs.StringVar(&o.accel, "accel", vm.AccelAuto, "accelerator: auto, kvm or tcg")
+	fs.StringVar(&o.accelCache, "accel-cache", vm.DefaultAccelCache, "accelerator probe cache `file`, shared by the agents of a machine")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "extra TCP `address` serving /metrics (it is always on the unix socket)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if o.version {
+		return o, nil
+	}
+	if o.name == "" {
+		return o, errors.New("--name is required")
+	}
+	if strings.ContainsAny(o.name, "/ ") {
+		return o, fmt.Errorf("--name %q: no slashes or spaces", o.name)
+	}
+	if o.api == "" {
+		runDir := os.Getenv("NFH_RUN_DIR")
+		if runDir == "" {
+			runDir = "/run/nfhandoff"
+		}
+		o.api = filepath.Join(runDir, o.name, "api.sock")
+	}
+	if o.stateDir == "" {
+		o.stateDir = filepath.Join("/var/lib/nfhandoff", o.name)
+	}
+	return o, nil
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "migratord:", err)
+		os.Exit(2)
+	}
+	if o.version {
+		fmt.Println("migratord", version)
+		return
+	}
+	log, err := newLogger(os.Stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "migratord:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, log); err != nil {
+		log.Error("migratord failed", "err", err)
+		fmt.Fprintln(os.Stderr, "migratord:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, log *slog.Logger) error {
+	log = log.With("host", o.name)
+	st, err := store.Open(o.stateDir, store.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	l, err := vm.NewLauncher(vm.Config{
+		Host: o.name, StateDir: o.stateDir, ImageDir: o.imageDir, Bridge: o.bridge,
+		QEMU: o.qemu, Accel: o.accel, AccelCache: o.accelCache, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	a, err := agent.New(agent.Config{Host: o.name, Store: st, Runtime: agent.VMRuntime(l), Logger: log, Version: version})
+	if err != nil {
+		return err
+	}
+	ln, err := agent.ListenUnix(ctx, o.api)
+	if err != nil {
+		return err
+	}
+	if o.metricsAddr != "" {
+		mln, err := net.Listen("tcp", o.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		go serveMetrics(ctx, mln, a.MetricsHandler(), log)
+	}
+	log.Info("migratord starting", "version", version, "api", o.api, "state_dir", o.stateDir, "image_dir", o.imageDir, "pid", os.Getpid())
+	return a.Serve(ctx, ln)
+}
+
+func serveMetrics(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	log.Info("serving metrics", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("metrics listener", "err", err)
+	}
+}
