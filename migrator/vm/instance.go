@@ -160,6 +160,24 @@ func (i *Instance) Stop(ctx context.Context) error {
 	return nil
 }
 
+// Detach lets go of the guest without stopping it, as an agent that shuts
+// down does: it closes the QMP connection (QEMU takes one client at a
+// time, so a later Adopt can connect) and the agent's tap descriptor. The
+// guest keeps running; Done still fires when it exits.
+func (i *Instance) Detach() error {
+	i.stopMu.Lock()
+	defer i.stopMu.Unlock()
+	if i.cleaned {
+		return nil
+	}
+	err := i.mon.Close()
+	if i.tap != nil {
+		i.tap.Close()
+	}
+	i.cleaned = true // nothing of ours left to release
+	return err
+}
+
 // release closes the connections and removes the tap and per-VM files.
 func (i *Instance) release() error {
 	i.mon.Close()

@@ -1,0 +1,99 @@
+package vm
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+func TestTapName(t *testing.T) {
+	for _, tc := range []struct{ vm, tap string }{
+		{"vm1", "nfht511c93a7"},
+		{"a", "nfhte40c292c"},
+	} {
+		if got := TapName(tc.vm); got != tc.tap {
+			t.Errorf("TapName(%q) = %q, want %q", tc.vm, got, tc.tap)
+		}
+	}
+	long := TapName(strings.Repeat("z", 32))
+	if len(long) > 15 || !strings.HasPrefix(long, "nfht") {
+		t.Errorf("TapName of a 32-char name = %q: want nfht + 8 hex (<= 15 bytes)", long)
+	}
+}
+
+func TestKernelArgs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec api.VMSpec
+		want string
+	}{
+		{"full", api.VMSpec{Address: "198.18.0.100/24", Gateway: "198.18.0.1", VNFArgs: []string{"--wss", "64", "--dirty-rate", "2"}},
+			"console=ttyS0 panic=-1 nfh.ip=198.18.0.100/24 nfh.gw=198.18.0.1 nfh.vnf=--wss,64,--dirty-rate,2"},
+		{"no gateway, no args", api.VMSpec{Address: "198.18.0.101/24"},
+			"console=ttyS0 panic=-1 nfh.ip=198.18.0.101/24"},
+		{"args only", api.VMSpec{Address: "198.18.0.102/24", VNFArgs: []string{"--wss", "8"}},
+			"console=ttyS0 panic=-1 nfh.ip=198.18.0.102/24 nfh.vnf=--wss,8"},
+	} {
+		if got := kernelArgs(tc.spec); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// argAfter returns the argument following flag (the first occurrence).
+func argAfter(args []string, flag string) string {
+	i := slices.Index(args, flag)
+	if i < 0 || i+1 >= len(args) {
+		return ""
+	}
+	return args[i+1]
+}
+
+func TestQEMUArgs(t *testing.T) {
+	spec := api.VMSpec{Name: "vnf1", MemoryMiB: 512, VCPUs: 2, MAC: "52:54:00:00:00:01",
+		Address: "198.18.0.100/24", Gateway: "198.18.0.1", VNFArgs: []string{"--wss", "64"}}
+	p := vmPaths("/st", "vnf1")
+	for _, tc := range []struct {
+		accel string
+		want  map[string]string
+	}{
+		{AccelTCG, map[string]string{
+			"-name": "guest=vnf1,debug-threads=on", "-machine": "pc-i440fx-7.2",
+			"-accel": "tcg", "-cpu": "qemu64", "-m": "512", "-smp": "2",
+			"-kernel": "/img/vmlinuz", "-initrd": "/img/initrd.img",
+			"-append":  "console=ttyS0 panic=-1 nfh.ip=198.18.0.100/24 nfh.gw=198.18.0.1 nfh.vnf=--wss,64",
+			"-chardev": "file,id=con0,path=/st/vms/vnf1/console.log", "-serial": "chardev:con0",
+			"-netdev": "tap,id=net0,fd=3", "-device": "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01,romfile=",
+			"-qmp": "unix:/st/vms/vnf1/qmp.sock,server=on,wait=off", "-pidfile": "/st/vms/vnf1/qemu.pid",
+			"-sandbox": "on", "-display": "none", "-vga": "none",
+		}},
+		{AccelKVM, map[string]string{"-accel": "kvm", "-cpu": "host"}},
+	} {
+		args := qemuArgs(spec, tc.accel, "/img/vmlinuz", "/img/initrd.img", p)
+		for flag, want := range tc.want {
+			if got := argAfter(args, flag); got != want {
+				t.Errorf("%s: %s = %q, want %q", tc.accel, flag, got, want)
+			}
+		}
+		for _, flag := range []string{"-nodefaults", "-no-user-config", "-no-reboot"} {
+			if !slices.Contains(args, flag) {
+				t.Errorf("%s: missing %s", tc.accel, flag)
+			}
+		}
+		if slices.Contains(args, "-daemonize") || slices.Contains(args, "-S") {
+			t.Errorf("%s: unexpected flags in %q", tc.accel, args)
+		}
+	}
+}
+
+func TestVMPaths(t *testing.T) {
+	p := vmPaths("/var/lib/nfh/hostA", "vm1")
+	want := paths{"/var/lib/nfh/hostA/vms/vm1", "/var/lib/nfh/hostA/vms/vm1/qmp.sock",
+		"/var/lib/nfh/hostA/vms/vm1/console.log", "/var/lib/nfh/hostA/vms/vm1/qemu.pid",
+		"/var/lib/nfh/hostA/vms/vm1/qemu.stderr"}
+	if p != want {
+		t.Errorf("got %+v, want %+v", p, want)
+	}
+}

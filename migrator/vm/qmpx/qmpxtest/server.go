@@ -1,0 +1,145 @@
+// Package qmpxtest is a fake QMP server on a unix socket for tests: it
+// speaks the greeting and capabilities handshake, answers commands through
+// a handler and emits events on demand.
+package qmpxtest
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// Handler answers one command. A non-nil error becomes a QMP
+// GenericError with the error's text.
+type Handler func(cmd string, args json.RawMessage) (any, error)
+
+// Server serves QMP to one client at a time, like QEMU.
+type Server struct {
+	Path string
+
+	ln      net.Listener
+	handler Handler
+
+	mu   sync.Mutex
+	conn net.Conn
+	enc  *json.Encoder
+	wg   sync.WaitGroup
+}
+
+// NewServer listens on the unix socket path and serves clients with h.
+func NewServer(path string, h Handler) (*Server, error) {
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Path: path, ln: ln, handler: h}
+	s.wg.Add(1)
+	go s.serve()
+	return s, nil
+}
+
+func (s *Server) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.handle(c)
+	}
+}
+
+func (s *Server) handle(c net.Conn) {
+	defer c.Close()
+	enc := json.NewEncoder(c)
+	greeting := map[string]any{"QMP": map[string]any{
+		"version":      map[string]any{"qemu": map[string]int{"major": 7, "minor": 2, "micro": 0}, "package": "qmpxtest"},
+		"capabilities": []string{},
+	}}
+	s.mu.Lock()
+	s.conn, s.enc = c, enc
+	err := enc.Encode(greeting)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.conn, s.enc = nil, nil
+		s.mu.Unlock()
+	}()
+	if err != nil {
+		return
+	}
+	dec := json.NewDecoder(c)
+	for {
+		var req struct {
+			Execute   string          `json:"execute"`
+			Arguments json.RawMessage `json:"arguments"`
+		}
+		if err := dec.Decode(&req); err != nil {
+			return
+		}
+		var resp any
+		if req.Execute == "qmp_capabilities" {
+			resp = map[string]any{"return": struct{}{}}
+		} else if ret, err := s.handler(req.Execute, req.Arguments); err != nil {
+			resp = map[string]any{"error": map[string]string{"class": "GenericError", "desc": err.Error()}}
+		} else {
+			if ret == nil {
+				ret = struct{}{}
+			}
+			resp = map[string]any{"return": ret}
+		}
+		s.mu.Lock()
+		err := enc.Encode(resp)
+		s.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// ErrNoClient is returned by Emit when no client is connected.
+var ErrNoClient = errors.New("qmpxtest: no client connected")
+
+// Emit sends an event to the connected client.
+func (s *Server) Emit(name string, data any) error {
+	now := time.Now()
+	ev := map[string]any{
+		"event":     name,
+		"timestamp": map[string]int64{"seconds": now.Unix(), "microseconds": int64(now.Nanosecond() / 1000)},
+	}
+	if data != nil {
+		ev["data"] = data
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.enc == nil {
+		return ErrNoClient
+	}
+	return s.enc.Encode(ev)
+}
+
+// Connected reports whether a client is connected.
+func (s *Server) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil
+}
+
+// DropClient closes the current client connection, as QEMU exiting would.
+func (s *Server) DropClient() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		s.conn.Close()
+	}
+}
+
+// Close stops listening, drops the client and waits for the server to end.
+func (s *Server) Close() error {
+	err := s.ln.Close()
+	s.DropClient()
+	s.wg.Wait()
+	return err
+}
