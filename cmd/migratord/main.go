@@ -122,7 +122,6 @@ func main() {
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
-	log = log.With("host", o.name)
 	st, err := store.Open(o.stateDir, store.Options{Logger: log})
 	if err != nil {
 		return err
@@ -152,7 +151,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 		go serveMetrics(ctx, mln, a.MetricsHandler(), log)
 	}
-	log.Info("migratord starting", "version", version, "api", o.api, "state_dir", o.stateDir, "image_dir", o.imageDir, "pid", os.Getpid())
+	log.Info("migratord starting", "host", o.name, "version", version, "api", o.api, "state_dir", o.stateDir, "image_dir", o.imageDir, "pid", os.Getpid())
 	return a.Serve(ctx, ln)
 }
 

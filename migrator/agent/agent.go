@@ -110,7 +110,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg:  cfg,
-		log:  cfg.Logger,
+		log:  cfg.Logger.With("host", cfg.Host),
 		vms:  make(map[string]*entry),
 		quit: make(chan struct{}),
 	}

@@ -16,9 +16,10 @@ var ErrGone = errors.New("guest gone")
 type Runtime interface {
 	// Accel names the accelerator guests of image run with ("kvm" or "tcg").
 	Accel(ctx context.Context, image string) (string, error)
-	// Start launches a guest for a validated spec. Its errors wrap
-	// api.ErrInvalidSpec, api.ErrNoImage or api.ErrQEMU (with an
-	// *api.DetailError carrying QEMU's stderr) and leave nothing behind.
+	// Start launches a guest for a validated spec. Its errors name the VM,
+	// wrap api.ErrInvalidSpec, api.ErrNoImage, api.ErrExists (tap taken) or
+	// api.ErrQEMU (with an *api.DetailError carrying QEMU's stderr), and
+	// leave nothing behind.
 	Start(ctx context.Context, spec api.VMSpec) (Instance, error)
 	// Adopt takes over a guest started by an earlier agent; its error
 	// matches ErrGone when the guest is no longer running.

@@ -21,7 +21,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		return err
 	}
-	a.log.Info("agent serving", "host", a.cfg.Host, "addr", ln.Addr().String(), "vms", len(a.ListVMs()))
+	a.log.Info("agent serving", "addr", ln.Addr().String(), "vms", len(a.ListVMs()))
 
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()

@@ -43,7 +43,7 @@ func (a *Agent) startVM(ctx context.Context, spec api.VMSpec) (api.VM, error) {
 	inst, err := a.cfg.Runtime.Start(ctx, spec)
 	if err != nil {
 		a.discardStart(e)
-		return api.VM{}, fmt.Errorf("starting vm %s: %w", spec.Name, err)
+		return api.VM{}, err // the runtime's errors name the vm
 	}
 	rec := inst.Record()
 	rec.Spec, rec.State, rec.Host, rec.Created = spec, api.StateRunning, a.cfg.Host, e.rec.Created

@@ -120,7 +120,7 @@ func TestStartRefusals(t *testing.T) {
 func TestStartRuntimeFailure(t *testing.T) {
 	h := newHarness(t)
 	ctx := ctxT(t)
-	h.rt.startErr = fmt.Errorf("launching qemu: %w", &api.DetailError{
+	h.rt.startErr = fmt.Errorf("starting fw1: %w", &api.DetailError{
 		Err: fmt.Errorf("%w: exit status 1", api.ErrQEMU), Detail: "qemu-system-x86_64: -netdev tap: could not open"})
 	_, err := h.client.StartVM(ctx, spec("fw1", 1))
 	ae := wantErr(t, err, api.ErrQEMU, 502)
