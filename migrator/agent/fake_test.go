@@ -98,7 +98,7 @@ type fakeInstance struct {
 	mu       sync.Mutex
 	done     chan struct{}
 	reason   string
-	released bool
+	detached bool
 }
 
 func (i *fakeInstance) Record() api.VM { return i.rec }
@@ -139,10 +139,10 @@ func (i *fakeInstance) ExitReason() string {
 	return i.reason
 }
 
-func (i *fakeInstance) Release() error {
+func (i *fakeInstance) Detach() error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.released = true
+	i.detached = true
 	return nil
 }
 

@@ -22,8 +22,8 @@ func TestReadoptionAfterRestart(t *testing.T) {
 	// fw2 dies while no agent runs; a record is left mid-start.
 	h.stop()
 	for _, inst := range h.rt.live {
-		if !inst.released {
-			t.Errorf("vm %s: qmp not released at shutdown", inst.rec.Spec.Name)
+		if !inst.detached {
+			t.Errorf("vm %s: not detached at shutdown", inst.rec.Spec.Name)
 		}
 		select {
 		case <-inst.done:

@@ -43,8 +43,9 @@ type Instance interface {
 	ExitReason() string
 }
 
-// releaser is implemented by instances that hold resources (a QMP
-// connection) which the agent drops at shutdown while the guest runs on.
-type releaser interface {
-	Release() error
+// detacher is implemented by instances that hold resources (a QMP
+// connection, a tap descriptor) which the agent lets go of at shutdown
+// while the guest runs on (*vm.Instance does).
+type detacher interface {
+	Detach() error
 }

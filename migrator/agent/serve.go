@@ -69,7 +69,7 @@ func (a *Agent) startContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(base, a.cfg.StartTimeout)
 }
 
-// shutdown stops the watchers and releases every instance's resources
+// shutdown stops the watchers and detaches from every instance
 // without stopping its guest.
 func (a *Agent) shutdown() {
 	a.quitOnce.Do(func() { close(a.quit) })
@@ -83,9 +83,9 @@ func (a *Agent) shutdown() {
 	}
 	a.mu.Unlock()
 	for _, inst := range insts {
-		if r, ok := inst.(releaser); ok {
-			if err := r.Release(); err != nil {
-				a.log.Warn("releasing vm", "vm", inst.Record().Spec.Name, "err", err)
+		if d, ok := inst.(detacher); ok {
+			if err := d.Detach(); err != nil {
+				a.log.Warn("detaching from vm", "vm", inst.Record().Spec.Name, "err", err)
 			}
 		}
 	}

@@ -23,7 +23,7 @@ func (r vmRuntime) Start(ctx context.Context, spec api.VMSpec) (Instance, error)
 	if err != nil {
 		return nil, err
 	}
-	return vmInstance{inst}, nil
+	return inst, nil
 }
 
 func (r vmRuntime) Adopt(ctx context.Context, rec api.VM) (Instance, error) {
@@ -34,21 +34,9 @@ func (r vmRuntime) Adopt(ctx context.Context, rec api.VM) (Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return vmInstance{inst}, nil
+	return inst, nil
 }
 
 func (r vmRuntime) Cleanup(ctx context.Context, rec api.VM) error {
 	return r.l.Cleanup(ctx, rec)
-}
-
-// vmInstance adds Release to *vm.Instance: at agent shutdown it drops the
-// QMP connection and the agent's tap descriptor, leaving QEMU running.
-type vmInstance struct{ *vm.Instance }
-
-func (i vmInstance) Release() error {
-	err := i.QMP().Close()
-	if f := i.TapFile(); f != nil {
-		err = errors.Join(err, f.Close())
-	}
-	return err
 }

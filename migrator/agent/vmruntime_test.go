@@ -9,7 +9,10 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/vm"
 )
 
-var _ releaser = vmInstance{}
+var (
+	_ Instance = (*vm.Instance)(nil)
+	_ detacher = (*vm.Instance)(nil)
+)
 
 func TestVMRuntimeAdoptGone(t *testing.T) {
 	l, err := vm.NewLauncher(vm.Config{StateDir: t.TempDir(), ImageDir: t.TempDir(), Accel: vm.AccelTCG})
