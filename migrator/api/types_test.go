@@ -1,0 +1,83 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func goodSpec() VMSpec {
+	s := VMSpec{Name: "fw1", MAC: "52:54:00:12:34:56", Address: "198.18.0.100/24", Gateway: "198.18.0.1",
+		VNFArgs: []string{"--wss", "64"}}
+	s.Defaults()
+	return s
+}
+
+func TestDefaults(t *testing.T) {
+	s := VMSpec{}
+	s.Defaults()
+	if s.MemoryMiB != 256 || s.VCPUs != 1 || s.Image != "vnf" {
+		t.Fatalf("defaults: %+v", s)
+	}
+	if err := (func() error { g := goodSpec(); return g.Validate() })(); err != nil {
+		t.Fatalf("good spec refused: %v", err)
+	}
+}
+
+func TestValidateRefuses(t *testing.T) {
+	cases := []struct {
+		edit    func(*VMSpec)
+		mention string
+	}{
+		{func(s *VMSpec) { s.Name = "" }, "name"},
+		{func(s *VMSpec) { s.Name = "Fw1" }, "name"},
+		{func(s *VMSpec) { s.Name = strings.Repeat("a", 33) }, "name"},
+		{func(s *VMSpec) { s.MemoryMiB = 8 }, "memory"},
+		{func(s *VMSpec) { s.VCPUs = 0 }, "vcpus"},
+		{func(s *VMSpec) { s.Image = "../etc" }, "image"},
+		{func(s *VMSpec) { s.MAC = "52:54:00:12:34" }, "mac"},
+		{func(s *VMSpec) { s.MAC = "01:00:5e:00:00:01" }, "multicast"},
+		{func(s *VMSpec) { s.Address = "198.18.0.100" }, "address"},
+		{func(s *VMSpec) { s.Address = "198.18.0.0/24" }, "address"},
+		{func(s *VMSpec) { s.Address = "2001:db8::1/64" }, "address"},
+		{func(s *VMSpec) { s.Gateway = "198.19.0.1" }, "gateway"},
+		{func(s *VMSpec) { s.Gateway = "198.18.0.100" }, "gateway"},
+		{func(s *VMSpec) { s.VNFArgs = []string{"--x y"} }, "vnf argument"},
+		{func(s *VMSpec) { s.VNFArgs = []string{"a,b"} }, "vnf argument"},
+	}
+	for i, c := range cases {
+		s := goodSpec()
+		c.edit(&s)
+		err := s.Validate()
+		if !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("case %d: got %v, want ErrInvalidSpec", i, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.mention) {
+			t.Errorf("case %d: %q does not mention %q", i, err, c.mention)
+		}
+	}
+}
+
+func TestErrorForRoundTrip(t *testing.T) {
+	for _, c := range codes {
+		wrapped := fmt.Errorf("starting fw1: %w", &DetailError{Err: c.err, Detail: "stderr here"})
+		e := ErrorFor(wrapped)
+		if e.Status != c.status || e.Code != c.code || e.Detail != "stderr here" {
+			t.Errorf("%v: got %+v", c.err, e)
+		}
+		if !errors.Is(e, c.err) {
+			t.Errorf("decoded %q does not match %v", e.Code, c.err)
+		}
+		for _, other := range codes {
+			if other.err != c.err && errors.Is(e, other.err) {
+				t.Errorf("decoded %q also matches %v", e.Code, other.err)
+			}
+		}
+	}
+	if e := ErrorFor(errors.New("boom")); e.Status != http.StatusInternalServerError || e.Code != "internal" {
+		t.Errorf("unknown error: %+v", e)
+	}
+}
