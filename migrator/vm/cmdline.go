@@ -64,9 +64,10 @@ func guestName(name string) string { return "guest=" + name + ",debug-threads=on
 // qmpArg is the -qmp argument; Adopt looks for it too.
 func qmpArg(sock string) string { return "unix:" + sock + ",server=on,wait=off" }
 
-// qemuArgs is QEMU's command line (without argv[0]) for spec.
-func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths) []string {
-	return []string{
+// qemuArgs is QEMU's command line (without argv[0]) for spec. An incoming
+// guest waits for migrate-incoming and stays paused afterwards.
+func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths, incoming bool) []string {
+	args := []string{
 		"-name", guestName(spec.Name),
 		"-machine", MachineType,
 		"-accel", accel,
@@ -88,4 +89,8 @@ func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths) []string {
 		"-no-reboot",
 		"-msg", "timestamp=on",
 	}
+	if incoming {
+		args = append(args, "-incoming", "defer", "-S")
+	}
+	return args
 }

@@ -71,7 +71,7 @@ func TestQEMUArgs(t *testing.T) {
 		}},
 		{AccelKVM, map[string]string{"-accel": "kvm", "-cpu": "host"}},
 	} {
-		args := qemuArgs(spec, tc.accel, "/img/vmlinuz", "/img/initrd.img", p)
+		args := qemuArgs(spec, tc.accel, "/img/vmlinuz", "/img/initrd.img", p, false)
 		for flag, want := range tc.want {
 			if got := argAfter(args, flag); got != want {
 				t.Errorf("%s: %s = %q, want %q", tc.accel, flag, got, want)
@@ -85,6 +85,18 @@ func TestQEMUArgs(t *testing.T) {
 		if slices.Contains(args, "-daemonize") || slices.Contains(args, "-S") {
 			t.Errorf("%s: unexpected flags in %q", tc.accel, args)
 		}
+	}
+}
+
+func TestQEMUArgsIncoming(t *testing.T) {
+	spec := api.VMSpec{Name: "vnf1", MemoryMiB: 256, VCPUs: 1, MAC: "52:54:00:00:00:01", Address: "198.18.0.100/24"}
+	args := qemuArgs(spec, AccelTCG, "/k", "/i", vmPaths("/st", "vnf1"), true)
+	if argAfter(args, "-incoming") != "defer" || !slices.Contains(args, "-S") {
+		t.Errorf("incoming args %q: want -incoming defer -S", args)
+	}
+	plain := qemuArgs(spec, AccelTCG, "/k", "/i", vmPaths("/st", "vnf1"), false)
+	if !slices.Equal(args[:len(plain)], plain) {
+		t.Errorf("incoming args differ from plain ones beyond the additions")
 	}
 }
 

@@ -112,13 +112,35 @@ func (i *Instance) exited(how string) {
 	i.mu.Lock()
 	i.reason = reason
 	expected := i.stopping
+	mon := i.mon
 	i.mu.Unlock()
 	if expected {
 		i.log.Info("qemu exited", "reason", reason)
 	} else {
+		// Nobody may call Stop (the agent calls Launcher.Cleanup): let go
+		// of the connection and the tap descriptor now.
 		i.log.Warn("qemu exited unexpectedly", "reason", reason)
+		if mon != nil {
+			mon.Close()
+		}
+		if i.tap != nil {
+			i.tap.Close()
+		}
 	}
 	close(i.done)
+}
+
+// setMonitor and monitor guard mon while Start races with an early exit.
+func (i *Instance) setMonitor(m *qmpx.Monitor) {
+	i.mu.Lock()
+	i.mon = m
+	i.mu.Unlock()
+}
+
+func (i *Instance) monitor() *qmpx.Monitor {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.mon
 }
 
 // Stop asks QEMU to quit, waits for it (SIGKILL after a grace period), then

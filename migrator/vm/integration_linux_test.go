@@ -203,3 +203,30 @@ func TestIntegrationAccelProbe(t *testing.T) {
 		}
 	}
 }
+
+// A migration destination waits in "inmigrate" for migrate-incoming.
+func TestIntegrationStartIncoming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs QEMU")
+	}
+	l, _ := realLauncher(t, imageDir(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	spec := testSpec("incoming")
+	spec.MemoryMiB = 256
+	inst, err := l.StartIncoming(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := inst.Record()
+	if rec.State != api.StateStarting {
+		t.Errorf("state %q, want starting", rec.State)
+	}
+	if st, err := inst.QueryStatus(ctx); err != nil || st != "inmigrate" {
+		t.Errorf("status %q, %v; want inmigrate", st, err)
+	}
+	if err := inst.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingLeft(t, l, spec.Name, rec.PID)
+}

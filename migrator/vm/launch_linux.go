@@ -20,6 +20,18 @@ import (
 // error wraps api.ErrQEMU with QEMU's stderr as an *api.DetailError (or
 // api.ErrInvalidSpec, api.ErrNoImage, ErrTapExists).
 func (l *Launcher) Start(ctx context.Context, spec api.VMSpec) (*Instance, error) {
+	return l.start(ctx, spec, false)
+}
+
+// StartIncoming is Start for the destination of a migration: QEMU starts
+// with "-incoming defer -S", so it waits (QMP status "inmigrate") for
+// migrate-incoming, and after the migration stays paused until "cont".
+// The record's state is "starting" until the caller says otherwise.
+func (l *Launcher) StartIncoming(ctx context.Context, spec api.VMSpec) (*Instance, error) {
+	return l.start(ctx, spec, true)
+}
+
+func (l *Launcher) start(ctx context.Context, spec api.VMSpec, incoming bool) (*Instance, error) {
 	spec.Defaults()
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("starting vm: %w", err)
@@ -54,8 +66,8 @@ func (l *Launcher) Start(ctx context.Context, spec api.VMSpec) (*Instance, error
 		if inst != nil {
 			inst.kill()
 			inst.waitExit(context.Background(), 10*time.Second)
-			if inst.mon != nil {
-				inst.mon.Close()
+			if mon := inst.monitor(); mon != nil {
+				mon.Close()
 			}
 		} else if cmd != nil && cmd.Process != nil {
 			cmd.Process.Kill()
@@ -89,7 +101,7 @@ func (l *Launcher) Start(ctx context.Context, spec api.VMSpec) (*Instance, error
 	}
 	defer childTap.Close()
 
-	cmd = exec.Command(l.cfg.QEMU, qemuArgs(spec, accel, kernel, initrd, p)...)
+	cmd = exec.Command(l.cfg.QEMU, qemuArgs(spec, accel, kernel, initrd, p, incoming)...)
 	cmd.Dir = p.Dir
 	cmd.Stderr = stderr
 	cmd.ExtraFiles = []*os.File{childTap} // fd 3 in QEMU
@@ -113,6 +125,9 @@ func (l *Launcher) Start(ctx context.Context, spec api.VMSpec) (*Instance, error
 			QMPSocket: p.QMP, ConsoleLog: p.Console, Started: started,
 		},
 	}
+	if incoming {
+		inst.rec.State = api.StateStarting
+	}
 	go func() {
 		err := cmd.Wait()
 		inst.exited(exitHow(cmd.ProcessState, err))
@@ -122,7 +137,7 @@ func (l *Launcher) Start(ctx context.Context, spec api.VMSpec) (*Instance, error
 	if err != nil {
 		return fail(err)
 	}
-	inst.mon = mon
+	inst.setMonitor(mon)
 	qctx, cancel := bounded(ctx, 10*time.Second)
 	status, err := inst.QueryStatus(qctx)
 	cancel()

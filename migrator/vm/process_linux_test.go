@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os/exec"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +32,13 @@ func fakeGuest(t *testing.T, vm, sock string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// Between fork and exec the child still shows the test's cmdline.
+	for range 500 {
+		if ok, _ := isOurQEMU(cmd.Process.Pid, vm, sock); ok {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	return cmd
 }
 

@@ -155,4 +155,3 @@ func waitClosed(t *testing.T, ch <-chan Event) {
 		}
 	}
 }
-
