@@ -76,11 +76,17 @@ type accelEntry struct {
 func (l *Launcher) cachedProbe(ctx context.Context, key, kernel, initrd string) (string, error) {
 	path := l.cfg.AccelCache
 	unlock, err := lockFile(ctx, path+".lock")
+	if err != nil && ctx.Err() != nil {
+		return "", fmt.Errorf("waiting for accel cache lock: %w", ctx.Err())
+	}
 	if err != nil {
 		l.log.Warn("accel cache unusable, probing without it", "path", path, "err", err)
 		a, reason := l.probe(ctx, kernel, initrd)
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("accel probe: %w", ctx.Err())
+		}
 		l.log.Info("accel probed", "accel", a, "reason", reason)
-		return a, ctx.Err()
+		return a, nil
 	}
 	defer unlock()
 	cache := map[string]accelEntry{}

@@ -1,8 +1,10 @@
 package vm
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,4 +226,43 @@ func TestPrivCleanupKillsLeftover(t *testing.T) {
 	}
 	<-inst.Done()
 	assertNothingLeft(t, l, "vm5", rec.PID)
+}
+
+// The agent's tap descriptor reads frames queued for the guest (the
+// fake QEMU never reads them), as the residual flush at switchover will.
+func TestPrivTapResidueReadable(t *testing.T) {
+	l, _ := fakeLauncher(t, "ok")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	inst, err := l.Start(ctx, testSpec("vm6"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Stop(ctx)
+	br, _ := netlink.LinkByName("nfh-br")
+	addr, _ := netlink.ParseAddr("198.18.0.11/24")
+	if err := netlink.AddrAdd(br, addr); err != nil {
+		t.Fatal(err)
+	}
+	// An ARP request for a guest address floods to the tap.
+	c, err := net.Dial("udp4", "198.18.0.77:9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("x"))
+	tap := inst.TapFile()
+	tap.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2048)
+	for {
+		n, err := tap.Read(buf)
+		if err != nil {
+			t.Fatalf("reading the tap: %v", err)
+		}
+		// Ethernet: broadcast destination, EtherType ARP, target 198.18.0.77.
+		if n >= 42 && bytes.Equal(buf[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) &&
+			buf[12] == 0x08 && buf[13] == 0x06 && net.IP(buf[38:42]).Equal(net.IPv4(198, 18, 0, 77)) {
+			return
+		}
+	}
 }

@@ -8,4 +8,9 @@
 // command responses stall. Monitor owns that listener: a pump goroutine
 // reads every event and queues it, unbounded, for each subscriber, so a slow
 // subscriber never blocks commands.
+//
+// Limits inherited from go-qemu: one command runs at a time (a command
+// abandoned on ctx still holds the connection until QEMU answers), and a
+// QMP message longer than 64 KiB ends the connection (bufio.Scanner), so
+// avoid query-qmp-schema and the like.
 package qmpx
