@@ -160,7 +160,7 @@ func TestIntegrationFoundation(t *testing.T) {
 		if _, _, err := env.Netctl(ctx, "--host", "hostA", "vm", "stop", "fw1"); err != nil {
 			t.Fatal(err)
 		}
-		if vm.PID > 0 && syscall.Kill(vm.PID, 0) == nil {
+		if vm.PID > 0 && Alive(vm.PID) {
 			t.Errorf("qemu pid %d still alive after stop", vm.PID)
 		}
 		if err := exec.Command("ip", "-n", "nfh-hostA", "link", "show", vm.Tap).Run(); err == nil {
@@ -314,7 +314,7 @@ func killPidFile(t *testing.T, path string) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("killing migratord %d: %v", pid, err)
 	}
-	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+	for i := 0; i < 100 && Alive(pid); i++ {
 		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -157,7 +157,7 @@ func Namespaces() ([]string, error) {
 	return ours, nil
 }
 
-// QEMUProcesses lists the pids of running qemu-system-x86_64 processes.
+// QEMUProcesses lists the pids of live qemu-system-* processes.
 func QEMUProcesses() ([]int, error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
@@ -173,9 +173,26 @@ func QEMUProcesses() ([]int, error) {
 		if err != nil {
 			continue
 		}
-		if strings.TrimSpace(string(comm)) == "qemu-system-x86" || strings.HasPrefix(string(comm), "qemu-system") {
+		if strings.HasPrefix(string(comm), "qemu-system") && Alive(pid) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids, nil
+}
+
+// Alive reports whether pid is a live process. A zombie (exited, waiting for
+// its parent to reap it) counts as gone: orphaned guests are reaped by PID 1,
+// which may take a moment.
+func Alive(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", fmt.Sprint(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	// Format: pid (comm) state ...; comm may contain spaces and parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return false
+	}
+	return s[i+2] != 'Z' && s[i+2] != 'X'
 }
