@@ -11,6 +11,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// startRequestTimeout is the least time netctl waits for a start request:
+// longer than the agent's own two-minute limit on a start.
+const startRequestTimeout = 150 * time.Second
+
 const vnfArgsHint = `vnf arguments go after "--", e.g. netctl vm start fw1 --ip 198.18.0.100/24 -- --wss 64`
 
 func newVMStartCmd(g *globals) *cobra.Command {
@@ -98,7 +102,12 @@ func runVMStart(ctx context.Context, g *globals, spec api.VMSpec, wait time.Dura
 	if err != nil {
 		return err
 	}
-	vm, err := call(ctx, g, t, func(ctx context.Context) (api.VM, error) {
+	// A start may include the agent's one-time acceleration probe and a QEMU
+	// launch; the agent bounds it at two minutes, so never give up before it
+	// does (that would report a failure for a guest that then runs).
+	sg := *g
+	sg.timeout = max(g.timeout, startRequestTimeout)
+	vm, err := call(ctx, &sg, t, func(ctx context.Context) (api.VM, error) {
 		return t.client.StartVM(ctx, spec)
 	})
 	if err != nil {
