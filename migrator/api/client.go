@@ -116,3 +116,40 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	return nil
 }
+
+// Migrate asks the source agent to start a migration; it returns at once
+// with the new record (state setup). Poll GetMigration for progress.
+func (c *Client) Migrate(ctx context.Context, req MigrateRequest) (Migration, error) {
+	var m Migration
+	err := c.do(ctx, http.MethodPost, "/v1/migrations", req, &m)
+	return m, err
+}
+
+// ListMigrations lists the agent's migration records, newest first.
+func (c *Client) ListMigrations(ctx context.Context) ([]Migration, error) {
+	var ms []Migration
+	err := c.do(ctx, http.MethodGet, "/v1/migrations", nil, &ms)
+	return ms, err
+}
+
+// GetMigration returns one migration, live while it runs.
+func (c *Client) GetMigration(ctx context.Context, id string) (Migration, error) {
+	var m Migration
+	err := c.do(ctx, http.MethodGet, "/v1/migrations/"+url.PathEscape(id), nil, &m)
+	return m, err
+}
+
+// CancelMigration asks the agent to cancel a running migration; the guest
+// stays on the source. It returns the record as it stands.
+func (c *Client) CancelMigration(ctx context.Context, id string) (Migration, error) {
+	var m Migration
+	err := c.do(ctx, http.MethodPost, "/v1/migrations/"+url.PathEscape(id)+"/cancel", nil, &m)
+	return m, err
+}
+
+// AttachVerification stores netctl's verification result in the record.
+func (c *Client) AttachVerification(ctx context.Context, id string, v json.RawMessage) (Migration, error) {
+	var m Migration
+	err := c.do(ctx, http.MethodPut, "/v1/migrations/"+url.PathEscape(id)+"/verification", v, &m)
+	return m, err
+}

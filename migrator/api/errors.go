@@ -15,6 +15,13 @@ var (
 	ErrNoImage      = errors.New("image not found")
 	ErrQEMU         = errors.New("qemu failed")
 	ErrUnavailable  = errors.New("agent unavailable")
+
+	ErrInvalidRequest = errors.New("invalid migration request")
+	ErrNoMigration    = errors.New("no such migration")
+	ErrBusy           = errors.New("vm is busy")        // already migrating
+	ErrPeer           = errors.New("peer agent failed") // unreachable, refused, or died
+	ErrUnknownHost    = errors.New("unknown host")
+	ErrMigration      = errors.New("migration failed")
 )
 
 var codes = []struct {
@@ -29,6 +36,12 @@ var codes = []struct {
 	{ErrNoImage, "no_image", http.StatusUnprocessableEntity},
 	{ErrQEMU, "qemu", http.StatusBadGateway},
 	{ErrUnavailable, "unavailable", http.StatusServiceUnavailable},
+	{ErrInvalidRequest, "invalid_request", http.StatusBadRequest},
+	{ErrNoMigration, "no_migration", http.StatusNotFound},
+	{ErrBusy, "busy", http.StatusConflict},
+	{ErrPeer, "peer", http.StatusBadGateway},
+	{ErrUnknownHost, "unknown_host", http.StatusUnprocessableEntity},
+	{ErrMigration, "migration", http.StatusInternalServerError},
 }
 
 // Error is the JSON body of every failed request.

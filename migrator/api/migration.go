@@ -1,0 +1,216 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Post-copy modes for MigrateRequest.Postcopy.
+const (
+	PostcopyAuto   = "auto"   // switch to post-copy when pre-copy does not converge
+	PostcopyNever  = "never"  // throttle the guest's CPU instead
+	PostcopyAlways = "always" // one pre-copy pass, then post-copy
+)
+
+// Completion-timeout actions for MigrateRequest.TimeoutAction.
+const (
+	TimeoutAbort    = "abort"    // cancel; the guest keeps running on the source
+	TimeoutPostcopy = "postcopy" // force post-copy (needs Postcopy != never)
+)
+
+// MigrateRequest asks a source agent to move one of its VMs to another host.
+// Zero fields take the defaults of Defaults.
+type MigrateRequest struct {
+	VM string `json:"vm"`
+	To string `json:"to"` // destination host name, e.g. hostB
+	// Bandwidth caps the migration stream, bytes/s (default 1 GiB/s).
+	Bandwidth int64 `json:"bandwidth"`
+	// InitialBandwidth is the first pass's rate, bytes/s (default 64 MiB/s);
+	// later passes rise to the dirty rate plus a margin, up to Bandwidth.
+	InitialBandwidth int64 `json:"initial_bandwidth"`
+	// DowntimeTarget is QEMU's downtime-limit (default 50ms).
+	DowntimeTarget Duration `json:"downtime_target"`
+	// Postcopy is auto (default), never or always.
+	Postcopy string `json:"postcopy"`
+	// MultifdChannels: 0 for the default (none with post-copy, else 2).
+	MultifdChannels int `json:"multifd_channels"`
+	// CompletionTimeout bounds the whole migration (default 5m).
+	CompletionTimeout Duration `json:"completion_timeout"`
+	// TimeoutAction is abort (default) or postcopy.
+	TimeoutAction string `json:"timeout_action"`
+}
+
+// Defaults fills zero fields.
+func (r *MigrateRequest) Defaults() {
+	if r.Bandwidth == 0 {
+		r.Bandwidth = 1 << 30
+	}
+	if r.InitialBandwidth == 0 {
+		r.InitialBandwidth = min(64<<20, r.Bandwidth)
+	}
+	if r.DowntimeTarget == 0 {
+		r.DowntimeTarget = Duration(50 * time.Millisecond)
+	}
+	if r.Postcopy == "" {
+		r.Postcopy = PostcopyAuto
+	}
+	if r.CompletionTimeout == 0 {
+		r.CompletionTimeout = Duration(5 * time.Minute)
+	}
+	if r.TimeoutAction == "" {
+		r.TimeoutAction = TimeoutAbort
+	}
+}
+
+// Validate reports the first problem, wrapped in ErrInvalidRequest.
+func (r *MigrateRequest) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidRequest, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case !nameRE.MatchString(r.VM):
+		return bad("vm %q: want a VM name", r.VM)
+	case r.To == "":
+		return bad("no destination host")
+	case r.Bandwidth < 1<<20:
+		return bad("bandwidth %d B/s: want at least 1 MiB/s", r.Bandwidth)
+	case r.InitialBandwidth < 1<<20 || r.InitialBandwidth > r.Bandwidth:
+		return bad("initial bandwidth %d B/s: want 1 MiB/s..bandwidth", r.InitialBandwidth)
+	case r.DowntimeTarget < Duration(time.Millisecond) || r.DowntimeTarget > Duration(time.Minute):
+		return bad("downtime target %v: want 1ms..1m", time.Duration(r.DowntimeTarget))
+	case r.Postcopy != PostcopyAuto && r.Postcopy != PostcopyNever && r.Postcopy != PostcopyAlways:
+		return bad("postcopy %q: want auto, never or always", r.Postcopy)
+	case r.MultifdChannels < 0 || r.MultifdChannels > 16:
+		return bad("multifd channels %d: want 0..16", r.MultifdChannels)
+	case r.CompletionTimeout < Duration(time.Second):
+		return bad("completion timeout %v: want at least 1s", time.Duration(r.CompletionTimeout))
+	case r.TimeoutAction != TimeoutAbort && r.TimeoutAction != TimeoutPostcopy:
+		return bad("timeout action %q: want abort or postcopy", r.TimeoutAction)
+	case r.TimeoutAction == TimeoutPostcopy && r.Postcopy == PostcopyNever:
+		return bad("timeout action postcopy needs post-copy allowed (postcopy auto or always)")
+	}
+	return nil
+}
+
+// Migration states. A migration ends in completed, failed or cancelled.
+const (
+	MigrationSetup      = "setup"      // dialing, destination preparing
+	MigrationActive     = "active"     // pre-copy
+	MigrationPostcopy   = "postcopy"   // post-copy: the guest runs on the destination
+	MigrationSwitchover = "switchover" // guest stopped, last state moving
+	MigrationCompleted  = "completed"
+	MigrationFailed     = "failed"
+	MigrationCancelled  = "cancelled"
+)
+
+// Ended reports whether state is terminal.
+func Ended(state string) bool {
+	return state == MigrationCompleted || state == MigrationFailed || state == MigrationCancelled
+}
+
+// Migration is the record and report of one migration, as either end keeps it.
+type Migration struct {
+	ID      string         `json:"id"` // "<source host>-<n>", the same at both ends
+	VM      string         `json:"vm"`
+	From    string         `json:"from"`
+	To      string         `json:"to"`
+	Role    string         `json:"role"` // "source" or "destination"
+	State   string         `json:"state"`
+	Reason  string         `json:"reason,omitempty"` // why it failed or was cancelled
+	Request MigrateRequest `json:"request"`
+	Started time.Time      `json:"started"`
+	Ended   time.Time      `json:"ended,omitempty"`
+
+	Progress  Progress   `json:"progress"`
+	Phases    []Phase    `json:"phases,omitempty"`
+	Decisions []Decision `json:"decisions,omitempty"`
+
+	// From QEMU's query-migrate at the end.
+	TotalTime    Duration `json:"total_time"`
+	QEMUDowntime Duration `json:"qemu_downtime"`
+	SetupTime    Duration `json:"setup_time"`
+	RAM          RAMStats `json:"ram"`
+	// WireBytes are the bytes the agents' QUIC connection carried (both
+	// directions, payload), the cost on the network.
+	WireBytes uint64 `json:"wire_bytes"`
+	Postcopy  bool   `json:"postcopy"`  // whether post-copy was entered
+	Throttled int    `json:"throttled"` // final CPU throttle percentage, 0 if none
+
+	// Handoff is the dataplane's account (issue 4); nil until it exists.
+	Handoff json.RawMessage `json:"handoff,omitempty"`
+	// Verification is what netctl's --verify measured, attached by netctl.
+	Verification json.RawMessage `json:"verification,omitempty"`
+}
+
+// Progress mirrors virsh domjobinfo's fields.
+type Progress struct {
+	Percent          float64  `json:"percent"`
+	Transferred      uint64   `json:"transferred"` // bytes of RAM sent
+	Remaining        uint64   `json:"remaining"`
+	Total            uint64   `json:"total"`
+	Rate             uint64   `json:"rate"`       // bytes/s, observed
+	DirtyRate        uint64   `json:"dirty_rate"` // bytes/s dirtied by the guest
+	Bandwidth        uint64   `json:"bandwidth"`  // bytes/s, current cap
+	Pass             int      `json:"pass"`       // dirty-sync count
+	ExpectedDowntime Duration `json:"expected_downtime"`
+	ETA              Duration `json:"eta"`
+	Elapsed          Duration `json:"elapsed"`
+}
+
+// RAMStats are QEMU's RAM counters at the end of a migration.
+type RAMStats struct {
+	Total            uint64 `json:"total"`
+	Transferred      uint64 `json:"transferred"`
+	Normal           uint64 `json:"normal_pages"`
+	Duplicate        uint64 `json:"duplicate_pages"` // zero pages
+	MultifdBytes     uint64 `json:"multifd_bytes"`
+	PostcopyRequests uint64 `json:"postcopy_requests"`
+	DirtySyncCount   uint64 `json:"dirty_sync_count"`
+}
+
+// Phase is a named span of a migration, for reports and plots.
+// Names: setup, precopy, postcopy, switchover (guest stopped until it runs
+// at the destination), cleanup.
+type Phase struct {
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Decision is one policy action, logged and kept in the report.
+type Decision struct {
+	At     time.Time `json:"at"`
+	Pass   int       `json:"pass"`
+	Action string    `json:"action"` // e.g. "bandwidth", "postcopy", "throttle", "abort"
+	Value  string    `json:"value,omitempty"`
+	Reason string    `json:"reason"`
+}
+
+// Duration is a time.Duration that reads and writes JSON as a string such
+// as "1.5s" (and reads plain nanoseconds too).
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "1.5s" or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", s, err)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("duration: want a string such as \"1.5s\" or nanoseconds")
+	}
+	*d = Duration(n)
+	return nil
+}
