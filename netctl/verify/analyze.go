@@ -1,0 +1,217 @@
+package verify
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// Limits are the pass criteria.
+type Limits struct {
+	MaxLost int           // packets; < 0: no limit on loss (0 is a real limit)
+	MaxGap  time.Duration // largest gap; <= 0: no limit
+}
+
+// Report is the verdict on one verification run.
+type Report struct {
+	Sent       int `json:"sent"`
+	Received   int `json:"received"`
+	Lost       int `json:"lost"`
+	Duplicated int `json:"duplicated"` // extra copies
+	Reordered  int `json:"reordered"`  // arrivals behind an earlier arrival's sequence number
+	// LargestGap is the longest time between the send times of two
+	// consecutive answered packets (lost ones in between): the outage the
+	// traffic saw. GapPhase is the migration phase overlapping it most, or
+	// "none".
+	LargestGap api.Duration `json:"largest_gap"`
+	GapStart   time.Time    `json:"gap_start"`
+	GapEnd     time.Time    `json:"gap_end"`
+	GapPhase   string       `json:"gap_phase"`
+	GapLost    int          `json:"gap_lost"` // packets lost inside the largest gap
+	// RecvGap is the longest time between two consecutive reply arrivals.
+	RecvGap    api.Duration `json:"recv_gap"`
+	LatencyP50 api.Duration `json:"latency_p50"`
+	LatencyP99 api.Duration `json:"latency_p99"`
+	LatencyMax api.Duration `json:"latency_max"`
+	// The reflector's own counter must rise by one per reflected packet;
+	// a restarted VNF starts again from zero.
+	ReflectorSeqFirst      uint32 `json:"reflector_seq_first"`
+	ReflectorSeqLast       uint32 `json:"reflector_seq_last"`
+	ReflectorSeqContinuous bool   `json:"reflector_seq_continuous"`
+	ReflectorSeqJumps      int    `json:"reflector_seq_jumps"`
+	Pass                   bool   `json:"pass"`
+	Verdict                string `json:"verdict"`
+}
+
+// Analyze computes the report of samples (in any order) against the
+// migration's phases and the limits.
+func Analyze(samples []Sample, phases []api.Phase, lim Limits) Report {
+	bySeq := slices.SortedFunc(slices.Values(samples), func(a, b Sample) int { return cmp.Compare(a.Seq, b.Seq) })
+	var r Report
+	r.Sent = len(bySeq)
+	var got []Sample // answered, in arrival order
+	for _, s := range bySeq {
+		if s.Lost() {
+			r.Lost++
+			continue
+		}
+		r.Received++
+		r.Duplicated += s.Copies - 1
+		got = append(got, s)
+	}
+	slices.SortStableFunc(got, func(a, b Sample) int { return cmp.Compare(a.Arrival, b.Arrival) })
+	for i, hi := 0, uint32(0); i < len(got); i++ {
+		if i > 0 && got[i].Seq < hi {
+			r.Reordered++
+		}
+		hi = max(hi, got[i].Seq)
+		if i > 0 {
+			if d := got[i].Received.Sub(got[i-1].Received); d > time.Duration(r.RecvGap) {
+				r.RecvGap = api.Duration(d)
+			}
+		}
+	}
+	r.gap(bySeq, phases)
+	r.latency(got)
+	r.reflector(bySeq, got)
+	r.verdict(lim)
+	return r
+}
+
+// gap finds the largest interval between consecutive answered packets'
+// send times; lost packets before the first or after the last answer are
+// bracketed by the first or last packet sent.
+func (r *Report) gap(bySeq []Sample, phases []api.Phase) {
+	r.GapPhase = "none"
+	if len(bySeq) == 0 {
+		return
+	}
+	prev := -1 // index of the previous answered packet
+	consider := func(a, b int) {
+		if d := bySeq[b].Sent.Sub(bySeq[a].Sent); d > time.Duration(r.LargestGap) || r.GapStart.IsZero() {
+			r.LargestGap = api.Duration(d)
+			r.GapStart, r.GapEnd = bySeq[a].Sent, bySeq[b].Sent
+			r.GapLost = 0
+			for _, s := range bySeq[a : b+1] {
+				if s.Lost() {
+					r.GapLost++
+				}
+			}
+		}
+	}
+	for i, s := range bySeq {
+		if s.Lost() {
+			continue
+		}
+		if prev < 0 {
+			if i > 0 {
+				consider(0, i)
+			}
+		} else {
+			consider(prev, i)
+		}
+		prev = i
+	}
+	if last := len(bySeq) - 1; prev < 0 {
+		consider(0, last)
+	} else if prev < last {
+		consider(prev, last)
+	}
+	r.GapPhase = phaseAt(phases, r.GapStart, r.GapEnd)
+}
+
+// phaseAt names the phase that overlaps [from, to] most; for an empty
+// interval, the phase containing it. "none" if no phase does.
+func phaseAt(phases []api.Phase, from, to time.Time) string {
+	best, bestD := "none", time.Duration(-1)
+	for _, p := range phases {
+		lo, hi := later(p.Start, from), earlier(p.End, to)
+		if p.End.IsZero() {
+			hi = to
+		}
+		if d := hi.Sub(lo); !hi.Before(lo) && d > bestD {
+			best, bestD = p.Name, d
+		}
+	}
+	return best
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func (r *Report) latency(got []Sample) {
+	if len(got) == 0 {
+		return
+	}
+	rtts := make([]time.Duration, len(got))
+	for i, s := range got {
+		rtts[i] = s.RTT
+	}
+	slices.Sort(rtts)
+	pct := func(p float64) api.Duration { return api.Duration(rtts[int(p*float64(len(rtts)-1)+0.5)]) }
+	r.LatencyP50, r.LatencyP99, r.LatencyMax = pct(0.50), pct(0.99), api.Duration(rtts[len(rtts)-1])
+}
+
+func (r *Report) verdict(lim Limits) {
+	var why []string
+	if lim.MaxLost >= 0 && r.Lost > lim.MaxLost {
+		why = append(why, fmt.Sprintf("%d lost (max %d)", r.Lost, lim.MaxLost))
+	}
+	if lim.MaxGap > 0 && time.Duration(r.LargestGap) > lim.MaxGap {
+		why = append(why, fmt.Sprintf("largest gap %s (max %s) in %s", fmtMS(r.LargestGap), fmtMS(api.Duration(lim.MaxGap)), r.GapPhase))
+	}
+	if !r.ReflectorSeqContinuous {
+		why = append(why, fmt.Sprintf("reflector sequence broken %d times (VNF restarted?)", r.ReflectorSeqJumps))
+	}
+	if r.Sent == 0 {
+		why = append(why, "no packets sent")
+	} else if r.Received == 0 {
+		why = append(why, "no replies")
+	}
+	r.Pass = len(why) == 0
+	if r.Pass {
+		r.Verdict = fmt.Sprintf("PASS: %d lost of %d, largest gap %s (%s)", r.Lost, r.Sent, fmtMS(r.LargestGap), r.GapPhase)
+		return
+	}
+	r.Verdict = "FAIL: " + joinComma(why)
+	if lim.MaxLost < 0 || r.Lost <= lim.MaxLost {
+		r.Verdict += fmt.Sprintf("; %d lost of %d", r.Lost, r.Sent)
+	}
+	if lim.MaxGap <= 0 || time.Duration(r.LargestGap) <= lim.MaxGap {
+		r.Verdict += fmt.Sprintf(", largest gap %s in %s", fmtMS(r.LargestGap), r.GapPhase)
+	}
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}
+
+// fmtMS prints a duration in whole milliseconds, or with one decimal below 10ms.
+func fmtMS(d api.Duration) string {
+	ms := time.Duration(d).Seconds() * 1000
+	if ms < 10 {
+		return fmt.Sprintf("%.1fms", ms)
+	}
+	return fmt.Sprintf("%.0fms", ms)
+}

@@ -1,0 +1,101 @@
+package verify
+
+import (
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// demoMigration is a synthetic migration of 5s of traffic at 1000 pps with
+// a 120-packet loss burst in switchover.
+func demoMigration() (api.Migration, []Sample) {
+	s := lose(synth(5000, 1000, 40), 3010, 3130)
+	for i := range s { // some RTT texture: slower while pre-copy runs
+		if !s[i].Lost() {
+			rtt := time.Duration(300+(i*7919)%200) * time.Microsecond
+			if i > 200 && i < 3000 {
+				rtt += time.Duration((i*104729)%900) * time.Microsecond
+			}
+			s[i].RTT, s[i].Received = rtt, s[i].Sent.Add(rtt)
+		}
+	}
+	m := api.Migration{ID: "hostA-7", VM: "vnf1", From: "hostA", To: "hostB", Role: "source",
+		State: api.MigrationCompleted, Started: t0.Add(-500 * time.Millisecond), Ended: t0.Add(3300 * time.Millisecond),
+		Phases: phases(), TotalTime: api.Duration(3800 * time.Millisecond), QEMUDowntime: api.Duration(95 * time.Millisecond)}
+	return m, s
+}
+
+func TestWriteReport(t *testing.T) {
+	m, s := demoMigration()
+	r := Analyze(s, m.Phases, Limits{MaxLost: 0, MaxGap: 100 * time.Millisecond})
+	dir := filepath.Join(t.TempDir(), "out")
+	files, err := WriteReport(dir, m, r, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ReportFile, TimelinePNGFile, TimelineSVGFile}
+	if len(files) != len(want) {
+		t.Fatalf("files %v", files)
+	}
+	for i, f := range files {
+		if filepath.Base(f) != want[i] {
+			t.Errorf("file %d = %s, want %s", i, f, want[i])
+		}
+	}
+	gm, gr, gs, err := ReadReport(filepath.Join(dir, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gm.ID != m.ID || len(gm.Phases) != len(m.Phases) || gm.QEMUDowntime != m.QEMUDowntime {
+		t.Errorf("migration %+v", gm)
+	}
+	if gr != r {
+		t.Errorf("report\n got %+v\nwant %+v", gr, r)
+	}
+	if len(gs) != len(s) {
+		t.Fatalf("%d samples, want %d", len(gs), len(s))
+	}
+	for i := range s {
+		a, b := s[i], gs[i]
+		if a.Seq != b.Seq || !a.Sent.Equal(b.Sent) || !a.Received.Equal(b.Received) || a.Received.IsZero() != b.Received.IsZero() ||
+			a.RTT != b.RTT || a.Copies != b.Copies || a.ReflectorSeq != b.ReflectorSeq || a.Arrival != b.Arrival {
+			t.Fatalf("sample %d: %+v, want %+v", i, b, a)
+		}
+	}
+	if again := Analyze(gs, gm.Phases, Limits{MaxLost: 0, MaxGap: 100 * time.Millisecond}); again != r {
+		t.Errorf("re-analysis differs: %+v", again)
+	}
+
+	f, err := os.Open(filepath.Join(dir, TimelinePNGFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() < 1200 || b.Dy() < 700 {
+		t.Errorf("picture %v, want at least 1200x700", b)
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, TimelineSVGFile))
+	if err != nil || !strings.HasPrefix(string(svg), "<svg") || !strings.HasSuffix(strings.TrimSpace(string(svg)), "</svg>") {
+		t.Errorf("svg: %v %.60q", err, svg)
+	}
+	if os.Getenv("NFH_TIMELINE_EXAMPLE") != "" {
+		b, _ := os.ReadFile(filepath.Join(dir, TimelinePNGFile))
+		os.WriteFile(os.Getenv("NFH_TIMELINE_EXAMPLE"), b, 0o644)
+	}
+}
+
+func TestWriteReportEmpty(t *testing.T) {
+	r := Analyze(nil, nil, Limits{})
+	if _, err := WriteReport(t.TempDir(), api.Migration{}, r, nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,133 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// Sample is what happened to one test packet. Sent and Received carry
+// monotonic clock readings when they come from a Sender.
+type Sample struct {
+	Seq          uint32        // sender sequence number, 0, 1, 2, ...
+	Sent         time.Time     // when it was sent
+	Received     time.Time     // first reply's arrival; zero if lost
+	Copies       int           // replies received (more than 1: duplicated)
+	ReflectorSeq uint32        // the reflector's sequence number in the first reply
+	RTT          time.Duration // round trip without the time spent in the reflector
+	Arrival      int           // order of the first reply's arrival, 0, 1, ...; -1 if lost
+}
+
+// Lost reports whether no reply arrived.
+func (s Sample) Lost() bool { return s.Copies == 0 }
+
+// maxBurst is how many packets the pacer sends back to back to catch up
+// after a late wake-up; when it is further behind it drops the backlog and
+// restarts its schedule from now.
+const maxBurst = 4
+
+// record is a Sample in compact form, times in ns since Sender.start.
+type record struct {
+	sent, recv, rtt int64
+	rseq            uint32
+	copies          int32
+	arrival         int32
+}
+
+// Sender is a running TWAMP-light Session-Sender.
+type Sender struct {
+	log   *slog.Logger
+	cfg   Config
+	conn  *net.UDPConn
+	start time.Time
+
+	mu       sync.Mutex
+	recs     []record // index = sender seq
+	arrivals int32
+	strays   int
+
+	cancel   context.CancelFunc
+	sendDone chan struct{}
+	recvDone chan struct{}
+	stopOnce sync.Once
+	samples  []Sample
+}
+
+// Start opens a UDP socket towards cfg.Target (inside cfg.Netns if set)
+// and starts sending at cfg.Rate until ctx ends or Stop is called. log may
+// be nil.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Sender, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("verify config: %w", err)
+	}
+	conn, err := dialIn(cfg.Netns, net.UDPAddrFromAddrPort(cfg.Target))
+	if err != nil {
+		return nil, fmt.Errorf("opening test socket: %w", err)
+	}
+	_ = conn.SetReadBuffer(1 << 20)
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Sender{
+		log: log, cfg: cfg, conn: conn, start: time.Now(),
+		recs:     make([]record, 0, min(cfg.Rate*120, 1<<20)),
+		cancel:   cancel,
+		sendDone: make(chan struct{}),
+		recvDone: make(chan struct{}),
+	}
+	go s.receive()
+	go s.send(ctx)
+	log.Debug("verify sender started", "target", cfg.Target, "rate", cfg.Rate, "size", cfg.Size, "netns", cfg.Netns)
+	return s, nil
+}
+
+// Counts returns how many packets were sent and answered so far.
+func (s *Sender) Counts() (sent, received int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.recs), int(s.arrivals)
+}
+
+// Stop stops sending, waits up to Config.Drain for late replies, closes the
+// socket and returns every sent packet in sequence order. Later calls
+// return the same samples.
+func (s *Sender) Stop() []Sample {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		<-s.sendDone
+		deadline := time.Now().Add(s.cfg.Drain)
+		for time.Now().Before(deadline) {
+			if sent, got := s.Counts(); got >= sent {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		s.conn.Close()
+		<-s.recvDone
+		s.samples = s.build()
+		s.log.Debug("verify sender stopped", "sent", len(s.samples), "answered", s.arrivals, "strays", s.strays)
+	})
+	return s.samples
+}
+
+func (s *Sender) build() []Sample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Sample, len(s.recs))
+	for i, r := range s.recs {
+		out[i] = Sample{Seq: uint32(i), Sent: s.start.Add(time.Duration(r.sent)), Arrival: -1}
+		if r.copies > 0 {
+			out[i].Received = s.start.Add(time.Duration(r.recv))
+			out[i].Copies = int(r.copies)
+			out[i].ReflectorSeq = r.rseq
+			out[i].RTT = time.Duration(r.rtt)
+			out[i].Arrival = int(r.arrival)
+		}
+	}
+	return out
+}
