@@ -1,0 +1,108 @@
+package policy
+
+import (
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// Config steers one migration. Zero fields take defaults (see New).
+type Config struct {
+	InitialBandwidth, MaxBandwidth uint64 // bytes/s
+	// Margin is how far above the observed dirty rate the cap is raised
+	// (default 0.25).
+	Margin         float64
+	DowntimeTarget time.Duration
+	// StallPasses (K): remaining not shrinking over K passes means not
+	// converging (default 4).
+	StallPasses int
+	// MaxProjected: a projected total time over this means not converging
+	// (default CompletionTimeout*3/4).
+	MaxProjected      time.Duration
+	Postcopy          string // api.PostcopyAuto, PostcopyNever or PostcopyAlways
+	CompletionTimeout time.Duration
+	TimeoutAction     string // api.TimeoutAbort or api.TimeoutPostcopy
+}
+
+// FromRequest takes a migration request's knobs (after its defaults).
+func FromRequest(r api.MigrateRequest) Config {
+	r.Defaults()
+	return Config{
+		InitialBandwidth:  uint64(max(r.InitialBandwidth, 0)),
+		MaxBandwidth:      uint64(max(r.Bandwidth, 0)),
+		DowntimeTarget:    time.Duration(r.DowntimeTarget),
+		Postcopy:          r.Postcopy,
+		CompletionTimeout: time.Duration(r.CompletionTimeout),
+		TimeoutAction:     r.TimeoutAction,
+	}.withDefaults()
+}
+
+// withDefaults fills zero fields; the defaults match api.MigrateRequest's.
+func (c Config) withDefaults() Config {
+	if c.MaxBandwidth == 0 {
+		c.MaxBandwidth = 1 << 30
+	}
+	if c.InitialBandwidth == 0 || c.InitialBandwidth > c.MaxBandwidth {
+		c.InitialBandwidth = min(64<<20, c.MaxBandwidth)
+	}
+	if c.Margin <= 0 {
+		c.Margin = 0.25
+	}
+	if c.DowntimeTarget <= 0 {
+		c.DowntimeTarget = 50 * time.Millisecond
+	}
+	if c.StallPasses <= 0 {
+		c.StallPasses = 4
+	}
+	if c.Postcopy == "" {
+		c.Postcopy = api.PostcopyAuto
+	}
+	if c.CompletionTimeout <= 0 {
+		c.CompletionTimeout = 5 * time.Minute
+	}
+	if c.MaxProjected <= 0 {
+		c.MaxProjected = c.CompletionTimeout * 3 / 4
+	}
+	if c.TimeoutAction == "" {
+		c.TimeoutAction = api.TimeoutAbort
+	}
+	return c
+}
+
+// mayThrottle reports whether the policy may throttle the guest's CPU.
+func (c Config) mayThrottle() bool { return c.Postcopy == api.PostcopyNever }
+
+// Capabilities are the migrate-set-capabilities to set before migrate:
+// events (MIGRATION, MIGRATION_PASS), pause-before-switchover,
+// postcopy-ram unless post-copy is never used, and auto-converge only when
+// the policy may throttle. multifd is the session's choice.
+func Capabilities(cfg Config) map[string]bool {
+	cfg = cfg.withDefaults()
+	return map[string]bool{
+		"events":                  true,
+		"pause-before-switchover": true,
+		"postcopy-ram":            cfg.Postcopy != api.PostcopyNever,
+		"auto-converge":           cfg.mayThrottle(),
+	}
+}
+
+// Parameters are the migrate-set-parameters to set before migrate: the
+// first pass's bandwidth, the downtime target in ms and, when the policy
+// may throttle, auto-converge settings that keep QEMU's own throttling at
+// 1% until the policy decides (see the package comment).
+// multifd-channels is the session's choice.
+func Parameters(cfg Config) map[string]any {
+	cfg = cfg.withDefaults()
+	p := map[string]any{
+		"max-bandwidth":  cfg.InitialBandwidth,
+		"downtime-limit": max(cfg.DowntimeTarget.Milliseconds(), 1),
+	}
+	if cfg.mayThrottle() {
+		p["throttle-trigger-threshold"] = 100
+		p["cpu-throttle-initial"] = 1
+		p["cpu-throttle-increment"] = 1
+		p["max-cpu-throttle"] = 1
+		p["cpu-throttle-tailslow"] = false
+	}
+	return p
+}

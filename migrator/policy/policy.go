@@ -1,0 +1,154 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// Throttle steps when post-copy is never allowed.
+const (
+	throttleFirst = 20
+	throttleStep  = 10
+	throttleMax   = 99
+	// A throttle step QEMU has not been seen applying after this many
+	// passes no longer holds the next step back.
+	throttleGrace = 3
+)
+
+// Policy follows one migration. It is not safe for concurrent use.
+type Policy struct {
+	cfg       Config
+	bandwidth uint64 // the cap in force
+	pass      int    // highest pass seen
+
+	best     uint64 // smallest remaining at a pass boundary (pass >= 2)
+	haveBest bool
+	stalled  int // consecutive pass boundaries without progress
+
+	postcopy bool // requested, or seen active
+	ended    bool // aborted: nothing more to decide
+	timedOut bool
+
+	throttle     int // last throttle asked, percent (0: none)
+	throttleAsk  int // pass when it was asked
+	throttleSeen int // pass when QEMU was first seen applying it (0: not yet)
+}
+
+// New starts a policy; zero Config fields take their defaults.
+func New(cfg Config) *Policy {
+	cfg = cfg.withDefaults()
+	return &Policy{cfg: cfg, bandwidth: cfg.InitialBandwidth}
+}
+
+// Config is the configuration in force, defaults filled.
+func (p *Policy) Config() Config { return p.cfg }
+
+// Bandwidth is the cap in force, bytes/s.
+func (p *Policy) Bandwidth() uint64 { return p.bandwidth }
+
+// Observe takes one sample (call it every ~200ms and on every
+// MIGRATION_PASS) and returns the actions to apply now, usually none.
+// It never returns the same action twice, except a new bandwidth or a new
+// throttle step.
+func (p *Policy) Observe(s Sample) []Action {
+	if p.ended || ended(s.Status) {
+		return nil
+	}
+	if s.PostcopyActive {
+		p.postcopy = true
+	}
+	newPass := s.Pass > p.pass
+	if newPass {
+		p.pass = s.Pass
+	}
+	if !p.timedOut && s.Elapsed >= p.cfg.CompletionTimeout {
+		p.timedOut = true
+		return []Action{p.onTimeout(s)}
+	}
+	if p.postcopy || s.Status != "active" {
+		return nil
+	}
+	if p.throttle > 0 && p.throttleSeen == 0 && s.ThrottlePct >= p.throttle {
+		p.throttleSeen = s.Pass
+	}
+	if !newPass || s.Pass < 2 {
+		return nil
+	}
+	if p.cfg.Postcopy == api.PostcopyAlways {
+		p.postcopy = true
+		return []Action{{Kind: KindPostcopy, Reason: fmt.Sprintf(
+			"post-copy always: first pass done (pass %d, %s sent, %s remaining)",
+			s.Pass, mib(s.Transferred), mib(s.Remaining))}}
+	}
+	var out []Action
+	raised := p.adaptBandwidth(s)
+	if raised != nil {
+		out = append(out, *raised)
+	}
+	p.track(s, raised != nil)
+	if raised == nil {
+		if why := p.notConverging(s); why != "" {
+			if a := p.answer(s, why); a != nil {
+				out = append(out, *a)
+			}
+		}
+	}
+	return out
+}
+
+// ended reports whether QEMU's migration status is final (or going there).
+func ended(status string) bool {
+	switch status {
+	case "completed", "failed", "cancelled", "cancelling", "none":
+		return true
+	}
+	return false
+}
+
+// onTimeout decides at the completion timeout.
+func (p *Policy) onTimeout(s Sample) Action {
+	at := fmt.Sprintf("completion timeout %v reached (elapsed %v, pass %d, %s remaining)",
+		p.cfg.CompletionTimeout, s.Elapsed.Round(time.Millisecond), s.Pass, mib(s.Remaining))
+	switch {
+	case p.postcopy:
+		return Action{Kind: KindNote, Reason: at + " in post-copy: nothing can be done, " +
+			"the guest already runs on the destination; not aborting (that would lose the guest)"}
+	case p.cfg.TimeoutAction == api.TimeoutPostcopy && p.cfg.Postcopy != api.PostcopyNever:
+		p.postcopy = true
+		return Action{Kind: KindPostcopy, Reason: at + ": forcing post-copy"}
+	}
+	p.ended = true
+	return Action{Kind: KindAbort, Reason: at + ": aborting, the guest keeps running on the source"}
+}
+
+// adaptBandwidth raises the cap towards the dirty rate plus the margin.
+func (p *Policy) adaptBandwidth(s Sample) *Action {
+	want := floatSat(float64(s.DirtyRate) * (1 + p.cfg.Margin))
+	capped := want >= p.cfg.MaxBandwidth
+	want = min(want, p.cfg.MaxBandwidth)
+	if want <= p.bandwidth || float64(want) <= float64(p.bandwidth)*1.05 {
+		return nil
+	}
+	why := fmt.Sprintf("pass %d: dirty %s + %.0f%% margin", s.Pass, rate(s.DirtyRate), p.cfg.Margin*100)
+	if capped {
+		why += fmt.Sprintf(", capped at the maximum %s", rate(p.cfg.MaxBandwidth))
+	}
+	why += fmt.Sprintf(": raising the cap from %s to %s", rate(p.bandwidth), rate(want))
+	p.bandwidth = want
+	return &Action{Kind: KindBandwidth, Bandwidth: want, Reason: why}
+}
+
+// track counts pass boundaries where remaining did not shrink by 5% below
+// the best so far; a raised cap starts the count again.
+func (p *Policy) track(s Sample, raised bool) {
+	switch {
+	case !p.haveBest || s.Remaining < p.best-p.best/20:
+		p.best, p.haveBest, p.stalled = s.Remaining, true, 0
+	case raised:
+		p.stalled = 0
+	default:
+		p.stalled++
+	}
+}
