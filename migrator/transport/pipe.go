@@ -1,0 +1,96 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+)
+
+const pipeBuf = 256 << 10
+
+// Pipe copies local to s and s to local at the same time, the way a QEMU
+// migration channel needs: when one side ends its direction (EOF), the
+// other side's write direction is half-closed (FIN on the stream,
+// CloseWrite on a *net.UnixConn or *net.TCPConn), and Pipe returns once
+// both directions are done. On an error in either direction, or when ctx
+// ends, both are torn down at once (the stream canceled, local closed).
+// Pipe closes local before it returns. sent counts bytes from local to s,
+// received bytes from s to local.
+func Pipe(ctx context.Context, local net.Conn, s *Stream) (sent, received int64, err error) {
+	var (
+		once     sync.Once
+		firstErr error
+	)
+	abort := func(e error) {
+		once.Do(func() {
+			firstErr = e
+			s.Cancel()
+			local.Close()
+		})
+	}
+	stop := context.AfterFunc(ctx, func() { abort(ctx.Err()) })
+	defer stop()
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var err error
+		sent, err = copyCount(s, local)
+		if err == nil {
+			err = s.CloseWrite()
+		}
+		if err != nil {
+			abort(fmt.Errorf("local to stream: %w", err))
+		}
+	})
+	wg.Go(func() {
+		var err error
+		received, err = copyCount(local, s)
+		if err == nil {
+			err = closeWrite(local)
+		}
+		if err != nil {
+			abort(fmt.Errorf("stream to local: %w", err))
+		}
+	})
+	wg.Wait()
+	once.Do(func() { local.Close() })
+	if firstErr != nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return sent, received, firstErr
+}
+
+// copyCount copies until src's EOF (not an error) or an error.
+func copyCount(dst io.Writer, src io.Reader) (int64, error) {
+	buf := make([]byte, pipeBuf)
+	var n int64
+	for {
+		r, rerr := src.Read(buf)
+		if r > 0 {
+			w, werr := dst.Write(buf[:r])
+			n += int64(w)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// closeWrite half-closes c; a conn that cannot half-close is an error,
+// since the peer would never learn that the data ended.
+func closeWrite(c net.Conn) error {
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok {
+		return errors.New("local connection cannot half-close")
+	}
+	return cw.CloseWrite()
+}
