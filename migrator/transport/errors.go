@@ -7,7 +7,7 @@ import (
 
 // Errors Dial wraps, for callers to branch on.
 var (
-	ErrUnknownPeer     = errors.New("unknown peer")          // not in the peers file
+	ErrUnknownPeer     = errors.New("unknown peer")           // not in the peers file
 	ErrPeerAuth        = errors.New("peer not authenticated") // a certificate was refused, by us or by the peer
 	ErrPeerUnreachable = errors.New("peer unreachable")       // no answer, or the connection failed
 	ErrClosed          = errors.New("transport closed")       // the Node was closed
