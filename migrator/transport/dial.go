@@ -117,7 +117,7 @@ func dialError(ctx context.Context, host string, ap netip.AddrPort, err error) e
 				e.Err = errors.New(te.ErrorCode.Message())
 			}
 		} else {
-			e.Msg = "refused"
+			e.Msg = "presented a certificate we refuse"
 			if cause := tlsCause(te); cause != nil {
 				e.Err = cause
 			}
