@@ -133,4 +133,3 @@ func TestConfigValidation(t *testing.T) {
 		t.Error("Serve without a listen address")
 	}
 }
-
