@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +19,11 @@ const pipeBuf = 256 << 10
 // Pipe closes local before it returns. sent counts bytes from local to s,
 // received bytes from s to local.
 func Pipe(ctx context.Context, local net.Conn, s *Stream) (sent, received int64, err error) {
+	if _, ok := local.(interface{ CloseWrite() error }); !ok {
+		s.Cancel()
+		local.Close()
+		return 0, 0, fmt.Errorf("piping %T: local connection cannot half-close", local)
+	}
 	var (
 		once     sync.Once
 		firstErr error
@@ -85,12 +89,7 @@ func copyCount(dst io.Writer, src io.Reader) (int64, error) {
 	}
 }
 
-// closeWrite half-closes c; a conn that cannot half-close is an error,
-// since the peer would never learn that the data ended.
+// closeWrite half-closes c (Pipe checked that it can).
 func closeWrite(c net.Conn) error {
-	cw, ok := c.(interface{ CloseWrite() error })
-	if !ok {
-		return errors.New("local connection cannot half-close")
-	}
-	return cw.CloseWrite()
+	return c.(interface{ CloseWrite() error }).CloseWrite()
 }
