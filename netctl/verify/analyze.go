@@ -23,15 +23,16 @@ type Report struct {
 	Duplicated int `json:"duplicated"` // extra copies
 	Reordered  int `json:"reordered"`  // arrivals behind an earlier arrival's sequence number
 	// LargestGap is the longest time between the send times of two
-	// consecutive answered packets (lost ones in between): the outage the
-	// traffic saw. GapPhase is the migration phase overlapping it most, or
-	// "none".
+	// consecutive answered packets with lost ones in between: the outage the
+	// traffic saw (0 without loss). GapPhase is the migration phase
+	// overlapping it most, or "none".
 	LargestGap api.Duration `json:"largest_gap"`
 	GapStart   time.Time    `json:"gap_start"`
 	GapEnd     time.Time    `json:"gap_end"`
 	GapPhase   string       `json:"gap_phase"`
 	GapLost    int          `json:"gap_lost"` // packets lost inside the largest gap
-	// RecvGap is the longest time between two consecutive reply arrivals.
+	// RecvGap is the longest time between two consecutive reply arrivals
+	// (packets held up but not lost, or the sender pausing, show here).
 	RecvGap    api.Duration `json:"recv_gap"`
 	LatencyP50 api.Duration `json:"latency_p50"`
 	LatencyP99 api.Duration `json:"latency_p99"`
@@ -81,46 +82,33 @@ func Analyze(samples []Sample, phases []api.Phase, lim Limits) Report {
 	return r
 }
 
-// gap finds the largest interval between consecutive answered packets'
-// send times; lost packets before the first or after the last answer are
-// bracketed by the first or last packet sent.
+// gap finds the largest interval between the send times of consecutive
+// answered packets with lost ones in between; lost packets before the first
+// or after the last answer are bracketed by the first or last packet sent.
+// Intervals without loss do not count: there the sender itself paused (a
+// busy machine), the network did not.
 func (r *Report) gap(bySeq []Sample, phases []api.Phase) {
 	r.GapPhase = "none"
-	if len(bySeq) == 0 {
-		return
-	}
-	prev := -1 // index of the previous answered packet
-	consider := func(a, b int) {
-		if d := bySeq[b].Sent.Sub(bySeq[a].Sent); d > time.Duration(r.LargestGap) || r.GapStart.IsZero() {
-			r.LargestGap = api.Duration(d)
-			r.GapStart, r.GapEnd = bySeq[a].Sent, bySeq[b].Sent
-			r.GapLost = 0
-			for _, s := range bySeq[a : b+1] {
-				if s.Lost() {
-					r.GapLost++
-				}
-			}
-		}
-	}
+	prev := 0 // index of the previous answered packet, or the first packet
 	for i, s := range bySeq {
-		if s.Lost() {
+		if s.Lost() && i < len(bySeq)-1 {
 			continue
 		}
-		if prev < 0 {
-			if i > 0 {
-				consider(0, i)
+		lost := 0
+		for _, x := range bySeq[prev : i+1] {
+			if x.Lost() {
+				lost++
 			}
-		} else {
-			consider(prev, i)
+		}
+		if d := s.Sent.Sub(bySeq[prev].Sent); lost > 0 && (d > time.Duration(r.LargestGap) || r.GapLost == 0) {
+			r.LargestGap = api.Duration(d)
+			r.GapStart, r.GapEnd, r.GapLost = bySeq[prev].Sent, s.Sent, lost
 		}
 		prev = i
 	}
-	if last := len(bySeq) - 1; prev < 0 {
-		consider(0, last)
-	} else if prev < last {
-		consider(prev, last)
+	if r.GapLost > 0 {
+		r.GapPhase = phaseAt(phases, r.GapStart, r.GapEnd)
 	}
-	r.GapPhase = phaseAt(phases, r.GapStart, r.GapEnd)
 }
 
 // phaseAt names the phase that overlaps [from, to] most; for an empty
@@ -185,6 +173,9 @@ func (r *Report) verdict(lim Limits) {
 	r.Pass = len(why) == 0
 	if r.Pass {
 		r.Verdict = fmt.Sprintf("PASS: %d lost of %d, largest gap %s (%s)", r.Lost, r.Sent, fmtMS(r.LargestGap), r.GapPhase)
+		if r.GapLost == 0 {
+			r.Verdict = fmt.Sprintf("PASS: %d lost of %d, no gap (replies at most %s apart)", r.Lost, r.Sent, fmtMS(r.RecvGap))
+		}
 		return
 	}
 	r.Verdict = "FAIL: " + joinComma(why)

@@ -54,8 +54,8 @@ func TestAnalyzeNoLoss(t *testing.T) {
 	if r.Sent != 5000 || r.Received != 5000 || r.Lost != 0 || r.Duplicated != 0 || r.Reordered != 0 {
 		t.Fatalf("counts %+v", r)
 	}
-	if time.Duration(r.LargestGap) != time.Millisecond || time.Duration(r.RecvGap) != time.Millisecond {
-		t.Errorf("gap %v recv gap %v, want 1ms", r.LargestGap, r.RecvGap)
+	if r.LargestGap != 0 || r.GapPhase != "none" || time.Duration(r.RecvGap) != time.Millisecond {
+		t.Errorf("gap %v in %s, recv gap %v, want none and 1ms", r.LargestGap, r.GapPhase, r.RecvGap)
 	}
 	if !r.ReflectorSeqContinuous || r.ReflectorSeqFirst != 7 || r.ReflectorSeqLast != 5006 {
 		t.Errorf("reflector %d..%d continuous %v", r.ReflectorSeqFirst, r.ReflectorSeqLast, r.ReflectorSeqContinuous)
@@ -63,7 +63,7 @@ func TestAnalyzeNoLoss(t *testing.T) {
 	if time.Duration(r.LatencyP50) != time.Millisecond || time.Duration(r.LatencyP99) != time.Millisecond {
 		t.Errorf("latency %v %v", r.LatencyP50, r.LatencyP99)
 	}
-	if !r.Pass || !strings.HasPrefix(r.Verdict, "PASS: 0 lost of 5000, largest gap 1.0ms") {
+	if !r.Pass || r.Verdict != "PASS: 0 lost of 5000, no gap (replies at most 1.0ms apart)" {
 		t.Errorf("verdict %q", r.Verdict)
 	}
 }
@@ -136,6 +136,24 @@ func TestAnalyzeEdgeLoss(t *testing.T) {
 	}
 	if r := Analyze(nil, nil, Limits{}); r.Pass || r.GapPhase != "none" {
 		t.Errorf("empty: %+v", r)
+	}
+}
+
+func TestAnalyzeSenderPause(t *testing.T) {
+	// The sender paused 40ms (nothing sent, nothing lost): not a gap.
+	s := synth(200, 1000, 0)
+	for i := 100; i < 200; i++ {
+		s[i].Sent = s[i].Sent.Add(40 * time.Millisecond)
+		s[i].Received = s[i].Received.Add(40 * time.Millisecond)
+	}
+	r := Analyze(s, nil, Limits{MaxLost: 0, MaxGap: 10 * time.Millisecond})
+	if !r.Pass || r.LargestGap != 0 || time.Duration(r.RecvGap) != 41*time.Millisecond {
+		t.Errorf("gap %v recv gap %v: %s", r.LargestGap, r.RecvGap, r.Verdict)
+	}
+	// One loss next to the pause makes the whole interval a gap.
+	s = lose(s, 100, 101)
+	if r := Analyze(s, nil, Limits{MaxLost: -1}); time.Duration(r.LargestGap) != 42*time.Millisecond || r.GapLost != 1 {
+		t.Errorf("gap %v lost %d", r.LargestGap, r.GapLost)
 	}
 }
 

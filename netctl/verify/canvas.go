@@ -12,6 +12,7 @@ type canvas interface {
 	rect(x, y, w, h float64, c color.RGBA)
 	line(x1, y1, x2, y2, width float64, c color.RGBA)
 	dot(x, y, r float64, c color.RGBA)
+	poly(pts [][2]float64, c color.RGBA) // filled, closed
 	text(x, y float64, s string, st textStyle)
 	textWidth(s string, st textStyle) float64
 }

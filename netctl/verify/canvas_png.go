@@ -77,6 +77,12 @@ func (c *pngCanvas) line(x1, y1, x2, y2, width float64, col color.RGBA) {
 	c.fill(col, [2]float64{x1 + nx, y1 + ny}, [2]float64{x2 + nx, y2 + ny}, [2]float64{x2 - nx, y2 - ny}, [2]float64{x1 - nx, y1 - ny})
 }
 
+func (c *pngCanvas) poly(pts [][2]float64, col color.RGBA) {
+	if len(pts) > 2 {
+		c.fill(col, pts...)
+	}
+}
+
 func (c *pngCanvas) dot(x, y, r float64, col color.RGBA) {
 	const n = 12
 	pts := make([][2]float64, n)

@@ -32,6 +32,20 @@ func (c *svgCanvas) dot(x, y, r float64, col color.RGBA) {
 	fmt.Fprintf(&c.b, `<circle cx="%.1f" cy="%.1f" r="%.1f" fill="%s"/>`+"\n", x, y, r, svgColor(col))
 }
 
+func (c *svgCanvas) poly(pts [][2]float64, col color.RGBA) {
+	if len(pts) < 3 {
+		return
+	}
+	c.b.WriteString(`<polygon points="`)
+	for i, p := range pts {
+		if i > 0 {
+			c.b.WriteByte(' ')
+		}
+		fmt.Fprintf(&c.b, "%.1f,%.1f", p[0], p[1])
+	}
+	fmt.Fprintf(&c.b, `" fill="%s"/>`+"\n", svgColor(col))
+}
+
 func (c *svgCanvas) textWidth(s string, st textStyle) float64 {
 	return float64(len([]rune(s))) * st.size * 0.55
 }

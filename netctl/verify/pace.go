@@ -11,16 +11,16 @@ import (
 
 // send paces packets on a monotonic schedule: packet k after the schedule's
 // base is due at base + k/Rate. A late wake-up sends what is due, at most
-// maxBurst packets; further behind, the backlog is dropped.
+// max(maxBurst packets, maxLag); further behind, the backlog is dropped.
 func (s *Sender) send(ctx context.Context) {
 	defer close(s.sendDone)
 	buf := make([]byte, s.cfg.Size) // padding stays zero
-	interval := time.Second / time.Duration(s.cfg.Rate)
+	lag := max(maxBurst*time.Second/time.Duration(s.cfg.Rate), maxLag)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var base time.Duration // since s.start
 	var k int64
-	var errs, skipped int
+	var errs, resets int
 	for seq := uint32(0); ; {
 		now := time.Since(s.start)
 		due := base + time.Duration(k*int64(time.Second)/int64(s.cfg.Rate))
@@ -28,19 +28,19 @@ func (s *Sender) send(ctx context.Context) {
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
-				s.log.Debug("verify pacer done", "send_errors", errs, "schedule_resets", skipped)
+				s.log.Debug("verify pacer done", "send_errors", errs, "schedule_resets", resets)
 				return
 			case <-timer.C:
 			}
 			continue
 		}
 		if ctx.Err() != nil {
-			s.log.Debug("verify pacer done", "send_errors", errs, "schedule_resets", skipped)
+			s.log.Debug("verify pacer done", "send_errors", errs, "schedule_resets", resets)
 			return
 		}
-		if now-due > maxBurst*interval {
+		if now-due > lag {
 			base, k = now, 0
-			skipped++
+			resets++
 		}
 		ts := twamp.NewTimestamp(time.Now())
 		twamp.AppendSender(buf[:0], twamp.SenderPacket{Seq: seq, Timestamp: ts, ErrorEstimate: twamp.DefaultErrorEstimate})

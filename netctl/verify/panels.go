@@ -101,7 +101,7 @@ func (t *timeline) rttPanel(c canvas, p panel, ylabel string, legend bool) {
 		if clipped > 0 {
 			items = append(items, legendItem{fmt.Sprintf("%d replies above %.4g ms", clipped, p.v1), colClip, 'o'})
 		}
-		if t.r.Lost > 0 {
+		if t.r.GapLost > 0 {
 			items = append(items, legendItem{"largest gap " + fmtMS(t.r.LargestGap) + " in " + t.r.GapPhase, colLost, '#'})
 		}
 		drawLegend(c, p, items)
@@ -130,26 +130,28 @@ func (t *timeline) ratePanel(c canvas, p panel, zoom [2]float64) {
 	p.v0, p.v1 = 0, niceCeil(peak*1.15)
 	t.backdrop(c, p)
 	axisY(c, p, "replies (packets/s)")
-	bw := p.w * bin.Seconds() / (p.t1 - p.t0)
+	// Replies as one stepped area; losses as bars on top, pixel-aligned.
+	area := [][2]float64{{p.px(p.t0), p.py(0)}}
 	for i := range got {
-		x := p.px(p.t0 + float64(i)*bin.Seconds())
-		g := float64(got[i]) / bin.Seconds()
-		l := float64(lost[i]) / bin.Seconds()
-		if g > 0 {
-			c.rect(x, p.py(g), bw, p.py(0)-p.py(g), colBar)
-		}
-		if l > 0 {
-			c.rect(x, p.py(g+l), bw, p.py(g)-p.py(g+l), colLost)
+		x0, x1 := p.px(p.t0+float64(i)*bin.Seconds()), min(p.px(p.t0+float64(i+1)*bin.Seconds()), p.x+p.w)
+		y := p.py(float64(got[i]) / bin.Seconds())
+		area = append(area, [2]float64{x0, y}, [2]float64{x1, y})
+		if lost[i] > 0 {
+			g, l := float64(got[i])/bin.Seconds(), float64(lost[i])/bin.Seconds()
+			rx0, rx1 := math.Floor(x0), math.Max(math.Ceil(x1), math.Floor(x0)+1)
+			c.rect(rx0, p.py(g+l), rx1-rx0, p.py(g)-p.py(g+l), colLost)
 		}
 	}
+	area = append(area, [2]float64{area[len(area)-1][0], p.py(0)})
+	c.poly(area, colBar)
 	if t.rate > 0 { // dashed line at the sending rate
 		y := p.py(t.rate)
 		for x := p.x; x < p.x+p.w; x += 12 {
 			c.line(x, y, min(x+6, p.x+p.w), y, 1.2, colText)
 		}
-		c.text(p.x+p.w-6, y-6, fmt.Sprintf("sent %.0f pps", t.rate), textStyle{size: 13, c: colText, anchor: anchorEnd})
+		c.text(p.x+8, y-6, fmt.Sprintf("sent %.0f pps", t.rate), textStyle{size: 13, c: colText})
 	}
-	c.text(p.x+8, p.y+18, fmt.Sprintf("replies per %v bin (blue, by arrival), lost packets (red, by send time)", bin), textStyle{size: 13, c: colMuted})
+	c.text(p.x, p.y-7, fmt.Sprintf("Replies per %v bin (blue, by arrival time) and lost packets (red, by send time)", bin), textStyle{size: 13, c: colMuted})
 	if zoom[0] > p.t0 || zoom[1] < p.t1 {
 		x0, x1 := p.px(max(zoom[0], p.t0)), p.px(min(zoom[1], p.t1))
 		if x1-x0 < minBandW {
@@ -158,7 +160,7 @@ func (t *timeline) ratePanel(c canvas, p panel, zoom [2]float64) {
 		for _, l := range [][4]float64{{x0, p.y, x0, p.y + p.h}, {x1, p.y, x1, p.y + p.h}, {x0, p.y, x1, p.y}, {x0, p.y + p.h, x1, p.y + p.h}} {
 			c.line(l[0], l[1], l[2], l[3], 1.2, colText)
 		}
-		c.text((x0+x1)/2, p.y-4, "zoom ↓", textStyle{size: 12, c: colText, anchor: anchorMiddle})
+		c.text((x0+x1)/2, p.y+15, "zoom", textStyle{size: 12, c: colText, anchor: anchorMiddle})
 	}
 }
 

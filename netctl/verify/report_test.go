@@ -99,3 +99,35 @@ func TestWriteReportEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTimelineExamples renders a passing run and a long 5000 pps run with
+// a short gap into $NFH_TIMELINE_DIR, for looking at.
+func TestTimelineExamples(t *testing.T) {
+	dir := os.Getenv("NFH_TIMELINE_DIR")
+	if dir == "" {
+		t.Skip("set NFH_TIMELINE_DIR to render example timelines")
+	}
+	m, _ := demoMigration()
+	s := synth(5000, 1000, 0)
+	r := Analyze(s, m.Phases, Limits{MaxLost: 0})
+	if _, err := WriteReport(filepath.Join(dir, "pass"), m, r, s); err != nil {
+		t.Fatal(err)
+	}
+	// 60s at 5000 pps, switchover 58.0-58.06s, 200 packets lost.
+	long := lose(synth(300000, 5000, 0), 290050, 290250)
+	for i := range long {
+		if !long[i].Lost() && i%1000 < 5 {
+			long[i].RTT *= 30 // a few slow replies
+		}
+	}
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	m.Phases = []api.Phase{{Name: "setup", Start: at(1000), End: at(1300)}, {Name: "precopy", Start: at(1300), End: at(58000)},
+		{Name: "switchover", Start: at(58000), End: at(58060)}, {Name: "cleanup", Start: at(58060), End: at(58200)}}
+	start := time.Now()
+	r = Analyze(long, m.Phases, Limits{MaxLost: 0, MaxGap: 100 * time.Millisecond})
+	files, err := WriteReport(filepath.Join(dir, "long"), m, r, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("300000 samples analysed and written in %v: %v", time.Since(start), files)
+}

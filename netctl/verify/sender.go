@@ -24,10 +24,14 @@ type Sample struct {
 // Lost reports whether no reply arrived.
 func (s Sample) Lost() bool { return s.Copies == 0 }
 
-// maxBurst is how many packets the pacer sends back to back to catch up
-// after a late wake-up; when it is further behind it drops the backlog and
-// restarts its schedule from now.
-const maxBurst = 4
+// A late wake-up (Go's timers are good to about a millisecond) makes the
+// pacer send what is due back to back, as long as that is no more than
+// maxBurst packets or maxLag of schedule; further behind, it drops the
+// backlog and restarts its schedule from now.
+const (
+	maxBurst = 4
+	maxLag   = 2 * time.Millisecond
+)
 
 // record is a Sample in compact form, times in ns since Sender.start.
 type record struct {

@@ -120,14 +120,13 @@ func (t *timeline) draw(c canvas) {
 	t.phaseLabels(c, top, 138)
 	t.rttPanel(c, top, "round-trip time (ms)", true)
 	rate := panel{x: tlLeft, y: 505, w: tlPlotW, h: 170, t0: t.tmin, t1: t.tmax}
-	zoom := t.zoomWindow()
+	zoom, ztitle := t.zoomWindow()
 	t.ratePanel(c, rate, zoom)
 	xlab := "time since the first test packet (s)"
 	axisX(c, top, "")
 	axisX(c, rate, xlab)
 	zp := panel{x: tlLeft, y: 770, w: tlPlotW, h: 160, t0: zoom[0], t1: zoom[1]}
-	c.text(tlLeft, zp.y-10, fmt.Sprintf("Zoom on the largest gap (%s): every dot is a reply, every red mark a lost packet", fmtMS(t.r.LargestGap)),
-		textStyle{size: 15, c: colText, bold: true})
+	c.text(tlLeft, zp.y-10, ztitle, textStyle{size: 15, c: colText, bold: true})
 	t.rttPanel(c, zp, "RTT (ms)", false)
 	axisX(c, zp, xlab)
 }
@@ -238,7 +237,7 @@ func (t *timeline) backdrop(c canvas, p panel) {
 			c.rect(x0, p.y, x1-x0, p.h, fill)
 		}
 	}
-	if t.r.Lost > 0 && !t.r.GapStart.IsZero() {
+	if t.r.GapLost > 0 {
 		if x0, x1, ok := t.band(p, t.r.GapStart, t.r.GapEnd); ok {
 			c.rect(x0, p.y, x1-x0, p.h, colGapFill)
 			c.line(x0, p.y, x0, p.y+p.h, 1.2, colLost)
@@ -247,13 +246,21 @@ func (t *timeline) backdrop(c canvas, p panel) {
 	}
 }
 
-// zoomWindow is the time span of the zoom panel: the largest gap with
-// margins of at least 200ms on both sides.
-func (t *timeline) zoomWindow() [2]float64 {
-	if t.r.GapStart.IsZero() {
-		return [2]float64{t.tmin, t.tmax}
+// zoomWindow is the time span of the zoom panel and its title: the
+// largest gap, or else the switchover, with margins of at least 200ms.
+func (t *timeline) zoomWindow() ([2]float64, string) {
+	around := func(from, to time.Time) [2]float64 {
+		a, b := t.sec(from), t.sec(to)
+		pad := max(b-a, 0.2)
+		return [2]float64{a - pad, b + pad}
 	}
-	a, b := t.sec(t.r.GapStart), t.sec(t.r.GapEnd)
-	pad := max(b-a, 0.2)
-	return [2]float64{a - pad, b + pad}
+	if t.r.GapLost > 0 {
+		return around(t.r.GapStart, t.r.GapEnd), fmt.Sprintf("Zoom on the largest gap (%s, %d lost): every dot is a reply, every red mark a lost packet", fmtMS(t.r.LargestGap), t.r.GapLost)
+	}
+	for _, ph := range t.m.Phases {
+		if ph.Name == "switchover" && !ph.End.IsZero() {
+			return around(ph.Start, ph.End), fmt.Sprintf("Zoom on the switchover (%s): every dot is a reply", fmtMS(api.Duration(ph.End.Sub(ph.Start))))
+		}
+	}
+	return [2]float64{t.tmin, t.tmax}, "Every dot is a reply"
 }
