@@ -144,11 +144,15 @@ func sign(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.P
 	return key, der, nil
 }
 
+// ErrExists is wrapped by the errors of NewCA and Issue when a file they
+// would write exists already.
+var ErrExists = errors.New("already exists")
+
 // absent fails when any of paths exists.
 func absent(paths ...string) error {
 	for _, p := range paths {
 		if _, err := os.Lstat(p); err == nil {
-			return fmt.Errorf("%s already exists: refusing to overwrite it", p)
+			return fmt.Errorf("%s %w: refusing to overwrite it", p, ErrExists)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}

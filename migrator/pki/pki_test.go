@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -79,7 +80,11 @@ func TestLeafNeverOutlivesCA(t *testing.T) {
 func TestRefuseOverwrite(t *testing.T) {
 	dir := newCA(t)
 	before, _ := os.ReadFile(filepath.Join(dir, CAFile))
-	wantErr(t, "second CA", NewCA(dir, "other", day), filepath.Join(dir, CAFile), "already exists: refusing to overwrite")
+	err := NewCA(dir, "other", day)
+	wantErr(t, "second CA", err, filepath.Join(dir, CAFile), "already exists: refusing to overwrite")
+	if !errors.Is(err, ErrExists) {
+		t.Errorf("%v does not wrap ErrExists", err)
+	}
 	after, _ := os.ReadFile(filepath.Join(dir, CAFile))
 	if string(before) != string(after) {
 		t.Error("CA certificate changed")
