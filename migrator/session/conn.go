@@ -1,0 +1,104 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
+)
+
+// Stream is one bidirectional byte stream of a Conn with half-close:
+// CloseWrite ends our direction (the peer reads EOF), Close ends both.
+// *transport.Stream satisfies it.
+type Stream interface {
+	io.ReadWriteCloser
+	CloseWrite() error
+}
+
+// Conn is one authenticated agent-to-agent connection (a *transport.Conn
+// through FromTransport; tests use an in-memory pair).
+type Conn interface {
+	// Peer is the verified host name of the other agent.
+	Peer() string
+	// OpenStream opens a stream and writes its header.
+	OpenStream(ctx context.Context, h wire.StreamHeader) (Stream, error)
+	// AcceptStream waits for the peer's next stream and reads its header.
+	AcceptStream(ctx context.Context) (Stream, wire.StreamHeader, error)
+	// Context is done when the connection dies.
+	Context() context.Context
+	// Stats are the payload bytes sent and received on all streams.
+	Stats() (sent, received uint64)
+}
+
+// halfCloser is a local connection that can end its write direction
+// (*net.UnixConn, *net.TCPConn).
+type halfCloser interface {
+	CloseWrite() error
+}
+
+// pipe copies bytes both ways between a local connection (QEMU's socket)
+// and a stream, passing each direction's end on as a half-close, until
+// both directions are done or ctx ends. It returns the bytes carried each
+// way and the first error other than a clean end.
+func pipe(ctx context.Context, local net.Conn, s Stream) (sent, received int64, err error) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	fail := func(e error) {
+		if e == nil || errors.Is(e, net.ErrClosed) {
+			return
+		}
+		mu.Lock()
+		if first == nil {
+			first = e
+		}
+		mu.Unlock()
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			local.Close()
+			s.Close()
+		case <-done:
+		}
+	}()
+	wg.Add(2)
+	go func() { // local -> stream
+		defer wg.Done()
+		n, err := io.Copy(s, local)
+		sent = n
+		if err != nil {
+			fail(err)
+			local.Close()
+			s.Close()
+			return
+		}
+		fail(s.CloseWrite())
+	}()
+	go func() { // stream -> local
+		defer wg.Done()
+		n, err := io.Copy(local, s)
+		received = n
+		if err != nil {
+			fail(err)
+			local.Close()
+			s.Close()
+			return
+		}
+		if hc, ok := local.(halfCloser); ok {
+			fail(hc.CloseWrite())
+		}
+	}()
+	wg.Wait()
+	close(done)
+	local.Close()
+	s.Close()
+	if ctx.Err() != nil && first == nil {
+		first = ctx.Err()
+	}
+	return sent, received, first
+}

@@ -1,0 +1,31 @@
+// Package session runs the two ends of one live migration over an agent-to-
+// agent connection (DESIGN "One migration, step by step", steps 1-5 and 8-9).
+//
+// The source (RunSource) dials the destination, sends a Hello carrying the
+// VM spec and the request on a control stream, waits for Ready, sets QEMU's
+// migration capabilities and parameters, and points QEMU's migrate at a
+// unix socket it serves: every connection QEMU opens there becomes one
+// KindQEMU stream, in accept order (0 = main channel). A policy loop
+// (migrator/policy) watches query-migrate and steers bandwidth, post-copy
+// and throttling. At pre-switchover the Handoff buffers the VM's packets,
+// then migrate-continue; when QEMU reports completed the source sends
+// Commit and, on the destination's Running, flushes packets (Handoff),
+// quits its QEMU and records the migration.
+//
+// The destination (Server, one per accepted connection) answers a Hello by
+// holding the VM's packets (Handoff.Prepare), starting QEMU with
+// "-incoming defer -S", setting the same capabilities and
+// migrate-incoming on a unix socket; it connects the QEMU streams to that
+// socket strictly in channel order, and once the incoming migration is
+// complete and the source has sent Commit, it issues cont and answers
+// Running.
+//
+// Exactly once: the source never resumes its guest after Commit unless the
+// destination positively answered Abort (or, asked later with a Status
+// request, says it has no guest); the destination never starts its guest
+// without Commit. After post-copy has started there is no way back: the
+// source never resumes.
+//
+// Control messages are JSON frames (migrator/wire) decoded strictly; each
+// decoder has a fuzz target.
+package session

@@ -1,0 +1,239 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx/qmpxtest"
+)
+
+// payload is what the fake source QEMU sends on its main channel.
+var payload = bytes.Repeat([]byte("guest memory page "), 20000)
+
+// fakeQEMU is a QMP server playing one end of a migration, and the Guest
+// connected to it.
+type fakeQEMU struct {
+	t    *testing.T
+	srv  *qmpxtest.Server
+	mon  *qmpx.Monitor
+	dir  string
+	role string
+
+	mu       sync.Mutex
+	cmds     []string
+	status   string // query-migrate status
+	run      string // query-status status
+	received []byte // destination: what arrived on the main channel
+	reply    []byte // source: what came back on the main channel
+	stopped  bool
+	cont     chan struct{} // source: migrate-continue
+	hold     bool          // source: stay active until released
+	release  chan struct{} // source: closed to leave active
+	onCont   func() error  // destination: runs on cont
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+func newFakeQEMU(t *testing.T, role string) *fakeQEMU {
+	t.Helper()
+	f := &fakeQEMU{t: t, role: role, dir: t.TempDir(), run: "running", cont: make(chan struct{}, 1),
+		release: make(chan struct{}), done: make(chan struct{})}
+	if role == "destination" {
+		f.run = "inmigrate"
+	}
+	srv, err := qmpxtest.NewServer(filepath.Join(f.dir, "qmp.sock"), f.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = srv
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	mon, err := qmpx.Dial(ctx, srv.Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mon = mon
+	t.Cleanup(func() { mon.Close(); srv.Close() })
+	return f
+}
+
+func (f *fakeQEMU) Execute(ctx context.Context, cmd string, args, out any) error {
+	return f.mon.Execute(ctx, cmd, args, out)
+}
+func (f *fakeQEMU) Events(ctx context.Context) <-chan qmpx.Event { return f.mon.Events(ctx) }
+func (f *fakeQEMU) Done() <-chan struct{}                        { return f.done }
+
+func (f *fakeQEMU) Stop(ctx context.Context) error {
+	f.mu.Lock()
+	f.stopped = true
+	f.cmds = append(f.cmds, "(stop)")
+	f.mu.Unlock()
+	f.doneOnce.Do(func() { close(f.done) })
+	return nil
+}
+
+func (f *fakeQEMU) commands() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.cmds...)
+}
+
+func (f *fakeQEMU) set(status, run string) {
+	f.mu.Lock()
+	if status != "" {
+		f.status = status
+	}
+	if run != "" {
+		f.run = run
+	}
+	f.mu.Unlock()
+	if status != "" {
+		f.srv.Emit("MIGRATION", map[string]string{"status": status})
+	}
+}
+
+func (f *fakeQEMU) getStatus() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status
+}
+
+func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
+	f.mu.Lock()
+	if cmd != "query-migrate" && cmd != "query-status" {
+		f.cmds = append(f.cmds, cmd)
+	}
+	status, run := f.status, f.run
+	f.mu.Unlock()
+	switch cmd {
+	case "query-migrate":
+		if status == "" {
+			return struct{}{}, nil
+		}
+		r := map[string]any{"status": status, "total-time": 1234, "ram": map[string]any{
+			"total": 256 << 20, "transferred": len(payload), "remaining": 1 << 20, "mbps": 100.0, "dirty-sync-count": 1,
+		}}
+		if status == "completed" {
+			r["downtime"] = 42
+		}
+		return r, nil
+	case "query-status":
+		return map[string]any{"status": run, "running": run == "running"}, nil
+	case "migrate-set-capabilities", "migrate-set-parameters":
+		return nil, nil
+	case "migrate":
+		go f.migrate(uri(args))
+		return nil, nil
+	case "migrate-continue":
+		f.cont <- struct{}{}
+		return nil, nil
+	case "migrate_cancel":
+		go func() {
+			f.set("cancelled", "running")
+		}()
+		return nil, nil
+	case "migrate-incoming":
+		ln, err := net.Listen("unix", strings.TrimPrefix(uri(args), "unix:"))
+		if err != nil {
+			return nil, err
+		}
+		go f.incoming(ln)
+		return nil, nil
+	case "cont":
+		if f.onCont != nil {
+			if err := f.onCont(); err != nil {
+				return nil, err
+			}
+		}
+		f.set("", "running")
+		return nil, nil
+	}
+	return nil, fmt.Errorf("The command %s has not been found", cmd)
+}
+
+func uri(args json.RawMessage) string {
+	var a struct {
+		URI string `json:"uri"`
+	}
+	json.Unmarshal(args, &a)
+	return a.URI
+}
+
+// migrate plays the source QEMU: send the payload on one channel, read the
+// destination's answer (the return path), stop at pre-switchover.
+func (f *fakeQEMU) migrate(u string) {
+	f.set("setup", "")
+	c, err := net.Dial("unix", strings.TrimPrefix(u, "unix:"))
+	if err != nil {
+		f.set("failed", "")
+		return
+	}
+	defer c.Close()
+	f.set("active", "")
+	if f.hold {
+		select {
+		case <-f.release:
+		case <-f.done:
+			return
+		}
+		if f.getStatus() != "active" {
+			return
+		}
+	}
+	if _, err := c.Write(payload); err != nil {
+		f.set("failed", "")
+		return
+	}
+	c.(*net.UnixConn).CloseWrite()
+	reply, err := io.ReadAll(c)
+	f.mu.Lock()
+	f.reply = reply
+	f.mu.Unlock()
+	if err != nil || f.getStatus() != "active" {
+		return
+	}
+	f.set("pre-switchover", "finish-migrate")
+	select {
+	case <-f.cont:
+	case <-time.After(10 * time.Second):
+		return
+	}
+	if f.getStatus() != "pre-switchover" {
+		return
+	}
+	f.set("device", "")
+	f.set("completed", "postmigrate")
+}
+
+// incoming plays the destination QEMU: read the main channel to its end,
+// answer, and complete paused (-S).
+func (f *fakeQEMU) incoming(ln net.Listener) {
+	defer ln.Close()
+	f.set("active", "")
+	c, err := ln.Accept()
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	got, err := io.ReadAll(c)
+	f.mu.Lock()
+	f.received = got
+	f.mu.Unlock()
+	if err != nil || !bytes.Equal(got, payload) {
+		f.set("failed", "")
+		return
+	}
+	c.Write([]byte("SHUT"))
+	c.(*net.UnixConn).CloseWrite()
+	f.set("completed", "paused")
+}

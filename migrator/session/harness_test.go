@@ -1,0 +1,248 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/pki"
+	"github.com/nfhandoff/nfhandoff/migrator/transport"
+)
+
+// recHandoff records the Handoff calls of both ends in one list.
+type recHandoff struct {
+	mu    *sync.Mutex
+	calls *[]string
+	side  string
+}
+
+func (h *recHandoff) add(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	*h.calls = append(*h.calls, h.side+"."+name)
+}
+
+func (h *recHandoff) Prepare(context.Context, api.VMSpec) error    { h.add("Prepare"); return nil }
+func (h *recHandoff) Switchover(context.Context, api.VMSpec) error { h.add("Switchover"); return nil }
+func (h *recHandoff) Rollback(context.Context, api.VMSpec) error   { h.add("Rollback"); return nil }
+func (h *recHandoff) Resumed(_ context.Context, _ api.VMSpec, s Stream) error {
+	h.add(fmt.Sprintf("Resumed(%v)", s != nil))
+	if s != nil {
+		_, err := s.Write([]byte("packets"))
+		return err
+	}
+	return nil
+}
+func (h *recHandoff) Flushed(ctx context.Context, spec api.VMSpec, s Stream) error {
+	var got []byte
+	if s != nil {
+		buf := make([]byte, 64)
+		for {
+			n, err := s.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+	}
+	h.add(fmt.Sprintf("Flushed(%q)", got))
+	return nil
+}
+
+// fakeAgent is the destination agent.
+type fakeAgent struct {
+	t       *testing.T
+	mu      sync.Mutex
+	vms     map[string]bool
+	guests  []*fakeQEMU
+	adopted []string
+	release []string
+	records map[string]api.Migration
+	onCont  func() error
+}
+
+func (a *fakeAgent) Admit(spec api.VMSpec) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.vms[spec.Name] {
+		return fmt.Errorf("%w: %s", api.ErrExists, spec.Name)
+	}
+	a.vms[spec.Name] = true
+	return nil
+}
+
+func (a *fakeAgent) Launch(ctx context.Context, spec api.VMSpec) (Guest, string, error) {
+	g := newFakeQEMU(a.t, "destination")
+	g.onCont = a.onCont
+	a.mu.Lock()
+	a.guests = append(a.guests, g)
+	a.mu.Unlock()
+	return g, g.dir, nil
+}
+
+func (a *fakeAgent) Adopt(spec api.VMSpec, g Guest) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.adopted = append(a.adopted, spec.Name)
+	return nil
+}
+
+func (a *fakeAgent) Release(spec api.VMSpec) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.vms, spec.Name)
+	a.release = append(a.release, spec.Name)
+}
+
+func (a *fakeAgent) Record(m api.Migration, persist bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if persist {
+		a.records[m.ID] = m
+	}
+}
+
+func (a *fakeAgent) Lookup(id string) (api.Migration, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, ok := a.records[id]
+	return m, ok
+}
+
+func (a *fakeAgent) record(id string) api.Migration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.records[id]
+}
+
+func (a *fakeAgent) guest() *fakeQEMU {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.guests) == 0 {
+		return nil
+	}
+	return a.guests[len(a.guests)-1]
+}
+
+// pair is a source node (hostA) and a destination node (hostB) on
+// loopback with a destination Server.
+type pair struct {
+	a, b   *transport.Node
+	agent  *fakeAgent
+	srv    *Server
+	calls  []string
+	hA, hB *recHandoff
+	log    *slog.Logger
+}
+
+func newPair(t *testing.T) *pair {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := pki.NewCA(dir, "test CA", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	id := func(host string) *pki.Identity {
+		if err := pki.Issue(dir, host, nil, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		i, err := pki.LoadIdentity(filepath.Join(dir, pki.CAFile), filepath.Join(dir, pki.CertFile(host)), filepath.Join(dir, pki.KeyFile(host)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i
+	}
+	p := &pair{agent: &fakeAgent{t: t, vms: map[string]bool{}, records: map[string]api.Migration{}}}
+	p.log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p.hA = &recHandoff{calls: &p.calls, mu: &sync.Mutex{}, side: "src"}
+	p.hB = &recHandoff{calls: &p.calls, mu: p.hA.mu, side: "dst"}
+	p.srv = NewServer(DestConfig{Host: "hostB", Agent: p.agent, Handoff: p.hB, Logger: p.log.With("end", "dst"),
+		FlushTimeout: 5 * time.Second, CommitTimeout: 5 * time.Second, Poll: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var err error
+	p.b, err = transport.New(transport.Config{Identity: id("hostB"), Listen: "127.0.0.1:0", Logger: p.log.With("node", "B"),
+		Accept: func(ctx context.Context, c *transport.Conn) { p.srv.Serve(ctx, FromTransport(c)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.b.Serve(ctx)
+	peers := filepath.Join(t.TempDir(), "peers")
+	if err := os.WriteFile(peers, []byte("hostB "+p.b.Addr().String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.a, err = transport.New(transport.Config{Identity: id("hostA"), Peers: peers, Logger: p.log.With("node", "A")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.a.Close(); p.b.Close(); p.srv.Wait() })
+	return p
+}
+
+func (p *pair) callList() []string {
+	p.hA.mu.Lock()
+	defer p.hA.mu.Unlock()
+	return append([]string(nil), p.calls...)
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(string(b))
+	return len(b), nil
+}
+
+func testSpec() api.VMSpec {
+	s := api.VMSpec{Name: "fw1", MAC: "52:54:00:12:34:56", Address: "198.18.0.100/24", Gateway: "198.18.0.1"}
+	s.Defaults()
+	return s
+}
+
+// sourceConfig is a source session of fw1 from hostA to hostB.
+func (p *pair) sourceConfig(g *fakeQEMU) SourceConfig {
+	req := api.MigrateRequest{VM: "fw1", To: "hostB"}
+	req.Defaults()
+	return SourceConfig{
+		ID: "hostA-1", Host: "hostA", Request: req, Spec: testSpec(), Guest: g, Dir: g.dir,
+		Dial: func(ctx context.Context) (Conn, error) {
+			c, err := p.a.Dial(ctx, "hostB")
+			if err != nil {
+				return nil, err
+			}
+			return FromTransport(c), nil
+		},
+		Handoff: p.hA, Logger: p.log.With("end", "src"),
+		OutcomeTimeout: 10 * time.Second, Poll: 20 * time.Millisecond,
+	}
+}
+
+// conn is the source's pooled connection.
+func (p *pair) conn(t *testing.T) *transport.Conn {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := p.a.Dial(ctx, "hostB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitFor polls cond for up to 10s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+var errTest = errors.New("test failure")

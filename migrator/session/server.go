@@ -1,0 +1,248 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
+)
+
+// DestAgent is what a destination session needs from its agent.
+type DestAgent interface {
+	// Admit reserves spec's name and addresses on this host, or refuses
+	// (errors matching api.ErrExists, api.ErrAddressInUse).
+	Admit(spec api.VMSpec) error
+	// Launch starts QEMU for an incoming migration, paused ("-incoming
+	// defer -S"), and returns it with the VM's directory.
+	Launch(ctx context.Context, spec api.VMSpec) (Guest, string, error)
+	// Adopt hands over the guest, which now runs here.
+	Adopt(spec api.VMSpec, g Guest) error
+	// Release drops the reservation of a migration that failed here; its
+	// guest, if any, has been stopped.
+	Release(spec api.VMSpec)
+	// Record stores the destination's migration record.
+	Record(m api.Migration, persist bool)
+	// Lookup returns a stored migration record.
+	Lookup(id string) (api.Migration, bool)
+}
+
+// DestConfig configures a Server.
+type DestConfig struct {
+	Host    string // this agent's host name
+	Agent   DestAgent
+	Handoff Handoff // nil: NoHandoff
+	Logger  *slog.Logger
+	// Context bounds the sessions (the agent's life; default Background).
+	// Sessions outlive their connection's context: a destination that
+	// has Commit starts the guest even if the source is gone.
+	Context context.Context
+
+	FlushTimeout  time.Duration // Running until the source's flush stream (default 30s)
+	CommitTimeout time.Duration // after Commit, how long to wait for the incoming migration to finish (default 2m)
+	Poll          time.Duration // query-migrate/query-status interval (default 200ms)
+}
+
+func (c *DestConfig) defaults() {
+	if c.Handoff == nil {
+		c.Handoff = NoHandoff{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.FlushTimeout <= 0 {
+		c.FlushTimeout = 30 * time.Second
+	}
+	if c.CommitTimeout <= 0 {
+		c.CommitTimeout = 2 * time.Minute
+	}
+	if c.Poll <= 0 {
+		c.Poll = 200 * time.Millisecond
+	}
+	if c.Context == nil {
+		c.Context = context.Background()
+	}
+}
+
+// Server is the destination side of an agent: it serves the streams of
+// accepted connections, one destination session per control Hello.
+type Server struct {
+	cfg DestConfig
+	log *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[string]*dest
+	serving  map[Conn]bool
+	wg       sync.WaitGroup
+}
+
+// NewServer returns a destination server.
+func NewServer(cfg DestConfig) *Server {
+	cfg.defaults()
+	return &Server{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*dest), serving: make(map[Conn]bool)}
+}
+
+// Active is the number of destination sessions under way.
+func (s *Server) Active() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Wait waits for every session to end.
+func (s *Server) Wait() { s.wg.Wait() }
+
+// Serve accepts c's streams until c dies or ctx ends. Serving a connection
+// already served returns at once.
+func (s *Server) Serve(ctx context.Context, c Conn) {
+	s.mu.Lock()
+	if s.serving[c] {
+		s.mu.Unlock()
+		return
+	}
+	s.serving[c] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.serving, c)
+		s.mu.Unlock()
+	}()
+	for {
+		st, h, err := c.AcceptStream(ctx)
+		if err != nil {
+			if ctx.Err() == nil && c.Context().Err() == nil {
+				s.log.Warn("accepting stream", "peer", c.Peer(), "err", err)
+			}
+			return
+		}
+		go s.dispatch(ctx, c, st, h)
+	}
+}
+
+func (s *Server) dispatch(ctx context.Context, c Conn, st Stream, h wire.StreamHeader) {
+	switch h.Kind {
+	case wire.KindControl:
+		s.control(ctx, c, st, h)
+		return
+	case wire.KindQEMU, wire.KindFlush:
+		s.mu.Lock()
+		d := s.sessions[h.Session]
+		s.mu.Unlock()
+		if d != nil && d.conn == c {
+			if h.Kind == wire.KindQEMU {
+				d.chans <- channel{h.Channel, st}
+			} else {
+				select {
+				case d.flush <- st:
+				default:
+					st.Close()
+				}
+			}
+			return
+		}
+		if h.Kind == wire.KindFlush {
+			// A flush after the session ended (e.g. on a new connection):
+			// nothing holds packets for it any more.
+			s.log.Debug("flush stream for no session", "session", h.Session)
+		} else {
+			s.log.Warn("qemu stream for no session", "session", h.Session, "channel", h.Channel, "peer", c.Peer())
+		}
+	}
+	st.Close()
+}
+
+// control handles a new control stream: a Hello or a status request.
+func (s *Server) control(ctx context.Context, c Conn, st Stream, h wire.StreamHeader) {
+	var m any
+	err := bounded(ctx, 30*time.Second, func(ctx context.Context) error {
+		stop := context.AfterFunc(ctx, func() { st.Close() })
+		defer stop()
+		var err error
+		m, err = readMessage(st)
+		return err
+	})
+	if err != nil {
+		s.log.Warn("reading the first control message", "peer", c.Peer(), "session", h.Session, "err", err)
+		st.Close()
+		return
+	}
+	switch m := m.(type) {
+	case Hello:
+		if m.ID != h.Session {
+			s.refuse(st, fmt.Sprintf("hello for %s on a stream of session %s", m.ID, h.Session))
+			return
+		}
+		s.start(s.cfg.Context, c, st, m)
+	case StatusRequest:
+		defer st.Close()
+		rep := s.status(m.ID)
+		s.log.Info("status request", "session", m.ID, "peer", c.Peer(), "state", rep.State)
+		if err := writeMessage(st, rep); err != nil {
+			s.log.Warn("answering a status request", "err", err)
+		}
+		st.CloseWrite()
+	default:
+		s.refuse(st, fmt.Sprintf("unexpected %T on a new control stream", m))
+	}
+}
+
+func (s *Server) refuse(st Stream, reason string) {
+	s.log.Warn("control stream refused", "reason", reason)
+	writeMessage(st, Abort{Reason: truncate(reason)})
+	st.CloseWrite()
+	st.Close()
+}
+
+// status answers a status request from a live session or a stored record.
+func (s *Server) status(id string) StatusReply {
+	s.mu.Lock()
+	d := s.sessions[id]
+	s.mu.Unlock()
+	if d != nil {
+		state, reason := d.state()
+		return StatusReply{ID: id, State: state, Reason: truncate(reason)}
+	}
+	m, ok := s.cfg.Agent.Lookup(id)
+	if !ok || m.Role != "destination" {
+		return StatusReply{ID: id, State: StatusUnknown}
+	}
+	switch m.State {
+	case api.MigrationCompleted, api.MigrationPostcopy:
+		return StatusReply{ID: id, State: StatusRunning}
+	case api.MigrationFailed, api.MigrationCancelled:
+		if m.Postcopy {
+			return StatusReply{ID: id, State: StatusRunning, Reason: truncate(m.Reason)}
+		}
+		return StatusReply{ID: id, State: StatusFailed, Reason: truncate(m.Reason)}
+	}
+	return StatusReply{ID: id, State: StatusPending}
+}
+
+// start registers and runs a destination session.
+func (s *Server) start(ctx context.Context, c Conn, st Stream, h Hello) {
+	s.mu.Lock()
+	if _, dup := s.sessions[h.ID]; dup {
+		s.mu.Unlock()
+		s.refuse(st, "session "+h.ID+" already under way here")
+		return
+	}
+	if _, old := s.cfg.Agent.Lookup(h.ID); old {
+		s.mu.Unlock()
+		s.refuse(st, "session "+h.ID+" already recorded here")
+		return
+	}
+	d := newDest(s, c, st, h)
+	s.sessions[h.ID] = d
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, h.ID)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+	d.run(ctx)
+}

@@ -1,0 +1,225 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// index returns the position of want in list, failing the test if absent.
+func index(t *testing.T, list []string, want string) int {
+	t.Helper()
+	i := slices.Index(list, want)
+	if i < 0 {
+		t.Fatalf("%q missing from %q", want, list)
+	}
+	return i
+}
+
+func inOrder(t *testing.T, list []string, want ...string) {
+	t.Helper()
+	last := -1
+	for _, w := range want {
+		i := index(t, list, w)
+		if i <= last {
+			t.Fatalf("%q out of order in %q (want order %q)", w, list, want)
+		}
+		last = i
+	}
+}
+
+func TestHappyPath(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, out := RunSource(ctx, p.sourceConfig(src))
+	if out != Moved || m.State != api.MigrationCompleted {
+		t.Fatalf("outcome %v state %s reason %q, want moved and completed", out, m.State, m.Reason)
+	}
+	dst := p.agent.guest()
+	waitFor(t, "destination record completed", func() bool {
+		return p.agent.record("hostA-1").State == api.MigrationCompleted
+	})
+	inOrder(t, src.commands(), "migrate-set-capabilities", "migrate-set-parameters", "migrate", "migrate-continue", "(stop)")
+	if slices.Contains(src.commands(), "cont") || slices.Contains(src.commands(), "migrate_cancel") {
+		t.Errorf("source commands %q: no cont or cancel expected", src.commands())
+	}
+	inOrder(t, dst.commands(), "migrate-set-capabilities", "migrate-incoming", "cont")
+	if slices.Contains(dst.commands(), "(stop)") {
+		t.Errorf("destination guest stopped: %q", dst.commands())
+	}
+	dst.mu.Lock()
+	got, reply := dst.received, src.reply
+	dst.mu.Unlock()
+	if !bytes.Equal(got, payload) || string(reply) != "SHUT" {
+		t.Errorf("stream: destination got %d bytes (want %d), source got back %q", len(got), len(payload), reply)
+	}
+	calls := p.callList()
+	inOrder(t, calls, "dst.Prepare", "src.Switchover", "src.Resumed(true)")
+	index(t, calls, `dst.Flushed("packets")`)
+	if slices.ContainsFunc(calls, func(c string) bool { return strings.HasSuffix(c, "Rollback") }) {
+		t.Errorf("rollback on success: %q", calls)
+	}
+	if len(p.agent.adopted) != 1 || len(p.agent.release) != 0 {
+		t.Errorf("agent: adopted %v released %v", p.agent.adopted, p.agent.release)
+	}
+	var names []string
+	for _, ph := range m.Phases {
+		names = append(names, ph.Name)
+		if ph.End.Before(ph.Start) {
+			t.Errorf("phase %s ends before it starts", ph.Name)
+		}
+	}
+	if !slices.Equal(names, []string{"setup", "precopy", "switchover", "cleanup"}) {
+		t.Errorf("phases %q", names)
+	}
+	if m.QEMUDowntime != api.Duration(42*time.Millisecond) || m.WireBytes < uint64(len(payload)) || m.Role != "source" {
+		t.Errorf("record: downtime %v wire %d role %s", m.QEMUDowntime, m.WireBytes, m.Role)
+	}
+	if d := p.agent.record("hostA-1"); d.Role != "destination" || d.From != "hostA" || d.To != "hostB" {
+		t.Errorf("destination record %+v", d)
+	}
+}
+
+func TestCancelBeforeCommit(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	src.hold = true
+	defer close(src.release)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	go func() {
+		waitFor(t, "source active", func() bool { return src.getStatus() == "active" })
+		cancel(ErrCancelled)
+	}()
+	m, out := RunSource(ctx, p.sourceConfig(src))
+	if out != Stayed || m.State != api.MigrationCancelled || !strings.Contains(m.Reason, "cancelled") {
+		t.Fatalf("outcome %v state %s reason %q, want stayed and cancelled", out, m.State, m.Reason)
+	}
+	index(t, src.commands(), "migrate_cancel")
+	if slices.Contains(src.commands(), "(stop)") {
+		t.Errorf("source guest stopped: %q", src.commands())
+	}
+	waitFor(t, "destination failed", func() bool { return p.agent.record("hostA-1").State == api.MigrationFailed })
+	dst := p.agent.guest()
+	index(t, dst.commands(), "(stop)")
+	if slices.Contains(dst.commands(), "cont") {
+		t.Errorf("destination cont after cancel: %q", dst.commands())
+	}
+	calls := p.callList()
+	index(t, calls, "src.Rollback")
+	index(t, calls, "dst.Rollback")
+	if len(p.agent.release) != 1 || len(p.agent.adopted) != 0 {
+		t.Errorf("agent: adopted %v released %v", p.agent.adopted, p.agent.release)
+	}
+}
+
+func TestDestinationRefuses(t *testing.T) {
+	p := newPair(t)
+	p.agent.vms["fw1"] = true // a VM of that name exists at the destination
+	src := newFakeQEMU(t, "source")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, out := RunSource(ctx, p.sourceConfig(src))
+	if out != Stayed || m.State != api.MigrationFailed || !strings.Contains(m.Reason, "refused") ||
+		!strings.Contains(m.Reason, "exists") {
+		t.Fatalf("outcome %v state %s reason %q, want stayed, failed, refused: exists", out, m.State, m.Reason)
+	}
+	if slices.Contains(src.commands(), "migrate") {
+		t.Errorf("source migrated after a refusal: %q", src.commands())
+	}
+	if p.agent.guest() != nil {
+		t.Error("destination launched a guest for a refused hello")
+	}
+}
+
+func TestConnectionLostBeforeCommit(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	src.hold = true
+	defer close(src.release)
+	go func() {
+		waitFor(t, "source active", func() bool { return src.getStatus() == "active" })
+		p.conn(t).CloseWithError(1, "test: connection lost")
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, out := RunSource(ctx, p.sourceConfig(src))
+	if out != Stayed || m.State != api.MigrationFailed || !strings.Contains(m.Reason, "lost") {
+		t.Fatalf("outcome %v state %s reason %q, want stayed, failed, lost", out, m.State, m.Reason)
+	}
+	waitFor(t, "destination failed", func() bool { return p.agent.record("hostA-1").State == api.MigrationFailed })
+	index(t, p.agent.guest().commands(), "(stop)")
+}
+
+func TestConnectionLostAfterCommit(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	// The connection dies as the destination starts the guest: the
+	// source learns the outcome with a status request.
+	p.agent.onCont = func() error {
+		p.conn(t).CloseWithError(1, "test: connection lost")
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, out := RunSource(ctx, p.sourceConfig(src))
+	if out != Moved || m.State != api.MigrationCompleted {
+		t.Fatalf("outcome %v state %s reason %q, want moved and completed", out, m.State, m.Reason)
+	}
+	if slices.Contains(src.commands(), "cont") {
+		t.Errorf("source resumed: %q", src.commands())
+	}
+	index(t, src.commands(), "(stop)")
+}
+
+func TestDestinationAbortsAfterCommit(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	p.agent.onCont = func() error { return errTest }
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, out := RunSource(ctx, p.sourceConfig(src))
+	if out != Stayed || m.State != api.MigrationFailed {
+		t.Fatalf("outcome %v state %s reason %q, want stayed and failed", out, m.State, m.Reason)
+	}
+	// Resumed only after the destination positively aborted.
+	index(t, src.commands(), "cont")
+	if slices.Contains(src.commands(), "(stop)") {
+		t.Errorf("source guest stopped: %q", src.commands())
+	}
+	index(t, p.agent.guest().commands(), "(stop)")
+}
+
+func TestOutcomeUnknownKeepsGuestPaused(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	block := make(chan struct{})
+	defer close(block)
+	// The destination never answers: cont hangs, then the connection dies
+	// and the node is gone.
+	p.agent.onCont = func() error {
+		p.b.Close()
+		<-block
+		return nil
+	}
+	cfg := p.sourceConfig(src)
+	cfg.OutcomeTimeout = 2 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	m, out := RunSource(ctx, cfg)
+	if out != Unknown || m.State != api.MigrationFailed || !strings.Contains(m.Reason, "outcome unknown") {
+		t.Fatalf("outcome %v state %s reason %q, want unknown", out, m.State, m.Reason)
+	}
+	if slices.Contains(src.commands(), "cont") || slices.Contains(src.commands(), "(stop)") {
+		t.Errorf("source resumed or stopped: %q", src.commands())
+	}
+	_ = errors.New
+}
