@@ -1,5 +1,6 @@
 // Command netctl is the operator CLI for nfhandoff: it drives the migratord
-// agents of a testbed (VMs now, migrations next). See package netctl/cli.
+// agents of a testbed: VNF guests and their live migrations. See package
+// netctl/cli.
 package main
 
 import (

@@ -24,7 +24,7 @@ type CertsResult struct {
 	Files    []string  `json:"files"`
 }
 
-const day = 24 * time.Hour
+const certDay = 24 * time.Hour
 
 func newCertsCmd(g *globals) *cobra.Command {
 	cmd := group(&cobra.Command{
@@ -63,7 +63,7 @@ with. Fails when either file exists already.`,
 			if days <= 0 {
 				return usageErrorf("--days %d: want a positive number of days", days)
 			}
-			if err := pki.NewCA(*dir, name, time.Duration(days)*day); err != nil {
+			if err := pki.NewCA(*dir, name, time.Duration(days)*certDay); err != nil {
 				return certsHint(err, *dir)
 			}
 			return printCerts(g, *dir, pki.CAFile, pki.CAKeyFile)
@@ -95,7 +95,7 @@ already or --dir holds no CA.`,
 			if days <= 0 {
 				return usageErrorf("--days %d: want a positive number of days", days)
 			}
-			if err := pki.Issue(*dir, host, ips, time.Duration(days)*day); err != nil {
+			if err := pki.Issue(*dir, host, ips, time.Duration(days)*certDay); err != nil {
 				return certsHint(err, *dir)
 			}
 			return printCerts(g, *dir, pki.CertFile(host), pki.KeyFile(host))

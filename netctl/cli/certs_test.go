@@ -55,7 +55,7 @@ func TestCertsInitAndIssue(t *testing.T) {
 	if id.Name != "hostA" {
 		t.Errorf("identity name %q", id.Name)
 	}
-	if left := time.Until(id.Cert.Leaf.NotAfter); left > 30*day {
+	if left := time.Until(id.Cert.Leaf.NotAfter); left > 30*certDay {
 		t.Errorf("host certificate outlives the 30-day CA: %v left", left)
 	}
 }
@@ -69,7 +69,7 @@ func TestCertsDefaultDirAndJSON(t *testing.T) {
 	var res CertsResult
 	decodeOne(t, r.stdout, &res)
 	if res.Subject != "hostB" || strings.Join(res.Names, " ") != "DNS:hostB" || len(res.Files) != 2 ||
-		res.Files[1] != filepath.Join(dir, "hostB-key.pem") || time.Until(res.NotAfter) > 2*day {
+		res.Files[1] != filepath.Join(dir, "hostB-key.pem") || time.Until(res.NotAfter) > 2*certDay {
 		t.Errorf("json result %+v", res)
 	}
 }

@@ -19,6 +19,8 @@ type Env struct {
 	// Terminal says whether Stderr is a terminal: progress lines are drawn
 	// only then.
 	Terminal bool
+	// Width is the terminal's width in columns; 0 means unknown (80).
+	Width int
 	// Now is the clock used for uptimes; nil means time.Now.
 	Now func() time.Time
 }
@@ -45,6 +47,7 @@ func Run(ctx context.Context, args []string) error {
 		Stderr:   os.Stderr,
 		Getenv:   os.Getenv,
 		Terminal: isTerminal(os.Stderr),
+		Width:    termWidth(os.Stderr),
 	}, args)
 }
 
@@ -81,7 +84,7 @@ const (
 func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "netctl",
-		Short: "Operate nfhandoff agents and their VNF guests",
+		Short: "Operate nfhandoff agents, their VNF guests and live migrations",
 		Long: `netctl drives the nfhandoff agents (migratord), one per host, through the
 API socket each agent serves at $NFH_RUN_DIR/<host>/api.sock
 (NFH_RUN_DIR defaults to /run/nfhandoff).
@@ -96,7 +99,9 @@ A first session on the testbed (after "testbed/up --agents"):
   netctl --host hostA vm start fw1 --ip 198.18.0.100/24 --gw 198.18.0.1 -- --wss 64
   netctl --host hostA vm list
   netctl --host hostA vm status fw1
-  netctl --host hostA vm stop fw1
+  netctl --host hostA migrate fw1 --to hostB --verify --report /tmp/r
+  netctl --host hostA migrations
+  netctl --host hostB vm stop fw1
 
 Every command prints a table by default, or exactly one JSON document (the
 API's own types) with -o json. Exit status: 0 on success, 1 when an
@@ -119,7 +124,8 @@ operation fails, 2 on a usage error.`,
 		newHostsCmd(g),
 		newHealthCmd(g),
 		newVMCmd(g),
-		// Next: newMigrateCmd(g), newMigrationsCmd(g).
+		newMigrateCmd(g),
+		newMigrationsCmd(g),
 	)
 	return root
 }

@@ -36,6 +36,7 @@ type fakeAgent struct {
 	failReason string // if set, status reports the VM failed with this reason
 	startErr   error  // if set, POST /v1/vms fails with it
 	delay      time.Duration
+	mig        fakeMigrations
 }
 
 // newFakeAgent serves a fake agent at <runDir>/<host>/api.sock.
@@ -104,6 +105,7 @@ func (f *fakeAgent) mux() http.Handler {
 		vm.State, vm.PID = api.StateStopped, 0
 		reply(w, http.StatusOK, vm)
 	})
+	f.migrationRoutes(m)
 	return m
 }
 
@@ -187,9 +189,15 @@ func run(t *testing.T, env map[string]string, args ...string) result {
 
 func runTTY(t *testing.T, tty bool, env map[string]string, args ...string) result {
 	t.Helper()
-	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	return runCtx(t, ctx, tty, env, args...)
+}
+
+// runCtx runs netctl with args under ctx, on a terminal if tty.
+func runCtx(t *testing.T, ctx context.Context, tty bool, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
 	err := RunWith(ctx, Env{
 		Stdout: &out, Stderr: &errb, Terminal: tty,
 		Getenv: func(k string) string { return env[k] },

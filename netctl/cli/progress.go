@@ -5,7 +5,8 @@ import (
 	"io"
 )
 
-// progressWidth keeps the line short enough not to wrap on a narrow terminal.
+// progressWidth keeps the line short enough not to wrap on a terminal of
+// unknown width.
 const progressWidth = 79
 
 // progress draws one status line on a terminal, rewriting it in place.
@@ -14,11 +15,21 @@ type progress struct {
 	w     io.Writer
 	on    bool
 	drawn bool
+	cols  int // terminal width; 0 if unknown
 }
 
 // newProgress returns a progress line on stderr, drawn only on a terminal.
 func (g *globals) newProgress() *progress {
-	return &progress{w: g.env.Stderr, on: g.env.Terminal}
+	return &progress{w: g.env.Stderr, on: g.env.Terminal, cols: g.env.Width}
+}
+
+// width is the longest line drawn: one less than the terminal's width, so
+// the cursor never wraps.
+func (p *progress) width() int {
+	if p.cols > 1 {
+		return p.cols - 1
+	}
+	return progressWidth
 }
 
 // update replaces the line with the formatted text.
@@ -27,8 +38,8 @@ func (p *progress) update(format string, args ...any) {
 		return
 	}
 	line := []rune(fmt.Sprintf(format, args...))
-	if len(line) > progressWidth {
-		line = append(line[:progressWidth-1], '…')
+	if w := p.width(); len(line) > w {
+		line = append(line[:w-1], '…')
 	}
 	fmt.Fprintf(p.w, "\r\x1b[K%s", string(line))
 	p.drawn = true

@@ -25,3 +25,15 @@ func TestProgress(t *testing.T) {
 		t.Error("clear did not erase the line")
 	}
 }
+
+func TestProgressWidth(t *testing.T) {
+	var b bytes.Buffer
+	p := &progress{w: &b, on: true, cols: 120}
+	if p.width() != 119 {
+		t.Errorf("width on a 120-column terminal: %d, want 119", p.width())
+	}
+	p.update("%s", strings.Repeat("x", 200))
+	if n := len([]rune(strings.TrimPrefix(b.String(), "\r\x1b[K"))); n != 119 {
+		t.Errorf("long line drawn as %d runes, want 119", n)
+	}
+}

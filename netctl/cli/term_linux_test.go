@@ -24,3 +24,14 @@ func TestIsTerminal(t *testing.T) {
 		t.Error("/dev/null is a terminal")
 	}
 }
+
+func TestTermWidth(t *testing.T) {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	if w := termWidth(null); w != 0 {
+		t.Errorf("/dev/null has width %d, want 0", w)
+	}
+}

@@ -9,3 +9,6 @@ func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
+
+// termWidth is unknown (0) off Linux.
+func termWidth(*os.File) int { return 0 }

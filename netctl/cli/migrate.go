@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/spf13/cobra"
+)
+
+// migrateOpts are the flags of one "netctl migrate".
+type migrateOpts struct {
+	req        api.MigrateRequest
+	downtime   time.Duration
+	completion time.Duration
+	detach     bool
+	cancelID   string
+	verify     verifyOpts
+}
+
+func newMigrateCmd(g *globals) *cobra.Command {
+	o := &migrateOpts{}
+	cmd := &cobra.Command{
+		Use:   "migrate VM --to HOST [flags]",
+		Short: "Live-migrate a guest to another host, showing progress as it goes",
+		Long:  migrateLong,
+		Example: `  netctl --host hostA migrate fw1 --to hostB
+  netctl --host hostA migrate fw1 --to hostB --verify --report /tmp/r
+  netctl --host hostA migrate fw1 --to hostB --bandwidth 256MiB/s --postcopy never --multifd 4
+  netctl --host hostB migrate fw1 --to hostA --verify --max-lost 10 --max-gap 500ms -o json
+  netctl --host hostA migrate fw1 --to hostB --detach
+  netctl --host hostA migrate --cancel hostA-3`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.cancelID != "" {
+				return cobra.NoArgs(cmd, args)
+			}
+			if len(args) != 1 {
+				return fmt.Errorf("want exactly one VM name: netctl migrate VM --to HOST (got %d arguments)", len(args))
+			}
+			return nil
+		},
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			o.verify.netnsSet = cmd.Flags().Changed("verify-netns")
+			if err := o.verify.needed(cmd.Flags().Changed); err != nil {
+				return err
+			}
+			if o.cancelID != "" {
+				return runMigrateCancel(cmd.Context(), g, o.cancelID)
+			}
+			o.req.VM = args[0]
+			return runMigrate(cmd.Context(), g, o)
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.req.To, "to", "", "destination host, e.g. hostB (required)")
+	f.Var(rateValue{&o.req.Bandwidth}, "bandwidth", "maximum migration bandwidth, bytes/s (default 1GiB/s)")
+	f.Var(rateValue{&o.req.InitialBandwidth}, "initial-bandwidth", "bandwidth of the first pass, bytes/s (default 64MiB/s)")
+	f.DurationVar(&o.downtime, "downtime", 50*time.Millisecond, "downtime target: longest pause of the guest QEMU may plan for")
+	f.StringVar(&o.req.Postcopy, "postcopy", api.PostcopyAuto, "post-copy: auto (when pre-copy does not converge), never (throttle instead) or always")
+	f.IntVar(&o.req.MultifdChannels, "multifd", 0, "parallel RAM channels (default 0 with post-copy auto/always, 2 with never)")
+	f.DurationVar(&o.completion, "completion-timeout", 5*time.Minute, "limit on the whole migration")
+	f.StringVar(&o.req.TimeoutAction, "timeout-action", api.TimeoutAbort, "at the completion timeout: abort (guest stays on the source) or postcopy")
+	f.BoolVar(&o.detach, "detach", false, "start the migration, print its ID and return")
+	f.StringVar(&o.cancelID, "cancel", "", "cancel the running migration with this ID instead (see netctl migrations)")
+	o.verify.addFlags(f)
+	return cmd
+}
+
+// request builds the API request from the flags, with defaults filled in.
+func (o *migrateOpts) request() (api.MigrateRequest, error) {
+	r := o.req
+	r.DowntimeTarget = api.Duration(o.downtime)
+	r.CompletionTimeout = api.Duration(o.completion)
+	r.Defaults()
+	if r.To == "" {
+		return r, usageErrorf("no destination: give --to HOST, e.g. --to hostB")
+	}
+	if strings.Contains(r.To, "/") {
+		return r, usageErrorf("--to %q: want a host name such as hostB, not a path", r.To)
+	}
+	if err := r.Validate(); err != nil {
+		return r, &ExitError{Code: ExitUsage, Err: err}
+	}
+	return r, nil
+}
+
+func runMigrate(ctx context.Context, g *globals, o *migrateOpts) error {
+	req, err := o.request()
+	if err != nil {
+		return err
+	}
+	if err := o.verify.validate(o.detach); err != nil {
+		return err
+	}
+	t, err := g.target()
+	if err != nil {
+		return err
+	}
+	if req.To == t.name {
+		return usageErrorf("--to %s is the source host: pick another host", req.To)
+	}
+	var vs *verifySession
+	if o.verify.on {
+		if vs, err = startVerify(ctx, g, t, req.VM, o.verify); err != nil {
+			return err
+		}
+		defer vs.stop()
+	}
+	m, err := call(ctx, g, t, func(ctx context.Context) (api.Migration, error) {
+		return t.client.Migrate(ctx, req)
+	})
+	if err != nil {
+		return fmt.Errorf("migrating %s from %s to %s: %w", req.VM, t.name, req.To, err)
+	}
+	if o.detach {
+		if g.jsonOut() {
+			return g.printJSON(m)
+		}
+		g.infof("migration %s started: %s from %s to %s", m.ID, m.VM, or(m.From, t.name), m.To)
+		g.infof(`follow it with "netctl --host %s migrations %s"; cancel it with "netctl --host %s migrate --cancel %s"`,
+			t.name, m.ID, t.name, m.ID)
+		return nil
+	}
+	if !g.jsonOut() {
+		fmt.Fprintf(g.logw(), "migration %s: %s from %s to %s\n", m.ID, m.VM, or(m.From, t.name), m.To)
+	}
+	w := newWatcher(g, t)
+	if vs != nil {
+		w.extra = vs.counters
+	}
+	m, werr := w.watch(ctx, m)
+	interrupted := werr != nil && ctx.Err() != nil
+	if interrupted {
+		m = cancelInterrupted(ctx, g, t, m)
+	} else if werr != nil && !api.Ended(m.State) {
+		return werr
+	}
+	var rep *verifyResult
+	if vs != nil {
+		rep = vs.finish(ctx, g, t, &m, interrupted)
+	}
+	if g.jsonOut() {
+		if err := g.printJSON(m); err != nil {
+			return err
+		}
+	} else {
+		g.printMigration(m)
+		rep.print(g)
+	}
+	return migrateOutcome(m, rep, interrupted, t.name)
+}
+
+// migrateOutcome is the error that decides the exit status: nil only when
+// the migration completed and any verification passed.
+func migrateOutcome(m api.Migration, rep *verifyResult, interrupted bool, source string) error {
+	switch {
+	case interrupted && m.State == api.MigrationCompleted:
+		return fmt.Errorf("interrupted, but migration %s had completed before the cancel: %s runs on %s", m.ID, m.VM, m.To)
+	case interrupted && !api.Ended(m.State):
+		return fmt.Errorf("interrupted: migration %s is still %s: see \"netctl --host %s migrations %s\"", m.ID, m.State, source, m.ID)
+	case interrupted:
+		return fmt.Errorf("interrupted: migration %s %s; %s keeps running on %s", m.ID, m.State, m.VM, source)
+	case m.State != api.MigrationCompleted && m.Postcopy:
+		return withHint(fmt.Errorf("migration %s %s during post-copy: %s", m.ID, m.State, or(m.Reason, "no reason given")),
+			"post-copy had started, so the guest's state was split between the hosts: check both with \"netctl vm list\"")
+	case m.State != api.MigrationCompleted:
+		return withHint(fmt.Errorf("migration %s %s: %s", m.ID, m.State, or(m.Reason, "no reason given")),
+			"%s keeps running on %s", m.VM, source)
+	case rep != nil && !rep.pass():
+		return errors.New("verification failed: " + rep.why())
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// printMigration prints the summary of one migration record: what was
+// moved where, its state and, once it has ended, QEMU's final figures, the
+// phases and every policy decision.
+func (g *globals) printMigration(m api.Migration) {
+	tw := newTable(g.env.Stdout)
+	defer tw.Flush()
+	fmt.Fprintf(tw, "migration %s: %s from %s to %s (%s)\n", m.ID, m.VM, or(m.From, "?"), or(m.To, "?"), or(m.Role, "source"))
+	fmt.Fprintf(tw, "  state:\t%s\n", strings.ToUpper(or(m.State, "unknown")))
+	if m.Reason != "" {
+		fmt.Fprintf(tw, "  reason:\t%s\n", m.Reason)
+	}
+	if !m.Started.IsZero() {
+		ago := ""
+		if d := g.env.now().Sub(m.Started); d >= 0 {
+			ago = " (" + fmtDuration(d.Truncate(time.Second)) + " ago)"
+		}
+		fmt.Fprintf(tw, "  started:\t%s%s\n", m.Started.Format(time.DateTime+" MST"), ago)
+	}
+	if !api.Ended(m.State) {
+		if f := progressFields(m, true); len(f) > 0 {
+			fmt.Fprintf(tw, "  progress:\t%s\n", strings.Join(f, ", "))
+		}
+		fmt.Fprintf(tw, "  elapsed:\t%s\n", dur(m.Progress.Elapsed))
+	} else {
+		fmt.Fprintf(tw, "  total time:\t%s\n", dur(m.TotalTime))
+		fmt.Fprintf(tw, "  qemu downtime:\t%s\n", dur(m.QEMUDowntime))
+		fmt.Fprintf(tw, "  setup time:\t%s\n", dur(m.SetupTime))
+		ram, wire := "-", "-"
+		if m.RAM.Total > 0 {
+			ram = fmtBytes(m.RAM.Transferred) + " transferred of " + fmtBytes(m.RAM.Total)
+		}
+		if m.WireBytes > 0 {
+			wire = fmt.Sprintf("%s (%d bytes on the agents' QUIC connection)", fmtBytes(m.WireBytes), m.WireBytes)
+		}
+		fmt.Fprintf(tw, "  ram:\t%s\n", ram)
+		fmt.Fprintf(tw, "  wire bytes:\t%s\n", wire)
+		fmt.Fprintf(tw, "  passes:\t%d\n", passes(m))
+	}
+	fmt.Fprintf(tw, "  post-copy:\t%s\n", yesNo(m.Postcopy, fmt.Sprintf("yes (%d page requests from the destination)", m.RAM.PostcopyRequests)))
+	fmt.Fprintf(tw, "  throttle:\t%s\n", yesNo(m.Throttled > 0, fmt.Sprintf("%d%% of the guest's CPU", m.Throttled)))
+	r := m.Request
+	fmt.Fprintf(tw, "  request:\tbandwidth %s (first pass %s), downtime target %s, postcopy %s, multifd %d, timeout %s then %s\n",
+		fmtRate(uint64(r.Bandwidth)), fmtRate(uint64(r.InitialBandwidth)), dur(r.DowntimeTarget), or(r.Postcopy, "?"),
+		r.MultifdChannels, dur(r.CompletionTimeout), or(r.TimeoutAction, "?"))
+	if len(m.Phases) > 0 {
+		fmt.Fprintf(tw, "  phases:\t%s\n", fmtPhases(m.Phases))
+	}
+	if len(m.Decisions) == 0 {
+		fmt.Fprintf(tw, "  decisions:\tnone\n")
+		return
+	}
+	fmt.Fprintf(tw, "  decisions:\t%d\n", len(m.Decisions))
+	for _, d := range m.Decisions {
+		fmt.Fprintf(tw, "    pass %d\t%s\n", d.Pass, fmtDecision(d))
+	}
+}
+
+// passes is QEMU's dirty-sync count, from the final counters if there are any.
+func passes(m api.Migration) int {
+	if m.RAM.DirtySyncCount > 0 {
+		return int(m.RAM.DirtySyncCount)
+	}
+	return m.Progress.Pass
+}
+
+// fmtPhases prints phases as "setup 120ms, precopy 2.1s, switchover 38ms".
+func fmtPhases(ps []api.Phase) string {
+	var s []string
+	for _, p := range ps {
+		if p.End.IsZero() {
+			s = append(s, p.Name+" (running)")
+			continue
+		}
+		s = append(s, p.Name+" "+fmtDuration(p.End.Sub(p.Start)))
+	}
+	return strings.Join(s, ", ")
+}
+
+// dur prints an api.Duration, "-" when zero.
+func dur(d api.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return fmtDuration(time.Duration(d))
+}
+
+func yesNo(b bool, yes string) string {
+	if b {
+		return yes
+	}
+	return "no"
+}

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/netctl/twamp"
+	"github.com/nfhandoff/nfhandoff/netctl/verify"
+	"github.com/spf13/pflag"
+)
+
+// verifyOpts are the --verify flags of "netctl migrate".
+type verifyOpts struct {
+	on            bool
+	rate, size    int
+	before, after time.Duration
+	netns         string
+	netnsSet      bool // --verify-netns was given
+	maxLost       int
+	maxGap        time.Duration
+	report        string
+	port          int // hidden --verify-port, for tests against a local reflector
+}
+
+func (v *verifyOpts) addFlags(f *pflag.FlagSet) {
+	f.BoolVar(&v.on, "verify", false, "measure the VNF's traffic across the migration (TWAMP-light) and judge it")
+	f.IntVar(&v.rate, "verify-rate", verify.DefaultRate, "verify: test packets per second")
+	f.IntVar(&v.size, "verify-size", verify.DefaultSize, "verify: UDP payload bytes of a test packet (at least 14)")
+	f.DurationVar(&v.before, "verify-before", 2*time.Second, "verify: send this long before the migration starts")
+	f.DurationVar(&v.after, "verify-after", 3*time.Second, "verify: keep sending this long after it ends")
+	f.StringVar(&v.netns, "verify-netns", "", `verify: send from this network namespace ("-": from here; default: nfh-client if it exists and netctl runs in the root namespace)`)
+	f.IntVar(&v.maxLost, "max-lost", 0, "verify: the verdict fails when more test packets are lost (-1: no limit)")
+	f.DurationVar(&v.maxGap, "max-gap", 0, "verify: the verdict fails when the longest gap in replies is longer (0: no limit)")
+	f.StringVar(&v.report, "report", "", "verify: write report.json and a timeline picture into this directory")
+	f.IntVar(&v.port, "verify-port", twamp.Port, "verify: the reflector's UDP port")
+	_ = f.MarkHidden("verify-port")
+}
+
+// needed fails when a verify flag is given without --verify.
+func (v *verifyOpts) needed(changed func(string) bool) error {
+	if v.on {
+		return nil
+	}
+	for _, f := range []string{"report", "max-lost", "max-gap", "verify-rate", "verify-size", "verify-before",
+		"verify-after", "verify-netns", "verify-port"} {
+		if changed(f) {
+			return usageErrorf("--%s needs --verify", f)
+		}
+	}
+	return nil
+}
+
+// validate checks the flags before anything is started.
+func (v *verifyOpts) validate(detach bool) error {
+	switch {
+	case !v.on:
+		return nil
+	case detach:
+		return usageErrorf("--verify measures until the migration ends: it cannot be combined with --detach")
+	case v.rate < 1 || v.rate > 100000:
+		return usageErrorf("--verify-rate %d: want 1..100000 packets/s", v.rate)
+	case v.size < twamp.SenderHeaderLen || v.size > 65507:
+		return usageErrorf("--verify-size %d: want %d..65507 bytes", v.size, twamp.SenderHeaderLen)
+	case v.before < 0 || v.after < 0:
+		return usageErrorf("--verify-before and --verify-after: want durations >= 0")
+	case v.port < 1 || v.port > 65535:
+		return usageErrorf("--verify-port %d: want 1..65535", v.port)
+	}
+	if v.report != "" {
+		if err := os.MkdirAll(v.report, 0o755); err != nil {
+			return usageErrorf("--report: %v", err)
+		}
+	}
+	return nil
+}
+
+// verifySession is a TWAMP-light sender running across one migration.
+type verifySession struct {
+	opts   verifyOpts
+	s      *verify.Sender
+	target netip.AddrPort
+	netns  string
+}
+
+// startVerify finds vm's address on the source agent, starts sending to its
+// reflector and sends for --verify-before. It fails, before any migration
+// is started, when the reflector does not answer at all.
+func startVerify(ctx context.Context, g *globals, t *target, vm string, o verifyOpts) (*verifySession, error) {
+	rec, err := call(ctx, g, t, func(ctx context.Context) (api.VM, error) { return t.client.GetVM(ctx, vm) })
+	if err != nil {
+		return nil, fmt.Errorf("finding %s's address on %s: %w", vm, t.name, err)
+	}
+	p, err := netip.ParsePrefix(rec.Spec.Address)
+	if err != nil {
+		return nil, fmt.Errorf("%s has no usable address (%q): %w", vm, rec.Spec.Address, err)
+	}
+	vs := &verifySession{opts: o, target: netip.AddrPortFrom(p.Addr(), uint16(o.port)), netns: o.netns}
+	from := "netctl's own network namespace"
+	switch {
+	case o.netnsSet && (o.netns == "-" || o.netns == ""):
+		vs.netns = ""
+	case o.netnsSet:
+		from = "network namespace " + o.netns
+	default:
+		if vs.netns = defaultVerifyNetns(); vs.netns != "" {
+			from = "network namespace " + vs.netns + ` (the testbed's client; "--verify-netns -" sends from here)`
+		}
+	}
+	cfg := verify.Config{Target: vs.target, Rate: o.rate, Size: o.size, Netns: vs.netns}
+	vs.s, err = verify.Start(context.WithoutCancel(ctx), cfg, nil)
+	if err != nil {
+		err = fmt.Errorf("starting the verification sender towards %s: %w", vs.target, err)
+		if vs.netns != "" {
+			err = withHint(err, "sending from a network namespace needs root; \"--verify-netns -\" sends from where netctl runs")
+		}
+		return nil, err
+	}
+	fmt.Fprintf(g.logw(), "verify: %d packets/s of %d bytes to %s (%s's reflector) from %s\n", o.rate, o.size, vs.target, vm, from)
+	select {
+	case <-ctx.Done():
+		vs.s.Stop()
+		return nil, ctx.Err()
+	case <-time.After(o.before):
+	}
+	if sent, got := vs.s.Counts(); o.before > 0 && sent > 0 && got == 0 {
+		vs.s.Stop()
+		return nil, withHint(fmt.Errorf("verify: no reply from %s during --verify-before %v (%d sent); the migration was not started", vs.target, o.before, sent),
+			"is the vnf running (netctl vm status %s), and is %s reachable from %s?", vm, vs.target.Addr(), from)
+	}
+	return vs, nil
+}
+
+// counters is the live "verify received/sent" shown with the progress.
+func (vs *verifySession) counters() string {
+	sent, got := vs.s.Counts()
+	return fmt.Sprintf("  verify %d/%d", got, sent)
+}
+
+// stop stops the sender; it is safe to call more than once.
+func (vs *verifySession) stop() { vs.s.Stop() }
