@@ -2,7 +2,6 @@ package verify
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"time"
 
@@ -152,57 +151,4 @@ func (r *Report) latency(got []Sample) {
 	slices.Sort(rtts)
 	pct := func(p float64) api.Duration { return api.Duration(rtts[int(p*float64(len(rtts)-1)+0.5)]) }
 	r.LatencyP50, r.LatencyP99, r.LatencyMax = pct(0.50), pct(0.99), api.Duration(rtts[len(rtts)-1])
-}
-
-func (r *Report) verdict(lim Limits) {
-	var why []string
-	if lim.MaxLost >= 0 && r.Lost > lim.MaxLost {
-		why = append(why, fmt.Sprintf("%d lost (max %d)", r.Lost, lim.MaxLost))
-	}
-	if lim.MaxGap > 0 && time.Duration(r.LargestGap) > lim.MaxGap {
-		why = append(why, fmt.Sprintf("largest gap %s (max %s) in %s", fmtMS(r.LargestGap), fmtMS(api.Duration(lim.MaxGap)), r.GapPhase))
-	}
-	if !r.ReflectorSeqContinuous {
-		why = append(why, fmt.Sprintf("reflector sequence broken %d times (VNF restarted?)", r.ReflectorSeqJumps))
-	}
-	if r.Sent == 0 {
-		why = append(why, "no packets sent")
-	} else if r.Received == 0 {
-		why = append(why, "no replies")
-	}
-	r.Pass = len(why) == 0
-	if r.Pass {
-		r.Verdict = fmt.Sprintf("PASS: %d lost of %d, largest gap %s (%s)", r.Lost, r.Sent, fmtMS(r.LargestGap), r.GapPhase)
-		if r.GapLost == 0 {
-			r.Verdict = fmt.Sprintf("PASS: %d lost of %d, no gap (replies at most %s apart)", r.Lost, r.Sent, fmtMS(r.RecvGap))
-		}
-		return
-	}
-	r.Verdict = "FAIL: " + joinComma(why)
-	if lim.MaxLost < 0 || r.Lost <= lim.MaxLost {
-		r.Verdict += fmt.Sprintf("; %d lost of %d", r.Lost, r.Sent)
-	}
-	if lim.MaxGap <= 0 || time.Duration(r.LargestGap) <= lim.MaxGap {
-		r.Verdict += fmt.Sprintf(", largest gap %s in %s", fmtMS(r.LargestGap), r.GapPhase)
-	}
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out
-}
-
-// fmtMS prints a duration in whole milliseconds, or with one decimal below 10ms.
-func fmtMS(d api.Duration) string {
-	ms := time.Duration(d).Seconds() * 1000
-	if ms < 10 {
-		return fmt.Sprintf("%.1fms", ms)
-	}
-	return fmt.Sprintf("%.0fms", ms)
 }
