@@ -63,3 +63,50 @@ func benchStreams(b *testing.B, streams int) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkPipe moves data the way a QEMU channel does: unix socket → Pipe
+// → QUIC stream → Pipe → unix socket.
+func BenchmarkPipe(b *testing.B) {
+	const chunk = 1 << 20
+	b.SetBytes(chunk)
+	p := newPKI(b)
+	peers := peersPath(b)
+	na := startNode(b, p.identity(b, "hostA"), peers)
+	nb := startNode(b, p.identity(b, "hostB"), peers)
+	writePeers(b, peers, map[string]*testNode{"hostB": nb})
+	ctx := ctxT(b)
+	ab, err := na.Dial(ctx, "hostB")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ba := nb.accepted(b)
+	src, agentSrc := unixPair(b)
+	agentDst, dst := unixPair(b)
+	s, err := ab.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { Pipe(ctx, agentSrc, s) })
+	wg.Go(func() {
+		rs, _, err := ba.AcceptStream(ctx)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		Pipe(ctx, agentDst, rs)
+	})
+	b.ResetTimer()
+	wg.Go(func() {
+		buf := make([]byte, chunk)
+		for range b.N {
+			src.Write(buf)
+		}
+		src.CloseWrite()
+	})
+	if n, err := io.Copy(io.Discard, dst); err != nil || n != int64(b.N*chunk) {
+		b.Errorf("received %d, %v", n, err)
+	}
+	dst.CloseWrite()
+	wg.Wait()
+}

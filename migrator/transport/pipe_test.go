@@ -14,7 +14,7 @@ import (
 )
 
 // unixPair returns the two ends of a unix stream connection.
-func unixPair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
+func unixPair(t testing.TB) (*net.UnixConn, *net.UnixConn) {
 	t.Helper()
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "s"), Net: "unix"})
 	if err != nil {
