@@ -126,6 +126,7 @@ operation fails, 2 on a usage error.`,
 		newVMCmd(g),
 		newMigrateCmd(g),
 		newMigrationsCmd(g),
+		newCertsCmd(g),
 	)
 	return root
 }
