@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/session"
 	"github.com/nfhandoff/nfhandoff/migrator/store"
 )
 
@@ -42,6 +43,15 @@ type Config struct {
 	StartTimeout time.Duration
 	// ProbeImage is the image the accelerator is probed with (default "vnf").
 	ProbeImage string
+
+	// Dial connects to another agent for a migration; nil disables
+	// migrations (migratord without --quic-listen). Its errors may wrap
+	// transport.ErrUnknownPeer, ErrPeerAuth or ErrPeerUnreachable.
+	Dial func(ctx context.Context, host string) (session.Conn, error)
+	// Handoff is the dataplane's part of migrations (default session.NoHandoff).
+	Handoff session.Handoff
+	// DialTimeout bounds the synchronous dial of a migration request (default 15s).
+	DialTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -62,6 +72,12 @@ func (c *Config) defaults() {
 	}
 	if c.ProbeImage == "" {
 		c.ProbeImage = "vnf"
+	}
+	if c.Handoff == nil {
+		c.Handoff = session.NoHandoff{}
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 15 * time.Second
 	}
 }
 
@@ -91,6 +107,12 @@ type Agent struct {
 	quit     chan struct{} // closed when the agent shuts down
 	quitOnce sync.Once
 	watchers sync.WaitGroup
+
+	migs     map[string]*liveMigration // running migrations by ID; guarded by mu
+	dest     *session.Server
+	life     context.Context // destination sessions; ends at shutdown
+	endLife  context.CancelFunc
+	sessions sync.WaitGroup // source sessions
 }
 
 // entry is the agent's live view of one VM.
@@ -100,6 +122,10 @@ type entry struct {
 	inst    Instance   // nil unless running; guarded by Agent.mu
 	gone    bool       // removed from the map; guarded by Agent.mu
 	stopped bool       // a Stop is under way or done; guarded by Agent.mu
+	// migrating is the ID of the migration this VM takes part in (as
+	// source or destination); the VM refuses stop and another migration
+	// meanwhile. Guarded by Agent.mu.
+	migrating string
 }
 
 // New checks cfg and returns an agent. It touches no guest until Serve.
@@ -113,8 +139,13 @@ func New(cfg Config) (*Agent, error) {
 		log:  cfg.Logger.With("host", cfg.Host),
 		vms:  make(map[string]*entry),
 		quit: make(chan struct{}),
+		migs: make(map[string]*liveMigration),
 	}
 	a.metrics = newMetrics(a)
+	a.life, a.endLife = context.WithCancel(context.Background())
+	a.dest = session.NewServer(session.DestConfig{
+		Host: cfg.Host, Agent: destAgent{a}, Handoff: cfg.Handoff, Logger: a.log, Context: a.life,
+	})
 	return a, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 )
 
 // fakeRuntime is an in-memory Runtime: "guests" are fakeInstances that
@@ -159,4 +160,15 @@ func (g *fakeGuest) query(ctx context.Context, addr netip.AddrPort) (api.GuestSt
 		return st, nil
 	}
 	return api.GuestStatus{}, fmt.Errorf("read udp %s: i/o timeout", addr)
+}
+
+// Execute and Events make fakeInstance a session.Guest; it has no QMP.
+func (i *fakeInstance) Execute(ctx context.Context, cmd string, args, out any) error {
+	return fmt.Errorf("fake instance: no qmp for %s", cmd)
+}
+
+func (i *fakeInstance) Events(ctx context.Context) <-chan qmpx.Event {
+	ch := make(chan qmpx.Event)
+	close(ch)
+	return ch
 }

@@ -26,11 +26,18 @@ func (a *Agent) Handler() http.Handler {
 	route("GET /v1/vms/{name}", a.handleGet)
 	route("DELETE /v1/vms/{name}", a.handleStop)
 	route("GET /v1/vms/{name}/status", a.handleStatus)
+	route("POST /v1/migrations", a.handleMigrate)
+	route("GET /v1/migrations", a.handleListMigrations)
+	route("GET /v1/migrations/{id}", a.handleGetMigration)
+	route("POST /v1/migrations/{id}/cancel", a.handleCancelMigration)
+	route("PUT /v1/migrations/{id}/verification", a.handleVerification)
 	mux.Handle("GET /metrics", a.count(a.MetricsHandler().ServeHTTP))
 	// Known paths with another method, then everything else: JSON errors.
 	for path, allow := range map[string]string{
 		"/v1/health": "GET", "/v1/vms": "GET, POST", "/v1/vms/{name}": "GET, DELETE",
 		"/v1/vms/{name}/status": "GET", "/metrics": "GET",
+		"/v1/migrations": "GET, POST", "/v1/migrations/{id}": "GET",
+		"/v1/migrations/{id}/cancel": "POST", "/v1/migrations/{id}/verification": "PUT",
 	} {
 		route(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)

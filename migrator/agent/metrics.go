@@ -20,6 +20,7 @@ type metrics struct {
 	unexpectedExits prometheus.Counter
 	requests        *prometheus.CounterVec
 	info            *prometheus.GaugeVec
+	migrationMetrics
 
 	infoMu sync.Mutex
 }
@@ -48,6 +49,7 @@ func newMetrics(a *Agent) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.migrationMetrics = newMigrationMetrics(a, m.reg)
 	m.setInfo(a.cfg.Host, a.cfg.Version, "")
 	return m
 }
@@ -118,3 +120,37 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// migrationMetrics are the migration counters and histograms.
+type migrationMetrics struct {
+	migrationsStarted *prometheus.CounterVec
+	migrations        *prometheus.CounterVec
+	migrationSeconds  *prometheus.HistogramVec
+}
+
+func newMigrationMetrics(a *Agent, reg *prometheus.Registry) migrationMetrics {
+	m := migrationMetrics{
+		migrationsStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nfh_migrations_started_total", Help: "Migrations started, by role.",
+		}, []string{"role"}),
+		migrations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nfh_migrations_total", Help: "Migrations ended, by role and result (completed, failed, cancelled).",
+		}, []string{"role", "result"}),
+		migrationSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "nfh_migration_duration_seconds", Help: "Wall-clock duration of ended migrations, by role.",
+			Buckets: prometheus.ExponentialBuckets(0.5, 2, 12),
+		}, []string{"role"}),
+	}
+	active := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "nfh_migration_active", Help: "Migrations under way on this agent (either role).",
+	}, func() float64 { return float64(a.activeMigrations()) })
+	reg.MustRegister(m.migrationsStarted, m.migrations, m.migrationSeconds, active)
+	return m
+}
+
+func (m migrationMetrics) migrationEnded(mig api.Migration) {
+	m.migrations.WithLabelValues(mig.Role, mig.State).Inc()
+	if !mig.Ended.IsZero() && !mig.Started.IsZero() {
+		m.migrationSeconds.WithLabelValues(mig.Role).Observe(mig.Ended.Sub(mig.Started).Seconds())
+	}
+}

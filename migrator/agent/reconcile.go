@@ -31,7 +31,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return a.reconcileMigrations()
 }
 
 func (a *Agent) reconcileOne(ctx context.Context, rec api.VM) error {

@@ -49,3 +49,11 @@ type Instance interface {
 type detacher interface {
 	Detach() error
 }
+
+// IncomingStarter is implemented by runtimes that can start a guest as
+// the destination of a migration: QEMU waits ("-incoming defer -S") for
+// migrate-incoming and stays paused until cont. Its instances must also
+// implement session.Guest (QMP commands and events), as *vm.Instance does.
+type IncomingStarter interface {
+	StartIncoming(ctx context.Context, spec api.VMSpec) (Instance, error)
+}

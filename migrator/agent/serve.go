@@ -72,6 +72,11 @@ func (a *Agent) startContext() (context.Context, context.CancelFunc) {
 // shutdown stops the watchers and detaches from every instance
 // without stopping its guest.
 func (a *Agent) shutdown() {
+	// Migrations under way roll back first (their contexts end with the
+	// agent's): the guests stay where they ran.
+	a.endLife()
+	a.sessions.Wait()
+	a.dest.Wait()
 	a.quitOnce.Do(func() { close(a.quit) })
 	a.watchers.Wait()
 	a.mu.Lock()

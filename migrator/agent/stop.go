@@ -23,6 +23,11 @@ func (a *Agent) StopVM(ctx context.Context, name string) (api.VM, error) {
 		a.mu.Unlock()
 		return api.VM{}, fmt.Errorf("%w: %s", api.ErrNotFound, name)
 	}
+	if e.migrating != "" {
+		id := e.migrating
+		a.mu.Unlock()
+		return api.VM{}, fmt.Errorf("%w: %s is migrating (%s)", api.ErrBusy, name, id)
+	}
 	e.stopped = true
 	inst, rec := e.inst, e.rec
 	a.mu.Unlock()
@@ -75,9 +80,9 @@ func (a *Agent) exited(e *entry, inst Instance) {
 	e.op.Lock()
 	defer e.op.Unlock()
 	a.mu.Lock()
-	if e.gone || e.stopped || e.inst != inst {
+	if e.gone || e.stopped || e.inst != inst || e.migrating != "" {
 		a.mu.Unlock()
-		return
+		return // a migration session judges the exit of its guest
 	}
 	rec := e.rec
 	a.mu.Unlock()

@@ -40,3 +40,12 @@ func (r vmRuntime) Adopt(ctx context.Context, rec api.VM) (Instance, error) {
 func (r vmRuntime) Cleanup(ctx context.Context, rec api.VM) error {
 	return r.l.Cleanup(ctx, rec)
 }
+
+// StartIncoming starts a guest for an incoming migration (IncomingStarter).
+func (r vmRuntime) StartIncoming(ctx context.Context, spec api.VMSpec) (Instance, error) {
+	inst, err := r.l.StartIncoming(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return inst, nil
+}

@@ -1,0 +1,191 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/transport"
+)
+
+// ErrMigrationsDisabled is returned for migration requests to an agent
+// without a QUIC listener.
+var ErrMigrationsDisabled = fmt.Errorf("%w: migrations are disabled on this agent (migratord runs without --quic-listen)", api.ErrMigration)
+
+// liveMigration is a migration under way on this agent.
+type liveMigration struct {
+	cancel context.CancelCauseFunc // nil at the destination
+	rec    api.Migration
+	done   chan struct{}
+}
+
+// Migrate starts moving a VM to req.To. It dials the destination first,
+// so an unknown, unreachable or refused peer is an error here; then the
+// migration runs in the background and Migrate returns its record.
+func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migration, error) {
+	if a.cfg.Dial == nil {
+		return api.Migration{}, ErrMigrationsDisabled
+	}
+	req.Defaults()
+	if err := req.Validate(); err != nil {
+		return api.Migration{}, err
+	}
+	if req.To == a.cfg.Host {
+		return api.Migration{}, fmt.Errorf("%w: %s is this host", api.ErrInvalidRequest, req.To)
+	}
+	if req.MultifdChannels > 0 && req.Postcopy != api.PostcopyNever {
+		return api.Migration{}, fmt.Errorf("%w: multifd channels with post-copy allowed: use postcopy never for multifd", api.ErrInvalidRequest)
+	}
+	e, err := a.lookup(req.VM)
+	if err != nil {
+		return api.Migration{}, err
+	}
+	id, err := a.nextMigrationID()
+	if err != nil {
+		return api.Migration{}, err
+	}
+	a.mu.Lock()
+	inst, rec := e.inst, e.rec
+	switch {
+	case e.gone:
+		err = fmt.Errorf("%w: %s", api.ErrNotFound, req.VM)
+	case e.migrating != "":
+		err = fmt.Errorf("%w: %s is already migrating (%s)", api.ErrBusy, req.VM, e.migrating)
+	case e.stopped || inst == nil || rec.State != api.StateRunning:
+		err = fmt.Errorf("%w: %s is %s, not running", api.ErrBusy, req.VM, rec.State)
+	}
+	if err == nil {
+		e.migrating = id
+	}
+	a.mu.Unlock()
+	if err != nil {
+		return api.Migration{}, err
+	}
+	guest, ok := inst.(session.Guest)
+	if !ok {
+		a.clearMigrating(e)
+		return api.Migration{}, fmt.Errorf("%w: this runtime cannot migrate guests", api.ErrMigration)
+	}
+
+	started := time.Now().UTC()
+	dctx, dcancel := context.WithTimeout(ctx, a.cfg.DialTimeout)
+	conn, err := a.cfg.Dial(dctx, req.To)
+	dcancel()
+	if err != nil {
+		a.clearMigrating(e)
+		err = peerError(req.To, err)
+		m := api.Migration{ID: id, VM: req.VM, From: a.cfg.Host, To: req.To, Role: "source",
+			State: api.MigrationFailed, Reason: err.Error(), Request: req, Started: started, Ended: time.Now().UTC()}
+		a.recordMigration(m, true)
+		a.metrics.migrationEnded(m)
+		a.log.Warn("migration refused", "migration", id, "vm", req.VM, "to", req.To, "err", err)
+		return api.Migration{}, err
+	}
+
+	base := a.baseContext()
+	mctx, cancel := context.WithCancelCause(base)
+	live := &liveMigration{cancel: cancel, done: make(chan struct{}),
+		rec: api.Migration{ID: id, VM: req.VM, From: a.cfg.Host, To: req.To, Role: "source",
+			State: api.MigrationSetup, Request: req, Started: started}}
+	a.mu.Lock()
+	a.migs[id] = live
+	a.mu.Unlock()
+	a.recordMigration(live.rec, true)
+	a.metrics.migrationsStarted.WithLabelValues("source").Inc()
+
+	cfg := session.SourceConfig{
+		ID: id, Host: a.cfg.Host, Request: req, Spec: rec.Spec, Guest: guest,
+		Dir: filepath.Dir(rec.QMPSocket), Conn: conn,
+		Dial:    func(ctx context.Context) (session.Conn, error) { return a.cfg.Dial(ctx, req.To) },
+		Handoff: a.cfg.Handoff, Record: a.recordMigration, Logger: a.log, Started: started,
+	}
+	a.sessions.Add(1)
+	go func() {
+		defer a.sessions.Done()
+		defer cancel(nil)
+		tctx, tcancel := context.WithTimeout(mctx, time.Duration(req.CompletionTimeout)+2*time.Minute)
+		defer tcancel()
+		m, out := session.RunSource(tctx, cfg)
+		a.sourceEnded(e, inst, m, out)
+		a.mu.Lock()
+		delete(a.migs, id)
+		a.mu.Unlock()
+		close(live.done)
+	}()
+	return live.rec, nil
+}
+
+// sourceEnded brings the VM's entry in line with where the guest is.
+func (a *Agent) sourceEnded(e *entry, inst Instance, m api.Migration, out session.Outcome) {
+	a.metrics.migrationEnded(m)
+	a.log.Info("migration ended", "migration", m.ID, "vm", m.VM, "state", m.State, "outcome", out, "reason", m.Reason)
+	if out == session.Moved {
+		e.op.Lock()
+		if err := a.cfg.Store.DeleteVM(m.VM); err != nil {
+			a.log.Error("removing the record of a migrated vm", "vm", m.VM, "err", err)
+		}
+		a.mu.Lock()
+		e.stopped, e.inst, e.migrating = true, nil, ""
+		a.mu.Unlock()
+		a.forget(e)
+		e.op.Unlock()
+		return
+	}
+	a.mu.Lock()
+	if out == session.Unknown || out == session.Lost {
+		e.rec.Reason = "migration " + m.ID + ": " + m.Reason
+	}
+	e.migrating = ""
+	a.mu.Unlock()
+	select {
+	case <-inst.Done():
+		a.exited(e, inst) // the guest died during the migration
+	default:
+	}
+}
+
+func (a *Agent) clearMigrating(e *entry) {
+	a.mu.Lock()
+	e.migrating = ""
+	a.mu.Unlock()
+}
+
+// peerError maps a dial error onto the API's sentinels.
+func peerError(host string, err error) error {
+	switch {
+	case errors.Is(err, transport.ErrUnknownPeer):
+		return fmt.Errorf("%w: %s is not in the peers file: %v", api.ErrUnknownHost, host, err)
+	case errors.Is(err, api.ErrUnknownHost), errors.Is(err, api.ErrPeer):
+		return err
+	}
+	return fmt.Errorf("%w: %v", api.ErrPeer, err)
+}
+
+// nextMigrationID allocates "<host>-<n>".
+func (a *Agent) nextMigrationID() (string, error) {
+	raw, err := a.cfg.Store.NextMigrationID()
+	if err != nil {
+		return "", err
+	}
+	n, err := strconv.ParseUint(raw[strings.LastIndexByte(raw, '-')+1:], 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("migration id %q: %w", raw, err)
+	}
+	return fmt.Sprintf("%s-%d", a.cfg.Host, n), nil
+}
+
+// baseContext is the serving agent's life (Background before Serve).
+func (a *Agent) baseContext() context.Context {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.base == nil {
+		return context.Background()
+	}
+	return a.base
+}

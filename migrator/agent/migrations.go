@@ -1,0 +1,147 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/store"
+)
+
+// ReasonAgentRestarted is the failure reason of a migration found
+// unfinished when the agent starts.
+const ReasonAgentRestarted = "agent restarted during the migration"
+
+// recordMigration keeps a migration's live record and stores it when
+// persist is set.
+func (a *Agent) recordMigration(m api.Migration, persist bool) {
+	a.mu.Lock()
+	if live := a.migs[m.ID]; live != nil {
+		live.rec = m
+	}
+	a.mu.Unlock()
+	if !persist {
+		return
+	}
+	b, err := json.Marshal(m)
+	if err == nil {
+		err = a.cfg.Store.PutMigration(m.ID, b)
+	}
+	if err != nil {
+		a.log.Error("storing migration record", "migration", m.ID, "err", err)
+	}
+}
+
+// GetMigration returns a migration's record, live while it runs here as
+// the source.
+func (a *Agent) GetMigration(id string) (api.Migration, error) {
+	a.mu.Lock()
+	live := a.migs[id]
+	a.mu.Unlock()
+	if live != nil {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return live.rec, nil
+	}
+	raw, err := a.cfg.Store.GetMigration(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.Migration{}, fmt.Errorf("%w: %s", api.ErrNoMigration, id)
+	}
+	if err != nil {
+		return api.Migration{}, err
+	}
+	var m api.Migration
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return api.Migration{}, fmt.Errorf("decoding migration %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// ListMigrations returns every migration record, newest first.
+func (a *Agent) ListMigrations() ([]api.Migration, error) {
+	raws, err := a.cfg.Store.ListMigrations()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Migration, 0, len(raws))
+	for _, r := range raws {
+		m, err := a.GetMigration(r.ID)
+		if err != nil {
+			a.log.Warn("unreadable migration record", "migration", r.ID, "err", err)
+			continue
+		}
+		out = append(out, m)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Started.After(out[j].Started) })
+	return out, nil
+}
+
+// CancelMigration cancels a migration running here as the source; the
+// guest stays on the source unless the migration has already committed.
+// It returns the record as it stands (an ended one unchanged).
+func (a *Agent) CancelMigration(id string) (api.Migration, error) {
+	a.mu.Lock()
+	live := a.migs[id]
+	a.mu.Unlock()
+	if live == nil {
+		return a.GetMigration(id)
+	}
+	if live.cancel == nil {
+		return api.Migration{}, fmt.Errorf("%w: cancel %s at its source", api.ErrInvalidRequest, id)
+	}
+	a.log.Info("migration cancel requested", "migration", id)
+	live.cancel(session.ErrCancelled)
+	select {
+	case <-live.done:
+	case <-time.After(5 * time.Second):
+	}
+	return a.GetMigration(id)
+}
+
+// AttachVerification stores netctl's verification in an ended record.
+func (a *Agent) AttachVerification(id string, v json.RawMessage) (api.Migration, error) {
+	m, err := a.GetMigration(id)
+	if err != nil {
+		return api.Migration{}, err
+	}
+	if !api.Ended(m.State) {
+		return api.Migration{}, fmt.Errorf("%w: migration %s is still %s", api.ErrBusy, id, m.State)
+	}
+	if !json.Valid(v) {
+		return api.Migration{}, fmt.Errorf("%w: verification is not JSON", api.ErrInvalidRequest)
+	}
+	m.Verification = append(json.RawMessage(nil), v...)
+	a.recordMigration(m, true)
+	return m, nil
+}
+
+// reconcileMigrations marks migrations left unfinished by a previous
+// agent as failed: their sessions died with it.
+func (a *Agent) reconcileMigrations() error {
+	raws, err := a.cfg.Store.ListMigrations()
+	if err != nil {
+		return fmt.Errorf("reconciling migrations: %w", err)
+	}
+	for _, r := range raws {
+		var m api.Migration
+		if json.Unmarshal(r.Data, &m) != nil || api.Ended(m.State) {
+			continue
+		}
+		m.State, m.Reason, m.Ended = api.MigrationFailed, ReasonAgentRestarted, time.Now().UTC()
+		a.recordMigration(m, true)
+		a.log.Warn("unfinished migration marked failed", "migration", m.ID, "role", m.Role, "vm", m.VM)
+	}
+	return nil
+}
+
+// activeMigrations counts the migrations under way here (both roles).
+func (a *Agent) activeMigrations() int {
+	a.mu.Lock()
+	n := len(a.migs)
+	a.mu.Unlock()
+	return n + a.dest.Active()
+}
