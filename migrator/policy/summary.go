@@ -18,7 +18,10 @@ type Summary struct {
 }
 
 // ParseSummary reads QMP query-migrate's "return" object (best taken once
-// the status is completed, failed or cancelled).
+// the status is completed, failed or cancelled). QEMU 7.2 sets the status
+// to completed a moment before it computes total-time and downtime
+// (migration_calculate_complete runs after migration_completion): on the
+// source, poll until TotalTime is non-zero.
 func ParseSummary(raw []byte) (Summary, error) {
 	q, err := decode(raw)
 	if err != nil {

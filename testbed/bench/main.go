@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nfhandoff/nfhandoff/migrator/vm"
+	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
+	"github.com/nfhandoff/nfhandoff/testbed"
+)
+
+// methods are every method the bench knows, in table order; the first two
+// are the baselines the ratios are taken against.
+func methods() []Method { return []Method{&plain{}, &plain{tls: true}} }
+
+var baselines = []string{"qemu-tcp", "qemu-tls"}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	runs      int
+	jsonOut   string
+	runDir    string
+	imageDir  string
+	guests    []string
+	methods   []string
+	bandwidth uint64
+	downtime  time.Duration
+	verbose   bool
+}
+
+func parse(args []string) (options, error) {
+	o := options{}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	env, _ := testbed.FindEnv()
+	fs.IntVar(&o.runs, "runs", 3, "migrations per guest and method")
+	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&o.runDir, "run-dir", "/run/nfb", "state of the bench's guests (removed at exit)")
+	fs.StringVar(&o.imageDir, "image-dir", env.ImageDir, "guest images (make image)")
+	g := fs.String("guests", "idle-256M,full-1G", "guests to migrate: idle-256M, full-1G")
+	m := fs.String("methods", "qemu-tcp,qemu-tls", "methods: qemu-tcp, qemu-tls")
+	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s")
+	fs.DurationVar(&o.downtime, "downtime", 300*time.Millisecond, "QEMU downtime-limit for every method")
+	fs.BoolVar(&o.verbose, "v", false, "log each step")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.bandwidth = *bw
+	o.guests, o.methods = strings.Split(*g, ","), strings.Split(*m, ",")
+	if o.runs < 1 {
+		return o, errors.New("--runs must be at least 1")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
+	o, err := parse(args)
+	if err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (network namespaces, taps)")
+	}
+	var ms []Method
+	for _, name := range o.methods {
+		i := slices.IndexFunc(methods(), func(m Method) bool { return m.Name() == name })
+		if i < 0 {
+			return fmt.Errorf("unknown method %q", name)
+		}
+		ms = append(ms, methods()[i])
+	}
+	var gs []Guest
+	for _, name := range o.guests {
+		i := slices.IndexFunc(guests, func(g Guest) bool { return g.Label == name })
+		if i < 0 {
+			return fmt.Errorf("unknown guest %q", name)
+		}
+		gs = append(gs, guests[i])
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	unlock, err := lock(o.runDir + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	killLeftovers(o.runDir)
+	os.RemoveAll(o.runDir)
+	hosts, err := topoUp(o.runDir, o.imageDir)
+	defer func() {
+		for _, h := range hosts {
+			if h.L != nil {
+				h.L.Close()
+			}
+		}
+		killLeftovers(o.runDir)
+		topoDown()
+		os.RemoveAll(o.runDir)
+	}()
+	if err != nil {
+		return fmt.Errorf("topology: %w", err)
+	}
+	for _, m := range ms {
+		if err := m.Setup(ctx, o.runDir, hosts); err != nil {
+			return fmt.Errorf("setting up %s: %w", m.Name(), err)
+		}
+	}
+	set := Settings{MaxBandwidth: o.bandwidth, Downtime: o.downtime}
+	var runs []Run
+	for _, g := range gs {
+		rs, err := benchGuest(ctx, log, g, hosts, ms, o.runs, set)
+		runs = append(runs, rs...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", g.Label, err)
+		}
+	}
+	rows := summarise(runs, baselines)
+	fmt.Fprintf(stdout, "live migration, median [min-max] of %d runs; QEMU max-bandwidth %d MiB/s and downtime-limit %v for every method; wire = source uplink tx+rx\n",
+		o.runs, o.bandwidth>>20, o.downtime)
+	printTable(stdout, rows, baselines)
+	if o.jsonOut != "" {
+		b, _ := json.MarshalIndent(map[string]any{
+			"runs_per_config": o.runs, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(),
+			"summary": rows, "runs": runs,
+		}, "", "  ")
+		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchGuest boots g on the first host and migrates it back and forth,
+// each method in turn, runs times.
+func benchGuest(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, runs int, set Settings) ([]Run, error) {
+	spec := g.Spec()
+	from := hosts[0]
+	inst, err := from.Start(ctx, spec, false)
+	if err != nil {
+		return nil, fmt.Errorf("booting: %w", err)
+	}
+	defer func() { stopInst(inst) }()
+	before, err := waitReady(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("guest ready", "guest", g.Label, "host", from.Name, "wss_pages", before.WSSPages)
+	var out []Run
+	port := 49000
+	for n := 1; n <= runs; n++ {
+		for _, m := range ms {
+			to := hosts[0]
+			if from == hosts[0] {
+				to = hosts[1]
+			}
+			port++
+			r, dst, st, err := move(ctx, m, Move{Spec: spec, From: from, To: to, Src: inst, Port: port, Settings: set}, before)
+			if dst != nil {
+				stopInst(inst)
+				inst, from, before = dst, to, st
+			}
+			if err != nil {
+				return out, fmt.Errorf("%s run %d: %w", m.Name(), n, err)
+			}
+			r.Guest, r.N = g.Label, n
+			log.Info("migrated", "guest", g.Label, "method", m.Name(), "run", n, "from", r.From, "to", r.To,
+				"total", r.TotalTime, "setup", r.SetupTime, "downtime", r.Downtime, "ram_mib", r.RAMBytes>>20, "wire_mib", r.WireBytes>>20)
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// move runs one migration and checks the guest afterwards.
+func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, *vm.Instance, vnfproto.Status, error) {
+	w0, err := mv.From.WireBytes()
+	if err != nil {
+		return Run{}, nil, before, err
+	}
+	o, err := m.Migrate(ctx, mv)
+	if err != nil {
+		return Run{}, nil, before, err
+	}
+	w1, err := mv.From.WireBytes()
+	if err != nil {
+		return Run{}, o.Dst, before, err
+	}
+	st, err := verify(ctx, mv.To, before)
+	r := Run{Method: m.Name(), From: mv.From.Name, To: mv.To.Name, TotalTime: o.Summary.TotalTime,
+		Downtime: o.Summary.Downtime, SetupTime: o.Summary.SetupTime, WireBytes: w1 - w0,
+		RAMBytes: o.Summary.RAM.Transferred}
+	return r, o.Dst, st, err
+}
+
+func stopInst(inst *vm.Instance) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	inst.Stop(ctx)
+}
+
+// lock takes an exclusive lock so two benches never share the topology.
+func lock(path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another bench holds %s", path)
+	}
+	return func() { f.Close(); os.Remove(path) }, nil
+}

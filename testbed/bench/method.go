@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/policy"
+	"github.com/nfhandoff/nfhandoff/migrator/vm"
+)
+
+// Move is one migration for a method to carry out: the guest described by
+// Spec runs as Src on From and must end up running on To.
+type Move struct {
+	Spec     api.VMSpec
+	From, To *Host
+	Src      *vm.Instance
+	Port     int // a port no earlier move used
+	Settings Settings
+}
+
+// Settings are the knobs every method uses alike.
+type Settings struct {
+	MaxBandwidth uint64        // bytes/s
+	Downtime     time.Duration // QEMU downtime-limit
+}
+
+// Outcome is what a method reports of one move.
+type Outcome struct {
+	Summary policy.Summary // QEMU's, at the source, at the end
+	Dst     *vm.Instance   // the guest, running on To
+}
+
+// Method is one way of migrating. Migrate must leave the guest running on
+// To (Dst) and may leave Src for the harness to stop; on error it stops
+// whatever destination it started.
+type Method interface {
+	Name() string
+	Setup(ctx context.Context, runDir string, hosts []*Host) error // once, before any move
+	Migrate(ctx context.Context, mv Move) (Outcome, error)
+}
+
+// queryMigrate reads query-migrate's return object.
+func queryMigrate(ctx context.Context, inst *vm.Instance) (json.RawMessage, error) {
+	var raw json.RawMessage
+	if err := inst.Execute(ctx, "query-migrate", nil, &raw); err != nil {
+		return nil, fmt.Errorf("query-migrate: %w", err)
+	}
+	return raw, nil
+}
+
+// waitMigration polls query-migrate on inst until the migration ends (on
+// the source: and QEMU has computed its times).
+func waitMigration(ctx context.Context, inst *vm.Instance, limit time.Duration, source bool) (policy.Summary, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		raw, err := queryMigrate(ctx, inst)
+		if err != nil {
+			return policy.Summary{}, err
+		}
+		s, err := policy.ParseSummary(raw)
+		if err != nil {
+			return s, err
+		}
+		switch s.Status {
+		case "completed":
+			// QEMU 7.2 reports completed a moment before it computes
+			// total-time and downtime (migration_calculate_complete).
+			if !source || s.TotalTime > 0 {
+				return s, nil
+			}
+		case "failed", "cancelled":
+			return s, fmt.Errorf("migration %s: %s", s.Status, s.Error)
+		}
+		select {
+		case <-ctx.Done():
+			return s, fmt.Errorf("waiting for migration (status %s): %w", s.Status, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// capabilities sets migration capabilities on inst.
+func capabilities(ctx context.Context, inst *vm.Instance, caps map[string]bool) error {
+	var list []map[string]any
+	for c, on := range caps {
+		list = append(list, map[string]any{"capability": c, "state": on})
+	}
+	if err := inst.Execute(ctx, "migrate-set-capabilities", map[string]any{"capabilities": list}, nil); err != nil {
+		return fmt.Errorf("migrate-set-capabilities: %w", err)
+	}
+	return nil
+}
+
+// parameters sets migration parameters on inst.
+func parameters(ctx context.Context, inst *vm.Instance, p map[string]any) error {
+	if err := inst.Execute(ctx, "migrate-set-parameters", p, nil); err != nil {
+		return fmt.Errorf("migrate-set-parameters: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/vm"
+)
+
+// plain is QEMU migrating by itself over TCP, optionally with its own TLS
+// (tls-creds-x509 objects on both ends, verify-peer on).
+type plain struct {
+	tls   bool
+	creds map[string]qemuCreds // per host
+}
+
+func (p *plain) Name() string {
+	if p.tls {
+		return "qemu-tls"
+	}
+	return "qemu-tcp"
+}
+
+func (p *plain) Setup(ctx context.Context, runDir string, hosts []*Host) error {
+	if !p.tls {
+		return nil
+	}
+	var err error
+	p.creds, err = makeQEMUCreds(runDir, hosts)
+	return err
+}
+
+// Migrate starts the destination with -incoming defer, lets the source
+// QEMU send straight to it, waits for completion and resumes the guest.
+func (p *plain) Migrate(ctx context.Context, mv Move) (Outcome, error) {
+	dst, err := mv.To.Start(ctx, mv.Spec, true)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("starting destination: %w", err)
+	}
+	out, err := p.migrate(ctx, mv, dst)
+	if err != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		mv.Src.Execute(sctx, "migrate_cancel", nil, nil)
+		dst.Stop(sctx)
+		return Outcome{}, err
+	}
+	return out, nil
+}
+
+func (p *plain) migrate(ctx context.Context, mv Move, dst *vm.Instance) (Outcome, error) {
+	caps := map[string]bool{"events": true, "pause-before-switchover": false}
+	params := map[string]any{
+		"max-bandwidth":  mv.Settings.MaxBandwidth,
+		"downtime-limit": mv.Settings.Downtime.Milliseconds(),
+		// A guest that arrived over TLS keeps its QEMU's tls-creds.
+		"tls-creds": "", "tls-hostname": "",
+	}
+	for _, inst := range []*vm.Instance{mv.Src, dst} {
+		if err := capabilities(ctx, inst, caps); err != nil {
+			return Outcome{}, err
+		}
+		if err := parameters(ctx, inst, params); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if p.tls {
+		if err := p.addCreds(ctx, mv.To, dst, "server", ""); err != nil {
+			return Outcome{}, err
+		}
+		if err := p.addCreds(ctx, mv.From, mv.Src, "client", mv.To.Name); err != nil {
+			return Outcome{}, err
+		}
+	}
+	uri := "tcp:" + net.JoinHostPort(mv.To.Addr.String(), strconv.Itoa(mv.Port))
+	if err := dst.Execute(ctx, "migrate-incoming", map[string]any{"uri": uri}, nil); err != nil {
+		return Outcome{}, fmt.Errorf("migrate-incoming %s: %w", uri, err)
+	}
+	if err := mv.Src.Execute(ctx, "migrate", map[string]any{"uri": uri}, nil); err != nil {
+		return Outcome{}, fmt.Errorf("migrate %s: %w", uri, err)
+	}
+	sum, err := waitMigration(ctx, mv.Src, 10*time.Minute, true)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("source: %w", err)
+	}
+	if _, err := waitMigration(ctx, dst, time.Minute, false); err != nil {
+		return Outcome{}, fmt.Errorf("destination: %w", err)
+	}
+	if err := dst.Execute(ctx, "cont", nil, nil); err != nil {
+		return Outcome{}, fmt.Errorf("cont on destination: %w", err)
+	}
+	return Outcome{Summary: sum, Dst: dst}, nil
+}
+
+// addCreds creates the tls-creds-x509 object tls0 on inst and points the
+// migration at it (hostname: the server name the client checks).
+func (p *plain) addCreds(ctx context.Context, h *Host, inst *vm.Instance, endpoint, hostname string) error {
+	dir := p.creds[h.Name].Dir(endpoint)
+	err := inst.Execute(ctx, "object-add", map[string]any{
+		"qom-type": "tls-creds-x509", "id": "tls0", "dir": dir,
+		"endpoint": endpoint, "verify-peer": true,
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("object-add tls-creds-x509 (%s, %s): %w", endpoint, dir, err)
+	}
+	params := map[string]any{"tls-creds": "tls0"}
+	if hostname != "" {
+		params["tls-hostname"] = hostname
+	}
+	return parameters(ctx, inst, params)
+}

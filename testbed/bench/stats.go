@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Run is one measured migration.
+type Run struct {
+	Guest     string        `json:"guest"`
+	Method    string        `json:"method"`
+	N         int           `json:"run"`
+	From      string        `json:"from"`
+	To        string        `json:"to"`
+	TotalTime time.Duration `json:"total_time_ns"` // QEMU total-time
+	Downtime  time.Duration `json:"downtime_ns"`   // QEMU downtime
+	SetupTime time.Duration `json:"setup_time_ns"`
+	WireBytes uint64        `json:"wire_bytes"` // source uplink, tx+rx
+	RAMBytes  uint64        `json:"ram_transferred"`
+}
+
+// Stat is the median and range of one measure.
+type Stat struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+}
+
+func stat(v []float64) Stat {
+	if len(v) == 0 {
+		return Stat{}
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Stat{Median: m, Min: s[0], Max: s[len(s)-1]}
+}
+
+// Row summarises one guest and method.
+type Row struct {
+	Guest     string `json:"guest"`
+	Method    string `json:"method"`
+	Runs      int    `json:"runs"`
+	TotalMS   Stat   `json:"total_time_ms"`
+	DowntimeM Stat   `json:"downtime_ms"`
+	WireMiB   Stat   `json:"wire_mib"`
+	// Ratios of this method's medians to a baseline method's, by baseline.
+	TotalRatio map[string]float64 `json:"total_time_ratio,omitempty"`
+	WireRatio  map[string]float64 `json:"wire_ratio,omitempty"`
+}
+
+// summarise groups runs by guest and method (in first-seen order) and
+// computes ratios against each of the baselines present.
+func summarise(runs []Run, baselines []string) []Row {
+	var rows []Row
+	idx := map[[2]string]int{}
+	var tot, down, wire [][]float64
+	for _, r := range runs {
+		k := [2]string{r.Guest, r.Method}
+		i, ok := idx[k]
+		if !ok {
+			i = len(rows)
+			idx[k] = i
+			rows = append(rows, Row{Guest: r.Guest, Method: r.Method})
+			tot, down, wire = append(tot, nil), append(down, nil), append(wire, nil)
+		}
+		rows[i].Runs++
+		tot[i] = append(tot[i], float64(r.TotalTime)/float64(time.Millisecond))
+		down[i] = append(down[i], float64(r.Downtime)/float64(time.Millisecond))
+		wire[i] = append(wire[i], float64(r.WireBytes)/(1<<20))
+	}
+	for i := range rows {
+		rows[i].TotalMS, rows[i].DowntimeM, rows[i].WireMiB = stat(tot[i]), stat(down[i]), stat(wire[i])
+	}
+	for i := range rows {
+		for _, b := range baselines {
+			j, ok := idx[[2]string{rows[i].Guest, b}]
+			if !ok {
+				continue
+			}
+			if rows[i].TotalRatio == nil {
+				rows[i].TotalRatio, rows[i].WireRatio = map[string]float64{}, map[string]float64{}
+			}
+			rows[i].TotalRatio[b] = ratio(rows[i].TotalMS.Median, rows[j].TotalMS.Median)
+			rows[i].WireRatio[b] = ratio(rows[i].WireMiB.Median, rows[j].WireMiB.Median)
+		}
+	}
+	return rows
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// printTable writes the side-by-side table.
+func printTable(w io.Writer, rows []Row, baselines []string) {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	head := []string{"guest", "method", "runs", "total time ms", "downtime ms", "wire MiB"}
+	for _, b := range baselines {
+		head = append(head, "time/"+b, "wire/"+b)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, r := range rows {
+		cols := []string{r.Guest, r.Method, fmt.Sprint(r.Runs), rng(r.TotalMS, "%.0f"), rng(r.DowntimeM, "%.0f"), rng(r.WireMiB, "%.1f")}
+		for _, b := range baselines {
+			t, ok := r.TotalRatio[b]
+			if !ok {
+				cols = append(cols, "-", "-")
+				continue
+			}
+			cols = append(cols, fmt.Sprintf("%.2f", t), fmt.Sprintf("%.2f", r.WireRatio[b]))
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	tw.Flush()
+}
+
+// rng formats "median [min-max]".
+func rng(s Stat, f string) string {
+	return fmt.Sprintf(f+" ["+f+"-"+f+"]", s.Median, s.Min, s.Max)
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStat(t *testing.T) {
+	if s := stat([]float64{3, 1, 2}); s != (Stat{Median: 2, Min: 1, Max: 3}) {
+		t.Errorf("odd: %+v", s)
+	}
+	if s := stat([]float64{4, 1, 2, 3}); s != (Stat{Median: 2.5, Min: 1, Max: 4}) {
+		t.Errorf("even: %+v", s)
+	}
+	if s := stat(nil); s != (Stat{}) {
+		t.Errorf("empty: %+v", s)
+	}
+}
+
+func TestSummarise(t *testing.T) {
+	ms := time.Millisecond
+	runs := []Run{
+		{Guest: "g", Method: "qemu-tcp", TotalTime: 100 * ms, Downtime: 10 * ms, WireBytes: 10 << 20},
+		{Guest: "g", Method: "qemu-tls", TotalTime: 200 * ms, Downtime: 20 * ms, WireBytes: 11 << 20},
+		{Guest: "g", Method: "qemu-tcp", TotalTime: 120 * ms, Downtime: 12 * ms, WireBytes: 10 << 20},
+		{Guest: "g", Method: "qemu-tls", TotalTime: 220 * ms, Downtime: 22 * ms, WireBytes: 11 << 20},
+		{Guest: "h", Method: "nfhandoff", TotalTime: 50 * ms, WireBytes: 5 << 20},
+	}
+	base := []string{"qemu-tcp", "qemu-tls"}
+	rows := summarise(runs, base)
+	if len(rows) != 3 || rows[0].Method != "qemu-tcp" || rows[1].Method != "qemu-tls" || rows[2].Guest != "h" {
+		t.Fatalf("rows %+v", rows)
+	}
+	if rows[0].Runs != 2 || rows[0].TotalMS.Median != 110 || rows[1].TotalRatio["qemu-tcp"] != 210.0/110 {
+		t.Errorf("row %+v / %+v", rows[0], rows[1])
+	}
+	if rows[2].TotalRatio != nil {
+		t.Errorf("ratio without a baseline for that guest: %+v", rows[2])
+	}
+	var b bytes.Buffer
+	printTable(&b, rows, base)
+	out := b.String()
+	for _, want := range []string{"time/qemu-tcp", "110 [100-120]", "1.91", "10.0 [10.0-10.0]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
