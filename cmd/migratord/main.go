@@ -22,7 +22,10 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/agent"
+	"github.com/nfhandoff/nfhandoff/migrator/pki"
+	"github.com/nfhandoff/nfhandoff/migrator/session"
 	"github.com/nfhandoff/nfhandoff/migrator/store"
+	"github.com/nfhandoff/nfhandoff/migrator/transport"
 	"github.com/nfhandoff/nfhandoff/migrator/vm"
 )
 
@@ -32,6 +35,7 @@ var version = "dev"
 type options struct {
 	name, api, stateDir, imageDir, bridge, qemu, accel, accelCache string
 	metricsAddr, logLevel, logFormat                               string
+	quicListen, peers, ca, cert, key                               string
 	version                                                        bool
 }
 
@@ -50,6 +54,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "extra TCP `address` serving /metrics (it is always on the unix socket)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP `address` for migrations from and to other agents, e.g. 198.18.0.11:7443 (empty: migrations disabled)")
+	fs.StringVar(&o.peers, "peers", "", "peers `file`: lines \"hostB 198.18.0.12:7443\", read on every dial")
+	fs.StringVar(&o.ca, "ca", "", "CA certificate `file` (PEM) peers must chain to")
+	fs.StringVar(&o.cert, "cert", "", "this host's certificate `file` (PEM, SAN DNS = --name)")
+	fs.StringVar(&o.key, "key", "", "this host's private key `file` (PEM)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -76,7 +85,28 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.stateDir == "" {
 		o.stateDir = filepath.Join("/var/lib/nfhandoff", o.name)
 	}
+	if err := o.checkQUIC(); err != nil {
+		return o, err
+	}
 	return o, nil
+}
+
+// checkQUIC: --quic-listen, --peers, --ca, --cert and --key go together.
+func (o options) checkQUIC() error {
+	set := map[string]string{"--quic-listen": o.quicListen, "--peers": o.peers, "--ca": o.ca, "--cert": o.cert, "--key": o.key}
+	var have, miss []string
+	for _, f := range []string{"--quic-listen", "--peers", "--ca", "--cert", "--key"} {
+		if set[f] != "" {
+			have = append(have, f)
+		} else {
+			miss = append(miss, f)
+		}
+	}
+	if len(have) > 0 && len(miss) > 0 {
+		return fmt.Errorf("migrations need all of --quic-listen, --peers, --ca, --cert and --key: %s given without %s",
+			strings.Join(have, ", "), strings.Join(miss, ", "))
+	}
+	return nil
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
@@ -135,7 +165,34 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer l.Close()
-	a, err := agent.New(agent.Config{Host: o.name, Store: st, Runtime: agent.VMRuntime(l), Logger: log, Version: version})
+	acfg := agent.Config{Host: o.name, Store: st, Runtime: agent.VMRuntime(l), Logger: log, Version: version}
+	var node *transport.Node
+	var a *agent.Agent
+	if o.quicListen != "" {
+		id, err := pki.LoadIdentity(o.ca, o.cert, o.key)
+		if err != nil {
+			return fmt.Errorf("loading identity: %w", err)
+		}
+		if id.Name != o.name {
+			return fmt.Errorf("certificate %s names host %q, not --name %q", o.cert, id.Name, o.name)
+		}
+		node, err = transport.New(transport.Config{
+			Identity: id, Listen: o.quicListen, Peers: o.peers, Logger: log,
+			Accept: func(ctx context.Context, c *transport.Conn) { a.AcceptConn(ctx, c) },
+		})
+		if err != nil {
+			return err
+		}
+		defer node.Close()
+		acfg.Dial = func(ctx context.Context, host string) (session.Conn, error) {
+			c, err := node.Dial(ctx, host)
+			if err != nil {
+				return nil, err
+			}
+			return session.FromTransport(c), nil
+		}
+	}
+	a, err = agent.New(acfg)
 	if err != nil {
 		return err
 	}
@@ -151,7 +208,15 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 		go serveMetrics(ctx, mln, a.MetricsHandler(), log)
 	}
-	log.Info("migratord starting", "host", o.name, "version", version, "api", o.api, "state_dir", o.stateDir, "image_dir", o.imageDir, "pid", os.Getpid())
+	log.Info("migratord starting", "host", o.name, "version", version, "api", o.api, "state_dir", o.stateDir,
+		"image_dir", o.imageDir, "quic", o.quicListen, "pid", os.Getpid())
+	if node != nil {
+		go func() {
+			if err := node.Serve(ctx); err != nil {
+				log.Error("quic listener", "err", err)
+			}
+		}()
+	}
 	return a.Serve(ctx, ln)
 }
 

@@ -31,6 +31,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"--name", "a/b"},
 		{"--name", "hostA", "extra"},
 		{"--nosuch"},
+		{"--name", "hostA", "--quic-listen", "198.18.0.11:7443"},
+		{"--name", "hostA", "--ca", "ca.pem", "--cert", "a.pem", "--key", "a-key.pem", "--peers", "peers"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
@@ -57,5 +59,17 @@ func TestNewLogger(t *testing.T) {
 	}
 	if _, err := newLogger(&b, "info", "xml"); err == nil {
 		t.Error("bad format accepted")
+	}
+}
+
+func TestParseFlagsQUIC(t *testing.T) {
+	o, err := parseFlags([]string{"--name", "hostA", "--quic-listen", "198.18.0.11:7443", "--peers", "p",
+		"--ca", "ca.pem", "--cert", "a.pem", "--key", "a-key.pem"}, io.Discard)
+	if err != nil || o.quicListen != "198.18.0.11:7443" || o.key != "a-key.pem" {
+		t.Fatalf("%+v %v", o, err)
+	}
+	_, err = parseFlags([]string{"--name", "hostA", "--quic-listen", "x:1", "--cert", "a.pem"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "without --peers, --ca, --key") {
+		t.Fatalf("partial quic flags: %v", err)
 	}
 }
