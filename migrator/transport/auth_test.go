@@ -133,3 +133,23 @@ func TestConfigValidation(t *testing.T) {
 		t.Error("Serve without a listen address")
 	}
 }
+
+func TestDialCanceled(t *testing.T) {
+	p := newPKI(t)
+	peers := peersPath(t)
+	a := startNode(t, p.identity(t, "hostA"), peers)
+	os.WriteFile(peers, []byte("hostB 127.0.0.1:9\n"), 0o644)
+	ctx, cancel := context.WithTimeout(ctxT(t), 200*time.Millisecond)
+	defer cancel()
+	_, err := a.Dial(ctx, "hostB")
+	wantPeerErr(t, err, ErrPeerUnreachable, "peer hostB (127.0.0.1:9)")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("%v does not wrap the ctx error", err)
+	}
+	ctx, cancel = context.WithCancel(ctxT(t))
+	cancel()
+	_, err = a.Dial(ctx, "hostB")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("%v does not wrap context.Canceled", err)
+	}
+}

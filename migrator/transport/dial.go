@@ -126,6 +126,9 @@ func dialError(ctx context.Context, host string, ap netip.AddrPort, err error) e
 		e.Msg = "closed the connection"
 	case errors.As(err, &hte), errors.As(err, &ite):
 		e.Msg = "not answering"
+	case errors.Is(ctx.Err(), context.Canceled):
+		e.Msg = "not dialed"
+		e.Err = ctx.Err()
 	case ctx.Err() != nil:
 		e.Msg = "not answering"
 		e.Err = ctx.Err()

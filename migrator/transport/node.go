@@ -120,9 +120,6 @@ func (n *Node) accept(ctx context.Context, qc *quic.Conn) {
 	n.accepted[c] = struct{}{}
 	n.mu.Unlock()
 	n.log.Info("peer connected", "peer", c.Peer(), "remote", qc.RemoteAddr())
-	if err := sendWelcome(qc); err != nil {
-		n.log.Warn("greeting peer", "peer", c.Peer(), "err", err)
-	}
 	cctx, cancel := context.WithCancel(ctx)
 	context.AfterFunc(qc.Context(), func() {
 		cancel()
@@ -131,7 +128,12 @@ func (n *Node) accept(ctx context.Context, qc *quic.Conn) {
 		n.mu.Unlock()
 		n.log.Info("peer connection ended", "peer", c.Peer(), "remote", qc.RemoteAddr(), "reason", context.Cause(qc.Context()))
 	})
-	go n.cfg.Accept(cctx, c)
+	go func() {
+		if err := sendWelcome(qc); err != nil {
+			n.log.Warn("greeting peer", "peer", c.Peer(), "err", err)
+		}
+		n.cfg.Accept(cctx, c)
+	}()
 }
 
 func (n *Node) isClosed() bool {
