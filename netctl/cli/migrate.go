@@ -150,7 +150,13 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOpts) error {
 		g.printMigration(m)
 		rep.print(g)
 	}
-	return migrateOutcome(m, rep, interrupted, t.name)
+	if err := migrateOutcome(m, rep, interrupted, t.name); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted after migration %s completed: the verification was cut short", m.ID)
+	}
+	return nil
 }
 
 // migrateOutcome is the error that decides the exit status: nil only when

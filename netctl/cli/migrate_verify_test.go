@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,4 +147,59 @@ func TestMigrateVerifyNoReflector(t *testing.T) {
 	}
 	check(t, run(t, env, "--host", "hostA", "migrate", "fw9", "--to", "hostB", "--verify", "--verify-netns", "-"),
 		ExitFailure, "err:finding fw9's address on hostA: no such vm")
+}
+
+func TestMigrateVerifyInterrupted(t *testing.T) {
+	t.Parallel()
+	env, a := verifyBed(t)
+	port := reflector(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a.mig.script = scriptStuck()
+	a.mig.onGet = func(n int) {
+		if n == 2 {
+			cancel()
+		}
+	}
+	r := runCtx(t, ctx, false, env, verifyArgs(port)...)
+	check(t, r, ExitFailure, "out:CANCELLED", "out:verification (TWAMP-light", "err:netctl: interrupted: migration hostA-1 cancelled")
+	if strings.Contains(r.stdout, "sending for another") {
+		t.Error("kept sending after an interrupt")
+	}
+	if len(a.mig.attached["hostA-1"]) == 0 || len(a.mig.cancels) != 1 {
+		t.Errorf("cancels %v, attached %q: want the migration cancelled and the verification attached", a.mig.cancels, a.mig.attached["hostA-1"])
+	}
+}
+
+// cancelOn is a writer that calls cancel once text has been written to it.
+type cancelOn struct {
+	bytes.Buffer
+	text   string
+	cancel func()
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	n, err := c.Buffer.Write(p)
+	if strings.Contains(c.String(), c.text) {
+		c.cancel()
+	}
+	return n, err
+}
+
+func TestMigrateVerifyInterruptedAfter(t *testing.T) {
+	t.Parallel()
+	env, a := verifyBed(t)
+	port := reflector(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &cancelOn{text: "verify: sending for another", cancel: cancel}
+	var errb bytes.Buffer
+	err := RunWith(ctx, Env{Stdout: out, Stderr: &errb, Getenv: func(k string) string { return env[k] }},
+		verifyArgs(port, "--verify-after", "1m"))
+	r := result{stdout: out.String(), stderr: errb.String(), code: ExitCode(err)}
+	t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	check(t, r, ExitFailure, "out:COMPLETED", "out:verdict:", "err:interrupted after migration hostA-1 completed: the verification was cut short")
+	if len(a.mig.cancels) != 0 {
+		t.Errorf("a completed migration was cancelled: %v", a.mig.cancels)
+	}
 }
