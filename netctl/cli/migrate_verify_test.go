@@ -54,7 +54,7 @@ func TestMigrateVerify(t *testing.T) {
 	check(t, r, 0, "out:verify: 200 packets/s of 64 bytes to 127.0.0.1:", "out:from netctl's own network namespace",
 		"out:verify: sending for another 300ms", "out:COMPLETED", "out:verification (TWAMP-light",
 		"out:  lost:           0\n", "out:reflector seq:  continuous", "out:verdict:        PASS",
-		"out:  report:", filepath.Join(dir, verify.ReportFile))
+		"out:  report:         "+filepath.Join(dir, verify.ReportFile)+"\n")
 	raw := a.mig.attached["hostA-1"]
 	var rep verify.Report
 	if err := json.Unmarshal(raw, &rep); err != nil || !rep.Pass || rep.Sent == 0 || rep.Lost != 0 {

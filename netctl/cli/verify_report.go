@@ -74,10 +74,7 @@ func (r *verifyResult) print(g *globals) {
 	if r == nil {
 		return
 	}
-	printReport(g.env.Stdout, r.rep)
-	for _, f := range r.files {
-		fmt.Fprintf(g.env.Stdout, "  report:\t%s\n", f)
-	}
+	printReport(g.env.Stdout, r.rep, r.files)
 }
 
 // printVerification prints a verification attached to a record.
@@ -87,12 +84,12 @@ func printVerification(g *globals, raw json.RawMessage) {
 		fmt.Fprintf(g.env.Stdout, "verification: unreadable (%v)\n", err)
 		return
 	}
-	printReport(g.env.Stdout, rep)
+	printReport(g.env.Stdout, rep, nil)
 }
 
 // printReport is the verdict block: counts, the largest gap and where it
-// fell, latency, reflector continuity and PASS or FAIL.
-func printReport(w io.Writer, r verify.Report) {
+// fell, latency, reflector continuity, PASS or FAIL and the report files.
+func printReport(w io.Writer, r verify.Report, files []string) {
 	tw := newTable(w)
 	defer tw.Flush()
 	fmt.Fprintln(tw, "verification (TWAMP-light through the VNF's reflector):")
@@ -114,6 +111,9 @@ func printReport(w io.Writer, r verify.Report) {
 	}
 	fmt.Fprintf(tw, "  reflector seq:\t%s (%d to %d)\n", cont, r.ReflectorSeqFirst, r.ReflectorSeqLast)
 	fmt.Fprintf(tw, "  verdict:\t%s\n", or(r.Verdict, "none"))
+	for _, f := range files {
+		fmt.Fprintf(tw, "  report:\t%s\n", f)
+	}
 }
 
 // fmtMillis prints a short duration in milliseconds: 0.4ms, 45ms, 1234ms.
