@@ -60,9 +60,10 @@ test-integration:
 	set -o pipefail; NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) \
 	  $(GO) test -count=1 -p 1 -timeout 25m -v -run 'TestIntegration' ./... 2>&1 | tee build/integration.log
 
-## bench: plain QEMU versus nfhandoff, side by side (issue 3)
+## bench: plain QEMU (TCP, TLS) versus nfhandoff, side by side, same guests, one run
 bench: image
-	@echo "make bench: not built yet (issue 3: migration over QUIC)" >&2; exit 2
+	@mkdir -p build
+	$(GO) run ./testbed/bench --runs 3 --json build/bench.json
 
 ## demo: testbed up, a VNF guest, migrate it under traffic, verdict, tear down
 demo: image

@@ -61,8 +61,8 @@ migration record on the source agent ("netctl migrations ID" shows it) and
 timeline picture of arrivals and latency with the phases marked.
 
 The test packets must reach the guest. By default, when the testbed's
-client namespace nfh-client exists and netctl runs in the root network
-namespace, netctl sends from nfh-client (198.18.0.2, as a client of the VNF
+client namespace nfh-client exists and netctl does not already run inside
+one of the testbed's namespaces, netctl sends from nfh-client (198.18.0.2, as a client of the VNF
 would) and says so; --verify-netns NAME picks another namespace and
 "--verify-netns -" sends from where netctl runs. Sending from a namespace
 needs root.

@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // clientNetns is the testbed's client namespace (198.18.0.2), where
@@ -11,25 +12,35 @@ const clientNetns = "nfh-client"
 
 // defaultVerifyNetns is the namespace --verify sends from when
 // --verify-netns is not given: nfh-client when "ip netns" knows it and
-// netctl runs in the root network namespace (the testbed's guests are not
-// reachable from there), else "" (netctl's own namespace).
+// netctl does not already run inside one of the testbed's namespaces (the
+// guests are not reachable from outside them), else "" (netctl's own
+// namespace).
 func defaultVerifyNetns() string {
-	return pickNetns("/run/netns", "/proc/self/ns/net", "/proc/1/ns/net")
+	return pickNetns("/run/netns", "/proc/self/ns/net")
 }
 
-// pickNetns returns clientNetns if it exists under dir and self and init
-// are the same namespace; "" when either is false or cannot be told.
-func pickNetns(dir, self, init string) string {
+// pickNetns returns clientNetns if it exists under dir and self is none of
+// the testbed's (nfh-*) namespaces under dir; "" otherwise or when it cannot
+// be told.
+func pickNetns(dir, self string) string {
 	if _, err := os.Stat(filepath.Join(dir, clientNetns)); err != nil {
 		return ""
 	}
-	a, err := os.Stat(self)
+	me, err := os.Stat(self)
 	if err != nil {
 		return ""
 	}
-	b, err := os.Stat(init)
-	if err != nil || !os.SameFile(a, b) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
 		return ""
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "nfh-") {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && os.SameFile(me, fi) {
+			return ""
+		}
 	}
 	return clientNetns
 }
