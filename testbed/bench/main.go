@@ -18,14 +18,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nfhandoff/nfhandoff/migrator/vm"
 	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
 	"github.com/nfhandoff/nfhandoff/testbed"
 )
 
 // methods are every method the bench knows, in table order; the first two
 // are the baselines the ratios are taken against.
-func methods() []Method { return []Method{&plain{}, &plain{tls: true}} }
+func methods(o options) []Method {
+	agents := &agentSet{bin: o.migratord, root: o.root, imageDir: o.imageDir}
+	return []Method{&plain{}, &plain{tls: true}, &nfhandoff{agentSet: agents}, &nfhandoff{adaptive: true, agentSet: agents}}
+}
 
 var baselines = []string{"qemu-tcp", "qemu-tls"}
 
@@ -44,6 +46,8 @@ type options struct {
 	jsonOut   string
 	runDir    string
 	imageDir  string
+	migratord string // empty: build it
+	root      string // repository root
 	guests    []string
 	methods   []string
 	bandwidth uint64
@@ -59,15 +63,16 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.runDir, "run-dir", "/run/nfb", "state of the bench's guests (removed at exit)")
 	fs.StringVar(&o.imageDir, "image-dir", env.ImageDir, "guest images (make image)")
+	fs.StringVar(&o.migratord, "migratord", "", "migratord binary for the nfhandoff methods (default: go build ./cmd/migratord into --run-dir)")
 	g := fs.String("guests", "idle-256M,full-1G", "guests to migrate: idle-256M, full-1G")
-	m := fs.String("methods", "qemu-tcp,qemu-tls", "methods: qemu-tcp, qemu-tls")
+	m := fs.String("methods", "qemu-tcp,qemu-tls,nfhandoff", "methods: qemu-tcp, qemu-tls, nfhandoff, nfhandoff-adaptive (the agents' default rate-adaptive start)")
 	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s")
 	fs.DurationVar(&o.downtime, "downtime", 300*time.Millisecond, "QEMU downtime-limit for every method")
 	fs.BoolVar(&o.verbose, "v", false, "log each step")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	o.bandwidth = *bw
+	o.bandwidth, o.root = *bw, env.Root
 	o.guests, o.methods = strings.Split(*g, ","), strings.Split(*m, ",")
 	if o.runs < 1 {
 		return o, errors.New("--runs must be at least 1")
@@ -84,12 +89,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		return errors.New("needs root (network namespaces, taps)")
 	}
 	var ms []Method
+	all := methods(o)
 	for _, name := range o.methods {
-		i := slices.IndexFunc(methods(), func(m Method) bool { return m.Name() == name })
+		i := slices.IndexFunc(all, func(m Method) bool { return m.Name() == name })
 		if i < 0 {
 			return fmt.Errorf("unknown method %q", name)
 		}
-		ms = append(ms, methods()[i])
+		ms = append(ms, all[i])
 	}
 	var gs []Guest
 	for _, name := range o.guests {
@@ -110,6 +116,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		return err
 	}
 	defer unlock()
+	killLeftoverAgents(o.runDir)
 	killLeftovers(o.runDir)
 	os.RemoveAll(o.runDir)
 	hosts, err := topoUp(o.runDir, o.imageDir)
@@ -119,6 +126,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 				h.L.Close()
 			}
 		}
+		killLeftoverAgents(o.runDir)
 		killLeftovers(o.runDir)
 		topoDown()
 		os.RemoveAll(o.runDir)
@@ -127,6 +135,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		return fmt.Errorf("topology: %w", err)
 	}
 	for _, m := range ms {
+		defer m.Close()
 		if err := m.Setup(ctx, o.runDir, hosts); err != nil {
 			return fmt.Errorf("setting up %s: %w", m.Name(), err)
 		}
@@ -144,6 +153,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	fmt.Fprintf(stdout, "live migration, median [min-max] of %d runs; QEMU max-bandwidth %d MiB/s and downtime-limit %v for every method; wire = source uplink tx+rx\n",
 		o.runs, o.bandwidth>>20, o.downtime)
 	printTable(stdout, rows, baselines)
+	if slices.ContainsFunc(rows, func(r Row) bool { return r.Record != nil }) {
+		fmt.Fprintln(stdout, "\nnfhandoff, from the source agent's record: end-to-end = request until the record completed (dial, destination QEMU start, hand-back, source QEMU quit); QEMU times above exclude that, as for the plain methods (destination started first)")
+		printRecords(stdout, rows)
+	}
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{
 			"runs_per_config": o.runs, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(),
@@ -156,34 +169,64 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	return nil
 }
 
-// benchGuest boots g on the first host and migrates it back and forth,
-// each method in turn, runs times.
+// benchGuest migrates g with every method: per family of methods it
+// boots the guest on the first host with the family's first method and
+// moves it back and forth, each method of the family in turn, runs times,
+// then stops it (one guest runs at a time: the machine is small).
 func benchGuest(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, runs int, set Settings) ([]Run, error) {
+	var out []Run
+	port := 49000
+	for _, fam := range families(ms) {
+		rs, err := benchFamily(ctx, log, g, hosts, fam, runs, set, &port)
+		out = append(out, rs...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// families groups methods by Family, in first-seen order.
+func families(ms []Method) [][]Method {
+	var out [][]Method
+	idx := map[string]int{}
+	for _, m := range ms {
+		i, ok := idx[m.Family()]
+		if !ok {
+			i = len(out)
+			idx[m.Family()] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], m)
+	}
+	return out
+}
+
+func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, runs int, set Settings, port *int) ([]Run, error) {
 	spec := g.Spec()
 	from := hosts[0]
-	inst, err := from.Start(ctx, spec, false)
+	guest, err := ms[0].Boot(ctx, spec, from)
 	if err != nil {
-		return nil, fmt.Errorf("booting: %w", err)
+		return nil, fmt.Errorf("booting for %s: %w", ms[0].Name(), err)
 	}
-	defer func() { stopInst(inst) }()
+	defer func() { stopGuest(guest) }()
 	before, err := waitReady(ctx, from)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("guest ready", "guest", g.Label, "host", from.Name, "wss_pages", before.WSSPages)
+	log.Info("guest ready", "guest", g.Label, "host", from.Name, "family", ms[0].Family(), "wss_pages", before.WSSPages)
 	var out []Run
-	port := 49000
 	for n := 1; n <= runs; n++ {
 		for _, m := range ms {
 			to := hosts[0]
 			if from == hosts[0] {
 				to = hosts[1]
 			}
-			port++
-			r, dst, st, err := move(ctx, m, Move{Spec: spec, From: from, To: to, Src: inst, Port: port, Settings: set}, before)
+			*port++
+			r, dst, st, err := move(ctx, m, Move{Spec: spec, From: from, To: to, Src: guest, Port: *port, Settings: set}, before)
 			if dst != nil {
-				stopInst(inst)
-				inst, from, before = dst, to, st
+				stopGuest(guest)
+				guest, from, before = dst, to, st
 			}
 			if err != nil {
 				return out, fmt.Errorf("%s run %d: %w", m.Name(), n, err)
@@ -198,7 +241,7 @@ func benchGuest(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, m
 }
 
 // move runs one migration and checks the guest afterwards.
-func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, *vm.Instance, vnfproto.Status, error) {
+func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, Running, vnfproto.Status, error) {
 	w0, err := mv.From.WireBytes()
 	if err != nil {
 		return Run{}, nil, before, err
@@ -215,13 +258,20 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 	r := Run{Method: m.Name(), From: mv.From.Name, To: mv.To.Name, TotalTime: o.Summary.TotalTime,
 		Downtime: o.Summary.Downtime, SetupTime: o.Summary.SetupTime, WireBytes: w1 - w0,
 		RAMBytes: o.Summary.RAM.Transferred}
+	if rec := o.Record; rec != nil {
+		r.Record = &RecordRun{ID: rec.ID, EndToEnd: rec.Ended.Sub(rec.Started), QUICBytes: rec.WireBytes,
+			Passes: rec.RAM.DirtySyncCount, Postcopy: rec.Postcopy, Decisions: len(rec.Decisions)}
+	}
+	if err != nil && ctx.Err() == nil {
+		err = fmt.Errorf("INTEGRITY CHECK FAILED after %s move %s→%s: %w", m.Name(), mv.From.Name, mv.To.Name, err)
+	}
 	return r, o.Dst, st, err
 }
 
-func stopInst(inst *vm.Instance) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+func stopGuest(g Running) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	inst.Stop(ctx)
+	g.Stop(ctx)
 }
 
 // lock takes an exclusive lock so two benches never share the topology.

@@ -16,8 +16,8 @@ import (
 type Move struct {
 	Spec     api.VMSpec
 	From, To *Host
-	Src      *vm.Instance
-	Port     int // a port no earlier move used
+	Src      Running // as booted or moved by a method of the same family
+	Port     int     // a port no earlier move used
 	Settings Settings
 }
 
@@ -27,19 +27,33 @@ type Settings struct {
 	Downtime     time.Duration // QEMU downtime-limit
 }
 
+// Running is a guest as the family of methods that booted it holds it.
+type Running interface {
+	// Stop stops the guest and removes what was made for it; a guest
+	// that already left (migrated away) is not an error.
+	Stop(ctx context.Context) error
+}
+
 // Outcome is what a method reports of one move.
 type Outcome struct {
 	Summary policy.Summary // QEMU's, at the source, at the end
-	Dst     *vm.Instance   // the guest, running on To
+	Dst     Running        // the guest, running on To
+	// Record is the agent's record of the migration (nfhandoff only).
+	Record *api.Migration
 }
 
-// Method is one way of migrating. Migrate must leave the guest running on
-// To (Dst) and may leave Src for the harness to stop; on error it stops
+// Method is one way of migrating. Methods of one Family share a guest:
+// the harness boots it with the family's first method and moves it with
+// each method of the family in turn. Migrate must leave the guest running
+// on To (Dst) and may leave Src for the harness to stop; on error it stops
 // whatever destination it started.
 type Method interface {
 	Name() string
+	Family() string
 	Setup(ctx context.Context, runDir string, hosts []*Host) error // once, before any move
+	Boot(ctx context.Context, spec api.VMSpec, h *Host) (Running, error)
 	Migrate(ctx context.Context, mv Move) (Outcome, error)
+	Close() error // once, after the last move (also after a failed Setup)
 }
 
 // queryMigrate reads query-migrate's return object.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/vm"
 )
 
@@ -24,6 +25,16 @@ func (p *plain) Name() string {
 	return "qemu-tcp"
 }
 
+// Family: both plain methods move the guest the bench's launchers boot.
+func (p *plain) Family() string { return "qemu" }
+
+func (p *plain) Close() error { return nil }
+
+// Boot starts spec on h with the host's launcher.
+func (p *plain) Boot(ctx context.Context, spec api.VMSpec, h *Host) (Running, error) {
+	return h.Start(ctx, spec, false)
+}
+
 func (p *plain) Setup(ctx context.Context, runDir string, hosts []*Host) error {
 	if !p.tls {
 		return nil
@@ -36,22 +47,26 @@ func (p *plain) Setup(ctx context.Context, runDir string, hosts []*Host) error {
 // Migrate starts the destination with -incoming defer, lets the source
 // QEMU send straight to it, waits for completion and resumes the guest.
 func (p *plain) Migrate(ctx context.Context, mv Move) (Outcome, error) {
+	src, ok := mv.Src.(*vm.Instance)
+	if !ok {
+		return Outcome{}, fmt.Errorf("%s cannot move a guest it did not boot (%T)", p.Name(), mv.Src)
+	}
 	dst, err := mv.To.Start(ctx, mv.Spec, true)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("starting destination: %w", err)
 	}
-	out, err := p.migrate(ctx, mv, dst)
+	out, err := p.migrate(ctx, mv, src, dst)
 	if err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		mv.Src.Execute(sctx, "migrate_cancel", nil, nil)
+		src.Execute(sctx, "migrate_cancel", nil, nil)
 		dst.Stop(sctx)
 		return Outcome{}, err
 	}
 	return out, nil
 }
 
-func (p *plain) migrate(ctx context.Context, mv Move, dst *vm.Instance) (Outcome, error) {
+func (p *plain) migrate(ctx context.Context, mv Move, src, dst *vm.Instance) (Outcome, error) {
 	caps := map[string]bool{"events": true, "pause-before-switchover": false}
 	params := map[string]any{
 		"max-bandwidth":  mv.Settings.MaxBandwidth,
@@ -59,7 +74,7 @@ func (p *plain) migrate(ctx context.Context, mv Move, dst *vm.Instance) (Outcome
 		// A guest that arrived over TLS keeps its QEMU's tls-creds.
 		"tls-creds": "", "tls-hostname": "",
 	}
-	for _, inst := range []*vm.Instance{mv.Src, dst} {
+	for _, inst := range []*vm.Instance{src, dst} {
 		if err := capabilities(ctx, inst, caps); err != nil {
 			return Outcome{}, err
 		}
@@ -71,7 +86,7 @@ func (p *plain) migrate(ctx context.Context, mv Move, dst *vm.Instance) (Outcome
 		if err := p.addCreds(ctx, mv.To, dst, "server", ""); err != nil {
 			return Outcome{}, err
 		}
-		if err := p.addCreds(ctx, mv.From, mv.Src, "client", mv.To.Name); err != nil {
+		if err := p.addCreds(ctx, mv.From, src, "client", mv.To.Name); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -79,10 +94,10 @@ func (p *plain) migrate(ctx context.Context, mv Move, dst *vm.Instance) (Outcome
 	if err := dst.Execute(ctx, "migrate-incoming", map[string]any{"uri": uri}, nil); err != nil {
 		return Outcome{}, fmt.Errorf("migrate-incoming %s: %w", uri, err)
 	}
-	if err := mv.Src.Execute(ctx, "migrate", map[string]any{"uri": uri}, nil); err != nil {
+	if err := src.Execute(ctx, "migrate", map[string]any{"uri": uri}, nil); err != nil {
 		return Outcome{}, fmt.Errorf("migrate %s: %w", uri, err)
 	}
-	sum, err := waitMigration(ctx, mv.Src, 10*time.Minute, true)
+	sum, err := waitMigration(ctx, src, 10*time.Minute, true)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("source: %w", err)
 	}

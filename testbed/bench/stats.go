@@ -21,6 +21,19 @@ type Run struct {
 	SetupTime time.Duration `json:"setup_time_ns"`
 	WireBytes uint64        `json:"wire_bytes"` // source uplink, tx+rx
 	RAMBytes  uint64        `json:"ram_transferred"`
+	// Record is the agent's own account (nfhandoff methods only).
+	Record *RecordRun `json:"record,omitempty"`
+}
+
+// RecordRun is what the source agent's migration record says beyond
+// QEMU's times.
+type RecordRun struct {
+	ID        string        `json:"id"`
+	EndToEnd  time.Duration `json:"end_to_end_ns"` // request to completed record: dial, destination QEMU start, hand-back, source QEMU quit
+	QUICBytes uint64        `json:"quic_payload_bytes"`
+	Passes    uint64        `json:"passes"` // QEMU dirty-sync count
+	Postcopy  bool          `json:"postcopy"`
+	Decisions int           `json:"decisions"` // policy decisions taken
 }
 
 // Stat is the median and range of one measure.
@@ -52,8 +65,19 @@ type Row struct {
 	DowntimeM Stat   `json:"downtime_ms"`
 	WireMiB   Stat   `json:"wire_mib"`
 	// Ratios of this method's medians to a baseline method's, by baseline.
-	TotalRatio map[string]float64 `json:"total_time_ratio,omitempty"`
-	WireRatio  map[string]float64 `json:"wire_ratio,omitempty"`
+	TotalRatio    map[string]float64 `json:"total_time_ratio,omitempty"`
+	DowntimeRatio map[string]float64 `json:"downtime_ratio,omitempty"`
+	WireRatio     map[string]float64 `json:"wire_ratio,omitempty"`
+	// The agents' records, for methods that have them.
+	Record *RecordRow `json:"record,omitempty"`
+}
+
+// RecordRow summarises the records of one guest and method.
+type RecordRow struct {
+	EndToEndMS   Stat `json:"end_to_end_ms"`
+	QUICMiB      Stat `json:"quic_payload_mib"`
+	Passes       Stat `json:"passes"`
+	PostcopyRuns int  `json:"postcopy_runs"`
 }
 
 // summarise groups runs by guest and method (in first-seen order) and
@@ -61,7 +85,7 @@ type Row struct {
 func summarise(runs []Run, baselines []string) []Row {
 	var rows []Row
 	idx := map[[2]string]int{}
-	var tot, down, wire [][]float64
+	var tot, down, wire, e2e, quic, passes [][]float64
 	for _, r := range runs {
 		k := [2]string{r.Guest, r.Method}
 		i, ok := idx[k]
@@ -70,14 +94,29 @@ func summarise(runs []Run, baselines []string) []Row {
 			idx[k] = i
 			rows = append(rows, Row{Guest: r.Guest, Method: r.Method})
 			tot, down, wire = append(tot, nil), append(down, nil), append(wire, nil)
+			e2e, quic, passes = append(e2e, nil), append(quic, nil), append(passes, nil)
 		}
 		rows[i].Runs++
 		tot[i] = append(tot[i], float64(r.TotalTime)/float64(time.Millisecond))
 		down[i] = append(down[i], float64(r.Downtime)/float64(time.Millisecond))
 		wire[i] = append(wire[i], float64(r.WireBytes)/(1<<20))
+		if rec := r.Record; rec != nil {
+			if rows[i].Record == nil {
+				rows[i].Record = &RecordRow{}
+			}
+			e2e[i] = append(e2e[i], float64(rec.EndToEnd)/float64(time.Millisecond))
+			quic[i] = append(quic[i], float64(rec.QUICBytes)/(1<<20))
+			passes[i] = append(passes[i], float64(rec.Passes))
+			if rec.Postcopy {
+				rows[i].Record.PostcopyRuns++
+			}
+		}
 	}
 	for i := range rows {
 		rows[i].TotalMS, rows[i].DowntimeM, rows[i].WireMiB = stat(tot[i]), stat(down[i]), stat(wire[i])
+		if rec := rows[i].Record; rec != nil {
+			rec.EndToEndMS, rec.QUICMiB, rec.Passes = stat(e2e[i]), stat(quic[i]), stat(passes[i])
+		}
 	}
 	for i := range rows {
 		for _, b := range baselines {
@@ -86,9 +125,10 @@ func summarise(runs []Run, baselines []string) []Row {
 				continue
 			}
 			if rows[i].TotalRatio == nil {
-				rows[i].TotalRatio, rows[i].WireRatio = map[string]float64{}, map[string]float64{}
+				rows[i].TotalRatio, rows[i].DowntimeRatio, rows[i].WireRatio = map[string]float64{}, map[string]float64{}, map[string]float64{}
 			}
 			rows[i].TotalRatio[b] = ratio(rows[i].TotalMS.Median, rows[j].TotalMS.Median)
+			rows[i].DowntimeRatio[b] = ratio(rows[i].DowntimeM.Median, rows[j].DowntimeM.Median)
 			rows[i].WireRatio[b] = ratio(rows[i].WireMiB.Median, rows[j].WireMiB.Median)
 		}
 	}
@@ -107,7 +147,7 @@ func printTable(w io.Writer, rows []Row, baselines []string) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	head := []string{"guest", "method", "runs", "total time ms", "downtime ms", "wire MiB"}
 	for _, b := range baselines {
-		head = append(head, "time/"+b, "wire/"+b)
+		head = append(head, "time/"+b, "down/"+b, "wire/"+b)
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, r := range rows {
@@ -115,12 +155,31 @@ func printTable(w io.Writer, rows []Row, baselines []string) {
 		for _, b := range baselines {
 			t, ok := r.TotalRatio[b]
 			if !ok {
-				cols = append(cols, "-", "-")
+				cols = append(cols, "-", "-", "-")
 				continue
 			}
-			cols = append(cols, fmt.Sprintf("%.2f", t), fmt.Sprintf("%.2f", r.WireRatio[b]))
+			cols = append(cols, fmt.Sprintf("%.2f", t), fmt.Sprintf("%.2f", r.DowntimeRatio[b]), fmt.Sprintf("%.2f", r.WireRatio[b]))
 		}
 		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	tw.Flush()
+}
+
+// printRecords writes what the agents' records add, if any method has them.
+func printRecords(w io.Writer, rows []Row) {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	head := false
+	for _, r := range rows {
+		rec := r.Record
+		if rec == nil {
+			continue
+		}
+		if !head {
+			fmt.Fprintln(tw, "guest\tmethod\tend-to-end ms\tQUIC payload MiB\tpasses\tpost-copy runs")
+			head = true
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.Guest, r.Method, rng(rec.EndToEndMS, "%.0f"),
+			rng(rec.QUICMiB, "%.1f"), rng(rec.Passes, "%.0f"), rec.PostcopyRuns)
 	}
 	tw.Flush()
 }

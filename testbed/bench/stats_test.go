@@ -27,10 +27,12 @@ func TestSummarise(t *testing.T) {
 		{Guest: "g", Method: "qemu-tcp", TotalTime: 120 * ms, Downtime: 12 * ms, WireBytes: 10 << 20},
 		{Guest: "g", Method: "qemu-tls", TotalTime: 220 * ms, Downtime: 22 * ms, WireBytes: 11 << 20},
 		{Guest: "h", Method: "nfhandoff", TotalTime: 50 * ms, WireBytes: 5 << 20},
+		{Guest: "g", Method: "nfhandoff", TotalTime: 330 * ms, Downtime: 33 * ms, WireBytes: 20 << 20,
+			Record: &RecordRun{EndToEnd: 400 * ms, QUICBytes: 19 << 20, Passes: 3, Postcopy: true}},
 	}
 	base := []string{"qemu-tcp", "qemu-tls"}
 	rows := summarise(runs, base)
-	if len(rows) != 3 || rows[0].Method != "qemu-tcp" || rows[1].Method != "qemu-tls" || rows[2].Guest != "h" {
+	if len(rows) != 4 || rows[0].Method != "qemu-tcp" || rows[1].Method != "qemu-tls" || rows[2].Guest != "h" {
 		t.Fatalf("rows %+v", rows)
 	}
 	if rows[0].Runs != 2 || rows[0].TotalMS.Median != 110 || rows[1].TotalRatio["qemu-tcp"] != 210.0/110 {
@@ -39,10 +41,22 @@ func TestSummarise(t *testing.T) {
 	if rows[2].TotalRatio != nil {
 		t.Errorf("ratio without a baseline for that guest: %+v", rows[2])
 	}
+	c := rows[3]
+	if c.TotalRatio["qemu-tcp"] != 3 || c.DowntimeRatio["qemu-tcp"] != 3 || c.WireRatio["qemu-tls"] != 20.0/11 {
+		t.Errorf("ratios of c: %+v", c)
+	}
+	if c.Record == nil || c.Record.EndToEndMS.Median != 400 || c.Record.QUICMiB.Median != 19 || c.Record.PostcopyRuns != 1 {
+		t.Errorf("record summary %+v", c.Record)
+	}
+	if rows[0].Record != nil {
+		t.Errorf("a plain method has a record summary: %+v", rows[0].Record)
+	}
 	var b bytes.Buffer
 	printTable(&b, rows, base)
+	printRecords(&b, rows)
 	out := b.String()
-	for _, want := range []string{"time/qemu-tcp", "110 [100-120]", "1.91", "10.0 [10.0-10.0]"} {
+	for _, want := range []string{"time/qemu-tcp", "down/qemu-tls", "110 [100-120]", "1.91", "10.0 [10.0-10.0]",
+		"3.00", "1.82", "end-to-end ms", "400 [400-400]", "19.0 [19.0-19.0]"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

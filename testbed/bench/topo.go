@@ -56,7 +56,7 @@ func (h *Host) Start(ctx context.Context, spec api.VMSpec, incoming bool) (*vm.I
 		return nil, err
 	}
 	if err := h.owns(inst.Record().PID); err != nil {
-		stopInst(inst)
+		stopGuest(inst)
 		return nil, err
 	}
 	return inst, nil

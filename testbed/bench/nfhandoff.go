@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/policy"
+)
+
+// nfhandoff migrates through the project's own agents: one migratord per
+// bench host, guests started through the agent API (same spec as the plain
+// methods' guests), QEMU's stream carried agent to agent over QUIC with
+// mutual TLS.
+//
+// Fair settings: the same bandwidth cap as the plain methods from the first
+// byte (InitialBandwidth = Bandwidth; the default rate-adaptive start at
+// 64 MiB/s is a policy choice, measured by nfhandoff-adaptive), the same
+// downtime target, and one QEMU channel (postcopy auto with 0 multifd
+// channels) like the plain methods: multifd (which the agents use only with
+// postcopy never) would change QEMU's migration stream, not the transport.
+// The bench guests dirty no memory, so pre-copy converges and post-copy is
+// never entered (a run that entered it is marked in the record table).
+type nfhandoff struct {
+	adaptive  bool // InitialBandwidth left at the agent's default
+	*agentSet      // shared by the nfhandoff methods
+}
+
+// agentSet is the bench's agents, one per host, started once for every
+// nfhandoff method.
+type agentSet struct {
+	bin      string            // migratord; built into runDir when empty
+	root     string            // repository root, to build migratord
+	imageDir string            // guest images
+	agents   map[string]*agent // by host; nil until started
+}
+
+func (n *nfhandoff) Name() string {
+	if n.adaptive {
+		return "nfhandoff-adaptive"
+	}
+	return "nfhandoff"
+}
+
+// Family: the agents' guests are their own.
+func (n *nfhandoff) Family() string { return n.Name() }
+
+// Setup builds migratord if needed, makes the agents' CA, certificates
+// and peers file, and starts one agent per host, unless another nfhandoff
+// method did.
+func (n *nfhandoff) Setup(ctx context.Context, runDir string, hosts []*Host) error {
+	if n.agents != nil {
+		return nil
+	}
+	if n.bin == "" {
+		n.bin = filepath.Join(runDir, "migratord")
+		if _, err := os.Stat(n.bin); err != nil {
+			cmd := exec.CommandContext(ctx, "go", "build", "-o", n.bin, "./cmd/migratord")
+			cmd.Dir = n.root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("building migratord: %w: %s", err, out)
+			}
+		}
+	}
+	pkiDir, err := agentPKI(runDir, hosts)
+	if err != nil {
+		return err
+	}
+	n.agents = make(map[string]*agent)
+	for _, h := range hosts {
+		a, err := startAgent(ctx, n.bin, runDir, n.imageDir, pkiDir, h)
+		if err != nil {
+			return err
+		}
+		n.agents[h.Name] = a
+	}
+	return nil
+}
+
+// Close stops the agents (and their guests); stopping twice is harmless.
+func (n *nfhandoff) Close() error {
+	for _, a := range n.agents {
+		a.stop()
+	}
+	return nil
+}
+
+// agentGuest is a guest one of the agents runs.
+type agentGuest struct {
+	a    *agent
+	name string
+}
+
+func (g agentGuest) Stop(ctx context.Context) error {
+	_, err := g.a.client.StopVM(ctx, g.name)
+	if errors.Is(err, api.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// Boot starts spec through h's agent.
+func (n *nfhandoff) Boot(ctx context.Context, spec api.VMSpec, h *Host) (Running, error) {
+	a := n.agents[h.Name]
+	v, err := a.client.StartVM(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s through the agent on %s: %w", spec.Name, h.Name, err)
+	}
+	if err := h.owns(v.PID); err != nil {
+		a.client.StopVM(ctx, spec.Name)
+		return nil, err
+	}
+	return agentGuest{a: a, name: spec.Name}, nil
+}
+
+// Migrate asks the source agent to move the guest and follows the record
+// until it ends; the numbers are the record's (the agent quits the source
+// QEMU once the guest runs at the destination).
+func (n *nfhandoff) Migrate(ctx context.Context, mv Move) (Outcome, error) {
+	src, dst := n.agents[mv.From.Name], n.agents[mv.To.Name]
+	req := api.MigrateRequest{
+		VM: mv.Spec.Name, To: mv.To.Name,
+		Bandwidth:         int64(mv.Settings.MaxBandwidth),
+		InitialBandwidth:  int64(mv.Settings.MaxBandwidth),
+		DowntimeTarget:    api.Duration(mv.Settings.Downtime),
+		Postcopy:          api.PostcopyAuto,
+		CompletionTimeout: api.Duration(10 * time.Minute),
+		TimeoutAction:     api.TimeoutAbort,
+	}
+	if n.adaptive {
+		req.InitialBandwidth = 0
+	}
+	m, err := src.client.Migrate(ctx, req)
+	if err != nil {
+		return Outcome{}, n.failed(fmt.Errorf("migrate request to %s: %w", mv.From.Name, err))
+	}
+	m, err = n.wait(ctx, src, m.ID)
+	if err != nil {
+		return Outcome{}, n.failed(err)
+	}
+	if m.State != api.MigrationCompleted {
+		return Outcome{}, n.failed(fmt.Errorf("migration %s %s: %s", m.ID, m.State, m.Reason))
+	}
+	if _, err := src.client.GetVM(ctx, mv.Spec.Name); !errors.Is(err, api.ErrNotFound) {
+		return Outcome{}, n.failed(fmt.Errorf("migration %s completed but %s still has %s (%v)", m.ID, mv.From.Name, mv.Spec.Name, err))
+	}
+	if v, err := dst.client.GetVM(ctx, mv.Spec.Name); err != nil || v.State != api.StateRunning {
+		return Outcome{}, n.failed(fmt.Errorf("migration %s completed but %s does not run %s: %s %v", m.ID, mv.To.Name, mv.Spec.Name, v.State, err))
+	}
+	if m.TotalTime == 0 {
+		// QEMU 7.2 says completed a moment before it computes its times;
+		// a record read in that moment would skew the medians silently.
+		return Outcome{}, n.failed(fmt.Errorf("migration %s completed but its record has no QEMU total time (read before QEMU computed it)", m.ID))
+	}
+	sum := policy.Summary{Status: m.State, TotalTime: time.Duration(m.TotalTime),
+		Downtime: time.Duration(m.QEMUDowntime), SetupTime: time.Duration(m.SetupTime), RAM: m.RAM}
+	return Outcome{Summary: sum, Dst: agentGuest{a: dst, name: mv.Spec.Name}, Record: &m}, nil
+}
+
+// wait polls the migration until it ends; if ctx ends first it cancels
+// the migration (the guest stays on the source).
+func (n *nfhandoff) wait(ctx context.Context, a *agent, id string) (api.Migration, error) {
+	for {
+		m, err := a.client.GetMigration(ctx, id)
+		if err == nil && api.Ended(m.State) {
+			return m, nil
+		}
+		select {
+		case <-ctx.Done():
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			a.client.CancelMigration(cctx, id)
+			for cctx.Err() == nil {
+				if m, err := a.client.GetMigration(cctx, id); err == nil && api.Ended(m.State) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			return m, fmt.Errorf("migration %s: %w", id, ctx.Err())
+		case <-a.done:
+			return m, fmt.Errorf("migration %s: the agent on %s exited", id, a.host.Name)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// failed adds the agents' last log lines to err: their files go with the
+// bench's run dir.
+func (n *nfhandoff) failed(err error) error {
+	for _, name := range slices.Sorted(maps.Keys(n.agents)) {
+		err = fmt.Errorf("%w\nmigratord %s, last lines:\n%s", err, name, tail(n.agents[name].log, 15))
+	}
+	return err
+}
