@@ -73,6 +73,13 @@ func parse(args []string) (options, error) {
 		return o, err
 	}
 	o.bandwidth, o.root = *bw, env.Root
+	if o.migratord != "" {
+		abs, err := filepath.Abs(o.migratord)
+		if err != nil {
+			return o, err
+		}
+		o.migratord = abs
+	}
 	o.guests, o.methods = strings.Split(*g, ","), strings.Split(*m, ",")
 	if o.runs < 1 {
 		return o, errors.New("--runs must be at least 1")
@@ -154,7 +161,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		o.runs, o.bandwidth>>20, o.downtime)
 	printTable(stdout, rows, baselines)
 	if slices.ContainsFunc(rows, func(r Row) bool { return r.Record != nil }) {
-		fmt.Fprintln(stdout, "\nnfhandoff, from the source agent's record: end-to-end = request until the record completed (dial, destination QEMU start, hand-back, source QEMU quit); QEMU times above exclude that, as for the plain methods (destination started first)")
+		fmt.Fprintln(stdout, "\nnfhandoff, from the source agent's record: end-to-end = request until the record completed (dial, destination QEMU start, hand-back, source QEMU quit); QEMU times above exclude that, as for the plain methods (destination started first)."+
+			" nfhandoff runs one QEMU channel (postcopy auto, no multifd) with its initial bandwidth = the cap (nfhandoff-adaptive: the agents' default 64 MiB/s start)")
 		printRecords(stdout, rows)
 	}
 	if o.jsonOut != "" {
