@@ -63,7 +63,7 @@ test-integration:
 ## bench: plain QEMU (TCP, TLS) versus nfhandoff, side by side, same guests, one run
 bench: image
 	@mkdir -p build
-	$(GO) run ./testbed/bench --runs 3 --json build/bench.json
+	$(GO) run ./testbed/bench --runs 3 --json build/bench.json --migratord $(CURDIR)/$(BIN)/migratord
 
 ## demo: testbed up, a VNF guest, migrate it under traffic, verdict, tear down
 demo: image
