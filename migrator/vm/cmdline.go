@@ -58,6 +58,27 @@ func cpuModel(accel string) string {
 	return "qemu64"
 }
 
+// tcgRAMPadKiB is added to a TCG guest's RAM. QEMU 7.2 (Debian 12) loses
+// dirty pages in migration under TCG: its fast path for syncing a RAM
+// block's dirty bitmap (a block whose size is a multiple of 64 pages, 256 KiB)
+// clears the bits without resetting the TCG TLB's not-dirty marks, so later
+// stores through cached TLB entries (the kernel's, mostly) are never marked
+// dirty and the destination runs with stale pages (hrtimer rbtree
+// corruption, panic within ms). Fixed upstream in QEMU 9.0 (03bfc2188f,
+// "physmem: Fix migration dirty bitmap coherency with TCG memory access"),
+// not backported to 7.2. Two more pages make the main RAM block take the
+// slow path, which resets the TLB. QEMU takes sizes in 8 KiB steps.
+const tcgRAMPadKiB = 8
+
+// memArg is the -m argument: MiB under KVM, KiB with tcgRAMPadKiB added
+// under TCG. Both ends of a migration build it the same way.
+func memArg(memMiB int, accel string) string {
+	if accel == AccelKVM {
+		return strconv.Itoa(memMiB)
+	}
+	return strconv.Itoa(memMiB*1024+tcgRAMPadKiB) + "k"
+}
+
 // guestName is the -name argument; Adopt looks for it in /proc/<pid>/cmdline.
 func guestName(name string) string { return "guest=" + name + ",debug-threads=on" }
 
@@ -72,7 +93,7 @@ func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths, incoming b
 		"-machine", MachineType,
 		"-accel", accel,
 		"-cpu", cpuModel(accel),
-		"-m", strconv.Itoa(spec.MemoryMiB),
+		"-m", memArg(spec.MemoryMiB, accel),
 		"-smp", strconv.Itoa(spec.VCPUs),
 		"-nodefaults", "-no-user-config",
 		"-display", "none", "-vga", "none",

@@ -2,6 +2,7 @@ package vm
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -61,7 +62,7 @@ func TestQEMUArgs(t *testing.T) {
 	}{
 		{AccelTCG, map[string]string{
 			"-name": "guest=vnf1,debug-threads=on", "-machine": "pc-i440fx-7.2",
-			"-accel": "tcg", "-cpu": "qemu64", "-m": "512", "-smp": "2",
+			"-accel": "tcg", "-cpu": "qemu64", "-m": "524296k", "-smp": "2",
 			"-kernel": "/img/vmlinuz", "-initrd": "/img/initrd.img",
 			"-append":  "console=ttyS0 panic=-1 nfh.ip=198.18.0.100/24 nfh.gw=198.18.0.1 nfh.vnf=--wss,64",
 			"-chardev": "file,id=con0,path=/st/vms/vnf1/console.log", "-serial": "chardev:con0",
@@ -69,7 +70,7 @@ func TestQEMUArgs(t *testing.T) {
 			"-qmp": "unix:/st/vms/vnf1/qmp.sock,server=on,wait=off", "-pidfile": "/st/vms/vnf1/qemu.pid",
 			"-sandbox": "on", "-display": "none", "-vga": "none",
 		}},
-		{AccelKVM, map[string]string{"-accel": "kvm", "-cpu": "host"}},
+		{AccelKVM, map[string]string{"-accel": "kvm", "-cpu": "host", "-m": "512"}},
 	} {
 		args := qemuArgs(spec, tc.accel, "/img/vmlinuz", "/img/initrd.img", p, false)
 		for flag, want := range tc.want {
@@ -84,6 +85,25 @@ func TestQEMUArgs(t *testing.T) {
 		}
 		if slices.Contains(args, "-daemonize") || slices.Contains(args, "-S") {
 			t.Errorf("%s: unexpected flags in %q", tc.accel, args)
+		}
+	}
+}
+
+// Under TCG the guest RAM must not be a multiple of 256 KiB (QEMU 7.2's
+// dirty-bitmap fast path loses pages, see tcgRAMPadKiB) and may exceed the
+// spec by a few pages only; under KVM it is the spec's size.
+func TestMemArg(t *testing.T) {
+	for _, mib := range []int{64, 256, 1024, 4096} {
+		arg := memArg(mib, AccelTCG)
+		kib, err := strconv.Atoi(strings.TrimSuffix(arg, "k"))
+		if !strings.HasSuffix(arg, "k") || err != nil {
+			t.Fatalf("memArg(%d, tcg) = %q: want KiB with a k suffix", mib, arg)
+		}
+		if kib%256 == 0 || kib%8 != 0 || kib <= mib*1024 || kib > mib*1024+64 {
+			t.Errorf("memArg(%d, tcg) = %q: want a few pages more, a multiple of 8 KiB, not of 256 KiB", mib, arg)
+		}
+		if got := memArg(mib, AccelKVM); got != strconv.Itoa(mib) {
+			t.Errorf("memArg(%d, kvm) = %q, want %d", mib, got, mib)
 		}
 	}
 }
