@@ -38,6 +38,7 @@ type fakeQEMU struct {
 	stopped  bool
 	cont     chan struct{} // source: migrate-continue
 	hold     bool          // source: stay active until released
+	throttle int           // source: cpu-throttle-percentage while active
 	release  chan struct{} // source: closed to leave active
 	onCont   func() error  // destination: runs on cont
 	done     chan struct{}
@@ -113,7 +114,7 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 	if cmd != "query-migrate" && cmd != "query-status" {
 		f.cmds = append(f.cmds, cmd)
 	}
-	status, run := f.status, f.run
+	status, run, throttle := f.status, f.run, f.throttle
 	f.mu.Unlock()
 	switch cmd {
 	case "query-migrate":
@@ -125,6 +126,9 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 		}}
 		if status == "completed" {
 			r["downtime"] = 42
+		}
+		if status == "active" && throttle > 0 {
+			r["cpu-throttle-percentage"] = throttle
 		}
 		return r, nil
 	case "query-status":

@@ -223,3 +223,29 @@ func TestOutcomeUnknownKeepsGuestPaused(t *testing.T) {
 	}
 	_ = errors.New
 }
+
+// QEMU reports cpu-throttle-percentage only while it throttles: the record
+// keeps the highest value seen during the migration.
+func TestThrottleKeptInRecord(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	src.hold, src.throttle = true, 40
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go func() {
+		waitFor(t, "source active", func() bool { return src.getStatus() == "active" })
+		// Let a few samples see the throttle, then stop throttling.
+		time.Sleep(200 * time.Millisecond)
+		src.mu.Lock()
+		src.throttle = 0
+		src.mu.Unlock()
+		close(src.release)
+	}()
+	m, out := RunSource(ctx, p.sourceConfig(src))
+	if out != Moved || m.State != api.MigrationCompleted {
+		t.Fatalf("outcome %v state %s reason %q, want moved and completed", out, m.State, m.Reason)
+	}
+	if m.Throttled != 40 {
+		t.Errorf("record throttled %d%%, want the 40%% seen while active", m.Throttled)
+	}
+}

@@ -159,6 +159,12 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	pctx, stopPipes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipes()
 	err := s.run(ctx, pctx)
+	if err != nil && !s.committed && ctx.Err() != nil && !errors.Is(err, context.Cause(ctx)) {
+		// A step cut short by the cancel fails with a bare context error
+		// (e.g. "qmp migrate: context canceled"): the cancel's cause is
+		// the reason, and decides cancelled versus failed.
+		err = fmt.Errorf("%w (during: %v)", context.Cause(ctx), err)
+	}
 	if s.ctl != nil {
 		defer s.ctl.Close()
 	}
@@ -235,6 +241,11 @@ func (s *source) run(ctx, pctx context.Context) error {
 	defer evcancel()
 	events := cfg.Guest.Events(evctx)
 	if err := cfg.Guest.Execute(ctx, "migrate", map[string]any{"uri": "unix:" + sock}, nil); err != nil {
+		if ctx.Err() != nil {
+			// Cancelled with the command in flight: QEMU may have
+			// started migrating, so the rollback must migrate_cancel.
+			s.started = true
+		}
 		return fmt.Errorf("%w: starting migration: %w", api.ErrQEMU, err)
 	}
 	s.started = true

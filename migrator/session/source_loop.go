@@ -100,7 +100,12 @@ func (s *source) sample(ctx context.Context) error {
 		return nil
 	}
 	smp.At = time.Now()
-	s.rec.update(false, func(m *api.Migration) { m.Progress = s.progress(smp) })
+	s.rec.update(false, func(m *api.Migration) {
+		m.Progress = s.progress(smp)
+		// QEMU stops throttling, and reporting it, when the migration
+		// ends: the record keeps the highest percentage seen.
+		m.Throttled = max(m.Throttled, smp.ThrottlePct)
+	})
 	errDesc := ""
 	if smp.Status == "failed" || smp.Status == "cancelled" {
 		if sum, err := policy.ParseSummary(raw); err == nil {
