@@ -214,7 +214,14 @@ func (d *dest) receive(ctx context.Context) error {
 			break
 		}
 		if incoming == "failed" || incoming == "cancelled" {
-			return fmt.Errorf("%w: incoming migration %s: %s", api.ErrQEMU, incoming, errDesc)
+			err := fmt.Errorf("%w: incoming migration %s", api.ErrQEMU, incoming)
+			if errDesc != "" {
+				err = fmt.Errorf("%w: %s", err, errDesc)
+			}
+			if committed {
+				return err
+			}
+			return d.sourceReason(ctx, in, err)
 		}
 		if !lostAt.IsZero() && time.Since(lostAt) > d.cfg.CommitTimeout {
 			return fmt.Errorf("%w: source lost after commit and the incoming migration did not finish within %v (status %q)",
@@ -391,4 +398,31 @@ func (d *dest) fail(ctx context.Context, cause error) {
 	if err := writeMessage(d.ctl, Abort{Reason: truncate(d.cfg.Host + ": " + cause.Error())}); err == nil {
 		d.ctl.CloseWrite()
 	}
+}
+
+// abortGrace is how long a destination whose incoming migration failed
+// before Commit waits for the source's Abort, which says why.
+const abortGrace = 3 * time.Second
+
+// sourceReason returns err, or the source's Abort if it arrives within
+// abortGrace: a source that cancels (an operator's cancel, its completion
+// timeout) first cancels its QEMU, which breaks the stream and fails the
+// incoming migration here, and tells why only after rolling back.
+func (d *dest) sourceReason(ctx context.Context, in <-chan control, err error) error {
+	if in == nil {
+		return err
+	}
+	t := time.NewTimer(abortGrace)
+	defer t.Stop()
+	select {
+	case c, ok := <-in:
+		if ok && c.err == nil {
+			if m, ok := c.msg.(Abort); ok {
+				return fmt.Errorf("%w: source aborted: %s (here: %v)", api.ErrMigration, m.Reason, err)
+			}
+		}
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return err
 }

@@ -108,6 +108,9 @@ func TestCancelBeforeCommit(t *testing.T) {
 		t.Errorf("source guest stopped: %q", src.commands())
 	}
 	waitFor(t, "destination failed", func() bool { return p.agent.record("hostA-1").State == api.MigrationFailed })
+	if r := p.agent.record("hostA-1").Reason; !strings.Contains(r, "cancelled by request") {
+		t.Errorf("destination reason %q: want the source's (cancelled by request)", r)
+	}
 	dst := p.agent.guest()
 	index(t, dst.commands(), "(stop)")
 	if slices.Contains(dst.commands(), "cont") {
