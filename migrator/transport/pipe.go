@@ -3,12 +3,9 @@ package transport
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 )
-
-const pipeBuf = 256 << 10
 
 // Pipe copies local to s and s to local at the same time, the way a QEMU
 // migration channel needs: when one side ends its direction (EOF), the
@@ -65,28 +62,6 @@ func Pipe(ctx context.Context, local net.Conn, s *Stream) (sent, received int64,
 		firstErr = ctx.Err()
 	}
 	return sent, received, firstErr
-}
-
-// copyCount copies until src's EOF (not an error) or an error.
-func copyCount(dst io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, pipeBuf)
-	var n int64
-	for {
-		r, rerr := src.Read(buf)
-		if r > 0 {
-			w, werr := dst.Write(buf[:r])
-			n += int64(w)
-			if werr != nil {
-				return n, werr
-			}
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, rerr
-		}
-	}
 }
 
 // closeWrite half-closes c (Pipe checked that it can).
