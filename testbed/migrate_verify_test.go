@@ -66,20 +66,16 @@ func TestIntegrationMigrateVerify(t *testing.T) {
 	first := startGuest(ctx, t, env, "hostA", "--wss", "32", "--dirty-rate", "1")
 	dir := t.TempDir()
 
-	cmd := exec.CommandContext(ctx, filepath.Join(env.BinDir, "netctl"), "--host", "hostA",
+	stdout, stderr, err := env.Netctl(ctx, "--host", "hostA",
 		"migrate", "fw1", "--to", "hostB", "--verify", "--report", dir, "-o", "json")
-	cmd.Env = append(os.Environ(), "NFH_RUN_DIR="+env.RunDir)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	t.Logf("netctl stderr:\n%s", stderr.String())
+	t.Logf("netctl stderr:\n%s", stderr)
 	var ee *exec.ExitError
 	if err != nil && (!errors.As(err, &ee) || ee.ExitCode() != 1) {
 		t.Fatalf("netctl migrate --verify: %v", err)
 	}
 	var m api.Migration
-	if err := json.Unmarshal(stdout.Bytes(), &m); err != nil {
-		t.Fatalf("-o json: %v\n%s", err, stdout.String())
+	if err := json.Unmarshal([]byte(stdout), &m); err != nil {
+		t.Fatalf("-o json: %v\n%s", err, stdout)
 	}
 	if m.State != api.MigrationCompleted {
 		t.Fatalf("%s: %s: %s, want completed", m.ID, m.State, m.Reason)
