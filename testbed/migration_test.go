@@ -101,9 +101,20 @@ func guestOn(ctx context.Context, t *testing.T, env Env, host, vm string) api.Gu
 	t.Helper()
 	echo(t, 3)
 	twampLight(t, 3)
-	st, err := api.NewClient(env.Socket(host)).VMStatus(ctx, vm)
-	if err != nil {
-		t.Fatalf("%s on %s: %v", vm, host, err)
+	// The agent's status query to the guest is one UDP exchange with a
+	// short timeout; a guest that has just moved under TCG may miss it.
+	var st api.VMStatus
+	for try := 0; ; try++ {
+		s, err := api.NewClient(env.Socket(host)).VMStatus(ctx, vm)
+		if err != nil {
+			t.Fatalf("%s on %s: %v", vm, host, err)
+		}
+		st = s
+		if st.Guest != nil || try == 4 {
+			break
+		}
+		t.Logf("%s on %s: guest status: %s; asking again", vm, host, st.GuestError)
+		time.Sleep(time.Second)
 	}
 	if st.State != api.StateRunning || st.QEMUStatus != "running" || st.Guest == nil {
 		t.Fatalf("%s on %s: state %q qemu %q guest error %q", vm, host, st.State, st.QEMUStatus, st.GuestError)
