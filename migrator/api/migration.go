@@ -137,8 +137,9 @@ type Migration struct {
 	Postcopy  bool   `json:"postcopy"`  // whether post-copy was entered
 	Throttled int    `json:"throttled"` // final CPU throttle percentage, 0 if none
 
-	// Handoff is the dataplane's account (issue 4); nil until it exists.
-	Handoff json.RawMessage `json:"handoff,omitempty"`
+	// Handoff is both ends' account of the traffic hand-off; nil until the
+	// migration began it.
+	Handoff *HandoffReport `json:"handoff,omitempty"`
 	// Verification is what netctl's --verify measured, attached by netctl.
 	Verification json.RawMessage `json:"verification,omitempty"`
 }

@@ -3,51 +3,89 @@ package session
 import (
 	"context"
 	"io"
+	"net/netip"
+	"os"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
 
-// Handoff is the dataplane's part of a migration (issue 4 implements it
-// with eBPF; migrator never imports the dataplane). The session calls:
+// TapInfo is a VM's tap device on this host, as the dataplane needs it.
+type TapInfo struct {
+	Name    string
+	Ifindex int
+	// File is migratord's own dup of the tap fd (shared with QEMU). Never
+	// call File.Fd(): it would switch the fd to blocking mode. Use
+	// File.SyscallConn().
+	File *os.File
+}
+
+// Handoff is the dataplane's part of a VM's life and migrations (issue 4
+// implements it with eBPF; migrator never imports the dataplane).
 //
-//	destination: Prepare (before QEMU starts)
-//	source:      Switchover (guest stopped at pre-switchover, before migrate-continue)
-//	destination: after cont, Flushed with the flush stream
-//	source:      after the destination's Running, Resumed with the flush stream
-//	either end:  Rollback when the migration fails before the guest runs
-//	             at the destination
+// The agent calls Attach when a VM's tap exists (vm start, incoming
+// migration before QEMU starts, re-adoption after a restart) and Detach when
+// the tap goes (vm stop, source after a move). A migration calls, in order:
+//
+//	source:      Begin (before migrate: MIRROR)
+//	destination: Prepare (before QEMU starts: HOLD)
+//	source:      Switchover (guest stopped at pre-switchover, before migrate-continue: BUFFER)
+//	destination: Started (right after cont: GARPs)
+//	source:      after Commit and the destination's Running, Resumed with the flush stream (FORWARD)
+//	destination: Flushed with the flush stream (inject, release HOLD, PASS)
+//	either end:  Rollback when the migration fails before the guest runs at
+//	             the destination (at the source after the guest was resumed)
 //
 // Every method must return promptly; Rollback may be called more than once
 // and without the others having been called.
 type Handoff interface {
+	// Attach: a VM's tap exists on this host. Sets up the tap hook and the
+	// VM entry (its mode kept if an entry exists, else PASS).
+	Attach(ctx context.Context, spec api.VMSpec, tap TapInfo) error
+	// Detach: the VM's tap is going away (vm stop; source after a move: the
+	// entry stays in FORWARD for a grace period).
+	Detach(ctx context.Context, spec api.VMSpec) error
+	// Begin (source): a migration of spec to the host whose underlay IPv4
+	// is peer starts: MIRROR.
+	Begin(ctx context.Context, spec api.VMSpec, peer netip.Addr) error
 	// Prepare puts the VM's MAC/IP in HOLD at the destination: packets for
 	// it are queued until Flushed.
 	Prepare(ctx context.Context, spec api.VMSpec) error
 	// Switchover puts the VM in BUFFER at the source: the guest is stopped
 	// and its packets queue until Resumed or Rollback.
 	Switchover(ctx context.Context, spec api.VMSpec) error
+	// Started (destination, right after cont): announce the VM (GARPs, in
+	// the background).
+	Started(ctx context.Context, spec api.VMSpec) error
 	// Resumed puts the VM in FORWARD at the source and writes, in order,
-	// the packets still queued in the source tap and the BUFFER queue to
-	// flush. The session half-closes flush afterwards.
+	// the frame QEMU held, the packets still queued in the source tap and
+	// the BUFFER queue to flush. The session half-closes flush afterwards.
 	Resumed(ctx context.Context, spec api.VMSpec, flush Stream) error
 	// Flushed injects what arrives on flush (until EOF) into the new tap,
 	// then releases the HOLD queue and sets PASS. flush is nil when the
 	// source sent none in time: release HOLD and PASS.
 	Flushed(ctx context.Context, spec api.VMSpec, flush Stream) error
 	// Rollback undoes what the other methods did on this end: at the
-	// source, BUFFER goes back into the source tap and PASS; at the
-	// destination the HOLD entry goes.
+	// source (called after the guest was resumed there), BUFFER goes back
+	// into the source tap, in order, and PASS; at the destination the HOLD
+	// entry goes (held frames counted as dropped "rollback_dest").
 	Rollback(ctx context.Context, spec api.VMSpec) error
+	// Stats is this end's account of the current or last migration of spec.
+	Stats(spec api.VMSpec) api.HandoffStats
 }
 
 // NoHandoff is the Handoff of an agent without a dataplane: nothing is held
 // or buffered; the flush stream stays empty.
 type NoHandoff struct{}
 
-func (NoHandoff) Prepare(context.Context, api.VMSpec) error         { return nil }
-func (NoHandoff) Switchover(context.Context, api.VMSpec) error      { return nil }
-func (NoHandoff) Resumed(context.Context, api.VMSpec, Stream) error { return nil }
-func (NoHandoff) Rollback(context.Context, api.VMSpec) error        { return nil }
+func (NoHandoff) Attach(context.Context, api.VMSpec, TapInfo) error   { return nil }
+func (NoHandoff) Detach(context.Context, api.VMSpec) error            { return nil }
+func (NoHandoff) Begin(context.Context, api.VMSpec, netip.Addr) error { return nil }
+func (NoHandoff) Prepare(context.Context, api.VMSpec) error           { return nil }
+func (NoHandoff) Switchover(context.Context, api.VMSpec) error        { return nil }
+func (NoHandoff) Started(context.Context, api.VMSpec) error           { return nil }
+func (NoHandoff) Resumed(context.Context, api.VMSpec, Stream) error   { return nil }
+func (NoHandoff) Rollback(context.Context, api.VMSpec) error          { return nil }
+func (NoHandoff) Stats(api.VMSpec) api.HandoffStats                   { return api.HandoffStats{} }
 
 // Flushed drains the (empty) flush stream.
 func (NoHandoff) Flushed(_ context.Context, _ api.VMSpec, flush Stream) error {

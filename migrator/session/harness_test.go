@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -29,6 +30,14 @@ func (h *recHandoff) add(name string) {
 	*h.calls = append(*h.calls, h.side+"."+name)
 }
 
+func (h *recHandoff) Attach(context.Context, api.VMSpec, TapInfo) error { h.add("Attach"); return nil }
+func (h *recHandoff) Detach(context.Context, api.VMSpec) error          { h.add("Detach"); return nil }
+func (h *recHandoff) Begin(context.Context, api.VMSpec, netip.Addr) error {
+	h.add("Begin")
+	return nil
+}
+func (h *recHandoff) Started(context.Context, api.VMSpec) error    { h.add("Started"); return nil }
+func (h *recHandoff) Stats(api.VMSpec) api.HandoffStats            { return api.HandoffStats{} }
 func (h *recHandoff) Prepare(context.Context, api.VMSpec) error    { h.add("Prepare"); return nil }
 func (h *recHandoff) Switchover(context.Context, api.VMSpec) error { h.add("Switchover"); return nil }
 func (h *recHandoff) Rollback(context.Context, api.VMSpec) error   { h.add("Rollback"); return nil }

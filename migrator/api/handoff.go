@@ -1,0 +1,37 @@
+package api
+
+// HandoffStats is one end's account of a migration's traffic hand-off.
+type HandoffStats struct {
+	Mirrored    uint64 `json:"mirrored,omitempty"`     // source: frames copied while MIRROR
+	Buffered    uint64 `json:"buffered,omitempty"`     // source: frames captured in BUFFER
+	Residue     uint64 `json:"residue,omitempty"`      // source: frames read from the source tap's queue
+	HeldInQEMU  uint64 `json:"held_in_qemu,omitempty"` // source: frames QEMU had taken but not delivered, recovered
+	Flushed     uint64 `json:"flushed,omitempty"`      // source: frames sent on the flush stream; dest: frames injected from it
+	Held        uint64 `json:"held,omitempty"`         // dest: frames captured in HOLD/RELEASE
+	Released    uint64 `json:"released,omitempty"`     // dest: held frames injected
+	Forwarded   uint64 `json:"forwarded,omitempty"`    // source: stragglers sent to the destination (so far)
+	ForwardedIn uint64 `json:"forwarded_in,omitempty"` // dest: stragglers received through the tunnel
+	Returned    uint64 `json:"returned,omitempty"`     // source rollback: frames put back into the source tap
+	// Dropped counts frames lost, by reason: ring_full, queue_full,
+	// too_large, tap_full, forward, no_tap, held_unrecovered,
+	// rollback_dest, flush_lost.
+	Dropped        map[string]uint64   `json:"dropped,omitempty"`
+	GARPs          int                 `json:"garps,omitempty"`
+	HighWaterBytes int64               `json:"high_water_bytes,omitempty"` // user-space queue high-water mark
+	Modes          map[string]Duration `json:"modes,omitempty"`            // time spent in each mode ("mirror","buffer","hold","release","forward")
+}
+
+// DroppedTotal is the sum of Dropped over all reasons.
+func (h HandoffStats) DroppedTotal() uint64 {
+	var n uint64
+	for _, v := range h.Dropped {
+		n += v
+	}
+	return n
+}
+
+// HandoffReport is both ends' account of a migration's traffic hand-off.
+type HandoffReport struct {
+	Source      HandoffStats `json:"source"`
+	Destination HandoffStats `json:"destination"`
+}

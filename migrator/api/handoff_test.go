@@ -1,0 +1,43 @@
+package api
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestHandoffStatsDroppedTotal(t *testing.T) {
+	var h HandoffStats
+	if h.DroppedTotal() != 0 {
+		t.Fatalf("empty: %d", h.DroppedTotal())
+	}
+	h.Dropped = map[string]uint64{"ring_full": 3, "tap_full": 2}
+	if got := h.DroppedTotal(); got != 5 {
+		t.Fatalf("DroppedTotal = %d, want 5", got)
+	}
+}
+
+func TestHandoffReportJSON(t *testing.T) {
+	in := Migration{ID: "hostA-1", Handoff: &HandoffReport{
+		Source:      HandoffStats{Buffered: 31, Flushed: 33, Modes: map[string]Duration{"buffer": Duration(20 * time.Millisecond)}},
+		Destination: HandoffStats{Held: 4, Dropped: map[string]uint64{"tap_full": 1}},
+	}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out Migration
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Handoff == nil || out.Handoff.Source.Buffered != 31 || out.Handoff.Destination.DroppedTotal() != 1 ||
+		out.Handoff.Source.Modes["buffer"] != Duration(20*time.Millisecond) {
+		t.Fatalf("round trip: %s -> %+v", b, out.Handoff)
+	}
+	b, _ = json.Marshal(Migration{ID: "x"})
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	if _, ok := m["handoff"]; ok {
+		t.Fatalf("nil hand-off written: %s", b)
+	}
+}
