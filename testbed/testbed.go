@@ -19,6 +19,11 @@ type Env struct {
 	BinDir   string // netctl, migratord, vnf (NFH_BIN, default <root>/build/bin)
 	ImageDir string // guest images (NFH_IMAGE_DIR, default <root>/build/images)
 	RunDir   string // agents' sockets and logs (NFH_RUN_DIR, default /run/nfhandoff)
+	// AgentArgs are extra migratord arguments for every agent Up starts
+	// (NFH_MIGRATORD_ARGS); HostArgs those for one host's agent only
+	// (NFH_MIGRATORD_ARGS_<host>). Arguments must not contain whitespace.
+	AgentArgs []string
+	HostArgs  map[string][]string
 }
 
 // FindEnv walks up from the working directory to the repository root and
@@ -74,7 +79,10 @@ func (e Env) Missing() []string {
 // output.
 func (e Env) Script(ctx context.Context, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(e.Root, "testbed", name), args...)
-	cmd.Env = append(os.Environ(), "NFH_RUN_DIR="+e.RunDir)
+	cmd.Env = append(os.Environ(), "NFH_RUN_DIR="+e.RunDir, "NFH_MIGRATORD_ARGS="+strings.Join(e.AgentArgs, " "))
+	for h, a := range e.HostArgs {
+		cmd.Env = append(cmd.Env, "NFH_MIGRATORD_ARGS_"+h+"="+strings.Join(a, " "))
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -88,6 +96,30 @@ func (e Env) Script(ctx context.Context, name string, args ...string) (string, e
 func (e Env) Up(ctx context.Context, hosts int) (string, error) {
 	return e.Script(ctx, "up", "--hosts", fmt.Sprint(hosts), "--agents",
 		"--image-dir", e.ImageDir, "--bin", e.BinDir)
+}
+
+// WithAgentArgs returns a copy of e whose agents (every one, or only
+// host's when host is not empty) get args on their command line.
+func (e Env) WithAgentArgs(host string, args ...string) Env {
+	if host == "" {
+		e.AgentArgs = append(append([]string(nil), e.AgentArgs...), args...)
+		return e
+	}
+	hs := make(map[string][]string, len(e.HostArgs)+1)
+	for h, a := range e.HostArgs {
+		hs[h] = a
+	}
+	hs[host] = append(append([]string(nil), hs[host]...), args...)
+	e.HostArgs = hs
+	return e
+}
+
+// HasDataplane reports whether the migratord in BinDir has the eBPF
+// hand-off (its --help mentions --bpf-pin-dir); testbed/up then mounts the
+// bpffs and starts the agents with it.
+func (e Env) HasDataplane() bool {
+	out, _ := exec.Command(filepath.Join(e.BinDir, "migratord"), "--help").CombinedOutput()
+	return bytes.Contains(out, []byte("-bpf-pin-dir"))
 }
 
 // Down removes everything the testbed made.
