@@ -24,6 +24,8 @@ type verdict struct {
 	Sent, Received, Lost, Duplicated, Reordered int
 	LargestGap                                  api.Duration `json:"largest_gap"`
 	GapPhase                                    string       `json:"gap_phase"`
+	GapLost                                     int          `json:"gap_lost"`
+	RecvGap                                     api.Duration `json:"recv_gap"`
 	LatencyP50                                  api.Duration `json:"latency_p50"`
 	LatencyP99                                  api.Duration `json:"latency_p99"`
 	ReflectorSeqContinuous                      bool         `json:"reflector_seq_continuous"`
@@ -54,10 +56,11 @@ func readVerdict(t *testing.T, what string, raw json.RawMessage) verdict {
 // -o json` hostA→hostB under TWAMP-light from the client namespace. The
 // verdict must be complete and consistent (sent = received + lost, the
 // reflector's sequence continuous: same guest), the report files written.
-// Without the eBPF hand-off plain QEMU loses packets around the
-// switchover, so loss is logged, not asserted: a failed verdict (exit
-// status 1) is accepted when, and only when, the verdict says so and the
-// migration itself completed.
+// With the eBPF hand-off (migratord has the dataplane) nothing may be lost,
+// duplicated or reordered and the verdict must pass. Without it plain QEMU
+// loses packets around the switchover, so loss is only logged: a failed
+// verdict (exit status 1) is accepted when, and only when, the verdict says
+// so and the migration itself completed.
 func TestIntegrationMigrateVerify(t *testing.T) {
 	env := requireTestbed(t)
 	upMigrationTestbed(t, env)
@@ -97,6 +100,10 @@ func TestIntegrationMigrateVerify(t *testing.T) {
 		t.Fatalf("exit status %v but verdict pass %v (%s)", err, v.Pass, v.Verdict)
 	case !v.Pass && v.Lost == 0:
 		t.Fatalf("verdict %q fails without loss (default --max-lost 0, no --max-gap)", v.Verdict)
+	}
+	if env.HasDataplane() {
+		t.Logf("%s", handoffLine(verified{M: m, V: v, Err: err}))
+		lossless(t, verified{M: m, V: v, Err: err})
 	}
 
 	for _, f := range []string{"report.json", "timeline.png", "timeline.svg"} {
