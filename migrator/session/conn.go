@@ -23,6 +23,8 @@ type Stream interface {
 type Conn interface {
 	// Peer is the verified host name of the other agent.
 	Peer() string
+	// RemoteAddr is the other agent's address (its QUIC UDP address).
+	RemoteAddr() net.Addr
 	// OpenStream opens a stream and writes its header.
 	OpenStream(ctx context.Context, h wire.StreamHeader) (Stream, error)
 	// AcceptStream waits for the peer's next stream and reads its header.

@@ -34,6 +34,7 @@ type dest struct {
 
 	guest    Guest
 	admitted bool
+	prepared bool // Handoff.Prepare was called
 
 	mu        sync.Mutex
 	status    string // StatusPending, StatusRunning, StatusFailed
@@ -115,6 +116,7 @@ func (d *dest) refuse(err error) {
 // answers Ready.
 func (d *dest) prepare(ctx, pctx context.Context) error {
 	h := d.hello
+	d.prepared = true
 	err := bounded(ctx, 10*time.Second, func(ctx context.Context) error {
 		return d.cfg.Handoff.Prepare(ctx, h.Spec)
 	})
@@ -285,6 +287,12 @@ func (d *dest) receive(ctx context.Context) error {
 	if err := g.Execute(ctx, "cont", nil, nil); err != nil {
 		return fmt.Errorf("%w: cont: %w", api.ErrQEMU, err)
 	}
+	// The guest runs here: announce it (GARPs go out in the background).
+	if err := bounded(context.WithoutCancel(ctx), 10*time.Second, func(ctx context.Context) error {
+		return d.cfg.Handoff.Started(ctx, d.hello.Spec)
+	}); err != nil {
+		d.log.Warn("hand-off started", "err", err)
+	}
 	return nil
 }
 
@@ -321,6 +329,7 @@ func (d *dest) running(ctx context.Context) {
 		d.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
 		if err := d.waitPostcopy(ctx); err != nil {
 			d.log.Error("post-copy failed after the guest started here", "err", err)
+			d.handoffStats()
 			d.rec.finish(api.MigrationFailed, "post-copy failed after the guest started here; no rollback: "+err.Error())
 			return
 		}
@@ -346,8 +355,18 @@ func (d *dest) running(ctx context.Context) {
 	if flush != nil {
 		flush.Close()
 	}
+	if err := writeMessage(d.ctl, HandoffDone{Stats: d.handoffStats()}); err != nil {
+		d.log.Warn("sending the hand-off report to the source", "err", err)
+	}
 	d.rec.finish(api.MigrationCompleted, "")
 	d.log.Info("incoming migration completed")
+}
+
+// handoffStats records this end's hand-off account and returns it.
+func (d *dest) handoffStats() api.HandoffStats {
+	st := d.cfg.Handoff.Stats(d.hello.Spec)
+	d.rec.update(true, func(m *api.Migration) { m.Handoff = &api.HandoffReport{Destination: st} })
+	return st
 }
 
 // waitPostcopy waits for the incoming post-copy migration to complete.
@@ -389,6 +408,9 @@ func (d *dest) fail(ctx context.Context, cause error) {
 		return d.cfg.Handoff.Rollback(ctx, d.hello.Spec)
 	}); err != nil {
 		d.log.Warn("hand-off rollback", "err", err)
+	}
+	if d.prepared {
+		d.handoffStats()
 	}
 	if d.admitted {
 		d.cfg.Agent.Release(d.hello.Spec)

@@ -3,22 +3,27 @@
 //
 // The source (RunSource) dials the destination, sends a Hello carrying the
 // VM spec and the request on a control stream, waits for Ready, sets QEMU's
-// migration capabilities and parameters, and points QEMU's migrate at a
+// migration capabilities and parameters, begins the hand-off towards the
+// destination's address (Handoff.Begin), and points QEMU's migrate at a
 // unix socket it serves: every connection QEMU opens there becomes one
 // KindQEMU stream, in accept order (0 = main channel). A policy loop
 // (migrator/policy) watches query-migrate and steers bandwidth, post-copy
 // and throttling. At pre-switchover the Handoff buffers the VM's packets,
 // then migrate-continue; when QEMU reports completed the source sends
 // Commit and, on the destination's Running, flushes packets (Handoff),
-// quits its QEMU and records the migration.
+// quits its QEMU, waits for the destination's HandoffDone and records the
+// migration with both ends' hand-off accounts. On a failure before the
+// guest runs at the destination the source guest is resumed first, then
+// the hand-off rolls back (buffered packets go back into its tap).
 //
 // The destination (Server, one per accepted connection) answers a Hello by
 // holding the VM's packets (Handoff.Prepare), starting QEMU with
 // "-incoming defer -S", setting the same capabilities and
 // migrate-incoming on a unix socket; it connects the QEMU streams to that
 // socket strictly in channel order, and once the incoming migration is
-// complete and the source has sent Commit, it issues cont and answers
-// Running.
+// complete and the source has sent Commit, it issues cont, announces the
+// guest (Handoff.Started) and answers Running; it injects the flush
+// (Handoff.Flushed) and sends its hand-off account (HandoffDone).
 //
 // Exactly once: the source never resumes its guest after Commit unless the
 // destination positively answered Abort (or, asked later with a Status

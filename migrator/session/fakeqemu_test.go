@@ -41,6 +41,10 @@ type fakeQEMU struct {
 	throttle int           // source: cpu-throttle-percentage while active
 	release  chan struct{} // source: closed to leave active
 	onCont   func() error  // destination: runs on cont
+	trace    func(string)  // if set, called with every command but queries
+	// noResume: migrate_cancel leaves the guest stopped (as QEMU does for
+	// a guest that was not running), so the rollback must cont it.
+	noResume bool
 	done     chan struct{}
 	doneOnce sync.Once
 }
@@ -78,7 +82,11 @@ func (f *fakeQEMU) Stop(ctx context.Context) error {
 	f.mu.Lock()
 	f.stopped = true
 	f.cmds = append(f.cmds, "(stop)")
+	trace := f.trace
 	f.mu.Unlock()
+	if trace != nil {
+		trace("(stop)")
+	}
 	f.doneOnce.Do(func() { close(f.done) })
 	return nil
 }
@@ -103,6 +111,12 @@ func (f *fakeQEMU) set(status, run string) {
 	}
 }
 
+func (f *fakeQEMU) runState() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.run
+}
+
 func (f *fakeQEMU) getStatus() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -114,8 +128,11 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 	if cmd != "query-migrate" && cmd != "query-status" {
 		f.cmds = append(f.cmds, cmd)
 	}
-	status, run, throttle := f.status, f.run, f.throttle
+	status, run, throttle, trace, noResume := f.status, f.run, f.throttle, f.trace, f.noResume
 	f.mu.Unlock()
+	if trace != nil && cmd != "query-migrate" && cmd != "query-status" {
+		trace(cmd)
+	}
 	switch cmd {
 	case "query-migrate":
 		if status == "" {
@@ -142,8 +159,12 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 		f.cont <- struct{}{}
 		return nil, nil
 	case "migrate_cancel":
+		run := "running"
+		if noResume {
+			run = ""
+		}
 		go func() {
-			f.set("cancelled", "running")
+			f.set("cancelled", run)
 		}()
 		return nil, nil
 	case "migrate-incoming":

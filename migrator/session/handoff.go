@@ -26,8 +26,8 @@ type TapInfo struct {
 // migration before QEMU starts, re-adoption after a restart) and Detach when
 // the tap goes (vm stop, source after a move). A migration calls, in order:
 //
-//	source:      Begin (before migrate: MIRROR)
 //	destination: Prepare (before QEMU starts: HOLD)
+//	source:      Begin (after the destination's Ready, before migrate: MIRROR)
 //	source:      Switchover (guest stopped at pre-switchover, before migrate-continue: BUFFER)
 //	destination: Started (right after cont: GARPs)
 //	source:      after Commit and the destination's Running, Resumed with the flush stream (FORWARD)

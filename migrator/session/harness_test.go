@@ -22,6 +22,11 @@ type recHandoff struct {
 	mu    *sync.Mutex
 	calls *[]string
 	side  string
+
+	stats      api.HandoffStats // what Stats returns
+	beginErr   error            // what Begin returns
+	peer       netip.Addr       // Begin's peer
+	onRollback func()           // runs in Rollback
 }
 
 func (h *recHandoff) add(name string) {
@@ -32,15 +37,35 @@ func (h *recHandoff) add(name string) {
 
 func (h *recHandoff) Attach(context.Context, api.VMSpec, TapInfo) error { h.add("Attach"); return nil }
 func (h *recHandoff) Detach(context.Context, api.VMSpec) error          { h.add("Detach"); return nil }
-func (h *recHandoff) Begin(context.Context, api.VMSpec, netip.Addr) error {
+func (h *recHandoff) Begin(_ context.Context, _ api.VMSpec, peer netip.Addr) error {
 	h.add("Begin")
-	return nil
+	h.mu.Lock()
+	h.peer = peer
+	h.mu.Unlock()
+	return h.beginErr
 }
 func (h *recHandoff) Started(context.Context, api.VMSpec) error    { h.add("Started"); return nil }
-func (h *recHandoff) Stats(api.VMSpec) api.HandoffStats            { return api.HandoffStats{} }
 func (h *recHandoff) Prepare(context.Context, api.VMSpec) error    { h.add("Prepare"); return nil }
 func (h *recHandoff) Switchover(context.Context, api.VMSpec) error { h.add("Switchover"); return nil }
-func (h *recHandoff) Rollback(context.Context, api.VMSpec) error   { h.add("Rollback"); return nil }
+func (h *recHandoff) Rollback(context.Context, api.VMSpec) error {
+	if h.onRollback != nil {
+		h.onRollback()
+	}
+	h.add("Rollback")
+	return nil
+}
+func (h *recHandoff) Stats(api.VMSpec) api.HandoffStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stats
+}
+
+// trace returns a hook that logs a QEMU's commands into the same list as
+// the hand-off calls, as "<side>.qemu.<command>".
+func (h *recHandoff) trace() func(string) {
+	return func(cmd string) { h.add("qemu." + cmd) }
+}
+
 func (h *recHandoff) Resumed(_ context.Context, _ api.VMSpec, s Stream) error {
 	h.add(fmt.Sprintf("Resumed(%v)", s != nil))
 	if s != nil {

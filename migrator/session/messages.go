@@ -200,7 +200,8 @@ func DecodeStatusReply(body []byte) (StatusReply, error) {
 }
 
 // DecodeMessage decodes a frame of any type into its struct (a value:
-// Hello, Ready, Commit, Running, Abort, StatusRequest or StatusReply).
+// Hello, Ready, Commit, Running, Abort, StatusRequest, StatusReply or
+// HandoffDone).
 func DecodeMessage(typ uint8, body []byte) (any, error) {
 	switch typ {
 	case MsgHello:
@@ -223,6 +224,8 @@ func DecodeMessage(typ uint8, body []byte) (any, error) {
 		return DecodeStatusRequest(body)
 	case MsgStatusReply:
 		return DecodeStatusReply(body)
+	case MsgHandoffDone:
+		return DecodeHandoffDone(body)
 	}
 	return nil, fmt.Errorf("%w: unknown frame type %d", ErrBadMessage, typ)
 }
@@ -254,6 +257,8 @@ func writeMessage(w io.Writer, m any) error {
 		typ = MsgStatus
 	case StatusReply:
 		typ = MsgStatusReply
+	case HandoffDone:
+		typ = MsgHandoffDone
 	default:
 		return fmt.Errorf("writing control message: unknown type %T", m)
 	}

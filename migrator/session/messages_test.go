@@ -121,5 +121,6 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(uint8(MsgCommit), []byte(`{}`))
 	f.Add(uint8(MsgReady), []byte(`{"pid":1}`))
 	f.Add(uint8(MsgRunning), []byte(`{}`))
+	f.Add(uint8(MsgHandoffDone), []byte(`{"stats":{"held":1,"dropped":{"ring_full":2}}}`))
 	f.Fuzz(func(t *testing.T, typ uint8, b []byte) { DecodeMessage(typ, b) })
 }

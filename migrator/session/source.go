@@ -57,7 +57,13 @@ type SourceConfig struct {
 	// Started is the record's start time (default now).
 	Started time.Time
 
+	// SwitchoverDelay is a test knob: how long the source waits after the
+	// hand-off's Switchover (BUFFER) before migrate-continue, so a test can
+	// kill the destination while the source buffers. 0 in production.
+	SwitchoverDelay time.Duration
+
 	ReadyTimeout   time.Duration // Hello until Ready (default 2m)
+	HandoffTimeout time.Duration // waiting for the destination's HandoffDone (default 30s)
 	OutcomeTimeout time.Duration // asking the destination after a loss past Commit (default 2m)
 	Poll           time.Duration // query-migrate interval (default 200ms)
 }
@@ -80,6 +86,9 @@ func (c *SourceConfig) defaults() {
 	}
 	if c.Poll <= 0 {
 		c.Poll = 200 * time.Millisecond
+	}
+	if c.HandoffTimeout <= 0 {
+		c.HandoffTimeout = 30 * time.Second
 	}
 }
 
@@ -111,6 +120,9 @@ type source struct {
 	started, switched, postcopy, completed, committed, running bool
 	destAborted                                                bool
 	bandwidth                                                  uint64
+
+	begun     bool              // Handoff.Begin succeeded
+	destStats *api.HandoffStats // from the destination's HandoffDone
 }
 
 // control is one message read from the control stream, or its end.
@@ -224,6 +236,9 @@ func (s *source) run(ctx, pctx context.Context) error {
 	}
 	if err := cfg.Guest.Execute(ctx, "migrate-set-parameters", params, nil); err != nil {
 		return fmt.Errorf("%w: setting migration parameters: %w", api.ErrQEMU, err)
+	}
+	if err := s.begin(ctx); err != nil {
+		return err
 	}
 	sock := filepath.Join(cfg.Dir, "migrate.sock")
 	os.Remove(sock)

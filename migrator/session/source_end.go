@@ -36,9 +36,12 @@ func (s *source) moved(ctx context.Context, conn Conn) api.Migration {
 	if flush != nil {
 		flush.CloseWrite()
 	}
+	s.handoffStats(true)
 	if err := bounded(ctx, 30*time.Second, s.cfg.Guest.Stop); err != nil {
 		s.log.Warn("quitting source qemu", "err", err)
 	}
+	s.waitHandoffDone(ctx, conn)
+	s.handoffStats(true)
 	if conn != nil {
 		sent, recv := conn.Stats()
 		s.rec.update(false, func(m *api.Migration) {
@@ -96,11 +99,9 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 			}
 		}
 	}
-	if err := bounded(ctx, 10*time.Second, func(ctx context.Context) error {
-		return s.cfg.Handoff.Rollback(ctx, s.cfg.Spec)
-	}); err != nil {
-		s.log.Warn("hand-off rollback", "err", err)
-	}
+	// The hand-off rolls back only now that the guest runs again: the
+	// buffered frames go back into its tap in order.
+	s.handoffRollback(ctx)
 	if s.ctl != nil && !s.destAborted {
 		if err := writeMessage(s.ctl, Abort{Reason: truncate(cause.Error())}); err != nil {
 			s.log.Debug("telling the destination to abort", "err", err)
@@ -111,6 +112,17 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 		reason += " (source qemu gone)"
 	}
 	return s.rec.finish(state, reason)
+}
+
+// handoffRollback rolls the hand-off back (after the guest was resumed on
+// the source) and records its account.
+func (s *source) handoffRollback(ctx context.Context) {
+	if err := bounded(ctx, 10*time.Second, func(ctx context.Context) error {
+		return s.cfg.Handoff.Rollback(ctx, s.cfg.Spec)
+	}); err != nil {
+		s.log.Warn("hand-off rollback", "err", err)
+	}
+	s.handoffStats(true)
 }
 
 // resolve learns the outcome of a migration whose connection failed after
@@ -153,7 +165,7 @@ func (s *source) resolve(ctx context.Context, cause error) (api.Migration, Outco
 		s.log.Error("resuming the guest on the source", "err", err)
 		reason += "; resuming on the source failed: " + err.Error()
 	}
-	s.cfg.Handoff.Rollback(ctx, s.cfg.Spec)
+	s.handoffRollback(ctx)
 	s.log.Warn("destination aborted after commit; guest resumed on the source", "reason", reason)
 	return s.rec.finish(api.MigrationFailed, reason), Stayed
 }

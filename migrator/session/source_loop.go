@@ -75,6 +75,11 @@ func (s *source) onMessage(m any) error {
 	case Abort:
 		s.destAborted = true
 		return fmt.Errorf("%w: %s aborted: %s", api.ErrPeer, to, m.Reason)
+	case HandoffDone:
+		if s.running {
+			s.destStats = &m.Stats
+			return nil
+		}
 	}
 	return fmt.Errorf("%w: %s sent an unexpected %T", api.ErrPeer, to, m)
 }
@@ -106,6 +111,7 @@ func (s *source) sample(ctx context.Context) error {
 		// ends: the record keeps the highest percentage seen.
 		m.Throttled = max(m.Throttled, smp.ThrottlePct)
 	})
+	s.handoffStats(false)
 	errDesc := ""
 	if smp.Status == "failed" || smp.Status == "cancelled" {
 		if sum, err := policy.ParseSummary(raw); err == nil {
@@ -182,8 +188,12 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		err := bounded(ctx, 10*time.Second, func(ctx context.Context) error {
 			return s.cfg.Handoff.Switchover(ctx, s.cfg.Spec)
 		})
+		s.handoffStats(true)
 		if err != nil {
 			return fmt.Errorf("%w: hand-off switchover: %w", api.ErrMigration, err)
+		}
+		if err := s.switchoverDelay(ctx); err != nil {
+			return err
 		}
 		if err := s.cfg.Guest.Execute(ctx, "migrate-continue", map[string]string{"state": "pre-switchover"}, nil); err != nil {
 			return fmt.Errorf("%w: migrate-continue: %w", api.ErrQEMU, err)

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"net"
 
 	"github.com/nfhandoff/nfhandoff/migrator/transport"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
@@ -14,6 +15,7 @@ func FromTransport(c *transport.Conn) Conn { return tconn{c} }
 type tconn struct{ c *transport.Conn }
 
 func (t tconn) Peer() string                   { return t.c.Peer() }
+func (t tconn) RemoteAddr() net.Addr           { return t.c.RemoteAddr() }
 func (t tconn) Context() context.Context       { return t.c.Context() }
 func (t tconn) Stats() (sent, received uint64) { return t.c.Stats() }
 
