@@ -1,0 +1,90 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultTunnelDev    = "nfhvx0"
+	DefaultTunnelPort   = 4789
+	DefaultRingBytes    = 8 << 20
+	DefaultQueueBytes   = 64 << 20
+	DefaultGARPCount    = 5
+	DefaultGARPInterval = 20 * time.Millisecond
+	DefaultForwardGrace = 10 * time.Second
+
+	// VNI is the VXLAN network identifier of forwarded frames ("NF").
+	VNI = 0x4e46
+)
+
+// Config of a host's dataplane.
+type Config struct {
+	PinDir       string        // bpffs dir for pinned maps and links, e.g. /run/nfhandoff/bpffs/hostA (required)
+	Uplink       string        // host uplink interface for stragglers ("" = none)
+	TunnelDev    string        // VXLAN device (default "nfhvx0"), created if missing
+	TunnelPort   int           // VXLAN UDP port (default 4789)
+	RingBytes    int           // BPF ring size (default 8 MiB; a power of two, at least a page)
+	QueueBytes   int64         // user-space queue bound per VM (default 64 MiB)
+	GARPCount    int           // gratuitous ARPs on resume (default 5)
+	GARPInterval time.Duration // first interval, doubled each time (default 20ms)
+	ForwardGrace time.Duration // how long FORWARD stays at the source after a move (default 10s)
+	ForceClsact  bool          // attach with clsact even if tcx works (tests)
+	Logger       *slog.Logger  // nil: discard
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.TunnelDev == "" {
+		c.TunnelDev = DefaultTunnelDev
+	}
+	if c.TunnelPort == 0 {
+		c.TunnelPort = DefaultTunnelPort
+	}
+	if c.RingBytes == 0 {
+		c.RingBytes = DefaultRingBytes
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = DefaultQueueBytes
+	}
+	if c.GARPCount == 0 {
+		c.GARPCount = DefaultGARPCount
+	}
+	if c.GARPInterval == 0 {
+		c.GARPInterval = DefaultGARPInterval
+	}
+	if c.ForwardGrace == 0 {
+		c.ForwardGrace = DefaultForwardGrace
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// validate checks a Config that has its defaults.
+func (c Config) validate() error {
+	if c.PinDir == "" {
+		return errors.New("config: PinDir is required")
+	}
+	if c.TunnelPort < 1 || c.TunnelPort > 65535 {
+		return fmt.Errorf("config: TunnelPort %d out of range", c.TunnelPort)
+	}
+	if c.RingBytes < 4096 || c.RingBytes&(c.RingBytes-1) != 0 {
+		return fmt.Errorf("config: RingBytes %d is not a power of two of at least 4096", c.RingBytes)
+	}
+	if c.QueueBytes < 0 {
+		return fmt.Errorf("config: QueueBytes %d is negative", c.QueueBytes)
+	}
+	if c.GARPCount < 0 || c.GARPInterval < 0 || c.ForwardGrace < 0 {
+		return errors.New("config: GARPCount, GARPInterval and ForwardGrace must not be negative")
+	}
+	if len(c.TunnelDev) > 15 {
+		return fmt.Errorf("config: TunnelDev %q longer than 15 characters", c.TunnelDev)
+	}
+	return nil
+}
