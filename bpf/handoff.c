@@ -1,0 +1,483 @@
+//go:build ignore
+
+// SPDX-License-Identifier: (GPL-2.0-only OR MIT)
+/*
+ * handoff.c: the traffic hand-off of a migrating VM (issue 4), three TC programs.
+ *
+ *   tap_egress      on every VM tap (egress = towards the guest). The frame belongs to
+ *                   the VM that owns the tap (vm_by_ifindex), whatever it contains, and
+ *                   the VM's mode decides: pass, copy, capture-and-drop or forward.
+ *   uplink_ingress  on the host uplink: stragglers for a VM that has moved away (FORWARD)
+ *                   are sent through the tunnel, matched by dst MAC or, for routed IPv4,
+ *                   by dst IP (then the dst MAC is rewritten to the VM's). Everything
+ *                   else is not ours (TC_ACT_UNSPEC: the next program / normal path).
+ *   tunnel_ingress  on the host's VXLAN collect_md device: a frame for a VM whose tap is
+ *                   here is redirected to that tap (it then goes through tap_egress, so
+ *                   HOLD/RELEASE/PASS apply to it); a VM known but with no tap here is
+ *                   dropped and counted.
+ *
+ * The maps and structs below are the ABI with user space (package dataplane, generated
+ * bindings in dataplane/handoff_bpfel.go): do not change them without the Go side.
+ *
+ * Captured frames go to one ring buffer as records: a 32-byte rec_hdr, then len bytes of
+ * the frame. Capture design (how `captured` stays exact):
+ *   1. the frame is copied into the per-CPU scratch record (bounded length: MAX_FRAME);
+ *   2. a record of exactly sizeof(rec_hdr) + len bytes is reserved in the ring
+ *      (bpf_ringbuf_reserve_dynptr, which takes a length known only at run time);
+ *      if the ring is full nothing else happens: no sequence number was taken;
+ *   3. only then the sequence number is taken: seq = __sync_fetch_and_add(captured) + 1;
+ *   4. the frame and the header are written into the reservation and it is submitted.
+ * So captured[vm] is exactly the number of records of that VM put in the ring, seq runs
+ * 1, 2, 3, ... with no gaps, and user space can compare it with released[vm]. If two
+ * CPUs capture frames of the same VM at the same time their records may sit in the ring
+ * in the opposite order of their seq (the reservation order): user space must not treat
+ * that as a loss (sort by seq if it cares; the relative order of two frames racing on two
+ * CPUs is not defined anyway).
+ *
+ * Counters (per VM, per CPU; user space sums them). Every frame tap_egress sees for a VM,
+ * and every frame uplink_ingress acts on (FORWARD), adds 1 to `seen` and to exactly one
+ * outcome, so: seen == passed + mirrored + mirror_missed + buffered + held + forwarded +
+ * released_pass + drop_ring_full + drop_too_large + drop_forward.
+ * tunnel_ingress counts forwarded_in or drop_no_tap only (a redirected frame is then seen
+ * again by tap_egress). RELEASE captures are counted in `held` (rec_hdr.mode says RELEASE).
+ */
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+/* tc verdicts (linux/pkt_cls.h); the tcx ones have the same values. */
+#define TC_ACT_UNSPEC (-1) /* not ours: next program / normal path (TCX_NEXT) */
+#define TC_ACT_OK 0        /* pass (TCX_PASS) */
+#define TC_ACT_SHOT 2      /* drop (TCX_DROP) */
+#define TC_ACT_REDIRECT 7  /* bpf_redirect (TCX_REDIRECT) */
+
+#define ETH_ALEN 6
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+#define VLAN_HLEN 4
+#define MAX_VLAN_TAGS 2
+
+#define MAX_FRAME 2048 /* largest frame a capturing mode copies */
+#define MAX_VMS 1024
+#define RING_BYTES (8 << 20) /* default; user space may set MaxEntries before loading */
+#define TUNNEL_TTL 64
+
+/* Per-VM modes (vm_state.mode). */
+enum {
+	MODE_PASS = 0,    /* pass */
+	MODE_MIRROR = 1,  /* pass AND copy to the ring (source, migration start .. switchover) */
+	MODE_BUFFER = 2,  /* copy to the ring, drop (source, blackout) */
+	MODE_HOLD = 3,    /* copy to the ring, drop (destination, Prepare .. flushed) */
+	MODE_FORWARD = 4, /* send through the tunnel to the VM's new host */
+	MODE_RELEASE = 5, /* like HOLD until user space has finished with every captured
+	                   * frame (released >= captured); then the program itself sets
+	                   * PASS, so new traffic never overtakes re-injected traffic */
+};
+
+/* rec_hdr.flags */
+#define REC_F_PASSED 0x01 /* MIRROR copy: the frame itself was also passed to the tap */
+
+struct vm_key {
+	__u8 mac[ETH_ALEN];
+	__u16 pad; /* 0 */
+};
+
+/* Written by user space only, except the RELEASE -> PASS flip of .mode. */
+struct vm_state {
+	__u32 mode;        /* MODE_* */
+	__u32 ip;          /* VM IPv4, network byte order (0 = none) */
+	__u32 tap_ifindex; /* local tap (0 = none on this host) */
+	__u32 tun_ifindex; /* VXLAN (collect_md) device for FORWARD */
+	__u32 remote_ip;   /* FORWARD: destination host IPv4, HOST byte order */
+	__u32 vni;         /* FORWARD: VXLAN VNI */
+};
+
+struct vm_counters {
+	__u64 seen, passed, mirrored, buffered, held, forwarded, forwarded_in, released_pass;
+	__u64 drop_ring_full; /* BUFFER/HOLD/RELEASE capture failed (ring full): dropped */
+	__u64 mirror_missed;  /* MIRROR copy failed (ring full or too large): still passed */
+	__u64 drop_too_large; /* frame > MAX_FRAME in a capturing mode: dropped */
+	__u64 drop_forward;   /* set_tunnel_key/redirect failed, or no tunnel configured */
+	__u64 drop_no_tap;    /* came through the tunnel for a VM with no local tap */
+};
+
+/* Ring record header, host byte order; followed by len bytes of the frame. */
+struct rec_hdr {
+	__u64 seq; /* 1-based, per VM: the value captured[vm] took for this record */
+	__u8 mac[ETH_ALEN];
+	__u8 mode;  /* MODE_* the frame was captured in */
+	__u8 flags; /* REC_F_* */
+	__u32 len;
+	__u32 ifindex; /* tap the frame was going to */
+	__u64 ts_ns;   /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+};
+
+_Static_assert(sizeof(struct rec_hdr) == 32, "rec_hdr is 32 bytes");
+
+/* One record as built in the per-CPU scratch before it goes into the ring. */
+struct record {
+	struct rec_hdr hdr;
+	__u8 frame[MAX_FRAME];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VMS);
+	__type(key, struct vm_key);
+	__type(value, struct vm_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VMS);
+	__type(key, __u32); /* tap ifindex */
+	__type(value, struct vm_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vm_by_ifindex SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VMS);
+	__type(key, __be32); /* VM IPv4, network byte order */
+	__type(value, struct vm_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vm_by_ip SEC(".maps");
+
+/* Records put in the ring per VM (the last seq). User space creates the entry (0). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VMS);
+	__type(key, struct vm_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} captured SEC(".maps");
+
+/* Records user space has finished with per VM (injected, or discarded copies). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VMS);
+	__type(key, struct vm_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} released SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, MAX_VMS);
+	__type(key, struct vm_key);
+	__type(value, struct vm_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RING_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct record);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} scratch SEC(".maps");
+
+#define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
+#define READ_ONCE_U64(x) (*(volatile __u64 *)&(x))
+/* Per-CPU counter, so a plain increment is enough; c is NULL only if the map is full. */
+#define COUNT(c, field)                                                                        \
+	do {                                                                                   \
+		if (c)                                                                         \
+			(c)->field++;                                                          \
+	} while (0)
+
+/* counters_of returns the VM's counters, creating them if user space has not. */
+static __always_inline struct vm_counters *counters_of(const struct vm_key *key)
+{
+	struct vm_counters *c = bpf_map_lookup_elem(&counters, key);
+	if (c)
+		return c;
+	struct vm_counters zero = {};
+	bpf_map_update_elem(&counters, key, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&counters, key);
+}
+
+/* captured_of returns the VM's capture sequence counter, creating it (0) if missing. */
+static __always_inline __u64 *captured_of(const struct vm_key *key)
+{
+	__u64 *n = bpf_map_lookup_elem(&captured, key);
+	if (n)
+		return n;
+	__u64 zero = 0;
+	bpf_map_update_elem(&captured, key, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&captured, key);
+}
+
+enum capture_result {
+	CAPTURED = 0,
+	CAPTURE_RING_FULL, /* no room in the ring (or, cannot happen, no scratch/counter) */
+	CAPTURE_TOO_LARGE, /* frame longer than MAX_FRAME (or empty): not copied */
+};
+
+/* capture puts the whole frame in the ring as one record (see the top of the file). */
+static __always_inline enum capture_result capture(struct __sk_buff *skb,
+						   const struct vm_key *key, __u8 mode,
+						   __u8 flags)
+{
+	__u32 zero = 0;
+	__u32 len = skb->len;
+
+	if (len == 0 || len > MAX_FRAME)
+		return CAPTURE_TOO_LARGE;
+	struct record *rec = bpf_map_lookup_elem(&scratch, &zero);
+	__u64 *seq = captured_of(key);
+	if (!rec || !seq)
+		return CAPTURE_RING_FULL;
+	/* len is in [1, MAX_FRAME]: the verifier knows the copy stays inside rec->frame. */
+	if (bpf_skb_load_bytes(skb, 0, rec->frame, len) < 0)
+		return CAPTURE_RING_FULL;
+
+	struct bpf_dynptr dp;
+	if (bpf_ringbuf_reserve_dynptr(&ring, sizeof(struct rec_hdr) + len, 0, &dp) < 0) {
+		bpf_ringbuf_discard_dynptr(&dp, 0); /* required even when reserving failed */
+		return CAPTURE_RING_FULL;
+	}
+	if (bpf_dynptr_write(&dp, sizeof(struct rec_hdr), rec->frame, len, 0) < 0) {
+		/* Cannot happen: the reservation has room for len bytes after the header. */
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		return CAPTURE_RING_FULL;
+	}
+	/* The record is certain to reach the ring now: take its sequence number. */
+	rec->hdr.seq = __sync_fetch_and_add(seq, 1) + 1;
+	__builtin_memcpy(rec->hdr.mac, key->mac, ETH_ALEN);
+	rec->hdr.mode = mode;
+	rec->hdr.flags = flags;
+	rec->hdr.len = len;
+	rec->hdr.ifindex = skb->ifindex;
+	rec->hdr.ts_ns = bpf_ktime_get_ns();
+	/* Writing sizeof(rec_hdr) bytes at offset 0 of a larger reservation cannot fail. */
+	bpf_dynptr_write(&dp, 0, &rec->hdr, sizeof(struct rec_hdr), 0);
+	bpf_ringbuf_submit_dynptr(&dp, 0);
+	return CAPTURED;
+}
+
+/*
+ * capture_and_drop: BUFFER, HOLD and RELEASE. The frame never reaches the tap here; user
+ * space re-injects it later from the ring. *ok is the counter of frames captured.
+ */
+static __always_inline int capture_and_drop(struct __sk_buff *skb, const struct vm_key *key,
+					    __u8 mode, struct vm_counters *c, __u64 *ok)
+{
+	switch (capture(skb, key, mode, 0)) {
+	case CAPTURED:
+		if (ok)
+			(*ok)++;
+		break;
+	case CAPTURE_TOO_LARGE:
+		COUNT(c, drop_too_large);
+		break;
+	default:
+		COUNT(c, drop_ring_full);
+		break;
+	}
+	return TC_ACT_SHOT;
+}
+
+/*
+ * forward (FORWARD): encapsulate to the VM's new host. The VXLAN device is collect_md
+ * ("external"), so the tunnel key set here gives it the outer destination and the VNI.
+ */
+static __always_inline int forward(struct __sk_buff *skb, const struct vm_state *st,
+				   struct vm_counters *c)
+{
+	__u32 tun_ifindex = READ_ONCE_U32(st->tun_ifindex);
+	struct bpf_tunnel_key tk = {};
+
+	tk.tunnel_id = READ_ONCE_U32(st->vni);
+	tk.remote_ipv4 = READ_ONCE_U32(st->remote_ip); /* host byte order, as the helper wants */
+	tk.tunnel_ttl = TUNNEL_TTL;
+	if (tun_ifindex == 0 || tk.remote_ipv4 == 0 ||
+	    bpf_skb_set_tunnel_key(skb, &tk, sizeof(tk), 0) < 0) {
+		COUNT(c, drop_forward);
+		return TC_ACT_SHOT;
+	}
+	long ret = bpf_redirect(tun_ifindex, 0);
+	if (ret != TC_ACT_REDIRECT) {
+		COUNT(c, drop_forward);
+		return TC_ACT_SHOT;
+	}
+	COUNT(c, forwarded);
+	return TC_ACT_REDIRECT;
+}
+
+/* release (RELEASE): pass and flip to PASS once user space has caught up, else hold. */
+static __always_inline int release(struct __sk_buff *skb, const struct vm_key *key,
+				   struct vm_state *st, struct vm_counters *c)
+{
+	__u64 *cap = bpf_map_lookup_elem(&captured, key);
+	__u64 *rel = bpf_map_lookup_elem(&released, key);
+	__u64 ncap = cap ? READ_ONCE_U64(*cap) : 0;
+	__u64 nrel = rel ? READ_ONCE_U64(*rel) : 0;
+
+	if (nrel >= ncap) {
+		/*
+		 * Every captured frame is re-injected: from now on frames pass. Compare-and-
+		 * swap so a mode user space wrote in the meantime is not overwritten.
+		 */
+		__sync_val_compare_and_swap(&st->mode, MODE_RELEASE, MODE_PASS);
+		COUNT(c, released_pass);
+		return TC_ACT_OK;
+	}
+	return capture_and_drop(skb, key, MODE_RELEASE, c, c ? &c->held : 0);
+}
+
+SEC("tc")
+int tap_egress(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ifindex;
+	struct vm_key *owner = bpf_map_lookup_elem(&vm_by_ifindex, &ifindex);
+	if (!owner)
+		return TC_ACT_UNSPEC;
+	struct vm_key key = *owner;
+	struct vm_state *st = bpf_map_lookup_elem(&vms, &key);
+	if (!st)
+		return TC_ACT_UNSPEC;
+	struct vm_counters *c = counters_of(&key);
+	COUNT(c, seen);
+
+	/* Whatever the frame is (short, VLAN, not IP, ARP), it is this VM's. */
+	switch (READ_ONCE_U32(st->mode)) {
+	case MODE_MIRROR:
+		/* Pass, and keep a copy: the agent recovers from these copies the one frame
+		 * QEMU takes from the tap after the guest stopped. A copy that fails (ring
+		 * full, too large) is counted, the frame passes anyway. */
+		if (capture(skb, &key, MODE_MIRROR, REC_F_PASSED) == CAPTURED)
+			COUNT(c, mirrored);
+		else
+			COUNT(c, mirror_missed);
+		return TC_ACT_OK;
+	case MODE_BUFFER:
+		/* Source blackout: the guest is stopped, keep every frame for the flush. */
+		return capture_and_drop(skb, &key, MODE_BUFFER, c, c ? &c->buffered : 0);
+	case MODE_HOLD:
+		/* Destination before the flush: new frames wait behind the flushed ones. */
+		return capture_and_drop(skb, &key, MODE_HOLD, c, c ? &c->held : 0);
+	case MODE_RELEASE:
+		return release(skb, &key, st, c);
+	case MODE_FORWARD:
+		/* The VM runs elsewhere now: whatever still comes here goes after it. */
+		return forward(skb, st, c);
+	case MODE_PASS:
+	default: /* unknown mode: never black-hole traffic */
+		COUNT(c, passed);
+		return TC_ACT_OK;
+	}
+}
+
+/* load_dst_key fills key with the frame's destination MAC; -1 if shorter than Ethernet. */
+static __always_inline int load_dst_key(struct __sk_buff *skb, struct vm_key *key)
+{
+	if (skb->len < ETH_HLEN)
+		return -1;
+	return bpf_skb_load_bytes(skb, 0, key->mac, ETH_ALEN) < 0 ? -1 : 0;
+}
+
+/*
+ * routed_vm finds the VM a routed IPv4 frame is for (dst MAC: this host, dst IP: the VM),
+ * skipping up to MAX_VLAN_TAGS VLAN tags. Returns 0 and fills key, or -1.
+ */
+static __always_inline int routed_vm(struct __sk_buff *skb, struct vm_key *key)
+{
+	__u8 dst0;
+	__be16 proto;
+	__u32 off = ETH_HLEN;
+
+	if (bpf_skb_load_bytes(skb, 0, &dst0, 1) < 0 || (dst0 & 1)) /* group address */
+		return -1;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN - 2, &proto, 2) < 0)
+		return -1;
+#pragma unroll
+	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (bpf_skb_load_bytes(skb, off + 2, &proto, 2) < 0)
+			return -1;
+		off += VLAN_HLEN;
+	}
+	if (proto != bpf_htons(ETH_P_IP))
+		return -1;
+
+	__u8 vihl;
+	__be32 daddr;
+	if (bpf_skb_load_bytes(skb, off, &vihl, 1) < 0 || (vihl >> 4) != 4 || (vihl & 0xf) < 5)
+		return -1;
+	if (bpf_skb_load_bytes(skb, off + 16, &daddr, 4) < 0) /* iphdr.daddr */
+		return -1;
+	struct vm_key *k = bpf_map_lookup_elem(&vm_by_ip, &daddr);
+	if (!k)
+		return -1;
+	*key = *k;
+	return 0;
+}
+
+SEC("tc")
+int uplink_ingress(struct __sk_buff *skb)
+{
+	struct vm_key key = {};
+	int routed = 0;
+
+	if (load_dst_key(skb, &key) < 0)
+		return TC_ACT_UNSPEC;
+	struct vm_state *st = bpf_map_lookup_elem(&vms, &key);
+	if (!st) {
+		/* Not a VM's MAC. Routed IPv4 for a VM (broadcast ARP never gets here: a
+		 * group dst MAC is not routed traffic; it is passed, the switch floods it to
+		 * the VM's new host anyway). */
+		if (routed_vm(skb, &key) < 0)
+			return TC_ACT_UNSPEC;
+		st = bpf_map_lookup_elem(&vms, &key);
+		if (!st)
+			return TC_ACT_UNSPEC;
+		routed = 1;
+	}
+	/* Only stragglers for a VM that has moved away are ours. */
+	if (READ_ONCE_U32(st->mode) != MODE_FORWARD)
+		return TC_ACT_UNSPEC;
+
+	struct vm_counters *c = counters_of(&key);
+	COUNT(c, seen);
+	if (routed && bpf_skb_store_bytes(skb, 0, key.mac, ETH_ALEN, 0) < 0) {
+		/* Routed to this host: address the frame to the VM itself. */
+		COUNT(c, drop_forward);
+		return TC_ACT_SHOT;
+	}
+	return forward(skb, st, c);
+}
+
+SEC("tc")
+int tunnel_ingress(struct __sk_buff *skb)
+{
+	struct vm_key key = {};
+
+	if (load_dst_key(skb, &key) < 0)
+		return TC_ACT_UNSPEC;
+	struct vm_state *st = bpf_map_lookup_elem(&vms, &key);
+	if (!st)
+		return TC_ACT_UNSPEC;
+	struct vm_counters *c = counters_of(&key);
+	__u32 tap = READ_ONCE_U32(st->tap_ifindex);
+	if (tap == 0) {
+		COUNT(c, drop_no_tap);
+		return TC_ACT_SHOT;
+	}
+	/* To the tap's egress: tap_egress applies the VM's mode (HOLD at a destination). */
+	COUNT(c, forwarded_in);
+	return bpf_redirect(tap, 0);
+}
+
+char __license[] SEC("license") = "Dual MIT/GPL";
