@@ -1,0 +1,393 @@
+package dataplane
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"syscall"
+	"testing"
+)
+
+// Verdicts of bpf/handoff.c's programs as prog.Run returns them.
+const (
+	progUnspec   int32 = -1 // TC_ACT_UNSPEC: not ours
+	progOK       int32 = 0  // TC_ACT_OK: pass
+	progShot     int32 = 2  // TC_ACT_SHOT: drop
+	progRedirect int32 = 7  // TC_ACT_REDIRECT
+)
+
+// Modes (bpf/handoff.c MODE_*), as the tests write them.
+const (
+	bpfModePass    uint32 = 0
+	bpfModeMirror  uint32 = 1
+	bpfModeBuffer  uint32 = 2
+	bpfModeHold    uint32 = 3
+	bpfModeForward uint32 = 4
+	bpfModeRelease uint32 = 5
+)
+
+// tapFrames are the kinds of frame a tap may carry; at tap_egress each belongs to the
+// VM by ifindex, whatever it is.
+func tapFrames() map[string][]byte {
+	return map[string][]byte{
+		"ipv4":   ipv4Frame(testVMMAC, testVMIP, 100),
+		"vlan":   vlanTagged(ipv4Frame(testVMMAC, testVMIP, 100), 42),
+		"non-ip": localExperimental(testVMMAC),
+		"arp":    arpRequest(testVMIP),
+		"eth-14": ethFrame(testVMMAC, testPeerMAC, 0x88b5, nil), // shortest frame a test run takes
+	}
+}
+
+var tapFrameOrder = []string{"ipv4", "vlan", "non-ip", "arp", "eth-14"}
+
+func TestPrivTapEgressModes(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		mode     uint32
+		captured int64 // captured[vm] before (user space: 0)
+		released int64
+		want     int32
+		capture  bool  // frames reach the ring
+		flags    uint8 // rec_hdr.flags
+		count    func(c handoffVmCounters) uint64
+	}{
+		{"pass", bpfModePass, 0, 0, progOK, false, 0, func(c handoffVmCounters) uint64 { return c.Passed }},
+		{"mirror", bpfModeMirror, 0, 0, progOK, true, 1, func(c handoffVmCounters) uint64 { return c.Mirrored }},
+		{"buffer", bpfModeBuffer, 0, 0, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Buffered }},
+		{"hold", bpfModeHold, 0, 0, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Held }},
+		// RELEASE while user space still has frames to inject (released < captured).
+		{"release", bpfModeRelease, 3, 1, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Held }},
+		{"forward", bpfModeForward, 0, 0, progRedirect, false, 0, func(c handoffVmCounters) uint64 { return c.Forwarded }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newBPFEnv(t, 1<<16)
+			e.setVM(tc.mode, e.tap, tc.captured, tc.released)
+			frames := tapFrames()
+			for _, name := range tapFrameOrder {
+				if got, _ := e.run(e.objs.TapEgress, frames[name], e.tap); got != tc.want {
+					t.Errorf("%s frame: verdict %d, want %d", name, got, tc.want)
+				}
+			}
+			n := uint64(len(tapFrameOrder))
+			c := e.counters()
+			if c.Seen != n || tc.count(c) != n {
+				t.Errorf("counters %+v: want seen and the mode's counter = %d", c, n)
+			}
+			if st := e.state(); st.Mode != tc.mode {
+				t.Errorf("mode changed to %d", st.Mode)
+			}
+			recs := readTestRecords(t, e.objs)
+			if !tc.capture {
+				if len(recs) != 0 || e.captured() != uint64(tc.captured) {
+					t.Errorf("%d records, captured %d: want none", len(recs), e.captured())
+				}
+				return
+			}
+			if len(recs) != len(tapFrameOrder) {
+				t.Fatalf("%d records, want %d", len(recs), len(tapFrameOrder))
+			}
+			for i, r := range recs {
+				name := tapFrameOrder[i]
+				want := frames[name]
+				if r.hdr.Seq != uint64(tc.captured)+uint64(i)+1 || r.hdr.Mac != testVMKey.Mac ||
+					uint32(r.hdr.Mode) != tc.mode || r.hdr.Flags != tc.flags ||
+					r.hdr.Ifindex != e.tap || r.hdr.TsNs == 0 {
+					t.Errorf("%s record header %+v", name, r.hdr)
+				}
+				if !bytes.Equal(r.frame, want) {
+					t.Errorf("%s record frame differs:\n got %x\nwant %x", name, r.frame, want)
+				}
+			}
+			if got := e.captured(); got != uint64(tc.captured)+n {
+				t.Errorf("captured %d, want %d", got, uint64(tc.captured)+n)
+			}
+		})
+	}
+}
+
+// Frames on a tap that belongs to no VM, or whose VM has no entry, are not ours.
+func TestPrivTapEgressUnknown(t *testing.T) {
+	e := newBPFEnv(t, 1<<16)
+	if got, _ := e.run(e.objs.TapEgress, ipv4Frame(testVMMAC, testVMIP, 100), e.strayTap); got != progUnspec {
+		t.Errorf("tap of no VM: verdict %d, want %d", got, progUnspec)
+	}
+	e.put(e.objs.VmByIfindex, e.strayTap, testOtherKey) // vms has no entry for it
+	if got, _ := e.run(e.objs.TapEgress, ipv4Frame(testOtherMAC, testVMIP, 100), e.strayTap); got != progUnspec {
+		t.Errorf("VM without entry: verdict %d, want %d", got, progUnspec)
+	}
+	if c := sumTestCounters(t, e.objs, testOtherKey); c != (handoffVmCounters{}) {
+		t.Errorf("counters %+v, want none", c)
+	}
+}
+
+// RELEASE holds while user space has captured frames left, then (captured == released)
+// the program passes the frame, sets PASS itself and later frames simply pass.
+func TestPrivReleaseFlip(t *testing.T) {
+	e := newBPFEnv(t, 1<<16)
+	e.setVM(bpfModeHold, e.tap, 0, 0)
+	frame := ipv4Frame(testVMMAC, testVMIP, 100)
+	for range 3 {
+		e.run(e.objs.TapEgress, frame, e.tap)
+	}
+	e.setVM(bpfModeRelease, e.tap, -1, 2) // user space injected 2 of 3
+	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progShot {
+		t.Fatalf("released 2 of 3: verdict %d, want %d (held)", got, progShot)
+	}
+	if got := e.captured(); got != 4 {
+		t.Fatalf("captured %d, want 4", got)
+	}
+	e.put(e.objs.Released, testVMKey, uint64(4)) // every captured frame injected
+	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progOK {
+		t.Fatalf("released all: verdict %d, want %d", got, progOK)
+	}
+	if st := e.state(); st.Mode != bpfModePass {
+		t.Fatalf("mode %d after the flip, want PASS", st.Mode)
+	}
+	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progOK {
+		t.Fatalf("after the flip: verdict %d, want %d", got, progOK)
+	}
+	c := e.counters()
+	if c.Held != 4 || c.ReleasedPass != 1 || c.Passed != 1 || c.Seen != 6 {
+		t.Errorf("counters %+v: want held 4, released_pass 1, passed 1, seen 6", c)
+	}
+	recs := readTestRecords(t, e.objs)
+	if len(recs) != 4 || uint32(recs[3].hdr.Mode) != bpfModeRelease || recs[3].hdr.Seq != 4 {
+		t.Errorf("records %+v: want 4, the last one RELEASE with seq 4", recs)
+	}
+	// released > captured (should not happen) releases too: never hold forever.
+	e.setVM(bpfModeRelease, e.tap, -1, 10)
+	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progOK || e.state().Mode != bpfModePass {
+		t.Errorf("released > captured: verdict %d mode %d, want pass", got, e.state().Mode)
+	}
+}
+
+// A full ring drops (BUFFER/HOLD/RELEASE) or misses the copy (MIRROR) and counts it;
+// captured stays equal to the records in the ring, with no gap in seq.
+func TestPrivRingFull(t *testing.T) {
+	e := newBPFEnv(t, 4096) // smallest ring: a page
+	e.setVM(bpfModeHold, e.tap, 0, 0)
+	frame := ipv4Frame(testVMMAC, testVMIP, 1000)
+	var held int
+	for i := 0; ; i++ {
+		if i > 10 {
+			t.Fatal("a 4 KiB ring never filled with 1000-byte frames")
+		}
+		if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progShot {
+			t.Fatalf("hold: verdict %d", got)
+		}
+		if e.counters().DropRingFull > 0 {
+			break
+		}
+		held++
+	}
+	e.setVM(bpfModeBuffer, e.tap, -1, -1)
+	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progShot {
+		t.Errorf("buffer, ring full: verdict %d, want drop", got)
+	}
+	e.setVM(bpfModeRelease, e.tap, -1, 0)
+	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progShot {
+		t.Errorf("release, ring full: verdict %d, want drop", got)
+	}
+	e.setVM(bpfModeMirror, e.tap, -1, -1)
+	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progOK {
+		t.Errorf("mirror, ring full: verdict %d, want pass", got)
+	}
+	c := e.counters()
+	if c.Held != uint64(held) || c.DropRingFull != 3 || c.MirrorMissed != 1 || c.Mirrored != 0 {
+		t.Errorf("counters %+v: want held %d, drop_ring_full 3, mirror_missed 1", c, held)
+	}
+	if got := e.captured(); got != uint64(held) {
+		t.Errorf("captured %d, want %d (records in the ring)", got, held)
+	}
+	recs := readTestRecords(t, e.objs)
+	if len(recs) != held {
+		t.Fatalf("%d records, want %d", len(recs), held)
+	}
+	// Room again: the next record continues the sequence.
+	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progOK {
+		t.Fatalf("mirror: verdict %d", got)
+	}
+	recs = readTestRecords(t, e.objs)
+	if len(recs) != 1 || recs[0].hdr.Seq != uint64(held)+1 || recs[0].hdr.Flags != 1 {
+		t.Errorf("records after draining %+v: want one mirror copy with seq %d", recs, held+1)
+	}
+}
+
+// Frames over MAX_FRAME (2048) are never copied: dropped in the capturing modes, passed
+// uncopied in MIRROR, untouched in PASS and FORWARD.
+func TestPrivTooLarge(t *testing.T) {
+	frame := ipv4Frame(testVMMAC, testVMIP, 3000)
+	for _, tc := range []struct {
+		name  string
+		mode  uint32
+		want  int32
+		count func(c handoffVmCounters) uint64
+	}{
+		{"pass", bpfModePass, progOK, func(c handoffVmCounters) uint64 { return c.Passed }},
+		{"mirror", bpfModeMirror, progOK, func(c handoffVmCounters) uint64 { return c.MirrorMissed }},
+		{"buffer", bpfModeBuffer, progShot, func(c handoffVmCounters) uint64 { return c.DropTooLarge }},
+		{"hold", bpfModeHold, progShot, func(c handoffVmCounters) uint64 { return c.DropTooLarge }},
+		{"release", bpfModeRelease, progShot, func(c handoffVmCounters) uint64 { return c.DropTooLarge }},
+		{"forward", bpfModeForward, progRedirect, func(c handoffVmCounters) uint64 { return c.Forwarded }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newBPFEnv(t, 1<<16)
+			e.setVM(tc.mode, e.tap, 1, 0) // captured 1, released 0: RELEASE holds
+			if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != tc.want {
+				t.Errorf("verdict %d, want %d", got, tc.want)
+			}
+			if c := e.counters(); c.Seen != 1 || tc.count(c) != 1 {
+				t.Errorf("counters %+v", c)
+			}
+			if recs := readTestRecords(t, e.objs); len(recs) != 0 || e.captured() != 1 {
+				t.Errorf("%d records, captured %d: want none taken", len(recs), e.captured())
+			}
+		})
+	}
+}
+
+// BPF_PROG_TEST_RUN refuses (EINVAL) a tc test frame shorter than ETH_HLEN, and (kernel
+// 6.18) one with EtherType IPv4 but less than a whole IPv4 header, so those cannot be
+// run; the programs still check skb->len and every load (uplink_ingress and
+// tunnel_ingress return TC_ACT_UNSPEC, tap_egress captures whatever is there). The
+// shortest frames the kernel takes are tested here (and 14 bytes at the tap in the mode
+// table): 14 bytes of a non-IP frame, and truncated IPv4 behind a VLAN tag.
+func TestPrivShortFrame(t *testing.T) {
+	e := newBPFEnv(t, 1<<16)
+	e.setVM(bpfModeForward, e.tap, 0, 0)
+	for _, f := range [][]byte{testVMMAC[:], ethFrame(testHostMAC, testPeerMAC, 0x0800, nil)} {
+		if _, _, err := e.ns.runProg(e.objs.UplinkIngress, f, 0); !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("%d-byte frame: err %v, want EINVAL from the kernel", len(f), err)
+		}
+	}
+	for name, f := range map[string][]byte{
+		"14-byte non-IP": ethFrame(testHostMAC, testPeerMAC, 0x88b5, nil),
+		"vlan, no inner": vlanTagged(ethFrame(testHostMAC, testPeerMAC, 0x0800, nil), 5),
+		"vlan, truncated IPv4": vlanTagged(ethFrame(testHostMAC, testPeerMAC, 0x0800,
+			[]byte{0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18}), 5),
+		"vlan, IPv4 with IHL < 5": vlanTagged(ethFrame(testHostMAC, testPeerMAC, 0x0800,
+			append([]byte{0x44, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1}, testVMIP...)), 5),
+		"vlan, IPv6 version": vlanTagged(ethFrame(testHostMAC, testPeerMAC, 0x0800,
+			append([]byte{0x65, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1}, testVMIP...)), 5),
+	} {
+		if got, _ := e.run(e.objs.UplinkIngress, f, 0); got != progUnspec {
+			t.Errorf("uplink, %s: verdict %d, want %d", name, got, progUnspec)
+		}
+		if got, _ := e.run(e.objs.TunnelIngress, f, 0); got != progUnspec {
+			t.Errorf("tunnel, %s: verdict %d, want %d", name, got, progUnspec)
+		}
+	}
+	if c := e.counters(); c.Seen != 0 {
+		t.Errorf("counters %+v, want none", c)
+	}
+}
+
+func TestPrivUplinkIngress(t *testing.T) {
+	routed := ipv4Frame(testHostMAC, testVMIP, 100)
+	for _, tc := range []struct {
+		name    string
+		mode    uint32
+		frame   []byte
+		want    int32
+		rewrite bool // dst MAC rewritten to the VM's
+	}{
+		{"forward/dst-mac", bpfModeForward, ipv4Frame(testVMMAC, testVMIP, 100), progRedirect, false},
+		{"forward/dst-mac-vlan", bpfModeForward, vlanTagged(ipv4Frame(testVMMAC, testVMIP, 100), 7), progRedirect, false},
+		{"forward/dst-mac-non-ip", bpfModeForward, localExperimental(testVMMAC), progRedirect, false},
+		{"forward/routed", bpfModeForward, routed, progRedirect, true},
+		{"forward/routed-vlan", bpfModeForward, vlanTagged(routed, 7), progRedirect, true},
+		{"forward/arp-broadcast", bpfModeForward, arpRequest(testVMIP), progUnspec, false},
+		{"forward/ip-broadcast-mac", bpfModeForward, ipv4Frame(broadcastMAC, testVMIP, 100), progUnspec, false},
+		{"forward/non-ip-to-host", bpfModeForward, localExperimental(testHostMAC), progUnspec, false},
+		{"forward/unknown-mac", bpfModeForward, ipv4Frame(testOtherMAC, net.IPv4(198, 18, 0, 99), 100), progUnspec, false},
+		{"forward/unknown-ip", bpfModeForward, ipv4Frame(testHostMAC, net.IPv4(198, 18, 0, 99), 100), progUnspec, false},
+		{"pass/dst-mac", bpfModePass, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
+		{"pass/routed", bpfModePass, routed, progUnspec, false},
+		{"mirror/dst-mac", bpfModeMirror, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
+		{"buffer/dst-mac", bpfModeBuffer, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
+		{"hold/dst-mac", bpfModeHold, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
+		{"release/routed", bpfModeRelease, routed, progUnspec, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newBPFEnv(t, 1<<16)
+			e.setVM(tc.mode, 0, 0, 0)
+			got, out := e.run(e.objs.UplinkIngress, tc.frame, 0)
+			if got != tc.want {
+				t.Errorf("verdict %d, want %d", got, tc.want)
+			}
+			want := tc.frame
+			if tc.rewrite {
+				want = append(append([]byte{}, testVMMAC...), tc.frame[6:]...)
+			}
+			if !bytes.Equal(out, want) {
+				t.Errorf("frame out\n got %x\nwant %x", out, want)
+			}
+			c := e.counters()
+			if fwd := uint64(0); tc.want == progRedirect {
+				fwd = 1
+				if c.Seen != fwd || c.Forwarded != fwd {
+					t.Errorf("counters %+v: want seen = forwarded = 1", c)
+				}
+			} else if c != (handoffVmCounters{}) {
+				t.Errorf("counters %+v, want none", c)
+			}
+			if recs := readTestRecords(t, e.objs); len(recs) != 0 {
+				t.Errorf("%d records, want none", len(recs))
+			}
+		})
+	}
+}
+
+// FORWARD without a usable tunnel drops and counts, at both hooks that forward.
+func TestPrivForwardFailure(t *testing.T) {
+	e := newBPFEnv(t, 1<<16)
+	e.setVM(bpfModeForward, e.tap, 0, 0)
+	e.put(e.objs.Vms, testVMKey, handoffVmState{Mode: bpfModeForward, TapIfindex: e.tap, RemoteIp: testRemoteIP, Vni: testVNI})
+	frame := ipv4Frame(testVMMAC, testVMIP, 100)
+	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progShot {
+		t.Errorf("tap, no tunnel device: verdict %d, want %d", got, progShot)
+	}
+	e.put(e.objs.Vms, testVMKey, handoffVmState{Mode: bpfModeForward, TunIfindex: e.tunnel, Vni: testVNI})
+	if got, _ := e.run(e.objs.UplinkIngress, frame, 0); got != progShot {
+		t.Errorf("uplink, no remote address: verdict %d, want %d", got, progShot)
+	}
+	if c := e.counters(); c.DropForward != 2 || c.Forwarded != 0 || c.Seen != 2 {
+		t.Errorf("counters %+v: want drop_forward 2", c)
+	}
+}
+
+func TestPrivTunnelIngress(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tap    bool // the VM has a tap on this host
+		frame  []byte
+		want   int32
+		in, no uint64 // forwarded_in, drop_no_tap
+	}{
+		{"tap/ipv4", true, ipv4Frame(testVMMAC, testVMIP, 100), progRedirect, 1, 0},
+		{"tap/vlan", true, vlanTagged(ipv4Frame(testVMMAC, testVMIP, 100), 9), progRedirect, 1, 0},
+		{"tap/non-ip", true, localExperimental(testVMMAC), progRedirect, 1, 0},
+		{"no-tap", false, ipv4Frame(testVMMAC, testVMIP, 100), progShot, 0, 1},
+		{"unknown-mac", true, ipv4Frame(testOtherMAC, testVMIP, 100), progUnspec, 0, 0},
+		{"arp-broadcast", true, arpRequest(testVMIP), progUnspec, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newBPFEnv(t, 1<<16)
+			tap := uint32(0)
+			if tc.tap {
+				tap = e.tap
+			}
+			e.setVM(bpfModeHold, tap, 0, 0) // the mode is tap_egress's business
+			if got, _ := e.run(e.objs.TunnelIngress, tc.frame, e.tunnel); got != tc.want {
+				t.Errorf("verdict %d, want %d", got, tc.want)
+			}
+			c := sumTestCounters(t, e.objs, testVMKey)
+			if c.ForwardedIn != tc.in || c.DropNoTap != tc.no || c.Seen != 0 {
+				t.Errorf("counters %+v: want forwarded_in %d, drop_no_tap %d", c, tc.in, tc.no)
+			}
+			if recs := readTestRecords(t, e.objs); len(recs) != 0 {
+				t.Errorf("%d records, want none", len(recs))
+			}
+		})
+	}
+}
