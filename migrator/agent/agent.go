@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/session"
 	"github.com/nfhandoff/nfhandoff/migrator/store"
@@ -52,6 +54,14 @@ type Config struct {
 	Handoff session.Handoff
 	// DialTimeout bounds the synchronous dial of a migration request (default 15s).
 	DialTimeout time.Duration
+	// SwitchoverDelay is a test knob (migratord --debug-switchover-delay):
+	// a source waits this long with the guest stopped and its packets
+	// buffered before migrate-continue. 0 in production.
+	SwitchoverDelay time.Duration
+
+	// Collectors are registered on the agent's /metrics registry (e.g. the
+	// dataplane's per-VM counters).
+	Collectors []prometheus.Collector
 }
 
 func (c *Config) defaults() {
@@ -126,6 +136,9 @@ type entry struct {
 	// source or destination); the VM refuses stop and another migration
 	// meanwhile. Guarded by Agent.mu.
 	migrating string
+	// attached: the hand-off is attached to the guest's tap (Handoff.Attach
+	// succeeded); guarded by Agent.mu.
+	attached bool
 }
 
 // New checks cfg and returns an agent. It touches no guest until Serve.
@@ -142,6 +155,11 @@ func New(cfg Config) (*Agent, error) {
 		migs: make(map[string]*liveMigration),
 	}
 	a.metrics = newMetrics(a)
+	for _, c := range cfg.Collectors {
+		if err := a.metrics.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("agent config: registering a collector: %w", err)
+		}
+	}
 	a.life, a.endLife = context.WithCancel(context.Background())
 	a.dest = session.NewServer(session.DestConfig{
 		Host: cfg.Host, Agent: destAgent{a}, Handoff: cfg.Handoff, Logger: a.log, Context: a.life,

@@ -23,10 +23,16 @@ type harness struct {
 	agent  *Agent
 	client *api.Client
 	stop   func() // stops the agent (guests keep running) and closes the store
+	// config, if set, edits each agent's Config before New.
+	config func(*Config)
 }
 
-func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, rt: newFakeRuntime(), guest: &fakeGuest{up: map[netip.Addr]api.GuestStatus{}}, dir: t.TempDir()}
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith is newHarness whose agents' Config config edits.
+func newHarnessWith(t *testing.T, config func(*Config)) *harness {
+	h := &harness{t: t, rt: newFakeRuntime(), guest: &fakeGuest{up: map[netip.Addr]api.GuestStatus{}}, dir: t.TempDir(),
+		config: config}
 	h.serve()
 	t.Cleanup(func() { h.stop() })
 	return h
@@ -39,7 +45,11 @@ func (h *harness) serve() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{Host: "hostA", Store: st, Runtime: h.rt, Version: "test", QueryGuest: h.guest.query})
+	cfg := Config{Host: "hostA", Store: st, Runtime: h.rt, Version: "test", QueryGuest: h.guest.query}
+	if h.config != nil {
+		h.config(&cfg)
+	}
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/vm"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 )
 
@@ -29,7 +31,7 @@ func newFakeRuntime() *fakeRuntime {
 
 func (f *fakeRuntime) Accel(ctx context.Context, image string) (string, error) { return "tcg", nil }
 
-func (f *fakeRuntime) Start(ctx context.Context, spec api.VMSpec) (Instance, error) {
+func (f *fakeRuntime) Start(ctx context.Context, spec api.VMSpec, onTap TapHook) (Instance, error) {
 	f.mu.Lock()
 	block := f.block
 	f.mu.Unlock()
@@ -38,6 +40,14 @@ func (f *fakeRuntime) Start(ctx context.Context, spec api.VMSpec) (Instance, err
 		case <-block:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+	}
+	if onTap != nil {
+		f.mu.Lock()
+		pid := f.pid + 1
+		f.mu.Unlock()
+		if err := onTap(ctx, session.TapInfo{Name: "nfht" + spec.Name, Ifindex: pid}); err != nil {
+			return nil, fmt.Errorf("starting %s: %w", spec.Name, err)
 		}
 	}
 	f.mu.Lock()
@@ -133,6 +143,9 @@ func (i *fakeInstance) exit(reason string) {
 }
 
 func (i *fakeInstance) Done() <-chan struct{} { return i.done }
+
+// Tap makes fakeInstance a tapper: the "ifindex" is the pid.
+func (i *fakeInstance) Tap() vm.Tap { return vm.Tap{Name: i.rec.Tap, Ifindex: i.rec.PID} }
 
 func (i *fakeInstance) ExitReason() string {
 	i.mu.Lock()

@@ -49,9 +49,9 @@ func (d destAgent) Launch(ctx context.Context, spec api.VMSpec) (session.Guest, 
 	if err != nil {
 		return nil, "", err
 	}
-	inst, err := a.cfg.Runtime.(IncomingStarter).StartIncoming(ctx, spec)
+	inst, err := a.cfg.Runtime.(IncomingStarter).StartIncoming(ctx, spec, a.attachHook(e, spec))
 	if err != nil {
-		return nil, "", err
+		return nil, "", err // Release detaches
 	}
 	g, ok := inst.(session.Guest)
 	if !ok {
@@ -105,6 +105,7 @@ func (d destAgent) Release(spec api.VMSpec) {
 	a.mu.Lock()
 	e.inst = nil
 	a.mu.Unlock()
+	a.detachEntry(e)
 	a.discardStart(e)
 }
 

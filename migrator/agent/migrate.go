@@ -104,6 +104,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		Dir: filepath.Dir(rec.QMPSocket), Conn: conn,
 		Dial:    func(ctx context.Context) (session.Conn, error) { return a.cfg.Dial(ctx, req.To) },
 		Handoff: a.cfg.Handoff, Record: a.recordMigration, Logger: a.log, Started: started,
+		SwitchoverDelay: a.cfg.SwitchoverDelay,
 	}
 	a.sessions.Add(1)
 	go func() {
@@ -127,6 +128,7 @@ func (a *Agent) sourceEnded(e *entry, inst Instance, m api.Migration, out sessio
 	a.log.Info("migration ended", "migration", m.ID, "vm", m.VM, "state", m.State, "outcome", out, "reason", m.Reason)
 	if out == session.Moved {
 		e.op.Lock()
+		a.detachEntry(e) // the entry stays in FORWARD for the dataplane's grace period
 		if err := a.cfg.Store.DeleteVM(m.VM); err != nil {
 			a.log.Error("removing the record of a migrated vm", "vm", m.VM, "err", err)
 		}

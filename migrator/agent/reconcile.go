@@ -47,6 +47,7 @@ func (a *Agent) reconcileOne(ctx context.Context, rec api.VM) error {
 				return fmt.Errorf("reconciling vm %s: %w", name, err)
 			}
 			e := &entry{rec: got, inst: inst}
+			a.attachAdopted(ctx, e, inst)
 			a.add(e)
 			a.setAccel(got.Accel)
 			a.watch(e, inst)
@@ -62,6 +63,7 @@ func (a *Agent) reconcileOne(ctx context.Context, rec api.VM) error {
 			if cerr := a.cfg.Runtime.Cleanup(ctx, rec); cerr != nil {
 				log.Warn("cleanup of a gone guest", "err", cerr)
 			}
+			a.detach(rec.Spec) // the dataplane's pinned entry outlived the guest
 			log.Error("vm failed: guest gone while the agent was down")
 		} else {
 			rec.Reason = "adopting: " + err.Error()

@@ -44,6 +44,7 @@ func (a *Agent) StopVM(ctx context.Context, name string) (api.VM, error) {
 		a.mu.Unlock()
 		return api.VM{}, fmt.Errorf("stopping vm %s: %w", name, err)
 	}
+	a.detachEntry(e)
 	if err := a.cfg.Store.DeleteVM(name); err != nil {
 		return api.VM{}, fmt.Errorf("stopping vm %s: %w", name, err)
 	}
@@ -99,6 +100,7 @@ func (a *Agent) exited(e *entry, inst Instance) {
 	if err := a.cfg.Runtime.Cleanup(ctx, rec); err != nil {
 		a.log.Warn("cleanup after qemu exit", "vm", rec.Spec.Name, "err", err)
 	}
+	a.detachEntry(e)
 	if err := a.cfg.Store.PutVM(rec); err != nil {
 		a.log.Error("recording failed vm", "vm", rec.Spec.Name, "err", err)
 	}

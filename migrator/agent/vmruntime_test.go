@@ -29,7 +29,7 @@ func TestVMRuntimeAdoptGone(t *testing.T) {
 	// A missing image is refused before anything is made.
 	s := spec("fw1", 1)
 	s.Defaults()
-	if _, err := rt.Start(context.Background(), s); !errors.Is(err, api.ErrNoImage) {
+	if _, err := rt.Start(context.Background(), s, nil); !errors.Is(err, api.ErrNoImage) {
 		t.Fatalf("start without an image: %v, want ErrNoImage", err)
 	}
 }

@@ -40,8 +40,9 @@ func (a *Agent) startVM(ctx context.Context, spec api.VMSpec) (api.VM, error) {
 		return api.VM{}, fmt.Errorf("recording vm %s: %w", spec.Name, err)
 	}
 
-	inst, err := a.cfg.Runtime.Start(ctx, spec)
+	inst, err := a.cfg.Runtime.Start(ctx, spec, a.attachHook(e, spec))
 	if err != nil {
+		a.detachEntry(e)
 		a.discardStart(e)
 		return api.VM{}, err // the runtime's errors name the vm
 	}
@@ -51,6 +52,7 @@ func (a *Agent) startVM(ctx context.Context, spec api.VMSpec) (api.VM, error) {
 		if serr := inst.Stop(context.WithoutCancel(ctx)); serr != nil {
 			a.log.Error("stopping vm after a store failure", "vm", spec.Name, "err", serr)
 		}
+		a.detachEntry(e)
 		a.discardStart(e)
 		return api.VM{}, fmt.Errorf("recording vm %s: %w", spec.Name, err)
 	}

@@ -50,6 +50,14 @@ func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
 		log.Warn("could not recover the tap descriptor; residual packets cannot be read", "err", err)
 		tap = nil
 	}
+	var ifindex int
+	if err := l.inNetns(func() error {
+		var err error
+		ifindex, err = tapIfindex(rec.Tap)
+		return err
+	}); err != nil {
+		log.Warn("tap index unknown", "err", err)
+	}
 	dctx, cancel := bounded(ctx, 10*time.Second)
 	mon, err := qmpx.Dial(dctx, p.QMP, log)
 	cancel()
@@ -66,7 +74,7 @@ func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
 
 	waitFd := pidfd
 	inst := &Instance{
-		l: l, log: log, p: p, tap: tap, mon: mon,
+		l: l, log: log, p: p, tap: tap, mon: mon, ifindex: ifindex,
 		done: make(chan struct{}),
 		kill: func() error {
 			pidfdMu.Lock()

@@ -22,6 +22,8 @@ type Instance struct {
 	p   paths
 	mon *qmpx.Monitor
 	tap *os.File // our descriptor of the tap (nil if not recovered on Adopt)
+	// ifindex is the tap's interface index (0 if unknown).
+	ifindex int
 
 	// kill sends SIGKILL to QEMU unless it has exited already.
 	kill func() error

@@ -20,7 +20,7 @@ import (
 // error wraps api.ErrQEMU with QEMU's stderr as an *api.DetailError (or
 // api.ErrInvalidSpec, api.ErrNoImage, ErrTapExists).
 func (l *Launcher) Start(ctx context.Context, spec api.VMSpec) (*Instance, error) {
-	return l.start(ctx, spec, false)
+	return l.StartWith(ctx, spec, StartOptions{})
 }
 
 // StartIncoming is Start for the destination of a migration: QEMU starts
@@ -28,10 +28,13 @@ func (l *Launcher) Start(ctx context.Context, spec api.VMSpec) (*Instance, error
 // migrate-incoming, and after the migration stays paused until "cont".
 // The record's state is "starting" until the caller says otherwise.
 func (l *Launcher) StartIncoming(ctx context.Context, spec api.VMSpec) (*Instance, error) {
-	return l.start(ctx, spec, true)
+	return l.StartWith(ctx, spec, StartOptions{Incoming: true})
 }
 
-func (l *Launcher) start(ctx context.Context, spec api.VMSpec, incoming bool) (*Instance, error) {
+// StartWith is Start or StartIncoming (opts.Incoming), running
+// opts.BeforeQEMU between the tap's creation and QEMU's start.
+func (l *Launcher) StartWith(ctx context.Context, spec api.VMSpec, opts StartOptions) (*Instance, error) {
+	incoming := opts.Incoming
 	spec.Defaults()
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("starting vm: %w", err)
@@ -49,9 +52,10 @@ func (l *Launcher) start(ctx context.Context, spec api.VMSpec, incoming bool) (*
 	tapName := TapName(spec.Name)
 
 	var tap *os.File
+	var ifindex int
 	err = l.inNetns(func() error {
 		var err error
-		tap, err = createTap(tapName, l.cfg.Bridge)
+		tap, ifindex, err = createTap(tapName, l.cfg.Bridge)
 		return err
 	})
 	if err != nil {
@@ -59,6 +63,14 @@ func (l *Launcher) start(ctx context.Context, spec api.VMSpec, incoming bool) (*
 			err = fmt.Errorf("%w: %w", api.ErrExists, err)
 		}
 		return nil, fmt.Errorf("starting %s: %w", spec.Name, err)
+	}
+	setNonblock(tap) // netlink's Fd() made it blocking; the open file is shared with QEMU
+	if opts.BeforeQEMU != nil {
+		if err := opts.BeforeQEMU(ctx, Tap{Name: tapName, Ifindex: ifindex, File: tap}); err != nil {
+			tap.Close()
+			l.inNetns(func() error { return deleteTap(tapName) })
+			return nil, fmt.Errorf("starting %s: tap %s: %w", spec.Name, tapName, err)
+		}
 	}
 	var cmd *exec.Cmd
 	var inst *Instance
@@ -116,7 +128,7 @@ func (l *Launcher) start(ctx context.Context, spec api.VMSpec, incoming bool) (*
 	setNonblock(tap) // the open file is shared: keep it non-blocking
 
 	inst = &Instance{
-		l: l, log: log, p: p, tap: tap,
+		l: l, log: log, p: p, tap: tap, ifindex: ifindex,
 		kill: func() error { return ignoreDone(cmd.Process.Kill()) },
 		done: make(chan struct{}),
 		rec: api.VM{

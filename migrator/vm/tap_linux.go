@@ -13,18 +13,19 @@ import (
 var ErrTapExists = errors.New("tap device already exists")
 
 // createTap creates tap name (single queue, no packet info, exclusive, not
-// persistent), enslaves it to bridge, sets it up, and returns its open file.
-// The device lives as long as a descriptor of that file does.
-func createTap(name, bridge string) (*os.File, error) {
+// persistent), enslaves it to bridge, sets it up, and returns its open file
+// and interface index. The device lives as long as a descriptor of that
+// file does.
+func createTap(name, bridge string) (*os.File, int, error) {
 	br, err := netlink.LinkByName(bridge)
 	if err != nil {
-		return nil, fmt.Errorf("bridge %s: %w", bridge, err)
+		return nil, 0, fmt.Errorf("bridge %s: %w", bridge, err)
 	}
 	if br.Type() != "bridge" {
-		return nil, fmt.Errorf("bridge %s: is a %s, not a bridge", bridge, br.Type())
+		return nil, 0, fmt.Errorf("bridge %s: is a %s, not a bridge", bridge, br.Type())
 	}
 	if _, err := netlink.LinkByName(name); err == nil {
-		return nil, fmt.Errorf("%w: %s", ErrTapExists, name)
+		return nil, 0, fmt.Errorf("%w: %s", ErrTapExists, name)
 	}
 	tap := &netlink.Tuntap{
 		LinkAttrs:  netlink.LinkAttrs{Name: name, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU},
@@ -35,15 +36,15 @@ func createTap(name, bridge string) (*os.File, error) {
 	}
 	if err := netlink.LinkAdd(tap); err != nil {
 		if _, lerr := netlink.LinkByName(name); lerr == nil {
-			return nil, fmt.Errorf("%w: %s", ErrTapExists, name)
+			return nil, 0, fmt.Errorf("%w: %s", ErrTapExists, name)
 		}
-		return nil, fmt.Errorf("creating tap %s: %w", name, err)
+		return nil, 0, fmt.Errorf("creating tap %s: %w", name, err)
 	}
 	f := tap.Fds[0]
-	fail := func(err error) (*os.File, error) {
+	fail := func(err error) (*os.File, int, error) {
 		f.Close() // not persistent: closing the last descriptor removes it
 		deleteTap(name)
-		return nil, err
+		return nil, 0, err
 	}
 	link, err := netlink.LinkByName(name)
 	if err != nil {
@@ -57,7 +58,16 @@ func createTap(name, bridge string) (*os.File, error) {
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fail(fmt.Errorf("setting %s up: %w", name, err))
 	}
-	return f, nil
+	return f, link.Attrs().Index, nil
+}
+
+// tapIfindex is the interface index of tap name (0 if it has none).
+func tapIfindex(name string) (int, error) {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return 0, fmt.Errorf("tap %s: %w", name, err)
+	}
+	return link.Attrs().Index, nil
 }
 
 // deleteTap removes tap name; a missing device is not an error.

@@ -12,7 +12,7 @@ import (
 func TestPrivTap(t *testing.T) {
 	inFreshNetns(t, "nfh-br")
 	name := TapName("vm1")
-	f, err := createTap(name, "nfh-br")
+	f, _, err := createTap(name, "nfh-br")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestPrivTap(t *testing.T) {
 	if tt, ok := link.(*netlink.Tuntap); ok && tt.Mode != netlink.TUNTAP_MODE_TAP {
 		t.Errorf("mode %v, want tap", tt.Mode)
 	}
-	if _, err := createTap(name, "nfh-br"); !errors.Is(err, ErrTapExists) {
+	if _, _, err := createTap(name, "nfh-br"); !errors.Is(err, ErrTapExists) {
 		t.Errorf("second create: %v, want ErrTapExists", err)
 	}
 	// Not persistent: the device goes with its last descriptor.
@@ -43,7 +43,7 @@ func TestPrivTap(t *testing.T) {
 	}
 
 	// Explicit delete while the descriptor is open; and idempotence.
-	f, err = createTap(name, "nfh-br")
+	f, _, err = createTap(name, "nfh-br")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestPrivTap(t *testing.T) {
 		t.Errorf("second delete: %v", err)
 	}
 
-	if _, err := createTap(TapName("vm2"), "nfh-nobr"); err == nil || !strings.Contains(err.Error(), "nfh-nobr") {
+	if _, _, err := createTap(TapName("vm2"), "nfh-nobr"); err == nil || !strings.Contains(err.Error(), "nfh-nobr") {
 		t.Errorf("missing bridge: %v", err)
 	}
 	if err := deleteTap("nfh-br"); err == nil || !linkGone(TapName("vm2")) {
@@ -76,7 +76,7 @@ func TestPrivTapFromOtherGoroutine(t *testing.T) {
 	var cerr error
 	wg.Go(func() {
 		cerr = l.inNetns(func() error {
-			f, err := createTap(name, "nfh-br")
+			f, _, err := createTap(name, "nfh-br")
 			if err == nil {
 				// keep it: closing would remove it
 				t.Cleanup(func() { f.Close() })

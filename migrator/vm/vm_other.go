@@ -32,6 +32,16 @@ func (l *Launcher) Start(context.Context, api.VMSpec) (*Instance, error) {
 	return nil, errNotImplemented
 }
 
+// StartIncoming is not implemented on this OS.
+func (l *Launcher) StartIncoming(context.Context, api.VMSpec) (*Instance, error) {
+	return nil, errNotImplemented
+}
+
+// StartWith is not implemented on this OS.
+func (l *Launcher) StartWith(context.Context, api.VMSpec, StartOptions) (*Instance, error) {
+	return nil, errNotImplemented
+}
+
 // Adopt is not implemented on this OS.
 func (l *Launcher) Adopt(context.Context, api.VM) (*Instance, error) {
 	return nil, errNotImplemented

@@ -1,0 +1,127 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/session"
+)
+
+// attachRec is a Handoff that records Attach and Detach.
+type attachRec struct {
+	session.NoHandoff
+	mu        sync.Mutex
+	calls     []string
+	attachErr error
+}
+
+func (h *attachRec) Attach(_ context.Context, spec api.VMSpec, tap session.TapInfo) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, fmt.Sprintf("Attach(%s,%s,%d)", spec.Name, tap.Name, tap.Ifindex))
+	return h.attachErr
+}
+
+func (h *attachRec) Detach(_ context.Context, spec api.VMSpec) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, "Detach("+spec.Name+")")
+	return nil
+}
+
+func (h *attachRec) list() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.calls...)
+}
+
+func (h *attachRec) setErr(err error) {
+	h.mu.Lock()
+	h.attachErr = err
+	h.mu.Unlock()
+}
+
+func TestHandoffAttachDetach(t *testing.T) {
+	ho := &attachRec{}
+	h := newHarnessWith(t, func(c *Config) { c.Handoff = ho })
+	ctx := ctxT(t)
+
+	vm, err := h.client.StartVM(ctx, spec("fw1", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{fmt.Sprintf("Attach(fw1,nfhtfw1,%d)", vm.PID)}
+	if got := ho.list(); !slices.Equal(got, want) {
+		t.Fatalf("after start: %q, want %q", got, want)
+	}
+
+	// A restarted agent attaches the re-adopted guest's tap again.
+	h.restart()
+	want = append(want, want[0])
+	if got := ho.list(); !slices.Equal(got, want) {
+		t.Fatalf("after re-adoption: %q, want %q", got, want)
+	}
+
+	if _, err := h.client.StopVM(ctx, "fw1"); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "Detach(fw1)")
+	if got := ho.list(); !slices.Equal(got, want) {
+		t.Fatalf("after stop: %q, want %q", got, want)
+	}
+
+	// A guest that dies is detached too.
+	if _, err := h.client.StartVM(ctx, spec("fw2", 2)); err != nil {
+		t.Fatal(err)
+	}
+	h.rt.kill("fw2", "killed")
+	waitState(t, h.client, "fw2", api.StateFailed)
+	if got := ho.list(); got[len(got)-1] != "Detach(fw2)" {
+		t.Fatalf("after a crash: %q, want a Detach(fw2) last", got)
+	}
+}
+
+func TestHandoffAttachFailureFailsStart(t *testing.T) {
+	ho := &attachRec{}
+	h := newHarnessWith(t, func(c *Config) { c.Handoff = ho })
+	ctx := ctxT(t)
+	ho.setErr(errors.New("tcx: no such device"))
+	_, err := h.client.StartVM(ctx, spec("fw1", 1))
+	if err == nil || !strings.Contains(err.Error(), "attaching the dataplane") || !strings.Contains(err.Error(), "tcx") {
+		t.Fatalf("start with a failing attach: %v", err)
+	}
+	if _, err := h.client.GetVM(ctx, "fw1"); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("record left behind: %v", err)
+	}
+	h.rt.mu.Lock()
+	n := len(h.rt.live)
+	h.rt.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d guests launched after a failed attach", n)
+	}
+	if got := ho.list(); slices.Contains(got, "Detach(fw1)") {
+		t.Errorf("detached a tap never attached: %q", got)
+	}
+	ho.setErr(nil)
+	if _, err := h.client.StartVM(ctx, spec("fw1", 1)); err != nil {
+		t.Fatalf("start after the failure: %v", err)
+	}
+}
+
+func TestCollectorsOnMetrics(t *testing.T) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "nfh_handoff_test_gauge", Help: "test"})
+	g.Set(42)
+	h := newHarnessWith(t, func(c *Config) { c.Collectors = []prometheus.Collector{g} })
+	status, body := h.raw("GET", "/metrics", "")
+	if status != 200 || !strings.Contains(string(body), "nfh_handoff_test_gauge 42") {
+		t.Fatalf("/metrics %d lacks the extra collector:\n%s", status, body)
+	}
+}
