@@ -52,6 +52,12 @@ func agentArgs(runDir, imageDir, pkiDir string, h *Host) []string {
 	}
 }
 
+// dataplaneArgs are the flags of host h's agent for the eBPF hand-off:
+// stragglers taken on the uplink, pins under runDir/bpffs/<host>.
+func dataplaneArgs(runDir string, h *Host) []string {
+	return []string{"--uplink", uplink, "--bpf-pin-dir", filepath.Join(bpffsDir(runDir), h.Name)}
+}
+
 // peersFile is the agents' peers file: every host's QUIC address.
 func peersFile(hosts []*Host) []byte {
 	var b bytes.Buffer
@@ -83,7 +89,7 @@ func agentPKI(runDir string, hosts []*Host) (string, error) {
 // startAgent runs bin in h's namespace, in its own process group (a
 // Ctrl-C reaches the bench, which stops the agent in order), and waits
 // until its API answers.
-func startAgent(ctx context.Context, bin, runDir, imageDir, pkiDir string, h *Host) (*agent, error) {
+func startAgent(ctx context.Context, bin, runDir, imageDir, pkiDir string, h *Host, extra []string) (*agent, error) {
 	dir, sock, logPath := agentFiles(runDir, h.Name)
 	lf, err := os.Create(logPath)
 	if err != nil {
@@ -91,6 +97,7 @@ func startAgent(ctx context.Context, bin, runDir, imageDir, pkiDir string, h *Ho
 	}
 	defer lf.Close()
 	args := append([]string{"netns", "exec", h.Netns, bin}, agentArgs(runDir, imageDir, pkiDir, h)...)
+	args = append(args, extra...)
 	cmd := exec.Command("ip", args...) // ip execs bin: cmd.Process is migratord
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}

@@ -10,6 +10,17 @@
 // with the ratios of every method to (a) and (b), and for nfhandoff what
 // the agent's record adds (end-to-end time, QUIC payload, passes).
 //
+// During every migration a TWAMP-light stream (netctl/verify's sender and
+// Analyze, --traffic-rate, default 1000 pps) runs from a client namespace
+// through the switch to the guest, from a second before the migration
+// until two seconds after it; a third table gives, per guest and method,
+// the packets lost, the largest gap (longest time between two replies),
+// QEMU's downtime and the gap minus the downtime, with the differences to
+// (a) and (b). The nfhandoff agents run the eBPF hand-off (uplink nfb-up,
+// pins in a bpffs the bench mounts at <run dir>/bpffs) when their
+// migratord has it. The wire bytes include the test traffic that crossed
+// the source's uplink while migrating (about 0.2 MiB/s at 1000 pps).
+//
 // The plain methods move a guest the bench boots with migrator/vm; the
 // nfhandoff methods a guest their agent boots from the same spec. One
 // guest runs at a time. nfhandoff gets the plain methods' settings: the
@@ -17,8 +28,8 @@
 // QEMU channel (see nfhandoff.go); nfhandoff-adaptive (opt-in, --methods)
 // keeps the agents' default rate-adaptive start.
 //
-// It builds its own two-host topology with the prefix "nfb-" (never the
-// testbed's nfh-*), checks after every migration that the guest still
+// It builds its own topology with the prefix "nfb-" (never the testbed's
+// nfh-*): two hosts and a client on a switch, checks after every migration that the guest still
 // answers with the same boot ID and no integrity errors, and removes
 // everything (agents, guests, namespaces, run dir) on exit or interrupt.
 //

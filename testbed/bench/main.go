@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
 	"github.com/nfhandoff/nfhandoff/testbed"
 )
@@ -52,6 +53,7 @@ type options struct {
 	methods   []string
 	bandwidth uint64
 	downtime  time.Duration
+	traffic   int // test packets/s during each migration, 0: none
 	verbose   bool
 }
 
@@ -66,6 +68,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.migratord, "migratord", "", "migratord binary for the nfhandoff methods (default: go build ./cmd/migratord into --run-dir)")
 	g := fs.String("guests", "idle-256M,full-1G", "guests to migrate: idle-256M, full-1G")
 	m := fs.String("methods", "qemu-tcp,qemu-tls,nfhandoff", "methods: qemu-tcp, qemu-tls, nfhandoff, nfhandoff-adaptive (the agents' default rate-adaptive start)")
+	fs.IntVar(&o.traffic, "traffic-rate", 1000, "TWAMP-light test packets/s from the client namespace during every migration (0: none)")
 	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s")
 	fs.DurationVar(&o.downtime, "downtime", 300*time.Millisecond, "QEMU downtime-limit for every method")
 	fs.BoolVar(&o.verbose, "v", false, "log each step")
@@ -125,6 +128,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	defer unlock()
 	killLeftoverAgents(o.runDir)
 	killLeftovers(o.runDir)
+	unmountBPFFS(o.runDir)
 	os.RemoveAll(o.runDir)
 	hosts, err := topoUp(o.runDir, o.imageDir)
 	defer func() {
@@ -136,6 +140,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		killLeftoverAgents(o.runDir)
 		killLeftovers(o.runDir)
 		topoDown()
+		unmountBPFFS(o.runDir)
 		os.RemoveAll(o.runDir)
 	}()
 	if err != nil {
@@ -147,7 +152,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 			return fmt.Errorf("setting up %s: %w", m.Name(), err)
 		}
 	}
-	set := Settings{MaxBandwidth: o.bandwidth, Downtime: o.downtime}
+	set := Settings{MaxBandwidth: o.bandwidth, Downtime: o.downtime, TrafficRate: o.traffic}
 	var runs []Run
 	for _, g := range gs {
 		rs, err := benchGuest(ctx, log, g, hosts, ms, o.runs, set)
@@ -164,6 +169,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		fmt.Fprintln(stdout, "\nnfhandoff, from the source agent's record: end-to-end = request until the record completed (dial, destination QEMU start, hand-back, source QEMU quit); QEMU times above exclude that, as for the plain methods (destination started first)."+
 			" nfhandoff runs one QEMU channel (postcopy auto, no multifd) with its initial bandwidth = the cap (nfhandoff-adaptive: the agents' default 64 MiB/s start)")
 		printRecords(stdout, rows)
+	}
+	if o.traffic > 0 {
+		fmt.Fprintf(stdout, "\ntraffic during the migration: TWAMP-light at %d pps from the client namespace through the switch, from %v before to %v after; "+
+			"gap = longest time between two replies (lost or held back), loss gap = verify's largest gap (0 without loss), gap-down = gap minus QEMU downtime; "+
+			"lost-X = lost minus X's, gap/X = gap over X's (medians)\n", o.traffic, trafficLead, trafficTail)
+		printTraffic(stdout, rows, baselines)
 	}
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{
@@ -250,6 +261,15 @@ func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, 
 
 // move runs one migration and checks the guest afterwards.
 func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, Running, vnfproto.Status, error) {
+	var tr *traffic
+	if rate := mv.Settings.TrafficRate; rate > 0 {
+		var err error
+		if tr, err = startTraffic(ctx, rate); err != nil {
+			return Run{}, nil, before, err
+		}
+		defer tr.s.Stop()
+		sleep(ctx, trafficLead)
+	}
 	w0, err := mv.From.WireBytes()
 	if err != nil {
 		return Run{}, nil, before, err
@@ -262,10 +282,23 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 	if err != nil {
 		return Run{}, o.Dst, before, err
 	}
+	var tx *TrafficRun
+	if tr != nil {
+		sleep(ctx, trafficTail)
+		var phases []api.Phase
+		if o.Record != nil {
+			phases = o.Record.Phases
+		}
+		t := tr.stop(phases, o.Summary.Downtime)
+		if o.Record != nil {
+			t.Handoff = o.Record.Handoff
+		}
+		tx = &t
+	}
 	st, err := verify(ctx, mv.To, before)
 	r := Run{Method: m.Name(), From: mv.From.Name, To: mv.To.Name, TotalTime: o.Summary.TotalTime,
 		Downtime: o.Summary.Downtime, SetupTime: o.Summary.SetupTime, WireBytes: w1 - w0,
-		RAMBytes: o.Summary.RAM.Transferred}
+		RAMBytes: o.Summary.RAM.Transferred, Traffic: tx}
 	if rec := o.Record; rec != nil {
 		r.Record = &RecordRun{ID: rec.ID, EndToEnd: rec.Ended.Sub(rec.Started), QUICBytes: rec.WireBytes,
 			Passes: rec.RAM.DirtySyncCount, Postcopy: rec.Postcopy, Decisions: len(rec.Decisions)}

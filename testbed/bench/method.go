@@ -25,6 +25,7 @@ type Move struct {
 type Settings struct {
 	MaxBandwidth uint64        // bytes/s
 	Downtime     time.Duration // QEMU downtime-limit
+	TrafficRate  int           // test packets/s during each migration (0: none)
 }
 
 // Running is a guest as the family of methods that booted it holds it.

@@ -40,6 +40,8 @@ type agentSet struct {
 	root     string            // repository root, to build migratord
 	imageDir string            // guest images
 	agents   map[string]*agent // by host; nil until started
+	// dataplane: the agents run the eBPF hand-off (migratord has it).
+	dataplane bool
 }
 
 func (n *nfhandoff) Name() string {
@@ -73,9 +75,19 @@ func (n *nfhandoff) Setup(ctx context.Context, runDir string, hosts []*Host) err
 	if err != nil {
 		return err
 	}
+	n.dataplane = hasDataplane(n.bin)
+	if n.dataplane {
+		if err := mountBPFFS(runDir); err != nil {
+			return err
+		}
+	}
 	n.agents = make(map[string]*agent)
 	for _, h := range hosts {
-		a, err := startAgent(ctx, n.bin, runDir, n.imageDir, pkiDir, h)
+		var extra []string
+		if n.dataplane {
+			extra = dataplaneArgs(runDir, h)
+		}
+		a, err := startAgent(ctx, n.bin, runDir, n.imageDir, pkiDir, h, extra)
 		if err != nil {
 			return err
 		}

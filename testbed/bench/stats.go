@@ -23,6 +23,8 @@ type Run struct {
 	RAMBytes  uint64        `json:"ram_transferred"`
 	// Record is the agent's own account (nfhandoff methods only).
 	Record *RecordRun `json:"record,omitempty"`
+	// Traffic is what the test traffic saw (with --traffic-rate > 0).
+	Traffic *TrafficRun `json:"traffic,omitempty"`
 }
 
 // RecordRun is what the source agent's migration record says beyond
@@ -70,6 +72,24 @@ type Row struct {
 	WireRatio     map[string]float64 `json:"wire_ratio,omitempty"`
 	// The agents' records, for methods that have them.
 	Record *RecordRow `json:"record,omitempty"`
+	// The test traffic, when there was some.
+	Traffic *TrafficRow `json:"traffic,omitempty"`
+}
+
+// TrafficRow summarises the test traffic of one guest and method.
+type TrafficRow struct {
+	Lost            Stat `json:"lost"`
+	GapMS           Stat `json:"gap_ms"`
+	LossGapMS       Stat `json:"loss_gap_ms"`
+	GapMinusDownMS  Stat `json:"gap_minus_downtime_ms"`
+	Duplicated      int  `json:"duplicated"` // over all runs
+	Reordered       int  `json:"reordered"`
+	ReflectorBreaks int  `json:"reflector_breaks"` // runs whose reflector sequence was not continuous
+	HandoffDropped  int  `json:"handoff_dropped"`  // frames the hand-off reported dropped, over all runs
+	HandoffCarried  int  `json:"handoff_carried"`  // frames buffered, recovered or held, over all runs
+	// Medians compared with each baseline's: lost minus, gap over.
+	LostDiff map[string]float64 `json:"lost_diff,omitempty"`
+	GapRatio map[string]float64 `json:"gap_ratio,omitempty"`
 }
 
 // RecordRow summarises the records of one guest and method.
@@ -86,6 +106,7 @@ func summarise(runs []Run, baselines []string) []Row {
 	var rows []Row
 	idx := map[[2]string]int{}
 	var tot, down, wire, e2e, quic, passes [][]float64
+	tr := map[int]*[4][]float64{} // row -> lost, gap, loss gap, gap-down
 	for _, r := range runs {
 		k := [2]string{r.Guest, r.Method}
 		i, ok := idx[k]
@@ -100,6 +121,9 @@ func summarise(runs []Run, baselines []string) []Row {
 		tot[i] = append(tot[i], float64(r.TotalTime)/float64(time.Millisecond))
 		down[i] = append(down[i], float64(r.Downtime)/float64(time.Millisecond))
 		wire[i] = append(wire[i], float64(r.WireBytes)/(1<<20))
+		if x := r.Traffic; x != nil {
+			addTraffic(&rows[i], tr, i, x)
+		}
 		if rec := r.Record; rec != nil {
 			if rows[i].Record == nil {
 				rows[i].Record = &RecordRow{}
@@ -117,6 +141,10 @@ func summarise(runs []Run, baselines []string) []Row {
 		if rec := rows[i].Record; rec != nil {
 			rec.EndToEndMS, rec.QUICMiB, rec.Passes = stat(e2e[i]), stat(quic[i]), stat(passes[i])
 		}
+		if x := rows[i].Traffic; x != nil {
+			v := tr[i]
+			x.Lost, x.GapMS, x.LossGapMS, x.GapMinusDownMS = stat(v[0]), stat(v[1]), stat(v[2]), stat(v[3])
+		}
 	}
 	for i := range rows {
 		for _, b := range baselines {
@@ -130,6 +158,13 @@ func summarise(runs []Run, baselines []string) []Row {
 			rows[i].TotalRatio[b] = ratio(rows[i].TotalMS.Median, rows[j].TotalMS.Median)
 			rows[i].DowntimeRatio[b] = ratio(rows[i].DowntimeM.Median, rows[j].DowntimeM.Median)
 			rows[i].WireRatio[b] = ratio(rows[i].WireMiB.Median, rows[j].WireMiB.Median)
+			if x, y := rows[i].Traffic, rows[j].Traffic; x != nil && y != nil {
+				if x.LostDiff == nil {
+					x.LostDiff, x.GapRatio = map[string]float64{}, map[string]float64{}
+				}
+				x.LostDiff[b] = x.Lost.Median - y.Lost.Median
+				x.GapRatio[b] = ratio(x.GapMS.Median, y.GapMS.Median)
+			}
 		}
 	}
 	return rows
@@ -187,4 +222,61 @@ func printRecords(w io.Writer, rows []Row) {
 // rng formats "median [min-max]".
 func rng(s Stat, f string) string {
 	return fmt.Sprintf(f+" ["+f+"-"+f+"]", s.Median, s.Min, s.Max)
+}
+
+// addTraffic adds one run's traffic to row i.
+func addTraffic(row *Row, tr map[int]*[4][]float64, i int, x *TrafficRun) {
+	if row.Traffic == nil {
+		row.Traffic = &TrafficRow{}
+		tr[i] = &[4][]float64{}
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	v := tr[i]
+	v[0] = append(v[0], float64(x.Lost))
+	v[1] = append(v[1], ms(x.Gap))
+	v[2] = append(v[2], ms(x.LossGap))
+	v[3] = append(v[3], ms(x.GapMinusDowntime))
+	t := row.Traffic
+	t.Duplicated += x.Duplicated
+	t.Reordered += x.Reordered
+	if !x.ReflectorContinuous {
+		t.ReflectorBreaks++
+	}
+	if h := x.Handoff; h != nil {
+		t.HandoffDropped += int(h.Source.DroppedTotal() + h.Destination.DroppedTotal())
+		t.HandoffCarried += int(h.Source.Buffered + h.Source.Residue + h.Source.HeldInQEMU + h.Destination.Held)
+	}
+}
+
+// printTraffic writes the traffic table, if any row has traffic.
+func printTraffic(w io.Writer, rows []Row, baselines []string) {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	head := []string{"guest", "method", "lost", "gap ms", "loss gap ms", "downtime ms", "gap-down ms", "dup/reord/breaks", "hand-off carried/dropped"}
+	for _, b := range baselines {
+		head = append(head, "lost-"+b, "gap/"+b)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, r := range rows {
+		x := r.Traffic
+		if x == nil {
+			continue
+		}
+		ho := "-"
+		if x.HandoffCarried+x.HandoffDropped > 0 || r.Record != nil {
+			ho = fmt.Sprintf("%d/%d", x.HandoffCarried, x.HandoffDropped)
+		}
+		cols := []string{r.Guest, r.Method, rng(x.Lost, "%.0f"), rng(x.GapMS, "%.0f"), rng(x.LossGapMS, "%.0f"),
+			rng(r.DowntimeM, "%.0f"), rng(x.GapMinusDownMS, "%.0f"),
+			fmt.Sprintf("%d/%d/%d", x.Duplicated, x.Reordered, x.ReflectorBreaks), ho}
+		for _, b := range baselines {
+			d, ok := x.LostDiff[b]
+			if !ok {
+				cols = append(cols, "-", "-")
+				continue
+			}
+			cols = append(cols, fmt.Sprintf("%+.0f", d), fmt.Sprintf("%.2f", x.GapRatio[b]))
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	tw.Flush()
 }

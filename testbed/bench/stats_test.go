@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
 
 func TestStat(t *testing.T) {
@@ -59,6 +61,38 @@ func TestSummarise(t *testing.T) {
 		"3.00", "1.82", "end-to-end ms", "400 [400-400]", "19.0 [19.0-19.0]"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSummariseTraffic(t *testing.T) {
+	ms := time.Millisecond
+	tr := func(lost int, gap, down time.Duration) *TrafficRun {
+		return &TrafficRun{Rate: 1000, Sent: 3000, Lost: lost, Gap: gap, LossGap: gap - ms, GapMinusDowntime: gap - down, ReflectorContinuous: true}
+	}
+	hand := tr(0, 30*ms, 20*ms)
+	hand.Handoff = &api.HandoffReport{Source: api.HandoffStats{Buffered: 12}, Destination: api.HandoffStats{Held: 3}}
+	runs := []Run{
+		{Guest: "g", Method: "qemu-tcp", Downtime: 20 * ms, Traffic: tr(40, 120*ms, 20*ms)},
+		{Guest: "g", Method: "qemu-tcp", Downtime: 20 * ms, Traffic: tr(50, 140*ms, 20*ms)},
+		{Guest: "g", Method: "nfhandoff", Downtime: 20 * ms, Traffic: hand, Record: &RecordRun{}},
+	}
+	rows := summarise(runs, []string{"qemu-tcp"})
+	a, c := rows[0].Traffic, rows[1].Traffic
+	if a == nil || c == nil {
+		t.Fatalf("no traffic summary: %+v", rows)
+	}
+	if a.Lost.Median != 45 || a.GapMS.Median != 130 || a.GapMinusDownMS.Median != 110 || a.LostDiff["qemu-tcp"] != 0 {
+		t.Errorf("qemu-tcp traffic %+v", a)
+	}
+	if c.Lost.Median != 0 || c.LostDiff["qemu-tcp"] != -45 || c.GapRatio["qemu-tcp"] != 30.0/130 || c.HandoffCarried != 15 || c.HandoffDropped != 0 {
+		t.Errorf("nfhandoff traffic %+v", c)
+	}
+	var b bytes.Buffer
+	printTraffic(&b, rows, []string{"qemu-tcp"})
+	for _, want := range []string{"gap-down ms", "lost-qemu-tcp", "45 [40-50]", "130 [120-140]", "-45", "0.23", "15/0", "0/0/0"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("traffic table lacks %q:\n%s", want, b.String())
 		}
 	}
 }

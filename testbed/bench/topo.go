@@ -19,13 +19,18 @@ import (
 )
 
 // Topology: two host namespaces, each with a bridge carrying its address
-// and a guest tap, joined by one veth pair (the "wire").
+// and a guest tap, and an uplink veth (the "wire") to a switch namespace
+// (a bridge, as in the testbed) where a client namespace sends the test
+// traffic from.
 const (
-	prefix  = "nfb-"
-	bridge  = "nfb-br"
-	uplink  = "nfb-up"
-	subnet  = "198.19.200.0/24" // inside 198.18.0.0/15, apart from the testbed's
-	guestIP = "198.19.200.100"
+	prefix   = "nfb-"
+	bridge   = "nfb-br"
+	uplink   = "nfb-up"
+	subnet   = "198.19.200.0/24" // inside 198.18.0.0/15, apart from the testbed's
+	guestIP  = "198.19.200.100"
+	switchNS = "nfb-sw"
+	clientNS = "nfb-client"
+	clientIP = "198.19.200.2/24"
 )
 
 // Host is one side of the topology.
@@ -135,15 +140,8 @@ func topoUp(runDir, imageDir string) ([]*Host, error) {
 			}
 		}
 	}
-	a, b := hosts[0].Netns, hosts[1].Netns
-	for _, args := range [][]string{
-		{"link", "add", uplink, "netns", a, "type", "veth", "peer", "name", uplink, "netns", b},
-		{"-n", a, "link", "set", uplink, "master", bridge, "up"},
-		{"-n", b, "link", "set", uplink, "master", bridge, "up"},
-	} {
-		if err := ip(args...); err != nil {
-			return hosts, err
-		}
+	if err := switchUp(hosts); err != nil {
+		return hosts, err
 	}
 	for _, h := range hosts {
 		err := h.Do(func() error {
@@ -170,4 +168,34 @@ func topoDown() {
 			ip("netns", "del", e.Name())
 		}
 	}
+}
+
+// switchUp makes the switch (a bridge in its own namespace), plugs every
+// host's uplink into it, and a client namespace for the test traffic.
+func switchUp(hosts []*Host) error {
+	cmds := [][]string{
+		{"netns", "add", switchNS},
+		{"-n", switchNS, "link", "set", "lo", "up"},
+		{"-n", switchNS, "link", "add", "nfb-sw", "type", "bridge"},
+		{"-n", switchNS, "link", "set", "nfb-sw", "up"},
+		{"netns", "add", clientNS},
+		{"-n", clientNS, "link", "set", "lo", "up"},
+		{"link", "add", "nfb-c0", "netns", clientNS, "type", "veth", "peer", "name", "nfb-p-client", "netns", switchNS},
+		{"-n", switchNS, "link", "set", "nfb-p-client", "master", "nfb-sw", "up"},
+		{"-n", clientNS, "addr", "add", clientIP, "dev", "nfb-c0"},
+		{"-n", clientNS, "link", "set", "nfb-c0", "up"},
+	}
+	for _, h := range hosts {
+		port := "nfb-p-" + h.Name
+		cmds = append(cmds,
+			[]string{"link", "add", uplink, "netns", h.Netns, "type", "veth", "peer", "name", port, "netns", switchNS},
+			[]string{"-n", h.Netns, "link", "set", uplink, "master", bridge, "up"},
+			[]string{"-n", switchNS, "link", "set", port, "master", "nfb-sw", "up"})
+	}
+	for _, args := range cmds {
+		if err := ip(args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

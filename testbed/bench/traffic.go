@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/netctl/twamp"
+	netverify "github.com/nfhandoff/nfhandoff/netctl/verify"
+)
+
+// Test traffic around every migration: TWAMP-light from the client
+// namespace to the guest's reflector, from trafficLead before the
+// migration starts until trafficTail after it ended, as netctl migrate
+// --verify does.
+const (
+	trafficLead = time.Second
+	trafficTail = 2 * time.Second
+)
+
+// TrafficRun is what the test traffic saw during one migration.
+type TrafficRun struct {
+	Rate       int `json:"rate_pps"`
+	Sent       int `json:"sent"`
+	Lost       int `json:"lost"`
+	Duplicated int `json:"duplicated"`
+	Reordered  int `json:"reordered"`
+	// Gap is the longest time between two consecutive replies' arrivals:
+	// the outage the traffic saw, whether its packets were lost or held
+	// back (verify's recv_gap). LossGap is verify's largest_gap: between
+	// the send times of two answered packets with lost ones in between
+	// (0 without loss).
+	Gap                 time.Duration `json:"gap_ns"`
+	LossGap             time.Duration `json:"loss_gap_ns"`
+	GapMinusDowntime    time.Duration `json:"gap_minus_downtime_ns"`
+	ReflectorContinuous bool          `json:"reflector_seq_continuous"`
+	// Handoff is the agents' account (nfhandoff with the eBPF dataplane).
+	Handoff *api.HandoffReport `json:"handoff,omitempty"`
+}
+
+// traffic is a running test stream.
+type traffic struct {
+	s    *netverify.Sender
+	rate int
+}
+
+// startTraffic starts the stream at rate packets/s.
+func startTraffic(ctx context.Context, rate int) (*traffic, error) {
+	s, err := netverify.Start(ctx, netverify.Config{
+		Target: netip.AddrPortFrom(netip.MustParseAddr(guestIP), twamp.Port),
+		Rate:   rate, Netns: clientNS,
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("starting test traffic: %w", err)
+	}
+	return &traffic{s: s, rate: rate}, nil
+}
+
+// stop ends the stream and analyses it against the migration's phases
+// (nil for the plain methods) and QEMU's downtime.
+func (t *traffic) stop(phases []api.Phase, downtime time.Duration) TrafficRun {
+	rep := netverify.Analyze(t.s.Stop(), phases, netverify.Limits{MaxLost: -1})
+	gap := time.Duration(rep.RecvGap)
+	return TrafficRun{Rate: t.rate, Sent: rep.Sent, Lost: rep.Lost, Duplicated: rep.Duplicated, Reordered: rep.Reordered,
+		Gap: gap, LossGap: time.Duration(rep.LargestGap), GapMinusDowntime: gap - downtime,
+		ReflectorContinuous: rep.ReflectorSeqContinuous}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
