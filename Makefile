@@ -26,9 +26,11 @@ generate:
 	testbed/deps --generate
 	$(GO) generate ./...
 
-## check-generate: fail when committed generated files are stale
+## check-generate: fail when the committed generated files (dataplane/*_bpfel.{go,o}) are stale
 check-generate: generate
-	git diff --exit-code -- dataplane/ || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
+	@stale=$$(git status --porcelain -- 'dataplane/*_bpfel.go' 'dataplane/*_bpfel.o'); \
+	  if [ -n "$$stale" ]; then echo "$$stale"; git diff --stat -- 'dataplane/*_bpfel.go' 'dataplane/*_bpfel.o'; \
+	    echo "generated files are stale: run make generate and commit them" >&2; exit 1; fi
 
 ## image: build the guest image (kernel + initramfs with the vnf) into build/images/vnf
 image: deps build
@@ -40,8 +42,8 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## test: every tier: lint, unit, privileged, fuzz smoke, integration (root)
-test: deps image lint test-unit test-priv fuzz test-integration
+## test: every tier: generated files up to date, lint, unit, privileged, fuzz smoke, integration (root)
+test: deps check-generate image lint test-unit test-priv fuzz test-integration
 
 # Tier 1: unit tests (no root, no QEMU).
 test-unit:
