@@ -84,6 +84,9 @@ func upTestbed(t *testing.T, env Env, hosts int) {
 		if _, err := os.Stat(env.RunDir); !os.IsNotExist(err) {
 			t.Errorf("run dir %s left after down", env.RunDir)
 		}
+		if m, _ := MountsUnder(env.RunDir); len(m) > 0 {
+			t.Errorf("mounts left after down: %v", m)
+		}
 	})
 }
 

@@ -42,6 +42,9 @@ func upMigrationTestbed(t *testing.T, env Env) {
 		if pids := qemuOf(env, ""); len(pids) > 0 {
 			t.Errorf("testbed qemu processes left after down: %v", pids)
 		}
+		if m, _ := MountsUnder(env.RunDir); len(m) > 0 {
+			t.Errorf("mounts left after down: %v", m)
+		}
 	})
 }
 
