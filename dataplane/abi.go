@@ -98,6 +98,3 @@ func (c vmCounters) sub(o vmCounters) vmCounters {
 // recHdrLen is the size of struct rec_hdr, the header of a ring record:
 // u64 seq, u8 mac[6], u8 mode, u8 flags, u32 len, u32 ifindex, u64 ts_ns.
 const recHdrLen = 32
-
-// maxFrame is the largest frame the programs capture (MAX_FRAME).
-const maxFrame = 2048

@@ -1,0 +1,183 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Hook names (the program attached and where).
+const (
+	hookTapEgress     = "tap_egress"
+	hookUplinkIngress = "uplink_ingress"
+	hookTunnelIngress = "tunnel_ingress"
+)
+
+// clsact filter identity of the fallback attachment.
+const (
+	clsactHandle   = 0x4e46
+	clsactPriority = 0x4e46
+)
+
+// hook is a program attached to one interface: a tcx link pinned under
+// PinDir/links/<ifname>-<hook>, or a clsact filter (which keeps its program
+// alive by itself).
+type hook struct {
+	ifname  string
+	ifindex int
+	name    string
+	egress  bool
+	lnk     link.Link // tcx; nil with clsact
+	pin     string
+}
+
+// attachHook attaches prog (the hook name) to ifname/ifindex. A pinned tcx
+// link of a previous run on the same device is updated with prog, so the
+// hook never goes away; a stale one (device recreated) is replaced.
+func attachHook(pinDir, ifname string, ifindex int, name string, prog *ebpf.Program, egress, forceClsact bool, log *slog.Logger) (*hook, error) {
+	h := &hook{ifname: ifname, ifindex: ifindex, name: name, egress: egress,
+		pin: filepath.Join(pinDir, "links", ifname+"-"+name)}
+	if !forceClsact {
+		err := h.attachTCX(prog, log)
+		if err == nil {
+			return h, nil
+		}
+		if !errors.Is(err, ebpf.ErrNotSupported) {
+			return nil, fmt.Errorf("attaching %s to %s: %w", name, ifname, err)
+		}
+		log.Info("tcx not supported, attaching with clsact", "hook", name, "dev", ifname)
+	}
+	if err := h.attachClsact(prog); err != nil {
+		return nil, fmt.Errorf("attaching %s to %s with clsact: %w", name, ifname, err)
+	}
+	return h, nil
+}
+
+func (h *hook) attachTCX(prog *ebpf.Program, log *slog.Logger) error {
+	if l, err := link.LoadPinnedLink(h.pin, nil); err == nil {
+		if h.linkOnDevice(l) {
+			if err := l.Update(prog); err != nil {
+				l.Close()
+				return fmt.Errorf("updating pinned link %s: %w", h.pin, err)
+			}
+			h.lnk = l
+			log.Debug("re-used pinned link", "pin", h.pin)
+			return nil
+		}
+		log.Info("replacing stale pinned link", "pin", h.pin)
+		l.Unpin()
+		l.Close()
+	} else if !errors.Is(err, os.ErrNotExist) {
+		log.Warn("pinned link unusable, replacing it", "pin", h.pin, "err", err)
+		os.Remove(h.pin)
+	}
+	attach := ebpf.AttachTCXIngress
+	if h.egress {
+		attach = ebpf.AttachTCXEgress
+	}
+	l, err := link.AttachTCX(link.TCXOptions{Interface: h.ifindex, Program: prog, Attach: attach})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(h.pin), 0o700); err != nil {
+		l.Close()
+		return fmt.Errorf("creating link pin dir: %w", err)
+	}
+	if err := l.Pin(h.pin); err != nil {
+		l.Close()
+		return fmt.Errorf("pinning link: %w", err)
+	}
+	h.lnk = l
+	return nil
+}
+
+// linkOnDevice reports whether l is a live tcx link on h's device and
+// direction.
+func (h *hook) linkOnDevice(l link.Link) bool {
+	info, err := l.Info()
+	if err != nil {
+		return false
+	}
+	tcx := info.TCX()
+	if tcx == nil {
+		return false
+	}
+	want := ebpf.AttachTCXIngress
+	if h.egress {
+		want = ebpf.AttachTCXEgress
+	}
+	return int(tcx.Ifindex) == h.ifindex && ebpf.AttachType(tcx.AttachType) == want
+}
+
+func (h *hook) clsactFilter(fd int) *netlink.BpfFilter {
+	parent := uint32(netlink.HANDLE_MIN_INGRESS)
+	if h.egress {
+		parent = netlink.HANDLE_MIN_EGRESS
+	}
+	return &netlink.BpfFilter{
+		FilterAttrs: netlink.FilterAttrs{
+			LinkIndex: h.ifindex, Parent: parent, Handle: clsactHandle,
+			Priority: clsactPriority, Protocol: unix.ETH_P_ALL,
+		},
+		Fd: fd, Name: "nfh-" + h.name, DirectAction: true,
+	}
+}
+
+func (h *hook) attachClsact(prog *ebpf.Program) error {
+	qdisc := &netlink.GenericQdisc{
+		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: h.ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
+		QdiscType:  "clsact",
+	}
+	if err := netlink.QdiscReplace(qdisc); err != nil {
+		return fmt.Errorf("adding clsact qdisc: %w", err)
+	}
+	if err := netlink.FilterReplace(h.clsactFilter(prog.FD())); err != nil {
+		return fmt.Errorf("adding bpf filter: %w", err)
+	}
+	return nil
+}
+
+// close lets go of the hook's descriptor; the attachment stays (pinned or
+// held by its clsact filter).
+func (h *hook) close() error {
+	if h == nil || h.lnk == nil {
+		return nil
+	}
+	err := h.lnk.Close()
+	h.lnk = nil
+	if err != nil {
+		return fmt.Errorf("closing %s link on %s: %w", h.name, h.ifname, err)
+	}
+	return nil
+}
+
+// detach removes the attachment (unpins the link or deletes the filter).
+// A device that is already gone is not an error.
+func (h *hook) detach() error {
+	if h == nil {
+		return nil
+	}
+	if h.lnk != nil {
+		errs := []error{h.lnk.Unpin()}
+		if err := h.lnk.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		h.lnk = nil
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("detaching %s from %s: %w", h.name, h.ifname, err)
+		}
+		return nil
+	}
+	if err := netlink.FilterDel(h.clsactFilter(0)); err != nil &&
+		!errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("deleting %s filter from %s: %w", h.name, h.ifname, err)
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package dataplane
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	descFrames = prometheus.NewDesc("nfhandoff_dataplane_frames_total",
+		"Frames the eBPF programs handled for a VM, by outcome.", []string{"vm", "event"}, nil)
+	descDrops = prometheus.NewDesc("nfhandoff_dataplane_drops_total",
+		"Frames the eBPF programs dropped for a VM (mirror_missed: copy failed, frame passed), by reason.", []string{"vm", "reason"}, nil)
+	descMode = prometheus.NewDesc("nfhandoff_dataplane_mode",
+		"A VM's current hand-off mode (1 for the current one).", []string{"vm", "mode"}, nil)
+	descQueue = prometheus.NewDesc("nfhandoff_dataplane_queue_bytes",
+		"Bytes in a VM's user-space hand-off queue.", []string{"vm"}, nil)
+	descHigh = prometheus.NewDesc("nfhandoff_dataplane_queue_high_water_bytes",
+		"High-water mark of a VM's user-space queue in its current or last migration.", []string{"vm"}, nil)
+	descHandoff = prometheus.NewDesc("nfhandoff_handoff_frames_total",
+		"Frames of a VM's current or last migration's hand-off, by kind.", []string{"vm", "kind"}, nil)
+	descHandoffDrops = prometheus.NewDesc("nfhandoff_handoff_dropped_total",
+		"Frames dropped in a VM's current or last migration's hand-off, by reason.", []string{"vm", "reason"}, nil)
+	descGARPs = prometheus.NewDesc("nfhandoff_handoff_garps",
+		"Gratuitous ARPs sent for a VM's current or last migration.", []string{"vm"}, nil)
+	descOrphans = prometheus.NewDesc("nfhandoff_dataplane_orphan_records_total",
+		"Ring records of VMs this agent does not know (discarded).", nil, nil)
+)
+
+type collector struct{ d *Dataplane }
+
+// Collector returns the Prometheus collector of the per-VM program counters
+// and the hand-off accounts.
+func (d *Dataplane) Collector() prometheus.Collector { return collector{d} }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descFrames, descDrops, descMode, descQueue, descHigh, descHandoff, descHandoffDrops, descGARPs, descOrphans} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	h := c.d.handoff
+	h.mu.Lock()
+	vs := make([]*vmEntry, 0, len(h.vms))
+	for _, v := range h.vms {
+		vs = append(vs, v)
+	}
+	h.mu.Unlock()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, v := range vs {
+		name := v.name
+		if name == "" {
+			name = v.key.String()
+		}
+		if ctr, err := c.d.maps.countersOf(v.key); err == nil {
+			for ev, n := range map[string]uint64{
+				"seen": ctr.Seen, "passed": ctr.Passed, "mirrored": ctr.Mirrored, "buffered": ctr.Buffered,
+				"held": ctr.Held, "forwarded": ctr.Forwarded, "forwarded_in": ctr.ForwardedIn, "released_pass": ctr.ReleasedPass,
+			} {
+				counter(descFrames, n, name, ev)
+			}
+			for r, n := range map[string]uint64{
+				dropRingFull: ctr.DropRingFull, "mirror_missed": ctr.MirrorMissed, dropTooLarge: ctr.DropTooLarge,
+				dropForward: ctr.DropForward, dropNoTap: ctr.DropNoTap,
+			} {
+				counter(descDrops, n, name, r)
+			}
+		}
+		if st, ok, err := c.d.maps.state(v.key); err == nil && ok {
+			gauge(descMode, 1, name, modeName(st.Mode))
+		}
+		gauge(descQueue, float64(v.queue.Bytes()), name)
+		if v.name == "" {
+			continue
+		}
+		s := h.Stats(specNamed(v.name))
+		gauge(descHigh, float64(s.HighWaterBytes), name)
+		for k, n := range map[string]uint64{
+			"flushed": s.Flushed, "residue": s.Residue, "held_in_qemu": s.HeldInQEMU,
+			"released": s.Released, "returned": s.Returned,
+		} {
+			counter(descHandoff, n, name, k)
+		}
+		for r, n := range s.Dropped {
+			counter(descHandoffDrops, n, name, r)
+		}
+		gauge(descGARPs, float64(s.GARPs), name)
+	}
+	counter(descOrphans, c.d.orphans.Load())
+}

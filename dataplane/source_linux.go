@@ -1,0 +1,314 @@
+package dataplane
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/session"
+)
+
+// Timing of the source's bookkeeping (bounded waits, never on the success
+// path of a healthy run).
+const (
+	consumeWait = 200 * time.Millisecond // for the ring reader to catch up with captured
+	settleWait  = 5 * time.Millisecond   // for QEMU to read what it is about to read
+	probeWait   = 200 * time.Millisecond // for QEMU to read the probe
+	residueMax  = 1 << 16
+)
+
+// dropInject is the reason of frames the tap refused or that cannot be
+// injected at all (shorter than an Ethernet header).
+const dropInject = "inject"
+
+// heldState is the Switchover's finding about the frame QEMU took from the
+// tap after the guest stopped.
+type heldState struct {
+	decided   bool
+	probeRead bool   // QEMU read the probe: it held nothing real
+	m         uint64 // frames passed into the tap in MIRROR (copies + missed)
+	copies    uint64 // of which copies
+	u         int64  // unread estimate from the counters
+}
+
+// Begin starts MIRROR: the VM's frames pass and are copied, so the one QEMU
+// will hold when the guest stops can be recovered.
+func (h *Handoff) Begin(ctx context.Context, spec api.VMSpec, peer netip.Addr) error {
+	v, err := h.lookup(spec)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.tap.Name == "" {
+		return fmt.Errorf("vm %s: begin without a tap", spec.Name)
+	}
+	peer = peer.Unmap()
+	if !peer.Is4() {
+		v.log.Warn("peer is not IPv4: stragglers cannot be forwarded", "peer", peer)
+	}
+	ctr, err := h.d.maps.countersOf(v.key)
+	if err != nil {
+		return err
+	}
+	v.stats.reset(ctr, time.Now())
+	v.queue.ResetStats()
+	v.role, v.peer, v.discard, v.held = roleSource, peer, false, heldState{}
+	v.mirror.reset()
+	if err := h.setMode(v, modeMirror, "mirror", nil); err != nil {
+		return err
+	}
+	// Baselines for Switchover, tap counters first: any error this order
+	// leaves underestimates the unread count, which the probe and the
+	// residue then correct.
+	if v.baseDev, err = DevStats(v.tap.Name); err != nil {
+		return fmt.Errorf("vm %s: %w", spec.Name, err)
+	}
+	if v.baseCtr, err = h.d.maps.countersOf(v.key); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Switchover (the guest is stopped) starts BUFFER and finds out whether
+// QEMU holds a frame it read after the guest stopped.
+func (h *Handoff) Switchover(ctx context.Context, spec api.VMSpec) error {
+	v, err := h.lookup(spec)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	if v.role != roleSource {
+		// Begin was not called (an agent without MIRROR support upstream):
+		// buffer anyway, the held frame cannot be recovered.
+		ctr, _ := h.d.maps.countersOf(v.key)
+		v.stats.reset(ctr, time.Now())
+		v.role, v.discard, v.held = roleSource, false, heldState{}
+		v.baseCtr, v.baseDev = ctr, DevCounters{}
+	}
+	err = h.setMode(v, modeBuffer, "buffer", nil)
+	v.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	h.detectHeld(ctx, v)
+	return nil
+}
+
+// detectHeld applies the rule of the contract: unread u = M - R - D; u > 0:
+// QEMU holds one, the u others are still in the tap; u <= 0: a probe
+// (bypassing the hook) tells whether QEMU still reads the tap.
+func (h *Handoff) detectHeld(ctx context.Context, v *vmEntry) {
+	ctr, err := h.d.maps.countersOf(v.key)
+	if err != nil {
+		v.log.Error("held-frame detection", "err", err)
+		return
+	}
+	d := ctr.sub(v.baseCtr)
+	hs := heldState{decided: true, m: d.Mirrored + d.MirrorMissed, copies: d.Mirrored}
+	h.waitConsumed(ctx, v)
+	sleepCtx(ctx, settleWait)
+	dev, err := DevStats(v.tap.Name)
+	if err != nil {
+		v.log.Error("held-frame detection", "err", err)
+		return
+	}
+	r := dev.TxPackets - v.baseDev.TxPackets
+	dr := dev.TxDropped - v.baseDev.TxDropped
+	hs.u = int64(hs.m) - int64(r) - int64(dr)
+	if hs.u <= 0 {
+		hs.probeRead = h.probe(ctx, v, dev.TxPackets)
+	}
+	v.log.Info("switchover", "mirrored", hs.m, "read", r, "tx_dropped", dr, "unread", hs.u, "probe_read", hs.probeRead)
+	v.mu.Lock()
+	v.held = hs
+	v.mu.Unlock()
+}
+
+// probe injects a probe frame and reports whether QEMU read it.
+func (h *Handoff) probe(ctx context.Context, v *vmEntry, tx uint64) bool {
+	inj, err := NewInjector(v.tap.Name, v.log)
+	if err != nil {
+		v.log.Error("probe", "err", err)
+		return false
+	}
+	err = inj.Inject(ctx, ProbeFrame(v.mac))
+	inj.Close()
+	if err != nil {
+		v.log.Error("probe", "err", err)
+		return false
+	}
+	deadline := time.Now().Add(probeWait)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if dev, err := DevStats(v.tap.Name); err == nil && dev.TxPackets > tx {
+			return true
+		}
+		sleepCtx(ctx, time.Millisecond)
+	}
+	return false
+}
+
+// waitConsumed waits (bounded) until the ring reader has taken every record
+// the program captured for v; it returns how many are still missing.
+func (h *Handoff) waitConsumed(ctx context.Context, v *vmEntry) uint64 {
+	deadline := time.Now().Add(consumeWait)
+	for {
+		captured, err := h.d.maps.capturedOf(v.key)
+		if err != nil {
+			v.log.Error("reading captured", "err", err)
+			return 0
+		}
+		v.mu.Lock()
+		done := v.consumed()
+		v.mu.Unlock()
+		if done >= captured {
+			return 0
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return captured - done
+		}
+		sleepCtx(ctx, time.Millisecond)
+	}
+}
+
+// Resumed (the guest runs at the destination): FORWARD, then the held
+// frame, the tap's residue and the BUFFER queue go to flush, in that order.
+func (h *Handoff) Resumed(ctx context.Context, spec api.VMSpec, flush session.Stream) error {
+	v, err := h.lookup(spec)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	err = h.setMode(v, modeForward, "forward", func(st *vmState) {
+		st.TunIfindex, st.VNI = uint32(h.d.tunIndex), VNI
+		if v.peer.Is4() {
+			st.RemoteIP = hostOrder(v.peer)
+		}
+	})
+	tap := v.tap
+	v.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	var residue [][]byte
+	if tap.File != nil {
+		var probes int
+		residue, probes, err = ReadResidue(tap.File, residueMax)
+		if err != nil {
+			v.log.Error("reading tap residue", "err", err)
+		}
+		v.log.Debug("residue", "frames", len(residue), "probes", probes)
+	}
+	lost := h.waitConsumed(ctx, v)
+	v.mu.Lock()
+	v.discard = true // late records were counted as lost here
+	buffered := v.queue.Drain()
+	held, heldOK, wanted := v.heldFrame(residue)
+	v.mu.Unlock()
+	v.stats.drop(dropFlushLost, lost)
+	v.stats.update(func(s *api.HandoffStats) { s.Residue += uint64(len(residue)) })
+	if wanted && !heldOK {
+		v.stats.drop(dropHeldUnrecovered, 1)
+	}
+	return h.writeFlush(v, flush, held, residue, buffered)
+}
+
+// heldFrame returns the frame QEMU holds (v.mu held). wanted says whether
+// QEMU holds one at all; ok whether its copy was found. With r residue
+// frames, QEMU holds the mirrored frame just before them: copy M-r.
+func (v *vmEntry) heldFrame(residue [][]byte) (held []byte, ok, wanted bool) {
+	hs := v.held
+	if !hs.decided || hs.probeRead {
+		return nil, false, hs.decided && !hs.probeRead
+	}
+	r := uint64(len(residue))
+	if hs.m != hs.copies {
+		// Some copies failed: numbering by copies is right only if the
+		// residue matches the copies that follow.
+		v.log.Warn("mirror copies missed during the migration", "missed", hs.m-hs.copies)
+	}
+	if hs.copies <= r {
+		return nil, false, true
+	}
+	k := hs.copies - r
+	held, ok = v.mirror.get(k)
+	for i := uint64(0); ok && i < r; i++ {
+		next, kept := v.mirror.get(k + 1 + i)
+		if !kept || !bytes.Equal(next, residue[i]) {
+			v.log.Warn("residue does not follow the held frame's copy", "index", i)
+			ok = false
+		}
+	}
+	if hs.u > 0 && uint64(hs.u) != r {
+		v.log.Info("unread estimate corrected by the residue", "estimate", hs.u, "residue", r)
+	}
+	return held, ok, true
+}
+
+// writeFlush writes the flush stream (held < residue < buffered) and
+// finishes the buffered records. What cannot be sent is counted as lost.
+func (h *Handoff) writeFlush(v *vmEntry, flush session.Stream, held []byte, residue [][]byte, buffered []frame) error {
+	defer v.finish(uint64(len(buffered)))
+	total := uint64(len(residue) + len(buffered))
+	if held != nil {
+		total++
+	}
+	if flush == nil {
+		v.stats.drop(dropFlushLost, total)
+		return fmt.Errorf("vm %s: no flush stream: %d frames lost", v.name, total)
+	}
+	w := NewFlushWriter(flush)
+	var sent, tooLarge uint64
+	var werr error
+	write := func(o Origin, b []byte) bool {
+		if werr != nil {
+			return false
+		}
+		if len(b) == 0 || len(b) > MaxFrame {
+			tooLarge++
+			return false
+		}
+		if werr = w.WriteFrame(o, b); werr != nil {
+			return false
+		}
+		sent++
+		return true
+	}
+	heldSent := held != nil && write(OriginHeld, held)
+	for _, b := range residue {
+		write(OriginResidue, b)
+	}
+	for _, f := range buffered {
+		write(OriginBuffered, f.data)
+	}
+	if werr == nil {
+		if werr = w.Close(); werr != nil {
+			sent = 0 // nothing is known to have arrived
+		}
+	}
+	v.stats.drop(dropTooLarge, tooLarge)
+	v.stats.drop(dropFlushLost, total-sent-tooLarge)
+	v.stats.update(func(s *api.HandoffStats) {
+		s.Flushed += sent
+		if heldSent && werr == nil {
+			s.HeldInQEMU++
+		}
+	})
+	v.log.Info("flushed", "frames", sent, "held", heldSent, "residue", len(residue), "buffered", len(buffered))
+	if werr != nil {
+		return fmt.Errorf("vm %s: writing flush: %w", v.name, werr)
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
