@@ -18,9 +18,14 @@ downtime and an ETA, with the state (setup, active, postcopy, switchover,
 then completed, failed or cancelled). On a terminal that is one line
 redrawn in place; otherwise a line every second and on every state change.
 Every policy decision (bandwidth raised, post-copy started, CPU throttled,
-abort) is printed as a line when it is taken. At the end comes a summary:
+abort) is printed as a line when it is taken. Once the traffic hand-off has
+begun the progress also shows it ("hand-off: buffered 31 held 4 forwarded 2
+dropped 0": packets the source buffered while the guest was stopped, held
+at the destination until the buffered ones were replayed, stragglers
+forwarded from the source, and frames dropped). At the end comes a summary:
 state, total time, QEMU downtime, setup time, RAM and wire bytes, passes,
-post-copy yes/no, throttle and the list of decisions.
+post-copy yes/no, throttle, the hand-off at both ends (dropped by reason,
+queue high-water mark, time in each mode) and the list of decisions.
 
 Policy. The first pass runs at --initial-bandwidth; later passes raise the
 cap to the guest's dirty rate plus a margin, never above --bandwidth. QEMU
@@ -52,10 +57,13 @@ during --verify-before, netctl stops without migrating). Then it reports:
 packets sent, received, lost, duplicated and reordered; the largest gap in
 the traffic and the migration phase it fell in; round-trip latency p50 and
 p99; and whether the reflector's own sequence numbers continued without a
-jump (the same guest memory, not a restarted vnf). The verdict is PASS when
-no more than --max-lost packets were lost and, if --max-gap is given, no gap
-was longer. --max-lost defaults to 0, the project's target (a migration
-should lose nothing); -1 means no limit. The result is attached to the
+jump (the same guest memory, not a restarted vnf); and the hand-off's
+account (buffered, flushed, held, forwarded, dropped by reason, GARPs,
+queue high-water mark, time in BUFFER). The verdict is PASS when no more
+than --max-lost packets were lost, the hand-off dropped no more than
+--max-lost frames (any frame for the guest counts, not only test packets),
+and, if --max-gap is given, no gap was longer. --max-lost defaults to 0, the
+project's target (a migration should lose nothing); -1 means no limit. The result is attached to the
 migration record on the source agent ("netctl migrations ID" shows it) and
 --report DIR writes report.json (migration, verdict, every packet) and a
 timeline picture of arrivals and latency with the phases marked.

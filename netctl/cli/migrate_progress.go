@@ -46,6 +46,9 @@ func progressLine(m api.Migration) string {
 	if f := progressFields(m, true); len(f) > 0 && !api.Ended(m.State) {
 		s += ": " + strings.Join(f, ", ")
 	}
+	if h := handoffShort(m.Handoff); h != "" && !api.Ended(m.State) {
+		s += "; " + h
+	}
 	return s
 }
 
@@ -75,6 +78,9 @@ func progressBar(m api.Migration, width int, extra string) string {
 	}
 	if p.ETA > 0 && !api.Ended(m.State) {
 		segs = append(segs, seg{"ETA " + fmtDuration(time.Duration(p.ETA)), 8})
+	}
+	if h := handoffShort(m.Handoff); h != "" && !api.Ended(m.State) {
+		segs = append(segs, seg{h, 6})
 	}
 	if extra = strings.TrimSpace(extra); extra != "" {
 		segs = append(segs, seg{extra, 2})

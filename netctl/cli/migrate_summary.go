@@ -48,6 +48,7 @@ func (g *globals) printMigration(m api.Migration) {
 	}
 	fmt.Fprintf(tw, "  post-copy:\t%s\n", yesNo(m.Postcopy, fmt.Sprintf("yes (%d page requests from the destination)", m.RAM.PostcopyRequests)))
 	fmt.Fprintf(tw, "  throttle:\t%s\n", yesNo(m.Throttled > 0, fmt.Sprintf("%d%% of the guest's CPU", m.Throttled)))
+	printHandoff(tw, m)
 	r := m.Request
 	fmt.Fprintf(tw, "  request:\tbandwidth %s (first pass %s), downtime target %s, postcopy %s, multifd %d, timeout %s then %s\n",
 		fmtRate(uint64(r.Bandwidth)), fmtRate(uint64(r.InitialBandwidth)), dur(r.DowntimeTarget), or(r.Postcopy, "?"),

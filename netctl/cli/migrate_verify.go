@@ -33,7 +33,7 @@ func (v *verifyOpts) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&v.before, "verify-before", 2*time.Second, "verify: send this long before the migration starts")
 	f.DurationVar(&v.after, "verify-after", 3*time.Second, "verify: keep sending this long after it ends")
 	f.StringVar(&v.netns, "verify-netns", "", `verify: send from this network namespace ("-": from here; default: nfh-client if it exists and netctl runs outside the testbed's namespaces)`)
-	f.IntVar(&v.maxLost, "max-lost", 0, "verify: the verdict fails when more test packets are lost (default 0, the project's target; -1: no limit)")
+	f.IntVar(&v.maxLost, "max-lost", 0, "verify: the verdict fails when more test packets are lost or the hand-off dropped more frames (default 0, the project's target; -1: no limit)")
 	f.DurationVar(&v.maxGap, "max-gap", 0, "verify: the verdict fails when the largest gap (outage of lost packets) is longer (default: no limit)")
 	f.StringVar(&v.report, "report", "", "verify: write report.json and a timeline picture into this directory")
 	f.IntVar(&v.port, "verify-port", twamp.Port, "verify: the reflector's UDP port")

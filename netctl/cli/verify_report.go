@@ -43,7 +43,7 @@ func (vs *verifySession) finish(ctx context.Context, g *globals, t *target, m *a
 	}); err == nil {
 		*m = got // the final phases
 	}
-	res := &verifyResult{rep: verify.Analyze(samples, m.Phases, verify.Limits{MaxLost: vs.opts.maxLost, MaxGap: vs.opts.maxGap})}
+	res := &verifyResult{rep: verify.AnalyzeMigration(samples, *m, verify.Limits{MaxLost: vs.opts.maxLost, MaxGap: vs.opts.maxGap})}
 	raw, err := json.Marshal(res.rep)
 	if err != nil {
 		g.warnf("encoding the verification: %v", err)
@@ -110,6 +110,9 @@ func printReport(w io.Writer, r verify.Report, files []string) {
 		cont = fmt.Sprintf("BROKEN, %d jumps (the VNF restarted or is another instance)", r.ReflectorSeqJumps)
 	}
 	fmt.Fprintf(tw, "  reflector seq:\t%s (%d to %d)\n", cont, r.ReflectorSeqFirst, r.ReflectorSeqLast)
+	if r.Handoff != nil {
+		fmt.Fprintf(tw, "  hand-off:\t%s\n", handoffVerdict(r.Handoff))
+	}
 	fmt.Fprintf(tw, "  verdict:\t%s\n", or(r.Verdict, "none"))
 	for _, f := range files {
 		fmt.Fprintf(tw, "  report:\t%s\n", f)

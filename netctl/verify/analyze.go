@@ -42,16 +42,25 @@ type Report struct {
 	ReflectorSeqLast       uint32 `json:"reflector_seq_last"`
 	ReflectorSeqContinuous bool   `json:"reflector_seq_continuous"`
 	ReflectorSeqJumps      int    `json:"reflector_seq_jumps"`
-	Pass                   bool   `json:"pass"`
-	Verdict                string `json:"verdict"`
+	// Handoff is the migration's traffic hand-off as both agents counted
+	// it (nil without one); HandoffDropped the frames it dropped.
+	Handoff        *api.HandoffReport `json:"handoff,omitempty"`
+	HandoffDropped uint64             `json:"handoff_dropped"`
+	Pass           bool               `json:"pass"`
+	Verdict        string             `json:"verdict"`
 }
 
 // Analyze computes the report of samples (in any order) against the
 // migration's phases and the limits.
 func Analyze(samples []Sample, phases []api.Phase, lim Limits) Report {
+	return analyze(samples, phases, nil, lim)
+}
+
+func analyze(samples []Sample, phases []api.Phase, handoff *api.HandoffReport, lim Limits) Report {
 	bySeq := slices.SortedFunc(slices.Values(samples), func(a, b Sample) int { return cmp.Compare(a.Seq, b.Seq) })
 	var r Report
 	r.Sent = len(bySeq)
+	r.Handoff, r.HandoffDropped = handoff, handoffDropped(handoff)
 	var got []Sample // answered, in arrival order
 	for _, s := range bySeq {
 		if s.Lost() {

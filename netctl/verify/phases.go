@@ -76,6 +76,7 @@ func (t *timeline) backdrop(c canvas, p panel) {
 			c.rect(x0, p.y, x1-x0, p.h, fill)
 		}
 	}
+	t.bufferStrip(c, p)
 	if t.r.GapLost > 0 {
 		if x0, x1, ok := t.band(p, t.r.GapStart, t.r.GapEnd); ok {
 			c.rect(x0, p.y, x1-x0, p.h, colGapFill)

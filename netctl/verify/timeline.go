@@ -162,6 +162,9 @@ func (t *timeline) header(c canvas) {
 	}
 	parts = append(parts, fmt.Sprintf("%d packets at %.0f pps: %d lost, %d duplicated, %d reordered; RTT p50 %s p99 %s; reflector seq %d..%d %s",
 		r.Sent, t.rate, r.Lost, r.Duplicated, r.Reordered, fmtMS(r.LatencyP50), fmtMS(r.LatencyP99), r.ReflectorSeqFirst, r.ReflectorSeqLast, cont))
+	if s := t.handoffLine(); s != "" {
+		parts = append(parts, s)
+	}
 	for i, p := range parts {
 		c.text(tlLeft, 60+float64(i)*20, p, textStyle{size: 15, c: colText})
 	}

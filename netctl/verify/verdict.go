@@ -17,6 +17,9 @@ func (r *Report) verdict(lim Limits) {
 	if lim.MaxGap > 0 && time.Duration(r.LargestGap) > lim.MaxGap {
 		why = append(why, fmt.Sprintf("largest gap %s (max %s) in %s", fmtMS(r.LargestGap), fmtMS(api.Duration(lim.MaxGap)), r.GapPhase))
 	}
+	if w := r.handoffWhy(lim); w != "" {
+		why = append(why, w)
+	}
 	if !r.ReflectorSeqContinuous {
 		why = append(why, fmt.Sprintf("reflector sequence broken %d times (VNF restarted?)", r.ReflectorSeqJumps))
 	}
@@ -30,6 +33,9 @@ func (r *Report) verdict(lim Limits) {
 		r.Verdict = fmt.Sprintf("PASS: %d lost of %d, largest gap %s (%s)", r.Lost, r.Sent, fmtMS(r.LargestGap), r.GapPhase)
 		if r.GapLost == 0 {
 			r.Verdict = fmt.Sprintf("PASS: %d lost of %d, no gap (replies at most %s apart)", r.Lost, r.Sent, fmtMS(r.RecvGap))
+		}
+		if r.Handoff != nil {
+			r.Verdict += fmt.Sprintf("; hand-off dropped %d", r.HandoffDropped)
 		}
 		return
 	}
