@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/dataplane"
 	"github.com/nfhandoff/nfhandoff/migrator/agent"
 	"github.com/nfhandoff/nfhandoff/migrator/pki"
 	"github.com/nfhandoff/nfhandoff/migrator/session"
@@ -37,6 +38,7 @@ type options struct {
 	metricsAddr, logLevel, logFormat                               string
 	quicListen, peers, ca, cert, key                               string
 	version                                                        bool
+	handoff                                                        handoffOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -60,6 +62,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.cert, "cert", "", "this host's certificate `file` (PEM, SAN DNS = --name)")
 	fs.StringVar(&o.key, "key", "", "this host's private key `file` (PEM)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	h := &o.handoff
+	fs.BoolVar(&h.noDataplane, "no-dataplane", false, "run without the eBPF dataplane: no packet buffering, forwarding or GARP during migrations")
+	fs.StringVar(&h.uplink, "uplink", "", "host uplink `interface` where stragglers for a moved VM are caught and forwarded (empty: none)")
+	fs.StringVar(&h.pinDir, "bpf-pin-dir", "", "bpffs `dir` for the dataplane's pinned maps and links (default "+defaultPinRoot+"/<name>)")
+	fs.StringVar(&h.tunnelDev, "tunnel-dev", dataplane.DefaultTunnelDev, "VXLAN `device` forwarded frames leave through (created if missing)")
+	h.ringBytes, h.bufferBytes = dataplane.DefaultRingBytes, dataplane.DefaultQueueBytes
+	fs.Var(sizeValue{&h.ringBytes}, "ring-bytes", "BPF ring buffer `size` (a power of two)")
+	fs.Var(sizeValue{&h.bufferBytes}, "buffer-bytes", "user-space packet queue bound per VM, `size`; beyond it packets are dropped and counted")
+	fs.IntVar(&h.garpCount, "garp-count", dataplane.DefaultGARPCount, "gratuitous ARPs sent for a VM when it resumes on this host")
+	fs.DurationVar(&h.garpInterval, "garp-interval", dataplane.DefaultGARPInterval, "first interval between gratuitous ARPs, doubled each time")
+	fs.DurationVar(&h.forwardGrace, "forward-grace", dataplane.DefaultForwardGrace, "how long a moved VM's stragglers are forwarded from this host")
+	fs.DurationVar(&h.switchoverDelay, "debug-switchover-delay", 0, "test knob: as a source, wait this long in BUFFER before migrate-continue")
+	setUsage(fs, stderr)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -84,6 +99,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.stateDir == "" {
 		o.stateDir = filepath.Join("/var/lib/nfhandoff", o.name)
+	}
+	if h.pinDir == "" {
+		h.pinDir = defaultPinDir(o.name)
+	}
+	if err := h.check(); err != nil {
+		return o, err
 	}
 	if err := o.checkQUIC(); err != nil {
 		return o, err
@@ -165,7 +186,17 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer l.Close()
-	acfg := agent.Config{Host: o.name, Store: st, Runtime: agent.VMRuntime(l), Logger: log, Version: version}
+	handoff, collectors, dp, err := startDataplane(ctx, o.handoff, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := dp.Close(); err != nil {
+			log.Warn("closing the dataplane", "err", err)
+		}
+	}()
+	acfg := agent.Config{Host: o.name, Store: st, Runtime: agent.VMRuntime(l), Logger: log, Version: version,
+		Handoff: handoff, Collectors: collectors, SwitchoverDelay: o.handoff.switchoverDelay}
 	var node *transport.Node
 	var a *agent.Agent
 	if o.quicListen != "" {

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseFlagsDefaults(t *testing.T) {
@@ -15,7 +17,9 @@ func TestParseFlagsDefaults(t *testing.T) {
 	}
 	want := options{name: "hostA", api: "/tmp/nfhrun/hostA/api.sock", stateDir: "/var/lib/nfhandoff/hostA",
 		imageDir: "/var/lib/nfhandoff/images", bridge: "nfh-br", qemu: "qemu-system-x86_64", accel: "auto",
-		accelCache: "/var/cache/nfhandoff/accel.json", logLevel: "info", logFormat: "text"}
+		accelCache: "/var/cache/nfhandoff/accel.json", logLevel: "info", logFormat: "text",
+		handoff: handoffOptions{pinDir: "/sys/fs/bpf/nfhandoff/hostA", tunnelDev: "nfhvx0", ringBytes: 8 << 20,
+			bufferBytes: 64 << 20, garpCount: 5, garpInterval: 20 * time.Millisecond, forwardGrace: 10 * time.Second}}
 	if o != want {
 		t.Fatalf("got %+v\nwant %+v", o, want)
 	}
@@ -33,6 +37,11 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"--nosuch"},
 		{"--name", "hostA", "--quic-listen", "198.18.0.11:7443"},
 		{"--name", "hostA", "--ca", "ca.pem", "--cert", "a.pem", "--key", "a-key.pem", "--peers", "peers"},
+		{"--name", "hostA", "--ring-bytes", "5000"},
+		{"--name", "hostA", "--buffer-bytes", "lots"},
+		{"--name", "hostA", "--buffer-bytes", "0"},
+		{"--name", "hostA", "--garp-count", "-1"},
+		{"--name", "hostA", "--debug-switchover-delay", "-1s"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
@@ -73,3 +82,58 @@ func TestParseFlagsQUIC(t *testing.T) {
 		t.Fatalf("partial quic flags: %v", err)
 	}
 }
+
+func TestParseFlagsHandoff(t *testing.T) {
+	o, err := parseFlags([]string{"--name", "hostA", "--uplink", "nfh-up", "--bpf-pin-dir", "/run/x/bpffs/hostA",
+		"--buffer-bytes", "4096", "--ring-bytes", "1MiB", "--garp-count", "3", "--garp-interval", "10ms",
+		"--forward-grace", "2s", "--tunnel-dev", "vx1", "--debug-switchover-delay", "300ms", "--no-dataplane"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := handoffOptions{noDataplane: true, uplink: "nfh-up", pinDir: "/run/x/bpffs/hostA", tunnelDev: "vx1",
+		ringBytes: 1 << 20, bufferBytes: 4096, garpCount: 3, garpInterval: 10 * time.Millisecond,
+		forwardGrace: 2 * time.Second, switchoverDelay: 300 * time.Millisecond}
+	if o.handoff != want {
+		t.Fatalf("got %+v\nwant %+v", o.handoff, want)
+	}
+	c := o.handoff.dataplaneConfig(slogDiscard())
+	if c.PinDir != want.pinDir || c.Uplink != "nfh-up" || c.QueueBytes != 4096 || c.RingBytes != 1<<20 ||
+		c.GARPCount != 3 || c.ForwardGrace != 2*time.Second || c.TunnelDev != "vx1" {
+		t.Errorf("dataplane config %+v", c)
+	}
+}
+
+// --help lists the dataplane's flags (the testbed looks for
+// --bpf-pin-dir) but not the test knob.
+func TestHelpHidesDebugFlags(t *testing.T) {
+	var b bytes.Buffer
+	parseFlags([]string{"--help"}, &b)
+	help := b.String()
+	for _, f := range []string{"-bpf-pin-dir", "-uplink", "-buffer-bytes", "-no-dataplane", "-garp-interval", "-forward-grace"} {
+		if !strings.Contains(help, f) {
+			t.Errorf("--help lacks %s:\n%s", f, help)
+		}
+	}
+	if strings.Contains(help, "debug-switchover-delay") {
+		t.Errorf("--help shows the hidden test knob:\n%s", help)
+	}
+	if !strings.Contains(help, "(default 64MiB)") {
+		t.Errorf("--help lacks --buffer-bytes' default:\n%s", help)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"4096": 4096, "64K": 64 << 10, "64KiB": 64 << 10, "8M": 8 << 20, "8MiB": 8 << 20,
+		"1GiB": 1 << 30, "512B": 512} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1.5M", "M", "1TiB", "99999999999G"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) accepted", in)
+		}
+	}
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
