@@ -1,0 +1,210 @@
+package dataplane
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+func bedEnv(b *bed) []string { return []string{"DPT_BPFFS=" + b.bpffs, "DPT_CLIENT=" + b.client} }
+
+func waitCaptured(t *testing.T, d *Dataplane, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, _ := d.maps.capturedOf(keyOf(vmMAC)); c >= n {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	c, _ := d.maps.capturedOf(keyOf(vmMAC))
+	t.Fatalf("captured %d, want %d", c, n)
+}
+
+// HOLD, then Flushed while the client keeps sending: the tap sees the
+// flushed frames, then every client frame in order, none lost.
+func TestPrivHoldFlushRelease(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	d, _, r := childSetup(t, Config{})
+	h := d.Handoff()
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	if err := h.Prepare(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 20)
+	waitCaptured(t, d, 20)
+	if got := r.frames(); len(got) != 0 {
+		t.Fatalf("frames reached the tap during HOLD: %v", got)
+	}
+	stop := s.background(t, 200*time.Microsecond)
+	if err := h.Flushed(ctx, testSpec, flushStream(5)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // more traffic after the release
+	waitMode(t, d, modePass, nil)
+	last := stop()
+	want := append(seqs(tagFlush, 1, 5), seqs(tagClient, 1, last)...)
+	wantSeq(t, r.waitFor(t, len(want)), want)
+	st := h.Stats(testSpec)
+	t.Logf("stats: %+v", st)
+	if st.Flushed != 5 || st.Released < 20 || st.Held != st.Released || st.DroppedTotal() != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+	if st.Modes["hold"] <= 0 || st.Modes["release"] <= 0 {
+		t.Fatalf("modes: %v", st.Modes)
+	}
+}
+
+// MIRROR, the guest stops (reader paused: residue stays in the tap),
+// BUFFER, then Rollback after the guest resumed, with the client still
+// sending: every frame reaches the tap once, in order.
+func TestPrivBufferRollback(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	d, _, r := childSetup(t, Config{})
+	h := d.Handoff()
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	if err := h.Begin(ctx, testSpec, netip.MustParseAddr("198.18.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 10)
+	r.waitFor(t, 10)
+	r.pause(true)
+	time.Sleep(50 * time.Millisecond) // the reader's last read has timed out
+	s.mustSend(t, 5)                  // residue: stays in the tap queue
+	if err := h.Switchover(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 10) // buffered
+	waitCaptured(t, d, 25)
+	r.pause(false) // the guest runs again at the source
+	stop := s.background(t, 200*time.Microsecond)
+	if err := h.Rollback(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	waitMode(t, d, modePass, nil)
+	last := stop()
+	wantSeq(t, r.waitFor(t, last), seqs(tagClient, 1, last))
+	st := h.Stats(testSpec)
+	t.Logf("stats: %+v", st)
+	if st.Mirrored != 15 || st.Buffered != 10 || st.Returned < 10 || st.DroppedTotal() != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
+// A queue of five frames: the others are dropped and counted as
+// queue_full; every frame sent is either received or counted.
+func TestPrivTinyQueue(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	d, _, r := childSetup(t, Config{QueueBytes: 5 * 60})
+	h := d.Handoff()
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	if err := h.Prepare(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 20)
+	waitCaptured(t, d, 20)
+	if err := h.Flushed(ctx, testSpec, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitMode(t, d, modePass, func() { s.send(1) })
+	s.mustSend(t, 3)
+	time.Sleep(50 * time.Millisecond)
+	got := r.frames()
+	st := h.Stats(testSpec)
+	t.Logf("stats: %+v, got %v", st, got)
+	if st.Dropped[dropQueueFull] != 15 || st.HighWaterBytes != 300 {
+		t.Fatalf("stats: %+v", st)
+	}
+	if uint64(len(got))+st.DroppedTotal() != uint64(s.seq) {
+		t.Fatalf("sent %d, received %d, dropped %d", s.seq, len(got), st.DroppedTotal())
+	}
+	wantSeq(t, got[:5], seqs(tagClient, 1, 5))
+}
+
+// The agent restarts during HOLD: while no process runs, the pinned tap
+// link still captures; the new process adopts the pinned maps, re-uses the
+// link with its own program, and releases the frames in order.
+func TestPrivRestart(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	pin := filepath.Join(os.Getenv("DPT_BPFFS"), "host")
+	d1, tap, r := childSetup(t, Config{PinDir: pin})
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	if err := d1.Handoff().Prepare(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	if err := d1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 3) // no process holds the program now
+	captured, err := ebpf.LoadPinnedMap(filepath.Join(pin, "captured"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer captured.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for n, _ := count(captured, keyOf(vmMAC)); n < 3; n, _ = count(captured, keyOf(vmMAC)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("captured %d without a process, want 3", n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+
+	d2, err := New(ctx, Config{PinDir: pin, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	h := d2.Handoff()
+	if err := h.Attach(ctx, testSpec, tap); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := d2.maps.state(keyOf(vmMAC)); st.Mode != modeHold {
+		t.Fatalf("mode after restart: %s", modeName(st.Mode))
+	}
+	l, err := link.LoadPinnedLink(filepath.Join(pin, "links", "dt0-tap_egress"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	info, err := l.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinfo, _ := d2.objs.TapEgress.Info()
+	if id, _ := pinfo.ID(); info.Program != id {
+		t.Fatalf("pinned link runs program %d, want the new one %d", info.Program, id)
+	}
+	if err := h.Flushed(ctx, testSpec, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitMode(t, d2, modePass, func() { s.send(1) })
+	s.mustSend(t, 2)
+	wantSeq(t, r.waitFor(t, s.seq), seqs(tagClient, 1, s.seq))
+}
