@@ -52,7 +52,6 @@ func startDataplane(ctx context.Context, o handoffOptions, log *slog.Logger) (se
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("starting the eBPF dataplane (pins %s; --no-dataplane runs without): %w", o.pinDir, err)
 	}
-	log.Info("eBPF dataplane ready", "pin_dir", o.pinDir, "uplink", o.uplink, "tunnel_dev", o.tunnelDev)
 	return dp.Handoff(), []prometheus.Collector{dp.Collector()}, dp, nil
 }
 
