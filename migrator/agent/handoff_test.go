@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -123,5 +124,27 @@ func TestCollectorsOnMetrics(t *testing.T) {
 	status, body := h.raw("GET", "/metrics", "")
 	if status != 200 || !strings.Contains(string(body), "nfh_handoff_test_gauge 42") {
 		t.Fatalf("/metrics %d lacks the extra collector:\n%s", status, body)
+	}
+}
+
+func TestHandoffMetricsFromRecords(t *testing.T) {
+	h := newHarness(t)
+	h.agent.metrics.migrationEnded(api.Migration{ID: "hostA-1", Role: "source", State: api.MigrationCompleted,
+		Handoff: &api.HandoffReport{
+			Source: api.HandoffStats{Dropped: map[string]uint64{"ring_full": 3},
+				Modes: map[string]api.Duration{"buffer": api.Duration(250 * time.Millisecond)}},
+			Destination: api.HandoffStats{Dropped: map[string]uint64{"tap_full": 9}},
+		}})
+	_, body := h.raw("GET", "/metrics", "")
+	for _, want := range []string{
+		`nfh_migration_handoff_dropped_total{reason="ring_full",role="source"} 3`,
+		`nfh_migration_handoff_mode_seconds_total{mode="buffer",role="source"} 0.25`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(string(body), "tap_full") {
+		t.Error("the source counted the destination's drops")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -126,6 +127,8 @@ type migrationMetrics struct {
 	migrationsStarted *prometheus.CounterVec
 	migrations        *prometheus.CounterVec
 	migrationSeconds  *prometheus.HistogramVec
+	handoffDropped    *prometheus.CounterVec
+	handoffModes      *prometheus.CounterVec
 }
 
 func newMigrationMetrics(a *Agent, reg *prometheus.Registry) migrationMetrics {
@@ -140,11 +143,19 @@ func newMigrationMetrics(a *Agent, reg *prometheus.Registry) migrationMetrics {
 			Name: "nfh_migration_duration_seconds", Help: "Wall-clock duration of ended migrations, by role.",
 			Buckets: prometheus.ExponentialBuckets(0.5, 2, 12),
 		}, []string{"role"}),
+		handoffDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nfh_migration_handoff_dropped_total",
+			Help: "Frames the traffic hand-off of ended migrations dropped at this end, by role and reason.",
+		}, []string{"role", "reason"}),
+		handoffModes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nfh_migration_handoff_mode_seconds_total",
+			Help: "Time ended migrations' VMs spent in each hand-off mode at this end, by role and mode.",
+		}, []string{"role", "mode"}),
 	}
 	active := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "nfh_migration_active", Help: "Migrations under way on this agent (either role).",
 	}, func() float64 { return float64(a.activeMigrations()) })
-	reg.MustRegister(m.migrationsStarted, m.migrations, m.migrationSeconds, active)
+	reg.MustRegister(m.migrationsStarted, m.migrations, m.migrationSeconds, m.handoffDropped, m.handoffModes, active)
 	return m
 }
 
@@ -152,5 +163,18 @@ func (m migrationMetrics) migrationEnded(mig api.Migration) {
 	m.migrations.WithLabelValues(mig.Role, mig.State).Inc()
 	if !mig.Ended.IsZero() && !mig.Started.IsZero() {
 		m.migrationSeconds.WithLabelValues(mig.Role).Observe(mig.Ended.Sub(mig.Started).Seconds())
+	}
+	if mig.Handoff == nil {
+		return
+	}
+	st := mig.Handoff.Source
+	if mig.Role == "destination" {
+		st = mig.Handoff.Destination
+	}
+	for reason, n := range st.Dropped {
+		m.handoffDropped.WithLabelValues(mig.Role, reason).Add(float64(n))
+	}
+	for mode, d := range st.Modes {
+		m.handoffModes.WithLabelValues(mig.Role, mode).Add(time.Duration(d).Seconds())
 	}
 }
