@@ -50,7 +50,8 @@ type Config struct {
 	// migrations (migratord without --quic-listen). Its errors may wrap
 	// transport.ErrUnknownPeer, ErrPeerAuth or ErrPeerUnreachable.
 	Dial func(ctx context.Context, host string) (session.Conn, error)
-	// Handoff is the dataplane's part of migrations (default session.NoHandoff).
+	// Handoff is the dataplane: attached to every guest tap, and its part of
+	// migrations (default session.NoHandoff).
 	Handoff session.Handoff
 	// DialTimeout bounds the synchronous dial of a migration request (default 15s).
 	DialTimeout time.Duration
