@@ -103,7 +103,7 @@ func TestPrivBufferRollback(t *testing.T) {
 	wantSeq(t, r.waitFor(t, last), seqs(tagClient, 1, last))
 	st := h.Stats(testSpec)
 	t.Logf("stats: %+v", st)
-	if st.Mirrored != 15 || st.Buffered != 10 || st.Returned < 10 || st.DroppedTotal() != 0 {
+	if st.Mirrored < 15 || st.Buffered < 10 || st.Returned < 10 || st.DroppedTotal() != 0 {
 		t.Fatalf("stats: %+v", st)
 	}
 }

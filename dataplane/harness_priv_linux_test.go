@@ -87,6 +87,9 @@ func newBed(t *testing.T) *bed {
 	run(t, "mkdir", "-p", b.bpffs)
 	run(t, "mount", "-t", "bpf", "bpf", b.bpffs)
 	t.Cleanup(func() { exec.Command("umount", "-l", b.bpffs).Run() })
+	for _, ns := range []string{b.host, b.client} { // no IPv6 chatter in the frame counts
+		run(t, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	}
 	run(t, "ip", "-n", b.host, "link", "set", "lo", "up")
 	run(t, "ip", "-n", b.host, "link", "add", "br0", "type", "bridge")
 	run(t, "ip", "-n", b.host, "link", "set", "br0", "up")
@@ -161,6 +164,7 @@ type tapReader struct {
 	paused bool
 	stop   chan struct{}
 	done   chan struct{}
+	once   sync.Once
 }
 
 func newTapReader(f *os.File) *tapReader {
@@ -226,7 +230,7 @@ func (r *tapReader) waitFor(t *testing.T, n int) []string {
 }
 
 func (r *tapReader) close() {
-	close(r.stop)
+	r.once.Do(func() { close(r.stop) })
 	<-r.done
 }
 
@@ -429,4 +433,22 @@ func waitMode(t *testing.T, d *Dataplane, mode uint32, poke func()) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("vm never reached mode %s", modeName(mode))
+}
+
+// lockedBuf is a bytes.Buffer safe for a child's stdout and stderr.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

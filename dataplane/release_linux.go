@@ -64,9 +64,17 @@ func (h *Handoff) releaseLoop(v *vmEntry, inj *Injector, returned bool, drained 
 		if f, ok := v.queue.Pop(); ok {
 			if err := inj.Inject(ctx, f.data); err != nil {
 				failed++
+				v.stats.drop(dropInject, 1)
 				v.log.Warn("re-injecting a captured frame", "err", err)
 			} else {
 				injected++
+				v.stats.update(func(s *api.HandoffStats) {
+					if returned {
+						s.Returned++
+					} else {
+						s.Released++
+					}
+				})
 			}
 			v.finish(1)
 			continue
@@ -99,13 +107,5 @@ func (h *Handoff) releaseLoop(v *vmEntry, inj *Injector, returned bool, drained 
 		v.log.Warn("closing injector", "err", err)
 	}
 	v.stats.drop(dropTapFull, res.TxDropped)
-	v.stats.drop(dropInject, failed)
-	v.stats.update(func(s *api.HandoffStats) {
-		if returned {
-			s.Returned += injected
-		} else {
-			s.Released += injected
-		}
-	})
 	v.log.Info("release over", "injected", injected, "failed", failed, "tx_dropped", res.TxDropped)
 }
