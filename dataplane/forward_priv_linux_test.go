@@ -62,6 +62,7 @@ func TestPrivForwardVXLAN(t *testing.T) {
 	} {
 		run(t, c...)
 	}
+	waitPing(t, b.host, "198.18.99.2") // the underlay transmits; the neighbour is resolved
 	env := append(bedEnv(b), "DPT_DIR="+b.dir)
 	dst := childCmd(t, h2, append(env, "DPT_ROLE=dst")...)
 	src := childCmd(t, b.host, append(env, "DPT_ROLE=src")...)
@@ -122,14 +123,20 @@ func forwardSource(t *testing.T) {
 	waitFile(t, filepath.Join(dir, "dst-ready"))
 	s := newSender(t, os.Getenv("DPT_CLIENT"), "vu")
 	s.mustSend(t, 20)
-	time.Sleep(100 * time.Millisecond)
 	stats := h.Stats(testSpec)
+	for deadline := time.Now().Add(5 * time.Second); stats.Forwarded < 20 && time.Now().Before(deadline); stats = h.Stats(testSpec) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	t.Logf("source stats: %+v", stats)
 	if stats.Forwarded != 20 || stats.DroppedTotal() != 0 {
 		t.Fatalf("source stats: %+v", stats)
 	}
-	time.Sleep(grace + 500*time.Millisecond)
-	if _, ok, _ := d.maps.state(keyOf(vmMAC)); ok {
-		t.Fatal("forward entry still there after the grace period")
+	for deadline := time.Now().Add(grace + 10*time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, ok, _ := d.maps.state(keyOf(vmMAC)); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("forward entry still there long after the grace period")
+		}
 	}
 }

@@ -17,6 +17,11 @@ import (
 // 4×first... It returns how many were sent. The frames are built here rather
 // than with arp.Client, which needs an IPv4 address on ifname.
 func SendGARP(ctx context.Context, ifname string, mac net.HardwareAddr, ip netip.Addr, count int, first time.Duration) (sent int, err error) {
+	return sendGARP(ctx, ifname, mac, ip, count, first, sleepCtx)
+}
+
+// sendGARP is SendGARP with the wait between two frames as a parameter.
+func sendGARP(ctx context.Context, ifname string, mac net.HardwareAddr, ip netip.Addr, count int, first time.Duration, wait func(context.Context, time.Duration) error) (sent int, err error) {
 	frame, err := garpFrame(mac, ip)
 	if err != nil {
 		return 0, fmt.Errorf("gratuitous ARP: %w", err)
@@ -35,9 +40,7 @@ func SendGARP(ctx context.Context, ifname string, mac net.HardwareAddr, ip netip
 	}
 	defer conn.Close()
 	dst := &packet.Addr{HardwareAddr: ethernet.Broadcast}
-	wait := first
-	var timer *time.Timer
-	for {
+	for d := first; ; d *= 2 {
 		if _, err := conn.WriteTo(frame, dst); err != nil {
 			return sent, fmt.Errorf("gratuitous ARP on %s: %w", ifname, err)
 		}
@@ -45,18 +48,21 @@ func SendGARP(ctx context.Context, ifname string, mac net.HardwareAddr, ip netip
 		if sent == count {
 			return sent, nil
 		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-			defer timer.Stop()
-		} else {
-			timer.Reset(wait)
+		if err := wait(ctx, d); err != nil {
+			return sent, fmt.Errorf("gratuitous ARP on %s: %w", ifname, err)
 		}
-		select {
-		case <-ctx.Done():
-			return sent, fmt.Errorf("gratuitous ARP on %s: %w", ifname, ctx.Err())
-		case <-timer.C:
-		}
-		wait *= 2
+	}
+}
+
+// sleepCtx waits d, or until ctx is done (then it returns ctx.Err()).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

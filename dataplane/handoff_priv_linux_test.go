@@ -27,6 +27,28 @@ func waitCaptured(t *testing.T, d *Dataplane, n uint64) {
 	t.Fatalf("captured %d, want %d", c, n)
 }
 
+// waitConsumed waits until the ring reader has taken n records of the VM
+// (queued, or dropped and counted): captured by the program is not enough,
+// the records may still be in the ring.
+func waitConsumed(t *testing.T, d *Dataplane, n uint64) {
+	t.Helper()
+	v := d.handoff.byKey(keyOf(vmMAC))
+	if v == nil {
+		t.Fatal("no vm entry")
+	}
+	consumed := func() uint64 {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return v.consumed()
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if consumed() >= n {
+			return
+		}
+	}
+	t.Fatalf("ring reader took %d records, want %d", consumed(), n)
+}
+
 // HOLD, then Flushed while the client keeps sending: the tap sees the
 // flushed frames, then every client frame in order, none lost.
 func TestPrivHoldFlushRelease(t *testing.T) {
@@ -85,8 +107,7 @@ func TestPrivBufferRollback(t *testing.T) {
 	s.mustSend(t, 10)
 	r.waitFor(t, 10)
 	r.pause(true)
-	time.Sleep(50 * time.Millisecond) // the reader's last read has timed out
-	s.mustSend(t, 5)                  // residue: stays in the tap queue
+	s.mustSend(t, 5) // residue: stays in the tap queue
 	if err := h.Switchover(ctx, testSpec); err != nil {
 		t.Fatal(err)
 	}
@@ -125,18 +146,19 @@ func TestPrivTinyQueue(t *testing.T) {
 	}
 	s.mustSend(t, 20)
 	waitCaptured(t, d, 20)
+	waitConsumed(t, d, 20) // the five queued and 15 dropped before the release makes room
 	if err := h.Flushed(ctx, testSpec, nil); err != nil {
 		t.Fatal(err)
 	}
+	if st := h.Stats(testSpec); st.Dropped[dropQueueFull] != 15 || st.Released != 5 || st.HighWaterBytes != 300 {
+		t.Fatalf("after the release of the first 20: %+v", st)
+	}
 	waitMode(t, d, modePass, func() { s.send(1) })
 	s.mustSend(t, 3)
-	time.Sleep(50 * time.Millisecond)
-	got := r.frames()
+	// Every frame sent is received or counted (pokes while RELEASE too).
 	st := h.Stats(testSpec)
+	got := r.waitFor(t, s.seq-int(st.DroppedTotal()))
 	t.Logf("stats: %+v, got %v", st, got)
-	if st.Dropped[dropQueueFull] != 15 || st.HighWaterBytes != 300 {
-		t.Fatalf("stats: %+v", st)
-	}
 	if uint64(len(got))+st.DroppedTotal() != uint64(s.seq) {
 		t.Fatalf("sent %d, received %d, dropped %d", s.seq, len(got), st.DroppedTotal())
 	}

@@ -96,7 +96,41 @@ func newBed(t *testing.T) *bed {
 	run(t, "ip", "-n", b.host, "link", "add", "vb", "type", "veth", "peer", "name", "vc", "netns", b.client)
 	run(t, "ip", "-n", b.host, "link", "set", "vb", "master", "br0", "up")
 	run(t, "ip", "-n", b.client, "link", "set", "vc", "address", clientMAC.String(), "up")
+	waitPortForwarding(t, b.host, "vb")
 	return b
+}
+
+// waitPortForwarding waits until bridge port dev in ns forwards. vb is up
+// before its peer vc: its carrier change, queue activation and port enabling
+// run later in the kernel's linkwatch work, which waits for RTNL (held for
+// long by netns teardowns); frames sent meanwhile are lost.
+func waitPortForwarding(t *testing.T, ns, dev string) {
+	t.Helper()
+	var out []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var err error
+		out, err = exec.Command("bridge", "-n", ns, "-j", "link", "show", "dev", dev).CombinedOutput()
+		if err != nil {
+			t.Fatalf("bridge link show dev %s: %v\n%s", dev, err, out)
+		}
+		if bytes.Contains(out, []byte(`"state":"forwarding"`)) {
+			return
+		}
+	}
+	t.Fatalf("bridge port %s in %s never forwarded: %s", dev, ns, out)
+}
+
+// waitPing waits until ns reaches ip (a readiness check of a routed link).
+func waitPing(t *testing.T, ns, ip string) {
+	t.Helper()
+	var out []byte
+	var err error
+	for range 20 {
+		if out, err = exec.Command("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", ip).CombinedOutput(); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s never reached %s: %v\n%s", ns, ip, err, out)
 }
 
 // runChild runs this test's body in netns ns and fails t if it fails.
@@ -162,6 +196,7 @@ type tapReader struct {
 	mu     sync.Mutex
 	got    []string // "C17", "F3"
 	paused bool
+	parked chan struct{} // closed by the loop when it sees paused
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
@@ -184,6 +219,10 @@ func (r *tapReader) loop() {
 		}
 		r.mu.Lock()
 		paused := r.paused
+		if paused && r.parked != nil {
+			close(r.parked) // no read in progress until unpaused
+			r.parked = nil
+		}
 		r.mu.Unlock()
 		if paused {
 			time.Sleep(time.Millisecond)
@@ -202,10 +241,23 @@ func (r *tapReader) loop() {
 	}
 }
 
+// pause(true) returns once the reader has stopped reading (its read in
+// progress, if any, has ended).
 func (r *tapReader) pause(p bool) {
 	r.mu.Lock()
 	r.paused = p
+	var parked chan struct{}
+	if p {
+		parked = make(chan struct{})
+		r.parked = parked
+	}
 	r.mu.Unlock()
+	if parked != nil {
+		select {
+		case <-parked:
+		case <-r.done:
+		}
+	}
 }
 
 func (r *tapReader) frames() []string {

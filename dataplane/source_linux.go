@@ -303,12 +303,3 @@ func (h *Handoff) writeFlush(v *vmEntry, flush session.Stream, held []byte, resi
 	}
 	return nil
 }
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
