@@ -5,23 +5,23 @@ import (
 )
 
 var (
-	descFrames = prometheus.NewDesc("nfhandoff_dataplane_frames_total",
+	descFrames = prometheus.NewDesc("nfh_dataplane_frames_total",
 		"Frames the eBPF programs handled for a VM, by outcome.", []string{"vm", "event"}, nil)
-	descDrops = prometheus.NewDesc("nfhandoff_dataplane_drops_total",
+	descDrops = prometheus.NewDesc("nfh_dataplane_drops_total",
 		"Frames the eBPF programs dropped for a VM (mirror_missed: copy failed, frame passed), by reason.", []string{"vm", "reason"}, nil)
-	descMode = prometheus.NewDesc("nfhandoff_dataplane_mode",
+	descMode = prometheus.NewDesc("nfh_dataplane_mode",
 		"A VM's current hand-off mode (1 for the current one).", []string{"vm", "mode"}, nil)
-	descQueue = prometheus.NewDesc("nfhandoff_dataplane_queue_bytes",
+	descQueue = prometheus.NewDesc("nfh_dataplane_queue_bytes",
 		"Bytes in a VM's user-space hand-off queue.", []string{"vm"}, nil)
-	descHigh = prometheus.NewDesc("nfhandoff_dataplane_queue_high_water_bytes",
+	descHigh = prometheus.NewDesc("nfh_dataplane_queue_high_water_bytes",
 		"High-water mark of a VM's user-space queue in its current or last migration.", []string{"vm"}, nil)
-	descHandoff = prometheus.NewDesc("nfhandoff_handoff_frames_total",
+	descHandoff = prometheus.NewDesc("nfh_handoff_frames_total",
 		"Frames of a VM's current or last migration's hand-off, by kind.", []string{"vm", "kind"}, nil)
-	descHandoffDrops = prometheus.NewDesc("nfhandoff_handoff_dropped_total",
+	descHandoffDrops = prometheus.NewDesc("nfh_handoff_dropped_total",
 		"Frames dropped in a VM's current or last migration's hand-off, by reason.", []string{"vm", "reason"}, nil)
-	descGARPs = prometheus.NewDesc("nfhandoff_handoff_garps",
+	descGARPs = prometheus.NewDesc("nfh_handoff_garps",
 		"Gratuitous ARPs sent for a VM's current or last migration.", []string{"vm"}, nil)
-	descOrphans = prometheus.NewDesc("nfhandoff_dataplane_orphan_records_total",
+	descOrphans = prometheus.NewDesc("nfh_dataplane_orphan_records_total",
 		"Ring records of VMs this agent does not know (discarded).", nil, nil)
 )
 
