@@ -111,7 +111,16 @@ func TestIntegrationHandoffRollback(t *testing.T) {
 
 	m := inSwitchover(ctx, t, c)
 	killPidFile(t, filepath.Join(env.RunDir, "hostB", "migratord.pid"))
-	killQEMU(t, pidFile(env, "hostB"))
+	var dst []int
+	for _, pid := range qemuOf(env, "fw1") {
+		if pid != vm.PID {
+			dst = append(dst, pid)
+		}
+	}
+	if len(dst) != 1 {
+		t.Fatalf("QEMU processes of fw1 besides the source's %d: %v, want the destination's", vm.PID, dst)
+	}
+	killPid(t, dst[0])
 	t.Logf("%s: switchover began; killed hostB's agent and QEMU", m.ID)
 
 	var werr error

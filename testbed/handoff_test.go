@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -47,9 +45,10 @@ func startHandoffGuest(ctx context.Context, t *testing.T, env Env, host string) 
 // printed, its verdict, and netctl's exit error (nil: completed and the
 // verdict passed).
 type verified struct {
-	M   api.Migration
-	V   verdict
-	Err error
+	M      api.Migration
+	V      verdict
+	Err    error
+	Report string // the --report directory
 }
 
 // migrateVerified runs `netctl --host from migrate fw1 --to to --verify
@@ -57,14 +56,14 @@ type verified struct {
 // fails the test; status 1 is returned in Err.
 func migrateVerified(ctx context.Context, t *testing.T, env Env, from, to string, extra ...string) verified {
 	t.Helper()
-	args := append([]string{"--host", from, "migrate", "fw1", "--to", to, "--verify", "--report", t.TempDir(), "-o", "json"}, extra...)
+	dir := t.TempDir()
+	args := append([]string{"--host", from, "migrate", "fw1", "--to", to, "--verify", "--report", dir, "-o", "json"}, extra...)
 	stdout, stderr, err := env.Netctl(ctx, args...)
 	var ee *exec.ExitError
 	if err != nil && (!errors.As(err, &ee) || ee.ExitCode() != 1) {
 		t.Fatalf("netctl migrate --verify: %v\n%s", err, stderr)
 	}
-	var r verified
-	r.Err = err
+	r := verified{Err: err, Report: dir}
 	if err := json.Unmarshal([]byte(stdout), &r.M); err != nil {
 		t.Fatalf("-o json: %v\n%s\nstderr:\n%s", err, stdout, stderr)
 	}
@@ -106,7 +105,8 @@ func lossless(t *testing.T, r verified) {
 	case v.Sent == 0 || v.Sent != v.Received+v.Lost:
 		t.Fatalf("%s: sent %d, received %d, lost %d: want traffic, sent = received + lost", m.ID, v.Sent, v.Received, v.Lost)
 	case v.Lost != 0 || v.Duplicated != 0 || v.Reordered != 0:
-		t.Fatalf("%s: lost %d, duplicated %d, reordered %d: want 0, 0, 0 (largest gap %v in %s)", m.ID, v.Lost, v.Duplicated, v.Reordered, v.LargestGap, v.GapPhase)
+		t.Fatalf("%s: lost %d, duplicated %d, reordered %d: want 0, 0, 0 (largest gap %v in %s)\n%s",
+			m.ID, v.Lost, v.Duplicated, v.Reordered, v.LargestGap, v.GapPhase, badSamples(r))
 	case !v.ReflectorSeqContinuous:
 		t.Fatalf("%s: reflector sequence not continuous", m.ID)
 	case !v.Pass || r.Err != nil:
@@ -175,21 +175,7 @@ func TestIntegrationHandoff(t *testing.T) {
 	})
 }
 
-// killQEMU kills the QEMU whose pid file is path (SIGKILL) and waits until
-// it is gone.
-func killQEMU(t *testing.T, path string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading %s: %v", path, err)
-	}
-	var pid int
-	if _, err := fmt.Sscan(strings.TrimSpace(string(b)), &pid); err != nil || pid <= 1 {
-		t.Fatalf("pid file %s: %q", path, b)
-	}
-	killPid(t, pid)
-}
-
+// killPid kills pid (SIGKILL) and waits until it is gone.
 func killPid(t *testing.T, pid int) {
 	t.Helper()
 	p, err := os.FindProcess(pid)
@@ -205,9 +191,4 @@ func killPid(t *testing.T, pid int) {
 	if Alive(pid) {
 		t.Fatalf("pid %d alive 5s after SIGKILL", pid)
 	}
-}
-
-// pidFile is a host's QEMU pid file for fw1.
-func pidFile(env Env, host string) string {
-	return filepath.Join(env.RunDir, host, "state", "vms", "fw1", "qemu.pid")
 }
