@@ -175,9 +175,52 @@ func (h *hook) detach() error {
 		}
 		return nil
 	}
-	if err := netlink.FilterDel(h.clsactFilter(0)); err != nil &&
-		!errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("deleting %s filter from %s: %w", h.name, h.ifname, err)
+	if err := netlink.FilterDel(h.clsactFilter(0)); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return nil // the device is gone, and its qdiscs with it
+		}
+		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("deleting %s filter from %s: %w", h.name, h.ifname, err)
+		}
+	}
+	if err := h.removeEmptyClsact(); err != nil {
+		return fmt.Errorf("detaching %s from %s: %w", h.name, h.ifname, err)
+	}
+	return nil
+}
+
+// removeEmptyClsact deletes the device's clsact qdisc once it holds no
+// filter in either direction (ours was the last), so a detach leaves the
+// device as it found it. A clsact with other filters stays.
+func (h *hook) removeEmptyClsact() error {
+	l, err := netlink.LinkByIndex(h.ifindex)
+	if err != nil {
+		return nil // gone
+	}
+	qdiscs, err := netlink.QdiscList(l)
+	if err != nil {
+		return fmt.Errorf("listing qdiscs: %w", err)
+	}
+	var clsact netlink.Qdisc
+	for _, q := range qdiscs {
+		if q.Type() == "clsact" {
+			clsact = q
+		}
+	}
+	if clsact == nil {
+		return nil
+	}
+	for _, parent := range []uint32{netlink.HANDLE_MIN_INGRESS, netlink.HANDLE_MIN_EGRESS} {
+		fs, err := netlink.FilterList(l, parent)
+		if err != nil {
+			return fmt.Errorf("listing filters: %w", err)
+		}
+		if len(fs) > 0 {
+			return nil
+		}
+	}
+	if err := netlink.QdiscDel(clsact); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("deleting the empty clsact qdisc: %w", err)
 	}
 	return nil
 }
