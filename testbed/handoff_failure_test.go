@@ -92,8 +92,9 @@ func TestIntegrationHandoffRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	report := t.TempDir()
 	cmd := exec.CommandContext(ctx, filepath.Join(env.BinDir, "netctl"), "--host", "hostA", "migrate", "fw1", "--to", "hostB",
-		"--verify", "--verify-rate", "1000", "--verify-before", "1s", "--verify-after", "3s", "--report", t.TempDir(), "-o", "json")
+		"--verify", "--verify-rate", "1000", "--verify-before", "1s", "--verify-after", "3s", "--report", report, "-o", "json")
 	cmd.Env = append(os.Environ(), "NFH_RUN_DIR="+env.RunDir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -110,7 +111,6 @@ func TestIntegrationHandoffRollback(t *testing.T) {
 	})
 
 	m := inSwitchover(ctx, t, c)
-	killPidFile(t, filepath.Join(env.RunDir, "hostB", "migratord.pid"))
 	var dst []int
 	for _, pid := range qemuOf(env, "fw1") {
 		if pid != vm.PID {
@@ -120,7 +120,8 @@ func TestIntegrationHandoffRollback(t *testing.T) {
 	if len(dst) != 1 {
 		t.Fatalf("QEMU processes of fw1 besides the source's %d: %v, want the destination's", vm.PID, dst)
 	}
-	killPid(t, dst[0])
+	killPidFile(t, filepath.Join(env.RunDir, "hostB", "migratord.pid"))
+	killPid(t, dst[0]) // it may have gone with its agent
 	t.Logf("%s: switchover began; killed hostB's agent and QEMU", m.ID)
 
 	var werr error
@@ -140,7 +141,11 @@ func TestIntegrationHandoffRollback(t *testing.T) {
 		t.Fatalf("-o json: %v (verification %d bytes)\n%s", err, len(r.M.Verification), stdout.String())
 	}
 	r.V = readVerdict(t, "verification", r.M.Verification)
+	r.Report = report
 	t.Logf("%s", handoffLine(r))
+	if out, err := exec.Command("ip", "-n", "nfh-hostA", "-s", "link", "show", vm.Tap).CombinedOutput(); err == nil {
+		t.Logf("source tap after the rollback:\n%s", out)
+	}
 	v := r.V
 	switch {
 	case r.M.ID != m.ID || r.M.State != api.MigrationFailed || r.M.Reason == "":
@@ -148,8 +153,8 @@ func TestIntegrationHandoffRollback(t *testing.T) {
 	case v.Sent == 0 || v.Sent != v.Received+v.Lost:
 		t.Fatalf("sent %d received %d lost %d", v.Sent, v.Received, v.Lost)
 	case v.Lost != 0 || v.Duplicated != 0 || v.Reordered != 0 || !v.ReflectorSeqContinuous:
-		t.Fatalf("lost %d, duplicated %d, reordered %d, reflector continuous %v: want 0, 0, 0, true (largest gap %v in %s)",
-			v.Lost, v.Duplicated, v.Reordered, v.ReflectorSeqContinuous, v.LargestGap, v.GapPhase)
+		t.Fatalf("lost %d, duplicated %d, reordered %d, reflector continuous %v: want 0, 0, 0, true (largest gap %v in %s)\n%s",
+			v.Lost, v.Duplicated, v.Reordered, v.ReflectorSeqContinuous, v.LargestGap, v.GapPhase, badSamples(r))
 	case r.M.Handoff == nil:
 		t.Fatalf("%s: no hand-off report", m.ID)
 	}

@@ -73,11 +73,12 @@ func badSamples(r verified) string {
 	return strings.Join(out, "\n")
 }
 
+// phaseOf names the phase at, with how far into it and before its end.
 func phaseOf(phases []api.Phase, at time.Time) string {
 	for _, p := range phases {
 		if !at.Before(p.Start) && at.Before(p.End) {
-			return p.Name
+			return fmt.Sprintf("%s (+%v, %v before its end)", p.Name, at.Sub(p.Start).Round(time.Millisecond), p.End.Sub(at).Round(time.Millisecond))
 		}
 	}
-	return "none"
+	return "no phase"
 }
