@@ -62,6 +62,9 @@ func (d *Dataplane) deliver(raw []byte) {
 	}
 	data := make([]byte, n)
 	copy(data, raw[recHdrLen:recHdrLen+n])
+	// Injected or compared with what the tap hands its reader, the copy
+	// needs the checksum the kernel completes only after the hook.
+	completeChecksum(data)
 	v.accept(frame{seq: seq, mode: mode, data: data}, time.Now())
 }
 
