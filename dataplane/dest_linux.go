@@ -85,9 +85,14 @@ func (h *Handoff) Started(ctx context.Context, spec api.VMSpec) error {
 		v.log.Info("no gratuitous ARP (no uplink, IPv4 or count)")
 		return nil
 	}
+	done := make(chan struct{})
+	v.mu.Lock()
+	v.garpDone = done
+	v.mu.Unlock()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
+		defer close(done)
 		n, err := SendGARP(h.d.ctx, cfg.Uplink, net.HardwareAddr(v.mac), v.ip, cfg.GARPCount, cfg.GARPInterval)
 		v.stats.update(func(s *api.HandoffStats) { s.GARPs += n })
 		if err != nil {
@@ -131,6 +136,17 @@ func (h *Handoff) Flushed(ctx context.Context, spec api.VMSpec, flush session.St
 	case <-drained:
 	case <-ctx.Done():
 		ferr = errors.Join(ferr, fmt.Errorf("vm %s: releasing hold: %w", spec.Name, ctx.Err()))
+	}
+	// The report that follows counts the gratuitous ARPs: let them finish
+	// (a few hundred milliseconds with the default count and interval).
+	v.mu.Lock()
+	garp := v.garpDone
+	v.mu.Unlock()
+	if garp != nil {
+		select {
+		case <-garp:
+		case <-ctx.Done():
+		}
 	}
 	return ferr
 }

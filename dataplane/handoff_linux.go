@@ -51,6 +51,8 @@ type vmEntry struct {
 	peer             netip.Addr
 	grace            *time.Timer
 	nextSeq          uint64 // next record sequence number expected (0: not known yet)
+	restartUpTo      uint64 // adopted: records up to here the previous run took and never finished are lost (0: none)
+	adoptedAt        time.Time
 	pending          map[uint64]frame
 	pendingSince     time.Time
 	discard          bool // captured frames are no longer wanted (counted already)
@@ -60,6 +62,7 @@ type vmEntry struct {
 	held             heldState
 	releasing        chan struct{} // closed when a running release ends
 	releasingDrained chan struct{} // closed when it has injected all captured so far
+	garpDone         chan struct{} // closed when the gratuitous ARPs of Started are out
 
 	relMu    sync.Mutex
 	released uint64 // records finished with (mirrors the released map)
@@ -94,7 +97,9 @@ func (h *Handoff) newEntry(name string, mac net.HardwareAddr, ip netip.Addr) *vm
 	st := h.stats[name]
 	if st == nil {
 		st = newStats()
-		h.stats[name] = st
+		if name != "" { // adopted entries keep theirs until Attach names them
+			h.stats[name] = st
+		}
 	}
 	v := &vmEntry{
 		key: keyOf(mac), name: name, mac: mac, ip: ip,
@@ -184,6 +189,14 @@ func (h *Handoff) Attach(ctx context.Context, spec api.VMSpec, tap session.TapIn
 		v = h.newEntry(spec.Name, mac, ip)
 	} else if v.name != spec.Name {
 		delete(h.names, v.name)
+		if v.name == "" {
+			h.stats[spec.Name] = v.stats // adopted: what it counted since the restart
+		} else {
+			if h.stats[spec.Name] == nil {
+				h.stats[spec.Name] = newStats()
+			}
+			v.stats = h.stats[spec.Name]
+		}
 		v.name, v.ip = spec.Name, ip
 		v.log = h.log.With("vm", spec.Name)
 		h.names[spec.Name] = v
@@ -298,9 +311,24 @@ func (v *vmEntry) stopGrace() {
 	}
 }
 
-// removeLocked deletes v's BPF entries and forgets it (v.mu held). Queued
-// frames still captured are counted by the caller.
+// removeLocked deletes v's BPF entries and forgets it (v.mu held). Frames
+// still wanted (queued, or captured and in the ring) are counted as dropped
+// "detached".
 func (h *Handoff) removeLocked(v *vmEntry) error {
+	if !v.discard {
+		// Frames captured and not yet handed on (queued, or still in the
+		// ring) go with the entry: a Detach during BUFFER, HOLD or RELEASE.
+		n := uint64(len(v.queue.Drain()))
+		if captured, err := h.d.maps.capturedOf(v.key); err == nil && captured > v.consumed() {
+			if st, ok, err := h.d.maps.state(v.key); err == nil && ok && capturing(uint8(st.Mode)) {
+				n += captured - v.consumed()
+			}
+		}
+		v.stats.drop(dropDetached, n)
+		if n > 0 {
+			v.log.Warn("captured frames dropped with the entry", "frames", n)
+		}
+	}
 	if ctr, err := h.d.maps.countersOf(v.key); err == nil {
 		v.stats.freeze(ctr)
 	}
@@ -371,9 +399,20 @@ func (h *Handoff) adopt() error {
 		if err != nil {
 			return err
 		}
-		v.released = rel
+		captured, err := h.d.maps.capturedOf(k)
+		if err != nil {
+			return err
+		}
+		// Records after rel are in the ring, or were taken by the previous
+		// run and died with it: the ring reader counts those as dropped
+		// "restart" (settleRestart) and finishes them, so RELEASE can end.
+		v.released, v.nextSeq = rel, rel+1
+		if captured > rel {
+			v.restartUpTo, v.adoptedAt = captured, time.Now()
+		}
+		v.discard = !capturing(uint8(st.Mode)) // records for a flush that went with the previous run
 		if capturing(uint8(st.Mode)) {
-			v.log.Warn("adopted an entry in a capturing mode: frames captured by the previous run may be lost", "mode", modeName(st.Mode))
+			v.log.Warn("adopted an entry in a capturing mode: frames the previous run held are lost", "mode", modeName(st.Mode), "unfinished", captured-rel)
 		}
 		if st.Mode == modeForward && st.TapIfindex == 0 {
 			v.startGrace(h)
@@ -386,8 +425,9 @@ func (h *Handoff) adopt() error {
 	return nil
 }
 
-// tick runs in the ring reader when it is idle.
-func (h *Handoff) tick(now time.Time) {
+// tick runs in the ring reader when it is idle (the ring was empty for
+// tickEvery), and every tickEvery while it is busy.
+func (h *Handoff) tick(now time.Time, idle bool) {
 	h.mu.Lock()
 	vs := make([]*vmEntry, 0, len(h.vms))
 	for _, v := range h.vms {
@@ -396,6 +436,9 @@ func (h *Handoff) tick(now time.Time) {
 	h.mu.Unlock()
 	for _, v := range vs {
 		v.mu.Lock()
+		if v.restartUpTo != 0 && (idle || now.Sub(v.adoptedAt) >= restartSettleBusy) {
+			v.settleRestart()
+		}
 		v.skipStale(now)
 		v.mu.Unlock()
 	}
