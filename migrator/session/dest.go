@@ -35,6 +35,7 @@ type dest struct {
 	guest    Guest
 	admitted bool
 	prepared bool // Handoff.Prepare was called
+	postcopy bool // the guest started here with the incoming migration in post-copy
 
 	mu        sync.Mutex
 	status    string // StatusPending, StatusRunning, StatusFailed
@@ -283,6 +284,7 @@ func (d *dest) receive(ctx context.Context) error {
 			}
 		}
 	}
+	d.postcopy = incoming == "postcopy-active"
 	d.log.Info("starting the guest", "incoming", incoming)
 	if err := g.Execute(ctx, "cont", nil, nil); err != nil {
 		return fmt.Errorf("%w: cont: %w", api.ErrQEMU, err)
@@ -312,7 +314,9 @@ func (d *dest) isCommitted() bool {
 }
 
 // running finishes a session whose guest runs here: hand it to the agent,
-// tell the source, see a post-copy through, take the flush.
+// tell the source, take the flush (at once: in post-copy the guest runs
+// here while pages still arrive, and its traffic must not wait for them)
+// while seeing a post-copy through, then report the hand-off.
 func (d *dest) running(ctx context.Context) {
 	h := d.hello
 	d.setState(StatusRunning, "")
@@ -323,18 +327,39 @@ func (d *dest) running(ctx context.Context) {
 		d.log.Warn("telling the source the guest runs", "err", err)
 	}
 	d.log.Info("guest running here")
-	st, _, _ := migrateStatus(ctx, d.guest)
-	if st == "postcopy-active" {
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		d.takeFlush(ctx)
+	}()
+	var pcErr error
+	if d.postcopy {
 		d.rec.phase("postcopy", time.Now().UTC())
 		d.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
-		if err := d.waitPostcopy(ctx); err != nil {
-			d.log.Error("post-copy failed after the guest started here", "err", err)
-			d.handoffStats()
-			d.rec.finish(api.MigrationFailed, "post-copy failed after the guest started here; no rollback: "+err.Error())
-			return
-		}
+		pcErr = d.waitPostcopy(ctx)
 	}
-	d.rec.phase("cleanup", time.Now().UTC())
+	if pcErr == nil {
+		d.rec.phase("cleanup", time.Now().UTC())
+	}
+	<-flushed
+	if pcErr != nil {
+		// The guest ran here and its traffic was handed off: no rollback.
+		d.log.Error("post-copy failed after the guest started here", "err", pcErr)
+		d.handoffStats()
+		d.rec.finish(api.MigrationFailed, "post-copy failed after the guest started here; no rollback: "+pcErr.Error())
+		return
+	}
+	if err := writeMessage(d.ctl, HandoffDone{Stats: d.handoffStats()}); err != nil {
+		d.log.Warn("sending the hand-off report to the source", "err", err)
+	}
+	d.rec.finish(api.MigrationCompleted, "")
+	d.log.Info("incoming migration completed")
+}
+
+// takeFlush waits (bounded) for the source's flush stream and lets the
+// hand-off inject it and release the HOLD. It runs concurrently with the
+// rest of running and touches neither the record nor the control stream.
+func (d *dest) takeFlush(ctx context.Context) {
 	var flush Stream
 	timer := time.NewTimer(d.cfg.FlushTimeout)
 	select {
@@ -345,9 +370,8 @@ func (d *dest) running(ctx context.Context) {
 	case <-ctx.Done():
 	}
 	timer.Stop()
-	fctx := context.WithoutCancel(ctx)
-	err := bounded(fctx, 30*time.Second, func(ctx context.Context) error {
-		return d.cfg.Handoff.Flushed(ctx, h.Spec, flush)
+	err := bounded(context.WithoutCancel(ctx), 30*time.Second, func(ctx context.Context) error {
+		return d.cfg.Handoff.Flushed(ctx, d.hello.Spec, flush)
 	})
 	if err != nil && !errors.Is(err, io.EOF) {
 		d.log.Warn("hand-off flushed", "err", err)
@@ -355,11 +379,7 @@ func (d *dest) running(ctx context.Context) {
 	if flush != nil {
 		flush.Close()
 	}
-	if err := writeMessage(d.ctl, HandoffDone{Stats: d.handoffStats()}); err != nil {
-		d.log.Warn("sending the hand-off report to the source", "err", err)
-	}
-	d.rec.finish(api.MigrationCompleted, "")
-	d.log.Info("incoming migration completed")
+	d.log.Info("hand-off: flush injected, hold released", "flush", flush != nil)
 }
 
 // handoffStats records this end's hand-off account and returns it.

@@ -9,8 +9,10 @@
 // KindQEMU stream, in accept order (0 = main channel). A policy loop
 // (migrator/policy) watches query-migrate and steers bandwidth, post-copy
 // and throttling. At pre-switchover the Handoff buffers the VM's packets,
-// then migrate-continue; when QEMU reports completed the source sends
-// Commit and, on the destination's Running, flushes packets (Handoff),
+// then migrate-continue; when QEMU reports completed (or post-copy-active)
+// the source sends Commit and, on the destination's Running, hands the
+// traffic off at once (Handoff.Resumed on a KindFlush stream, in the
+// background: a post-copy goes on meanwhile); once QEMU has completed it
 // quits its QEMU, waits for the destination's HandoffDone and records the
 // migration with both ends' hand-off accounts. On a failure before the
 // guest runs at the destination the source guest is resumed first, then
@@ -23,7 +25,8 @@
 // socket strictly in channel order, and once the incoming migration is
 // complete and the source has sent Commit, it issues cont, announces the
 // guest (Handoff.Started) and answers Running; it injects the flush
-// (Handoff.Flushed) and sends its hand-off account (HandoffDone).
+// (Handoff.Flushed) right away, while a post-copy completes, and once both
+// are done sends its hand-off account (HandoffDone).
 //
 // Exactly once: the source never resumes its guest after Commit unless the
 // destination positively answered Abort (or, asked later with a Status

@@ -45,8 +45,14 @@ type fakeQEMU struct {
 	// noResume: migrate_cancel leaves the guest stopped (as QEMU does for
 	// a guest that was not running), so the rollback must cont it.
 	noResume bool
-	done     chan struct{}
-	doneOnce sync.Once
+	// postcopy, if set, makes the migration end in post-copy: both ends
+	// report postcopy-active (the destination paused, ready for cont)
+	// until postcopy is closed, then completed (failed if postcopyFail),
+	// tracing "(postcopy-completed)" or "(postcopy-failed)" first.
+	postcopy     chan struct{}
+	postcopyFail bool
+	done         chan struct{}
+	doneOnce     sync.Once
 }
 
 func newFakeQEMU(t *testing.T, role string) *fakeQEMU {
@@ -237,7 +243,37 @@ func (f *fakeQEMU) migrate(u string) {
 		return
 	}
 	f.set("device", "")
+	if f.endPostcopy("") {
+		return
+	}
 	f.set("completed", "postmigrate")
+}
+
+// endPostcopy plays the post-copy phase, if the test asked for one, and
+// reports whether it did: postcopy-active until f.postcopy is closed, then
+// completed or failed. run is the run state while post-copy is active.
+func (f *fakeQEMU) endPostcopy(run string) bool {
+	f.mu.Lock()
+	pc, fail, trace := f.postcopy, f.postcopyFail, f.trace
+	f.mu.Unlock()
+	if pc == nil {
+		return false
+	}
+	f.set("postcopy-active", run)
+	select {
+	case <-pc:
+	case <-f.done:
+		return true
+	}
+	end := "completed"
+	if fail {
+		end = "failed"
+	}
+	if trace != nil {
+		trace("(postcopy-" + end + ")")
+	}
+	f.set(end, "")
+	return true
 }
 
 // incoming plays the destination QEMU: read the main channel to its end,
@@ -260,5 +296,8 @@ func (f *fakeQEMU) incoming(ln net.Listener) {
 	}
 	c.Write([]byte("SHUT"))
 	c.(*net.UnixConn).CloseWrite()
+	if f.endPostcopy("paused") {
+		return
+	}
 	f.set("completed", "paused")
 }

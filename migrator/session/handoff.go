@@ -30,10 +30,15 @@ type TapInfo struct {
 //	source:      Begin (after the destination's Ready, before migrate: MIRROR)
 //	source:      Switchover (guest stopped at pre-switchover, before migrate-continue: BUFFER)
 //	destination: Started (right after cont: GARPs)
-//	source:      after Commit and the destination's Running, Resumed with the flush stream (FORWARD)
-//	destination: Flushed with the flush stream (inject, release HOLD, PASS)
+//	source:      after Commit, on the destination's Running, Resumed with the flush stream (FORWARD)
+//	destination: right after Running, Flushed with the flush stream (inject, release HOLD, PASS)
 //	either end:  Rollback when the migration fails before the guest runs at
 //	             the destination (at the source after the guest was resumed)
+//
+// Resumed and Flushed do not wait for a post-copy migration to complete:
+// the guest already runs at the destination while QEMU still moves pages,
+// so they run concurrently with the rest of the session (Stats may be
+// called meanwhile), and a post-copy failure afterwards rolls nothing back.
 //
 // Every method must return promptly; Rollback may be called more than once
 // and without the others having been called.

@@ -16,10 +16,32 @@ func hasCall(calls []string, suffix string) bool {
 	return slices.ContainsFunc(calls, func(c string) bool { return strings.HasSuffix(c, suffix) })
 }
 
+// count returns how many calls end with suffix.
+func count(calls []string, suffix string) int {
+	n := 0
+	for _, c := range calls {
+		if strings.HasSuffix(c, suffix) {
+			n++
+		}
+	}
+	return n
+}
+
+// exactlyOnce fails the test unless each call appears once in calls.
+func exactlyOnce(t *testing.T, calls []string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if c := count(calls, n); c != 1 {
+			t.Errorf("%s called %d times, want once: %q", n, c, calls)
+		}
+	}
+}
+
 func TestHandoffOrderOnSuccess(t *testing.T) {
 	p := newPair(t)
 	src := newFakeQEMU(t, "source")
 	src.trace = p.hA.trace()
+	p.agent.trace = p.hB.trace()
 	p.hA.stats = api.HandoffStats{Mirrored: 9, Buffered: 7, Flushed: 8, Dropped: map[string]uint64{"ring_full": 1}}
 	p.hB.stats = api.HandoffStats{Held: 3, Released: 3, Flushed: 8, GARPs: 5}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -37,7 +59,8 @@ func TestHandoffOrderOnSuccess(t *testing.T) {
 	// Destination: Prepare first, Started after cont and before the
 	// source hears Running (so before Resumed), then Flushed.
 	inOrder(t, calls, "dst.Prepare", "src.Begin")
-	inOrder(t, calls, "dst.Started", "src.Resumed(true)", `dst.Flushed("packets")`)
+	inOrder(t, calls, "dst.qemu.cont", "dst.Started", "src.Resumed(true)", `dst.Flushed("packets")`)
+	exactlyOnce(t, calls, "src.Resumed(true)", `dst.Flushed("packets")`)
 	if !slices.Contains(dst.commands(), "cont") {
 		t.Errorf("destination not started: %q", dst.commands())
 	}
@@ -145,4 +168,122 @@ func TestHandoffBeginFails(t *testing.T) {
 	inOrder(t, calls, "src.Begin", "src.Rollback")
 	waitFor(t, "destination failed", func() bool { return p.agent.record("hostA-1").State == api.MigrationFailed })
 	index(t, p.callList(), "dst.Rollback")
+}
+
+// postcopy makes p's migration end in post-copy: both fake QEMUs stay
+// postcopy-active until the source's Resumed and the destination's Flushed
+// have been seen (or 20s passed), then complete (or fail, if fail). The
+// channel says whether both calls were seen while post-copy was active.
+func postcopy(p *pair, src *fakeQEMU, fail bool) <-chan bool {
+	pc := make(chan struct{})
+	src.postcopy, src.postcopyFail = pc, fail
+	p.agent.mu.Lock()
+	p.agent.postcopy, p.agent.postcopyFail = pc, fail
+	p.agent.mu.Unlock()
+	seen := make(chan bool, 1)
+	go func() {
+		ok := false
+		for deadline := time.Now().Add(20 * time.Second); !ok && time.Now().Before(deadline); {
+			calls := p.callList()
+			ok = hasCall(calls, "src.Resumed(true)") && hasCall(calls, `dst.Flushed("packets")`)
+			if !ok {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		close(pc)
+		seen <- ok
+	}()
+	return seen
+}
+
+// destEnded waits for the destination's record to reach state (so that a
+// failing test does not tear the destination down mid-session) and
+// returns it.
+func destEnded(t *testing.T, p *pair, state string) api.Migration {
+	t.Helper()
+	waitFor(t, "destination record "+state, func() bool { return p.agent.record("hostA-1").State == state })
+	return p.agent.record("hostA-1")
+}
+
+// In post-copy the guest runs at the destination while pages still move:
+// the hand-off (Resumed at the source, Flushed at the destination) happens
+// then, not when post-copy completes; both records still end only after.
+func TestHandoffDuringPostcopy(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	src.trace = p.hA.trace()
+	p.agent.trace = p.hB.trace()
+	p.hA.stats = api.HandoffStats{Buffered: 7, Flushed: 7}
+	p.hB.stats = api.HandoffStats{Held: 3, Released: 3, Flushed: 7}
+	seen := postcopy(p, src, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	m, out := RunSource(ctx, p.sourceConfig(src))
+	ok := <-seen
+	d := destEnded(t, p, api.MigrationCompleted)
+	calls := p.callList()
+	if !ok {
+		t.Fatalf("Resumed and Flushed not both called while post-copy was active: %q", calls)
+	}
+	if out != Moved || m.State != api.MigrationCompleted || !m.Postcopy {
+		t.Fatalf("outcome %v state %s postcopy %v reason %q, want moved, completed, post-copy", out, m.State, m.Postcopy, m.Reason)
+	}
+	inOrder(t, calls, "src.Switchover", "src.qemu.migrate-continue", "dst.qemu.cont", "dst.Started",
+		"src.Resumed(true)", `dst.Flushed("packets")`, "src.qemu.(postcopy-completed)", "src.qemu.(stop)")
+	inOrder(t, calls, `dst.Flushed("packets")`, "dst.qemu.(postcopy-completed)")
+	exactlyOnce(t, calls, "src.Resumed(true)", `dst.Flushed("packets")`)
+	if hasCall(calls, "Rollback") {
+		t.Errorf("rollback on success: %q", calls)
+	}
+	// The destination's report comes after its post-copy completed, and
+	// the source waited for it.
+	if m.Handoff == nil || m.Handoff.Source.Buffered != 7 || m.Handoff.Destination.Released != 3 {
+		t.Errorf("source record hand-off %+v", m.Handoff)
+	}
+	if !d.Postcopy || d.Handoff == nil || d.Handoff.Destination.Released != 3 {
+		t.Errorf("destination record postcopy %v hand-off %+v", d.Postcopy, d.Handoff)
+	}
+	var phases []string
+	for _, ph := range d.Phases {
+		phases = append(phases, ph.Name)
+	}
+	inOrder(t, phases, "switchover", "postcopy", "cleanup")
+}
+
+// Post-copy fails after the guest ran at the destination: nothing rolls
+// back (the source guest stays paused, the hand-off has happened), and
+// both ends record the failure with their hand-off accounts.
+func TestHandoffPostcopyFailsAfterRunning(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	src.trace = p.hA.trace()
+	p.agent.trace = p.hB.trace()
+	p.hA.stats = api.HandoffStats{Buffered: 7, Flushed: 7}
+	p.hB.stats = api.HandoffStats{Held: 3, Released: 3, Flushed: 7}
+	seen := postcopy(p, src, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	m, out := RunSource(ctx, p.sourceConfig(src))
+	ok := <-seen
+	d := destEnded(t, p, api.MigrationFailed)
+	if !ok {
+		t.Fatalf("Resumed and Flushed not both called while post-copy was active: %q", p.callList())
+	}
+	if out != Lost || m.State != api.MigrationFailed || !strings.Contains(m.Reason, "post-copy failed") {
+		t.Fatalf("outcome %v state %s reason %q, want lost, failed, post-copy failed", out, m.State, m.Reason)
+	}
+	if m.Handoff == nil || m.Handoff.Source.Buffered != 7 {
+		t.Errorf("source record hand-off %+v", m.Handoff)
+	}
+	if !strings.Contains(d.Reason, "post-copy failed") || d.Handoff == nil || d.Handoff.Destination.Released != 3 {
+		t.Errorf("destination record reason %q hand-off %+v", d.Reason, d.Handoff)
+	}
+	calls := p.callList()
+	inOrder(t, calls, "dst.qemu.cont", "src.Resumed(true)", `dst.Flushed("packets")`, "src.qemu.(postcopy-failed)")
+	exactlyOnce(t, calls, "src.Resumed(true)", `dst.Flushed("packets")`)
+	for _, c := range []string{"src.Rollback", "dst.Rollback", "src.qemu.cont", "src.qemu.(stop)"} {
+		if slices.Contains(calls, c) {
+			t.Errorf("%s after post-copy failed with the guest running at the destination: %q", c, calls)
+		}
+	}
 }

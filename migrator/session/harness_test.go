@@ -100,6 +100,10 @@ type fakeAgent struct {
 	release []string
 	records map[string]api.Migration
 	onCont  func() error
+	// Given to the destination QEMUs it launches (see fakeQEMU).
+	trace        func(string)
+	postcopy     chan struct{}
+	postcopyFail bool
 }
 
 func (a *fakeAgent) Admit(spec api.VMSpec) error {
@@ -114,8 +118,10 @@ func (a *fakeAgent) Admit(spec api.VMSpec) error {
 
 func (a *fakeAgent) Launch(ctx context.Context, spec api.VMSpec) (Guest, string, error) {
 	g := newFakeQEMU(a.t, "destination")
-	g.onCont = a.onCont
 	a.mu.Lock()
+	g.mu.Lock()
+	g.onCont, g.trace, g.postcopy, g.postcopyFail = a.onCont, a.trace, a.postcopy, a.postcopyFail
+	g.mu.Unlock()
 	a.guests = append(a.guests, g)
 	a.mu.Unlock()
 	return g, g.dir, nil
@@ -193,7 +199,7 @@ func newPair(t *testing.T) *pair {
 		return i
 	}
 	p := &pair{agent: &fakeAgent{t: t, vms: map[string]bool{}, records: map[string]api.Migration{}}}
-	p.log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p.log = slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p.hA = &recHandoff{calls: &p.calls, mu: &sync.Mutex{}, side: "src"}
 	p.hB = &recHandoff{calls: &p.calls, mu: p.hA.mu, side: "dst"}
 	p.srv = NewServer(DestConfig{Host: "hostB", Agent: p.agent, Handoff: p.hB, Logger: p.log.With("end", "dst"),
@@ -225,10 +231,31 @@ func (p *pair) callList() []string {
 	return append([]string(nil), p.calls...)
 }
 
-type testWriter struct{ t *testing.T }
+// testWriter logs to t until the test's cleanups have run; later writes
+// (goroutines of closed connections that log on their way out) are dropped,
+// as t.Log after the test panics.
+type testWriter struct {
+	t    *testing.T
+	mu   *sync.Mutex
+	done *bool
+}
+
+func newTestWriter(t *testing.T) testWriter {
+	w := testWriter{t: t, mu: &sync.Mutex{}, done: new(bool)}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		*w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
 
 func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(string(b))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !*w.done {
+		w.t.Log(string(b))
+	}
 	return len(b), nil
 }
 

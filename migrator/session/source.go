@@ -122,6 +122,7 @@ type source struct {
 	bandwidth                                                  uint64
 
 	begun     bool              // Handoff.Begin succeeded
+	handoff   *handoffRun       // the hand-off, once the guest runs at the destination
 	destStats *api.HandoffStats // from the destination's HandoffDone
 }
 
@@ -186,6 +187,10 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	case !s.committed:
 		return s.rollback(ctx, err), Stayed
 	case s.postcopy:
+		// If the destination said Running, the hand-off has happened
+		// (it does not wait for post-copy): record it, roll nothing back.
+		s.waitHandoff()
+		s.handoffStats(true)
 		m := s.rec.finish(api.MigrationFailed, fmt.Sprintf("post-copy failed: %v; no rollback once post-copy has started: "+
 			"the guest is lost (source QEMU paused, never resumed; check %s)", err, cfg.Request.To))
 		s.log.Error("post-copy migration failed", "err", err)

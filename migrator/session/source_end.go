@@ -10,32 +10,15 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
-// moved finishes a migration whose guest runs at the destination: flush
-// the hand-off over conn, quit the source QEMU, record it completed.
+// moved finishes a migration whose guest runs at the destination: make
+// sure the hand-off is done (it started on the destination's Running; if
+// that message was lost, it starts here over conn), quit the source QEMU,
+// record it completed.
 func (s *source) moved(ctx context.Context, conn Conn) api.Migration {
 	ctx = context.WithoutCancel(ctx)
 	s.rec.phase("cleanup", time.Now().UTC())
-	var flush Stream
-	if conn != nil {
-		var err error
-		err = bounded(ctx, 10*time.Second, func(ctx context.Context) error {
-			flush, err = conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindFlush, Session: s.cfg.ID})
-			return err
-		})
-		if err != nil {
-			s.log.Warn("opening flush stream", "err", err)
-			flush = nil
-		}
-	}
-	err := bounded(ctx, 30*time.Second, func(ctx context.Context) error {
-		return s.cfg.Handoff.Resumed(ctx, s.cfg.Spec, flush)
-	})
-	if err != nil {
-		s.log.Warn("hand-off resumed", "err", err)
-	}
-	if flush != nil {
-		flush.CloseWrite()
-	}
+	s.startHandoff(ctx, conn)
+	s.waitHandoff()
 	s.handoffStats(true)
 	if err := bounded(ctx, 30*time.Second, s.cfg.Guest.Stop); err != nil {
 		s.log.Warn("quitting source qemu", "err", err)
@@ -155,6 +138,9 @@ func (s *source) resolve(ctx context.Context, cause error) (api.Migration, Outco
 			time.Sleep(time.Second)
 		}
 	}
+	// A hand-off started on the destination's Running ends before anything
+	// else touches the hand-off (Rollback below).
+	s.waitHandoff()
 	if reason == "" {
 		m := s.rec.finish(api.MigrationFailed, fmt.Sprintf("outcome unknown: guest paused on source, check %s (%v)", to, cause))
 		s.log.Error("migration outcome unknown; guest left paused on the source", "err", cause)

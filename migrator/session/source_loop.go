@@ -34,7 +34,7 @@ func (s *source) loop(ctx context.Context, events <-chan qmpx.Event) error {
 				s.in = nil
 				return fmt.Errorf("%w: control stream from %s: %v", api.ErrPeer, to, err)
 			}
-			if err := s.onMessage(c.msg); err != nil {
+			if err := s.onMessage(ctx, c.msg); err != nil {
 				return err
 			}
 		case e, ok := <-events:
@@ -62,15 +62,20 @@ func (s *source) loop(ctx context.Context, events <-chan qmpx.Event) error {
 	return nil
 }
 
-func (s *source) onMessage(m any) error {
+// onMessage handles a control message from the destination. Its Running
+// (after Commit) starts the hand-off at once, in the background: in a
+// post-copy migration the guest runs at the destination while QEMU still
+// moves pages on its own streams, and its traffic must not wait for that.
+func (s *source) onMessage(ctx context.Context, m any) error {
 	to := s.cfg.Request.To
 	switch m := m.(type) {
 	case Running:
 		if !s.committed {
 			return fmt.Errorf("%w: %s says running before commit", api.ErrPeer, to)
 		}
-		s.log.Info("guest running at the destination")
+		s.log.Info("guest running at the destination; handing its traffic off", "postcopy", s.postcopy)
 		s.running = true
+		s.startHandoff(ctx, s.conn)
 		return nil
 	case Abort:
 		s.destAborted = true
