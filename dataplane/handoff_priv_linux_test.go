@@ -165,9 +165,11 @@ func TestPrivTinyQueue(t *testing.T) {
 	wantSeq(t, got[:5], seqs(tagClient, 1, 5))
 }
 
-// The agent restarts during HOLD: while no process runs, the pinned tap
-// link still captures; the new process adopts the pinned maps, re-uses the
-// link with its own program, and releases the frames in order.
+// The agent restarts during HOLD: the frames the old process had taken are
+// lost and counted (dropped "restart"); while no process runs, the pinned
+// tap link still captures; the new process adopts the pinned maps, re-uses
+// the link with its own program, releases the frames in order, and RELEASE
+// ends although the lost ones are never re-injected.
 func TestPrivRestart(t *testing.T) {
 	if !isChild(t) {
 		b := newBed(t)
@@ -181,6 +183,8 @@ func TestPrivRestart(t *testing.T) {
 	if err := d1.Handoff().Prepare(ctx, testSpec); err != nil {
 		t.Fatal(err)
 	}
+	s.mustSend(t, 2)
+	waitConsumed(t, d1, 2) // in d1's queue: they die with it
 	if err := d1.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -191,9 +195,9 @@ func TestPrivRestart(t *testing.T) {
 	}
 	defer captured.Close()
 	deadline := time.Now().Add(5 * time.Second)
-	for n, _ := count(captured, keyOf(vmMAC)); n < 3; n, _ = count(captured, keyOf(vmMAC)) {
+	for n, _ := count(captured, keyOf(vmMAC)); n < 5; n, _ = count(captured, keyOf(vmMAC)) {
 		if time.Now().After(deadline) {
-			t.Fatalf("captured %d without a process, want 3", n)
+			t.Fatalf("captured %d (3 without a process), want 5", n)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -226,7 +230,36 @@ func TestPrivRestart(t *testing.T) {
 	if err := h.Flushed(ctx, testSpec, nil); err != nil {
 		t.Fatal(err)
 	}
+	// RELEASE ends although two captured frames never come back.
 	waitMode(t, d2, modePass, func() { s.send(1) })
 	s.mustSend(t, 2)
-	wantSeq(t, r.waitFor(t, s.seq), seqs(tagClient, 1, s.seq))
+	wantSeq(t, r.waitFor(t, s.seq-2), seqs(tagClient, 3, s.seq))
+	if st := h.Stats(testSpec); st.Dropped[dropRestart] != 2 || st.DroppedTotal() != 2 || st.Released < 3 {
+		t.Fatalf("stats after the restart: %+v", st)
+	}
+}
+
+// A Detach during HOLD (the incoming VM goes): the frames queued and those
+// still in the ring are counted as dropped "detached".
+func TestPrivDetachDuringHold(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	d, _, _ := childSetup(t, Config{})
+	h := d.Handoff()
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	if err := h.Prepare(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 4)
+	waitCaptured(t, d, 4)
+	if err := h.Detach(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.Stats(testSpec); st.Dropped[dropDetached] != 4 || st.DroppedTotal() != 4 || st.Held != 4 {
+		t.Fatalf("stats: %+v", st)
+	}
 }

@@ -18,18 +18,30 @@ const tickEvery = 20 * time.Millisecond
 // on; only a restart of the agent can lose records that way.
 const staleAfter = 250 * time.Millisecond
 
+// restartSettleBusy is how long after a restart a reader that never found
+// the ring empty waits before deciding which records of the previous run
+// are gone (an idle reader decides at once: every record written before the
+// restart has been read).
+const restartSettleBusy = time.Second
+
 // readRing is the one reader of the ring: it hands every record to the VM
 // it belongs to until the reader is closed.
 func (d *Dataplane) readRing() {
 	var rec ringbuf.Record
+	lastTick := time.Now()
 	for {
 		d.rd.SetDeadline(time.Now().Add(tickEvery))
 		err := d.rd.ReadInto(&rec)
 		switch {
 		case err == nil:
 			d.deliver(rec.RawSample)
+			if now := time.Now(); now.Sub(lastTick) >= tickEvery {
+				d.handoff.tick(now, false) // a busy ring must not starve skipStale
+				lastTick = now
+			}
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			d.handoff.tick(time.Now())
+			lastTick = time.Now()
+			d.handoff.tick(lastTick, true)
 		case errors.Is(err, ringbuf.ErrClosed):
 			return
 		default:
@@ -115,8 +127,16 @@ func (v *vmEntry) skipStale(now time.Time) {
 			low = s
 		}
 	}
-	v.log.Warn("ring records missing, skipped", "from", v.nextSeq, "to", low-1)
-	v.finish(low - v.nextSeq)
+	// The programs never skip a sequence number: the records are lost (a
+	// malformed record, or one the previous run took after a restart).
+	n := low - v.nextSeq
+	reason := dropRingLost
+	if v.restartUpTo != 0 && low-1 <= v.restartUpTo {
+		reason = dropRestart
+	}
+	v.log.Warn("ring records missing, skipped", "from", v.nextSeq, "to", low-1, "reason", reason)
+	v.stats.drop(reason, n)
+	v.finish(n)
 	v.nextSeq = low
 	v.drainPending()
 	v.pendingSince = now
@@ -148,4 +168,29 @@ func (v *vmEntry) consumed() uint64 {
 		return 0
 	}
 	return v.nextSeq - 1
+}
+
+// settleRestart (v.mu held), once every record written before the restart
+// has been read: the adopted entry's records up to restartUpTo that never
+// came were taken by the previous run and died with it. They are counted as
+// dropped "restart" and finished (RELEASE compares captured with released).
+func (v *vmEntry) settleRestart() {
+	upTo := v.restartUpTo
+	v.restartUpTo = 0
+	var lost uint64
+	for v.nextSeq <= upTo {
+		if f, ok := v.pending[v.nextSeq]; ok {
+			delete(v.pending, v.nextSeq)
+			v.take(f)
+			continue
+		}
+		lost++
+		v.nextSeq++
+	}
+	v.drainPending()
+	if lost > 0 {
+		v.log.Warn("frames held by the previous run lost", "frames", lost)
+		v.stats.drop(dropRestart, lost)
+		v.finish(lost)
+	}
 }

@@ -63,11 +63,16 @@ func (h *Handoff) rollbackSource(ctx context.Context, v *vmEntry) error {
 	if err != nil {
 		v.mu.Lock()
 		h.setMode(v, modePass, "", nil)
-		n := uint64(len(v.queue.Drain()))
+		captured, _ := h.d.maps.capturedOf(v.key)
+		queued := uint64(len(v.queue.Drain()))
+		n := queued
+		if c := v.consumed(); captured > c {
+			n += captured - c // still in the ring (or waiting for order): discarded when taken
+		}
 		v.discard = true
 		v.mu.Unlock()
 		v.stats.drop(dropInject, n)
-		v.finish(n)
+		v.finish(queued)
 		return fmt.Errorf("vm %s: rollback: %w (%d buffered frames dropped)", v.name, err, n)
 	}
 	drained, err := h.startRelease(v, inj, true)

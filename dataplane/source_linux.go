@@ -290,9 +290,12 @@ func (h *Handoff) writeFlush(v *vmEntry, flush session.Stream, held []byte, resi
 		write(OriginBuffered, f.data)
 	}
 	if werr == nil {
-		if werr = w.Close(); werr != nil {
-			sent = 0 // nothing is known to have arrived
-		}
+		werr = w.Close()
+	}
+	if werr != nil {
+		// The writer buffers: frames it took may never have left. Nothing
+		// is known to have arrived (the destination's Flushed says what did).
+		sent, heldSent = 0, false
 	}
 	v.stats.drop(dropTooLarge, tooLarge)
 	v.stats.drop(dropFlushLost, total-sent-tooLarge)

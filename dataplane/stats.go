@@ -18,6 +18,9 @@ const (
 	dropHeldUnrecovered = "held_unrecovered"
 	dropRollbackDest    = "rollback_dest"
 	dropFlushLost       = "flush_lost"
+	dropRestart         = "restart"   // held in the memory of a previous run of the agent
+	dropRingLost        = "ring_lost" // a ring record that never came (malformed)
+	dropDetached        = "detached"  // captured, and the entry removed before they were handed on
 )
 
 // stats is one end's account of a VM's current or last migration. The
