@@ -28,10 +28,12 @@ const dropInject = "inject"
 // tap after the guest stopped.
 type heldState struct {
 	decided   bool
-	probeRead bool   // QEMU read the probe: it held nothing real
-	m         uint64 // frames passed into the tap in MIRROR (copies + missed)
-	copies    uint64 // of which copies
-	u         int64  // unread estimate from the counters
+	probed    bool          // a probe was injected
+	probeRead bool          // QEMU read the probe: it held nothing real
+	m         uint64        // frames passed into the tap in MIRROR (copies + missed)
+	copies    uint64        // of which copies
+	u         int64         // unread estimate from the counters
+	done      chan struct{} // closed when the detection has finished
 }
 
 // Begin starts MIRROR: the VM's frames pass and are copied, so the one QEMU
@@ -94,7 +96,17 @@ func (h *Handoff) Switchover(ctx context.Context, spec api.VMSpec) error {
 	if err != nil {
 		return err
 	}
-	h.detectHeld(ctx, v)
+	// The detection (a settle wait and maybe a probe) runs while QEMU
+	// finishes the migration: QEMU's downtime does not wait for it;
+	// Resumed does.
+	done := make(chan struct{})
+	v.mu.Lock()
+	v.held.done = done
+	v.mu.Unlock()
+	go func() {
+		defer close(done)
+		h.detectHeld(context.WithoutCancel(ctx), v)
+	}()
 	return nil
 }
 
@@ -109,6 +121,9 @@ func (h *Handoff) detectHeld(ctx context.Context, v *vmEntry) {
 	}
 	d := ctr.sub(v.baseCtr)
 	hs := heldState{decided: true, m: d.Mirrored + d.MirrorMissed, copies: d.Mirrored}
+	v.mu.Lock()
+	hs.done = v.held.done
+	v.mu.Unlock()
 	h.waitConsumed(ctx, v)
 	sleepCtx(ctx, settleWait)
 	dev, err := DevStats(v.tap.Name)
@@ -120,6 +135,7 @@ func (h *Handoff) detectHeld(ctx context.Context, v *vmEntry) {
 	dr := dev.TxDropped - v.baseDev.TxDropped
 	hs.u = int64(hs.m) - int64(r) - int64(dr)
 	if hs.u <= 0 {
+		hs.probed = true
 		hs.probeRead = h.probe(ctx, v, dev.TxPackets)
 	}
 	v.log.Info("switchover", "mirrored", hs.m, "read", r, "tx_dropped", dr, "unread", hs.u, "probe_read", hs.probeRead)
@@ -189,9 +205,16 @@ func (h *Handoff) Resumed(ctx context.Context, spec api.VMSpec, flush session.St
 		}
 	})
 	tap := v.tap
+	detected := v.held.done
 	v.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if detected != nil {
+		select {
+		case <-detected:
+		case <-ctx.Done():
+		}
 	}
 	var residue [][]byte
 	if tap.File != nil {
@@ -217,40 +240,53 @@ func (h *Handoff) Resumed(ctx context.Context, spec api.VMSpec, flush session.St
 }
 
 // heldFrame returns the frame QEMU holds (v.mu held). wanted says whether
-// QEMU holds one at all; ok whether its copy was found. With r residue
-// frames, QEMU holds the mirrored frame just before them: copy M-r.
+// QEMU holds one at all; ok whether its copy was found. The tap is a FIFO
+// and QEMU reads it in order, so the frame QEMU took is the MIRROR copy
+// just before the first residue frame; with no residue it is the newest
+// copy, unless QEMU read the probe (then it holds the probe). Matching by
+// content rather than by counts stays right whatever the counters missed
+// (frames in the tap before Begin, copies the ring could not take).
 func (v *vmEntry) heldFrame(residue [][]byte) (held []byte, ok, wanted bool) {
 	hs := v.held
-	if !hs.decided || hs.probeRead {
-		return nil, false, hs.decided && !hs.probeRead
+	if !hs.decided {
+		return nil, false, false
 	}
-	r := uint64(len(residue))
-	if hs.m != hs.copies {
-		// Some copies failed: numbering by copies is right only if the
-		// residue matches the copies that follow.
-		v.log.Warn("mirror copies missed during the migration", "missed", hs.m-hs.copies)
+	n := v.mirror.n
+	if len(residue) == 0 {
+		if !hs.probed {
+			// The counts said frames were unread, yet the tap is empty:
+			// nothing tells which frame QEMU has, if any.
+			v.log.Warn("held frame unknown: the counts said unread frames, the tap had none", "unread", hs.u)
+			return nil, false, true
+		}
+		if hs.probeRead {
+			return nil, false, false
+		}
+		held, ok = v.mirror.get(n)
+		return held, ok, true
 	}
-	if hs.copies <= r {
-		return nil, false, true
+	// Every frame after the held one is in the residue (BUFFER keeps new
+	// ones out), so residue[0] is copy n-len(residue)+1 unless the tap
+	// dropped some: search from there down.
+	start := uint64(0)
+	if n >= uint64(len(residue)) {
+		start = n - uint64(len(residue)) + 1
 	}
-	k := hs.copies - r
-	held, ok = v.mirror.get(k)
-	for i := uint64(0); ok && i < r; i++ {
-		next, kept := v.mirror.get(k + 1 + i)
-		if !kept || !bytes.Equal(next, residue[i]) {
-			v.log.Warn("residue does not follow the held frame's copy", "index", i)
-			ok = false
+	for k := start; k >= 1; k-- {
+		c, kept := v.mirror.get(k)
+		if !kept {
+			break
+		}
+		if bytes.Equal(c, residue[0]) {
+			held, ok = v.mirror.get(k - 1)
+			if !ok {
+				v.log.Warn("the held frame's copy is gone", "copy", k-1)
+			}
+			return held, ok, true
 		}
 	}
-	if hs.u > 0 && uint64(hs.u) != r {
-		v.log.Info("unread estimate corrected by the residue", "estimate", hs.u, "residue", r)
-	}
-	if !ok {
-		// Unsure which frame QEMU took: sending a guess could deliver a
-		// frame twice; not sending it is a counted loss.
-		return nil, false, true
-	}
-	return held, true, true
+	v.log.Warn("the first residue frame is not among the MIRROR copies", "copies", n, "residue", len(residue))
+	return nil, false, true
 }
 
 // writeFlush writes the flush stream (held < residue < buffered) and
