@@ -259,7 +259,9 @@ func (v *vmEntry) heldFrame(residue [][]byte) (held []byte, ok, wanted bool) {
 			v.log.Warn("held frame unknown: the counts said unread frames, the tap had none", "unread", hs.u)
 			return nil, false, true
 		}
-		if hs.probeRead {
+		if hs.probeRead || n == 0 {
+			// QEMU read the probe, or nothing passed into the tap since
+			// Begin (what QEMU may hold then predates the migration).
 			return nil, false, false
 		}
 		held, ok = v.mirror.get(n)
