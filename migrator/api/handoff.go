@@ -13,8 +13,8 @@ type HandoffStats struct {
 	ForwardedIn uint64 `json:"forwarded_in,omitempty"` // dest: stragglers received through the tunnel
 	Returned    uint64 `json:"returned,omitempty"`     // source rollback: frames put back into the source tap
 	// Dropped counts frames lost, by reason: ring_full, queue_full,
-	// too_large, tap_full, forward, no_tap, held_unrecovered,
-	// rollback_dest, flush_lost.
+	// too_large, tap_full, inject, forward, no_tap, held_unrecovered,
+	// rollback_dest, flush_lost, ring_lost, restart, detached.
 	Dropped        map[string]uint64   `json:"dropped,omitempty"`
 	GARPs          int                 `json:"garps,omitempty"`
 	HighWaterBytes int64               `json:"high_water_bytes,omitempty"` // user-space queue high-water mark
