@@ -84,9 +84,9 @@ func listenUDP(addr string) (*net.UDPConn, error) {
 // function sizes its buffers for bursts: after a migration the packets held
 // through the blackout arrive back to back, and the kernel's default
 // (~200 KiB, about 160 small datagrams) would drop part of them inside the
-// guest, where no host counter sees it. 16 MiB holds some ten thousand
+// guest, where no host counter sees it. 64 MiB holds some ten thousand
 // small datagrams: a rollback after a long blackout returns that many.
-const RecvBufferBytes = 16 << 20
+const RecvBufferBytes = 64 << 20
 
 // Close releases the sockets of a VNF that was never Run.
 func (v *VNF) Close() error {
