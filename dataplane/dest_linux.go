@@ -37,18 +37,7 @@ func (h *Handoff) Prepare(ctx context.Context, spec api.VMSpec) error {
 		return err
 	}
 	if !exists {
-		if err := m.ensureCounts(v.key); err != nil {
-			return err
-		}
-		cur, err := m.capturedOf(v.key)
-		if err != nil {
-			return err
-		}
-		v.nextSeq = cur + 1
-		v.relMu.Lock()
-		v.released = cur
-		v.relMu.Unlock()
-		if err := m.setReleased(v.key, cur); err != nil {
+		if err := v.baseline(m); err != nil {
 			return err
 		}
 		st = vmState{IP: ipKey(ip), TunIfindex: uint32(h.d.tunIndex), TapIfindex: uint32(v.tap.Ifindex)}

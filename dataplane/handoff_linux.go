@@ -213,18 +213,7 @@ func (h *Handoff) Attach(ctx context.Context, spec api.VMSpec, tap session.TapIn
 	}
 	if !exists {
 		st = vmState{Mode: modePass}
-		if err := m.ensureCounts(v.key); err != nil {
-			return err
-		}
-		cur, err := m.capturedOf(v.key)
-		if err != nil {
-			return err
-		}
-		v.nextSeq = cur + 1
-		v.relMu.Lock()
-		v.released = cur
-		v.relMu.Unlock()
-		if err := m.setReleased(v.key, cur); err != nil {
+		if err := v.baseline(m); err != nil {
 			return err
 		}
 	}
@@ -470,3 +459,21 @@ func (h *Handoff) closeHooks() error {
 }
 
 func specNamed(name string) api.VMSpec { return api.VMSpec{Name: name} }
+
+// baseline starts a new entry's bookkeeping (v.mu held): its counters
+// exist, and sequence and released continue from what the program has
+// captured so far, so RELEASE compares like with like.
+func (v *vmEntry) baseline(m *bpfMaps) error {
+	if err := m.ensureCounts(v.key); err != nil {
+		return err
+	}
+	cur, err := m.capturedOf(v.key)
+	if err != nil {
+		return err
+	}
+	v.nextSeq = cur + 1
+	v.relMu.Lock()
+	v.released = cur
+	v.relMu.Unlock()
+	return m.setReleased(v.key, cur)
+}
