@@ -53,7 +53,11 @@ Verification (--verify). netctl sends a TWAMP-light test stream
 (--verify-rate packets/s of --verify-size bytes) to the vnf's reflector (UDP
 862 at the guest's address) from --verify-before before the migration
 starts until --verify-after after it ends (if the reflector does not answer
-during --verify-before, netctl stops without migrating). Then it reports:
+during --verify-before, netctl stops without migrating). Replies still on
+their way when sending stops count as received, however late: netctl waits
+until every packet is answered, until no reply has come for 500ms, or for
+30s at most (after a rollback the hand-off returns the packets it held at a
+bounded rate, for seconds). Then it reports:
 packets sent, received, lost, duplicated and reordered; the largest gap in
 the traffic and the migration phase it fell in; round-trip latency p50 and
 p99; and whether the reflector's own sequence numbers continued without a

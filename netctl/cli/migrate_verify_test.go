@@ -203,3 +203,12 @@ func TestMigrateVerifyInterruptedAfter(t *testing.T) {
 		t.Errorf("a completed migration was cancelled: %v", a.mig.cancels)
 	}
 }
+
+// The help states the sender's drain defaults; it must follow them.
+func TestMigrateHelpDrainDefaults(t *testing.T) {
+	for _, d := range []time.Duration{verify.DefaultDrain, verify.DefaultDrainMax} {
+		if !strings.Contains(migrateLong, " "+d.String()) {
+			t.Errorf("migrate help does not mention the drain default %v", d)
+		}
+	}
+}

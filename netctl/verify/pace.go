@@ -94,6 +94,7 @@ func (s *Sender) receive() {
 			s.arrivals++
 		}
 		r.copies++
+		s.lastReply = at
 		s.mu.Unlock()
 	}
 }

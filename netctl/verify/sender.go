@@ -48,10 +48,11 @@ type Sender struct {
 	conn  *net.UDPConn
 	start time.Time
 
-	mu       sync.Mutex
-	recs     []record // index = sender seq
-	arrivals int32
-	strays   int
+	mu        sync.Mutex
+	recs      []record // index = sender seq
+	arrivals  int32
+	strays    int
+	lastReply int64 // ns since start of the last matched reply, copies too
 
 	cancel   context.CancelFunc
 	sendDone chan struct{}
@@ -97,26 +98,54 @@ func (s *Sender) Counts() (sent, received int) {
 	return len(s.recs), int(s.arrivals)
 }
 
-// Stop stops sending, waits up to Config.Drain for late replies, closes the
-// socket and returns every sent packet in sequence order. Later calls
-// return the same samples.
+// Stop stops sending, waits for late replies, closes the socket and
+// returns every sent packet in sequence order. It waits until every sent
+// packet is answered, or no reply has arrived for Config.Drain (counted
+// from the last reply or from the call, whichever is later), or
+// Config.DrainMax has passed since the call, whichever comes first: replies
+// that keep trickling in, such as the frames a rollback re-injects at a
+// bounded rate, count as received, not lost. Later calls return the same
+// samples.
 func (s *Sender) Stop() []Sample {
 	s.stopOnce.Do(func() {
 		s.cancel()
 		<-s.sendDone
-		deadline := time.Now().Add(s.cfg.Drain)
-		for time.Now().Before(deadline) {
-			if sent, got := s.Counts(); got >= sent {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		why := s.drain(time.Now())
 		s.conn.Close()
 		<-s.recvDone
 		s.samples = s.build()
-		s.log.Debug("verify sender stopped", "sent", len(s.samples), "answered", s.arrivals, "strays", s.strays)
+		s.log.Debug("verify sender stopped", "sent", len(s.samples), "answered", s.arrivals, "strays", s.strays, "drain_end", why)
 	})
 	return s.samples
+}
+
+// drainPoll is how often drain looks at the counters.
+const drainPoll = 10 * time.Millisecond
+
+// drain waits for late replies as Stop describes, from t0 on, and says why
+// it stopped waiting.
+func (s *Sender) drain(t0 time.Time) string {
+	hard := t0.Add(s.cfg.DrainMax)
+	for {
+		s.mu.Lock()
+		sent, got, last := len(s.recs), int(s.arrivals), s.start.Add(time.Duration(s.lastReply))
+		s.mu.Unlock()
+		if got >= sent {
+			return "all answered"
+		}
+		now := time.Now()
+		if last.Before(t0) {
+			last = t0
+		}
+		idle := last.Add(s.cfg.Drain)
+		switch {
+		case !now.Before(hard):
+			return "drain max"
+		case !now.Before(idle):
+			return "idle"
+		}
+		time.Sleep(min(drainPoll, idle.Sub(now), hard.Sub(now)))
+	}
 }
 
 func (s *Sender) build() []Sample {
