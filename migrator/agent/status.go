@@ -57,8 +57,15 @@ func queryVNF(ctx context.Context, addr netip.AddrPort) (api.GuestStatus, error)
 	return guestStatus(s), nil
 }
 
-// guestStatus maps the vnf's status 1:1 onto the API type.
+// guestStatus maps the vnf's status 1:1 onto the API type; a drop counter
+// the vnf did not report (its Reported bit clear) is nil.
 func guestStatus(s vnfproto.Status) api.GuestStatus {
+	reported := func(v uint64, bit vnfproto.Counters) *uint64 {
+		if s.Reported&bit == 0 {
+			return nil
+		}
+		return &v
+	}
 	return api.GuestStatus{
 		BootID:           hex.EncodeToString(s.BootID[:]),
 		Uptime:           s.Uptime,
@@ -71,5 +78,9 @@ func guestStatus(s vnfproto.Status) api.GuestStatus {
 		VerifyPasses:     s.VerifyPasses,
 		CorruptPages:     s.CorruptPages,
 		StalePages:       s.StalePages,
+		UDPInErrors:      reported(s.UDPInErrors, vnfproto.HasUDPInErrors),
+		UDPRcvbufErrors:  reported(s.UDPRcvbufErrors, vnfproto.HasUDPRcvbufErrors),
+		UDPMemErrors:     reported(s.UDPMemErrors, vnfproto.HasUDPMemErrors),
+		RxDropped:        reported(s.RxDropped, vnfproto.HasRxDropped),
 	}
 }

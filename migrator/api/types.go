@@ -136,6 +136,19 @@ type GuestStatus struct {
 	VerifyPasses     uint64        `json:"verify_passes"`
 	CorruptPages     uint64        `json:"corrupt_pages"`
 	StalePages       uint64        `json:"stale_pages"`
+
+	// Packets the guest's kernel dropped before they reached the vnf,
+	// counted since the guest booted (they survive a migration); nil when
+	// not reported (a vnf that predates them, or a kernel without the
+	// counter). UDP*: the Udp line of /proc/net/snmp, every UDP socket of
+	// the guest; in-errors includes the rcvbuf and mem errors. RxDropped:
+	// the vnf's interface's rx_dropped (all interfaces but lo summed when
+	// the vnf listens on 0.0.0.0, as in the test guest, whose only one is
+	// eth0).
+	UDPInErrors     *uint64 `json:"udp_in_errors,omitempty"`
+	UDPRcvbufErrors *uint64 `json:"udp_rcvbuf_errors,omitempty"`
+	UDPMemErrors    *uint64 `json:"udp_mem_errors,omitempty"`
+	RxDropped       *uint64 `json:"rx_dropped,omitempty"`
 }
 
 // IntegrityErrors is the number of corrupt plus stale pages seen.

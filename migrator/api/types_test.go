@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -79,5 +80,33 @@ func TestErrorForRoundTrip(t *testing.T) {
 	}
 	if e := ErrorFor(errors.New("boom")); e.Status != http.StatusInternalServerError || e.Code != "internal" {
 		t.Errorf("unknown error: %+v", e)
+	}
+}
+
+// A guest drop counter not reported is left out of the JSON; a reported
+// zero is kept.
+func TestGuestStatusDropsJSON(t *testing.T) {
+	zero, n := uint64(0), uint64(550)
+	b, err := json.Marshal(GuestStatus{UDPRcvbufErrors: &n, RxDropped: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{`"udp_rcvbuf_errors":550`, `"rx_dropped":0`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("%s: no %s", s, want)
+		}
+	}
+	for _, absent := range []string{"udp_in_errors", "udp_mem_errors"} {
+		if strings.Contains(s, absent) {
+			t.Errorf("%s: has %s, not reported", s, absent)
+		}
+	}
+	var back GuestStatus
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.UDPInErrors != nil || back.RxDropped == nil || *back.RxDropped != 0 || *back.UDPRcvbufErrors != 550 {
+		t.Errorf("round trip %+v", back)
 	}
 }

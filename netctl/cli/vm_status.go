@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,7 +19,12 @@ func newVMStatusCmd(g *globals) *cobra.Command {
 address, MAC, accelerator, pid, tap, console log), QEMU's run state, and
 what the vnf inside reports: packets reflected (TWAMP-light) and echoed,
 the reflector's next sequence number, the memory workload's pages written
-and verified, verify passes, integrity errors, uptime and boot id.
+and verified, verify passes, integrity errors, uptime and boot id; and the
+packets the guest's kernel dropped before they reached the vnf ("guest
+drops": UDP receive-buffer and memory errors and all UDP in-errors from
+/proc/net/snmp, which include the former two, and the rx_dropped of the
+vnf's interface; counted since the guest booted, "-" where the guest did
+not report one).
 
 The boot id stays the same across a migration and changes when the guest
 reboots; the reflector sequence continues across a migration. Integrity
@@ -91,7 +97,24 @@ func (g *globals) printVMStatus(st api.VMStatus) error {
 	fmt.Fprintf(tw, "  reflected packets:\t%d\n", gs.PacketsReflected)
 	fmt.Fprintf(tw, "  echo packets:\t%d\n", gs.EchoPackets)
 	fmt.Fprintf(tw, "  reflector seq:\t%d\n", gs.ReflectorSeq)
+	fmt.Fprintf(tw, "  guest drops:\t%s\n", guestDrops(gs))
 	fmt.Fprintf(tw, "  pages:\t%d in working set, %d written, %d verified\n", gs.WSSPages, gs.PagesWritten, gs.PagesVerified)
 	fmt.Fprintf(tw, "  verify passes:\t%d\n", gs.VerifyPasses)
 	return tw.Flush()
+}
+
+// guestDrops is the "guest drops" line: the guest kernel's counters of
+// packets dropped before the vnf saw them, "-" for one not reported.
+func guestDrops(gs *api.GuestStatus) string {
+	if gs.UDPInErrors == nil && gs.UDPRcvbufErrors == nil && gs.UDPMemErrors == nil && gs.RxDropped == nil {
+		return "not reported (a vnf older than these counters?)"
+	}
+	n := func(p *uint64) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatUint(*p, 10)
+	}
+	return fmt.Sprintf("udp rcvbuf %s, udp mem %s, in-errors %s, rx_dropped %s",
+		n(gs.UDPRcvbufErrors), n(gs.UDPMemErrors), n(gs.UDPInErrors), n(gs.RxDropped))
 }

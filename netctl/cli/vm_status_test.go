@@ -50,6 +50,40 @@ func TestVMStatusIntegrityErrors(t *testing.T) {
 	}
 }
 
+func TestVMStatusGuestDrops(t *testing.T) {
+	env, a := statusBed(t)
+	u := func(v uint64) *uint64 { return &v }
+	r := run(t, env, "--host", "hostA", "vm", "status", "fw1")
+	if !hasLine(r.stdout, "guest drops:", "not reported (a vnf older than these counters?)") {
+		t.Errorf("an old vnf's status:\n%s", r.stdout)
+	}
+
+	a.guest.UDPInErrors, a.guest.UDPRcvbufErrors, a.guest.UDPMemErrors, a.guest.RxDropped = u(553), u(550), u(3), u(0)
+	r = run(t, env, "--host", "hostA", "vm", "status", "fw1")
+	check(t, r, 0)
+	if !hasLine(r.stdout, "guest drops:", "udp rcvbuf 550, udp mem 3, in-errors 553, rx_dropped 0") {
+		t.Errorf("no guest drops line:\n%s", r.stdout)
+	}
+	r = run(t, env, "--host", "hostA", "vm", "status", "fw1", "-o", "json")
+	check(t, r, 0, `out:"udp_rcvbuf_errors": 550`, `out:"rx_dropped": 0`)
+	var st api.VMStatus
+	decodeOne(t, r.stdout, &st)
+	if g := st.Guest; g == nil || g.UDPMemErrors == nil || *g.UDPMemErrors != 3 || g.UDPInErrors == nil || *g.UDPInErrors != 553 {
+		t.Errorf("json guest %+v", st.Guest)
+	}
+
+	// A kernel without the MemErrors column.
+	a.guest.UDPMemErrors = nil
+	r = run(t, env, "--host", "hostA", "vm", "status", "fw1")
+	if !hasLine(r.stdout, "guest drops:", "udp rcvbuf 550, udp mem -, in-errors 553, rx_dropped 0") {
+		t.Errorf("MemErrors not reported:\n%s", r.stdout)
+	}
+	r = run(t, env, "--host", "hostA", "vm", "status", "fw1", "-o", "json")
+	if strings.Contains(r.stdout, "udp_mem_errors") {
+		t.Errorf("json has udp_mem_errors though not reported:\n%s", r.stdout)
+	}
+}
+
 func TestVMStatusGuestSilent(t *testing.T) {
 	env, a := statusBed(t)
 	a.guestAfter = -1

@@ -1,6 +1,7 @@
 // Package vnf is the network function that runs inside test guests: a
 // TWAMP-light reflector, a UDP echo server (RFC 862), a status server
-// (package vnfproto) and a memory workload whose pages carry their index, a
+// (package vnfproto; it also reports the guest kernel's UDP and interface
+// drop counters) and a memory workload whose pages carry their index, a
 // generation and a checksum, so that a page lost, torn or left stale by a
 // live migration is detected from inside the guest.
 //

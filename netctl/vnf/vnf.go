@@ -32,6 +32,7 @@ type VNF struct {
 	echo      *echoServer
 	mem       *memory
 	work      *workload
+	drops     dropReader
 }
 
 // New validates cfg, opens the three sockets and allocates the working set.
@@ -57,6 +58,9 @@ func New(cfg Config, log *slog.Logger) (*VNF, error) {
 			return nil, err
 		}
 	}
+	// The interface the vnf serves on is the one carrying the TWAMP
+	// address, if it is bound to one.
+	v.drops = newDropReader(v.twampConn.LocalAddr().(*net.UDPAddr).IP)
 	v.mem = newMemory(cfg.WSSMB*(1<<20)/PageSize, cfg.Fill)
 	v.work = newWorkload(v.mem, cfg.DirtyRate, cfg.VerifyRate, cfg.VerifyPass,
 		binary.LittleEndian.Uint64(v.boot[:]), log.With("part", "memory"))
@@ -105,9 +109,9 @@ func (v *VNF) Addrs() (twampAddr, echoAddr, statusAddr netip.AddrPort) {
 	return ap(v.twampConn), ap(v.echoConn), ap(v.statusConn)
 }
 
-// Status reports the VNF's counters.
+// Status reports the VNF's counters and the guest kernel's drop counters.
 func (v *VNF) Status() vnfproto.Status {
-	return vnfproto.Status{
+	s := vnfproto.Status{
 		BootID:           v.boot,
 		Uptime:           time.Since(v.start),
 		PacketsReflected: v.reflector.Reflected(),
@@ -120,6 +124,8 @@ func (v *VNF) Status() vnfproto.Status {
 		CorruptPages:     v.mem.corrupt.Load(),
 		StalePages:       v.mem.stale.Load(),
 	}
+	v.drops.read(&s)
+	return s
 }
 
 // Run serves until ctx ends: it starts the servers, writes every page of

@@ -25,7 +25,19 @@
 //	88  verify passes      uint64
 //	96  corrupt pages      uint64
 //	104 stale pages        uint64
+//	112 udp in errors      uint64  guest kernel drop counters, since its boot
+//	120 udp rcvbuf errors  uint64
+//	128 udp mem errors     uint64
+//	136 rx dropped         uint64  the vnf's interface (or all but lo)
+//	144 reported           uint32  bits: 1 in errors, 2 rcvbuf, 4 mem, 8 rx dropped
+//	148 mbz                uint32
+//
+// A counter whose bit is clear was not read and is zero. Vnfs before the
+// drop counters send the first 112 bytes (StatusMinLen); decoders accept
+// that length and read every counter as not reported.
 //
 // Decoders accept trailing bytes (room for later fields of the same version)
-// and reject short packets, a wrong magic, version or type.
+// and unknown reported bits, and reject short packets (a reply cut inside
+// the drop counters too), a wrong magic, version or type, and a counter set
+// without its bit.
 package vnfproto

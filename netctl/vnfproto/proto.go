@@ -17,7 +17,11 @@ const (
 	TypeReq    uint8  = 1
 	TypeStatus uint8  = 2
 	RequestLen        = 16
-	StatusLen         = 112
+	// StatusLen is the length of a status reply; StatusMinLen that of a
+	// reply from a vnf that predates the guest drop counters, which
+	// DecodeStatus still accepts (they read as not reported).
+	StatusLen    = 152
+	StatusMinLen = 112
 )
 
 // Errors returned by the decoders.
@@ -26,6 +30,9 @@ var (
 	ErrMagic   = errors.New("vnfproto: bad magic")
 	ErrVersion = errors.New("vnfproto: unsupported version")
 	ErrType    = errors.New("vnfproto: unexpected message type")
+	// ErrMalformed is a status reply with a drop counter set but its
+	// Reported bit clear.
+	ErrMalformed = errors.New("vnfproto: malformed status")
 )
 
 // Status is the vnf's report of itself.
@@ -36,6 +43,41 @@ type Status struct {
 	EchoPackets                                                                   uint64 // UDP echo datagrams answered
 	ReflectorSeq                                                                  uint32 // next reflector sequence number (lives in guest memory)
 	WSSPages, PagesWritten, PagesVerified, VerifyPasses, CorruptPages, StalePages uint64
+
+	// Drops inside the guest that none of the counters above sees, as its
+	// kernel counts them since boot (guest memory: they survive a
+	// migration). UDP*: the Udp line of /proc/net/snmp, all UDP sockets
+	// (InErrors includes RcvbufErrors and MemErrors). RxDropped: the vnf's
+	// interface's rx_dropped. A counter whose bit in Reported is clear was
+	// not read (missing column or file, or a vnf that predates them) and
+	// is zero.
+	UDPInErrors, UDPRcvbufErrors, UDPMemErrors, RxDropped uint64
+	Reported                                              Counters
+}
+
+// Counters is a set of Status's guest drop counters.
+type Counters uint32
+
+// The guest drop counters, as bits of Status.Reported.
+const (
+	HasUDPInErrors Counters = 1 << iota
+	HasUDPRcvbufErrors
+	HasUDPMemErrors
+	HasRxDropped
+
+	allCounters = HasUDPInErrors | HasUDPRcvbufErrors | HasUDPMemErrors | HasRxDropped
+)
+
+// dropField is one drop counter of a Status with its bit.
+type dropField struct {
+	v   *uint64
+	bit Counters
+}
+
+// drops returns s's drop counters in wire order.
+func (s *Status) drops() []dropField {
+	return []dropField{{&s.UDPInErrors, HasUDPInErrors}, {&s.UDPRcvbufErrors, HasUDPRcvbufErrors},
+		{&s.UDPMemErrors, HasUDPMemErrors}, {&s.RxDropped, HasRxDropped}}
 }
 
 // Request asks for a Status; the reply carries the same Nonce.
@@ -76,7 +118,8 @@ func DecodeRequest(b []byte) (Request, error) {
 	return Request{Nonce: n}, err
 }
 
-// AppendStatus appends the encoded status reply to b.
+// AppendStatus appends the encoded status reply to b. A drop counter whose
+// bit is clear in s.Reported is sent as zero.
 func AppendStatus(b []byte, nonce uint64, s Status) []byte {
 	b = appendHeader(b, TypeStatus, nonce)
 	b = append(b, s.BootID[:]...)
@@ -88,14 +131,29 @@ func AppendStatus(b []byte, nonce uint64, s Status) []byte {
 	for _, v := range []uint64{s.WSSPages, s.PagesWritten, s.PagesVerified, s.VerifyPasses, s.CorruptPages, s.StalePages} {
 		b = binary.BigEndian.AppendUint64(b, v)
 	}
-	return b
+	for _, d := range s.drops() {
+		v := *d.v
+		if s.Reported&d.bit == 0 {
+			v = 0 // not reported
+		}
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(s.Reported&allCounters))
+	return binary.BigEndian.AppendUint32(b, 0)
 }
 
-// DecodeStatus parses a status reply and returns the nonce it answers.
+// DecodeStatus parses a status reply and returns the nonce it answers. A
+// reply of StatusMinLen bytes (an older vnf) has no drop counters: Reported
+// is 0. Longer replies must carry them whole; a counter that is not zero
+// although its bit is clear is ErrMalformed; bits this package does not
+// know are dropped (later fields of the same version).
 func DecodeStatus(b []byte) (nonce uint64, s Status, err error) {
-	nonce, err = decodeHeader(b, TypeStatus, StatusLen)
+	nonce, err = decodeHeader(b, TypeStatus, StatusMinLen)
 	if err != nil {
 		return 0, Status{}, err
+	}
+	if len(b) > StatusMinLen && len(b) < StatusLen {
+		return 0, Status{}, fmt.Errorf("%w: %d bytes cut the drop counters (%d..%d)", ErrShort, len(b), StatusMinLen, StatusLen)
 	}
 	be := binary.BigEndian
 	copy(s.BootID[:], b[16:32])
@@ -105,6 +163,16 @@ func DecodeStatus(b []byte) (nonce uint64, s Status, err error) {
 	s.ReflectorSeq = be.Uint32(b[56:])
 	for i, p := range []*uint64{&s.WSSPages, &s.PagesWritten, &s.PagesVerified, &s.VerifyPasses, &s.CorruptPages, &s.StalePages} {
 		*p = be.Uint64(b[64+8*i:])
+	}
+	if len(b) < StatusLen {
+		return nonce, s, nil
+	}
+	s.Reported = Counters(be.Uint32(b[144:])) & allCounters
+	for i, d := range s.drops() {
+		*d.v = be.Uint64(b[112+8*i:])
+		if *d.v != 0 && s.Reported&d.bit == 0 {
+			return 0, Status{}, fmt.Errorf("%w: counter %d is %d but not reported", ErrMalformed, i, *d.v)
+		}
 	}
 	return nonce, s, nil
 }
