@@ -17,6 +17,9 @@ const (
 	DefaultGARPCount    = 5
 	DefaultGARPInterval = 20 * time.Millisecond
 	DefaultForwardGrace = 10 * time.Second
+	DefaultReplayBurst  = 256  // frames injected at once before pacing starts (a virtio ring's worth)
+	DefaultReplayMin    = 1000 // frames/s: the automatic replay rate is never below this
+	ReplayFactor        = 2    // automatic replay rate: this times the rate the frames were captured at
 
 	// VNI is the VXLAN network identifier of forwarded frames ("NF").
 	VNI = 0x4e46
@@ -33,8 +36,15 @@ type Config struct {
 	GARPCount    int           // gratuitous ARPs on resume (default 5)
 	GARPInterval time.Duration // first interval, doubled each time (default 20ms)
 	ForwardGrace time.Duration // how long FORWARD stays at the source after a move (default 10s)
-	ForceClsact  bool          // attach with clsact even if tcx works (tests)
-	Logger       *slog.Logger  // nil: discard
+	// ReplayRate paces the injection of queued frames into a tap (the
+	// destination's release, the source's rollback), in frames/s, after a
+	// burst of ReplayBurst frames. 0: automatic, ReplayFactor times the rate
+	// the frames were captured at, at least DefaultReplayMin; so a backlog
+	// drains while new traffic waits behind it, at a pace the guest takes.
+	ReplayRate  float64
+	ReplayBurst int          // default 256
+	ForceClsact bool         // attach with clsact even if tcx works (tests)
+	Logger      *slog.Logger // nil: discard
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -60,6 +70,9 @@ func (c Config) withDefaults() Config {
 	if c.ForwardGrace == 0 {
 		c.ForwardGrace = DefaultForwardGrace
 	}
+	if c.ReplayBurst == 0 {
+		c.ReplayBurst = DefaultReplayBurst
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -83,8 +96,20 @@ func (c Config) validate() error {
 	if c.GARPCount < 0 || c.GARPInterval < 0 || c.ForwardGrace < 0 {
 		return errors.New("config: GARPCount, GARPInterval and ForwardGrace must not be negative")
 	}
+	if c.ReplayRate < 0 || c.ReplayBurst < 0 {
+		return errors.New("config: ReplayRate and ReplayBurst must not be negative")
+	}
 	if len(c.TunnelDev) > 15 {
 		return fmt.Errorf("config: TunnelDev %q longer than 15 characters", c.TunnelDev)
 	}
 	return nil
+}
+
+// replayRate is the pace of a replay of frames captured at rate
+// (frames/s): the configured rate, or the automatic one.
+func (c Config) replayRate(captured float64) float64 {
+	if c.ReplayRate > 0 {
+		return c.ReplayRate
+	}
+	return max(ReplayFactor*captured, DefaultReplayMin)
 }

@@ -37,6 +37,7 @@ type Injector struct {
 	consumed uint64 // last seen (tx_packets + tx_dropped) increase
 	limit    uint64
 	injected uint64
+	pace     pacer
 	logger   *slog.Logger
 	closed   bool
 }
@@ -96,6 +97,34 @@ func setQdiscBypass(conn *packet.Conn) error {
 	return nil
 }
 
+// Pace limits injection to rate frames per second on average, after an
+// initial burst of up to burst frames (rate 0: no limit but the device's
+// queue). A guest that was away for seconds gets its backlog at a rate it
+// can take, not all at once: a burst of thousands of frames overflows the
+// guest's own queues, where no host counter sees the loss.
+func (in *Injector) Pace(rate float64, burst int) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.pace = newPacer(rate, burst)
+}
+
+// Rate is the current pace (frames/s; 0: unpaced).
+func (in *Injector) Rate() float64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.pace.rate
+}
+
+// RaiseRate raises the pace to rate if it is paced slower, keeping the
+// tokens saved so far.
+func (in *Injector) RaiseRate(rate float64) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.pace.rate > 0 && rate > in.pace.rate {
+		in.pace.rate = rate
+	}
+}
+
 // Limit is the most injected frames allowed to wait unread in the device.
 func (in *Injector) Limit() uint64 { return in.limit }
 
@@ -148,6 +177,23 @@ func (in *Injector) Inject(ctx context.Context, frame []byte) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("injecting into %s: waiting for the reader: %w", in.name, ctx.Err())
+		case <-timer.C:
+		}
+	}
+	for {
+		d := in.pace.wait(time.Now())
+		if d == 0 {
+			break
+		}
+		if timer == nil {
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("injecting into %s: pacing: %w", in.name, ctx.Err())
 		case <-timer.C:
 		}
 	}

@@ -11,6 +11,8 @@ import (
 const (
 	releasePoll    = 2 * time.Millisecond
 	releasePollMax = 100 * time.Millisecond
+	minRateWindow  = 50 * time.Millisecond  // shortest capture a rate is estimated from
+	rateWindow     = 200 * time.Millisecond // arrivals during a replay are measured over this
 )
 
 // startRelease sets RELEASE and re-injects v's queued frames into its tap
@@ -26,6 +28,10 @@ func (h *Handoff) startRelease(v *vmEntry, inj *Injector, returned bool) (draine
 		inj.Close()
 		return v.releasingDrained, nil
 	}
+	rate := h.d.cfg.replayRate(v.captureRate(h.d.maps, returned))
+	inj.Pace(rate, h.d.cfg.ReplayBurst)
+	v.stats.update(func(s *api.HandoffStats) { s.ReplayRate = rate })
+	v.log.Debug("replay paced", "rate", rate, "burst", h.d.cfg.ReplayBurst)
 	if err := h.setMode(v, modeRelease, "release", nil); err != nil {
 		v.mu.Unlock()
 		inj.Close()
@@ -59,7 +65,23 @@ func (h *Handoff) releaseLoop(v *vmEntry, inj *Injector, returned bool, drained 
 	defer markDrained()
 	var injected, failed uint64
 	poll := releasePoll
+	// New traffic waits behind the replay (RELEASE captures it): the pace
+	// must stay above its rate or the backlog never drains. It is measured
+	// as the replay goes and the pace raised to ReplayFactor times it.
+	capBase, _ := h.d.maps.capturedOf(v.key)
+	capAt := time.Now()
 	for ctx.Err() == nil {
+		if now := time.Now(); now.Sub(capAt) >= rateWindow {
+			if c, err := h.d.maps.capturedOf(v.key); err == nil {
+				r := float64(c-capBase) / now.Sub(capAt).Seconds()
+				if old := inj.Rate(); ReplayFactor*r > old && old > 0 {
+					inj.RaiseRate(ReplayFactor * r)
+					v.stats.update(func(s *api.HandoffStats) { s.ReplayRate = ReplayFactor * r })
+					v.log.Info("replay pace raised", "from", old, "to", ReplayFactor*r, "arriving", r)
+				}
+				capBase, capAt = c, now
+			}
+		}
 		wake := v.queue.Wait()
 		if f, ok := v.queue.Pop(); ok {
 			if err := inj.Inject(ctx, f.data); err != nil {
@@ -108,4 +130,23 @@ func (h *Handoff) releaseLoop(v *vmEntry, inj *Injector, returned bool, drained 
 	}
 	v.stats.drop(dropTapFull, res.TxDropped)
 	v.log.Info("release over", "injected", injected, "failed", failed, "tx_dropped", res.TxDropped)
+}
+
+// captureRate is the rate (frames/s) at which v's queued frames were
+// captured: in BUFFER for a source giving them back, in HOLD for a
+// destination; 0 when that mode lasted too short a time to tell.
+func (v *vmEntry) captureRate(m *bpfMaps, returned bool) float64 {
+	ctr, err := m.countersOf(v.key)
+	if err != nil {
+		return 0
+	}
+	snap := v.stats.snapshot(ctr, 0, time.Now())
+	n, d := snap.Held, time.Duration(snap.Modes["hold"])
+	if returned {
+		n, d = snap.Buffered, time.Duration(snap.Modes["buffer"])
+	}
+	if d < minRateWindow {
+		return 0
+	}
+	return float64(n) / d.Seconds()
 }

@@ -27,6 +27,8 @@ type handoffOptions struct {
 	garpCount       int
 	garpInterval    time.Duration
 	forwardGrace    time.Duration
+	replayRate      float64
+	replayBurst     int
 	switchoverDelay time.Duration // hidden test knob
 }
 
@@ -36,6 +38,7 @@ func (o handoffOptions) dataplaneConfig(log *slog.Logger) dataplane.Config {
 		PinDir: o.pinDir, Uplink: o.uplink, TunnelDev: o.tunnelDev,
 		RingBytes: int(o.ringBytes), QueueBytes: o.bufferBytes,
 		GARPCount: o.garpCount, GARPInterval: o.garpInterval, ForwardGrace: o.forwardGrace,
+		ReplayRate: o.replayRate, ReplayBurst: o.replayBurst,
 		Logger: log.With("component", "dataplane"),
 	}
 }
@@ -71,6 +74,10 @@ func (o handoffOptions) check() error {
 		return fmt.Errorf("--garp-interval, --forward-grace and --debug-switchover-delay cannot be negative")
 	case o.ringBytes&(o.ringBytes-1) != 0 || o.ringBytes < 4096:
 		return fmt.Errorf("--ring-bytes %d: want a power of two of at least 4096", o.ringBytes)
+	case o.replayRate < 0:
+		return fmt.Errorf("--replay-rate %g: want >= 0 (0: automatic)", o.replayRate)
+	case o.replayBurst < 1:
+		return fmt.Errorf("--replay-burst %d: want >= 1", o.replayBurst)
 	case o.bufferBytes <= 0:
 		return fmt.Errorf("--buffer-bytes %d: want > 0", o.bufferBytes)
 	}

@@ -73,6 +73,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&h.garpCount, "garp-count", dataplane.DefaultGARPCount, "gratuitous ARPs sent for a VM when it resumes on this host")
 	fs.DurationVar(&h.garpInterval, "garp-interval", dataplane.DefaultGARPInterval, "first interval between gratuitous ARPs, doubled each time")
 	fs.DurationVar(&h.forwardGrace, "forward-grace", dataplane.DefaultForwardGrace, "how long a moved VM's stragglers are forwarded from this host")
+	fs.Float64Var(&h.replayRate, "replay-rate", 0, "pace, in frames/s, of queued frames injected into a tap (a destination's release, a source's rollback); 0: automatic, twice the rate they arrived at, at least 1000/s; raised while new traffic arrives faster")
+	fs.IntVar(&h.replayBurst, "replay-burst", dataplane.DefaultReplayBurst, "frames injected at once before --replay-rate applies")
 	fs.DurationVar(&h.switchoverDelay, "debug-switchover-delay", 0, "test knob: as a source, wait this long in BUFFER before migrate-continue")
 	setUsage(fs, stderr)
 	if err := fs.Parse(args); err != nil {

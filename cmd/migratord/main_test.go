@@ -19,7 +19,8 @@ func TestParseFlagsDefaults(t *testing.T) {
 		imageDir: "/var/lib/nfhandoff/images", bridge: "nfh-br", qemu: "qemu-system-x86_64", accel: "auto",
 		accelCache: "/var/cache/nfhandoff/accel.json", logLevel: "info", logFormat: "text",
 		handoff: handoffOptions{pinDir: "/sys/fs/bpf/nfhandoff/hostA", tunnelDev: "nfhvx0", ringBytes: 8 << 20,
-			bufferBytes: 64 << 20, garpCount: 5, garpInterval: 20 * time.Millisecond, forwardGrace: 10 * time.Second}}
+			bufferBytes: 64 << 20, garpCount: 5, garpInterval: 20 * time.Millisecond, forwardGrace: 10 * time.Second,
+			replayBurst: 256}}
 	if o != want {
 		t.Fatalf("got %+v\nwant %+v", o, want)
 	}
@@ -41,6 +42,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"--name", "hostA", "--buffer-bytes", "lots"},
 		{"--name", "hostA", "--buffer-bytes", "0"},
 		{"--name", "hostA", "--garp-count", "-1"},
+		{"--name", "hostA", "--replay-rate", "-5"},
+		{"--name", "hostA", "--replay-burst", "0"},
 		{"--name", "hostA", "--debug-switchover-delay", "-1s"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
@@ -86,13 +89,14 @@ func TestParseFlagsQUIC(t *testing.T) {
 func TestParseFlagsHandoff(t *testing.T) {
 	o, err := parseFlags([]string{"--name", "hostA", "--uplink", "nfh-up", "--bpf-pin-dir", "/run/x/bpffs/hostA",
 		"--buffer-bytes", "4096", "--ring-bytes", "1MiB", "--garp-count", "3", "--garp-interval", "10ms",
-		"--forward-grace", "2s", "--tunnel-dev", "vx1", "--debug-switchover-delay", "300ms", "--no-dataplane"}, io.Discard)
+		"--forward-grace", "2s", "--tunnel-dev", "vx1", "--debug-switchover-delay", "300ms", "--no-dataplane",
+		"--replay-rate", "2500", "--replay-burst", "64"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := handoffOptions{noDataplane: true, uplink: "nfh-up", pinDir: "/run/x/bpffs/hostA", tunnelDev: "vx1",
 		ringBytes: 1 << 20, bufferBytes: 4096, garpCount: 3, garpInterval: 10 * time.Millisecond,
-		forwardGrace: 2 * time.Second, switchoverDelay: 300 * time.Millisecond}
+		forwardGrace: 2 * time.Second, switchoverDelay: 300 * time.Millisecond, replayRate: 2500, replayBurst: 64}
 	if o.handoff != want {
 		t.Fatalf("got %+v\nwant %+v", o.handoff, want)
 	}
@@ -109,7 +113,7 @@ func TestHelpHidesDebugFlags(t *testing.T) {
 	var b bytes.Buffer
 	parseFlags([]string{"--help"}, &b)
 	help := b.String()
-	for _, f := range []string{"-bpf-pin-dir", "-uplink", "-buffer-bytes", "-no-dataplane", "-garp-interval", "-forward-grace"} {
+	for _, f := range []string{"-bpf-pin-dir", "-uplink", "-buffer-bytes", "-no-dataplane", "-garp-interval", "-forward-grace", "-replay-rate", "-replay-burst"} {
 		if !strings.Contains(help, f) {
 			t.Errorf("--help lacks %s:\n%s", f, help)
 		}

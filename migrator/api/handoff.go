@@ -12,6 +12,9 @@ type HandoffStats struct {
 	Forwarded   uint64 `json:"forwarded,omitempty"`    // source: stragglers sent to the destination (so far)
 	ForwardedIn uint64 `json:"forwarded_in,omitempty"` // dest: stragglers received through the tunnel
 	Returned    uint64 `json:"returned,omitempty"`     // source rollback: frames put back into the source tap
+	// ReplayRate is the pace (frames/s, after a burst) of the last replay
+	// into a tap: the destination's release or the source's rollback.
+	ReplayRate float64 `json:"replay_rate,omitempty"`
 	// Dropped counts frames lost, by reason: ring_full, queue_full,
 	// too_large, tap_full, inject, forward, no_tap, held_unrecovered,
 	// rollback_dest, flush_lost, ring_lost, restart, detached.

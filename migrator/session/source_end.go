@@ -97,10 +97,16 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 	return s.rec.finish(state, reason)
 }
 
+// rollbackWait bounds the wait for the hand-off's rollback: the buffered
+// frames going back into the source's tap.
+const rollbackWait = 2 * time.Minute
+
 // handoffRollback rolls the hand-off back (after the guest was resumed on
 // the source) and records its account.
+// The guest runs meanwhile; the wait is for the report to count every
+// returned frame (the replay is paced, ~10 s for a 10 s blackout).
 func (s *source) handoffRollback(ctx context.Context) {
-	if err := bounded(ctx, 10*time.Second, func(ctx context.Context) error {
+	if err := bounded(ctx, rollbackWait, func(ctx context.Context) error {
 		return s.cfg.Handoff.Rollback(ctx, s.cfg.Spec)
 	}); err != nil {
 		s.log.Warn("hand-off rollback", "err", err)
