@@ -39,7 +39,9 @@
  * outcome, so: seen == passed + mirrored + mirror_missed + buffered + held + forwarded +
  * released_pass + drop_ring_full + drop_too_large + drop_forward.
  * tunnel_ingress counts forwarded_in or drop_no_tap only (a redirected frame is then seen
- * again by tap_egress). RELEASE captures are counted in `held` (rec_hdr.mode says RELEASE).
+ * again by tap_egress). RELEASE captures are counted in `held` (rec_hdr.mode says RELEASE);
+ * `released_pass` counts the frames RELEASE passes: ARP, and every frame once user space
+ * has caught up.
  */
 
 #include <linux/bpf.h>
@@ -55,6 +57,7 @@
 #define ETH_ALEN 6
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
+#define ETH_P_ARP 0x0806
 #define ETH_P_8021Q 0x8100
 #define ETH_P_8021AD 0x88A8
 #define VLAN_HLEN 4
@@ -315,10 +318,38 @@ static __always_inline int forward(struct __sk_buff *skb, const struct vm_state 
 	return TC_ACT_REDIRECT;
 }
 
-/* release (RELEASE): pass and flip to PASS once user space has caught up, else hold. */
+/* is_arp: the frame is ARP, under up to MAX_VLAN_TAGS VLAN tags. */
+static __always_inline int is_arp(struct __sk_buff *skb)
+{
+	__be16 proto;
+	__u32 off = ETH_HLEN;
+
+	if (bpf_skb_load_bytes(skb, ETH_HLEN - 2, &proto, 2) < 0)
+		return 0;
+#pragma unroll
+	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (bpf_skb_load_bytes(skb, off + 2, &proto, 2) < 0)
+			return 0;
+		off += VLAN_HLEN;
+	}
+	return proto == bpf_htons(ETH_P_ARP);
+}
+
+/*
+ * release (RELEASE): pass and flip to PASS once user space has caught up, else hold.
+ * ARP passes at once: the guest runs here, and its neighbour resolution must not wait
+ * behind a replay of seconds of traffic (it would fail, and the guest would drop its
+ * own replies); ARP has no order with the data frames to keep.
+ */
 static __always_inline int release(struct __sk_buff *skb, const struct vm_key *key,
 				   struct vm_state *st, struct vm_counters *c)
 {
+	if (is_arp(skb)) {
+		COUNT(c, released_pass);
+		return TC_ACT_OK;
+	}
 	__u64 *cap = bpf_map_lookup_elem(&captured, key);
 	__u64 *rel = bpf_map_lookup_elem(&released, key);
 	__u64 ncap = cap ? READ_ONCE_U64(*cap) : 0;

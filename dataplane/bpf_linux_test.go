@@ -50,25 +50,32 @@ func TestPrivTapEgressModes(t *testing.T) {
 		capture  bool  // frames reach the ring
 		flags    uint8 // rec_hdr.flags
 		count    func(c handoffVmCounters) uint64
+		order    []string // frames sent (nil: tapFrameOrder)
 	}{
-		{"pass", bpfModePass, 0, 0, progOK, false, 0, func(c handoffVmCounters) uint64 { return c.Passed }},
-		{"mirror", bpfModeMirror, 0, 0, progOK, true, 1, func(c handoffVmCounters) uint64 { return c.Mirrored }},
-		{"buffer", bpfModeBuffer, 0, 0, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Buffered }},
-		{"hold", bpfModeHold, 0, 0, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Held }},
+		{"pass", bpfModePass, 0, 0, progOK, false, 0, func(c handoffVmCounters) uint64 { return c.Passed }, nil},
+		{"mirror", bpfModeMirror, 0, 0, progOK, true, 1, func(c handoffVmCounters) uint64 { return c.Mirrored }, nil},
+		{"buffer", bpfModeBuffer, 0, 0, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Buffered }, nil},
+		{"hold", bpfModeHold, 0, 0, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Held }, nil},
 		// RELEASE while user space still has frames to inject (released < captured).
-		{"release", bpfModeRelease, 3, 1, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Held }},
-		{"forward", bpfModeForward, 0, 0, progRedirect, false, 0, func(c handoffVmCounters) uint64 { return c.Forwarded }},
+		// ARP passes in RELEASE (TestPrivReleaseARPPasses).
+		{"release", bpfModeRelease, 3, 1, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Held },
+			[]string{"ipv4", "vlan", "non-ip", "eth-14"}},
+		{"forward", bpfModeForward, 0, 0, progRedirect, false, 0, func(c handoffVmCounters) uint64 { return c.Forwarded }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newBPFEnv(t, 1<<16)
 			e.setVM(tc.mode, e.tap, tc.captured, tc.released)
 			frames := tapFrames()
-			for _, name := range tapFrameOrder {
+			order := tc.order
+			if order == nil {
+				order = tapFrameOrder
+			}
+			for _, name := range order {
 				if got, _ := e.run(e.objs.TapEgress, frames[name], e.tap); got != tc.want {
 					t.Errorf("%s frame: verdict %d, want %d", name, got, tc.want)
 				}
 			}
-			n := uint64(len(tapFrameOrder))
+			n := uint64(len(order))
 			c := e.counters()
 			if c.Seen != n || tc.count(c) != n {
 				t.Errorf("counters %+v: want seen and the mode's counter = %d", c, n)
@@ -83,11 +90,11 @@ func TestPrivTapEgressModes(t *testing.T) {
 				}
 				return
 			}
-			if len(recs) != len(tapFrameOrder) {
-				t.Fatalf("%d records, want %d", len(recs), len(tapFrameOrder))
+			if len(recs) != len(order) {
+				t.Fatalf("%d records, want %d", len(recs), len(order))
 			}
 			for i, r := range recs {
-				name := tapFrameOrder[i]
+				name := order[i]
 				want := frames[name]
 				if r.hdr.Seq != uint64(tc.captured)+uint64(i)+1 || r.hdr.Mac != testVMKey.Mac ||
 					uint32(r.hdr.Mode) != tc.mode || r.hdr.Flags != tc.flags ||
@@ -117,6 +124,32 @@ func TestPrivTapEgressUnknown(t *testing.T) {
 	}
 	if c := sumTestCounters(t, e.objs, testOtherKey); c != (handoffVmCounters{}) {
 		t.Errorf("counters %+v, want none", c)
+	}
+}
+
+// In RELEASE (the guest runs here, a replay is going on) ARP, plain or VLAN-tagged,
+// passes at once, counted in released_pass, while IPv4 waits behind the replay: the
+// guest's neighbour resolution must not wait seconds behind replayed data.
+func TestPrivReleaseARPPasses(t *testing.T) {
+	e := newBPFEnv(t, 1<<16)
+	e.setVM(bpfModeRelease, e.tap, 5, 1)
+	for name, f := range map[string][]byte{"arp": arpRequest(testVMIP), "vlan arp": vlanTagged(arpRequest(testVMIP), 7)} {
+		if got, _ := e.run(e.objs.TapEgress, f, e.tap); got != progOK {
+			t.Errorf("%s in RELEASE: verdict %d, want %d (pass)", name, got, progOK)
+		}
+	}
+	if got, _ := e.run(e.objs.TapEgress, ipv4Frame(testVMMAC, testVMIP, 100), e.tap); got != progShot {
+		t.Errorf("IPv4 in RELEASE: verdict %d, want %d (held)", got, progShot)
+	}
+	c := e.counters()
+	if c.Seen != 3 || c.ReleasedPass != 2 || c.Held != 1 {
+		t.Errorf("counters %+v: want seen 3, released_pass 2, held 1", c)
+	}
+	if st := e.state(); st.Mode != bpfModeRelease {
+		t.Errorf("mode %d, want RELEASE still (user space has not caught up)", st.Mode)
+	}
+	if recs := readTestRecords(t, e.objs); len(recs) != 1 || e.captured() != 6 {
+		t.Errorf("%d records, captured %d: want the IPv4 frame only (captured 6)", len(recs), e.captured())
 	}
 }
 

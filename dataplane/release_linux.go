@@ -74,7 +74,7 @@ func (h *Handoff) releaseLoop(v *vmEntry, inj *Injector, returned bool, drained 
 		if now := time.Now(); now.Sub(capAt) >= rateWindow {
 			if c, err := h.d.maps.capturedOf(v.key); err == nil {
 				r := float64(c-capBase) / now.Sub(capAt).Seconds()
-				if old := inj.Rate(); ReplayFactor*r > old && old > 0 {
+				if old := inj.Rate(); ReplayFactor*r > 1.25*old && old > 0 { // hysteresis: noise does not count
 					inj.RaiseRate(ReplayFactor * r)
 					v.stats.update(func(s *api.HandoffStats) { s.ReplayRate = ReplayFactor * r })
 					v.log.Info("replay pace raised", "from", old, "to", ReplayFactor*r, "arriving", r)

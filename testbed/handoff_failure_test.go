@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,6 +147,8 @@ func TestIntegrationHandoffRollback(t *testing.T) {
 	if out, err := exec.Command("ip", "-n", "nfh-hostA", "-s", "link", "show", vm.Tap).CombinedOutput(); err == nil {
 		t.Logf("source tap after the rollback:\n%s", out)
 	}
+	got := guestOn(ctx, t, env, "hostA", "fw1")
+	t.Logf("inside the guest since it started: %s", guestDrops(before, got))
 	v := r.V
 	switch {
 	case r.M.ID != m.ID || r.M.State != api.MigrationFailed || r.M.Reason == "":
@@ -168,7 +171,6 @@ func TestIntegrationHandoffRollback(t *testing.T) {
 		t.Fatalf("source buffered %d frames but returned only %d into its tap", src.Buffered, src.Returned)
 	}
 
-	got := guestOn(ctx, t, env, "hostA", "fw1")
 	sameGuest(t, before, got)
 	// hostB's agent comes back and reconciles: no VM, no tap; its record
 	// (if it kept one) did not complete.
@@ -213,4 +215,18 @@ func inSwitchover(ctx context.Context, t *testing.T, c *api.Client) api.Migratio
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// guestDrops describes the drops the guest's kernel counted between two
+// status reads: where a packet the host delivered was lost inside it.
+func guestDrops(before, after api.GuestStatus) string {
+	d := func(a, b *uint64) string {
+		if a == nil || b == nil {
+			return "-"
+		}
+		return fmt.Sprint(*b - *a)
+	}
+	return fmt.Sprintf("udp rcvbuf errors %s, udp mem errors %s, udp in-errors %s, rx_dropped %s",
+		d(before.UDPRcvbufErrors, after.UDPRcvbufErrors), d(before.UDPMemErrors, after.UDPMemErrors),
+		d(before.UDPInErrors, after.UDPInErrors), d(before.RxDropped, after.RxDropped))
 }
