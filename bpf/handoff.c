@@ -318,23 +318,33 @@ static __always_inline int forward(struct __sk_buff *skb, const struct vm_state 
 	return TC_ACT_REDIRECT;
 }
 
+/*
+ * inner_proto loads the frame's EtherType under up to MAX_VLAN_TAGS VLAN tags into
+ * *proto and the offset of what follows into *off; -1 if the frame is too short.
+ */
+static __always_inline int inner_proto(struct __sk_buff *skb, __be16 *proto, __u32 *off)
+{
+	*off = ETH_HLEN;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN - 2, proto, 2) < 0)
+		return -1;
+#pragma unroll
+	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+		if (*proto != bpf_htons(ETH_P_8021Q) && *proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (bpf_skb_load_bytes(skb, *off + 2, proto, 2) < 0)
+			return -1;
+		*off += VLAN_HLEN;
+	}
+	return 0;
+}
+
 /* is_arp: the frame is ARP, under up to MAX_VLAN_TAGS VLAN tags. */
 static __always_inline int is_arp(struct __sk_buff *skb)
 {
 	__be16 proto;
-	__u32 off = ETH_HLEN;
+	__u32 off;
 
-	if (bpf_skb_load_bytes(skb, ETH_HLEN - 2, &proto, 2) < 0)
-		return 0;
-#pragma unroll
-	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
-		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
-			break;
-		if (bpf_skb_load_bytes(skb, off + 2, &proto, 2) < 0)
-			return 0;
-		off += VLAN_HLEN;
-	}
-	return proto == bpf_htons(ETH_P_ARP);
+	return inner_proto(skb, &proto, &off) == 0 && proto == bpf_htons(ETH_P_ARP);
 }
 
 /*
@@ -426,21 +436,11 @@ static __always_inline int routed_vm(struct __sk_buff *skb, struct vm_key *key)
 {
 	__u8 dst0;
 	__be16 proto;
-	__u32 off = ETH_HLEN;
+	__u32 off;
 
 	if (bpf_skb_load_bytes(skb, 0, &dst0, 1) < 0 || (dst0 & 1)) /* group address */
 		return -1;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN - 2, &proto, 2) < 0)
-		return -1;
-#pragma unroll
-	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
-		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
-			break;
-		if (bpf_skb_load_bytes(skb, off + 2, &proto, 2) < 0)
-			return -1;
-		off += VLAN_HLEN;
-	}
-	if (proto != bpf_htons(ETH_P_IP))
+	if (inner_proto(skb, &proto, &off) < 0 || proto != bpf_htons(ETH_P_IP))
 		return -1;
 
 	__u8 vihl;
