@@ -60,6 +60,7 @@ type vmEntry struct {
 	baseCtr          vmCounters  // program counters at Begin
 	baseDev          DevCounters // tap counters at Begin
 	held             heldState
+	quiesced         bool          // Quiesce set BUFFER with the guest running
 	releasing        chan struct{} // closed when a running release ends
 	releasingDrained chan struct{} // closed when it has injected all captured so far
 	garpDone         chan struct{} // closed when the gratuitous ARPs of Started are out

@@ -17,6 +17,7 @@ const (
 	consumeWait = 200 * time.Millisecond // for the ring reader to catch up with captured
 	settleWait  = 5 * time.Millisecond   // for QEMU to read what it is about to read
 	probeWait   = 200 * time.Millisecond // for QEMU to read the probe
+	drainStep   = 200 * time.Microsecond // between two looks at the tap's counters
 	residueMax  = 1 << 16
 )
 
@@ -30,6 +31,7 @@ type heldState struct {
 	decided   bool
 	probed    bool          // a probe was injected
 	probeRead bool          // QEMU read the probe: it held nothing real
+	quiet     bool          // Quiesce drained the tap before the guest stopped: nothing held
 	m         uint64        // frames passed into the tap in MIRROR (copies + missed)
 	copies    uint64        // of which copies
 	u         int64         // unread estimate from the counters
@@ -58,7 +60,7 @@ func (h *Handoff) Begin(ctx context.Context, spec api.VMSpec, peer netip.Addr) e
 	}
 	v.stats.reset(ctr, time.Now())
 	v.queue.ResetStats()
-	v.role, v.peer, v.discard, v.held = roleSource, peer, false, heldState{}
+	v.role, v.peer, v.discard, v.held, v.quiesced = roleSource, peer, false, heldState{}, false
 	v.mirror.reset()
 	if err := h.setMode(v, modeMirror, "mirror", nil); err != nil {
 		return err
@@ -75,14 +77,8 @@ func (h *Handoff) Begin(ctx context.Context, spec api.VMSpec, peer netip.Addr) e
 	return nil
 }
 
-// Switchover (the guest is stopped) starts BUFFER and finds out whether
-// QEMU holds a frame it read after the guest stopped.
-func (h *Handoff) Switchover(ctx context.Context, spec api.VMSpec) error {
-	v, err := h.lookup(spec)
-	if err != nil {
-		return err
-	}
-	v.mu.Lock()
+// startBuffer sets BUFFER once per migration (v.mu held).
+func (h *Handoff) startBuffer(v *vmEntry) error {
 	if v.role != roleSource {
 		// Begin was not called (an agent without MIRROR support upstream):
 		// buffer anyway, the held frame cannot be recovered.
@@ -91,7 +87,73 @@ func (h *Handoff) Switchover(ctx context.Context, spec api.VMSpec) error {
 		v.role, v.discard, v.held = roleSource, false, heldState{}
 		v.baseCtr, v.baseDev = ctr, DevCounters{}
 	}
-	err = h.setMode(v, modeBuffer, "buffer", nil)
+	if v.quiesced {
+		return nil
+	}
+	return h.setMode(v, modeBuffer, "buffer", nil)
+}
+
+// Quiesce (the guest still runs; see session.Quiescer) starts BUFFER and
+// returns once QEMU has read every frame passed into the tap since Begin
+// (unread M - R - D down to 0), so that stopping the guest next catches
+// none in QEMU's hands. It fails if the tap has not drained within ctx.
+func (h *Handoff) Quiesce(ctx context.Context, spec api.VMSpec) error {
+	v, err := h.lookup(spec)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	err = h.startBuffer(v)
+	if err == nil {
+		v.quiesced = true
+	}
+	v.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for {
+		u, err := h.unread(v)
+		if err != nil {
+			return fmt.Errorf("vm %s: quiesce: %w", spec.Name, err)
+		}
+		if u <= 0 {
+			v.log.Debug("quiesced", "took", time.Since(start))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("vm %s: quiesce: %d frames still unread in the tap after %v", spec.Name, u, time.Since(start).Round(time.Millisecond))
+		}
+		sleepCtx(ctx, drainStep)
+	}
+}
+
+// unread is the rule's count of frames passed into the tap since Begin and
+// not yet read by QEMU nor dropped by the tap: M - R - D.
+func (h *Handoff) unread(v *vmEntry) (int64, error) {
+	ctr, err := h.d.maps.countersOf(v.key)
+	if err != nil {
+		return 0, err
+	}
+	dev, err := DevStats(v.tap.Name)
+	if err != nil {
+		return 0, err
+	}
+	d := ctr.sub(v.baseCtr)
+	r := dev.TxPackets - v.baseDev.TxPackets
+	dr := dev.TxDropped - v.baseDev.TxDropped
+	return int64(d.Mirrored+d.MirrorMissed) - int64(r) - int64(dr), nil
+}
+
+// Switchover (the guest is stopped) starts BUFFER and finds out whether
+// QEMU holds a frame it read after the guest stopped.
+func (h *Handoff) Switchover(ctx context.Context, spec api.VMSpec) error {
+	v, err := h.lookup(spec)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	err = h.startBuffer(v)
 	v.mu.Unlock()
 	if err != nil {
 		return err
@@ -134,11 +196,21 @@ func (h *Handoff) detectHeld(ctx context.Context, v *vmEntry) {
 	r := dev.TxPackets - v.baseDev.TxPackets
 	dr := dev.TxDropped - v.baseDev.TxDropped
 	hs.u = int64(hs.m) - int64(r) - int64(dr)
-	if hs.u <= 0 {
+	v.mu.Lock()
+	quiesced := v.quiesced
+	v.mu.Unlock()
+	switch {
+	case hs.u <= 0 && quiesced:
+		// The tap was drained before the guest stopped and nothing was
+		// unread at the stop: QEMU holds nothing (no probe, which would
+		// stay queued in the source QEMU).
+		hs.quiet = true
+	case hs.u <= 0:
 		hs.probed = true
 		hs.probeRead = h.probe(ctx, v, dev.TxPackets)
 	}
-	v.log.Info("switchover", "mirrored", hs.m, "read", r, "tx_dropped", dr, "unread", hs.u, "probe_read", hs.probeRead)
+	v.log.Info("switchover", "mirrored", hs.m, "read", r, "tx_dropped", dr, "unread", hs.u,
+		"quiesced", quiesced, "probe_read", hs.probeRead)
 	v.mu.Lock()
 	v.held = hs
 	v.mu.Unlock()
@@ -265,6 +337,9 @@ func (v *vmEntry) heldFrame(residue [][]byte) (held []byte, ok, wanted bool) {
 	}
 	n := v.mirror.n
 	if len(residue) == 0 {
+		if hs.quiet {
+			return nil, false, false
+		}
 		if !hs.probed {
 			// The counts said frames were unread, yet the tap is empty:
 			// nothing tells which frame QEMU has, if any.

@@ -77,9 +77,9 @@ func migrateVerified(ctx context.Context, t *testing.T, env Env, from, to string
 // handoffLine is one migration's numbers, for the log.
 func handoffLine(r verified) string {
 	v, m := r.V, r.M
-	s := fmt.Sprintf("%s %s→%s %s: sent %d lost %d dup %d reordered %d, largest gap %v (%s), largest arrival gap %v, QEMU downtime %v, gap−downtime %v",
+	s := fmt.Sprintf("%s %s→%s %s: sent %d lost %d dup %d reordered %d, largest gap %v (%s), largest arrival gap %v, QEMU downtime %v, guest paused %v, gap−downtime %v",
 		m.ID, m.From, m.To, m.State, v.Sent, v.Lost, v.Duplicated, v.Reordered, v.LargestGap, v.GapPhase, v.RecvGap,
-		m.QEMUDowntime, time.Duration(v.RecvGap)-time.Duration(m.QEMUDowntime))
+		m.QEMUDowntime, m.Paused, time.Duration(v.RecvGap)-time.Duration(m.QEMUDowntime))
 	if h := m.Handoff; h != nil {
 		src, dst := h.Source, h.Destination
 		s += fmt.Sprintf("; source: mirrored %d buffered %d residue %d held-in-qemu %d flushed %d forwarded %d returned %d dropped %v high-water %dB; destination: held %d released %d flushed %d forwarded-in %d GARPs %d dropped %v",

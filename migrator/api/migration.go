@@ -129,6 +129,11 @@ type Migration struct {
 	// From QEMU's query-migrate at the end.
 	TotalTime    Duration `json:"total_time"`
 	QEMUDowntime Duration `json:"qemu_downtime"`
+	// Paused is how long the guest ran nowhere: from its stop on the
+	// source (QEMU's STOP, or the agent's own stop when it decides the
+	// switchover, which QEMU's downtime does not count) until the source
+	// heard that it runs at the destination. 0 if unknown.
+	Paused Duration `json:"paused,omitempty"`
 	SetupTime    Duration `json:"setup_time"`
 	RAM          RAMStats `json:"ram"`
 	// WireBytes are the bytes the agents' QUIC connection carried (both

@@ -14,6 +14,10 @@ const (
 	KindPostcopy  = "postcopy"  // migrate-start-postcopy
 	KindThrottle  = "throttle"  // throttle the guest's CPU to Action.Throttle percent
 	KindAbort     = "abort"     // migrate_cancel: the guest keeps running on the source
+	// KindSwitchover (Config.AgentSwitchover only): stop the guest now, the
+	// rest fits the downtime target. The session carries it out (the
+	// hand-off first quiesces the guest's tap); Apply runs QMP stop.
+	KindSwitchover = "switchover"
 	// KindNote changes nothing; it records a decision not to act (e.g. the
 	// completion timeout reached in post-copy, where aborting would lose
 	// the guest). Apply does nothing for it.
@@ -58,6 +62,8 @@ func Apply(ctx context.Context, ex Executor, a Action) error {
 		err = ex.Execute(ctx, "migrate-set-parameters", ThrottleParameters(a.Throttle), nil)
 	case KindAbort:
 		err = ex.Execute(ctx, "migrate_cancel", nil, nil)
+	case KindSwitchover:
+		err = ex.Execute(ctx, "stop", nil, nil)
 	case KindNote:
 		return nil
 	default:

@@ -22,6 +22,14 @@ type Config struct {
 	Postcopy          string // api.PostcopyAuto, PostcopyNever or PostcopyAlways
 	CompletionTimeout time.Duration
 	TimeoutAction     string // api.TimeoutAbort or api.TimeoutPostcopy
+	// AgentSwitchover: the agent, not QEMU, decides when the guest stops.
+	// QEMU's downtime-limit is set to its minimum (1 ms), so that QEMU
+	// keeps iterating unless a pass leaves almost nothing dirty, and
+	// Observe returns KindSwitchover at the first pass boundary where
+	// remaining fits DowntimeTarget at the measured rate (QEMU's own rule).
+	// The agent can then stop the guest when the hand-off is ready for it
+	// (see the session package).
+	AgentSwitchover bool
 }
 
 // FromRequest takes a migration request's knobs (after its defaults).
@@ -87,15 +95,20 @@ func Capabilities(cfg Config) map[string]bool {
 }
 
 // Parameters are the migrate-set-parameters to set before migrate: the
-// first pass's bandwidth, the downtime target in ms and, when the policy
+// first pass's bandwidth, the downtime target in ms (1 ms when the agent
+// decides the switchover) and, when the policy
 // may throttle, auto-converge settings that keep QEMU's own throttling at
 // 1% until the policy decides (see the package comment).
 // multifd-channels is the session's choice.
 func Parameters(cfg Config) map[string]any {
 	cfg = cfg.withDefaults()
+	limit := max(cfg.DowntimeTarget.Milliseconds(), 1)
+	if cfg.AgentSwitchover {
+		limit = 1
+	}
 	p := map[string]any{
 		"max-bandwidth":  cfg.InitialBandwidth,
-		"downtime-limit": max(cfg.DowntimeTarget.Milliseconds(), 1),
+		"downtime-limit": limit,
 	}
 	if cfg.mayThrottle() {
 		p["throttle-trigger-threshold"] = 100

@@ -44,6 +44,9 @@ func TestCapabilitiesAndParameters(t *testing.T) {
 		p["cpu-throttle-initial"] != 1 || p["throttle-trigger-threshold"] != 100 {
 		t.Errorf("never parameters %v", p)
 	}
+	if p := Parameters(Config{AgentSwitchover: true, DowntimeTarget: time.Second}); p["downtime-limit"] != int64(1) {
+		t.Errorf("agent switchover: downtime-limit %v, want 1 (QEMU must not stop the guest itself)", p["downtime-limit"])
+	}
 	if !Capabilities(Config{Postcopy: api.PostcopyAlways})["postcopy-ram"] {
 		t.Error("always without postcopy-ram")
 	}

@@ -29,6 +29,7 @@ type Policy struct {
 
 	postcopy bool // requested, or seen active
 	ended    bool // aborted: nothing more to decide
+	switched bool // KindSwitchover returned: only the timeout is left
 	timedOut bool
 
 	throttle     int // last throttle asked, percent (0: none)
@@ -67,7 +68,7 @@ func (p *Policy) Observe(s Sample) []Action {
 		p.timedOut = true
 		return []Action{p.onTimeout(s)}
 	}
-	if p.postcopy || s.Status != "active" {
+	if p.postcopy || p.switched || s.Status != "active" {
 		return nil
 	}
 	if p.throttle > 0 && p.throttleSeen == 0 && s.ThrottlePct >= p.throttle {
@@ -81,6 +82,9 @@ func (p *Policy) Observe(s Sample) []Action {
 		return []Action{{Kind: KindPostcopy, Reason: fmt.Sprintf(
 			"post-copy always: first pass done (pass %d, %s sent, %s remaining)",
 			s.Pass, mib(s.Transferred), mib(s.Remaining))}}
+	}
+	if a := p.switchover(s); a != nil {
+		return []Action{*a}
 	}
 	var out []Action
 	raised := p.adaptBandwidth(s)
@@ -96,6 +100,28 @@ func (p *Policy) Observe(s Sample) []Action {
 		}
 	}
 	return out
+}
+
+// switchover (Config.AgentSwitchover) decides, at a pass boundary, to stop
+// the guest when what remains would move within the downtime target at the
+// rate measured: the rule QEMU applies itself with its downtime-limit
+// (migration_iteration_run: pending below bandwidth × limit).
+func (p *Policy) switchover(s Sample) *Action {
+	if !p.cfg.AgentSwitchover {
+		return nil
+	}
+	bw, from := s.Rate, "measured"
+	if bw == 0 {
+		bw, from = p.bandwidth, "the cap"
+	}
+	fits := float64(bw) * p.cfg.DowntimeTarget.Seconds()
+	if float64(s.Remaining) > fits {
+		return nil
+	}
+	p.switched = true
+	return &Action{Kind: KindSwitchover, Reason: fmt.Sprintf(
+		"pass %d: remaining %s fits the downtime target %v at %s (%s): stopping the guest",
+		s.Pass, mib(s.Remaining), p.cfg.DowntimeTarget, rate(bw), from)}
 }
 
 // ended reports whether QEMU's migration status is final (or going there).

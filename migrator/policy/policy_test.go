@@ -94,6 +94,18 @@ func TestObserve(t *testing.T) {
 			at(1, 10*sec, 100, 0, 60), at(1, 21*sec, 90, 0, 60), at(2, 22*sec, 80, 0, 60),
 			inPostcopy(at(2, 23*sec, 80, 0, 60)),
 		}, []string{"postcopy"}, "forcing post-copy"},
+		{"agent switchover: at the first pass where the rest fits the target", Config{AgentSwitchover: true}, []Sample{
+			at(1, 1*sec, 100, 0, 60), at(1, 2*sec, 2, 0, 60), // pass 1's tail: not a boundary
+			at(2, 3*sec, 5, 1, 60), // 5 MiB > 60 MiB/s × 50ms
+			at(3, 4*sec, 2, 1, 60), // 2 MiB <= 3 MiB: stop
+			at(4, 5*sec, 1, 0, 60), {Status: "completed", Pass: 4, Elapsed: 6 * sec},
+		}, []string{"switchover"}, "remaining 2.0 MiB fits the downtime target 50ms at 60.0 MiB/s (measured)"},
+		{"agent switchover: no rate measured uses the cap", Config{AgentSwitchover: true, InitialBandwidth: 40 * mi}, []Sample{
+			at(2, 3*sec, 1, 0, 0),
+		}, []string{"switchover"}, "at 40.0 MiB/s (the cap)"},
+		{"agent switchover: the timeout still aborts after it", Config{AgentSwitchover: true, CompletionTimeout: 20 * sec}, []Sample{
+			at(2, 3*sec, 1, 0, 60), at(3, 21*sec, 1, 0, 60),
+		}, []string{"switchover", "abort"}, "aborting"},
 		{"timeout already in post-copy", Config{CompletionTimeout: 20 * sec}, []Sample{
 			at(1, 10*sec, 100, 0, 60), inPostcopy(at(1, 15*sec, 90, 0, 60)),
 			inPostcopy(at(1, 21*sec, 50, 0, 60)), inPostcopy(at(1, 30*sec, 10, 0, 60)),

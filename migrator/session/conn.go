@@ -44,8 +44,9 @@ type halfCloser interface {
 // pipe copies bytes both ways between a local connection (QEMU's socket)
 // and a stream, passing each direction's end on as a half-close, until
 // both directions are done or ctx ends. It returns the bytes carried each
-// way and the first error other than a clean end.
-func pipe(ctx context.Context, local net.Conn, s Stream) (sent, received int64, err error) {
+// way and the first error other than a clean end. While g (may be nil) is
+// held, nothing more is read from local.
+func pipe(ctx context.Context, local net.Conn, s Stream, g *gate) (sent, received int64, err error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
@@ -71,7 +72,7 @@ func pipe(ctx context.Context, local net.Conn, s Stream) (sent, received int64, 
 	wg.Add(2)
 	go func() { // local -> stream
 		defer wg.Done()
-		n, err := io.Copy(s, local)
+		n, err := io.Copy(s, gatedReader{ctx: ctx, r: local, g: g})
 		sent = n
 		if err != nil {
 			fail(err)

@@ -189,7 +189,7 @@ func (d *dest) connectChannels(ctx context.Context, sock string) {
 			}
 			d.log.Debug("qemu channel connected", "channel", next)
 			go func(i uint16) {
-				sent, recv, err := pipe(ctx, conn, st)
+				sent, recv, err := pipe(ctx, conn, st, nil)
 				d.log.Debug("qemu channel done", "channel", i, "sent", sent, "received", recv, "err", err)
 			}(next)
 			next++

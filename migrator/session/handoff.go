@@ -78,6 +78,23 @@ type Handoff interface {
 	Stats(spec api.VMSpec) api.HandoffStats
 }
 
+// Quiescer is a Handoff that can quiet a running guest's tap before the
+// agent stops the guest: Quiesce (source, guest running) buffers the VM's
+// new frames, as Switchover does, and returns once QEMU has read every
+// frame already in the tap. Stopping the guest then catches no frame in
+// QEMU's hands: QEMU 7.2 drops the packets queued for a NIC when the guest
+// stops (net_vm_change_state_handler), and a frame it read while the run
+// state was already "stopped" is one of them.
+//
+// With a Quiescer the agent decides the switchover itself: QEMU's
+// downtime-limit is kept at 1 ms; at the pass boundary where the rest fits
+// the downtime target the agent holds QEMU's migration channels, calls
+// Quiesce, stops the guest and lets QEMU finish (see policy.Config's
+// AgentSwitchover). Switchover is still called at pre-switchover.
+type Quiescer interface {
+	Quiesce(ctx context.Context, spec api.VMSpec) error
+}
+
 // NoHandoff is the Handoff of an agent without a dataplane: nothing is held
 // or buffered; the flush stream stays empty.
 type NoHandoff struct{}

@@ -121,9 +121,13 @@ type source struct {
 	destAborted                                                bool
 	bandwidth                                                  uint64
 
-	begun     bool              // Handoff.Begin succeeded
-	handoff   *handoffRun       // the hand-off, once the guest runs at the destination
-	destStats *api.HandoffStats // from the destination's HandoffDone
+	gate        *gate     // holds QEMU's channels while the agent stops the guest
+	stoppedAt   time.Time // when the guest stopped on the source (agent or QEMU)
+	rxPath      string    // QOM path of the guest's virtio-net (x-query-virtio)
+	rxPathTried bool
+	begun       bool              // Handoff.Begin succeeded
+	handoff     *handoffRun       // the hand-off, once the guest runs at the destination
+	destStats   *api.HandoffStats // from the destination's HandoffDone
 }
 
 // control is one message read from the control stream, or its end.
@@ -158,6 +162,8 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	cfg.defaults()
 	s := &source{cfg: cfg, log: cfg.Logger.With("migration", cfg.ID, "vm", cfg.Spec.Name, "to", cfg.Request.To)}
 	s.pcfg = policy.FromRequest(cfg.Request)
+	_, s.pcfg.AgentSwitchover = cfg.Handoff.(Quiescer)
+	s.gate = newGate()
 	s.pol = policy.New(s.pcfg)
 	s.bandwidth = s.pcfg.InitialBandwidth
 	s.rec = newRecord(api.Migration{
@@ -317,7 +323,7 @@ func (s *source) acceptChannels(ctx context.Context, ln net.Listener) {
 		}
 		s.log.Debug("qemu channel open", "channel", i)
 		go func(i int) {
-			sent, recv, err := pipe(ctx, c, st)
+			sent, recv, err := pipe(ctx, c, st, s.gate)
 			s.log.Debug("qemu channel done", "channel", i, "sent", sent, "received", recv, "err", err)
 		}(i)
 	}

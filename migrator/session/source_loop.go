@@ -42,6 +42,9 @@ func (s *source) loop(ctx context.Context, events <-chan qmpx.Event) error {
 				events = nil
 				continue
 			}
+			if e.Name == "STOP" && s.stoppedAt.IsZero() {
+				s.stoppedAt = time.Now()
+			}
 			if st := eventStatus(e); st != "" {
 				s.log.Debug("migration event", "status", st)
 				if err := s.onStatus(ctx, st, ""); err != nil {
@@ -73,8 +76,13 @@ func (s *source) onMessage(ctx context.Context, m any) error {
 		if !s.committed {
 			return fmt.Errorf("%w: %s says running before commit", api.ErrPeer, to)
 		}
-		s.log.Info("guest running at the destination; handing its traffic off", "postcopy", s.postcopy)
 		s.running = true
+		var paused time.Duration
+		if !s.stoppedAt.IsZero() {
+			paused = time.Since(s.stoppedAt)
+			s.rec.update(true, func(m *api.Migration) { m.Paused = api.Duration(paused) })
+		}
+		s.log.Info("guest running at the destination; handing its traffic off", "postcopy", s.postcopy, "paused", paused)
 		s.startHandoff(ctx, s.conn)
 		return nil
 	case Abort:
@@ -162,6 +170,9 @@ func (s *source) apply(ctx context.Context, a policy.Action, pass int) error {
 	s.rec.update(true, func(m *api.Migration) { m.Decisions = append(m.Decisions, d) })
 	if a.Kind == policy.KindAbort {
 		return fmt.Errorf("%w: %s", api.ErrMigration, a.Reason)
+	}
+	if a.Kind == policy.KindSwitchover || (a.Kind == policy.KindPostcopy && s.pcfg.AgentSwitchover) {
+		return s.stopGuest(ctx, a)
 	}
 	if err := policy.Apply(ctx, s.cfg.Guest, a); err != nil {
 		s.log.Warn("applying policy decision", "action", a.Kind, "err", err)

@@ -1,0 +1,118 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/policy"
+)
+
+// Bounds of the agent's switchover (never reached on a healthy host).
+const (
+	quiesceTimeout = 2 * time.Second        // Handoff.Quiesce
+	rxSettleMax    = 10 * time.Millisecond  // the guest's rx ring showing free buffers
+	rxSettleStep   = 1 * time.Millisecond   // between two looks at it
+	rxQueryTimeout = 500 * time.Millisecond // one x-query-virtio-queue-status
+)
+
+// stopGuest stops the guest for the switchover or the start of post-copy
+// (a is the decision): it holds QEMU's channels, quiets the tap through the
+// hand-off, lets the guest take what QEMU delivered, stops the guest and,
+// for post-copy, starts it; then QEMU's channels flow again and QEMU
+// finishes with the guest stopped.
+func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
+	s.gate.hold()
+	defer s.gate.release()
+	if q, ok := s.cfg.Handoff.(Quiescer); ok {
+		err := bounded(ctx, quiesceTimeout, func(ctx context.Context) error {
+			return q.Quiesce(ctx, s.cfg.Spec)
+		})
+		if err != nil {
+			// Switchover at pre-switchover still buffers and recovers what
+			// it can; the stop must not wait for the hand-off.
+			s.log.Warn("hand-off quiesce", "err", err)
+		}
+	}
+	s.rxSettle(ctx)
+	if err := s.cfg.Guest.Execute(ctx, "stop", nil, nil); err != nil {
+		return fmt.Errorf("%w: stopping the guest for the %s: %w", api.ErrQEMU, a.Kind, err)
+	}
+	if s.stoppedAt.IsZero() {
+		s.stoppedAt = time.Now()
+	}
+	s.log.Info("guest stopped by the agent", "for", a.Kind)
+	if a.Kind == policy.KindPostcopy {
+		if err := policy.Apply(ctx, s.cfg.Guest, a); err != nil {
+			return fmt.Errorf("%w: %w", api.ErrQEMU, err)
+		}
+	}
+	return nil
+}
+
+// rxQueue is QEMU's view of a virtio queue (x-query-virtio-queue-status).
+type rxQueue struct {
+	LastAvail   uint16 `json:"last-avail-idx"`
+	ShadowAvail uint16 `json:"shadow-avail-idx"`
+	Used        uint16 `json:"used-idx"`
+}
+
+// rxSettle waits (at most rxSettleMax) until QEMU has seen free buffers in
+// the guest's receive ring: a frame QEMU read while the ring was full
+// waits in QEMU's queue and would be dropped by the stop; with free
+// buffers nothing waits there. It gives up quietly: older QEMUs have no
+// x-query-virtio-queue-status, and Switchover's detection is the fallback.
+func (s *source) rxSettle(ctx context.Context) {
+	if s.rxPath == "" && !s.rxPathTried {
+		s.rxPathTried = true
+		var devs []struct {
+			Name string `json:"name"`
+			Path string `json:"path"`
+		}
+		err := bounded(ctx, rxQueryTimeout, func(ctx context.Context) error {
+			return s.cfg.Guest.Execute(ctx, "x-query-virtio", nil, &devs)
+		})
+		for _, d := range devs {
+			if d.Name == "virtio-net" {
+				s.rxPath = d.Path
+				break
+			}
+		}
+		if s.rxPath == "" {
+			s.log.Debug("no virtio-net device to watch the receive ring of", "err", err)
+		}
+	}
+	if s.rxPath == "" {
+		return
+	}
+	deadline := time.Now().Add(rxSettleMax)
+	for {
+		var q rxQueue
+		err := bounded(ctx, rxQueryTimeout, func(ctx context.Context) error {
+			return s.cfg.Guest.Execute(ctx, "x-query-virtio-queue-status",
+				map[string]any{"path": s.rxPath, "queue": 0}, &q)
+		})
+		switch {
+		case err != nil:
+			s.log.Debug("x-query-virtio-queue-status", "err", err)
+			return
+		case q.ShadowAvail != q.LastAvail:
+			return
+		case time.Now().After(deadline):
+			s.log.Debug("receive ring shows no free buffer", "last_avail", q.LastAvail, "used", q.Used)
+			return
+		}
+		sleepCtx(ctx, rxSettleStep)
+	}
+}
+
+// sleepCtx sleeps d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
