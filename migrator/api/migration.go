@@ -133,9 +133,9 @@ type Migration struct {
 	// source (QEMU's STOP, or the agent's own stop when it decides the
 	// switchover, which QEMU's downtime does not count) until the source
 	// heard that it runs at the destination. 0 if unknown.
-	Paused Duration `json:"paused,omitempty"`
-	SetupTime    Duration `json:"setup_time"`
-	RAM          RAMStats `json:"ram"`
+	Paused    Duration `json:"paused,omitempty"`
+	SetupTime Duration `json:"setup_time"`
+	RAM       RAMStats `json:"ram"`
 	// WireBytes are the bytes the agents' QUIC connection carried (both
 	// directions, payload), the cost on the network.
 	WireBytes uint64 `json:"wire_bytes"`
