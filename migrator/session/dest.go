@@ -197,6 +197,9 @@ func (d *dest) connectChannels(ctx context.Context, sock string) {
 	}
 }
 
+// committedPoll is the destination's poll interval once Commit arrived.
+const committedPoll = 5 * time.Millisecond
+
 // receive waits until the guest may start here: the incoming migration is
 // complete (or in post-copy with the guest's devices loaded), QEMU is paused,
 // and the source has sent Commit. Then it issues cont.
@@ -211,6 +214,17 @@ func (d *dest) receive(ctx context.Context) error {
 	connDone := d.conn.Context().Done()
 	var lostAt time.Time // when the source was lost after Commit
 	incoming, errDesc, rs := "", "", ""
+	refresh := func() {
+		var err error
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if incoming, errDesc, err = d.poll(qctx, incoming); err == nil {
+			rs, err = runState(qctx, g)
+		}
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			d.log.Debug("polling destination qemu", "err", err)
+		}
+	}
 	for {
 		committed := d.isCommitted()
 		if committed && rs == "paused" && (incoming == "completed" || incoming == "postcopy-active") {
@@ -261,6 +275,10 @@ func (d *dest) receive(ctx context.Context) error {
 				d.log.Info("commit received")
 				d.rec.phase("switchover", time.Now().UTC())
 				d.rec.update(true, func(m *api.Migration) { m.State = api.MigrationSwitchover })
+				// The guest is stopped everywhere now: every poll
+				// interval waited here adds to its blackout.
+				tick.Reset(committedPoll)
+				refresh()
 			case Abort:
 				return fmt.Errorf("%w: source aborted: %s", api.ErrMigration, m.Reason)
 			default:
@@ -271,17 +289,13 @@ func (d *dest) receive(ctx context.Context) error {
 				events = nil
 			} else if st := eventStatus(e); st != "" {
 				incoming = st
+				if d.isCommitted() {
+					// QEMU sets the run state before it reports completed.
+					refresh()
+				}
 			}
 		case <-tick.C:
-			var err error
-			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if incoming, errDesc, err = d.poll(qctx, incoming); err == nil {
-				rs, err = runState(qctx, g)
-			}
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				d.log.Debug("polling destination qemu", "err", err)
-			}
+			refresh()
 		}
 	}
 	d.postcopy = incoming == "postcopy-active"

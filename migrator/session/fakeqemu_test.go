@@ -39,6 +39,8 @@ type fakeQEMU struct {
 	cont     chan struct{} // source: migrate-continue
 	hold     bool          // source: stay active until released
 	throttle int           // source: cpu-throttle-percentage while active
+	syncs    int           // source: dirty-sync-count reported (0: 1)
+	params   []string      // migrate-set-parameters arguments, as JSON
 	release  chan struct{} // source: closed to leave active
 	onCont   func() error  // destination: runs on cont
 	trace    func(string)  // if set, called with every command but queries
@@ -135,6 +137,10 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 		f.cmds = append(f.cmds, cmd)
 	}
 	status, run, throttle, trace, noResume := f.status, f.run, f.throttle, f.trace, f.noResume
+	syncs := max(f.syncs, 1)
+	if cmd == "migrate-set-parameters" {
+		f.params = append(f.params, string(args))
+	}
 	f.mu.Unlock()
 	if trace != nil && cmd != "query-migrate" && cmd != "query-status" {
 		trace(cmd)
@@ -145,7 +151,7 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 			return struct{}{}, nil
 		}
 		r := map[string]any{"status": status, "total-time": 1234, "ram": map[string]any{
-			"total": 256 << 20, "transferred": len(payload), "remaining": 1 << 20, "mbps": 100.0, "dirty-sync-count": 1,
+			"total": 256 << 20, "transferred": len(payload), "remaining": 1 << 20, "mbps": 100.0, "dirty-sync-count": syncs,
 		}}
 		if status == "completed" {
 			r["downtime"] = 42
@@ -157,6 +163,9 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 	case "query-status":
 		return map[string]any{"status": run, "running": run == "running"}, nil
 	case "migrate-set-capabilities", "migrate-set-parameters":
+		return nil, nil
+	case "stop":
+		f.set(status, "paused")
 		return nil, nil
 	case "migrate":
 		go f.migrate(uri(args))

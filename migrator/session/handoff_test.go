@@ -287,3 +287,54 @@ func TestHandoffPostcopyFailsAfterRunning(t *testing.T) {
 		}
 	}
 }
+
+// quiescing is a recHandoff that can quiet the tap, so the session decides
+// the switchover itself.
+type quiescing struct{ *recHandoff }
+
+func (h quiescing) Quiesce(context.Context, api.VMSpec) error { h.add("Quiesce"); return nil }
+
+// TestAgentSwitchover: with a hand-off that can quiesce, QEMU's
+// downtime-limit is 1 ms and, at the pass where the rest fits the target,
+// the agent holds QEMU's channels, quiesces the tap, stops the guest and
+// lifts the bandwidth cap before QEMU reaches pre-switchover; the record
+// has the decision and how long the guest was paused.
+func TestAgentSwitchover(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	src.trace = p.hA.trace()
+	src.hold = true
+	cfg := p.sourceConfig(src)
+	cfg.Handoff = quiescing{p.hA}
+	cfg.Request.DowntimeTarget = api.Duration(100 * time.Millisecond)
+	go func() {
+		waitFor(t, "source active", func() bool { return src.getStatus() == "active" })
+		src.mu.Lock()
+		src.syncs = 2 // a pass boundary: 1 MiB left at 100 Mbit/s fits 100 ms
+		src.mu.Unlock()
+		waitFor(t, "the agent's stop", func() bool { return src.runState() == "paused" })
+		close(src.release)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, out := RunSource(ctx, cfg)
+	if out != Moved || m.State != api.MigrationCompleted {
+		t.Fatalf("outcome %v state %s reason %q, want moved and completed", out, m.State, m.Reason)
+	}
+	calls := p.callList()
+	inOrder(t, calls, "src.Begin", "src.qemu.migrate", "src.Quiesce", "src.qemu.stop",
+		"src.Switchover", "src.qemu.migrate-continue", "src.Resumed(true)")
+	exactlyOnce(t, calls, "src.Quiesce", "src.qemu.stop")
+	src.mu.Lock()
+	params := strings.Join(src.params, " ")
+	src.mu.Unlock()
+	if !strings.Contains(params, `"downtime-limit":1`) || !strings.Contains(params, `"max-bandwidth":1073741824`) {
+		t.Errorf("parameters %s: want downtime-limit 1 and the cap lifted to 1 GiB/s", params)
+	}
+	if !slices.ContainsFunc(m.Decisions, func(d api.Decision) bool { return d.Action == "switchover" }) {
+		t.Errorf("no switchover decision: %+v", m.Decisions)
+	}
+	if m.Paused <= 0 {
+		t.Errorf("paused %v, want the time from the agent's stop to running", m.Paused)
+	}
+}

@@ -43,6 +43,17 @@ func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 		s.stoppedAt = time.Now()
 	}
 	s.log.Info("guest stopped by the agent", "for", a.Kind)
+	// Every byte QEMU still sends is downtime now, and its rate limit
+	// would make it sleep out each 100 ms window: lift the cap to the
+	// maximum, as QEMU's own completion ignores it. (Set while QEMU is
+	// held, so its next window starts at the new rate.)
+	if top := s.pcfg.MaxBandwidth; top > s.bandwidth && a.Kind == policy.KindSwitchover {
+		if err := s.cfg.Guest.Execute(ctx, "migrate-set-parameters", map[string]any{"max-bandwidth": top}, nil); err != nil {
+			s.log.Warn("lifting the bandwidth cap for the switchover", "err", err)
+		} else {
+			s.bandwidth = top
+		}
+	}
 	if a.Kind == policy.KindPostcopy {
 		if err := policy.Apply(ctx, s.cfg.Guest, a); err != nil {
 			return fmt.Errorf("%w: %w", api.ErrQEMU, err)
