@@ -311,17 +311,19 @@ func (h *Handoff) Resumed(ctx context.Context, spec api.VMSpec, flush session.St
 	return h.writeFlush(v, flush, held, residue, buffered)
 }
 
-// Known gap (measured in session 3 with a QEMU filter-dump, about one
-// migration in eight at 1000 pps under TCG): QEMU 7.2's vm_stop sets the
-// run state first, pauses the vCPUs, then runs the state-change handlers,
-// and net's handler purges (drops) the packets queued for the device. A
-// frame that reaches the tap between the two (QEMU reads it and queues it,
-// the guest being stopped) is purged; QEMU then reads the next one and holds
-// it (the frame found here). The purged frame was read by QEMU, so the tap
-// counters and the residue cannot show it, and it is lost. The exact fix is
-// to stop feeding the tap before the guest stops: BUFFER first, wait until
-// QEMU has read everything and the guest's rx ring has free buffers, then
-// stop the guest (the agent choosing the switchover instead of QEMU).
+// Why Quiesce exists (measured with a QEMU filter-dump, about one
+// migration in eight at 1000 pps under TCG, when QEMU chose the
+// switchover): QEMU 7.2's vm_stop sets the run state first, pauses the
+// vCPUs, then runs the state-change handlers, and net's handler purges
+// (drops) the packets queued for the device. A frame that reaches the tap
+// between the two (QEMU reads it and queues it, the guest being stopped) is
+// purged; QEMU then reads the next one and holds it (the frame found here).
+// The purged frame was read by QEMU, so the tap counters and the residue
+// cannot show it. With Quiesce the agent stops the guest only after BUFFER
+// and an empty tap, so nothing is in QEMU's hands at the stop; the held
+// frame and residue logic below stay for a stop QEMU makes itself (an agent
+// without Quiesce upstream, or a pass that left almost nothing dirty before
+// the agent's decision).
 //
 // heldFrame returns the frame QEMU holds (v.mu held). wanted says whether
 // QEMU holds one at all; ok whether its copy was found. The tap is a FIFO
