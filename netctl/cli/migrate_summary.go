@@ -34,6 +34,9 @@ func (g *globals) printMigration(m api.Migration) {
 	} else {
 		fmt.Fprintf(tw, "  total time:\t%s\n", dur(m.TotalTime))
 		fmt.Fprintf(tw, "  qemu downtime:\t%s\n", dur(m.QEMUDowntime))
+		if m.Paused > 0 {
+			fmt.Fprintf(tw, "  guest paused:\t%s (stop on %s to running on %s)\n", dur(m.Paused), or(m.From, "?"), or(m.To, "?"))
+		}
 		fmt.Fprintf(tw, "  setup time:\t%s\n", dur(m.SetupTime))
 		ram, wire := "-", "-"
 		if m.RAM.Total > 0 {

@@ -150,6 +150,9 @@ func (t *timeline) header(c canvas) {
 		if m.QEMUDowntime > 0 {
 			line += ", QEMU downtime " + fmtMS(m.QEMUDowntime)
 		}
+		if m.Paused > 0 {
+			line += ", guest paused " + fmtMS(m.Paused)
+		}
 		if m.Postcopy {
 			line += ", post-copy"
 		}

@@ -171,8 +171,13 @@ func (n *nfhandoff) Migrate(ctx context.Context, mv Move) (Outcome, error) {
 		// a record read in that moment would skew the medians silently.
 		return Outcome{}, n.failed(fmt.Errorf("migration %s completed but its record has no QEMU total time (read before QEMU computed it)", m.ID))
 	}
+	// The agent stops the guest before QEMU's final phase, which is all
+	// QEMU's downtime counts: the guest's real blackout is the record's
+	// paused (stop on the source to running at the destination, so also
+	// the commit's trip, which plain QEMU's figure leaves out).
+	down := max(time.Duration(m.QEMUDowntime), time.Duration(m.Paused))
 	sum := policy.Summary{Status: m.State, TotalTime: time.Duration(m.TotalTime),
-		Downtime: time.Duration(m.QEMUDowntime), SetupTime: time.Duration(m.SetupTime), RAM: m.RAM}
+		Downtime: down, SetupTime: time.Duration(m.SetupTime), RAM: m.RAM}
 	return Outcome{Summary: sum, Dst: agentGuest{a: dst, name: mv.Spec.Name}, Record: &m}, nil
 }
 

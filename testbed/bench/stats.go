@@ -17,7 +17,7 @@ type Run struct {
 	From      string        `json:"from"`
 	To        string        `json:"to"`
 	TotalTime time.Duration `json:"total_time_ns"` // QEMU total-time
-	Downtime  time.Duration `json:"downtime_ns"`   // QEMU downtime
+	Downtime  time.Duration `json:"downtime_ns"`   // QEMU downtime; nfhandoff: the guest's pause (stop to running), if longer
 	SetupTime time.Duration `json:"setup_time_ns"`
 	WireBytes uint64        `json:"wire_bytes"` // source uplink, tx+rx
 	RAMBytes  uint64        `json:"ram_transferred"`
