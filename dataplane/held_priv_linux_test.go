@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -89,6 +90,130 @@ func TestPrivHeldFrameFlush(t *testing.T) {
 	st := h.Stats(testSpec)
 	t.Logf("stats: %+v", st)
 	if st.HeldInQEMU != 1 || st.Residue != 4 || st.Flushed != 15 || st.DroppedTotal() != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
+// Quiesce with the guest running: BUFFER first, and it returns once "QEMU"
+// has read everything in the tap; the guest then stops with nothing in
+// QEMU's hands, so the flush carries only the buffer (no held frame, no
+// residue) and nothing is lost.
+func TestPrivQuiesceDrainsTap(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	d, _, r := childSetup(t, Config{})
+	h := d.Handoff()
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	if err := h.Begin(ctx, testSpec, netip.MustParseAddr("198.18.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 10)
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := h.Quiesce(qctx, testSpec)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, 10) // all 10 reached the guest
+	r.close()        // the agent stops the guest
+	s.mustSend(t, 5)
+	if err := h.Switchover(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	waitCaptured(t, d, 15)
+	var out bufStream
+	if err := h.Resumed(ctx, testSpec, &out); err != nil {
+		t.Fatal(err)
+	}
+	fr := NewFlushReader(&out)
+	var got []string
+	for {
+		o, f, err := fr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, seq, ok := parseTestFrame(f); ok {
+			got = append(got, fmt.Sprintf("%s:C%d", o, seq))
+		}
+	}
+	var want []string
+	for i := 11; i <= 15; i++ {
+		want = append(want, fmt.Sprintf("buffered:C%d", i))
+	}
+	wantSeq(t, got, want)
+	st := h.Stats(testSpec)
+	if st.HeldInQEMU != 0 || st.Residue != 0 || st.Flushed != 5 || st.DroppedTotal() != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
+// Quiesce while "QEMU" holds a frame and reads no more (its queue towards
+// a guest that stopped taking frames): it fails, saying how many frames are
+// unread, and leaves the VM in BUFFER; Switchover's detection then
+// recovers the held frame and the residue, in order.
+func TestPrivQuiesceUnread(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	d, tap, r := childSetup(t, Config{})
+	h := d.Handoff()
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	if err := h.Begin(ctx, testSpec, netip.MustParseAddr("198.18.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	r.close()
+	if err := tap.File.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 3)
+	buf := make([]byte, 2048)
+	tap.File.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := tap.File.Read(buf); err != nil { // QEMU takes C1 and keeps it
+		t.Fatal(err)
+	}
+	tap.File.SetReadDeadline(time.Time{})
+	qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err := h.Quiesce(qctx, testSpec)
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "2 frames still unread") {
+		t.Fatalf("Quiesce: %v, want 2 frames still unread", err)
+	}
+	s.mustSend(t, 2)
+	waitCaptured(t, d, 5)
+	if err := h.Switchover(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	var out bufStream
+	if err := h.Resumed(ctx, testSpec, &out); err != nil {
+		t.Fatal(err)
+	}
+	fr := NewFlushReader(&out)
+	var got []string
+	for {
+		o, f, err := fr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, seq, ok := parseTestFrame(f); ok {
+			got = append(got, fmt.Sprintf("%s:C%d", o, seq))
+		}
+	}
+	wantSeq(t, got, []string{"held:C1", "residue:C2", "residue:C3", "buffered:C4", "buffered:C5"})
+	st := h.Stats(testSpec)
+	if st.HeldInQEMU != 1 || st.Residue != 2 || st.Buffered != 2 || st.Flushed != 5 || st.DroppedTotal() != 0 {
 		t.Fatalf("stats: %+v", st)
 	}
 }

@@ -29,7 +29,9 @@ type MigrateRequest struct {
 	// InitialBandwidth is the first pass's rate, bytes/s (default 64 MiB/s);
 	// later passes rise to the dirty rate plus a margin, up to Bandwidth.
 	InitialBandwidth int64 `json:"initial_bandwidth"`
-	// DowntimeTarget is QEMU's downtime-limit (default 50ms).
+	// DowntimeTarget (default 50ms) is QEMU's downtime-limit or, when the
+	// agent picks the switchover (with the eBPF hand-off), the same rule
+	// applied by the agent (QEMU's own limit is then 1 ms).
 	DowntimeTarget Duration `json:"downtime_target"`
 	// Postcopy is auto (default), never or always.
 	Postcopy string `json:"postcopy"`
