@@ -149,7 +149,8 @@ func TestPrivQuiesceDrainsTap(t *testing.T) {
 	}
 	wantSeq(t, got, want)
 	st := h.Stats(testSpec)
-	if st.HeldInQEMU != 0 || st.Residue != 0 || st.Flushed != 5 || st.DroppedTotal() != 0 {
+	// (Other frames of the bed, e.g. neighbour discovery, may be buffered too.)
+	if st.HeldInQEMU != 0 || st.Residue != 0 || st.Buffered < 5 || st.Flushed != st.Buffered || st.DroppedTotal() != 0 {
 		t.Fatalf("stats: %+v", st)
 	}
 }
@@ -213,7 +214,7 @@ func TestPrivQuiesceUnread(t *testing.T) {
 	}
 	wantSeq(t, got, []string{"held:C1", "residue:C2", "residue:C3", "buffered:C4", "buffered:C5"})
 	st := h.Stats(testSpec)
-	if st.HeldInQEMU != 1 || st.Residue != 2 || st.Buffered != 2 || st.Flushed != 5 || st.DroppedTotal() != 0 {
+	if st.HeldInQEMU != 1 || st.Residue < 2 || st.Buffered < 2 || st.Flushed != 1+st.Residue+st.Buffered || st.DroppedTotal() != 0 {
 		t.Fatalf("stats: %+v", st)
 	}
 }
