@@ -19,6 +19,26 @@ type bufStream struct{ bytes.Buffer }
 func (*bufStream) Close() error      { return nil }
 func (*bufStream) CloseWrite() error { return nil }
 
+// flushedTestFrames reads a flush stream to its end and returns its test
+// frames as "origin:C<seq>", in order.
+func flushedTestFrames(t *testing.T, out *bufStream) []string {
+	t.Helper()
+	fr := NewFlushReader(out)
+	var got []string
+	for {
+		o, f, err := fr.Next()
+		if errors.Is(err, io.EOF) {
+			return got
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, seq, ok := parseTestFrame(f); ok {
+			got = append(got, fmt.Sprintf("%s:C%d", o, seq))
+		}
+	}
+}
+
 // The guest stops; "QEMU" reads one more frame and holds it (as QEMU 7.2's
 // tap backend does), the rest stays in the tap. The flush carries, in
 // order: the held frame (recovered from the MIRROR copies), the residue,
@@ -63,22 +83,7 @@ func TestPrivHeldFrameFlush(t *testing.T) {
 	if err := h.Resumed(ctx, testSpec, &out); err != nil {
 		t.Fatal(err)
 	}
-	fr := NewFlushReader(&out)
-	var got []string
-	for {
-		o, f, err := fr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, seq, ok := parseTestFrame(f)
-		if !ok {
-			continue
-		}
-		got = append(got, fmt.Sprintf("%s:C%d", o, seq))
-	}
+	got := flushedTestFrames(t, &out)
 	want := []string{"held:C11"}
 	for i := 12; i <= 15; i++ {
 		want = append(want, fmt.Sprintf("residue:C%d", i))
@@ -129,20 +134,7 @@ func TestPrivQuiesceDrainsTap(t *testing.T) {
 	if err := h.Resumed(ctx, testSpec, &out); err != nil {
 		t.Fatal(err)
 	}
-	fr := NewFlushReader(&out)
-	var got []string
-	for {
-		o, f, err := fr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, seq, ok := parseTestFrame(f); ok {
-			got = append(got, fmt.Sprintf("%s:C%d", o, seq))
-		}
-	}
+	got := flushedTestFrames(t, &out)
 	var want []string
 	for i := 11; i <= 15; i++ {
 		want = append(want, fmt.Sprintf("buffered:C%d", i))
@@ -198,20 +190,7 @@ func TestPrivQuiesceUnread(t *testing.T) {
 	if err := h.Resumed(ctx, testSpec, &out); err != nil {
 		t.Fatal(err)
 	}
-	fr := NewFlushReader(&out)
-	var got []string
-	for {
-		o, f, err := fr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, seq, ok := parseTestFrame(f); ok {
-			got = append(got, fmt.Sprintf("%s:C%d", o, seq))
-		}
-	}
+	got := flushedTestFrames(t, &out)
 	wantSeq(t, got, []string{"held:C1", "residue:C2", "residue:C3", "buffered:C4", "buffered:C5"})
 	st := h.Stats(testSpec)
 	if st.HeldInQEMU != 1 || st.Residue < 2 || st.Buffered < 2 || st.Flushed != 1+st.Residue+st.Buffered || st.DroppedTotal() != 0 {
