@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/session"
 )
 
 // bufStream is a flush stream written into a buffer.
@@ -39,6 +41,19 @@ func flushedTestFrames(t *testing.T, out *bufStream) []string {
 	}
 }
 
+// mirroring (in a child) sets up the dataplane on the bed's tap, a sender
+// in the client namespace, and begins a migration (MIRROR).
+func mirroring(ctx context.Context, t *testing.T) (*Dataplane, session.TapInfo, *tapReader, *Handoff, *sender) {
+	t.Helper()
+	d, tap, r := childSetup(t, Config{})
+	h := d.Handoff()
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	if err := h.Begin(ctx, testSpec, netip.MustParseAddr("198.18.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	return d, tap, r, h, s
+}
+
 // The guest stops; "QEMU" reads one more frame and holds it (as QEMU 7.2's
 // tap backend does), the rest stays in the tap. The flush carries, in
 // order: the held frame (recovered from the MIRROR copies), the residue,
@@ -50,12 +65,7 @@ func TestPrivHeldFrameFlush(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	d, tap, r := childSetup(t, Config{})
-	h := d.Handoff()
-	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
-	if err := h.Begin(ctx, testSpec, netip.MustParseAddr("198.18.0.2")); err != nil {
-		t.Fatal(err)
-	}
+	d, tap, r, h, s := mirroring(ctx, t)
 	s.mustSend(t, 10)
 	r.waitFor(t, 10)
 	r.close() // the guest stops
@@ -110,12 +120,7 @@ func TestPrivQuiesceDrainsTap(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	d, _, r := childSetup(t, Config{})
-	h := d.Handoff()
-	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
-	if err := h.Begin(ctx, testSpec, netip.MustParseAddr("198.18.0.2")); err != nil {
-		t.Fatal(err)
-	}
+	d, _, r, h, s := mirroring(ctx, t)
 	s.mustSend(t, 10)
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err := h.Quiesce(qctx, testSpec)
@@ -158,12 +163,7 @@ func TestPrivQuiesceUnread(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	d, tap, r := childSetup(t, Config{})
-	h := d.Handoff()
-	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
-	if err := h.Begin(ctx, testSpec, netip.MustParseAddr("198.18.0.2")); err != nil {
-		t.Fatal(err)
-	}
+	d, tap, r, h, s := mirroring(ctx, t)
 	r.close()
 	if err := tap.File.SetReadDeadline(time.Time{}); err != nil {
 		t.Fatal(err)
