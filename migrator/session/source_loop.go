@@ -151,6 +151,11 @@ func (s *source) progress(smp policy.Sample) api.Progress {
 		Rate: smp.Rate, DirtyRate: smp.DirtyRate, Bandwidth: s.bandwidth, Pass: smp.Pass,
 		ExpectedDowntime: api.Duration(smp.ExpectedDowntime), Elapsed: api.Duration(smp.Elapsed),
 	}
+	if s.pcfg.AgentSwitchover && p.ExpectedDowntime <= api.Duration(time.Millisecond) {
+		// QEMU shows its downtime-limit until it has a dirty rate: that
+		// is 1 ms here, the agent applying the real target.
+		p.ExpectedDowntime = api.Duration(s.pcfg.DowntimeTarget)
+	}
 	if smp.Total > 0 {
 		p.Percent = 100 * float64(smp.Total-min(smp.Remaining, smp.Total)) / float64(smp.Total)
 	}
