@@ -11,7 +11,7 @@ import (
 
 // Bounds of the agent's switchover (never reached on a healthy host).
 const (
-	quiesceTimeout = 2 * time.Second        // Handoff.Quiesce
+	quiesceTimeout = 250 * time.Millisecond // Handoff.Quiesce: the guest runs, its traffic buffered, meanwhile
 	rxSettleMax    = 10 * time.Millisecond  // the guest's rx ring showing free buffers
 	rxSettleStep   = 1 * time.Millisecond   // between two looks at it
 	rxQueryTimeout = 500 * time.Millisecond // one x-query-virtio-queue-status
