@@ -338,3 +338,30 @@ func TestAgentSwitchover(t *testing.T) {
 		t.Errorf("paused %v, want the time from the agent's stop to running", m.Paused)
 	}
 }
+
+// TestAgentSwitchoverQEMUFirst: when QEMU stops the guest before the agent
+// decided (no pass boundary reached here), the switchover still runs as
+// before and the record says the tap was not quiesced.
+func TestAgentSwitchoverQEMUFirst(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	src.trace = p.hA.trace()
+	cfg := p.sourceConfig(src)
+	cfg.Handoff = quiescing{p.hA}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, out := RunSource(ctx, cfg)
+	if out != Moved || m.State != api.MigrationCompleted {
+		t.Fatalf("outcome %v state %s reason %q, want moved and completed", out, m.State, m.Reason)
+	}
+	calls := p.callList()
+	if hasCall(calls, "Quiesce") || hasCall(calls, "qemu.stop") {
+		t.Errorf("the agent stopped the guest without a decision: %q", calls)
+	}
+	inOrder(t, calls, "src.qemu.migrate", "src.Switchover", "src.qemu.migrate-continue")
+	if !slices.ContainsFunc(m.Decisions, func(d api.Decision) bool {
+		return d.Action == "note" && strings.Contains(d.Reason, "not quiesced")
+	}) {
+		t.Errorf("no note that QEMU stopped the guest itself: %+v", m.Decisions)
+	}
+}

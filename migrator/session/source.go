@@ -121,13 +121,14 @@ type source struct {
 	destAborted                                                bool
 	bandwidth                                                  uint64
 
-	gate        *gate     // holds QEMU's channels while the agent stops the guest
-	stoppedAt   time.Time // when the guest stopped on the source (agent or QEMU)
-	rxPath      string    // QOM path of the guest's virtio-net (x-query-virtio)
-	rxPathTried bool
-	begun       bool              // Handoff.Begin succeeded
-	handoff     *handoffRun       // the hand-off, once the guest runs at the destination
-	destStats   *api.HandoffStats // from the destination's HandoffDone
+	gate         *gate     // holds QEMU's channels while the agent stops the guest
+	stoppedAt    time.Time // when the guest stopped on the source (agent or QEMU)
+	rxPath       string    // QOM path of the guest's virtio-net (x-query-virtio)
+	rxPathTried  bool
+	agentStopped bool              // stopGuest stopped the guest (not QEMU)
+	begun        bool              // Handoff.Begin succeeded
+	handoff      *handoffRun       // the hand-off, once the guest runs at the destination
+	destStats    *api.HandoffStats // from the destination's HandoffDone
 }
 
 // control is one message read from the control stream, or its end.

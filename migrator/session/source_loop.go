@@ -204,6 +204,7 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 			return nil
 		}
 		s.switched = true
+		s.noteQEMUStop(s.rec.get().Progress.Pass)
 		s.rec.phase("switchover", now)
 		s.rec.update(true, func(m *api.Migration) { m.State = api.MigrationSwitchover })
 		err := bounded(ctx, 10*time.Second, func(ctx context.Context) error {

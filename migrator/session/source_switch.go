@@ -42,6 +42,7 @@ func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 	if s.stoppedAt.IsZero() {
 		s.stoppedAt = time.Now()
 	}
+	s.agentStopped = true
 	s.log.Info("guest stopped by the agent", "for", a.Kind)
 	// Every byte QEMU still sends is downtime now, and its rate limit
 	// would make it sleep out each 100 ms window: lift the cap to the
@@ -126,4 +127,20 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// noteQEMUStop records, when the agent meant to pick the switchover, that
+// QEMU stopped the guest itself (a pass left less than its 1 ms threshold
+// dirty before the agent decided): the tap was not quiesced, and a frame
+// arriving in that instant can be dropped inside QEMU, where no counter
+// sees it. Switchover's recovery of the held frame and the residue runs.
+func (s *source) noteQEMUStop(pass int) {
+	if !s.pcfg.AgentSwitchover || s.agentStopped {
+		return
+	}
+	d := policy.Action{Kind: policy.KindNote, Reason: "QEMU stopped the guest itself before the agent's switchover " +
+		"(a pass left under its 1 ms threshold dirty): the tap was not quiesced; a frame arriving at that instant " +
+		"may be dropped inside QEMU, uncounted"}.Decision(time.Now().UTC(), pass)
+	s.log.Warn("qemu stopped the guest itself; the tap was not quiesced")
+	s.rec.update(true, func(m *api.Migration) { m.Decisions = append(m.Decisions, d) })
 }
