@@ -89,8 +89,8 @@ func forwardDest(t *testing.T) {
 	}
 	wantSeq(t, r.waitFor(t, 20), seqs(tagClient, 1, 20))
 	ctr, err := d.maps.countersOf(keyOf(vmMAC))
-	if err != nil || ctr.ForwardedIn != 20 {
-		t.Fatalf("forwarded_in %d (%v), want 20", ctr.ForwardedIn, err)
+	if err != nil || ctr.ForwardedIn < 20 {
+		t.Fatalf("forwarded_in %d (%v), want at least the 20 test frames", ctr.ForwardedIn, err)
 	}
 	_ = ctx
 }
@@ -128,7 +128,10 @@ func forwardSource(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Logf("source stats: %+v", stats)
-	if stats.Forwarded != 20 || stats.DroppedTotal() != 0 {
+	// At least the 20 test frames (the bed's own frames for the VM, e.g. an
+	// ARP request from the client, are forwarded too); the destination
+	// checks that exactly the test frames arrived, in order.
+	if stats.Forwarded < 20 || stats.DroppedTotal() != 0 {
 		t.Fatalf("source stats: %+v", stats)
 	}
 	for deadline := time.Now().Add(grace + 10*time.Second); ; time.Sleep(20 * time.Millisecond) {
