@@ -356,6 +356,11 @@ func (v *vmEntry) heldFrame(residue [][]byte) (held []byte, ok, wanted bool) {
 		held, ok = v.mirror.get(n)
 		return held, ok, true
 	}
+	if n == 0 {
+		// Nothing passed into the tap since Begin: the residue predates the
+		// migration (or is not the VM's), and so does whatever QEMU holds.
+		return nil, false, false
+	}
 	// Every frame after the held one is in the residue (BUFFER keeps new
 	// ones out), so residue[0] is copy n-len(residue)+1 unless the tap
 	// dropped some: search from there down.
