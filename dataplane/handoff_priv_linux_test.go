@@ -58,9 +58,7 @@ func TestPrivHoldFlushRelease(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	d, _, r := childSetup(t, Config{})
-	h := d.Handoff()
-	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	d, _, r, h, s := childHandoff(t, Config{})
 	if err := h.Prepare(ctx, testSpec); err != nil {
 		t.Fatal(err)
 	}
@@ -98,9 +96,7 @@ func TestPrivBufferRollback(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	d, _, r := childSetup(t, Config{})
-	h := d.Handoff()
-	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	d, _, r, h, s := childHandoff(t, Config{})
 	if err := h.Begin(ctx, testSpec, netip.MustParseAddr("198.18.0.2")); err != nil {
 		t.Fatal(err)
 	}
@@ -138,9 +134,7 @@ func TestPrivTinyQueue(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	d, _, r := childSetup(t, Config{QueueBytes: 5 * 60})
-	h := d.Handoff()
-	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	d, _, r, h, s := childHandoff(t, Config{QueueBytes: 5 * 60})
 	if err := h.Prepare(ctx, testSpec); err != nil {
 		t.Fatal(err)
 	}
@@ -248,9 +242,7 @@ func TestPrivDetachDuringHold(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	d, _, _ := childSetup(t, Config{})
-	h := d.Handoff()
-	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	d, _, _, h, s := childHandoff(t, Config{})
 	if err := h.Prepare(ctx, testSpec); err != nil {
 		t.Fatal(err)
 	}

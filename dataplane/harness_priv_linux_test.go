@@ -427,6 +427,14 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// childHandoff (in a child) is childSetup plus the hand-off and a sender
+// in the client namespace (veth "vc").
+func childHandoff(t *testing.T, cfg Config) (*Dataplane, session.TapInfo, *tapReader, *Handoff, *sender) {
+	t.Helper()
+	d, tap, r := childSetup(t, cfg)
+	return d, tap, r, d.Handoff(), newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+}
+
 // childSetup makes the child's dataplane (pins under $DPT_BPFFS/name) and
 // its tap dt0 on br0 with a reader.
 func childSetup(t *testing.T, cfg Config) (*Dataplane, session.TapInfo, *tapReader) {

@@ -1,5 +1,7 @@
 package dataplane
 
+import "bytes"
+
 // mirrorKeep is how many MIRROR copies a VM keeps (the frame QEMU holds is
 // among the last few).
 const mirrorKeep = 256
@@ -24,4 +26,19 @@ func (m *mirrorRing) get(k uint64) ([]byte, bool) {
 		return nil, false
 	}
 	return m.buf[(k-1)%mirrorKeep], true
+}
+
+// find returns the number of the newest kept copy equal to f, searching
+// from copy from down.
+func (m *mirrorRing) find(f []byte, from uint64) (uint64, bool) {
+	for k := min(from, m.n); k >= 1; k-- {
+		c, kept := m.get(k)
+		if !kept {
+			return 0, false
+		}
+		if bytes.Equal(c, f) {
+			return k, true
+		}
+	}
+	return 0, false
 }

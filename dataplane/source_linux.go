@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -368,21 +367,33 @@ func (v *vmEntry) heldFrame(residue [][]byte) (held []byte, ok, wanted bool) {
 	if n >= uint64(len(residue)) {
 		start = n - uint64(len(residue)) + 1
 	}
-	for k := start; k >= 1; k-- {
-		c, kept := v.mirror.get(k)
-		if !kept {
-			break
-		}
-		if bytes.Equal(c, residue[0]) {
-			held, ok = v.mirror.get(k - 1)
-			if !ok {
-				v.log.Warn("the held frame's copy is gone", "copy", k-1)
-			}
-			return held, ok, true
+	if k, found := v.mirror.find(residue[0], start); found {
+		return v.heldBefore(k)
+	}
+	// A frame that is not the VM's (the host's own, say) may lead the
+	// residue: the first residue frame that is a copy still follows the
+	// held one (the tap is a FIFO). Its index is unknown then: search all.
+	for _, f := range residue[1:min(len(residue), residueScan)] {
+		if k, found := v.mirror.find(f, n); found {
+			return v.heldBefore(k)
 		}
 	}
-	v.log.Warn("the first residue frame is not among the MIRROR copies", "copies", n, "residue", len(residue))
+	v.log.Warn("no residue frame is among the MIRROR copies", "copies", n, "residue", len(residue))
 	return nil, false, true
+}
+
+// residueScan is how many residue frames heldFrame tries to find among the
+// MIRROR copies.
+const residueScan = 8
+
+// heldBefore returns copy k-1, the frame QEMU holds when copy k leads what
+// it left in the tap (v.mu held).
+func (v *vmEntry) heldBefore(k uint64) (held []byte, ok, wanted bool) {
+	held, ok = v.mirror.get(k - 1)
+	if !ok {
+		v.log.Warn("the held frame's copy is gone", "copy", k-1)
+	}
+	return held, ok, true
 }
 
 // writeFlush writes the flush stream (held < residue < buffered) and
