@@ -44,12 +44,7 @@ func TestHandoffOrderOnSuccess(t *testing.T) {
 	p.agent.trace = p.hB.trace()
 	p.hA.stats = api.HandoffStats{Mirrored: 9, Buffered: 7, Flushed: 8, Dropped: map[string]uint64{"ring_full": 1}}
 	p.hB.stats = api.HandoffStats{Held: 3, Released: 3, Flushed: 8, GARPs: 5}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m, out := RunSource(ctx, p.sourceConfig(src))
-	if out != Moved || m.State != api.MigrationCompleted {
-		t.Fatalf("outcome %v state %s reason %q, want moved and completed", out, m.State, m.Reason)
-	}
+	m := mustMove(t, p.sourceConfig(src))
 	dst := p.agent.guest()
 	calls := p.callList()
 	// Source: Begin before migrate; Switchover at pre-switchover, before
@@ -315,12 +310,7 @@ func TestAgentSwitchover(t *testing.T) {
 		waitFor(t, "the agent's stop", func() bool { return src.runState() == "paused" })
 		close(src.release)
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m, out := RunSource(ctx, cfg)
-	if out != Moved || m.State != api.MigrationCompleted {
-		t.Fatalf("outcome %v state %s reason %q, want moved and completed", out, m.State, m.Reason)
-	}
+	m := mustMove(t, cfg)
 	calls := p.callList()
 	inOrder(t, calls, "src.Begin", "src.qemu.migrate", "src.Quiesce", "src.qemu.stop",
 		"src.Switchover", "src.qemu.migrate-continue", "src.Resumed(true)")
@@ -348,12 +338,7 @@ func TestAgentSwitchoverQEMUFirst(t *testing.T) {
 	src.trace = p.hA.trace()
 	cfg := p.sourceConfig(src)
 	cfg.Handoff = quiescing{p.hA}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m, out := RunSource(ctx, cfg)
-	if out != Moved || m.State != api.MigrationCompleted {
-		t.Fatalf("outcome %v state %s reason %q, want moved and completed", out, m.State, m.Reason)
-	}
+	m := mustMove(t, cfg)
 	calls := p.callList()
 	if hasCall(calls, "Quiesce") || hasCall(calls, "qemu.stop") {
 		t.Errorf("the agent stopped the guest without a decision: %q", calls)

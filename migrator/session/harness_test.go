@@ -294,6 +294,19 @@ func (p *pair) conn(t *testing.T) *transport.Conn {
 	return c
 }
 
+// mustMove runs the source session of cfg (30 s at most) and fails the
+// test unless the guest moved and the migration completed.
+func mustMove(t *testing.T, cfg SourceConfig) api.Migration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, out := RunSource(ctx, cfg)
+	if out != Moved || m.State != api.MigrationCompleted {
+		t.Fatalf("outcome %v state %s reason %q, want moved and completed", out, m.State, m.Reason)
+	}
+	return m
+}
+
 // waitFor polls cond for up to 10s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

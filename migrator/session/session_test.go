@@ -37,12 +37,7 @@ func inOrder(t *testing.T, list []string, want ...string) {
 func TestHappyPath(t *testing.T) {
 	p := newPair(t)
 	src := newFakeQEMU(t, "source")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m, out := RunSource(ctx, p.sourceConfig(src))
-	if out != Moved || m.State != api.MigrationCompleted {
-		t.Fatalf("outcome %v state %s reason %q, want moved and completed", out, m.State, m.Reason)
-	}
+	m := mustMove(t, p.sourceConfig(src))
 	dst := p.agent.guest()
 	waitFor(t, "destination record completed", func() bool {
 		return p.agent.record("hostA-1").State == api.MigrationCompleted
@@ -171,12 +166,7 @@ func TestConnectionLostAfterCommit(t *testing.T) {
 		p.conn(t).CloseWithError(1, "test: connection lost")
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m, out := RunSource(ctx, p.sourceConfig(src))
-	if out != Moved || m.State != api.MigrationCompleted {
-		t.Fatalf("outcome %v state %s reason %q, want moved and completed", out, m.State, m.Reason)
-	}
+	mustMove(t, p.sourceConfig(src))
 	if slices.Contains(src.commands(), "cont") {
 		t.Errorf("source resumed: %q", src.commands())
 	}
