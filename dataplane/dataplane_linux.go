@@ -142,7 +142,7 @@ func checkBPFFS(dir string) error {
 	return nil
 }
 
-// Handoff returns the session.Handoff of this dataplane.
+// Handoff returns the handoff.Handoff of this dataplane.
 func (d *Dataplane) Handoff() *Handoff { return d.handoff }
 
 // Close stops the ring reader and background work and closes every

@@ -7,9 +7,8 @@ import (
 	"errors"
 	"runtime"
 
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/nfhandoff/nfhandoff/migrator/session"
 )
 
 // ErrNotSupported is returned by New where there is no eBPF dataplane.
@@ -18,8 +17,8 @@ var ErrNotSupported = errors.New("dataplane: not implemented on " + runtime.GOOS
 // Dataplane is the eBPF hand-off dataplane (Linux only).
 type Dataplane struct{}
 
-// Handoff is the dataplane's session.Handoff (Linux only).
-type Handoff = session.NoHandoff
+// Handoff is the dataplane's handoff.Handoff (Linux only).
+type Handoff = handoff.Nop
 
 // New is not implemented on this GOOS.
 func New(ctx context.Context, cfg Config) (*Dataplane, error) { return nil, ErrNotSupported }

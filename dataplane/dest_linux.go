@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // Prepare (destination, before QEMU starts) puts the VM in HOLD. Without an
@@ -95,7 +95,7 @@ func (h *Handoff) Started(ctx context.Context, spec api.VMSpec) error {
 // releases the HOLD queue: it returns when every frame captured so far is
 // injected; the program then flips to PASS on the next frame (a background
 // release goes on until it has).
-func (h *Handoff) Flushed(ctx context.Context, spec api.VMSpec, flush session.Stream) error {
+func (h *Handoff) Flushed(ctx context.Context, spec api.VMSpec, flush handoff.Stream) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		if flush != nil {

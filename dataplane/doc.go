@@ -7,7 +7,7 @@
 //
 // A Dataplane reads the programs' ring buffer in one goroutine and sorts the
 // captured frames into a bounded FIFO per VM. Its Handoff implements
-// session.Handoff: at the source it buffers a VM's frames through the
+// handoff.Handoff: at the source it buffers a VM's frames through the
 // migration blackout, recovers the frame QEMU held when the guest stopped and
 // the frames still queued in the tap, and sends them, in order, on the
 // migration's flush stream; at the destination it holds the VM's frames until

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // Roles of a VM entry in its current migration.
@@ -22,8 +22,8 @@ const (
 	roleDest   = "destination"
 )
 
-// Handoff is the dataplane's session.Handoff: it moves a VM's traffic with
-// the VM (see the package doc and session.Handoff for the call order).
+// Handoff is the dataplane's handoff.Handoff: it moves a VM's traffic with
+// the VM (see the package doc and handoff.Handoff for the call order).
 type Handoff struct {
 	d     *Dataplane
 	log   *slog.Logger
@@ -34,7 +34,7 @@ type Handoff struct {
 	wg    sync.WaitGroup    // background work (release, GARPs)
 }
 
-var _ session.Handoff = (*Handoff)(nil)
+var _ handoff.Handoff = (*Handoff)(nil)
 
 // vmEntry is what user space keeps of a VM.
 type vmEntry struct {
@@ -45,7 +45,7 @@ type vmEntry struct {
 	log  *slog.Logger
 
 	mu               sync.Mutex // guards the fields below
-	tap              session.TapInfo
+	tap              handoff.Tap
 	hook             *hook
 	role             string
 	peer             netip.Addr
@@ -170,7 +170,7 @@ func hostOrder(ip netip.Addr) uint32 {
 
 // Attach sets up the VM's entry (mode kept if it exists, else PASS) and its
 // tap hook.
-func (h *Handoff) Attach(ctx context.Context, spec api.VMSpec, tap session.TapInfo) error {
+func (h *Handoff) Attach(ctx context.Context, spec api.VMSpec, tap handoff.Tap) error {
 	mac, ip, err := parseSpec(spec)
 	if err != nil {
 		return err
@@ -259,7 +259,7 @@ func (h *Handoff) Detach(ctx context.Context, spec api.VMSpec) error {
 	defer v.mu.Unlock()
 	m := h.d.maps
 	errs := []error{v.hook.detach(), m.unmapIfindex(v.key, uint32(v.tap.Ifindex))}
-	v.hook, v.tap = nil, session.TapInfo{}
+	v.hook, v.tap = nil, handoff.Tap{}
 	st, exists, err := m.state(v.key)
 	if err != nil {
 		return err

@@ -25,7 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // Privileged tests of the whole dataplane run in a child process started
@@ -392,13 +392,13 @@ func (s *sender) background(t *testing.T, interval time.Duration) (stop func() i
 	}
 }
 
-// pipeStream is a session.Stream reading from an io.Pipe.
+// pipeStream is a handoff.Stream reading from an io.Pipe.
 type pipeStream struct{ *io.PipeReader }
 
 func (pipeStream) Write(p []byte) (int, error) { return 0, errors.New("read-only") }
 func (pipeStream) CloseWrite() error           { return nil }
 
-var _ session.Stream = pipeStream{}
+var _ handoff.Stream = pipeStream{}
 
 // flushStream returns a stream carrying n flush frames (tag F, 1..n).
 func flushStream(n int) pipeStream {
@@ -429,7 +429,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // childHandoff (in a child) is childSetup plus the hand-off and a sender
 // in the client namespace (veth "vc").
-func childHandoff(t *testing.T, cfg Config) (*Dataplane, session.TapInfo, *tapReader, *Handoff, *sender) {
+func childHandoff(t *testing.T, cfg Config) (*Dataplane, handoff.Tap, *tapReader, *Handoff, *sender) {
 	t.Helper()
 	d, tap, r := childSetup(t, cfg)
 	return d, tap, r, d.Handoff(), newSender(t, os.Getenv("DPT_CLIENT"), "vc")
@@ -437,7 +437,7 @@ func childHandoff(t *testing.T, cfg Config) (*Dataplane, session.TapInfo, *tapRe
 
 // childSetup makes the child's dataplane (pins under $DPT_BPFFS/name) and
 // its tap dt0 on br0 with a reader.
-func childSetup(t *testing.T, cfg Config) (*Dataplane, session.TapInfo, *tapReader) {
+func childSetup(t *testing.T, cfg Config) (*Dataplane, handoff.Tap, *tapReader) {
 	t.Helper()
 	if cfg.PinDir == "" {
 		cfg.PinDir = filepath.Join(os.Getenv("DPT_BPFFS"), "host")
@@ -453,7 +453,7 @@ func childSetup(t *testing.T, cfg Config) (*Dataplane, session.TapInfo, *tapRead
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	tap := session.TapInfo{Name: "dt0", Ifindex: ifi.Index, File: f}
+	tap := handoff.Tap{Name: "dt0", Ifindex: ifi.Index, File: f}
 	if err := d.Handoff().Attach(context.Background(), testSpec, tap); err != nil {
 		t.Fatal(err)
 	}

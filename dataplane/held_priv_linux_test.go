@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // bufStream is a flush stream written into a buffer.
@@ -43,7 +43,7 @@ func flushedTestFrames(t *testing.T, out *bufStream) []string {
 // qemuTakes reads the tap as QEMU does once the guest stopped: it takes the
 // next frame and keeps it. A frame of the bed itself (not a test frame)
 // ahead of it is read past. It returns the test frame's sequence number.
-func qemuTakes(t *testing.T, tap session.TapInfo) int {
+func qemuTakes(t *testing.T, tap handoff.Tap) int {
 	t.Helper()
 	buf := make([]byte, 2048)
 	defer tap.File.SetReadDeadline(time.Time{})
@@ -61,7 +61,7 @@ func qemuTakes(t *testing.T, tap session.TapInfo) int {
 
 // mirroring (in a child) sets up the dataplane on the bed's tap, a sender
 // in the client namespace, and begins a migration (MIRROR).
-func mirroring(ctx context.Context, t *testing.T) (*Dataplane, session.TapInfo, *tapReader, *Handoff, *sender) {
+func mirroring(ctx context.Context, t *testing.T) (*Dataplane, handoff.Tap, *tapReader, *Handoff, *sender) {
 	t.Helper()
 	d, tap, r, h, s := childHandoff(t, Config{})
 	if err := h.Begin(ctx, testSpec, netip.MustParseAddr("198.18.0.2")); err != nil {

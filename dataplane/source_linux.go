@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // Timing of the source's bookkeeping (bounded waits, never on the success
@@ -92,7 +92,7 @@ func (h *Handoff) startBuffer(v *vmEntry) error {
 	return h.setMode(v, modeBuffer, "buffer", nil)
 }
 
-// Quiesce (the guest still runs; see session.Quiescer) starts BUFFER and
+// Quiesce (the guest still runs; see handoff.Quiescer) starts BUFFER and
 // returns once QEMU has read every frame passed into the tap since Begin
 // (unread M - R - D down to 0), so that stopping the guest next catches
 // none in QEMU's hands. It fails if the tap has not drained within ctx.
@@ -263,7 +263,7 @@ func (h *Handoff) waitConsumed(ctx context.Context, v *vmEntry) uint64 {
 
 // Resumed (the guest runs at the destination): FORWARD, then the held
 // frame, the tap's residue and the BUFFER queue go to flush, in that order.
-func (h *Handoff) Resumed(ctx context.Context, spec api.VMSpec, flush session.Stream) error {
+func (h *Handoff) Resumed(ctx context.Context, spec api.VMSpec, flush handoff.Stream) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		return err
@@ -398,7 +398,7 @@ func (v *vmEntry) heldBefore(k uint64) (held []byte, ok, wanted bool) {
 
 // writeFlush writes the flush stream (held < residue < buffered) and
 // finishes the buffered records. What cannot be sent is counted as lost.
-func (h *Handoff) writeFlush(v *vmEntry, flush session.Stream, held []byte, residue [][]byte, buffered []frame) error {
+func (h *Handoff) writeFlush(v *vmEntry, flush handoff.Stream, held []byte, residue [][]byte, buffered []frame) error {
 	defer v.finish(uint64(len(buffered)))
 	total := uint64(len(residue) + len(buffered))
 	if held != nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nfhandoff/nfhandoff/dataplane"
-	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // defaultPinRoot is where --bpf-pin-dir defaults to: <root>/<name>.
@@ -46,10 +46,10 @@ func (o handoffOptions) dataplaneConfig(log *slog.Logger) dataplane.Config {
 // startDataplane loads and attaches the eBPF dataplane (unless
 // --no-dataplane) and returns the agent's Handoff, the collectors for
 // /metrics and what to close on exit.
-func startDataplane(ctx context.Context, o handoffOptions, log *slog.Logger) (session.Handoff, []prometheus.Collector, io.Closer, error) {
+func startDataplane(ctx context.Context, o handoffOptions, log *slog.Logger) (handoff.Handoff, []prometheus.Collector, io.Closer, error) {
 	if o.noDataplane {
 		log.Warn("running without the eBPF dataplane (--no-dataplane): packets are not buffered during migrations")
-		return session.NoHandoff{}, nil, nopCloser{}, nil
+		return handoff.Nop{}, nil, nopCloser{}, nil
 	}
 	dp, err := dataplane.New(ctx, o.dataplaneConfig(log))
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/session"
 	"github.com/nfhandoff/nfhandoff/migrator/store"
 )
@@ -51,8 +52,8 @@ type Config struct {
 	// transport.ErrUnknownPeer, ErrPeerAuth or ErrPeerUnreachable.
 	Dial func(ctx context.Context, host string) (session.Conn, error)
 	// Handoff is the dataplane: attached to every guest tap, and its part of
-	// migrations (default session.NoHandoff).
-	Handoff session.Handoff
+	// migrations (default handoff.Nop).
+	Handoff handoff.Handoff
 	// DialTimeout bounds the synchronous dial of a migration request (default 15s).
 	DialTimeout time.Duration
 	// SwitchoverDelay is a test knob (migratord --debug-switchover-delay):
@@ -85,7 +86,7 @@ func (c *Config) defaults() {
 		c.ProbeImage = "vnf"
 	}
 	if c.Handoff == nil {
-		c.Handoff = session.NoHandoff{}
+		c.Handoff = handoff.Nop{}
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 15 * time.Second

@@ -7,8 +7,7 @@ import (
 	"sync"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/session"
-	"github.com/nfhandoff/nfhandoff/migrator/vm"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 )
 
@@ -31,7 +30,7 @@ func newFakeRuntime() *fakeRuntime {
 
 func (f *fakeRuntime) Accel(ctx context.Context, image string) (string, error) { return "tcg", nil }
 
-func (f *fakeRuntime) Start(ctx context.Context, spec api.VMSpec, onTap TapHook) (Instance, error) {
+func (f *fakeRuntime) Start(ctx context.Context, spec api.VMSpec, onTap handoff.TapHook) (Instance, error) {
 	f.mu.Lock()
 	block := f.block
 	f.mu.Unlock()
@@ -46,7 +45,7 @@ func (f *fakeRuntime) Start(ctx context.Context, spec api.VMSpec, onTap TapHook)
 		f.mu.Lock()
 		pid := f.pid + 1
 		f.mu.Unlock()
-		if err := onTap(ctx, session.TapInfo{Name: "nfht" + spec.Name, Ifindex: pid}); err != nil {
+		if err := onTap(ctx, handoff.Tap{Name: "nfht" + spec.Name, Ifindex: pid}); err != nil {
 			return nil, fmt.Errorf("starting %s: %w", spec.Name, err)
 		}
 	}
@@ -145,7 +144,7 @@ func (i *fakeInstance) exit(reason string) {
 func (i *fakeInstance) Done() <-chan struct{} { return i.done }
 
 // Tap makes fakeInstance a tapper: the "ifindex" is the pid.
-func (i *fakeInstance) Tap() vm.Tap { return vm.Tap{Name: i.rec.Tap, Ifindex: i.rec.PID} }
+func (i *fakeInstance) Tap() handoff.Tap { return handoff.Tap{Name: i.rec.Tap, Ifindex: i.rec.PID} }
 
 func (i *fakeInstance) ExitReason() string {
 	i.mu.Lock()

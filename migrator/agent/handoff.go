@@ -6,14 +6,14 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // attachHook attaches the hand-off to a starting guest's tap (before its
 // QEMU starts) and marks e attached, so that whatever ends the guest
 // detaches it again.
-func (a *Agent) attachHook(e *entry, spec api.VMSpec) TapHook {
-	return func(ctx context.Context, tap session.TapInfo) error {
+func (a *Agent) attachHook(e *entry, spec api.VMSpec) handoff.TapHook {
+	return func(ctx context.Context, tap handoff.Tap) error {
 		if err := a.cfg.Handoff.Attach(ctx, spec, tap); err != nil {
 			return fmt.Errorf("attaching the dataplane to %s: %w", tap.Name, err)
 		}
@@ -32,7 +32,7 @@ func (a *Agent) attachAdopted(ctx context.Context, e *entry, inst Instance) {
 	if !ok {
 		return
 	}
-	tap := tapInfo(t.Tap())
+	tap := t.Tap()
 	if tap.File == nil {
 		a.log.Warn("re-adopted guest without its tap descriptor: the hand-off cannot read its tap queue", "vm", spec.Name)
 	}

@@ -13,18 +13,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // attachRec is a Handoff that records Attach and Detach.
 type attachRec struct {
-	session.NoHandoff
+	handoff.Nop
 	mu        sync.Mutex
 	calls     []string
 	attachErr error
 }
 
-func (h *attachRec) Attach(_ context.Context, spec api.VMSpec, tap session.TapInfo) error {
+func (h *attachRec) Attach(_ context.Context, spec api.VMSpec, tap handoff.Tap) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.calls = append(h.calls, fmt.Sprintf("Attach(%s,%s,%d)", spec.Name, tap.Name, tap.Ifindex))

@@ -5,8 +5,7 @@ import (
 	"errors"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/session"
-	"github.com/nfhandoff/nfhandoff/migrator/vm"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // ErrGone is matched (errors.Is) by Runtime.Adopt's error when the guest
@@ -23,7 +22,7 @@ type Runtime interface {
 	// VM, wrap api.ErrInvalidSpec, api.ErrNoImage, api.ErrExists (tap
 	// taken), api.ErrQEMU (with an *api.DetailError carrying QEMU's
 	// stderr) or onTap's error, and leave nothing behind.
-	Start(ctx context.Context, spec api.VMSpec, onTap TapHook) (Instance, error)
+	Start(ctx context.Context, spec api.VMSpec, onTap handoff.TapHook) (Instance, error)
 	// Adopt takes over a guest started by an earlier agent; its error
 	// matches ErrGone when the guest is no longer running.
 	Adopt(ctx context.Context, rec api.VM) (Instance, error)
@@ -58,14 +57,10 @@ type detacher interface {
 // migrate-incoming and stays paused until cont. Its instances must also
 // implement session.Guest (QMP commands and events), as *vm.Instance does.
 type IncomingStarter interface {
-	StartIncoming(ctx context.Context, spec api.VMSpec, onTap TapHook) (Instance, error)
+	StartIncoming(ctx context.Context, spec api.VMSpec, onTap handoff.TapHook) (Instance, error)
 }
-
-// TapHook runs once a starting guest's tap exists, before its QEMU starts;
-// its error fails the start.
-type TapHook func(ctx context.Context, tap session.TapInfo) error
 
 // tapper is implemented by instances that know their tap (*vm.Instance).
 type tapper interface {
-	Tap() vm.Tap
+	Tap() handoff.Tap
 }

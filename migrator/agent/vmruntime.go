@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/session"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/vm"
 )
 
@@ -19,8 +19,8 @@ func (r vmRuntime) Accel(ctx context.Context, image string) (string, error) {
 	return r.l.Accel(ctx, image)
 }
 
-func (r vmRuntime) Start(ctx context.Context, spec api.VMSpec, onTap TapHook) (Instance, error) {
-	inst, err := r.l.StartWith(ctx, spec, vm.StartOptions{BeforeQEMU: beforeQEMU(onTap)})
+func (r vmRuntime) Start(ctx context.Context, spec api.VMSpec, onTap handoff.TapHook) (Instance, error) {
+	inst, err := r.l.StartWith(ctx, spec, vm.StartOptions{BeforeQEMU: onTap})
 	if err != nil {
 		return nil, err
 	}
@@ -43,22 +43,10 @@ func (r vmRuntime) Cleanup(ctx context.Context, rec api.VM) error {
 }
 
 // StartIncoming starts a guest for an incoming migration (IncomingStarter).
-func (r vmRuntime) StartIncoming(ctx context.Context, spec api.VMSpec, onTap TapHook) (Instance, error) {
-	inst, err := r.l.StartWith(ctx, spec, vm.StartOptions{Incoming: true, BeforeQEMU: beforeQEMU(onTap)})
+func (r vmRuntime) StartIncoming(ctx context.Context, spec api.VMSpec, onTap handoff.TapHook) (Instance, error) {
+	inst, err := r.l.StartWith(ctx, spec, vm.StartOptions{Incoming: true, BeforeQEMU: onTap})
 	if err != nil {
 		return nil, err
 	}
 	return inst, nil
-}
-
-// beforeQEMU adapts a TapHook to vm.StartOptions.BeforeQEMU.
-func beforeQEMU(onTap TapHook) func(context.Context, vm.Tap) error {
-	if onTap == nil {
-		return nil
-	}
-	return func(ctx context.Context, t vm.Tap) error { return onTap(ctx, tapInfo(t)) }
-}
-
-func tapInfo(t vm.Tap) session.TapInfo {
-	return session.TapInfo{Name: t.Name, Ifindex: t.Ifindex, File: t.File}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/pki"
 	"github.com/nfhandoff/nfhandoff/migrator/transport"
 )
@@ -35,8 +36,11 @@ func (h *recHandoff) add(name string) {
 	*h.calls = append(*h.calls, h.side+"."+name)
 }
 
-func (h *recHandoff) Attach(context.Context, api.VMSpec, TapInfo) error { h.add("Attach"); return nil }
-func (h *recHandoff) Detach(context.Context, api.VMSpec) error          { h.add("Detach"); return nil }
+func (h *recHandoff) Attach(context.Context, api.VMSpec, handoff.Tap) error {
+	h.add("Attach")
+	return nil
+}
+func (h *recHandoff) Detach(context.Context, api.VMSpec) error { h.add("Detach"); return nil }
 func (h *recHandoff) Begin(_ context.Context, _ api.VMSpec, peer netip.Addr) error {
 	h.add("Begin")
 	h.mu.Lock()
@@ -66,7 +70,7 @@ func (h *recHandoff) trace() func(string) {
 	return func(cmd string) { h.add("qemu." + cmd) }
 }
 
-func (h *recHandoff) Resumed(_ context.Context, _ api.VMSpec, s Stream) error {
+func (h *recHandoff) Resumed(_ context.Context, _ api.VMSpec, s handoff.Stream) error {
 	h.add(fmt.Sprintf("Resumed(%v)", s != nil))
 	if s != nil {
 		_, err := s.Write([]byte("packets"))
@@ -74,7 +78,7 @@ func (h *recHandoff) Resumed(_ context.Context, _ api.VMSpec, s Stream) error {
 	}
 	return nil
 }
-func (h *recHandoff) Flushed(ctx context.Context, spec api.VMSpec, s Stream) error {
+func (h *recHandoff) Flushed(ctx context.Context, spec api.VMSpec, s handoff.Stream) error {
 	var got []byte
 	if s != nil {
 		buf := make([]byte, 64)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -34,7 +35,7 @@ type DestAgent interface {
 type DestConfig struct {
 	Host    string // this agent's host name
 	Agent   DestAgent
-	Handoff Handoff // nil: NoHandoff
+	Handoff handoff.Handoff // nil: handoff.Nop
 	Logger  *slog.Logger
 	// Context bounds the sessions (the agent's life; default Background).
 	// Sessions outlive their connection's context: a destination that
@@ -48,7 +49,7 @@ type DestConfig struct {
 
 func (c *DestConfig) defaults() {
 	if c.Handoff == nil {
-		c.Handoff = NoHandoff{}
+		c.Handoff = handoff.Nop{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/policy"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
@@ -51,8 +52,8 @@ type SourceConfig struct {
 	Conn Conn
 	// Dial connects to Request.To (again, after a connection loss).
 	Dial    func(ctx context.Context) (Conn, error)
-	Handoff Handoff  // nil: NoHandoff
-	Record  Recorder // receives the record as it changes
+	Handoff handoff.Handoff // nil: handoff.Nop
+	Record  Recorder        // receives the record as it changes
 	Logger  *slog.Logger
 	// Started is the record's start time (default now).
 	Started time.Time
@@ -70,7 +71,7 @@ type SourceConfig struct {
 
 func (c *SourceConfig) defaults() {
 	if c.Handoff == nil {
-		c.Handoff = NoHandoff{}
+		c.Handoff = handoff.Nop{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -163,7 +164,7 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	cfg.defaults()
 	s := &source{cfg: cfg, log: cfg.Logger.With("migration", cfg.ID, "vm", cfg.Spec.Name, "to", cfg.Request.To)}
 	s.pcfg = policy.FromRequest(cfg.Request)
-	_, s.pcfg.AgentSwitchover = cfg.Handoff.(Quiescer)
+	_, s.pcfg.AgentSwitchover = cfg.Handoff.(handoff.Quiescer)
 	s.gate = newGate()
 	s.pol = policy.New(s.pcfg)
 	s.bandwidth = s.pcfg.InitialBandwidth

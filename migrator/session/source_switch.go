@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/policy"
 )
 
@@ -25,7 +26,7 @@ const (
 func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 	s.gate.hold()
 	defer s.gate.release()
-	if q, ok := s.cfg.Handoff.(Quiescer); ok {
+	if q, ok := s.cfg.Handoff.(handoff.Quiescer); ok {
 		err := bounded(ctx, quiesceTimeout, func(ctx context.Context) error {
 			return q.Quiesce(ctx, s.cfg.Spec)
 		})

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 )
 
@@ -66,7 +67,7 @@ func (l *Launcher) StartWith(ctx context.Context, spec api.VMSpec, opts StartOpt
 	}
 	setNonblock(tap) // netlink's Fd() made it blocking; the open file is shared with QEMU
 	if opts.BeforeQEMU != nil {
-		if err := opts.BeforeQEMU(ctx, Tap{Name: tapName, Ifindex: ifindex, File: tap}); err != nil {
+		if err := opts.BeforeQEMU(ctx, handoff.Tap{Name: tapName, Ifindex: ifindex, File: tap}); err != nil {
 			tap.Close()
 			l.inNetns(func() error { return deleteTap(tapName) })
 			return nil, fmt.Errorf("starting %s: tap %s: %w", spec.Name, tapName, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/vishvananda/netlink"
 )
 
@@ -18,8 +19,8 @@ func TestPrivStartHook(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	var seen Tap
-	hook := func(ctx context.Context, tap Tap) error {
+	var seen handoff.Tap
+	hook := func(ctx context.Context, tap handoff.Tap) error {
 		seen = tap
 		link, err := netlink.LinkByName(tap.Name)
 		if err != nil {
@@ -64,7 +65,7 @@ func TestPrivStartHook(t *testing.T) {
 	assertNothingLeft(t, l, "vm1", rec.PID)
 
 	errHook := errors.New("no dataplane today")
-	_, err = l.StartWith(ctx, testSpec("vm2"), StartOptions{BeforeQEMU: func(context.Context, Tap) error { return errHook }})
+	_, err = l.StartWith(ctx, testSpec("vm2"), StartOptions{BeforeQEMU: func(context.Context, handoff.Tap) error { return errHook }})
 	if !errors.Is(err, errHook) {
 		t.Errorf("failing hook: %v, want its error", err)
 	}

@@ -1,23 +1,11 @@
-package session
+package handoff
 
 import (
 	"context"
-	"io"
 	"net/netip"
-	"os"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
-
-// TapInfo is a VM's tap device on this host, as the dataplane needs it.
-type TapInfo struct {
-	Name    string
-	Ifindex int
-	// File is migratord's own dup of the tap fd (shared with QEMU). Never
-	// call File.Fd(): it would switch the fd to blocking mode. Use
-	// File.SyscallConn().
-	File *os.File
-}
 
 // Handoff is the dataplane's part of a VM's life and migrations (issue 4
 // implements it with eBPF; migrator never imports the dataplane).
@@ -45,7 +33,7 @@ type TapInfo struct {
 type Handoff interface {
 	// Attach: a VM's tap exists on this host. Sets up the tap hook and the
 	// VM entry (its mode kept if an entry exists, else PASS).
-	Attach(ctx context.Context, spec api.VMSpec, tap TapInfo) error
+	Attach(ctx context.Context, spec api.VMSpec, tap Tap) error
 	// Detach: the VM's tap is going away (vm stop; source after a move: the
 	// entry stays in FORWARD for a grace period).
 	Detach(ctx context.Context, spec api.VMSpec) error
@@ -89,31 +77,7 @@ type Handoff interface {
 // With a Quiescer the agent decides the switchover itself: QEMU's
 // downtime-limit is kept at 1 ms; at the pass boundary where the rest fits
 // the downtime target the agent holds QEMU's migration channels, calls
-// Quiesce, stops the guest and lets QEMU finish (see policy.Config's
-// AgentSwitchover). Switchover is still called at pre-switchover.
+// Quiesce, stops the guest and lets QEMU finish (see policy.Config's AgentSwitchover). Switchover is still called at pre-switchover.
 type Quiescer interface {
 	Quiesce(ctx context.Context, spec api.VMSpec) error
-}
-
-// NoHandoff is the Handoff of an agent without a dataplane: nothing is held
-// or buffered; the flush stream stays empty.
-type NoHandoff struct{}
-
-func (NoHandoff) Attach(context.Context, api.VMSpec, TapInfo) error   { return nil }
-func (NoHandoff) Detach(context.Context, api.VMSpec) error            { return nil }
-func (NoHandoff) Begin(context.Context, api.VMSpec, netip.Addr) error { return nil }
-func (NoHandoff) Prepare(context.Context, api.VMSpec) error           { return nil }
-func (NoHandoff) Switchover(context.Context, api.VMSpec) error        { return nil }
-func (NoHandoff) Started(context.Context, api.VMSpec) error           { return nil }
-func (NoHandoff) Resumed(context.Context, api.VMSpec, Stream) error   { return nil }
-func (NoHandoff) Rollback(context.Context, api.VMSpec) error          { return nil }
-func (NoHandoff) Stats(api.VMSpec) api.HandoffStats                   { return api.HandoffStats{} }
-
-// Flushed drains the (empty) flush stream.
-func (NoHandoff) Flushed(_ context.Context, _ api.VMSpec, flush Stream) error {
-	if flush == nil {
-		return nil
-	}
-	_, err := io.Copy(io.Discard, flush)
-	return err
 }
