@@ -16,8 +16,8 @@ import (
 
 // probeRates are the rates maxSustainedRate tries, in order; it stops at
 // the first one the guest does not sustain. The steps are fine near the
-// rates a TCG guest manages (1-4 kpps here).
-var probeRates = []int{1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 8000}
+// rates a TCG guest manages (1-4 kpps here, less on a busy machine).
+var probeRates = []int{500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 8000}
 
 // probeFor is how long each rate is sent: long enough for a queue that
 // grows by rttGrowth per second of overload to show (see sustained).

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
+	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 )
 
 const (

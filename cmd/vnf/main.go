@@ -17,9 +17,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
 	"github.com/nfhandoff/nfhandoff/netctl/vnf"
-	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
 )
 
 func main() {

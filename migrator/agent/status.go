@@ -7,7 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
+	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 )
 
 // VMStatus returns the named VM's record with QEMU's run state and the

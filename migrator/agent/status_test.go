@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
+	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 )
 
 func TestGuestStatusMapping(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
-	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
 )
 
 // Defaults.

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
+	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 )
 
 // dropReader reads the guest kernel's counters of packets dropped before

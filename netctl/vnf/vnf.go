@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
-	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
 )
 
 // VNF is a running network function: its sockets, counters and memory.

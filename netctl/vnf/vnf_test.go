@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
-	"github.com/nfhandoff/nfhandoff/netctl/vnfproto"
 )
 
 // lineWriter sends each Write to a channel.
