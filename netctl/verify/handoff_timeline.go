@@ -7,9 +7,6 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
 
-// colBuffer marks when the source buffered the VM's packets.
-var colBuffer = rgba(121, 85, 72, 220)
-
 // bufferSpan is when the source held the VM's packets in BUFFER: from the
 // start of the switchover phase (the source enters BUFFER as it begins),
 // for as long as the source reports the mode lasted.
@@ -24,17 +21,6 @@ func (t *timeline) bufferSpan() (from, to time.Time, ok bool) {
 		}
 	}
 	return from, to, false
-}
-
-// bufferStrip draws the BUFFER span as a strip along the panel's bottom.
-func (t *timeline) bufferStrip(c canvas, p panel) {
-	from, to, ok := t.bufferSpan()
-	if !ok {
-		return
-	}
-	if x0, x1, ok := t.band(p, from, to); ok {
-		c.rect(x0, p.y+p.h-6, x1-x0, 6, colBuffer)
-	}
 }
 
 // handoffLine is the header's line about the hand-off, "" without one.

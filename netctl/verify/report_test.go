@@ -4,7 +4,6 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -80,12 +79,19 @@ func TestWriteReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := img.Bounds(); b.Dx() < 1200 || b.Dy() < 700 {
-		t.Errorf("picture %v, want at least 1200x700", b)
+	if b := img.Bounds(); b.Dx() != tlW || b.Dy() != tlH {
+		t.Errorf("picture %v, want %dx%d", b, tlW, tlH)
 	}
 	svg, err := os.ReadFile(filepath.Join(dir, TimelineSVGFile))
-	if err != nil || !strings.HasPrefix(string(svg), "<svg") || !strings.HasSuffix(strings.TrimSpace(string(svg)), "</svg>") {
-		t.Errorf("svg: %v %.60q", err, svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := svgTexts(t, svg)
+	for _, want := range []string{r.Verdict, "round-trip time (ms)", "replies (packets/s)", "lost packet (120)",
+		"largest gap 121ms in switchover", "switchover 150ms", "Zoom on the largest gap (121ms, 120 lost)"} {
+		if !hasText(texts, want) {
+			t.Errorf("svg lacks the text %q", want)
+		}
 	}
 	if os.Getenv("NFH_TIMELINE_EXAMPLE") != "" {
 		b, _ := os.ReadFile(filepath.Join(dir, TimelinePNGFile))

@@ -3,7 +3,22 @@ package verify
 import (
 	"math"
 	"strconv"
+
+	"gonum.org/v1/plot"
 )
+
+// niceTicks marks an axis at about n nice steps, labelled with just
+// enough decimals (gonum's DefaultTicks aims at fewer, with minor ticks).
+func niceTicks(n int) plot.Ticker {
+	return plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+		step := niceStep(hi-lo, n)
+		var out []plot.Tick
+		for _, v := range ticks(lo, hi, n) {
+			out = append(out, plot.Tick{Value: v, Label: tickLabel(v, step)})
+		}
+		return out
+	})
+}
 
 // niceStep returns a 1, 2 or 5 times a power of ten step that cuts span
 // into about n intervals.

@@ -27,3 +27,14 @@ func TestTicks(t *testing.T) {
 		t.Error("tickLabel")
 	}
 }
+
+func TestNiceTicks(t *testing.T) {
+	got := niceTicks(5).Ticks(0, 1.5)
+	var labels []string
+	for _, tk := range got {
+		labels = append(labels, tk.Label)
+	}
+	if !slices.Equal(labels, []string{"0.0", "0.5", "1.0", "1.5"}) {
+		t.Errorf("0..1.5: %v", labels)
+	}
+}

@@ -4,54 +4,32 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"image/color"
-	"image/png"
 	"io"
 	"slices"
+	"strings"
 	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
 
-// Picture size.
+// Picture size in points, drawn at 72 dpi: one point is one PNG pixel.
 const (
-	tlW      = 1400
-	tlH      = 985
-	tlLeft   = 90
+	tlW, tlH = 1400, 985
+	tlLeft   = 20 // the y labels sit inside the plots' canvases
 	tlRight  = 30
-	tlPlotW  = tlW - tlLeft - tlRight
-	minBin   = 10 * time.Millisecond
-	minBandW = 3.0 // pixels: the narrowest phase or gap still shows
+	tlPlotW  = tlW - 90 - tlRight // about the width of the data areas
 )
 
-var (
-	colText    = rgba(33, 33, 33, 255)
-	colMuted   = rgba(110, 110, 110, 255)
-	colGrid    = rgba(225, 225, 225, 255)
-	colFrame   = rgba(120, 120, 120, 255)
-	colReply   = rgba(25, 100, 210, 190)
-	colBar     = rgba(66, 133, 244, 255)
-	colLost    = rgba(211, 47, 47, 255)
-	colGapFill = rgba(229, 57, 53, 40)
-	colClip    = rgba(245, 124, 0, 255)
-	colPass    = rgba(27, 128, 54, 255)
-)
-
-// phaseColors: shading and label colour per phase name.
-var phaseColors = map[string][2]color.RGBA{
-	"setup":      {rgba(150, 150, 150, 45), rgba(90, 90, 90, 255)},
-	"precopy":    {rgba(66, 133, 244, 38), rgba(25, 90, 200, 255)},
-	"postcopy":   {rgba(156, 39, 176, 45), rgba(120, 30, 140, 255)},
-	"switchover": {rgba(255, 152, 0, 90), rgba(200, 100, 0, 255)},
-	"cleanup":    {rgba(76, 175, 80, 45), rgba(40, 120, 40, 255)},
-}
-
-func phaseColor(name string) (fill, label color.RGBA) {
-	if c, ok := phaseColors[name]; ok {
-		return c[0], c[1]
-	}
-	return rgba(120, 120, 120, 35), colMuted
-}
+// tlSlots are the three plots' canvases (axes included), in points from
+// the top: RTT, replies per bin, zoom. Titles go just above them.
+var tlSlots = [3][2]vg.Length{{145, 472}, {500, 720}, {765, 978}}
 
 // timeline is the picture of one verification run; times on its x axes
 // are seconds since the first test packet was sent.
@@ -96,98 +74,79 @@ func newTimeline(m api.Migration, r Report, samples []Sample) *timeline {
 func (t *timeline) sec(x time.Time) float64 { return x.Sub(t.t0).Seconds() }
 
 func (t *timeline) writePNG(w io.Writer) error {
-	c, err := newPNGCanvas(tlW, tlH)
-	if err != nil {
-		return fmt.Errorf("loading fonts: %w", err)
-	}
-	t.draw(c)
-	return png.Encode(w, c.img)
-}
-
-func (t *timeline) writeSVG(w io.Writer) error {
-	c := newSVGCanvas(tlW, tlH)
-	t.draw(c)
-	_, err := io.Copy(w, bytes.NewReader(c.bytes()))
+	c := vgimg.NewWith(vgimg.UseWH(tlW, tlH), vgimg.UseDPI(72))
+	t.draw(draw.New(c))
+	_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(w)
 	return err
 }
 
-// draw lays out the title, the phase labels and three panels: RTT of every
-// reply, replies per bin, and a zoom on the largest gap.
-func (t *timeline) draw(c canvas) {
-	t.header(c)
-	top := panel{x: tlLeft, y: 150, w: tlPlotW, h: 300, t0: t.tmin, t1: t.tmax}
-	t.phaseLabels(c, top, 138)
-	t.rttPanel(c, top, "round-trip time (ms)", true)
-	rate := panel{x: tlLeft, y: 505, w: tlPlotW, h: 170, t0: t.tmin, t1: t.tmax}
+// writeSVG writes the picture as SVG, its text in Liberation Sans or else
+// a font with the same widths (Arial, Helvetica): vgsvg names only the
+// one family and does not embed it (embedding would add a megabyte). The
+// size is in pixels, as the PNG's, where vgsvg says points.
+func (t *timeline) writeSVG(w io.Writer) error {
+	c := vgsvg.New(tlW, tlH)
+	t.draw(draw.New(c))
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
+		return err
+	}
+	out := bytes.ReplaceAll(b.Bytes(), []byte("font-family:Liberation Sans;"), []byte("font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"))
+	size := fmt.Sprintf(`width="%dpt" height="%dpt"`, tlW, tlH)
+	out = bytes.Replace(out, []byte(size), []byte(strings.ReplaceAll(size, "pt", "")), 1)
+	_, err := w.Write(out)
+	return err
+}
+
+// draw lays out the header, the phase labels and three plots with their
+// data areas lined up: RTT of every reply, replies per bin, and a zoom on
+// the largest gap.
+func (t *timeline) draw(dc draw.Canvas) {
+	const xlab = "time since the first test packet (s)"
 	zoom, ztitle := t.zoomWindow()
-	t.ratePanel(c, rate, zoom)
-	xlab := "time since the first test packet (s)"
-	axisX(c, top, "")
-	axisX(c, rate, xlab)
-	zp := panel{x: tlLeft, y: 770, w: tlPlotW, h: 160, t0: zoom[0], t1: zoom[1]}
-	c.text(tlLeft, zp.y-10, ztitle, textStyle{size: 15, c: colText, bold: true})
-	t.rttPanel(c, zp, "RTT (ms)", false)
-	axisX(c, zp, xlab)
+	rate, rtitle := t.ratePlot(zoom, xlab)
+	ps := []*plot.Plot{t.rttPlot(t.tmin, t.tmax, "round-trip time (ms)", "", true), rate,
+		t.rttPlot(zoom[0], zoom[1], "RTT (ms)", xlab, false)}
+	cs := make([]draw.Canvas, len(ps))
+	for i, s := range tlSlots {
+		cs[i] = draw.Crop(dc, tlLeft, -tlRight, tlH-s[1], -s[0])
+	}
+	alignX(ps, cs)
+	data := make([]draw.Canvas, len(ps))
+	for i, p := range ps {
+		p.Draw(cs[i])
+		data[i] = p.DataCanvas(cs[i])
+	}
+	t.header(dc, data[0].Min.X)
+	t.phaseLabels(dc, ps[0], data[0])
+	dc.FillText(txt(13, colMuted, false), vg.Point{X: data[1].Min.X, Y: data[1].Max.Y + 7}, rtitle)
+	dc.FillText(txt(15, colText, true), vg.Point{X: data[2].Min.X, Y: data[2].Max.Y + 10}, ztitle)
 }
 
-func (t *timeline) header(c canvas) {
-	col := colLost
-	if t.r.Pass {
-		col = colPass
+// alignX crops each plot's canvas so that all data areas share their left
+// and right edges whatever the width of each plot's y tick labels (as
+// plot.Align does for a grid of equal tiles; these plots differ in height).
+func alignX(ps []*plot.Plot, cs []draw.Canvas) {
+	var left, right vg.Length
+	for i, p := range ps {
+		d := p.DataCanvas(cs[i])
+		left, right = max(left, d.Min.X-cs[i].Min.X), max(right, cs[i].Max.X-d.Max.X)
 	}
-	verdict := t.r.Verdict
-	if verdict == "" {
-		verdict = "no verdict"
-	}
-	c.text(tlLeft, 34, verdict, textStyle{size: 24, c: col, bold: true})
-	m := t.m
-	var parts []string
-	if m.ID != "" {
-		line := fmt.Sprintf("migration %s: %s %s → %s, %s", m.ID, m.VM, m.From, m.To, m.State)
-		if m.TotalTime > 0 {
-			line += ", total " + time.Duration(m.TotalTime).Round(time.Millisecond).String()
-		}
-		if m.QEMUDowntime > 0 {
-			line += ", QEMU downtime " + fmtMS(m.QEMUDowntime)
-		}
-		if m.Paused > 0 {
-			line += ", guest paused " + fmtMS(m.Paused)
-		}
-		if m.Postcopy {
-			line += ", post-copy"
-		}
-		parts = append(parts, line)
-	}
-	r := t.r
-	cont := "continuous"
-	if !r.ReflectorSeqContinuous {
-		cont = fmt.Sprintf("BROKEN (%d jumps)", r.ReflectorSeqJumps)
-	}
-	parts = append(parts, fmt.Sprintf("%d packets at %.0f pps: %d lost, %d duplicated, %d reordered; RTT p50 %s p99 %s; reflector seq %d..%d %s",
-		r.Sent, t.rate, r.Lost, r.Duplicated, r.Reordered, fmtMS(r.LatencyP50), fmtMS(r.LatencyP99), r.ReflectorSeqFirst, r.ReflectorSeqLast, cont))
-	if s := t.handoffLine(); s != "" {
-		parts = append(parts, s)
-	}
-	for i, p := range parts {
-		c.text(tlLeft, 60+float64(i)*20, p, textStyle{size: 15, c: colText})
+	for i, p := range ps {
+		d := p.DataCanvas(cs[i])
+		cs[i] = draw.Crop(cs[i], left-(d.Min.X-cs[i].Min.X), (cs[i].Max.X-d.Max.X)-right, 0, 0)
 	}
 }
 
-// zoomWindow is the time span of the zoom panel and its title: the
-// largest gap, or else the switchover, with margins of at least 200ms.
-func (t *timeline) zoomWindow() ([2]float64, string) {
-	around := func(from, to time.Time) [2]float64 {
-		a, b := t.sec(from), t.sec(to)
-		pad := max(b-a, 0.2)
-		return [2]float64{a - pad, b + pad}
-	}
-	if t.r.GapLost > 0 {
-		return around(t.r.GapStart, t.r.GapEnd), fmt.Sprintf("Zoom on the largest gap (%s, %d lost): every dot is a reply, every red mark a lost packet", fmtMS(t.r.LargestGap), t.r.GapLost)
-	}
-	for _, ph := range t.m.Phases {
-		if ph.Name == "switchover" && !ph.End.IsZero() {
-			return around(ph.Start, ph.End), fmt.Sprintf("Zoom on the switchover (%s): every dot is a reply", fmtMS(api.Duration(ph.End.Sub(ph.Start))))
-		}
-	}
-	return [2]float64{t.tmin, t.tmax}, "Every dot is a reply"
+// newPlot is a plot of [x0, x1] by [0, y1] with the picture's axes, a
+// horizontal grid and the phases behind.
+func (t *timeline) newPlot(x0, x1, y1 float64, ylabel, xlabel string) *plot.Plot {
+	p := plot.New()
+	styleAxes(p, ylabel, xlabel)
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = x0, x1, 0, y1
+	t.backdrop(p)
+	g := plotter.NewGrid()
+	g.Vertical.Color, g.Horizontal = nil, line(1, colGrid)
+	p.Add(g)
+	return p
 }
