@@ -1,4 +1,4 @@
-package dataplane
+package frame
 
 import (
 	"bytes"
@@ -6,9 +6,9 @@ import (
 )
 
 func TestQueueFIFOAndBound(t *testing.T) {
-	q := newQueue(10)
+	q := NewQueue(10)
 	for i := range 4 {
-		ok := q.Push(frame{seq: uint64(i + 1), data: bytes.Repeat([]byte{byte(i)}, 3)})
+		ok := q.Push(Frame{Seq: uint64(i + 1), Data: bytes.Repeat([]byte{byte(i)}, 3)})
 		if want := i < 3; ok != want {
 			t.Fatalf("push %d: got %v, want %v", i, ok, want)
 		}
@@ -17,7 +17,7 @@ func TestQueueFIFOAndBound(t *testing.T) {
 		t.Fatalf("len %d bytes %d high %d drops %d", q.Len(), q.Bytes(), q.HighWater(), q.Drops())
 	}
 	// A smaller frame still fits: the bound is on bytes, not frames.
-	if !q.Push(frame{seq: 9, data: []byte{9}}) {
+	if !q.Push(Frame{Seq: 9, Data: []byte{9}}) {
 		t.Fatal("1-byte frame refused with 1 byte free")
 	}
 	var got []uint64
@@ -26,7 +26,7 @@ func TestQueueFIFOAndBound(t *testing.T) {
 		if !ok {
 			break
 		}
-		got = append(got, f.seq)
+		got = append(got, f.Seq)
 	}
 	if want := []uint64{1, 2, 3, 9}; !equalU64(got, want) {
 		t.Fatalf("order %v, want %v", got, want)
@@ -41,14 +41,14 @@ func TestQueueFIFOAndBound(t *testing.T) {
 }
 
 func TestQueueWaitAndCompaction(t *testing.T) {
-	q := newQueue(1 << 30)
+	q := NewQueue(1 << 30)
 	w := q.Wait()
 	select {
 	case <-w:
 		t.Fatal("wait fired before a push")
 	default:
 	}
-	q.Push(frame{seq: 1, data: []byte{1}})
+	q.Push(Frame{Seq: 1, Data: []byte{1}})
 	select {
 	case <-w:
 	default:
@@ -57,18 +57,18 @@ func TestQueueWaitAndCompaction(t *testing.T) {
 	// Interleave pushes and pops well past the compaction threshold.
 	next, want := uint64(2), uint64(1)
 	for range 5000 {
-		q.Push(frame{seq: next, data: []byte{0}})
-		q.Push(frame{seq: next + 1, data: []byte{0}})
+		q.Push(Frame{Seq: next, Data: []byte{0}})
+		q.Push(Frame{Seq: next + 1, Data: []byte{0}})
 		next += 2
 		f, _ := q.Pop()
-		if f.seq != want {
-			t.Fatalf("popped %d, want %d", f.seq, want)
+		if f.Seq != want {
+			t.Fatalf("popped %d, want %d", f.Seq, want)
 		}
 		want++
 	}
 	rest := q.Drain()
-	if len(rest) != int(next-want) || rest[0].seq != want || q.Len() != 0 {
-		t.Fatalf("drain: %d frames from %d, want %d from %d", len(rest), rest[0].seq, next-want, want)
+	if len(rest) != int(next-want) || rest[0].Seq != want || q.Len() != 0 {
+		t.Fatalf("drain: %d frames from %d, want %d from %d", len(rest), rest[0].Seq, next-want, want)
 	}
 }
 

@@ -1,4 +1,4 @@
-package dataplane
+package tapio
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/packet"
+	"github.com/nfhandoff/nfhandoff/dataplane/frame"
 	"golang.org/x/sys/unix"
 )
 
@@ -149,18 +150,23 @@ func (in *Injector) outstanding() uint64 {
 // Inject writes one frame, first waiting while too many injected frames are
 // unread. A frame the device refused (link down, no carrier: the tap's reader
 // is gone) is an error; it shows in the device's tx_dropped as well.
-func (in *Injector) Inject(ctx context.Context, frame []byte) error {
+func (in *Injector) Inject(ctx context.Context, b []byte) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closed {
 		return errors.New("injector closed")
 	}
-	if len(frame) < 14 || len(frame) > MaxFrame {
-		return fmt.Errorf("injecting into %s: frame of %d bytes", in.name, len(frame))
+	if len(b) < 14 || len(b) > frame.MaxFrame {
+		return fmt.Errorf("injecting into %s: frame of %d bytes", in.name, len(b))
 	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	// consumed only grows, so the estimate is an upper bound: the counters
 	// are read only when it reaches the limit.
-	var timer *time.Timer
 	for in.outstanding() >= in.limit {
 		if err := in.refresh(); err != nil {
 			return fmt.Errorf("injecting into %s: %w", in.name, err)
@@ -168,40 +174,36 @@ func (in *Injector) Inject(ctx context.Context, frame []byte) error {
 		if in.outstanding() < in.limit {
 			break
 		}
-		if timer == nil {
-			timer = time.NewTimer(injectPoll)
-			defer timer.Stop()
-		} else {
-			timer.Reset(injectPoll)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("injecting into %s: waiting for the reader: %w", in.name, ctx.Err())
-		case <-timer.C:
+		if err := wait(ctx, &timer, injectPoll); err != nil {
+			return fmt.Errorf("injecting into %s: waiting for the reader: %w", in.name, err)
 		}
 	}
-	for {
-		d := in.pace.wait(time.Now())
-		if d == 0 {
-			break
-		}
-		if timer == nil {
-			timer = time.NewTimer(d)
-			defer timer.Stop()
-		} else {
-			timer.Reset(d)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("injecting into %s: pacing: %w", in.name, ctx.Err())
-		case <-timer.C:
+	for d := in.pace.wait(time.Now()); d != 0; d = in.pace.wait(time.Now()) {
+		if err := wait(ctx, &timer, d); err != nil {
+			return fmt.Errorf("injecting into %s: pacing: %w", in.name, err)
 		}
 	}
-	if _, err := in.conn.WriteTo(frame, &packet.Addr{HardwareAddr: frame[0:6]}); err != nil {
+	if _, err := in.conn.WriteTo(b, &packet.Addr{HardwareAddr: b[0:6]}); err != nil {
 		return fmt.Errorf("injecting into %s: %w", in.name, err)
 	}
 	in.injected++
 	return nil
+}
+
+// wait waits d with *t (made on first use; the caller stops it), or until
+// ctx is done.
+func wait(ctx context.Context, t **time.Timer, d time.Duration) error {
+	if *t == nil {
+		*t = time.NewTimer(d)
+	} else {
+		(*t).Reset(d)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-(*t).C:
+		return nil
+	}
 }
 
 // Close closes the socket and reports the frames injected and the device's

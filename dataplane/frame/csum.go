@@ -1,8 +1,8 @@
-package dataplane
+package frame
 
 import "encoding/binary"
 
-// completeChecksum finishes the L4 checksum of an IPv4 UDP or TCP frame
+// CompleteChecksum finishes the L4 checksum of an IPv4 UDP or TCP frame
 // captured with a partial one, in place, and reports whether it did.
 //
 // A frame sent by the local stack with checksum offload (veth, tap and
@@ -15,7 +15,7 @@ import "encoding/binary"
 // sum; a frame whose checksum is already right, or wrong in any other way,
 // is left alone (a corrupt frame stays corrupt). Fragments, IPv6 and other
 // protocols are left alone.
-func completeChecksum(frame []byte) bool {
+func CompleteChecksum(frame []byte) bool {
 	if len(frame) < 14 {
 		return false
 	}

@@ -1,4 +1,4 @@
-package dataplane
+package tapio
 
 // DevCounters are the counters of a network device that the hand-off
 // accounting needs. For a tap, TxPackets counts frames user space (QEMU) has

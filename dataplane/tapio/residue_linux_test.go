@@ -1,4 +1,4 @@
-package dataplane
+package tapio
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/dataplane/frame"
+	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,7 +57,7 @@ func TestPrivReadResidue(t *testing.T) {
 	ctx := context.Background()
 	for i := range 10 {
 		if i == 3 || i == 7 {
-			if err := in.Inject(ctx, ProbeFrame(ioVMMAC)); err != nil {
+			if err := in.Inject(ctx, frame.Probe(ioVMMAC)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -113,7 +115,7 @@ func TestPrivReadResidue(t *testing.T) {
 // changed (the description is QEMU's).
 func TestPrivReadResidueRefusesBlocking(t *testing.T) {
 	ioEnterNetns(t)
-	f := ioOpenTap(t, "dptio1", false)
+	f := privtest.OpenTap(t, "dptio1", false)
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := ReadResidue(f, 10)

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package dataplane
+package tapio
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func (in *Injector) RaiseRate(rate float64) {}
 func (in *Injector) Limit() uint64 { return 0 }
 
 // Inject is not implemented on this GOOS.
-func (in *Injector) Inject(ctx context.Context, frame []byte) error { return errNotLinux }
+func (in *Injector) Inject(ctx context.Context, b []byte) error { return errNotLinux }
 
 // Close is not implemented on this GOOS.
 func (in *Injector) Close() (InjectResult, error) { return InjectResult{}, errNotLinux }

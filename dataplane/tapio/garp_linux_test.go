@@ -1,4 +1,4 @@
-package dataplane
+package tapio
 
 import (
 	"bytes"
@@ -89,7 +89,7 @@ func TestPrivSendGARP(t *testing.T) {
 	var waits []time.Duration
 	recordWait := func(ctx context.Context, d time.Duration) error {
 		waits = append(waits, d)
-		return sleepCtx(ctx, d)
+		return Sleep(ctx, d)
 	}
 	sent, err := sendGARP(context.Background(), "dptga", mac, ip, count, first, recordWait)
 	if err != nil || sent != count {

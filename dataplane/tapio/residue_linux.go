@@ -1,10 +1,11 @@
-package dataplane
+package tapio
 
 import (
 	"errors"
 	"fmt"
 	"os"
 
+	"github.com/nfhandoff/nfhandoff/dataplane/frame"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,8 +16,8 @@ const residueBuf = 64 << 10
 // ReadResidue reads the frames currently queued in a tap, through f, a
 // duplicate of the tap descriptor QEMU reads (migratord's own). It reads
 // until the queue is empty (EAGAIN) or max real frames were read, never
-// waiting for more. Probe frames (IsProbe) are dropped and counted in probes.
-// Frames larger than MaxFrame are returned as they are; the caller decides.
+// waiting for more. Probe frames (frame.IsProbe) are dropped and counted in probes.
+// Frames larger than frame.MaxFrame are returned as they are; the caller decides.
 //
 // The descriptor's file description, and so its O_NONBLOCK flag, is shared
 // with QEMU: ReadResidue never calls f.Fd() (which would make it blocking
@@ -51,12 +52,12 @@ func ReadResidue(f *os.File, max int) (frames [][]byte, probes int, err error) {
 			case n <= hdr:
 				return true
 			}
-			frame := buf[hdr:n]
-			if IsProbe(frame) {
+			f := buf[hdr:n]
+			if frame.IsProbe(f) {
 				probes++
 				continue
 			}
-			frames = append(frames, append([]byte(nil), frame...))
+			frames = append(frames, append([]byte(nil), f...))
 		}
 		return true
 	})

@@ -1,4 +1,4 @@
-package dataplane
+package frame
 
 import (
 	"bytes"
@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-func TestProbeFrame(t *testing.T) {
+func TestProbe(t *testing.T) {
 	dst := net.HardwareAddr{0x52, 0x54, 0, 0x12, 0x34, 0x56}
-	f := ProbeFrame(dst)
+	f := Probe(dst)
 	if len(f) != 60 {
 		t.Fatalf("probe is %d bytes, want 60", len(f))
 	}
@@ -21,13 +21,13 @@ func TestProbeFrame(t *testing.T) {
 	if !IsProbe(f) {
 		t.Error("IsProbe(ProbeFrame) = false")
 	}
-	if !IsProbe(ProbeFrame(net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})) {
+	if !IsProbe(Probe(net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})) {
 		t.Error("broadcast probe not recognised")
 	}
 }
 
 func TestIsProbeRejects(t *testing.T) {
-	good := ProbeFrame(net.HardwareAddr{2, 0, 0, 0, 0, 1})
+	good := Probe(net.HardwareAddr{2, 0, 0, 0, 0, 1})
 	mut := func(i int, v byte) []byte {
 		b := append([]byte(nil), good...)
 		b[i] = v

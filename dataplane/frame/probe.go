@@ -1,4 +1,4 @@
-package dataplane
+package frame
 
 import (
 	"bytes"
@@ -22,8 +22,8 @@ const (
 // ("\x02" + "nfhp").
 var probeSource = net.HardwareAddr{0x02, 'n', 'f', 'h', 'p', 0x00}
 
-// ProbeFrame returns a 60-byte probe frame to dst.
-func ProbeFrame(dst net.HardwareAddr) []byte {
+// Probe returns a 60-byte probe frame to dst.
+func Probe(dst net.HardwareAddr) []byte {
 	f := make([]byte, probeLen)
 	copy(f[0:6], dst)
 	copy(f[6:12], probeSource)
@@ -32,7 +32,7 @@ func ProbeFrame(dst net.HardwareAddr) []byte {
 	return f
 }
 
-// IsProbe reports whether frame is a probe made by ProbeFrame (whatever its
+// IsProbe reports whether frame is a probe made by Probe (whatever its
 // destination).
 func IsProbe(frame []byte) bool {
 	return len(frame) >= 14+len(probeMagic) &&

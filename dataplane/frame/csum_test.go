@@ -1,4 +1,4 @@
-package dataplane
+package frame
 
 import (
 	"bytes"
@@ -49,16 +49,16 @@ func TestCompleteChecksum(t *testing.T) {
 		for _, payload := range [][]byte{nil, []byte("x"), bytes.Repeat([]byte{0xab}, 41), bytes.Repeat([]byte{0xff}, 1400)} {
 			good := udpFrame(payload, vlan)
 			p := partial(good, ipOff)
-			if !completeChecksum(p) || !bytes.Equal(p, good) {
+			if !CompleteChecksum(p) || !bytes.Equal(p, good) {
 				t.Errorf("vlan %v, %d bytes: partial checksum not completed to the right one", vlan, len(payload))
 			}
 			same := bytes.Clone(good)
-			if completeChecksum(same) || !bytes.Equal(same, good) {
+			if CompleteChecksum(same) || !bytes.Equal(same, good) {
 				t.Errorf("vlan %v, %d bytes: a right checksum was changed", vlan, len(payload))
 			}
 			bad := bytes.Clone(good)
 			bad[len(bad)-1] ^= 0x55
-			if len(payload) > 0 && (completeChecksum(bad) || bad[len(bad)-1] == good[len(good)-1]) {
+			if len(payload) > 0 && (CompleteChecksum(bad) || bad[len(bad)-1] == good[len(good)-1]) {
 				t.Errorf("vlan %v, %d bytes: a corrupt frame was repaired", vlan, len(payload))
 			}
 		}
@@ -75,7 +75,7 @@ func TestCompleteChecksumLeavesOthersAlone(t *testing.T) {
 	short := udpFrame(nil, false)[:14+10]
 	for name, f := range map[string][]byte{"fragment": frag, "udp without checksum": zero, "arp": arp, "truncated ipv4": short, "ethernet header only": make([]byte, 14)} {
 		before := bytes.Clone(f)
-		if completeChecksum(f) || !bytes.Equal(f, before) {
+		if CompleteChecksum(f) || !bytes.Equal(f, before) {
 			t.Errorf("%s: changed", name)
 		}
 	}
@@ -89,7 +89,7 @@ func FuzzCompleteChecksum(f *testing.F) {
 			return
 		}
 		c := bytes.Clone(b)
-		if completeChecksum(c) && completeChecksum(c) {
+		if CompleteChecksum(c) && CompleteChecksum(c) {
 			t.Fatal("a completed checksum was completed again")
 		}
 		if len(c) != len(b) {

@@ -1,4 +1,4 @@
-package dataplane
+package tapio
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // 4×first... It returns how many were sent. The frames are built here rather
 // than with arp.Client, which needs an IPv4 address on ifname.
 func SendGARP(ctx context.Context, ifname string, mac net.HardwareAddr, ip netip.Addr, count int, first time.Duration) (sent int, err error) {
-	return sendGARP(ctx, ifname, mac, ip, count, first, sleepCtx)
+	return sendGARP(ctx, ifname, mac, ip, count, first, Sleep)
 }
 
 // sendGARP is SendGARP with the wait between two frames as a parameter.
@@ -51,18 +51,6 @@ func sendGARP(ctx context.Context, ifname string, mac net.HardwareAddr, ip netip
 		if err := wait(ctx, d); err != nil {
 			return sent, fmt.Errorf("gratuitous ARP on %s: %w", ifname, err)
 		}
-	}
-}
-
-// sleepCtx waits d, or until ctx is done (then it returns ctx.Err()).
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -1,76 +1,30 @@
-package dataplane
+package tapio
 
 import (
 	"encoding/binary"
-	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 // Helpers for the packet I/O tests. The test's goroutine is locked to its
-// thread and moved into a fresh named netns (dpt-io-*) until the test ends:
-// every socket, tap and link of the test is created on that thread. Other
-// goroutines only use descriptors, which are netns-independent. No subtests
-// (they would run on other threads).
+// thread and moved into a fresh named netns (dpt-io-*) until the test ends
+// (privtest.EnterNetns): every socket, tap and link of the test is created
+// on that thread. Other goroutines only use descriptors, which are
+// netns-independent. No subtests (they would run on other threads).
 
-func ioRequireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, taps, packet sockets)")
-	}
-}
-
-func ioEnterNetns(t *testing.T) {
-	t.Helper()
-	ioRequireRoot(t)
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	name := fmt.Sprintf("dpt-io-%d-%08x", os.Getpid(), rand.Uint32())
-	ns, err := netns.NewNamed(name)
-	if err != nil {
-		orig.Close()
-		runtime.UnlockOSThread()
-		t.Fatalf("creating netns %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if err := netns.Set(orig); err != nil {
-			t.Errorf("restoring netns: %v", err) // the thread stays locked and dies with the goroutine
-		} else {
-			runtime.UnlockOSThread()
-		}
-		ns.Close()
-		orig.Close()
-		if err := netns.DeleteNamed(name); err != nil {
-			t.Errorf("deleting netns %s: %v", name, err)
-		}
-	})
-	lo, err := netlink.LinkByName("lo")
-	if err == nil {
-		err = netlink.LinkSetUp(lo)
-	}
-	if err != nil {
-		t.Fatalf("lo: %v", err)
-	}
-}
+func ioEnterNetns(t *testing.T) { privtest.EnterNetns(t, "dpt-io") }
 
 // ioTap creates tap name (IFF_TAP|IFF_NO_PI, not persistent) with queue
 // length qlen, IPv6 off (no router solicitations in its queue), up, and
 // returns its non-blocking, poller-backed descriptor.
 func ioTap(t *testing.T, name string, qlen int) *os.File {
 	t.Helper()
-	f := ioOpenTap(t, name, true)
+	f := privtest.OpenTap(t, name, true)
 	if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0); err != nil {
 		t.Logf("disabling IPv6 on %s: %v", name, err)
 	}
@@ -81,33 +35,7 @@ func ioTap(t *testing.T, name string, qlen int) *os.File {
 	if err := netlink.LinkSetTxQLen(link, qlen); err != nil {
 		t.Fatal(err)
 	}
-	if err := netlink.LinkSetUp(link); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func ioOpenTap(t *testing.T, name string, nonblock bool) *os.File {
-	t.Helper()
-	flags := unix.O_RDWR | unix.O_CLOEXEC
-	if nonblock {
-		flags |= unix.O_NONBLOCK
-	}
-	fd, err := unix.Open("/dev/net/tun", flags, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-		unix.Close(fd)
-		t.Fatalf("TUNSETIFF %s: %v", name, err)
-	}
-	f := os.NewFile(uintptr(fd), "/dev/net/tun:"+name)
-	t.Cleanup(func() { f.Close() })
+	privtest.LinkUp(t, name, "")
 	return f
 }
 

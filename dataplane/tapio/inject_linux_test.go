@@ -1,4 +1,4 @@
-package dataplane
+package tapio
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/mdlayher/packet"
+	"github.com/nfhandoff/nfhandoff/dataplane/frame"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -256,7 +257,7 @@ func TestPrivInjectRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []int{0, 13, MaxFrame + 1} {
+	for _, n := range []int{0, 13, frame.MaxFrame + 1} {
 		if err := in.Inject(context.Background(), make([]byte, n)); err == nil {
 			t.Errorf("injected a %d-byte frame", n)
 		}
