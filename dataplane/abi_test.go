@@ -82,3 +82,30 @@ func TestModesMatchEnum(t *testing.T) {
 		t.Error("capturing: BUFFER, HOLD and RELEASE capture, the others do not")
 	}
 }
+
+// add and sub cover every counter of struct vm_counters (a counter added
+// in C and regenerated must be added to fields too).
+func TestCountersFieldsCoverStruct(t *testing.T) {
+	var c vmCounters
+	rv := reflect.ValueOf(&c).Elem()
+	n := 0
+	for i := range rv.NumField() {
+		if f := rv.Field(i); f.Kind() == reflect.Uint64 {
+			n++
+			f.SetUint(uint64(n))
+		}
+	}
+	if got := len(c.fields()); got != n {
+		t.Fatalf("fields lists %d counters, struct vm_counters has %d", got, n)
+	}
+	sum := c
+	sum.add(c)
+	if diff := sum.sub(c); diff != c {
+		t.Errorf("(c + c) - c = %+v, want %+v", diff, c)
+	}
+	for i, p := range sum.fields() {
+		if *p != 2**c.fields()[i] {
+			t.Errorf("counter %d: c + c = %d, want %d", i, *p, 2**c.fields()[i])
+		}
+	}
+}

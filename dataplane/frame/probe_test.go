@@ -19,7 +19,7 @@ func TestProbe(t *testing.T) {
 		t.Errorf("source %v is not a locally administered unicast MAC", net.HardwareAddr(f[6:12]))
 	}
 	if !IsProbe(f) {
-		t.Error("IsProbe(ProbeFrame) = false")
+		t.Error("IsProbe(Probe) = false")
 	}
 	if !IsProbe(Probe(net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})) {
 		t.Error("broadcast probe not recognised")
