@@ -29,14 +29,15 @@
 //     held), dest_linux.go (Prepare, Started, Flushed, destination
 //     rollback), flush_linux.go (the flush stream, both ends),
 //     release_linux.go (RELEASE, both ends).
-//   - dataplane_linux.go (loading), hook_linux.go (tcx, clsact fallback),
+//   - dataplane_linux.go (loading, the hooks' names and places),
 //     tunnel_linux.go, maps_linux.go (the BPF maps), ring_linux.go (the
 //     ring reader), metrics_linux.go, stats.go, config.go.
 //   - abi.go and gen.go: the C structs and modes come from bpf2go's
 //     handoff_bpfel.go; abi_test.go checks them against the object's BTF.
 //
-// Two sub-packages hold what does not depend on the hand-off's state:
+// Three sub-packages hold what does not depend on the hand-off's state:
 // dataplane/frame (queue, flush format, checksum completion, mirror copies,
-// probe frame) and dataplane/tapio (injection into a tap, gratuitous ARPs,
-// device counters, the tap's residue).
+// probe frame), dataplane/tapio (injection into a tap, gratuitous ARPs,
+// device counters, the tap's residue) and dataplane/tchook (attaching a
+// program with tcx, clsact as a fallback).
 package dataplane

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/dataplane/frame"
 	"github.com/nfhandoff/nfhandoff/dataplane/tapio"
+	"github.com/nfhandoff/nfhandoff/dataplane/tchook"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
@@ -35,7 +36,7 @@ type vmEntry struct {
 
 	mu      sync.Mutex // guards the fields below
 	tap     handoff.Tap
-	hook    *hook
+	hook    *tchook.Hook
 	grace   *time.Timer // FORWARD after Detach: the entry goes when it fires
 	role    string
 	discard bool        // captured frames are no longer wanted (counted already)

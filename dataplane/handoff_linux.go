@@ -247,7 +247,7 @@ func (h *Handoff) closeHooks() error {
 	var errs []error
 	for _, v := range h.entries() {
 		v.mu.Lock()
-		errs = append(errs, v.hook.close())
+		errs = append(errs, v.hook.Close())
 		v.mu.Unlock()
 	}
 	return errors.Join(errs...)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/nfhandoff/nfhandoff/dataplane/tchook"
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
@@ -92,8 +93,8 @@ func (h *Handoff) rename(v *vmEntry, name string, ip netip.Addr) {
 // hookTap attaches the tap hook to tap unless it is there already (v.mu
 // held); a hook on another device goes.
 func (h *Handoff) hookTap(v *vmEntry, tap handoff.Tap) error {
-	if v.hook != nil && (v.hook.ifindex != tap.Ifindex || v.hook.ifname != tap.Name) {
-		if err := v.hook.detach(); err != nil {
+	if v.hook != nil && !v.hook.On(tap.Name, tap.Ifindex) {
+		if err := v.hook.Detach(); err != nil {
 			v.log.Warn("detaching old tap hook", "err", err)
 		}
 		v.hook = nil
@@ -101,7 +102,7 @@ func (h *Handoff) hookTap(v *vmEntry, tap handoff.Tap) error {
 	if v.hook != nil {
 		return nil
 	}
-	hk, err := attachHook(h.d.cfg.PinDir, tap.Name, tap.Ifindex, hookTapEgress, h.d.objs.TapEgress, true, h.d.cfg.ForceClsact, v.log)
+	hk, err := tchook.Attach(h.d.hookSpec(tap.Name, tap.Ifindex, hookTapEgress), h.d.objs.TapEgress, v.log)
 	if err != nil {
 		return err
 	}
@@ -119,7 +120,7 @@ func (h *Handoff) Detach(ctx context.Context, spec api.VMSpec) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	m := h.d.maps
-	errs := []error{v.hook.detach(), m.unmapIfindex(v.key, uint32(v.tap.Ifindex))}
+	errs := []error{v.hook.Detach(), m.unmapIfindex(v.key, uint32(v.tap.Ifindex))}
 	v.hook, v.tap = nil, handoff.Tap{}
 	st, exists, err := m.state(v.key)
 	if err != nil {

@@ -1,4 +1,4 @@
-package dataplane
+package tchook
 
 import (
 	"errors"
@@ -13,54 +13,60 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Hook names (the program attached and where).
-const (
-	hookTapEgress     = "tap_egress"
-	hookUplinkIngress = "uplink_ingress"
-	hookTunnelIngress = "tunnel_ingress"
-)
-
 // clsact filter identity of the fallback attachment.
 const (
 	clsactHandle   = 0x4e46
 	clsactPriority = 0x4e46
 )
 
-// hook is a program attached to one interface: a tcx link pinned under
-// PinDir/links/<ifname>-<hook>, or a clsact filter (which keeps its program
-// alive by itself).
-type hook struct {
-	ifname  string
-	ifindex int
-	name    string
-	egress  bool
-	lnk     link.Link // tcx; nil with clsact
-	pin     string
+// Spec says where a program goes.
+type Spec struct {
+	PinDir      string // bpffs dir: a tcx link is pinned as PinDir/links/<Dev>-<Name>
+	Dev         string // device name
+	Ifindex     int    // and index
+	Name        string // the hook's name (the clsact filter is "nfh-<Name>")
+	Egress      bool   // egress, else ingress
+	ForceClsact bool   // clsact even where tcx works (tests)
 }
 
-// attachHook attaches prog (the hook name) to ifname/ifindex. A pinned tcx
-// link of a previous run on the same device is updated with prog, so the
-// hook never goes away; a stale one (device recreated) is replaced.
-func attachHook(pinDir, ifname string, ifindex int, name string, prog *ebpf.Program, egress, forceClsact bool, log *slog.Logger) (*hook, error) {
-	h := &hook{ifname: ifname, ifindex: ifindex, name: name, egress: egress,
-		pin: filepath.Join(pinDir, "links", ifname+"-"+name)}
-	if !forceClsact {
+// Hook is a program attached to one device: a tcx link pinned under
+// PinDir/links, or a clsact filter (which keeps its program alive by
+// itself).
+type Hook struct {
+	Spec
+	lnk link.Link // tcx; nil with clsact
+	pin string
+}
+
+// Attach attaches prog as s says. A pinned tcx link of a previous run on
+// the same device is updated with prog, so the hook never goes away; a
+// stale one (device recreated) is replaced. Where tcx is not supported the
+// program goes into a clsact filter.
+func Attach(s Spec, prog *ebpf.Program, log *slog.Logger) (*Hook, error) {
+	h := &Hook{Spec: s, pin: filepath.Join(s.PinDir, "links", s.Dev+"-"+s.Name)}
+	if !s.ForceClsact {
 		err := h.attachTCX(prog, log)
 		if err == nil {
 			return h, nil
 		}
 		if !errors.Is(err, ebpf.ErrNotSupported) {
-			return nil, fmt.Errorf("attaching %s to %s: %w", name, ifname, err)
+			return nil, fmt.Errorf("attaching %s to %s: %w", s.Name, s.Dev, err)
 		}
-		log.Info("tcx not supported, attaching with clsact", "hook", name, "dev", ifname)
+		log.Info("tcx not supported, attaching with clsact", "hook", s.Name, "dev", s.Dev)
 	}
 	if err := h.attachClsact(prog); err != nil {
-		return nil, fmt.Errorf("attaching %s to %s with clsact: %w", name, ifname, err)
+		return nil, fmt.Errorf("attaching %s to %s with clsact: %w", s.Name, s.Dev, err)
 	}
 	return h, nil
 }
 
-func (h *hook) attachTCX(prog *ebpf.Program, log *slog.Logger) error {
+// On reports whether h is attached to the device dev with index ifindex.
+func (h *Hook) On(dev string, ifindex int) bool { return h.Dev == dev && h.Ifindex == ifindex }
+
+// TCX reports whether h is a tcx link (else a clsact filter).
+func (h *Hook) TCX() bool { return h.lnk != nil }
+
+func (h *Hook) attachTCX(prog *ebpf.Program, log *slog.Logger) error {
 	if l, err := link.LoadPinnedLink(h.pin, nil); err == nil {
 		if h.linkOnDevice(l) {
 			if err := l.Update(prog); err != nil {
@@ -79,10 +85,10 @@ func (h *hook) attachTCX(prog *ebpf.Program, log *slog.Logger) error {
 		os.Remove(h.pin)
 	}
 	attach := ebpf.AttachTCXIngress
-	if h.egress {
+	if h.Egress {
 		attach = ebpf.AttachTCXEgress
 	}
-	l, err := link.AttachTCX(link.TCXOptions{Interface: h.ifindex, Program: prog, Attach: attach})
+	l, err := link.AttachTCX(link.TCXOptions{Interface: h.Ifindex, Program: prog, Attach: attach})
 	if err != nil {
 		return err
 	}
@@ -100,7 +106,7 @@ func (h *hook) attachTCX(prog *ebpf.Program, log *slog.Logger) error {
 
 // linkOnDevice reports whether l is a live tcx link on h's device and
 // direction.
-func (h *hook) linkOnDevice(l link.Link) bool {
+func (h *Hook) linkOnDevice(l link.Link) bool {
 	info, err := l.Info()
 	if err != nil {
 		return false
@@ -110,29 +116,29 @@ func (h *hook) linkOnDevice(l link.Link) bool {
 		return false
 	}
 	want := ebpf.AttachTCXIngress
-	if h.egress {
+	if h.Egress {
 		want = ebpf.AttachTCXEgress
 	}
-	return int(tcx.Ifindex) == h.ifindex && ebpf.AttachType(tcx.AttachType) == want
+	return int(tcx.Ifindex) == h.Ifindex && ebpf.AttachType(tcx.AttachType) == want
 }
 
-func (h *hook) clsactFilter(fd int) *netlink.BpfFilter {
+func (h *Hook) clsactFilter(fd int) *netlink.BpfFilter {
 	parent := uint32(netlink.HANDLE_MIN_INGRESS)
-	if h.egress {
+	if h.Egress {
 		parent = netlink.HANDLE_MIN_EGRESS
 	}
 	return &netlink.BpfFilter{
 		FilterAttrs: netlink.FilterAttrs{
-			LinkIndex: h.ifindex, Parent: parent, Handle: clsactHandle,
+			LinkIndex: h.Ifindex, Parent: parent, Handle: clsactHandle,
 			Priority: clsactPriority, Protocol: unix.ETH_P_ALL,
 		},
-		Fd: fd, Name: "nfh-" + h.name, DirectAction: true,
+		Fd: fd, Name: "nfh-" + h.Name, DirectAction: true,
 	}
 }
 
-func (h *hook) attachClsact(prog *ebpf.Program) error {
+func (h *Hook) attachClsact(prog *ebpf.Program) error {
 	qdisc := &netlink.GenericQdisc{
-		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: h.ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
+		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: h.Ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
 		QdiscType:  "clsact",
 	}
 	if err := netlink.QdiscReplace(qdisc); err != nil {
@@ -144,23 +150,23 @@ func (h *hook) attachClsact(prog *ebpf.Program) error {
 	return nil
 }
 
-// close lets go of the hook's descriptor; the attachment stays (pinned or
+// Close lets go of the hook's descriptor; the attachment stays (pinned or
 // held by its clsact filter).
-func (h *hook) close() error {
+func (h *Hook) Close() error {
 	if h == nil || h.lnk == nil {
 		return nil
 	}
 	err := h.lnk.Close()
 	h.lnk = nil
 	if err != nil {
-		return fmt.Errorf("closing %s link on %s: %w", h.name, h.ifname, err)
+		return fmt.Errorf("closing %s link on %s: %w", h.Name, h.Dev, err)
 	}
 	return nil
 }
 
-// detach removes the attachment (unpins the link or deletes the filter).
+// Detach removes the attachment (unpins the link or deletes the filter).
 // A device that is already gone is not an error.
-func (h *hook) detach() error {
+func (h *Hook) Detach() error {
 	if h == nil {
 		return nil
 	}
@@ -171,7 +177,7 @@ func (h *hook) detach() error {
 		}
 		h.lnk = nil
 		if err := errors.Join(errs...); err != nil {
-			return fmt.Errorf("detaching %s from %s: %w", h.name, h.ifname, err)
+			return fmt.Errorf("detaching %s from %s: %w", h.Name, h.Dev, err)
 		}
 		return nil
 	}
@@ -180,11 +186,11 @@ func (h *hook) detach() error {
 			return nil // the device is gone, and its qdiscs with it
 		}
 		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("deleting %s filter from %s: %w", h.name, h.ifname, err)
+			return fmt.Errorf("deleting %s filter from %s: %w", h.Name, h.Dev, err)
 		}
 	}
 	if err := h.removeEmptyClsact(); err != nil {
-		return fmt.Errorf("detaching %s from %s: %w", h.name, h.ifname, err)
+		return fmt.Errorf("detaching %s from %s: %w", h.Name, h.Dev, err)
 	}
 	return nil
 }
@@ -192,8 +198,8 @@ func (h *hook) detach() error {
 // removeEmptyClsact deletes the device's clsact qdisc once it holds no
 // filter in either direction (ours was the last), so a detach leaves the
 // device as it found it. A clsact with other filters stays.
-func (h *hook) removeEmptyClsact() error {
-	l, err := netlink.LinkByIndex(h.ifindex)
+func (h *Hook) removeEmptyClsact() error {
+	l, err := netlink.LinkByIndex(h.Ifindex)
 	if err != nil {
 		return nil // gone
 	}
