@@ -6,6 +6,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
 
+// desc describes the metric name with its help and variable labels.
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, labels, nil)
 }
