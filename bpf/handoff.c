@@ -68,8 +68,8 @@
 #define RING_BYTES (8 << 20) /* default; user space may set MaxEntries before loading */
 #define TUNNEL_TTL 64
 
-/* Per-VM modes (vm_state.mode). */
-enum {
+/* Per-VM modes (vm_state.mode); Go gets them from this enum (bpf2go -type vm_mode). */
+enum vm_mode {
 	MODE_PASS = 0,    /* pass */
 	MODE_MIRROR = 1,  /* pass AND copy to the ring (source, migration start .. switchover) */
 	MODE_BUFFER = 2,  /* copy to the ring, drop (source, blackout) */
@@ -90,7 +90,7 @@ struct vm_key {
 
 /* Written by user space only, except the RELEASE -> PASS flip of .mode. */
 struct vm_state {
-	__u32 mode;        /* MODE_* */
+	enum vm_mode mode; /* MODE_*, 4 bytes like the __u32 it was */
 	__u32 ip;          /* VM IPv4, network byte order (0 = none) */
 	__u32 tap_ifindex; /* local tap (0 = none on this host) */
 	__u32 tun_ifindex; /* VXLAN (collect_md) device for FORWARD */
@@ -119,6 +119,7 @@ struct rec_hdr {
 };
 
 _Static_assert(sizeof(struct rec_hdr) == 32, "rec_hdr is 32 bytes");
+_Static_assert(sizeof(enum vm_mode) == sizeof(__u32), "vm_state.mode is a u32");
 
 /* One record as built in the per-CPU scratch before it goes into the ring. */
 struct record {

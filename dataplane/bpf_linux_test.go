@@ -16,16 +16,6 @@ const (
 	progRedirect int32 = 7  // TC_ACT_REDIRECT
 )
 
-// Modes (bpf/handoff.c MODE_*), as the tests write them.
-const (
-	bpfModePass    uint32 = 0
-	bpfModeMirror  uint32 = 1
-	bpfModeBuffer  uint32 = 2
-	bpfModeHold    uint32 = 3
-	bpfModeForward uint32 = 4
-	bpfModeRelease uint32 = 5
-)
-
 // tapFrames are the kinds of frame a tap may carry; at tap_egress each belongs to the
 // VM by ifindex, whatever it is.
 func tapFrames() map[string][]byte {
@@ -43,7 +33,7 @@ var tapFrameOrder = []string{"ipv4", "vlan", "non-ip", "arp", "eth-14"}
 func TestPrivTapEgressModes(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		mode     uint32
+		mode     mode
 		captured int64 // captured[vm] before (user space: 0)
 		released int64
 		want     int32
@@ -52,15 +42,15 @@ func TestPrivTapEgressModes(t *testing.T) {
 		count    func(c handoffVmCounters) uint64
 		order    []string // frames sent (nil: tapFrameOrder)
 	}{
-		{"pass", bpfModePass, 0, 0, progOK, false, 0, func(c handoffVmCounters) uint64 { return c.Passed }, nil},
-		{"mirror", bpfModeMirror, 0, 0, progOK, true, 1, func(c handoffVmCounters) uint64 { return c.Mirrored }, nil},
-		{"buffer", bpfModeBuffer, 0, 0, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Buffered }, nil},
-		{"hold", bpfModeHold, 0, 0, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Held }, nil},
+		{"pass", modePass, 0, 0, progOK, false, 0, func(c handoffVmCounters) uint64 { return c.Passed }, nil},
+		{"mirror", modeMirror, 0, 0, progOK, true, 1, func(c handoffVmCounters) uint64 { return c.Mirrored }, nil},
+		{"buffer", modeBuffer, 0, 0, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Buffered }, nil},
+		{"hold", modeHold, 0, 0, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Held }, nil},
 		// RELEASE while user space still has frames to inject (released < captured).
 		// ARP passes in RELEASE (TestPrivReleaseARPPasses).
-		{"release", bpfModeRelease, 3, 1, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Held },
+		{"release", modeRelease, 3, 1, progShot, true, 0, func(c handoffVmCounters) uint64 { return c.Held },
 			[]string{"ipv4", "vlan", "non-ip", "eth-14"}},
-		{"forward", bpfModeForward, 0, 0, progRedirect, false, 0, func(c handoffVmCounters) uint64 { return c.Forwarded }, nil},
+		{"forward", modeForward, 0, 0, progRedirect, false, 0, func(c handoffVmCounters) uint64 { return c.Forwarded }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newBPFEnv(t, 1<<16)
@@ -97,7 +87,7 @@ func TestPrivTapEgressModes(t *testing.T) {
 				name := order[i]
 				want := frames[name]
 				if r.hdr.Seq != uint64(tc.captured)+uint64(i)+1 || r.hdr.Mac != testVMKey.Mac ||
-					uint32(r.hdr.Mode) != tc.mode || r.hdr.Flags != tc.flags ||
+					mode(r.hdr.Mode) != tc.mode || r.hdr.Flags != tc.flags ||
 					r.hdr.Ifindex != e.tap || r.hdr.TsNs == 0 {
 					t.Errorf("%s record header %+v", name, r.hdr)
 				}
@@ -132,7 +122,7 @@ func TestPrivTapEgressUnknown(t *testing.T) {
 // guest's neighbour resolution must not wait seconds behind replayed data.
 func TestPrivReleaseARPPasses(t *testing.T) {
 	e := newBPFEnv(t, 1<<16)
-	e.setVM(bpfModeRelease, e.tap, 5, 1)
+	e.setVM(modeRelease, e.tap, 5, 1)
 	for name, f := range map[string][]byte{"arp": arpRequest(testVMIP), "vlan arp": vlanTagged(arpRequest(testVMIP), 7)} {
 		if got, _ := e.run(e.objs.TapEgress, f, e.tap); got != progOK {
 			t.Errorf("%s in RELEASE: verdict %d, want %d (pass)", name, got, progOK)
@@ -145,7 +135,7 @@ func TestPrivReleaseARPPasses(t *testing.T) {
 	if c.Seen != 3 || c.ReleasedPass != 2 || c.Held != 1 {
 		t.Errorf("counters %+v: want seen 3, released_pass 2, held 1", c)
 	}
-	if st := e.state(); st.Mode != bpfModeRelease {
+	if st := e.state(); st.Mode != modeRelease {
 		t.Errorf("mode %d, want RELEASE still (user space has not caught up)", st.Mode)
 	}
 	if recs := readTestRecords(t, e.objs); len(recs) != 1 || e.captured() != 6 {
@@ -157,12 +147,12 @@ func TestPrivReleaseARPPasses(t *testing.T) {
 // the program passes the frame, sets PASS itself and later frames simply pass.
 func TestPrivReleaseFlip(t *testing.T) {
 	e := newBPFEnv(t, 1<<16)
-	e.setVM(bpfModeHold, e.tap, 0, 0)
+	e.setVM(modeHold, e.tap, 0, 0)
 	frame := ipv4Frame(testVMMAC, testVMIP, 100)
 	for range 3 {
 		e.run(e.objs.TapEgress, frame, e.tap)
 	}
-	e.setVM(bpfModeRelease, e.tap, -1, 2) // user space injected 2 of 3
+	e.setVM(modeRelease, e.tap, -1, 2) // user space injected 2 of 3
 	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progShot {
 		t.Fatalf("released 2 of 3: verdict %d, want %d (held)", got, progShot)
 	}
@@ -173,7 +163,7 @@ func TestPrivReleaseFlip(t *testing.T) {
 	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progOK {
 		t.Fatalf("released all: verdict %d, want %d", got, progOK)
 	}
-	if st := e.state(); st.Mode != bpfModePass {
+	if st := e.state(); st.Mode != modePass {
 		t.Fatalf("mode %d after the flip, want PASS", st.Mode)
 	}
 	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progOK {
@@ -184,12 +174,12 @@ func TestPrivReleaseFlip(t *testing.T) {
 		t.Errorf("counters %+v: want held 4, released_pass 1, passed 1, seen 6", c)
 	}
 	recs := readTestRecords(t, e.objs)
-	if len(recs) != 4 || uint32(recs[3].hdr.Mode) != bpfModeRelease || recs[3].hdr.Seq != 4 {
+	if len(recs) != 4 || mode(recs[3].hdr.Mode) != modeRelease || recs[3].hdr.Seq != 4 {
 		t.Errorf("records %+v: want 4, the last one RELEASE with seq 4", recs)
 	}
 	// released > captured (should not happen) releases too: never hold forever.
-	e.setVM(bpfModeRelease, e.tap, -1, 10)
-	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progOK || e.state().Mode != bpfModePass {
+	e.setVM(modeRelease, e.tap, -1, 10)
+	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progOK || e.state().Mode != modePass {
 		t.Errorf("released > captured: verdict %d mode %d, want pass", got, e.state().Mode)
 	}
 }
@@ -198,7 +188,7 @@ func TestPrivReleaseFlip(t *testing.T) {
 // captured stays equal to the records in the ring, with no gap in seq.
 func TestPrivRingFull(t *testing.T) {
 	e := newBPFEnv(t, 4096) // smallest ring: a page
-	e.setVM(bpfModeHold, e.tap, 0, 0)
+	e.setVM(modeHold, e.tap, 0, 0)
 	frame := ipv4Frame(testVMMAC, testVMIP, 1000)
 	var held int
 	for i := 0; ; i++ {
@@ -213,15 +203,15 @@ func TestPrivRingFull(t *testing.T) {
 		}
 		held++
 	}
-	e.setVM(bpfModeBuffer, e.tap, -1, -1)
+	e.setVM(modeBuffer, e.tap, -1, -1)
 	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progShot {
 		t.Errorf("buffer, ring full: verdict %d, want drop", got)
 	}
-	e.setVM(bpfModeRelease, e.tap, -1, 0)
+	e.setVM(modeRelease, e.tap, -1, 0)
 	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progShot {
 		t.Errorf("release, ring full: verdict %d, want drop", got)
 	}
-	e.setVM(bpfModeMirror, e.tap, -1, -1)
+	e.setVM(modeMirror, e.tap, -1, -1)
 	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progOK {
 		t.Errorf("mirror, ring full: verdict %d, want pass", got)
 	}
@@ -252,16 +242,16 @@ func TestPrivTooLarge(t *testing.T) {
 	frame := ipv4Frame(testVMMAC, testVMIP, 3000)
 	for _, tc := range []struct {
 		name  string
-		mode  uint32
+		mode  mode
 		want  int32
 		count func(c handoffVmCounters) uint64
 	}{
-		{"pass", bpfModePass, progOK, func(c handoffVmCounters) uint64 { return c.Passed }},
-		{"mirror", bpfModeMirror, progOK, func(c handoffVmCounters) uint64 { return c.MirrorMissed }},
-		{"buffer", bpfModeBuffer, progShot, func(c handoffVmCounters) uint64 { return c.DropTooLarge }},
-		{"hold", bpfModeHold, progShot, func(c handoffVmCounters) uint64 { return c.DropTooLarge }},
-		{"release", bpfModeRelease, progShot, func(c handoffVmCounters) uint64 { return c.DropTooLarge }},
-		{"forward", bpfModeForward, progRedirect, func(c handoffVmCounters) uint64 { return c.Forwarded }},
+		{"pass", modePass, progOK, func(c handoffVmCounters) uint64 { return c.Passed }},
+		{"mirror", modeMirror, progOK, func(c handoffVmCounters) uint64 { return c.MirrorMissed }},
+		{"buffer", modeBuffer, progShot, func(c handoffVmCounters) uint64 { return c.DropTooLarge }},
+		{"hold", modeHold, progShot, func(c handoffVmCounters) uint64 { return c.DropTooLarge }},
+		{"release", modeRelease, progShot, func(c handoffVmCounters) uint64 { return c.DropTooLarge }},
+		{"forward", modeForward, progRedirect, func(c handoffVmCounters) uint64 { return c.Forwarded }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newBPFEnv(t, 1<<16)
@@ -287,7 +277,7 @@ func TestPrivTooLarge(t *testing.T) {
 // table): 14 bytes of a non-IP frame, and truncated IPv4 behind a VLAN tag.
 func TestPrivShortFrame(t *testing.T) {
 	e := newBPFEnv(t, 1<<16)
-	e.setVM(bpfModeForward, e.tap, 0, 0)
+	e.setVM(modeForward, e.tap, 0, 0)
 	if _, _, err := e.ns.runProg(e.objs.UplinkIngress, testVMMAC[:], 0); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("6-byte frame: err %v, want EINVAL from the kernel", err)
 	}
@@ -325,27 +315,27 @@ func TestPrivUplinkIngress(t *testing.T) {
 	routed := ipv4Frame(testHostMAC, testVMIP, 100)
 	for _, tc := range []struct {
 		name    string
-		mode    uint32
+		mode    mode
 		frame   []byte
 		want    int32
 		rewrite bool // dst MAC rewritten to the VM's
 	}{
-		{"forward/dst-mac", bpfModeForward, ipv4Frame(testVMMAC, testVMIP, 100), progRedirect, false},
-		{"forward/dst-mac-vlan", bpfModeForward, vlanTagged(ipv4Frame(testVMMAC, testVMIP, 100), 7), progRedirect, false},
-		{"forward/dst-mac-non-ip", bpfModeForward, localExperimental(testVMMAC), progRedirect, false},
-		{"forward/routed", bpfModeForward, routed, progRedirect, true},
-		{"forward/routed-vlan", bpfModeForward, vlanTagged(routed, 7), progRedirect, true},
-		{"forward/arp-broadcast", bpfModeForward, arpRequest(testVMIP), progUnspec, false},
-		{"forward/ip-broadcast-mac", bpfModeForward, ipv4Frame(broadcastMAC, testVMIP, 100), progUnspec, false},
-		{"forward/non-ip-to-host", bpfModeForward, localExperimental(testHostMAC), progUnspec, false},
-		{"forward/unknown-mac", bpfModeForward, ipv4Frame(testOtherMAC, net.IPv4(198, 18, 0, 99), 100), progUnspec, false},
-		{"forward/unknown-ip", bpfModeForward, ipv4Frame(testHostMAC, net.IPv4(198, 18, 0, 99), 100), progUnspec, false},
-		{"pass/dst-mac", bpfModePass, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
-		{"pass/routed", bpfModePass, routed, progUnspec, false},
-		{"mirror/dst-mac", bpfModeMirror, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
-		{"buffer/dst-mac", bpfModeBuffer, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
-		{"hold/dst-mac", bpfModeHold, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
-		{"release/routed", bpfModeRelease, routed, progUnspec, false},
+		{"forward/dst-mac", modeForward, ipv4Frame(testVMMAC, testVMIP, 100), progRedirect, false},
+		{"forward/dst-mac-vlan", modeForward, vlanTagged(ipv4Frame(testVMMAC, testVMIP, 100), 7), progRedirect, false},
+		{"forward/dst-mac-non-ip", modeForward, localExperimental(testVMMAC), progRedirect, false},
+		{"forward/routed", modeForward, routed, progRedirect, true},
+		{"forward/routed-vlan", modeForward, vlanTagged(routed, 7), progRedirect, true},
+		{"forward/arp-broadcast", modeForward, arpRequest(testVMIP), progUnspec, false},
+		{"forward/ip-broadcast-mac", modeForward, ipv4Frame(broadcastMAC, testVMIP, 100), progUnspec, false},
+		{"forward/non-ip-to-host", modeForward, localExperimental(testHostMAC), progUnspec, false},
+		{"forward/unknown-mac", modeForward, ipv4Frame(testOtherMAC, net.IPv4(198, 18, 0, 99), 100), progUnspec, false},
+		{"forward/unknown-ip", modeForward, ipv4Frame(testHostMAC, net.IPv4(198, 18, 0, 99), 100), progUnspec, false},
+		{"pass/dst-mac", modePass, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
+		{"pass/routed", modePass, routed, progUnspec, false},
+		{"mirror/dst-mac", modeMirror, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
+		{"buffer/dst-mac", modeBuffer, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
+		{"hold/dst-mac", modeHold, ipv4Frame(testVMMAC, testVMIP, 100), progUnspec, false},
+		{"release/routed", modeRelease, routed, progUnspec, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newBPFEnv(t, 1<<16)
@@ -380,13 +370,13 @@ func TestPrivUplinkIngress(t *testing.T) {
 // FORWARD without a usable tunnel drops and counts, at both hooks that forward.
 func TestPrivForwardFailure(t *testing.T) {
 	e := newBPFEnv(t, 1<<16)
-	e.setVM(bpfModeForward, e.tap, 0, 0)
-	e.put(e.objs.Vms, testVMKey, handoffVmState{Mode: bpfModeForward, TapIfindex: e.tap, RemoteIp: testRemoteIP, Vni: testVNI})
+	e.setVM(modeForward, e.tap, 0, 0)
+	e.put(e.objs.Vms, testVMKey, handoffVmState{Mode: modeForward, TapIfindex: e.tap, RemoteIp: testRemoteIP, Vni: testVNI})
 	frame := ipv4Frame(testVMMAC, testVMIP, 100)
 	if got, _ := e.run(e.objs.TapEgress, frame, e.tap); got != progShot {
 		t.Errorf("tap, no tunnel device: verdict %d, want %d", got, progShot)
 	}
-	e.put(e.objs.Vms, testVMKey, handoffVmState{Mode: bpfModeForward, TunIfindex: e.tunnel, Vni: testVNI})
+	e.put(e.objs.Vms, testVMKey, handoffVmState{Mode: modeForward, TunIfindex: e.tunnel, Vni: testVNI})
 	if got, _ := e.run(e.objs.UplinkIngress, frame, 0); got != progShot {
 		t.Errorf("uplink, no remote address: verdict %d, want %d", got, progShot)
 	}
@@ -416,7 +406,7 @@ func TestPrivTunnelIngress(t *testing.T) {
 			if tc.tap {
 				tap = e.tap
 			}
-			e.setVM(bpfModeHold, tap, 0, 0) // the mode is tap_egress's business
+			e.setVM(modeHold, tap, 0, 0) // the mode is tap_egress's business
 			if got, _ := e.run(e.objs.TunnelIngress, tc.frame, e.tunnel); got != tc.want {
 				t.Errorf("verdict %d, want %d", got, tc.want)
 			}

@@ -1,77 +1,38 @@
 package dataplane
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+
+	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
 
 // Helpers for the BPF program tests: a network namespace on a dedicated OS thread
 // (BPF_PROG_TEST_RUN resolves __sk_buff.ifindex in the calling thread's netns), the
 // objects loaded unpinned with a chosen ring size, and ring/counter readers.
 
-func requireRootBPF(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (loads BPF programs)")
-	}
-}
-
 // progNetns runs functions on one OS thread inside a fresh network namespace.
-type progNetns struct {
-	name  string
-	calls chan func()
-	done  chan struct{}
-}
+type progNetns struct{ *privtest.NetNS }
 
+// newProgNetns skips t unless it runs as root on a kernel with what the
+// programs need (ring buffer dynptrs), and makes the namespace.
 func newProgNetns(t *testing.T) *progNetns {
 	t.Helper()
-	n := &progNetns{
-		name:  fmt.Sprintf("dpt-%d-%08x", os.Getpid(), rand.Uint32()),
-		calls: make(chan func()),
-		done:  make(chan struct{}),
-	}
-	ready := make(chan error, 1)
-	go func() {
-		defer close(n.done)
-		// The thread never unlocks: it leaves the netns by exiting with the goroutine.
-		runtime.LockOSThread()
-		ns, err := netns.NewNamed(n.name)
-		ready <- err
-		if err != nil {
-			return
-		}
-		for f := range n.calls {
-			f()
-		}
-		ns.Close()
-		_ = netns.DeleteNamed(n.name)
-	}()
-	if err := <-ready; err != nil {
-		t.Fatalf("creating netns %s: %v", n.name, err)
-	}
-	t.Cleanup(func() {
-		close(n.calls)
-		<-n.done
+	privtest.RequireRoot(t)
+	privtest.SkipOnOldKernel(t, "bpf_ringbuf_reserve_dynptr", func() error {
+		return features.HaveProgramHelper(ebpf.SchedCLS, asm.FnRingbufReserveDynptr)
 	})
-	return n
-}
-
-// do runs f on the netns thread.
-func (n *progNetns) do(f func()) {
-	done := make(chan struct{})
-	n.calls <- func() { defer close(done); f() }
-	<-done
+	return &progNetns{privtest.NewNetNS(t, "dpt")}
 }
 
 // addLink creates an up veth link (a stand-in for a tap or the tunnel device; the
@@ -80,20 +41,7 @@ func (n *progNetns) addLink(t *testing.T, name string, mac net.HardwareAddr) uin
 	t.Helper()
 	var idx int
 	var err error
-	n.do(func() {
-		la := netlink.NewLinkAttrs()
-		la.Name = name
-		la.HardwareAddr = mac
-		if err = netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: name + "p"}); err != nil {
-			return
-		}
-		var l netlink.Link
-		if l, err = netlink.LinkByName(name); err != nil {
-			return
-		}
-		idx = l.Attrs().Index
-		err = netlink.LinkSetUp(l)
-	})
+	n.Do(func() { idx, err = privtest.AddVeth(name, mac) })
 	if err != nil {
 		t.Fatalf("adding link %s: %v", name, err)
 	}
@@ -119,7 +67,7 @@ func (n *progNetns) runProg(prog *ebpf.Program, frame []byte, ifindex uint32) (i
 	}
 	var ret uint32
 	var err error
-	n.do(func() { ret, err = prog.Run(opts) })
+	n.Do(func() { ret, err = prog.Run(opts) })
 	return int32(ret), opts.DataOut, err
 }
 
@@ -159,19 +107,7 @@ func sumTestCounters(t *testing.T, objs *handoffObjects, key handoffVmKey) hando
 		t.Fatalf("reading counters: %v", err)
 	}
 	for _, c := range per {
-		s.Seen += c.Seen
-		s.Passed += c.Passed
-		s.Mirrored += c.Mirrored
-		s.Buffered += c.Buffered
-		s.Held += c.Held
-		s.Forwarded += c.Forwarded
-		s.ForwardedIn += c.ForwardedIn
-		s.ReleasedPass += c.ReleasedPass
-		s.DropRingFull += c.DropRingFull
-		s.MirrorMissed += c.MirrorMissed
-		s.DropTooLarge += c.DropTooLarge
-		s.DropForward += c.DropForward
-		s.DropNoTap += c.DropNoTap
+		s.add(c)
 	}
 	return s
 }
@@ -204,33 +140,22 @@ func readTestRecords(t *testing.T, objs *handoffObjects) []testRecord {
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs = append(recs, testRecord{hdr: h, frame: r.RawSample[testRecHdrLen:]})
+		recs = append(recs, testRecord{hdr: h, frame: r.RawSample[recHdrLen:]})
 	}
 }
 
-const testRecHdrLen = 32
-
+// decodeTestRecHdr decodes a ring record's header as the generated type
+// lays it out (binary.Decode skips the HostLayout marker).
 func decodeTestRecHdr(b []byte) (handoffRecHdr, error) {
 	var h handoffRecHdr
-	if len(b) < testRecHdrLen {
+	if len(b) < recHdrLen {
 		return h, fmt.Errorf("record of %d bytes, shorter than its header", len(b))
 	}
-	le := func(b []byte) uint64 {
-		var v uint64
-		for i := len(b) - 1; i >= 0; i-- {
-			v = v<<8 | uint64(b[i])
-		}
-		return v
+	if _, err := binary.Decode(b, binary.NativeEndian, &h); err != nil {
+		return h, err
 	}
-	h.Seq = le(b[0:8])
-	copy(h.Mac[:], b[8:14])
-	h.Mode = b[14]
-	h.Flags = b[15]
-	h.Len = uint32(le(b[16:20]))
-	h.Ifindex = uint32(le(b[20:24]))
-	h.TsNs = le(b[24:32])
-	if int(h.Len) != len(b)-testRecHdrLen {
-		return h, fmt.Errorf("record header says %d bytes, record carries %d", h.Len, len(b)-testRecHdrLen)
+	if int(h.Len) != len(b)-recHdrLen {
+		return h, fmt.Errorf("record header says %d bytes, record carries %d", h.Len, len(b)-recHdrLen)
 	}
 	return h, nil
 }
@@ -261,8 +186,8 @@ type bpfEnv struct {
 
 func newBPFEnv(t *testing.T, ringBytes uint32) *bpfEnv {
 	t.Helper()
-	requireRootBPF(t)
-	e := &bpfEnv{t: t, objs: loadTestObjects(t, ringBytes), ns: newProgNetns(t)}
+	ns := newProgNetns(t)
+	e := &bpfEnv{t: t, objs: loadTestObjects(t, ringBytes), ns: ns}
 	e.tap = e.ns.addLink(t, "tap0", net.HardwareAddr{0x02, 0xd1, 0, 0, 0, 1})
 	e.strayTap = e.ns.addLink(t, "tap1", net.HardwareAddr{0x02, 0xd1, 0, 0, 0, 2})
 	e.tunnel = e.ns.addLink(t, "vx0", net.HardwareAddr{0x02, 0xd1, 0, 0, 0, 3})
@@ -271,10 +196,10 @@ func newBPFEnv(t *testing.T, ringBytes uint32) *bpfEnv {
 
 // setVM writes the VM's entries as user space does: vms, vm_by_ifindex (when tap is
 // set), vm_by_ip, and captured/released (only when absent, or when given: >= 0).
-func (e *bpfEnv) setVM(mode, tap uint32, captured, released int64) {
+func (e *bpfEnv) setVM(m mode, tap uint32, captured, released int64) {
 	e.t.Helper()
 	st := handoffVmState{
-		Mode: mode, Ip: nativeIP(testVMIPBytes), TapIfindex: tap,
+		Mode: m, Ip: nativeIP(testVMIPBytes), TapIfindex: tap,
 		TunIfindex: e.tunnel, RemoteIp: testRemoteIP, Vni: testVNI,
 	}
 	e.put(e.objs.Vms, testVMKey, st)

@@ -49,34 +49,26 @@ type Config struct {
 
 // withDefaults returns c with zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	if c.TunnelDev == "" {
-		c.TunnelDev = DefaultTunnelDev
-	}
-	if c.TunnelPort == 0 {
-		c.TunnelPort = DefaultTunnelPort
-	}
-	if c.RingBytes == 0 {
-		c.RingBytes = DefaultRingBytes
-	}
-	if c.QueueBytes == 0 {
-		c.QueueBytes = DefaultQueueBytes
-	}
-	if c.GARPCount == 0 {
-		c.GARPCount = DefaultGARPCount
-	}
-	if c.GARPInterval == 0 {
-		c.GARPInterval = DefaultGARPInterval
-	}
-	if c.ForwardGrace == 0 {
-		c.ForwardGrace = DefaultForwardGrace
-	}
-	if c.ReplayBurst == 0 {
-		c.ReplayBurst = DefaultReplayBurst
-	}
+	orDefault(&c.TunnelDev, DefaultTunnelDev)
+	orDefault(&c.TunnelPort, DefaultTunnelPort)
+	orDefault(&c.RingBytes, DefaultRingBytes)
+	orDefault(&c.QueueBytes, DefaultQueueBytes)
+	orDefault(&c.GARPCount, DefaultGARPCount)
+	orDefault(&c.GARPInterval, DefaultGARPInterval)
+	orDefault(&c.ForwardGrace, DefaultForwardGrace)
+	orDefault(&c.ReplayBurst, DefaultReplayBurst)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return c
+}
+
+// orDefault sets *p to def if it is zero.
+func orDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
 }
 
 // validate checks a Config that has its defaults.

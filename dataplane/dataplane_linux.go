@@ -13,6 +13,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
+
+	"github.com/nfhandoff/nfhandoff/dataplane/tchook"
 )
 
 // Dataplane is the eBPF hand-off dataplane of one host: the programs and
@@ -24,7 +26,7 @@ type Dataplane struct {
 	objs      handoffObjects
 	maps      *bpfMaps
 	tunIndex  int
-	hooks     []*hook // uplink and tunnel
+	hooks     []*tchook.Hook // uplink and tunnel
 	rd        *ringbuf.Reader
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -65,7 +67,7 @@ func New(ctx context.Context, cfg Config) (*Dataplane, error) {
 	if d.tunIndex, err = ensureTunnel(cfg.TunnelDev, cfg.TunnelPort); err != nil {
 		return nil, err
 	}
-	h, err := attachHook(cfg.PinDir, cfg.TunnelDev, d.tunIndex, hookTunnelIngress, d.objs.TunnelIngress, false, cfg.ForceClsact, d.log)
+	h, err := tchook.Attach(d.hookSpec(cfg.TunnelDev, d.tunIndex, hookTunnelIngress), d.objs.TunnelIngress, d.log)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +77,7 @@ func New(ctx context.Context, cfg Config) (*Dataplane, error) {
 		if err != nil {
 			return nil, err
 		}
-		h, err := attachHook(cfg.PinDir, cfg.Uplink, ifi, hookUplinkIngress, d.objs.UplinkIngress, false, cfg.ForceClsact, d.log)
+		h, err := tchook.Attach(d.hookSpec(cfg.Uplink, ifi, hookUplinkIngress), d.objs.UplinkIngress, d.log)
 		if err != nil {
 			return nil, err
 		}
@@ -98,6 +100,20 @@ func New(ctx context.Context, cfg Config) (*Dataplane, error) {
 	d.log.Info("dataplane up", "pin_dir", cfg.PinDir, "uplink", cfg.Uplink, "tunnel", cfg.TunnelDev,
 		"ring_bytes", d.objs.Ring.MaxEntries(), "queue_bytes", cfg.QueueBytes)
 	return d, nil
+}
+
+// Hook names: the program attached, and where.
+const (
+	hookTapEgress     = "tap_egress"
+	hookUplinkIngress = "uplink_ingress"
+	hookTunnelIngress = "tunnel_ingress"
+)
+
+// hookSpec is where the program name goes on device dev (tap_egress on a
+// tap's egress, the others on ingress).
+func (d *Dataplane) hookSpec(dev string, ifindex int, name string) tchook.Spec {
+	return tchook.Spec{PinDir: d.cfg.PinDir, Dev: dev, Ifindex: ifindex, Name: name,
+		Egress: name == hookTapEgress, ForceClsact: d.cfg.ForceClsact}
 }
 
 // load loads the objects with cfg.PinDir as the pin path of the maps. A
@@ -167,7 +183,7 @@ func (d *Dataplane) closeAll() error {
 		errs = append(errs, d.handoff.closeHooks())
 	}
 	for _, h := range d.hooks {
-		errs = append(errs, h.close())
+		errs = append(errs, h.Close())
 	}
 	if err := d.objs.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing bpf objects: %w", err))

@@ -7,8 +7,9 @@ import (
 	"errors"
 	"runtime"
 
-	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // ErrNotSupported is returned by New where there is no eBPF dataplane.

@@ -6,11 +6,20 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/dataplane/tapio"
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
+
+// The destination's part of a migration:
+//
+//	Prepare   -> HOLD      frames for the VM are queued until the flush has been injected
+//	Started                gratuitous ARPs announce the VM here
+//	Flushed   -> RELEASE   the flush, then the HOLD queue, go into the tap; the program sets PASS (release_linux.go)
+//	Rollback               the entry goes, its frames counted as dropped
 
 // Prepare (destination, before QEMU starts) puts the VM in HOLD. Without an
 // Attach yet, the entry is made without a tap (Attach keeps HOLD).
@@ -19,29 +28,14 @@ func (h *Handoff) Prepare(ctx context.Context, spec api.VMSpec) error {
 	if err != nil {
 		return err
 	}
-	h.mu.Lock()
-	v := h.names[spec.Name]
-	if v == nil {
-		v = h.vms[keyOf(mac)]
-	}
-	if v == nil {
-		v = h.newEntry(spec.Name, mac, ip)
-	}
-	h.mu.Unlock()
+	v := h.holdEntry(spec.Name, mac, ip)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.stopGrace()
-	m := h.d.maps
-	st, exists, err := m.state(v.key)
+	st, err := v.claim(h.d.maps, vmState{Ip: ipKey(ip), TunIfindex: uint32(h.d.tunIndex), TapIfindex: uint32(v.tap.Ifindex)})
 	if err != nil {
 		return err
 	}
-	if !exists {
-		if err := v.baseline(m); err != nil {
-			return err
-		}
-		st = vmState{IP: ipKey(ip), TunIfindex: uint32(h.d.tunIndex), TapIfindex: uint32(v.tap.Ifindex)}
-	}
+	m := h.d.maps
 	st.Mode = modeHold
 	if err := m.putState(v.key, st); err != nil {
 		return err
@@ -57,9 +51,23 @@ func (h *Handoff) Prepare(ctx context.Context, spec api.VMSpec) error {
 		v.finish(uint64(len(left)))
 		v.log.Warn("frames left from an earlier hand-off discarded", "frames", len(left))
 	}
-	v.role, v.discard, v.held = roleDest, false, heldState{}
+	v.role, v.discard, v.src = roleDest, false, sourceState{}
 	v.log.Info("hold")
 	return nil
+}
+
+// holdEntry returns the entry of the VM named name, or else with MAC mac,
+// made if there is none.
+func (h *Handoff) holdEntry(name string, mac net.HardwareAddr, ip netip.Addr) *vmEntry {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if v := h.names[name]; v != nil {
+		return v
+	}
+	if v := h.vms[keyOf(mac)]; v != nil {
+		return v
+	}
+	return h.newEntry(name, mac, ip)
 }
 
 // Started (destination, right after cont) sends the gratuitous ARPs from
@@ -76,13 +84,13 @@ func (h *Handoff) Started(ctx context.Context, spec api.VMSpec) error {
 	}
 	done := make(chan struct{})
 	v.mu.Lock()
-	v.garpDone = done
+	v.dst.garpDone = done
 	v.mu.Unlock()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
 		defer close(done)
-		n, err := SendGARP(h.d.ctx, cfg.Uplink, net.HardwareAddr(v.mac), v.ip, cfg.GARPCount, cfg.GARPInterval)
+		n, err := tapio.SendGARP(h.d.ctx, cfg.Uplink, net.HardwareAddr(v.mac), v.ip, cfg.GARPCount, cfg.GARPInterval)
 		v.stats.update(func(s *api.HandoffStats) { s.GARPs += n })
 		if err != nil {
 			v.log.Warn("gratuitous ARP", "sent", n, "err", err)
@@ -109,7 +117,7 @@ func (h *Handoff) Flushed(ctx context.Context, spec api.VMSpec, flush handoff.St
 	if tap == "" {
 		return fmt.Errorf("vm %s: flushed without a tap", spec.Name)
 	}
-	inj, err := NewInjector(tap, v.log)
+	inj, err := tapio.NewInjector(tap, v.log)
 	if err != nil {
 		return fmt.Errorf("vm %s: %w", spec.Name, err)
 	}
@@ -129,7 +137,7 @@ func (h *Handoff) Flushed(ctx context.Context, spec api.VMSpec, flush handoff.St
 	// The report that follows counts the gratuitous ARPs: let them finish
 	// (a few hundred milliseconds with the default count and interval).
 	v.mu.Lock()
-	garp := v.garpDone
+	garp := v.dst.garpDone
 	v.mu.Unlock()
 	if garp != nil {
 		select {
@@ -140,31 +148,20 @@ func (h *Handoff) Flushed(ctx context.Context, spec api.VMSpec, flush handoff.St
 	return ferr
 }
 
-// injectFlush injects every frame of the flush stream, in order.
-func (h *Handoff) injectFlush(ctx context.Context, v *vmEntry, inj *Injector, flush io.Reader) error {
-	r := NewFlushReader(flush)
-	var n, failed uint64
-	var err error
-	for {
-		var b []byte
-		if _, b, err = r.Next(); err != nil {
-			break
-		}
-		if ierr := inj.Inject(ctx, b); ierr != nil {
-			failed++
-			v.log.Warn("injecting a flushed frame", "err", ierr)
-			continue
-		}
-		n++
+// rollbackDest: the HOLD entry goes (the tap, until Detach, passes
+// whatever still comes); its frames are counted as dropped "rollback_dest".
+func (h *Handoff) rollbackDest(ctx context.Context, v *vmEntry) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.role = roleNone
+	queued, inRing := v.dropUnsent(h.d.maps)
+	n := queued + inRing
+	v.stats.drop(dropRollbackDest, n)
+	v.freeze(h.d.maps)
+	// The entry goes: the tap (until Detach) passes whatever still comes.
+	if err := del(h.d.maps.vms, v.key); err != nil {
+		return fmt.Errorf("vm %s: rollback: %w", v.name, err)
 	}
-	v.stats.update(func(s *api.HandoffStats) { s.Flushed += n })
-	v.stats.drop(dropInject, failed)
-	if errors.Is(err, io.EOF) {
-		v.log.Info("flush injected", "frames", n)
-		return nil
-	}
-	io.Copy(io.Discard, flush)
-	// The source counts what it could not send; frames cut off here are
-	// counted by the source as sent, so the report shows the difference.
-	return fmt.Errorf("vm %s: reading flush after %d frames: %w", v.name, n, err)
+	v.log.Info("rolled back: hold entry removed", "dropped", n)
+	return nil
 }

@@ -53,9 +53,20 @@ type handoffVmKey struct {
 	Pad uint16
 }
 
+type handoffVmMode uint32
+
+const (
+	handoffVmModeMODE_PASS    handoffVmMode = 0
+	handoffVmModeMODE_MIRROR  handoffVmMode = 1
+	handoffVmModeMODE_BUFFER  handoffVmMode = 2
+	handoffVmModeMODE_HOLD    handoffVmMode = 3
+	handoffVmModeMODE_FORWARD handoffVmMode = 4
+	handoffVmModeMODE_RELEASE handoffVmMode = 5
+)
+
 type handoffVmState struct {
 	_          structs.HostLayout
-	Mode       uint32
+	Mode       handoffVmMode
 	Ip         uint32
 	TapIfindex uint32
 	TunIfindex uint32

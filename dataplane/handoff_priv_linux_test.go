@@ -206,7 +206,7 @@ func TestPrivRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st, _, _ := d2.maps.state(keyOf(vmMAC)); st.Mode != modeHold {
-		t.Fatalf("mode after restart: %s", modeName(st.Mode))
+		t.Fatalf("mode after restart: %s", st.Mode)
 	}
 	l, err := link.LoadPinnedLink(filepath.Join(pin, "links", "dt0-tap_egress"), nil)
 	if err != nil {

@@ -18,14 +18,14 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/nfhandoff/nfhandoff/dataplane/frame"
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
+	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
 
 // Privileged tests of the whole dataplane run in a child process started
@@ -51,16 +51,6 @@ const (
 
 func isChild(t *testing.T) bool { return os.Getenv(childEnv) == t.Name() }
 
-func requireRootPriv(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2")
-	}
-}
-
 func run(t *testing.T, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
@@ -76,7 +66,8 @@ type bed struct {
 
 func newBed(t *testing.T) *bed {
 	t.Helper()
-	requireRootPriv(t)
+	privtest.RequireRoot(t)
+	privtest.RequireCommand(t, "ip", "bridge", "ping", "sysctl", "mount")
 	id := rand.Uint32()
 	b := &bed{host: fmt.Sprintf("dpt-h%08x", id), client: fmt.Sprintf("dpt-c%08x", id), dir: t.TempDir()}
 	b.bpffs = filepath.Join(b.dir, "bpffs")
@@ -158,34 +149,8 @@ func childCmd(t *testing.T, ns string, env ...string) *exec.Cmd {
 // non-blocking: QEMU's way), enslaved to master and up.
 func openTap(t *testing.T, name, master string) *os.File {
 	t.Helper()
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req [unix.IFNAMSIZ + 64]byte
-	copy(req[:], name)
-	binary.NativeEndian.PutUint16(req[unix.IFNAMSIZ:], unix.IFF_TAP|unix.IFF_NO_PI)
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req[0]))); e != 0 {
-		t.Fatalf("TUNSETIFF: %v", e)
-	}
-	f := os.NewFile(uintptr(fd), "/dev/net/tun")
-	t.Cleanup(func() { f.Close() })
-	l, err := netlink.LinkByName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if master != "" {
-		br, err := netlink.LinkByName(master)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := netlink.LinkSetMaster(l, br); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := netlink.LinkSetUp(l); err != nil {
-		t.Fatal(err)
-	}
+	f := privtest.OpenTap(t, name, true)
+	privtest.LinkUp(t, name, master)
 	return f
 }
 
@@ -404,9 +369,9 @@ var _ handoff.Stream = pipeStream{}
 func flushStream(n int) pipeStream {
 	pr, pw := io.Pipe()
 	go func() {
-		w := NewFlushWriter(pw)
+		w := frame.NewFlushWriter(pw)
 		for i := 1; i <= n; i++ {
-			if err := w.WriteFrame(OriginBuffered, testFrame(vmMAC, tagFlush, i)); err != nil {
+			if err := w.WriteFrame(frame.OriginBuffered, testFrame(vmMAC, tagFlush, i)); err != nil {
 				pw.CloseWithError(err)
 				return
 			}
@@ -479,12 +444,12 @@ func seqs(tag byte, from, to int) []string {
 }
 
 // waitMode waits until the VM's entry is in mode.
-func waitMode(t *testing.T, d *Dataplane, mode uint32, poke func()) {
+func waitMode(t *testing.T, d *Dataplane, m mode, poke func()) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		st, ok, err := d.maps.state(keyOf(vmMAC))
-		if err == nil && ok && st.Mode == mode {
+		if err == nil && ok && st.Mode == m {
 			return
 		}
 		if poke != nil {
@@ -492,7 +457,7 @@ func waitMode(t *testing.T, d *Dataplane, mode uint32, poke func()) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("vm never reached mode %s", modeName(mode))
+	t.Fatalf("vm never reached mode %s", m)
 }
 
 // lockedBuf is a bytes.Buffer safe for a child's stdout and stderr.

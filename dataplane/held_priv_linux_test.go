@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/dataplane/frame"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
@@ -24,7 +25,7 @@ func (*bufStream) CloseWrite() error { return nil }
 // frames as "origin:C<seq>", in order.
 func flushedTestFrames(t *testing.T, out *bufStream) []string {
 	t.Helper()
-	fr := NewFlushReader(out)
+	fr := frame.NewFlushReader(out)
 	var got []string
 	for {
 		o, f, err := fr.Next()

@@ -2,27 +2,25 @@ package dataplane
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
 
+// desc describes the metric name with its help and variable labels.
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
 var (
-	descFrames = prometheus.NewDesc("nfh_dataplane_frames_total",
-		"Frames the eBPF programs handled for a VM, by outcome.", []string{"vm", "event"}, nil)
-	descDrops = prometheus.NewDesc("nfh_dataplane_drops_total",
-		"Frames the eBPF programs dropped for a VM (mirror_missed: copy failed, frame passed), by reason.", []string{"vm", "reason"}, nil)
-	descMode = prometheus.NewDesc("nfh_dataplane_mode",
-		"A VM's current hand-off mode (1 for the current one).", []string{"vm", "mode"}, nil)
-	descQueue = prometheus.NewDesc("nfh_dataplane_queue_bytes",
-		"Bytes in a VM's user-space hand-off queue.", []string{"vm"}, nil)
-	descHigh = prometheus.NewDesc("nfh_dataplane_queue_high_water_bytes",
-		"High-water mark of a VM's user-space queue in its current or last migration.", []string{"vm"}, nil)
-	descHandoff = prometheus.NewDesc("nfh_handoff_frames_total",
-		"Frames of a VM's current or last migration's hand-off, by kind.", []string{"vm", "kind"}, nil)
-	descHandoffDrops = prometheus.NewDesc("nfh_handoff_dropped_total",
-		"Frames dropped in a VM's current or last migration's hand-off, by reason.", []string{"vm", "reason"}, nil)
-	descGARPs = prometheus.NewDesc("nfh_handoff_garps",
-		"Gratuitous ARPs sent for a VM's current or last migration.", []string{"vm"}, nil)
-	descOrphans = prometheus.NewDesc("nfh_dataplane_orphan_records_total",
-		"Ring records of VMs this agent does not know (discarded).", nil, nil)
+	descFrames       = desc("nfh_dataplane_frames_total", "Frames the eBPF programs handled for a VM, by outcome.", "vm", "event")
+	descDrops        = desc("nfh_dataplane_drops_total", "Frames the eBPF programs dropped for a VM (mirror_missed: copy failed, frame passed), by reason.", "vm", "reason")
+	descMode         = desc("nfh_dataplane_mode", "A VM's current hand-off mode (1 for the current one).", "vm", "mode")
+	descQueue        = desc("nfh_dataplane_queue_bytes", "Bytes in a VM's user-space hand-off queue.", "vm")
+	descHigh         = desc("nfh_dataplane_queue_high_water_bytes", "High-water mark of a VM's user-space queue in its current or last migration.", "vm")
+	descHandoff      = desc("nfh_handoff_frames_total", "Frames of a VM's current or last migration's hand-off, by kind.", "vm", "kind")
+	descHandoffDrops = desc("nfh_handoff_dropped_total", "Frames dropped in a VM's current or last migration's hand-off, by reason.", "vm", "reason")
+	descGARPs        = desc("nfh_handoff_garps", "Gratuitous ARPs sent for a VM's current or last migration.", "vm")
+	descOrphans      = desc("nfh_dataplane_orphan_records_total", "Ring records of VMs this agent does not know (discarded).")
 )
 
 type collector struct{ d *Dataplane }
@@ -39,12 +37,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	h := c.d.handoff
-	h.mu.Lock()
-	vs := make([]*vmEntry, 0, len(h.vms))
-	for _, v := range h.vms {
-		vs = append(vs, v)
-	}
-	h.mu.Unlock()
+	vs := h.entries()
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
@@ -71,13 +64,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		if st, ok, err := c.d.maps.state(v.key); err == nil && ok {
-			gauge(descMode, 1, name, modeName(st.Mode))
+			gauge(descMode, 1, name, st.Mode.String())
 		}
 		gauge(descQueue, float64(v.queue.Bytes()), name)
 		if v.name == "" {
 			continue
 		}
-		s := h.Stats(specNamed(v.name))
+		s := h.Stats(api.VMSpec{Name: v.name})
 		gauge(descHigh, float64(s.HighWaterBytes), name)
 		for k, n := range map[string]uint64{
 			"flushed": s.Flushed, "residue": s.Residue, "held_in_qemu": s.HeldInQEMU,

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/dataplane/tapio"
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
 
@@ -21,12 +22,12 @@ const (
 // overtake a re-injected one. drained is closed once every frame captured
 // so far is injected. returned says whether this is the source giving
 // frames back (rollback) or the destination releasing its HOLD.
-func (h *Handoff) startRelease(v *vmEntry, inj *Injector, returned bool) (drained <-chan struct{}, err error) {
+func (h *Handoff) startRelease(v *vmEntry, inj *tapio.Injector, returned bool) (drained <-chan struct{}, err error) {
 	v.mu.Lock()
-	if v.releasing != nil {
+	if v.release.done != nil {
 		v.mu.Unlock()
 		inj.Close()
-		return v.releasingDrained, nil
+		return v.release.drained, nil
 	}
 	rate := h.d.cfg.replayRate(v.captureRate(h.d.maps, returned))
 	inj.Pace(rate, h.d.cfg.ReplayBurst)
@@ -38,21 +39,21 @@ func (h *Handoff) startRelease(v *vmEntry, inj *Injector, returned bool) (draine
 		return nil, err
 	}
 	done, dr := make(chan struct{}), make(chan struct{})
-	v.releasing, v.releasingDrained = done, dr
+	v.release = releasing{done: done, drained: dr}
 	v.mu.Unlock()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
 		h.releaseLoop(v, inj, returned, dr)
 		v.mu.Lock()
-		v.releasing, v.releasingDrained = nil, nil
+		v.release = releasing{}
 		v.mu.Unlock()
 		close(done)
 	}()
 	return dr, nil
 }
 
-func (h *Handoff) releaseLoop(v *vmEntry, inj *Injector, returned bool, drained chan struct{}) {
+func (h *Handoff) releaseLoop(v *vmEntry, inj *tapio.Injector, returned bool, drained chan struct{}) {
 	ctx := h.d.ctx
 	isDrained := false
 	markDrained := func() {
@@ -84,7 +85,7 @@ func (h *Handoff) releaseLoop(v *vmEntry, inj *Injector, returned bool, drained 
 		}
 		wake := v.queue.Wait()
 		if f, ok := v.queue.Pop(); ok {
-			if err := inj.Inject(ctx, f.data); err != nil {
+			if err := inj.Inject(ctx, f.Data); err != nil {
 				failed++
 				v.stats.drop(dropInject, 1)
 				v.log.Warn("re-injecting a captured frame", "err", err)
@@ -109,10 +110,7 @@ func (h *Handoff) releaseLoop(v *vmEntry, inj *Injector, returned bool, drained 
 		if err != nil {
 			break
 		}
-		v.relMu.Lock()
-		rel := v.released
-		v.relMu.Unlock()
-		if rel >= captured {
+		if v.released() >= captured {
 			markDrained()
 			poll = min(poll*2, releasePollMax)
 		}

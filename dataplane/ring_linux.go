@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/nfhandoff/nfhandoff/dataplane/frame"
 )
 
 // tickEvery is how often the ring reader wakes without records, to give up
@@ -23,6 +25,15 @@ const staleAfter = 250 * time.Millisecond
 // are gone (an idle reader decides at once: every record written before the
 // restart has been read).
 const restartSettleBusy = time.Second
+
+// ringOrder is how far a VM's ring records have been taken, in sequence.
+type ringOrder struct {
+	next         uint64 // next record sequence number expected (0: not known yet)
+	restartUpTo  uint64 // adopted: records up to here the previous run took and never finished are lost (0: none)
+	adoptedAt    time.Time
+	pending      map[uint64]frame.Frame // records that came ahead of a missing one
+	pendingSince time.Time
+}
 
 // readRing is the one reader of the ring: it hands every record to the VM
 // it belongs to until the reader is closed.
@@ -59,10 +70,10 @@ func (d *Dataplane) deliver(raw []byte) {
 		return
 	}
 	var k vmKey
-	seq := binary.NativeEndian.Uint64(raw[0:])
-	copy(k.MAC[:], raw[8:14])
-	mode := raw[14]
-	n := int(binary.NativeEndian.Uint32(raw[16:]))
+	seq := binary.NativeEndian.Uint64(raw[recSeqAt:])
+	copy(k.Mac[:], raw[recMacAt:recMacLast])
+	m := raw[recModeAt]
+	n := int(binary.NativeEndian.Uint32(raw[recLenAt:]))
 	if n > len(raw)-recHdrLen {
 		d.log.Error("ring record longer than its sample", "len", n, "sample", len(raw))
 		return
@@ -76,27 +87,27 @@ func (d *Dataplane) deliver(raw []byte) {
 	copy(data, raw[recHdrLen:recHdrLen+n])
 	// Injected or compared with what the tap hands its reader, the copy
 	// needs the checksum the kernel completes only after the hook.
-	completeChecksum(data)
-	v.accept(frame{seq: seq, mode: mode, data: data}, time.Now())
+	frame.CompleteChecksum(data)
+	v.accept(frame.Frame{Seq: seq, Mode: m, Data: data}, time.Now())
 }
 
 // accept takes the VM's record f, in sequence order: records that arrive
 // ahead of a missing one wait for it.
-func (v *vmEntry) accept(f frame, now time.Time) {
+func (v *vmEntry) accept(f frame.Frame, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.nextSeq == 0 { // first record after an agent restart
-		v.nextSeq = f.seq
+	if v.order.next == 0 { // first record after an agent restart
+		v.order.next = f.Seq
 	}
 	switch {
-	case f.seq < v.nextSeq:
-		v.log.Warn("stale ring record dropped", "seq", f.seq, "next", v.nextSeq)
+	case f.Seq < v.order.next:
+		v.log.Warn("stale ring record dropped", "seq", f.Seq, "next", v.order.next)
 		return
-	case f.seq > v.nextSeq:
-		if len(v.pending) == 0 {
-			v.pendingSince = now
+	case f.Seq > v.order.next:
+		if len(v.order.pending) == 0 {
+			v.order.pendingSince = now
 		}
-		v.pending[f.seq] = f
+		v.order.pending[f.Seq] = f
 		return
 	}
 	v.take(f)
@@ -106,11 +117,11 @@ func (v *vmEntry) accept(f frame, now time.Time) {
 // drainPending takes the waiting records that are next in sequence.
 func (v *vmEntry) drainPending() {
 	for {
-		f, ok := v.pending[v.nextSeq]
+		f, ok := v.order.pending[v.order.next]
 		if !ok {
 			break
 		}
-		delete(v.pending, v.nextSeq)
+		delete(v.order.pending, v.order.next)
 		v.take(f)
 	}
 }
@@ -118,40 +129,40 @@ func (v *vmEntry) drainPending() {
 // skipStale gives up on missing records that out-of-order ones have waited
 // for too long (v.mu held).
 func (v *vmEntry) skipStale(now time.Time) {
-	if len(v.pending) == 0 || now.Sub(v.pendingSince) < staleAfter {
+	if len(v.order.pending) == 0 || now.Sub(v.order.pendingSince) < staleAfter {
 		return
 	}
 	low := uint64(0)
-	for s := range v.pending {
+	for s := range v.order.pending {
 		if low == 0 || s < low {
 			low = s
 		}
 	}
 	// The programs never skip a sequence number: the records are lost (a
 	// malformed record, or one the previous run took after a restart).
-	n := low - v.nextSeq
+	n := low - v.order.next
 	reason := dropRingLost
-	if v.restartUpTo != 0 && low-1 <= v.restartUpTo {
+	if v.order.restartUpTo != 0 && low-1 <= v.order.restartUpTo {
 		reason = dropRestart
 	}
-	v.log.Warn("ring records missing, skipped", "from", v.nextSeq, "to", low-1, "reason", reason)
+	v.log.Warn("ring records missing, skipped", "from", v.order.next, "to", low-1, "reason", reason)
 	v.stats.drop(reason, n)
 	v.finish(n)
-	v.nextSeq = low
+	v.order.next = low
 	v.drainPending()
-	v.pendingSince = now
+	v.order.pendingSince = now
 }
 
 // take consumes the next record in sequence (v.mu held): a MIRROR copy is
 // kept among the last copies and finished at once; a captured frame is
 // queued (or, when the queue is full, dropped and counted).
-func (v *vmEntry) take(f frame) {
-	v.nextSeq = f.seq + 1
+func (v *vmEntry) take(f frame.Frame) {
+	v.order.next = f.Seq + 1
 	switch {
-	case f.mode == modeMirror:
-		v.mirror.add(f)
+	case mode(f.Mode) == modeMirror:
+		v.src.mirror.Add(f.Data)
 		v.finish(1)
-	case capturing(f.mode) && !v.discard:
+	case capturing(mode(f.Mode)) && !v.discard:
 		if !v.queue.Push(f) {
 			v.stats.drop(dropQueueFull, 1)
 			v.finish(1)
@@ -164,10 +175,10 @@ func (v *vmEntry) take(f frame) {
 
 // consumed is the number of records taken so far (v.mu held).
 func (v *vmEntry) consumed() uint64 {
-	if v.nextSeq == 0 {
+	if v.order.next == 0 {
 		return 0
 	}
-	return v.nextSeq - 1
+	return v.order.next - 1
 }
 
 // settleRestart (v.mu held), once every record written before the restart
@@ -175,17 +186,17 @@ func (v *vmEntry) consumed() uint64 {
 // came were taken by the previous run and died with it. They are counted as
 // dropped "restart" and finished (RELEASE compares captured with released).
 func (v *vmEntry) settleRestart() {
-	upTo := v.restartUpTo
-	v.restartUpTo = 0
+	upTo := v.order.restartUpTo
+	v.order.restartUpTo = 0
 	var lost uint64
-	for v.nextSeq <= upTo {
-		if f, ok := v.pending[v.nextSeq]; ok {
-			delete(v.pending, v.nextSeq)
+	for v.order.next <= upTo {
+		if f, ok := v.order.pending[v.order.next]; ok {
+			delete(v.order.pending, v.order.next)
 			v.take(f)
 			continue
 		}
 		lost++
-		v.nextSeq++
+		v.order.next++
 	}
 	v.drainPending()
 	if lost > 0 {

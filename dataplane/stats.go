@@ -21,6 +21,7 @@ const (
 	dropRestart         = "restart"   // held in the memory of a previous run of the agent
 	dropRingLost        = "ring_lost" // a ring record that never came (malformed)
 	dropDetached        = "detached"  // captured, and the entry removed before they were handed on
+	dropInject          = "inject"    // the tap refused them, or too short to inject (no Ethernet header)
 )
 
 // stats is one end's account of a VM's current or last migration. The

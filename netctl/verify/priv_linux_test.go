@@ -2,17 +2,13 @@ package verify
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
 
 // namedNetnsWithReflector creates a named netns with lo up and a TWAMP
@@ -20,54 +16,18 @@ import (
 // was.
 func namedNetnsWithReflector(t *testing.T) (string, netip.AddrPort) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	name := fmt.Sprintf("t4verify-%d", os.Getpid())
-	type result struct {
-		conn *net.UDPConn
-		err  error
-	}
-	ch := make(chan result, 1)
-	go func() { // the thread is discarded if it cannot go back
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		defer orig.Close()
-		h, err := netns.NewNamed(name) // also enters it
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		h.Close()
-		var r result
-		if lo, err := netlink.LinkByName("lo"); err != nil {
-			r.err = err
-		} else if err := netlink.LinkSetUp(lo); err != nil {
-			r.err = err
-		} else {
-			r.conn, r.err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		}
-		if err := netns.Set(orig); err != nil {
-			ch <- result{err: fmt.Errorf("restoring netns: %w", err)}
-			return
-		}
-		runtime.UnlockOSThread()
-		ch <- r
-	}()
-	r := <-ch
-	t.Cleanup(func() { netns.DeleteNamed(name) })
-	if r.err != nil {
-		t.Fatal(r.err)
+	ns := privtest.NewNetNS(t, "t4verify")
+	var conn *net.UDPConn
+	var err error
+	ns.Do(func() { conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) })
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { twamp.NewReflector(nil).Serve(ctx, r.conn); close(done) }()
+	go func() { twamp.NewReflector(nil).Serve(ctx, conn); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return name, r.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	return ns.Name(), conn.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
 func TestPrivSenderNetns(t *testing.T) {

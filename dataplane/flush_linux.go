@@ -1,0 +1,105 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/nfhandoff/nfhandoff/dataplane/frame"
+	"github.com/nfhandoff/nfhandoff/dataplane/tapio"
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
+)
+
+// The flush stream at both ends: the source writes what it kept through
+// the blackout (Resumed), the destination injects it into the new tap
+// (Flushed) before it releases its HOLD queue.
+
+// writeFlush writes the flush stream (held < residue < buffered) and
+// finishes the buffered records. What cannot be sent is counted as lost.
+func (h *Handoff) writeFlush(v *vmEntry, flush handoff.Stream, held []byte, residue [][]byte, buffered []frame.Frame) error {
+	defer v.finish(uint64(len(buffered)))
+	total := uint64(len(residue) + len(buffered))
+	if held != nil {
+		total++
+	}
+	if flush == nil {
+		v.stats.drop(dropFlushLost, total)
+		return fmt.Errorf("vm %s: no flush stream: %d frames lost", v.name, total)
+	}
+	w := frame.NewFlushWriter(flush)
+	var sent, tooLarge uint64
+	var werr error
+	write := func(o frame.Origin, b []byte) bool {
+		if werr != nil {
+			return false
+		}
+		if len(b) == 0 || len(b) > frame.MaxFrame {
+			tooLarge++
+			return false
+		}
+		if werr = w.WriteFrame(o, b); werr != nil {
+			return false
+		}
+		sent++
+		return true
+	}
+	heldSent := held != nil && write(frame.OriginHeld, held)
+	for _, b := range residue {
+		write(frame.OriginResidue, b)
+	}
+	for _, f := range buffered {
+		write(frame.OriginBuffered, f.Data)
+	}
+	if werr == nil {
+		werr = w.Close()
+	}
+	if werr != nil {
+		// The writer buffers: frames it took may never have left. Nothing
+		// is known to have arrived (the destination's Flushed says what did).
+		sent, heldSent = 0, false
+	}
+	v.stats.drop(dropTooLarge, tooLarge)
+	v.stats.drop(dropFlushLost, total-sent-tooLarge)
+	v.stats.update(func(s *api.HandoffStats) {
+		s.Flushed += sent
+		if heldSent && werr == nil {
+			s.HeldInQEMU++
+		}
+	})
+	v.log.Info("flushed", "frames", sent, "held", heldSent, "residue", len(residue), "buffered", len(buffered))
+	if werr != nil {
+		return fmt.Errorf("vm %s: writing flush: %w", v.name, werr)
+	}
+	return nil
+}
+
+// injectFlush injects every frame of the flush stream, in order.
+func (h *Handoff) injectFlush(ctx context.Context, v *vmEntry, inj *tapio.Injector, flush io.Reader) error {
+	r := frame.NewFlushReader(flush)
+	var n, failed uint64
+	var err error
+	for {
+		var b []byte
+		if _, b, err = r.Next(); err != nil {
+			break
+		}
+		if ierr := inj.Inject(ctx, b); ierr != nil {
+			failed++
+			v.log.Warn("injecting a flushed frame", "err", ierr)
+			continue
+		}
+		n++
+	}
+	v.stats.update(func(s *api.HandoffStats) { s.Flushed += n })
+	v.stats.drop(dropInject, failed)
+	if errors.Is(err, io.EOF) {
+		v.log.Info("flush injected", "frames", n)
+		return nil
+	}
+	io.Copy(io.Discard, flush)
+	// The source counts what it could not send; frames cut off here are
+	// counted by the source as sent, so the report shows the difference.
+	return fmt.Errorf("vm %s: reading flush after %d frames: %w", v.name, n, err)
+}

@@ -1,0 +1,42 @@
+package privtest
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/cilium/ebpf"
+)
+
+// RequireRoot skips tb unless it runs as root.
+func RequireRoot(tb testing.TB) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		tb.Skip("needs root")
+	}
+}
+
+// RequireCommand skips tb unless every command in names is on PATH.
+func RequireCommand(tb testing.TB, names ...string) {
+	tb.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			tb.Skipf("needs %s", n)
+		}
+	}
+}
+
+// SkipOnOldKernel runs probe and skips tb when it reports that this kernel
+// lacks feature (an error wrapping ebpf.ErrNotSupported, as the
+// cilium/ebpf/features probes return); any other probe error fails tb.
+func SkipOnOldKernel(tb testing.TB, feature string, probe func() error) {
+	tb.Helper()
+	err := probe()
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		tb.Skipf("%s not supported by this kernel: %v", feature, err)
+	}
+	if err != nil {
+		tb.Fatalf("probing %s: %v", feature, err)
+	}
+}
