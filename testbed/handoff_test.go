@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
 
 // handoffGuest is the guest of the hand-off tests: small, so that ten
@@ -24,11 +25,7 @@ func requireDataplane(t *testing.T, env Env) {
 	if env.HasDataplane() {
 		return
 	}
-	fail := t.Skipf
-	if os.Getenv("CI") != "" {
-		fail = t.Fatalf
-	}
-	fail("%s/migratord has no eBPF dataplane (no --bpf-pin-dir)", env.BinDir)
+	privtest.Unavailable(t, "%s/migratord has no eBPF dataplane (no --bpf-pin-dir)", env.BinDir)
 }
 
 // startHandoffGuest boots fw1 on host with handoffGuest and checks it.

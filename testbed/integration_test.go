@@ -20,6 +20,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
+	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
 
 const (
@@ -35,19 +36,13 @@ func requireTestbed(t *testing.T) Env {
 	if testing.Short() {
 		t.Skip("integration test: skipped under -short")
 	}
-	fail := t.Skipf
-	if os.Getenv("CI") != "" {
-		fail = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		fail("integration test needs root")
-	}
+	privtest.RequireRoot(t)
 	env, err := FindEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if miss := env.Missing(); len(miss) > 0 {
-		fail("integration test needs `make build image`; missing: %s", strings.Join(miss, ", "))
+		privtest.Unavailable(t, "integration test needs `make build image`; missing: %s", strings.Join(miss, ", "))
 	}
 	return env
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
 
 // imageDir finds the guest images: $NFH_IMAGE_DIR, or build/images at the
@@ -28,7 +29,7 @@ func imageDir(t *testing.T) string {
 	}
 	for _, f := range []string{"vmlinuz", "initrd.img"} {
 		if _, err := os.Stat(filepath.Join(dir, "vnf", f)); err != nil {
-			t.Skipf("no guest image (make image, or set NFH_IMAGE_DIR): %v", err)
+			privtest.Unavailable(t, "no guest image (make image, or set NFH_IMAGE_DIR): %v", err)
 		}
 	}
 	return dir

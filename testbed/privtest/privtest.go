@@ -9,20 +9,32 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// RequireRoot skips tb unless it runs as root.
+// Unavailable ends tb because something it needs is missing: it skips, or,
+// with CI set in the environment, fails, so that a skipped tier can never be
+// the reason CI is green (.ci/run sets CI).
+func Unavailable(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if os.Getenv("CI") != "" {
+		tb.Fatalf(format, args...)
+	}
+	tb.Skipf(format, args...)
+}
+
+// RequireRoot ends tb (see Unavailable) unless it runs as root.
 func RequireRoot(tb testing.TB) {
 	tb.Helper()
 	if os.Geteuid() != 0 {
-		tb.Skip("needs root")
+		Unavailable(tb, "needs root")
 	}
 }
 
-// RequireCommand skips tb unless every command in names is on PATH.
+// RequireCommand ends tb (see Unavailable) unless every command in names
+// is on PATH.
 func RequireCommand(tb testing.TB, names ...string) {
 	tb.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
-			tb.Skipf("needs %s", n)
+			Unavailable(tb, "needs %s", n)
 		}
 	}
 }
