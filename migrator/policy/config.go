@@ -32,9 +32,9 @@ type Config struct {
 	AgentSwitchover bool
 }
 
-// FromRequest takes a migration request's knobs (after its defaults).
+// FromRequest takes a migration request's knobs; its zero fields take
+// api.MigrateRequest's defaults (through withDefaults).
 func FromRequest(r api.MigrateRequest) Config {
-	r.Defaults()
 	return Config{
 		InitialBandwidth:  uint64(max(r.InitialBandwidth, 0)),
 		MaxBandwidth:      uint64(max(r.Bandwidth, 0)),
@@ -45,34 +45,35 @@ func FromRequest(r api.MigrateRequest) Config {
 	}.withDefaults()
 }
 
-// withDefaults fills zero fields; the defaults match api.MigrateRequest's.
+// withDefaults fills zero fields: the request's knobs with
+// api.MigrateRequest's defaults (api.Default*), the policy's own here.
 func (c Config) withDefaults() Config {
 	if c.MaxBandwidth == 0 {
-		c.MaxBandwidth = 1 << 30
+		c.MaxBandwidth = api.DefaultBandwidth
 	}
 	if c.InitialBandwidth == 0 || c.InitialBandwidth > c.MaxBandwidth {
-		c.InitialBandwidth = min(64<<20, c.MaxBandwidth)
+		c.InitialBandwidth = min(api.DefaultInitialBandwidth, c.MaxBandwidth)
 	}
 	if c.Margin <= 0 {
 		c.Margin = 0.25
 	}
 	if c.DowntimeTarget <= 0 {
-		c.DowntimeTarget = 50 * time.Millisecond
+		c.DowntimeTarget = time.Duration(api.DefaultDowntimeTarget)
 	}
 	if c.StallPasses <= 0 {
 		c.StallPasses = 4
 	}
 	if c.Postcopy == "" {
-		c.Postcopy = api.PostcopyAuto
+		c.Postcopy = api.DefaultPostcopy
 	}
 	if c.CompletionTimeout <= 0 {
-		c.CompletionTimeout = 5 * time.Minute
+		c.CompletionTimeout = time.Duration(api.DefaultCompletionTimeout)
 	}
 	if c.MaxProjected <= 0 {
 		c.MaxProjected = c.CompletionTimeout * 3 / 4
 	}
 	if c.TimeoutAction == "" {
-		c.TimeoutAction = api.TimeoutAbort
+		c.TimeoutAction = api.DefaultTimeoutAction
 	}
 	return c
 }

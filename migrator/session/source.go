@@ -93,18 +93,6 @@ func (c *SourceConfig) defaults() {
 	}
 }
 
-// MultifdChannels is the number of multifd channels a request uses: its
-// own, or by default none when post-copy may be used and 2 otherwise.
-func MultifdChannels(r api.MigrateRequest) int {
-	if r.MultifdChannels > 0 {
-		return r.MultifdChannels
-	}
-	if r.Postcopy == api.PostcopyNever {
-		return 2
-	}
-	return 0
-}
-
 // source is the state of one running source session.
 type source struct {
 	cfg  SourceConfig
@@ -175,7 +163,7 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	}, cfg.Record)
 	s.rec.phase("setup", cfg.Started)
 	s.log.Info("migration starting", "postcopy", cfg.Request.Postcopy, "bandwidth", cfg.Request.Bandwidth,
-		"multifd", MultifdChannels(cfg.Request))
+		"multifd", cfg.Request.Multifd())
 
 	pctx, stopPipes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipes()
@@ -231,12 +219,12 @@ func (s *source) run(ctx, pctx context.Context) error {
 	caps := policy.Capabilities(s.pcfg)
 	caps["events"], caps["pause-before-switchover"] = true, true
 	params := policy.Parameters(s.pcfg)
-	if n := MultifdChannels(cfg.Request); n > 0 {
+	if n := cfg.Request.Multifd(); n > 0 {
 		caps["multifd"] = true
 		params["multifd-channels"] = n
 	}
 	hello := Hello{ID: cfg.ID, Source: cfg.Host, Spec: cfg.Spec, Request: cfg.Request,
-		Capabilities: caps, MultifdChannels: MultifdChannels(cfg.Request)}
+		Capabilities: caps, MultifdChannels: cfg.Request.Multifd()}
 	if err := writeMessage(ctl, hello); err != nil {
 		return fmt.Errorf("%w: sending hello to %s: %w", api.ErrPeer, to, err)
 	}
