@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
 // channel is one QEMU stream for a destination session.
@@ -24,7 +25,7 @@ type channel struct {
 type dest struct {
 	srv   *Server
 	cfg   DestConfig
-	hello Hello
+	hello wire.Hello
 	conn  Conn
 	ctl   Stream
 	log   *slog.Logger
@@ -43,13 +44,13 @@ type dest struct {
 	committed bool
 }
 
-func newDest(s *Server, c Conn, st Stream, h Hello) *dest {
+func newDest(s *Server, c Conn, st Stream, h wire.Hello) *dest {
 	return &dest{
 		srv: s, cfg: s.cfg, hello: h, conn: c, ctl: st,
 		log:    s.log.With("migration", h.ID, "vm", h.Spec.Name, "from", h.Source),
 		chans:  make(chan channel, 32),
 		flush:  make(chan Stream, 1),
-		status: StatusPending,
+		status: wire.StatusPending,
 	}
 }
 
@@ -107,8 +108,8 @@ func (d *dest) run(ctx context.Context) {
 // refuse answers a Hello this host will not take.
 func (d *dest) refuse(err error) {
 	d.log.Warn("migration refused", "err", err)
-	d.setState(StatusFailed, err.Error())
-	writeMessage(d.ctl, Abort{Reason: truncate(d.cfg.Host + " refused: " + err.Error())})
+	d.setState(wire.StatusFailed, err.Error())
+	wire.WriteMessage(d.ctl, wire.Abort{Reason: truncate(d.cfg.Host + " refused: " + err.Error())})
 	d.ctl.CloseWrite()
 	d.rec.finish(api.MigrationFailed, "refused: "+err.Error())
 }
@@ -142,7 +143,7 @@ func (d *dest) prepare(ctx, pctx context.Context) error {
 		return fmt.Errorf("%w: migrate-incoming: %w", api.ErrQEMU, err)
 	}
 	go d.connectChannels(pctx, sock)
-	if err := writeMessage(d.ctl, Ready{}); err != nil {
+	if err := wire.WriteMessage(d.ctl, wire.Ready{}); err != nil {
 		return fmt.Errorf("%w: sending ready: %w", api.ErrPeer, err)
 	}
 	d.rec.phase("precopy", time.Now().UTC())
@@ -268,7 +269,7 @@ func (d *dest) receive(ctx context.Context) error {
 				continue
 			}
 			switch m := c.msg.(type) {
-			case Commit:
+			case wire.Commit:
 				d.mu.Lock()
 				d.committed = true
 				d.mu.Unlock()
@@ -279,7 +280,7 @@ func (d *dest) receive(ctx context.Context) error {
 				// interval waited here adds to its blackout.
 				tick.Reset(committedPoll)
 				refresh()
-			case Abort:
+			case wire.Abort:
 				return fmt.Errorf("%w: source aborted: %s", api.ErrMigration, m.Reason)
 			default:
 				return fmt.Errorf("%w: unexpected %T from the source", api.ErrPeer, m)
@@ -333,11 +334,11 @@ func (d *dest) isCommitted() bool {
 // while seeing a post-copy through, then report the hand-off.
 func (d *dest) running(ctx context.Context) {
 	h := d.hello
-	d.setState(StatusRunning, "")
+	d.setState(wire.StatusRunning, "")
 	if err := d.cfg.Agent.Adopt(h.Spec, d.guest); err != nil {
 		d.log.Error("handing the running guest to the agent", "err", err)
 	}
-	if err := writeMessage(d.ctl, Running{}); err != nil {
+	if err := wire.WriteMessage(d.ctl, wire.Running{}); err != nil {
 		d.log.Warn("telling the source the guest runs", "err", err)
 	}
 	d.log.Info("guest running here")
@@ -363,7 +364,7 @@ func (d *dest) running(ctx context.Context) {
 		d.rec.finish(api.MigrationFailed, "post-copy failed after the guest started here; no rollback: "+pcErr.Error())
 		return
 	}
-	if err := writeMessage(d.ctl, HandoffDone{Stats: d.handoffStats()}); err != nil {
+	if err := wire.WriteMessage(d.ctl, wire.HandoffDone{Stats: d.handoffStats()}); err != nil {
 		d.log.Warn("sending the hand-off report to the source", "err", err)
 	}
 	d.rec.finish(api.MigrationCompleted, "")
@@ -450,8 +451,8 @@ func (d *dest) fail(ctx context.Context, cause error) {
 		d.cfg.Agent.Release(d.hello.Spec)
 	}
 	d.rec.finish(api.MigrationFailed, cause.Error())
-	d.setState(StatusFailed, cause.Error())
-	if err := writeMessage(d.ctl, Abort{Reason: truncate(d.cfg.Host + ": " + cause.Error())}); err == nil {
+	d.setState(wire.StatusFailed, cause.Error())
+	if err := wire.WriteMessage(d.ctl, wire.Abort{Reason: truncate(d.cfg.Host + ": " + cause.Error())}); err == nil {
 		d.ctl.CloseWrite()
 	}
 }
@@ -473,7 +474,7 @@ func (d *dest) sourceReason(ctx context.Context, in <-chan control, err error) e
 	select {
 	case c, ok := <-in:
 		if ok && c.err == nil {
-			if m, ok := c.msg.(Abort); ok {
+			if m, ok := c.msg.(wire.Abort); ok {
 				return fmt.Errorf("%w: source aborted: %s (here: %v)", api.ErrMigration, m.Reason, err)
 			}
 		}

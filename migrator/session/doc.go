@@ -34,6 +34,7 @@
 // without Commit. After post-copy has started there is no way back: the
 // source never resumes.
 //
-// Control messages are JSON frames (migrator/wire) decoded strictly; each
-// decoder has a fuzz target.
+// The control messages (Hello, Ready, Commit, Running, Abort, the status
+// request and reply, HandoffDone) are migrator/wire's: JSON frames decoded
+// strictly, each decoder with a fuzz target there.
 package session

@@ -162,7 +162,7 @@ func (s *Server) control(ctx context.Context, c Conn, st Stream, h wire.StreamHe
 		stop := context.AfterFunc(ctx, func() { st.Close() })
 		defer stop()
 		var err error
-		m, err = readMessage(st)
+		m, err = wire.ReadMessage(st)
 		return err
 	})
 	if err != nil {
@@ -171,17 +171,17 @@ func (s *Server) control(ctx context.Context, c Conn, st Stream, h wire.StreamHe
 		return
 	}
 	switch m := m.(type) {
-	case Hello:
+	case wire.Hello:
 		if m.ID != h.Session {
 			s.refuse(st, fmt.Sprintf("hello for %s on a stream of session %s", m.ID, h.Session))
 			return
 		}
 		s.start(s.cfg.Context, c, st, m)
-	case StatusRequest:
+	case wire.StatusRequest:
 		defer st.Close()
 		rep := s.status(m.ID)
 		s.log.Info("status request", "session", m.ID, "peer", c.Peer(), "state", rep.State)
-		if err := writeMessage(st, rep); err != nil {
+		if err := wire.WriteMessage(st, rep); err != nil {
 			s.log.Warn("answering a status request", "err", err)
 		}
 		st.CloseWrite()
@@ -192,38 +192,38 @@ func (s *Server) control(ctx context.Context, c Conn, st Stream, h wire.StreamHe
 
 func (s *Server) refuse(st Stream, reason string) {
 	s.log.Warn("control stream refused", "reason", reason)
-	writeMessage(st, Abort{Reason: truncate(reason)})
+	wire.WriteMessage(st, wire.Abort{Reason: truncate(reason)})
 	st.CloseWrite()
 	st.Close()
 }
 
 // status answers a status request from a live session or a stored record.
-func (s *Server) status(id string) StatusReply {
+func (s *Server) status(id string) wire.StatusReply {
 	s.mu.Lock()
 	d := s.sessions[id]
 	s.mu.Unlock()
 	if d != nil {
 		state, reason := d.state()
-		return StatusReply{ID: id, State: state, Reason: truncate(reason)}
+		return wire.StatusReply{ID: id, State: state, Reason: truncate(reason)}
 	}
 	m, ok := s.cfg.Agent.Lookup(id)
 	if !ok || m.Role != "destination" {
-		return StatusReply{ID: id, State: StatusUnknown}
+		return wire.StatusReply{ID: id, State: wire.StatusUnknown}
 	}
 	switch m.State {
 	case api.MigrationCompleted, api.MigrationPostcopy:
-		return StatusReply{ID: id, State: StatusRunning}
+		return wire.StatusReply{ID: id, State: wire.StatusRunning}
 	case api.MigrationFailed, api.MigrationCancelled:
 		if m.Postcopy {
-			return StatusReply{ID: id, State: StatusRunning, Reason: truncate(m.Reason)}
+			return wire.StatusReply{ID: id, State: wire.StatusRunning, Reason: truncate(m.Reason)}
 		}
-		return StatusReply{ID: id, State: StatusFailed, Reason: truncate(m.Reason)}
+		return wire.StatusReply{ID: id, State: wire.StatusFailed, Reason: truncate(m.Reason)}
 	}
-	return StatusReply{ID: id, State: StatusPending}
+	return wire.StatusReply{ID: id, State: wire.StatusPending}
 }
 
 // start registers and runs a destination session.
-func (s *Server) start(ctx context.Context, c Conn, st Stream, h Hello) {
+func (s *Server) start(ctx context.Context, c Conn, st Stream, h wire.Hello) {
 	s.mu.Lock()
 	if _, dup := s.sessions[h.ID]; dup {
 		s.mu.Unlock()

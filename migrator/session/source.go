@@ -133,7 +133,7 @@ func readControl(s Stream) <-chan control {
 	go func() {
 		defer close(ch)
 		for {
-			m, err := readMessage(s)
+			m, err := wire.ReadMessage(s)
 			if err != nil {
 				ch <- control{err: err}
 				return
@@ -223,9 +223,9 @@ func (s *source) run(ctx, pctx context.Context) error {
 		caps["multifd"] = true
 		params["multifd-channels"] = n
 	}
-	hello := Hello{ID: cfg.ID, Source: cfg.Host, Spec: cfg.Spec, Request: cfg.Request,
+	hello := wire.Hello{ID: cfg.ID, Source: cfg.Host, Spec: cfg.Spec, Request: cfg.Request,
 		Capabilities: caps, MultifdChannels: cfg.Request.Multifd()}
-	if err := writeMessage(ctl, hello); err != nil {
+	if err := wire.WriteMessage(ctl, hello); err != nil {
 		return fmt.Errorf("%w: sending hello to %s: %w", api.ErrPeer, to, err)
 	}
 	if err := s.waitReady(ctx); err != nil {
@@ -279,10 +279,10 @@ func (s *source) waitReady(ctx context.Context) error {
 			return fmt.Errorf("%w: %s closed the control stream before ready: %v", api.ErrPeer, to, c.err)
 		}
 		switch m := c.msg.(type) {
-		case Ready:
+		case wire.Ready:
 			s.log.Info("destination ready", "dest_pid", m.PID)
 			return nil
-		case Abort:
+		case wire.Abort:
 			s.destAborted = true
 			return fmt.Errorf("%w: %s refused: %s", api.ErrPeer, to, m.Reason)
 		default:

@@ -86,7 +86,7 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 	// buffered frames go back into its tap in order.
 	s.handoffRollback(ctx)
 	if s.ctl != nil && !s.destAborted {
-		if err := writeMessage(s.ctl, Abort{Reason: truncate(cause.Error())}); err != nil {
+		if err := wire.WriteMessage(s.ctl, wire.Abort{Reason: truncate(cause.Error())}); err != nil {
 			s.log.Debug("telling the destination to abort", "err", err)
 		}
 	}
@@ -132,10 +132,10 @@ func (s *source) resolve(ctx context.Context, cause error) (api.Migration, Outco
 			switch {
 			case err != nil:
 				s.log.Debug("asking the destination", "err", err)
-			case rep.State == StatusRunning:
+			case rep.State == wire.StatusRunning:
 				s.log.Info("the destination runs the guest")
 				return s.moved(ctx, conn), Moved
-			case rep.State == StatusFailed:
+			case rep.State == wire.StatusFailed:
 				reason = fmt.Sprintf("%v; %s reports: %s", cause, to, rep.Reason)
 			}
 			if reason != "" || time.Now().After(deadline) {
@@ -164,8 +164,8 @@ func (s *source) resolve(ctx context.Context, cause error) (api.Migration, Outco
 
 // askStatus asks the destination, over a fresh control stream, what became
 // of the session.
-func (s *source) askStatus(ctx context.Context) (StatusReply, Conn, error) {
-	var rep StatusReply
+func (s *source) askStatus(ctx context.Context) (wire.StatusReply, Conn, error) {
+	var rep wire.StatusReply
 	var conn Conn
 	err := bounded(ctx, 10*time.Second, func(ctx context.Context) error {
 		var err error
@@ -179,14 +179,14 @@ func (s *source) askStatus(ctx context.Context) (StatusReply, Conn, error) {
 		defer st.Close()
 		stop := context.AfterFunc(ctx, func() { st.Close() })
 		defer stop()
-		if err := writeMessage(st, StatusRequest{ID: s.cfg.ID}); err != nil {
+		if err := wire.WriteMessage(st, wire.StatusRequest{ID: s.cfg.ID}); err != nil {
 			return err
 		}
-		m, err := readMessage(st)
+		m, err := wire.ReadMessage(st)
 		if err != nil {
 			return err
 		}
-		r, ok := m.(StatusReply)
+		r, ok := m.(wire.StatusReply)
 		if !ok || r.ID != s.cfg.ID {
 			return fmt.Errorf("unexpected answer %T to a status request", m)
 		}
@@ -197,8 +197,8 @@ func (s *source) askStatus(ctx context.Context) (StatusReply, Conn, error) {
 }
 
 func truncate(s string) string {
-	if len(s) > maxReason {
-		return s[:maxReason]
+	if len(s) > wire.MaxReason {
+		return s[:wire.MaxReason]
 	}
 	return s
 }

@@ -107,7 +107,7 @@ func (s *source) waitHandoffDone(ctx context.Context, conn Conn) {
 				s.in = nil
 				return
 			}
-			if m, ok := c.msg.(HandoffDone); ok {
+			if m, ok := c.msg.(wire.HandoffDone); ok {
 				s.destStats = &m.Stats
 				return
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/policy"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
 // loop watches QEMU, the policy and the destination until the guest runs
@@ -72,7 +73,7 @@ func (s *source) loop(ctx context.Context, events <-chan qmpx.Event) error {
 func (s *source) onMessage(ctx context.Context, m any) error {
 	to := s.cfg.Request.To
 	switch m := m.(type) {
-	case Running:
+	case wire.Running:
 		if !s.committed {
 			return fmt.Errorf("%w: %s says running before commit", api.ErrPeer, to)
 		}
@@ -85,10 +86,10 @@ func (s *source) onMessage(ctx context.Context, m any) error {
 		s.log.Info("guest running at the destination; handing its traffic off", "postcopy", s.postcopy, "paused", paused)
 		s.startHandoff(ctx, s.conn)
 		return nil
-	case Abort:
+	case wire.Abort:
 		s.destAborted = true
 		return fmt.Errorf("%w: %s aborted: %s", api.ErrPeer, to, m.Reason)
-	case HandoffDone:
+	case wire.HandoffDone:
 		if s.running {
 			s.destStats = &m.Stats
 			return nil
@@ -259,7 +260,7 @@ func (s *source) commit() error {
 	}
 	s.committed = true
 	s.log.Info("commit sent")
-	if err := writeMessage(s.ctl, Commit{}); err != nil {
+	if err := wire.WriteMessage(s.ctl, wire.Commit{}); err != nil {
 		return fmt.Errorf("%w: sending commit to %s: %w", api.ErrPeer, s.cfg.Request.To, err)
 	}
 	return nil
