@@ -101,7 +101,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		Dir: filepath.Dir(rec.QMPSocket), Conn: conn,
 		Dial:    func(ctx context.Context) (session.Conn, error) { return a.cfg.Dial(ctx, req.To) },
 		Handoff: a.cfg.Handoff, Record: a.recordMigration, Logger: a.log, Started: started,
-		SwitchoverDelay: a.cfg.SwitchoverDelay,
+		Debug: a.cfg.Debug,
 	}
 	a.sessions.Add(1)
 	go func() {

@@ -120,7 +120,7 @@ func TestHandoffRollbackAfterBuffer(t *testing.T) {
 	src.trace = p.hA.trace()
 	src.noResume = true
 	cfg := p.sourceConfig(src)
-	cfg.SwitchoverDelay = 30 * time.Second
+	cfg.Debug.SwitchoverDelay = 30 * time.Second
 	var runAtRollback string
 	p.hA.onRollback = func() { runAtRollback = src.runState() }
 	go func() {

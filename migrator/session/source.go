@@ -58,10 +58,8 @@ type SourceConfig struct {
 	// Started is the record's start time (default now).
 	Started time.Time
 
-	// SwitchoverDelay is a test knob: how long the source waits after the
-	// hand-off's Switchover (BUFFER) before migrate-continue, so a test can
-	// kill the destination while the source buffers. 0 in production.
-	SwitchoverDelay time.Duration
+	// Debug are test-only knobs; zero in production.
+	Debug Debug
 
 	ReadyTimeout   time.Duration // Hello until Ready (default 2m)
 	HandoffTimeout time.Duration // waiting for the destination's HandoffDone (default 30s)

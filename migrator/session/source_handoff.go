@@ -66,25 +66,6 @@ func (s *source) handoffStats(persist bool) {
 	})
 }
 
-// switchoverDelay waits cfg.SwitchoverDelay (a test knob) with the guest
-// stopped and the hand-off buffering.
-func (s *source) switchoverDelay(ctx context.Context) error {
-	if s.cfg.SwitchoverDelay <= 0 {
-		return nil
-	}
-	s.log.Warn("debug: delaying migrate-continue", "delay", s.cfg.SwitchoverDelay)
-	t := time.NewTimer(s.cfg.SwitchoverDelay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-s.conn.Context().Done():
-		return fmt.Errorf("%w: connection to %s lost during the switchover delay", api.ErrPeer, s.cfg.Request.To)
-	}
-}
-
 // waitHandoffDone waits (bounded) for the destination's HandoffDone on the
 // session's control stream. conn is the connection the guest was found
 // running through; after a reconnection there is no control stream to
