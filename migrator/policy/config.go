@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 // Config steers one migration. Zero fields take defaults (see New).
@@ -88,10 +89,10 @@ func (c Config) mayThrottle() bool { return c.Postcopy == api.PostcopyNever }
 func Capabilities(cfg Config) map[string]bool {
 	cfg = cfg.withDefaults()
 	return map[string]bool{
-		"events":                  true,
-		"pause-before-switchover": true,
-		"postcopy-ram":            cfg.Postcopy != api.PostcopyNever,
-		"auto-converge":           cfg.mayThrottle(),
+		qmpcmd.CapEvents:                true,
+		qmpcmd.CapPauseBeforeSwitchover: true,
+		qmpcmd.CapPostcopyRAM:           cfg.Postcopy != api.PostcopyNever,
+		qmpcmd.CapAutoConverge:          cfg.mayThrottle(),
 	}
 }
 
@@ -101,22 +102,17 @@ func Capabilities(cfg Config) map[string]bool {
 // may throttle, auto-converge settings that keep QEMU's own throttling at
 // 1% until the policy decides (see the package comment).
 // multifd-channels is the session's choice.
-func Parameters(cfg Config) map[string]any {
+func Parameters(cfg Config) qmpcmd.Parameters {
 	cfg = cfg.withDefaults()
 	limit := max(cfg.DowntimeTarget.Milliseconds(), 1)
 	if cfg.AgentSwitchover {
 		limit = 1
 	}
-	p := map[string]any{
-		"max-bandwidth":  cfg.InitialBandwidth,
-		"downtime-limit": limit,
-	}
+	p := qmpcmd.Parameters{MaxBandwidth: new(cfg.InitialBandwidth), DowntimeLimit: new(limit)}
 	if cfg.mayThrottle() {
-		p["throttle-trigger-threshold"] = 100
-		p["cpu-throttle-initial"] = 1
-		p["cpu-throttle-increment"] = 1
-		p["max-cpu-throttle"] = 1
-		p["cpu-throttle-tailslow"] = false
+		p.ThrottleTriggerThreshold = new(100)
+		p.CPUThrottleInitial, p.CPUThrottleIncrement, p.MaxCPUThrottle = new(1), new(1), new(1)
+		p.CPUThrottleTailslow = new(false)
 	}
 	return p
 }

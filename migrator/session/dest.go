@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -134,12 +135,12 @@ func (d *dest) prepare(ctx, pctx context.Context) error {
 		return fmt.Errorf("%w: %w", api.ErrQEMU, err)
 	}
 	if h.MultifdChannels > 0 {
-		if err := g.Execute(ctx, "migrate-set-parameters", map[string]any{"multifd-channels": h.MultifdChannels}, nil); err != nil {
+		if err := g.Execute(ctx, qmpcmd.MigrateSetParameters, qmpcmd.Parameters{MultifdChannels: new(h.MultifdChannels)}, nil); err != nil {
 			return fmt.Errorf("%w: setting multifd channels: %w", api.ErrQEMU, err)
 		}
 	}
 	sock := filepath.Join(dir, "incoming.sock")
-	if err := g.Execute(ctx, "migrate-incoming", map[string]string{"uri": "unix:" + sock}, nil); err != nil {
+	if err := g.Execute(ctx, qmpcmd.MigrateIncoming, qmpcmd.UnixURI(sock), nil); err != nil {
 		return fmt.Errorf("%w: migrate-incoming: %w", api.ErrQEMU, err)
 	}
 	go d.connectChannels(pctx, sock)
@@ -228,10 +229,10 @@ func (d *dest) receive(ctx context.Context) error {
 	}
 	for {
 		committed := d.isCommitted()
-		if committed && rs == "paused" && (incoming == "completed" || incoming == "postcopy-active") {
+		if committed && rs == qmpcmd.RunStatePaused && (incoming == qmpcmd.MigrationCompleted || incoming == qmpcmd.MigrationPostcopyActive) {
 			break
 		}
-		if incoming == "failed" || incoming == "cancelled" {
+		if incoming == qmpcmd.MigrationFailed || incoming == qmpcmd.MigrationCancelled {
 			err := fmt.Errorf("%w: incoming migration %s", api.ErrQEMU, incoming)
 			if errDesc != "" {
 				err = fmt.Errorf("%w: %s", err, errDesc)
@@ -299,9 +300,9 @@ func (d *dest) receive(ctx context.Context) error {
 			refresh()
 		}
 	}
-	d.postcopy = incoming == "postcopy-active"
+	d.postcopy = incoming == qmpcmd.MigrationPostcopyActive
 	d.log.Info("starting the guest", "incoming", incoming)
-	if err := g.Execute(ctx, "cont", nil, nil); err != nil {
+	if err := g.Execute(ctx, qmpcmd.Cont, nil, nil); err != nil {
 		return fmt.Errorf("%w: cont: %w", api.ErrQEMU, err)
 	}
 	// The guest runs here: announce it (GARPs go out in the background).
@@ -421,9 +422,9 @@ func (d *dest) waitPostcopy(ctx context.Context) error {
 			continue
 		}
 		switch st {
-		case "completed":
+		case qmpcmd.MigrationCompleted:
 			return nil
-		case "failed", "postcopy-paused", "cancelled":
+		case qmpcmd.MigrationFailed, qmpcmd.MigrationPostcopyPaused, qmpcmd.MigrationCancelled:
 			return fmt.Errorf("%w: incoming post-copy %s: %s", api.ErrQEMU, st, desc)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/policy"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -215,11 +216,11 @@ func (s *source) run(ctx, pctx context.Context) error {
 	s.ctl, s.in = ctl, readControl(ctl)
 
 	caps := policy.Capabilities(s.pcfg)
-	caps["events"], caps["pause-before-switchover"] = true, true
+	caps[qmpcmd.CapEvents], caps[qmpcmd.CapPauseBeforeSwitchover] = true, true
 	params := policy.Parameters(s.pcfg)
 	if n := cfg.Request.Multifd(); n > 0 {
-		caps["multifd"] = true
-		params["multifd-channels"] = n
+		caps[qmpcmd.CapMultifd] = true
+		params.MultifdChannels = new(n)
 	}
 	hello := wire.Hello{ID: cfg.ID, Source: cfg.Host, Spec: cfg.Spec, Request: cfg.Request,
 		Capabilities: caps, MultifdChannels: cfg.Request.Multifd()}
@@ -233,7 +234,7 @@ func (s *source) run(ctx, pctx context.Context) error {
 	if err := setCapabilities(ctx, cfg.Guest, caps); err != nil {
 		return fmt.Errorf("%w: %w", api.ErrQEMU, err)
 	}
-	if err := cfg.Guest.Execute(ctx, "migrate-set-parameters", params, nil); err != nil {
+	if err := cfg.Guest.Execute(ctx, qmpcmd.MigrateSetParameters, params, nil); err != nil {
 		return fmt.Errorf("%w: setting migration parameters: %w", api.ErrQEMU, err)
 	}
 	if err := s.begin(ctx); err != nil {
@@ -254,7 +255,7 @@ func (s *source) run(ctx, pctx context.Context) error {
 	evctx, evcancel := context.WithCancel(ctx)
 	defer evcancel()
 	events := cfg.Guest.Events(evctx)
-	if err := cfg.Guest.Execute(ctx, "migrate", map[string]any{"uri": "unix:" + sock}, nil); err != nil {
+	if err := cfg.Guest.Execute(ctx, qmpcmd.Migrate, qmpcmd.UnixURI(sock), nil); err != nil {
 		if ctx.Err() != nil {
 			// Cancelled with the command in flight: QEMU may have
 			// started migrating, so the rollback must migrate_cancel.

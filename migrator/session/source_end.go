@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -57,7 +58,7 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 	}
 	if s.started && alive() {
 		bounded(ctx, 5*time.Second, func(ctx context.Context) error {
-			return g.Execute(ctx, "migrate_cancel", nil, nil)
+			return g.Execute(ctx, qmpcmd.MigrateCancel, nil, nil)
 		})
 		// QEMU leaves setup/active/pre-switchover/device/cancelling for
 		// cancelled or failed (or completed, if the cancel came too late:
@@ -65,7 +66,7 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 		deadline := time.Now().Add(30 * time.Second)
 		for time.Now().Before(deadline) && alive() {
 			st, _, err := migrateStatus(ctx, g)
-			if err == nil && (st == "cancelled" || st == "failed" || st == "completed" || st == "") {
+			if err == nil && (st == qmpcmd.MigrationCancelled || st == qmpcmd.MigrationFailed || st == qmpcmd.MigrationCompleted || st == "") {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -74,8 +75,8 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 	if alive() {
 		// QEMU restarts a guest that ran when its migration is cancelled
 		// or fails; a guest stopped at completion must be resumed here.
-		if rs, err := runState(ctx, g); err == nil && rs != "running" {
-			if err := g.Execute(ctx, "cont", nil, nil); err != nil {
+		if rs, err := runState(ctx, g); err == nil && rs != qmpcmd.RunStateRunning {
+			if err := g.Execute(ctx, qmpcmd.Cont, nil, nil); err != nil {
 				s.log.Error("resuming the guest on the source", "state", rs, "err", err)
 			} else {
 				s.log.Info("guest resumed on the source", "was", rs)
@@ -153,7 +154,7 @@ func (s *source) resolve(ctx context.Context, cause error) (api.Migration, Outco
 		return m, Unknown
 	}
 	// The destination has no guest: resume here.
-	if err := s.cfg.Guest.Execute(ctx, "cont", nil, nil); err != nil {
+	if err := s.cfg.Guest.Execute(ctx, qmpcmd.Cont, nil, nil); err != nil {
 		s.log.Error("resuming the guest on the source", "err", err)
 		reason += "; resuming on the source failed: " + err.Error()
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/policy"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
@@ -43,7 +44,7 @@ func (s *source) loop(ctx context.Context, events <-chan qmpx.Event) error {
 				events = nil
 				continue
 			}
-			if e.Name == "STOP" && s.stoppedAt.IsZero() {
+			if e.Name == qmpcmd.EventStop && s.stoppedAt.IsZero() {
 				s.stoppedAt = time.Now()
 			}
 			if st := eventStatus(e); st != "" {
@@ -52,7 +53,7 @@ func (s *source) loop(ctx context.Context, events <-chan qmpx.Event) error {
 					return err
 				}
 			}
-			if e.Name == "MIGRATION_PASS" {
+			if e.Name == qmpcmd.EventMigrationPass {
 				if err := s.sample(ctx); err != nil {
 					return err
 				}
@@ -127,7 +128,7 @@ func (s *source) sample(ctx context.Context) error {
 	})
 	s.handoffStats(false)
 	errDesc := ""
-	if smp.Status == "failed" || smp.Status == "cancelled" {
+	if smp.Status == qmpcmd.MigrationFailed || smp.Status == qmpcmd.MigrationCancelled {
 		if sum, err := policy.ParseSummary(raw); err == nil {
 			errDesc = sum.Error
 		}
@@ -135,7 +136,7 @@ func (s *source) sample(ctx context.Context) error {
 	if err := s.onStatus(ctx, smp.Status, errDesc); err != nil {
 		return err
 	}
-	if s.committed || s.completed || (smp.Status != "active" && smp.Status != "postcopy-active") {
+	if s.committed || s.completed || (smp.Status != qmpcmd.MigrationActive && smp.Status != qmpcmd.MigrationPostcopyActive) {
 		return nil
 	}
 	for _, a := range s.pol.Observe(smp) {
@@ -160,7 +161,7 @@ func (s *source) progress(smp policy.Sample) api.Progress {
 	if smp.Total > 0 {
 		p.Percent = 100 * float64(smp.Total-min(smp.Remaining, smp.Total)) / float64(smp.Total)
 	}
-	if smp.Status == "completed" {
+	if smp.Status == qmpcmd.MigrationCompleted {
 		p.Percent, p.Remaining = 100, 0
 	}
 	if smp.Rate > 0 {
@@ -195,12 +196,12 @@ func (s *source) apply(ctx context.Context, a policy.Action, pass int) error {
 func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 	now := time.Now().UTC()
 	switch st {
-	case "active":
+	case qmpcmd.MigrationActive:
 		if len(s.rec.get().Phases) == 1 {
 			s.rec.phase("precopy", now)
 			s.rec.update(true, func(m *api.Migration) { m.State = api.MigrationActive })
 		}
-	case "pre-switchover":
+	case qmpcmd.MigrationPreSwitchover:
 		if s.switched {
 			return nil
 		}
@@ -218,11 +219,11 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		if err := s.switchoverDelay(ctx); err != nil {
 			return err
 		}
-		if err := s.cfg.Guest.Execute(ctx, "migrate-continue", map[string]string{"state": "pre-switchover"}, nil); err != nil {
+		if err := s.cfg.Guest.Execute(ctx, qmpcmd.MigrateContinue, qmpcmd.Continue{State: qmpcmd.MigrationPreSwitchover}, nil); err != nil {
 			return fmt.Errorf("%w: migrate-continue: %w", api.ErrQEMU, err)
 		}
 		s.log.Info("switchover: guest stopped, continuing")
-	case "postcopy-active":
+	case qmpcmd.MigrationPostcopyActive:
 		if s.postcopy {
 			return nil
 		}
@@ -231,7 +232,7 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		s.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
 		s.log.Info("post-copy: the guest moves to the destination now")
 		return s.commit()
-	case "completed":
+	case qmpcmd.MigrationCompleted:
 		if s.completed {
 			return nil
 		}
@@ -243,7 +244,7 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		}
 		s.log.Info("source qemu completed")
 		return s.commit()
-	case "failed", "cancelled":
+	case qmpcmd.MigrationFailed, qmpcmd.MigrationCancelled:
 		if errDesc == "" {
 			_, errDesc, _ = migrateStatus(ctx, s.cfg.Guest)
 		}
