@@ -35,36 +35,20 @@ type dest struct {
 	flush chan Stream
 
 	guest    Guest
-	admitted bool
-	prepared bool // Handoff.Prepare was called
 	postcopy bool // the guest started here with the incoming migration in post-copy
 
-	mu        sync.Mutex
-	status    string // StatusPending, StatusRunning, StatusFailed
-	reason    string
-	committed bool
+	mu     sync.Mutex // guards phase and reason: status requests read them
+	phase  destPhase
+	reason string // why it failed
 }
 
 func newDest(s *Server, c Conn, st Stream, h wire.Hello) *dest {
 	return &dest{
 		srv: s, cfg: s.cfg, hello: h, conn: c, ctl: st,
-		log:    s.log.With("migration", h.ID, "vm", h.Spec.Name, "from", h.Source),
-		chans:  make(chan channel, 32),
-		flush:  make(chan Stream, 1),
-		status: wire.StatusPending,
+		log:   s.log.With("migration", h.ID, "vm", h.Spec.Name, "from", h.Source),
+		chans: make(chan channel, 32),
+		flush: make(chan Stream, 1),
 	}
-}
-
-func (d *dest) state() (string, string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.status, d.reason
-}
-
-func (d *dest) setState(st, reason string) {
-	d.mu.Lock()
-	d.status, d.reason = st, reason
-	d.mu.Unlock()
 }
 
 // run does the destination's part: prepare, receive, start the guest on
@@ -90,7 +74,7 @@ func (d *dest) run(ctx context.Context) {
 		d.refuse(err)
 		return
 	}
-	d.admitted = true
+	d.enter(destAdmitted, "")
 	d.log.Info("incoming migration")
 
 	pctx, stopPipes := context.WithCancel(context.WithoutCancel(ctx))
@@ -109,7 +93,7 @@ func (d *dest) run(ctx context.Context) {
 // refuse answers a Hello this host will not take.
 func (d *dest) refuse(err error) {
 	d.log.Warn("migration refused", "err", err)
-	d.setState(wire.StatusFailed, err.Error())
+	d.enter(destFailed, err.Error())
 	wire.WriteMessage(d.ctl, wire.Abort{Reason: truncate(d.cfg.Host + " refused: " + err.Error())})
 	d.ctl.CloseWrite()
 	d.rec.finish(api.MigrationFailed, "refused: "+err.Error())
@@ -119,7 +103,7 @@ func (d *dest) refuse(err error) {
 // answers Ready.
 func (d *dest) prepare(ctx, pctx context.Context) error {
 	h := d.hello
-	d.prepared = true
+	d.enter(destPrepared, "") // before Prepare: a failed Prepare rolls back too
 	err := bounded(ctx, 10*time.Second, func(ctx context.Context) error {
 		return d.cfg.Handoff.Prepare(ctx, h.Spec)
 	})
@@ -271,9 +255,7 @@ func (d *dest) receive(ctx context.Context) error {
 			}
 			switch m := c.msg.(type) {
 			case wire.Commit:
-				d.mu.Lock()
-				d.committed = true
-				d.mu.Unlock()
+				d.enter(destCommitted, "")
 				d.log.Info("commit received")
 				d.rec.phase("switchover", time.Now().UTC())
 				d.rec.update(true, func(m *api.Migration) { m.State = api.MigrationSwitchover })
@@ -324,9 +306,8 @@ func (d *dest) poll(ctx context.Context, last string) (string, string, error) {
 }
 
 func (d *dest) isCommitted() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.committed
+	p, _ := d.state()
+	return p == destCommitted
 }
 
 // running finishes a session whose guest runs here: hand it to the agent,
@@ -335,7 +316,7 @@ func (d *dest) isCommitted() bool {
 // while seeing a post-copy through, then report the hand-off.
 func (d *dest) running(ctx context.Context) {
 	h := d.hello
-	d.setState(wire.StatusRunning, "")
+	d.enter(destRunning, "")
 	if err := d.cfg.Agent.Adopt(h.Spec, d.guest); err != nil {
 		d.log.Error("handing the running guest to the agent", "err", err)
 	}
@@ -435,6 +416,7 @@ func (d *dest) waitPostcopy(ctx context.Context) error {
 func (d *dest) fail(ctx context.Context, cause error) {
 	d.log.Warn("incoming migration failed", "err", cause)
 	ctx = context.WithoutCancel(ctx)
+	p, _ := d.state()
 	if d.guest != nil {
 		if err := bounded(ctx, 30*time.Second, d.guest.Stop); err != nil {
 			d.log.Error("stopping destination qemu", "err", err)
@@ -445,14 +427,14 @@ func (d *dest) fail(ctx context.Context, cause error) {
 	}); err != nil {
 		d.log.Warn("hand-off rollback", "err", err)
 	}
-	if d.prepared {
+	if p >= destPrepared {
 		d.handoffStats()
 	}
-	if d.admitted {
+	if p >= destAdmitted {
 		d.cfg.Agent.Release(d.hello.Spec)
 	}
 	d.rec.finish(api.MigrationFailed, cause.Error())
-	d.setState(wire.StatusFailed, cause.Error())
+	d.enter(destFailed, cause.Error())
 	if err := wire.WriteMessage(d.ctl, wire.Abort{Reason: truncate(d.cfg.Host + ": " + cause.Error())}); err == nil {
 		d.ctl.CloseWrite()
 	}

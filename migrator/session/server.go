@@ -203,8 +203,8 @@ func (s *Server) status(id string) wire.StatusReply {
 	d := s.sessions[id]
 	s.mu.Unlock()
 	if d != nil {
-		state, reason := d.state()
-		return wire.StatusReply{ID: id, State: state, Reason: truncate(reason)}
+		p, reason := d.state()
+		return wire.StatusReply{ID: id, State: p.status(), Reason: truncate(reason)}
 	}
 	m, ok := s.cfg.Agent.Lookup(id)
 	if !ok || m.Role != "destination" {

@@ -105,9 +105,12 @@ type source struct {
 	in           <-chan control
 	sent0, recv0 uint64
 
-	started, switched, postcopy, completed, committed, running bool
-	destAborted                                                bool
-	bandwidth                                                  uint64
+	phase sourcePhase
+	// Facts the phase does not tell:
+	postcopy    bool // post-copy started: no way back, whatever the destination says
+	completed   bool // QEMU completed: the source QEMU may quit
+	destAborted bool // the destination sent Abort: it has no guest
+	bandwidth   uint64
 
 	gate         *gate     // holds QEMU's channels while the agent stops the guest
 	stoppedAt    time.Time // when the guest stopped on the source (agent or QEMU)
@@ -167,7 +170,7 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	pctx, stopPipes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipes()
 	err := s.run(ctx, pctx)
-	if err != nil && !s.committed && ctx.Err() != nil && !errors.Is(err, context.Cause(ctx)) {
+	if err != nil && s.phase < srcCommitted && ctx.Err() != nil && !errors.Is(err, context.Cause(ctx)) {
 		// A step cut short by the cancel fails with a bare context error
 		// (e.g. "qmp migrate: context canceled"): the cancel's cause is
 		// the reason, and decides cancelled versus failed.
@@ -179,7 +182,7 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	switch {
 	case err == nil:
 		return s.moved(ctx, s.conn), Moved
-	case !s.committed:
+	case s.phase < srcCommitted:
 		return s.rollback(ctx, err), Stayed
 	case s.postcopy:
 		// If the destination said Running, the hand-off has happened
@@ -259,11 +262,11 @@ func (s *source) run(ctx, pctx context.Context) error {
 		if ctx.Err() != nil {
 			// Cancelled with the command in flight: QEMU may have
 			// started migrating, so the rollback must migrate_cancel.
-			s.started = true
+			s.advance(srcMigrating)
 		}
 		return fmt.Errorf("%w: starting migration: %w", api.ErrQEMU, err)
 	}
-	s.started = true
+	s.advance(srcMigrating)
 	return s.loop(ctx, events)
 }
 

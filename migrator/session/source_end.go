@@ -56,7 +56,7 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 			return true
 		}
 	}
-	if s.started && alive() {
+	if s.phase >= srcMigrating && alive() {
 		bounded(ctx, 5*time.Second, func(ctx context.Context) error {
 			return g.Execute(ctx, qmpcmd.MigrateCancel, nil, nil)
 		})

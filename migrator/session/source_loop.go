@@ -19,7 +19,7 @@ func (s *source) loop(ctx context.Context, events <-chan qmpx.Event) error {
 	tick := time.NewTicker(s.cfg.Poll)
 	defer tick.Stop()
 	to := s.cfg.Request.To
-	for !(s.committed && s.completed && s.running) {
+	for !(s.phase == srcRunning && s.completed) {
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
@@ -75,10 +75,12 @@ func (s *source) onMessage(ctx context.Context, m any) error {
 	to := s.cfg.Request.To
 	switch m := m.(type) {
 	case wire.Running:
-		if !s.committed {
+		if s.phase < srcCommitted {
 			return fmt.Errorf("%w: %s says running before commit", api.ErrPeer, to)
 		}
-		s.running = true
+		if !s.advance(srcRunning) {
+			return nil // said twice
+		}
 		var paused time.Duration
 		if !s.stoppedAt.IsZero() {
 			paused = time.Since(s.stoppedAt)
@@ -91,7 +93,7 @@ func (s *source) onMessage(ctx context.Context, m any) error {
 		s.destAborted = true
 		return fmt.Errorf("%w: %s aborted: %s", api.ErrPeer, to, m.Reason)
 	case wire.HandoffDone:
-		if s.running {
+		if s.phase == srcRunning {
 			s.destStats = &m.Stats
 			return nil
 		}
@@ -136,7 +138,7 @@ func (s *source) sample(ctx context.Context) error {
 	if err := s.onStatus(ctx, smp.Status, errDesc); err != nil {
 		return err
 	}
-	if s.committed || s.completed || (smp.Status != qmpcmd.MigrationActive && smp.Status != qmpcmd.MigrationPostcopyActive) {
+	if s.phase >= srcCommitted || (smp.Status != qmpcmd.MigrationActive && smp.Status != qmpcmd.MigrationPostcopyActive) {
 		return nil
 	}
 	for _, a := range s.pol.Observe(smp) {
@@ -202,10 +204,9 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 			s.rec.update(true, func(m *api.Migration) { m.State = api.MigrationActive })
 		}
 	case qmpcmd.MigrationPreSwitchover:
-		if s.switched {
+		if !s.advance(srcSwitchover) {
 			return nil
 		}
-		s.switched = true
 		s.noteQEMUStop(s.rec.get().Progress.Pass)
 		s.rec.phase("switchover", now)
 		s.rec.update(true, func(m *api.Migration) { m.State = api.MigrationSwitchover })
@@ -256,10 +257,9 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 // commit tells the destination to start the guest. From here on the
 // source never resumes unless the destination positively aborts.
 func (s *source) commit() error {
-	if s.committed {
+	if !s.advance(srcCommitted) {
 		return nil
 	}
-	s.committed = true
 	s.log.Info("commit sent")
 	if err := wire.WriteMessage(s.ctl, wire.Commit{}); err != nil {
 		return fmt.Errorf("%w: sending commit to %s: %w", api.ErrPeer, s.cfg.Request.To, err)
