@@ -1,6 +1,46 @@
 package session
 
-import "github.com/nfhandoff/nfhandoff/migrator/wire"
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
+)
+
+// channel is one QEMU stream for a destination session.
+type channel struct {
+	index uint16
+	st    Stream
+}
+
+// dest is one destination session.
+type dest struct {
+	srv   *Server
+	cfg   DestConfig
+	hello wire.Hello
+	conn  Conn
+	ctl   Stream
+	log   *slog.Logger
+	rec   *record
+	chans chan channel
+	flush chan Stream
+
+	guest    Guest
+	postcopy bool // the guest started here with the incoming migration in post-copy
+
+	mu     sync.Mutex // guards phase and reason: status requests read them
+	phase  destPhase
+	reason string // why it failed
+}
+
+func newDest(s *Server, c Conn, st Stream, h wire.Hello) *dest {
+	return &dest{
+		srv: s, cfg: s.cfg, hello: h, conn: c, ctl: st,
+		log:   s.log.With("migration", h.ID, "vm", h.Spec.Name, "from", h.Source),
+		chans: make(chan channel, 32),
+		flush: make(chan Stream, 1),
+	}
+}
 
 // destPhase is how far a destination session has come. It moves through
 // enter, along destNext; a status request reads it from another

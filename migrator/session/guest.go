@@ -30,6 +30,11 @@ func setCapabilities(ctx context.Context, g Guest, caps map[string]bool) error {
 	return nil
 }
 
+// cont starts (or resumes) the guest.
+func cont(ctx context.Context, g Guest) error {
+	return g.Execute(ctx, qmpcmd.Cont, nil, nil)
+}
+
 // queryMigrate returns query-migrate's raw return object.
 func queryMigrate(ctx context.Context, g Guest) (json.RawMessage, error) {
 	var raw json.RawMessage

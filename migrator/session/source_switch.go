@@ -135,3 +135,24 @@ func (s *source) noteQEMUStop(pass int) {
 	s.log.Warn("qemu stopped the guest itself; the tap was not quiesced")
 	s.rec.update(true, func(m *api.Migration) { m.Decisions = append(m.Decisions, d) })
 }
+
+// apply carries out one policy action and records it as a decision.
+func (s *source) apply(ctx context.Context, a policy.Action, pass int) error {
+	d := a.Decision(time.Now().UTC(), pass)
+	s.log.Info("policy decision", "action", d.Action, "value", d.Value, "pass", pass, "reason", d.Reason)
+	s.rec.update(true, func(m *api.Migration) { m.Decisions = append(m.Decisions, d) })
+	if a.Kind == policy.KindAbort {
+		return fmt.Errorf("%w: %s", api.ErrMigration, a.Reason)
+	}
+	if a.Kind == policy.KindSwitchover || (a.Kind == policy.KindPostcopy && s.pcfg.AgentSwitchover) {
+		return s.stopGuest(ctx, a)
+	}
+	if err := policy.Apply(ctx, s.cfg.Guest, a); err != nil {
+		s.log.Warn("applying policy decision", "action", a.Kind, "err", err)
+		return nil
+	}
+	if a.Kind == policy.KindBandwidth {
+		s.bandwidth = a.Bandwidth
+	}
+	return nil
+}
