@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 func hasCall(calls []string, suffix string) bool {
@@ -56,7 +57,7 @@ func TestHandoffOrderOnSuccess(t *testing.T) {
 	inOrder(t, calls, "dst.Prepare", "src.Begin")
 	inOrder(t, calls, "dst.qemu.cont", "dst.Started", "src.Resumed(true)", `dst.Flushed("packets")`)
 	exactlyOnce(t, calls, "src.Resumed(true)", `dst.Flushed("packets")`)
-	if !slices.Contains(dst.commands(), "cont") {
+	if !slices.Contains(dst.commands(), qmpcmd.Cont) {
 		t.Errorf("destination not started: %q", dst.commands())
 	}
 	if hasCall(calls, "Rollback") {
