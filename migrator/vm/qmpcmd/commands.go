@@ -42,5 +42,7 @@ const (
 	MigrationPostcopyPaused = "postcopy-paused"
 	MigrationCompleted      = "completed"
 	MigrationFailed         = "failed"
+	MigrationCancelling     = "cancelling"
 	MigrationCancelled      = "cancelled"
+	MigrationNone           = "none"
 )
