@@ -19,17 +19,16 @@ const defaultPinRoot = "/sys/fs/bpf/nfhandoff"
 
 // handoffOptions are the eBPF dataplane's flags.
 type handoffOptions struct {
-	noDataplane     bool
-	uplink, pinDir  string
-	tunnelDev       string
-	ringBytes       int64
-	bufferBytes     int64
-	garpCount       int
-	garpInterval    time.Duration
-	forwardGrace    time.Duration
-	replayRate      float64
-	replayBurst     int
-	switchoverDelay time.Duration // hidden test knob
+	noDataplane    bool
+	uplink, pinDir string
+	tunnelDev      string
+	ringBytes      int64
+	bufferBytes    int64
+	garpCount      int
+	garpInterval   time.Duration
+	forwardGrace   time.Duration
+	replayRate     float64
+	replayBurst    int
 }
 
 // dataplaneConfig is the dataplane.Config the flags describe.
@@ -70,8 +69,8 @@ func (o handoffOptions) check() error {
 	switch {
 	case o.garpCount < 0:
 		return fmt.Errorf("--garp-count %d: want >= 0", o.garpCount)
-	case o.garpInterval < 0 || o.forwardGrace < 0 || o.switchoverDelay < 0:
-		return fmt.Errorf("--garp-interval, --forward-grace and --debug-switchover-delay cannot be negative")
+	case o.garpInterval < 0 || o.forwardGrace < 0:
+		return fmt.Errorf("--garp-interval and --forward-grace cannot be negative")
 	case o.ringBytes&(o.ringBytes-1) != 0 || o.ringBytes < 4096:
 		return fmt.Errorf("--ring-bytes %d: want a power of two of at least 4096", o.ringBytes)
 	case o.replayRate < 0:

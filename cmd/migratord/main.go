@@ -39,6 +39,7 @@ type options struct {
 	quicListen, peers, ca, cert, key                               string
 	version                                                        bool
 	handoff                                                        handoffOptions
+	debug                                                          session.Debug // hidden test knobs
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -75,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&h.forwardGrace, "forward-grace", dataplane.DefaultForwardGrace, "how long a moved VM's stragglers are forwarded from this host")
 	fs.Float64Var(&h.replayRate, "replay-rate", 0, "pace, in frames/s, of queued frames injected into a tap (a destination's release, a source's rollback); 0: automatic, twice the rate they arrived at, at least 1000/s; raised while new traffic arrives faster")
 	fs.IntVar(&h.replayBurst, "replay-burst", dataplane.DefaultReplayBurst, "frames injected at once before --replay-rate applies")
-	fs.DurationVar(&h.switchoverDelay, "debug-switchover-delay", 0, "test knob: as a source, wait this long in BUFFER before migrate-continue")
+	fs.DurationVar(&o.debug.SwitchoverDelay, "debug-switchover-delay", 0, "test knob: as a source, wait this long in BUFFER before migrate-continue")
 	setUsage(fs, stderr)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -107,6 +108,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := h.check(); err != nil {
 		return o, err
+	}
+	if o.debug.SwitchoverDelay < 0 {
+		return o, fmt.Errorf("--debug-switchover-delay cannot be negative")
 	}
 	if err := o.checkQUIC(); err != nil {
 		return o, err
@@ -198,7 +202,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 	}()
 	acfg := agent.Config{Host: o.name, Store: st, Runtime: agent.VMRuntime(l), Logger: log, Version: version,
-		Handoff: handoff, Collectors: collectors, SwitchoverDelay: o.handoff.switchoverDelay}
+		Handoff: handoff, Collectors: collectors, Debug: o.debug}
 	var node *transport.Node
 	var a *agent.Agent
 	if o.quicListen != "" {

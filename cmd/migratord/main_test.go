@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/session"
 )
 
 func TestParseFlagsDefaults(t *testing.T) {
@@ -96,9 +98,12 @@ func TestParseFlagsHandoff(t *testing.T) {
 	}
 	want := handoffOptions{noDataplane: true, uplink: "nfh-up", pinDir: "/run/x/bpffs/hostA", tunnelDev: "vx1",
 		ringBytes: 1 << 20, bufferBytes: 4096, garpCount: 3, garpInterval: 10 * time.Millisecond,
-		forwardGrace: 2 * time.Second, switchoverDelay: 300 * time.Millisecond, replayRate: 2500, replayBurst: 64}
+		forwardGrace: 2 * time.Second, replayRate: 2500, replayBurst: 64}
 	if o.handoff != want {
 		t.Fatalf("got %+v\nwant %+v", o.handoff, want)
+	}
+	if o.debug != (session.Debug{SwitchoverDelay: 300 * time.Millisecond}) {
+		t.Errorf("debug knobs %+v", o.debug)
 	}
 	c := o.handoff.dataplaneConfig(slogDiscard())
 	if c.PinDir != want.pinDir || c.Uplink != "nfh-up" || c.QueueBytes != 4096 || c.RingBytes != 1<<20 ||

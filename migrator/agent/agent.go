@@ -56,10 +56,9 @@ type Config struct {
 	Handoff handoff.Handoff
 	// DialTimeout bounds the synchronous dial of a migration request (default 15s).
 	DialTimeout time.Duration
-	// SwitchoverDelay is a test knob (migratord --debug-switchover-delay):
-	// a source waits this long with the guest stopped and its packets
-	// buffered before migrate-continue. 0 in production.
-	SwitchoverDelay time.Duration
+	// Debug are the sessions' test knobs (migratord --debug-*), handed to
+	// every source session as they are. Zero in production.
+	Debug session.Debug
 
 	// Collectors are registered on the agent's /metrics registry (e.g. the
 	// dataplane's per-VM counters).

@@ -39,9 +39,6 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 	if req.To == a.cfg.Host {
 		return api.Migration{}, fmt.Errorf("%w: %s is this host", api.ErrInvalidRequest, req.To)
 	}
-	if req.MultifdChannels > 0 && req.Postcopy != api.PostcopyNever {
-		return api.Migration{}, fmt.Errorf("%w: multifd channels with post-copy allowed: use postcopy never for multifd", api.ErrInvalidRequest)
-	}
 	e, err := a.lookup(req.VM)
 	if err != nil {
 		return api.Migration{}, err
@@ -104,7 +101,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		Dir: filepath.Dir(rec.QMPSocket), Conn: conn,
 		Dial:    func(ctx context.Context) (session.Conn, error) { return a.cfg.Dial(ctx, req.To) },
 		Handoff: a.cfg.Handoff, Record: a.recordMigration, Logger: a.log, Started: started,
-		SwitchoverDelay: a.cfg.SwitchoverDelay,
+		Debug: a.cfg.Debug,
 	}
 	a.sessions.Add(1)
 	go func() {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 // Action kinds.
@@ -54,16 +55,15 @@ func Apply(ctx context.Context, ex Executor, a Action) error {
 	var err error
 	switch a.Kind {
 	case KindBandwidth:
-		err = ex.Execute(ctx, "migrate-set-parameters",
-			map[string]any{"max-bandwidth": a.Bandwidth}, nil)
+		err = ex.Execute(ctx, qmpcmd.MigrateSetParameters, qmpcmd.Parameters{MaxBandwidth: new(a.Bandwidth)}, nil)
 	case KindPostcopy:
-		err = ex.Execute(ctx, "migrate-start-postcopy", nil, nil)
+		err = ex.Execute(ctx, qmpcmd.MigrateStartPostcopy, nil, nil)
 	case KindThrottle:
-		err = ex.Execute(ctx, "migrate-set-parameters", ThrottleParameters(a.Throttle), nil)
+		err = ex.Execute(ctx, qmpcmd.MigrateSetParameters, ThrottleParameters(a.Throttle), nil)
 	case KindAbort:
-		err = ex.Execute(ctx, "migrate_cancel", nil, nil)
+		err = ex.Execute(ctx, qmpcmd.MigrateCancel, nil, nil)
 	case KindSwitchover:
-		err = ex.Execute(ctx, "stop", nil, nil)
+		err = ex.Execute(ctx, qmpcmd.Stop, nil, nil)
 	case KindNote:
 		return nil
 	default:
@@ -80,14 +80,10 @@ func Apply(ctx context.Context, ex Executor, a Action) error {
 // first throttle (initial) and every increase are clamped to pct, and a
 // threshold of 1% makes any dirtying trigger it. auto-converge must have
 // been enabled before migrate (see Capabilities).
-func ThrottleParameters(pct int) map[string]any {
+func ThrottleParameters(pct int) qmpcmd.Parameters {
 	pct = min(max(pct, 1), 99)
-	return map[string]any{
-		"cpu-throttle-initial":       pct,
-		"cpu-throttle-increment":     pct,
-		"max-cpu-throttle":           pct,
-		"throttle-trigger-threshold": 1,
-	}
+	return qmpcmd.Parameters{CPUThrottleInitial: new(pct), CPUThrottleIncrement: new(pct),
+		MaxCPUThrottle: new(pct), ThrottleTriggerThreshold: new(1)}
 }
 
 // mib formats bytes in MiB (GiB from 10 GiB up).

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 // Config steers one migration. Zero fields take defaults (see New).
@@ -32,9 +33,9 @@ type Config struct {
 	AgentSwitchover bool
 }
 
-// FromRequest takes a migration request's knobs (after its defaults).
+// FromRequest takes a migration request's knobs; its zero fields take
+// api.MigrateRequest's defaults (through withDefaults).
 func FromRequest(r api.MigrateRequest) Config {
-	r.Defaults()
 	return Config{
 		InitialBandwidth:  uint64(max(r.InitialBandwidth, 0)),
 		MaxBandwidth:      uint64(max(r.Bandwidth, 0)),
@@ -45,34 +46,35 @@ func FromRequest(r api.MigrateRequest) Config {
 	}.withDefaults()
 }
 
-// withDefaults fills zero fields; the defaults match api.MigrateRequest's.
+// withDefaults fills zero fields: the request's knobs with
+// api.MigrateRequest's defaults (api.Default*), the policy's own here.
 func (c Config) withDefaults() Config {
 	if c.MaxBandwidth == 0 {
-		c.MaxBandwidth = 1 << 30
+		c.MaxBandwidth = api.DefaultBandwidth
 	}
 	if c.InitialBandwidth == 0 || c.InitialBandwidth > c.MaxBandwidth {
-		c.InitialBandwidth = min(64<<20, c.MaxBandwidth)
+		c.InitialBandwidth = min(api.DefaultInitialBandwidth, c.MaxBandwidth)
 	}
 	if c.Margin <= 0 {
 		c.Margin = 0.25
 	}
 	if c.DowntimeTarget <= 0 {
-		c.DowntimeTarget = 50 * time.Millisecond
+		c.DowntimeTarget = time.Duration(api.DefaultDowntimeTarget)
 	}
 	if c.StallPasses <= 0 {
 		c.StallPasses = 4
 	}
 	if c.Postcopy == "" {
-		c.Postcopy = api.PostcopyAuto
+		c.Postcopy = api.DefaultPostcopy
 	}
 	if c.CompletionTimeout <= 0 {
-		c.CompletionTimeout = 5 * time.Minute
+		c.CompletionTimeout = time.Duration(api.DefaultCompletionTimeout)
 	}
 	if c.MaxProjected <= 0 {
 		c.MaxProjected = c.CompletionTimeout * 3 / 4
 	}
 	if c.TimeoutAction == "" {
-		c.TimeoutAction = api.TimeoutAbort
+		c.TimeoutAction = api.DefaultTimeoutAction
 	}
 	return c
 }
@@ -87,10 +89,10 @@ func (c Config) mayThrottle() bool { return c.Postcopy == api.PostcopyNever }
 func Capabilities(cfg Config) map[string]bool {
 	cfg = cfg.withDefaults()
 	return map[string]bool{
-		"events":                  true,
-		"pause-before-switchover": true,
-		"postcopy-ram":            cfg.Postcopy != api.PostcopyNever,
-		"auto-converge":           cfg.mayThrottle(),
+		qmpcmd.CapEvents:                true,
+		qmpcmd.CapPauseBeforeSwitchover: true,
+		qmpcmd.CapPostcopyRAM:           cfg.Postcopy != api.PostcopyNever,
+		qmpcmd.CapAutoConverge:          cfg.mayThrottle(),
 	}
 }
 
@@ -100,22 +102,17 @@ func Capabilities(cfg Config) map[string]bool {
 // may throttle, auto-converge settings that keep QEMU's own throttling at
 // 1% until the policy decides (see the package comment).
 // multifd-channels is the session's choice.
-func Parameters(cfg Config) map[string]any {
+func Parameters(cfg Config) qmpcmd.Parameters {
 	cfg = cfg.withDefaults()
 	limit := max(cfg.DowntimeTarget.Milliseconds(), 1)
 	if cfg.AgentSwitchover {
 		limit = 1
 	}
-	p := map[string]any{
-		"max-bandwidth":  cfg.InitialBandwidth,
-		"downtime-limit": limit,
-	}
+	p := qmpcmd.Parameters{MaxBandwidth: new(cfg.InitialBandwidth), DowntimeLimit: new(limit)}
 	if cfg.mayThrottle() {
-		p["throttle-trigger-threshold"] = 100
-		p["cpu-throttle-initial"] = 1
-		p["cpu-throttle-increment"] = 1
-		p["max-cpu-throttle"] = 1
-		p["cpu-throttle-tailslow"] = false
+		p.ThrottleTriggerThreshold = new(100)
+		p.CPUThrottleInitial, p.CPUThrottleIncrement, p.MaxCPUThrottle = new(1), new(1), new(1)
+		p.CPUThrottleTailslow = new(false)
 	}
 	return p
 }

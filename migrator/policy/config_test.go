@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"maps"
 	"testing"
 	"time"
@@ -30,22 +31,28 @@ func TestCapabilitiesAndParameters(t *testing.T) {
 		"pause-before-switchover": true, "postcopy-ram": true, "auto-converge": false}) {
 		t.Errorf("auto capabilities %v", got)
 	}
-	if got := Parameters(auto); !maps.Equal(got, map[string]any{
-		"max-bandwidth": uint64(32 << 20), "downtime-limit": int64(20)}) {
-		t.Errorf("auto parameters %v", got)
+	// The JSON QEMU receives: what the maps these were before encoded.
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"auto", auto, `{"downtime-limit":20,"max-bandwidth":33554432}`},
+		{"never", Config{Postcopy: api.PostcopyNever, DowntimeTarget: time.Microsecond},
+			`{"cpu-throttle-increment":1,"cpu-throttle-initial":1,"cpu-throttle-tailslow":false,"downtime-limit":1,` +
+				`"max-bandwidth":67108864,"max-cpu-throttle":1,"throttle-trigger-threshold":100}`},
+		// QEMU must not stop the guest itself: downtime-limit 1.
+		{"agent switchover", Config{AgentSwitchover: true, DowntimeTarget: time.Second},
+			`{"downtime-limit":1,"max-bandwidth":67108864}`},
+	} {
+		if got, _ := json.Marshal(Parameters(tc.cfg)); string(got) != tc.want {
+			t.Errorf("%s parameters %s\nwant %s", tc.name, got, tc.want)
+		}
 	}
 	never := Config{Postcopy: api.PostcopyNever, DowntimeTarget: time.Microsecond}
 	caps := Capabilities(never)
 	if caps["postcopy-ram"] || !caps["auto-converge"] {
 		t.Errorf("never capabilities %v", caps)
-	}
-	p := Parameters(never)
-	if p["downtime-limit"] != int64(1) || p["max-cpu-throttle"] != 1 ||
-		p["cpu-throttle-initial"] != 1 || p["throttle-trigger-threshold"] != 100 {
-		t.Errorf("never parameters %v", p)
-	}
-	if p := Parameters(Config{AgentSwitchover: true, DowntimeTarget: time.Second}); p["downtime-limit"] != int64(1) {
-		t.Errorf("agent switchover: downtime-limit %v, want 1 (QEMU must not stop the guest itself)", p["downtime-limit"])
 	}
 	if !Capabilities(Config{Postcopy: api.PostcopyAlways})["postcopy-ram"] {
 		t.Error("always without postcopy-ram")

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 // Throttle steps when post-copy is never allowed.
@@ -68,7 +69,7 @@ func (p *Policy) Observe(s Sample) []Action {
 		p.timedOut = true
 		return []Action{p.onTimeout(s)}
 	}
-	if p.postcopy || p.switched || s.Status != "active" {
+	if p.postcopy || p.switched || s.Status != qmpcmd.MigrationActive {
 		return nil
 	}
 	if p.throttle > 0 && p.throttleSeen == 0 && s.ThrottlePct >= p.throttle {
@@ -127,7 +128,8 @@ func (p *Policy) switchover(s Sample) *Action {
 // ended reports whether QEMU's migration status is final (or going there).
 func ended(status string) bool {
 	switch status {
-	case "completed", "failed", "cancelled", "cancelling", "none":
+	case qmpcmd.MigrationCompleted, qmpcmd.MigrationFailed, qmpcmd.MigrationCancelled, qmpcmd.MigrationCancelling,
+		qmpcmd.MigrationNone:
 		return true
 	}
 	return false

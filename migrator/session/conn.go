@@ -69,33 +69,27 @@ func pipe(ctx context.Context, local net.Conn, s Stream, g *gate) (sent, receive
 		case <-done:
 		}
 	}()
+	// half copies one direction into *n; its clean end is passed on with
+	// closeWrite, an error ends both directions.
+	half := func(dst io.Writer, src io.Reader, n *int64, closeWrite func() error) {
+		defer wg.Done()
+		var err error
+		if *n, err = io.Copy(dst, src); err != nil {
+			fail(err)
+			local.Close()
+			s.Close()
+			return
+		}
+		fail(closeWrite())
+	}
 	wg.Add(2)
-	go func() { // local -> stream
-		defer wg.Done()
-		n, err := io.Copy(s, gatedReader{ctx: ctx, r: local, g: g})
-		sent = n
-		if err != nil {
-			fail(err)
-			local.Close()
-			s.Close()
-			return
-		}
-		fail(s.CloseWrite())
-	}()
-	go func() { // stream -> local
-		defer wg.Done()
-		n, err := io.Copy(local, s)
-		received = n
-		if err != nil {
-			fail(err)
-			local.Close()
-			s.Close()
-			return
-		}
+	go half(s, gatedReader{ctx: ctx, r: local, g: g}, &sent, s.CloseWrite) // local -> stream
+	go half(local, s, &received, func() error {                            // stream -> local
 		if hc, ok := local.(halfCloser); ok {
-			fail(hc.CloseWrite())
+			return hc.CloseWrite()
 		}
-	}()
+		return nil
+	})
 	wg.Wait()
 	close(done)
 	local.Close()

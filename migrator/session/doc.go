@@ -34,6 +34,12 @@
 // without Commit. After post-copy has started there is no way back: the
 // source never resumes.
 //
-// Control messages are JSON frames (migrator/wire) decoded strictly; each
-// decoder has a fuzz target.
+// Each end's progress is a typed phase moving forward only (sourcePhase:
+// setup, migrating, switchover, committed, running; destPhase: hello,
+// admitted, prepared, committed, running or failed), its transitions in
+// one table; the QMP commands it runs are migrator/vm/qmpcmd's.
+//
+// The control messages (Hello, Ready, Commit, Running, Abort, the status
+// request and reply, HandoffDone) are migrator/wire's: JSON frames decoded
+// strictly, each decoder with a fuzz target there.
 package session

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx/qmpxtest"
 )
@@ -133,20 +134,20 @@ func (f *fakeQEMU) getStatus() string {
 
 func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 	f.mu.Lock()
-	if cmd != "query-migrate" && cmd != "query-status" {
+	if cmd != qmpcmd.QueryMigrate && cmd != qmpcmd.QueryStatus {
 		f.cmds = append(f.cmds, cmd)
 	}
 	status, run, throttle, trace, noResume := f.status, f.run, f.throttle, f.trace, f.noResume
 	syncs := max(f.syncs, 1)
-	if cmd == "migrate-set-parameters" {
+	if cmd == qmpcmd.MigrateSetParameters {
 		f.params = append(f.params, string(args))
 	}
 	f.mu.Unlock()
-	if trace != nil && cmd != "query-migrate" && cmd != "query-status" {
+	if trace != nil && cmd != qmpcmd.QueryMigrate && cmd != qmpcmd.QueryStatus {
 		trace(cmd)
 	}
 	switch cmd {
-	case "query-migrate":
+	case qmpcmd.QueryMigrate:
 		if status == "" {
 			return struct{}{}, nil
 		}
@@ -160,20 +161,20 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 			r["cpu-throttle-percentage"] = throttle
 		}
 		return r, nil
-	case "query-status":
+	case qmpcmd.QueryStatus:
 		return map[string]any{"status": run, "running": run == "running"}, nil
-	case "migrate-set-capabilities", "migrate-set-parameters":
+	case qmpcmd.MigrateSetCapabilities, qmpcmd.MigrateSetParameters:
 		return nil, nil
-	case "stop":
+	case qmpcmd.Stop:
 		f.set(status, "paused")
 		return nil, nil
-	case "migrate":
+	case qmpcmd.Migrate:
 		go f.migrate(uri(args))
 		return nil, nil
-	case "migrate-continue":
+	case qmpcmd.MigrateContinue:
 		f.cont <- struct{}{}
 		return nil, nil
-	case "migrate_cancel":
+	case qmpcmd.MigrateCancel:
 		run := "running"
 		if noResume {
 			run = ""
@@ -182,14 +183,14 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 			f.set("cancelled", run)
 		}()
 		return nil, nil
-	case "migrate-incoming":
+	case qmpcmd.MigrateIncoming:
 		ln, err := net.Listen("unix", strings.TrimPrefix(uri(args), "unix:"))
 		if err != nil {
 			return nil, err
 		}
 		go f.incoming(ln)
 		return nil, nil
-	case "cont":
+	case qmpcmd.Cont:
 		if f.onCont != nil {
 			if err := f.onCont(); err != nil {
 				return nil, err

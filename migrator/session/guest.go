@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 )
 
@@ -24,29 +24,21 @@ type Guest interface {
 
 // setCapabilities runs migrate-set-capabilities with caps, in name order.
 func setCapabilities(ctx context.Context, g Guest, caps map[string]bool) error {
-	type capState struct {
-		Capability string `json:"capability"`
-		State      bool   `json:"state"`
-	}
-	names := make([]string, 0, len(caps))
-	for c := range caps {
-		names = append(names, c)
-	}
-	sort.Strings(names)
-	list := make([]capState, 0, len(names))
-	for _, c := range names {
-		list = append(list, capState{c, caps[c]})
-	}
-	if err := g.Execute(ctx, "migrate-set-capabilities", map[string]any{"capabilities": list}, nil); err != nil {
+	if err := g.Execute(ctx, qmpcmd.MigrateSetCapabilities, qmpcmd.Capabilities(caps), nil); err != nil {
 		return fmt.Errorf("setting migration capabilities: %w", err)
 	}
 	return nil
 }
 
+// cont starts (or resumes) the guest.
+func cont(ctx context.Context, g Guest) error {
+	return g.Execute(ctx, qmpcmd.Cont, nil, nil)
+}
+
 // queryMigrate returns query-migrate's raw return object.
 func queryMigrate(ctx context.Context, g Guest) (json.RawMessage, error) {
 	var raw json.RawMessage
-	if err := g.Execute(ctx, "query-migrate", nil, &raw); err != nil {
+	if err := g.Execute(ctx, qmpcmd.QueryMigrate, nil, &raw); err != nil {
 		return nil, err
 	}
 	return raw, nil
@@ -54,11 +46,8 @@ func queryMigrate(ctx context.Context, g Guest) (json.RawMessage, error) {
 
 // migrateStatus is query-migrate's status ("" before any migration).
 func migrateStatus(ctx context.Context, g Guest) (status, errDesc string, err error) {
-	var st struct {
-		Status    string `json:"status"`
-		ErrorDesc string `json:"error-desc"`
-	}
-	if err := g.Execute(ctx, "query-migrate", nil, &st); err != nil {
+	var st qmpcmd.MigrateInfo
+	if err := g.Execute(ctx, qmpcmd.QueryMigrate, nil, &st); err != nil {
 		return "", "", err
 	}
 	return st.Status, st.ErrorDesc, nil
@@ -66,10 +55,8 @@ func migrateStatus(ctx context.Context, g Guest) (status, errDesc string, err er
 
 // runState is query-status's status ("running", "paused", "inmigrate", ...).
 func runState(ctx context.Context, g Guest) (string, error) {
-	var st struct {
-		Status string `json:"status"`
-	}
-	if err := g.Execute(ctx, "query-status", nil, &st); err != nil {
+	var st qmpcmd.StatusInfo
+	if err := g.Execute(ctx, qmpcmd.QueryStatus, nil, &st); err != nil {
 		return "", err
 	}
 	return st.Status, nil
@@ -77,7 +64,7 @@ func runState(ctx context.Context, g Guest) (string, error) {
 
 // eventStatus is the status of a MIGRATION event, "" for other events.
 func eventStatus(e qmpx.Event) string {
-	if e.Name != "MIGRATION" {
+	if e.Name != qmpcmd.EventMigration {
 		return ""
 	}
 	s, _ := e.Data["status"].(string)

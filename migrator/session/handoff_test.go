@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 func hasCall(calls []string, suffix string) bool {
@@ -56,7 +57,7 @@ func TestHandoffOrderOnSuccess(t *testing.T) {
 	inOrder(t, calls, "dst.Prepare", "src.Begin")
 	inOrder(t, calls, "dst.qemu.cont", "dst.Started", "src.Resumed(true)", `dst.Flushed("packets")`)
 	exactlyOnce(t, calls, "src.Resumed(true)", `dst.Flushed("packets")`)
-	if !slices.Contains(dst.commands(), "cont") {
+	if !slices.Contains(dst.commands(), qmpcmd.Cont) {
 		t.Errorf("destination not started: %q", dst.commands())
 	}
 	if hasCall(calls, "Rollback") {
@@ -120,7 +121,7 @@ func TestHandoffRollbackAfterBuffer(t *testing.T) {
 	src.trace = p.hA.trace()
 	src.noResume = true
 	cfg := p.sourceConfig(src)
-	cfg.SwitchoverDelay = 30 * time.Second
+	cfg.Debug.SwitchoverDelay = 30 * time.Second
 	var runAtRollback string
 	p.hA.onRollback = func() { runAtRollback = src.runState() }
 	go func() {

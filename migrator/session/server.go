@@ -8,65 +8,8 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
-
-// DestAgent is what a destination session needs from its agent.
-type DestAgent interface {
-	// Admit reserves spec's name and addresses on this host, or refuses
-	// (errors matching api.ErrExists, api.ErrAddressInUse).
-	Admit(spec api.VMSpec) error
-	// Launch starts QEMU for an incoming migration, paused ("-incoming
-	// defer -S"), and returns it with the VM's directory.
-	Launch(ctx context.Context, spec api.VMSpec) (Guest, string, error)
-	// Adopt hands over the guest, which now runs here.
-	Adopt(spec api.VMSpec, g Guest) error
-	// Release drops the reservation of a migration that failed here; its
-	// guest, if any, has been stopped.
-	Release(spec api.VMSpec)
-	// Record stores the destination's migration record.
-	Record(m api.Migration, persist bool)
-	// Lookup returns a stored migration record.
-	Lookup(id string) (api.Migration, bool)
-}
-
-// DestConfig configures a Server.
-type DestConfig struct {
-	Host    string // this agent's host name
-	Agent   DestAgent
-	Handoff handoff.Handoff // nil: handoff.Nop
-	Logger  *slog.Logger
-	// Context bounds the sessions (the agent's life; default Background).
-	// Sessions outlive their connection's context: a destination that
-	// has Commit starts the guest even if the source is gone.
-	Context context.Context
-
-	FlushTimeout  time.Duration // Running until the source's flush stream (default 30s)
-	CommitTimeout time.Duration // after Commit, how long to wait for the incoming migration to finish (default 2m)
-	Poll          time.Duration // query-migrate/query-status interval (default 200ms)
-}
-
-func (c *DestConfig) defaults() {
-	if c.Handoff == nil {
-		c.Handoff = handoff.Nop{}
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.FlushTimeout <= 0 {
-		c.FlushTimeout = 30 * time.Second
-	}
-	if c.CommitTimeout <= 0 {
-		c.CommitTimeout = 2 * time.Minute
-	}
-	if c.Poll <= 0 {
-		c.Poll = 200 * time.Millisecond
-	}
-	if c.Context == nil {
-		c.Context = context.Background()
-	}
-}
 
 // Server is the destination side of an agent: it serves the streams of
 // accepted connections, one destination session per control Hello.
@@ -162,7 +105,7 @@ func (s *Server) control(ctx context.Context, c Conn, st Stream, h wire.StreamHe
 		stop := context.AfterFunc(ctx, func() { st.Close() })
 		defer stop()
 		var err error
-		m, err = readMessage(st)
+		m, err = wire.ReadMessage(st)
 		return err
 	})
 	if err != nil {
@@ -171,17 +114,17 @@ func (s *Server) control(ctx context.Context, c Conn, st Stream, h wire.StreamHe
 		return
 	}
 	switch m := m.(type) {
-	case Hello:
+	case wire.Hello:
 		if m.ID != h.Session {
 			s.refuse(st, fmt.Sprintf("hello for %s on a stream of session %s", m.ID, h.Session))
 			return
 		}
 		s.start(s.cfg.Context, c, st, m)
-	case StatusRequest:
+	case wire.StatusRequest:
 		defer st.Close()
 		rep := s.status(m.ID)
 		s.log.Info("status request", "session", m.ID, "peer", c.Peer(), "state", rep.State)
-		if err := writeMessage(st, rep); err != nil {
+		if err := wire.WriteMessage(st, rep); err != nil {
 			s.log.Warn("answering a status request", "err", err)
 		}
 		st.CloseWrite()
@@ -192,38 +135,38 @@ func (s *Server) control(ctx context.Context, c Conn, st Stream, h wire.StreamHe
 
 func (s *Server) refuse(st Stream, reason string) {
 	s.log.Warn("control stream refused", "reason", reason)
-	writeMessage(st, Abort{Reason: truncate(reason)})
+	wire.WriteMessage(st, wire.Abort{Reason: truncate(reason)})
 	st.CloseWrite()
 	st.Close()
 }
 
 // status answers a status request from a live session or a stored record.
-func (s *Server) status(id string) StatusReply {
+func (s *Server) status(id string) wire.StatusReply {
 	s.mu.Lock()
 	d := s.sessions[id]
 	s.mu.Unlock()
 	if d != nil {
-		state, reason := d.state()
-		return StatusReply{ID: id, State: state, Reason: truncate(reason)}
+		p, reason := d.state()
+		return wire.StatusReply{ID: id, State: p.status(), Reason: truncate(reason)}
 	}
 	m, ok := s.cfg.Agent.Lookup(id)
 	if !ok || m.Role != "destination" {
-		return StatusReply{ID: id, State: StatusUnknown}
+		return wire.StatusReply{ID: id, State: wire.StatusUnknown}
 	}
 	switch m.State {
 	case api.MigrationCompleted, api.MigrationPostcopy:
-		return StatusReply{ID: id, State: StatusRunning}
+		return wire.StatusReply{ID: id, State: wire.StatusRunning}
 	case api.MigrationFailed, api.MigrationCancelled:
 		if m.Postcopy {
-			return StatusReply{ID: id, State: StatusRunning, Reason: truncate(m.Reason)}
+			return wire.StatusReply{ID: id, State: wire.StatusRunning, Reason: truncate(m.Reason)}
 		}
-		return StatusReply{ID: id, State: StatusFailed, Reason: truncate(m.Reason)}
+		return wire.StatusReply{ID: id, State: wire.StatusFailed, Reason: truncate(m.Reason)}
 	}
-	return StatusReply{ID: id, State: StatusPending}
+	return wire.StatusReply{ID: id, State: wire.StatusPending}
 }
 
 // start registers and runs a destination session.
-func (s *Server) start(ctx context.Context, c Conn, st Stream, h Hello) {
+func (s *Server) start(ctx context.Context, c Conn, st Stream, h wire.Hello) {
 	s.mu.Lock()
 	if _, dup := s.sessions[h.ID]; dup {
 		s.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 // index returns the position of want in list, failing the test if absent.
@@ -42,11 +43,11 @@ func TestHappyPath(t *testing.T) {
 	waitFor(t, "destination record completed", func() bool {
 		return p.agent.record("hostA-1").State == api.MigrationCompleted
 	})
-	inOrder(t, src.commands(), "migrate-set-capabilities", "migrate-set-parameters", "migrate", "migrate-continue", "(stop)")
-	if slices.Contains(src.commands(), "cont") || slices.Contains(src.commands(), "migrate_cancel") {
+	inOrder(t, src.commands(), qmpcmd.MigrateSetCapabilities, qmpcmd.MigrateSetParameters, qmpcmd.Migrate, qmpcmd.MigrateContinue, "(stop)")
+	if slices.Contains(src.commands(), qmpcmd.Cont) || slices.Contains(src.commands(), qmpcmd.MigrateCancel) {
 		t.Errorf("source commands %q: no cont or cancel expected", src.commands())
 	}
-	inOrder(t, dst.commands(), "migrate-set-capabilities", "migrate-incoming", "cont")
+	inOrder(t, dst.commands(), qmpcmd.MigrateSetCapabilities, qmpcmd.MigrateIncoming, qmpcmd.Cont)
 	if slices.Contains(dst.commands(), "(stop)") {
 		t.Errorf("destination guest stopped: %q", dst.commands())
 	}
@@ -98,7 +99,7 @@ func TestCancelBeforeCommit(t *testing.T) {
 	if out != Stayed || m.State != api.MigrationCancelled || !strings.Contains(m.Reason, "cancelled") {
 		t.Fatalf("outcome %v state %s reason %q, want stayed and cancelled", out, m.State, m.Reason)
 	}
-	index(t, src.commands(), "migrate_cancel")
+	index(t, src.commands(), qmpcmd.MigrateCancel)
 	if slices.Contains(src.commands(), "(stop)") {
 		t.Errorf("source guest stopped: %q", src.commands())
 	}
@@ -108,7 +109,7 @@ func TestCancelBeforeCommit(t *testing.T) {
 	}
 	dst := p.agent.guest()
 	index(t, dst.commands(), "(stop)")
-	if slices.Contains(dst.commands(), "cont") {
+	if slices.Contains(dst.commands(), qmpcmd.Cont) {
 		t.Errorf("destination cont after cancel: %q", dst.commands())
 	}
 	calls := p.callList()
@@ -130,7 +131,7 @@ func TestDestinationRefuses(t *testing.T) {
 		!strings.Contains(m.Reason, "exists") {
 		t.Fatalf("outcome %v state %s reason %q, want stayed, failed, refused: exists", out, m.State, m.Reason)
 	}
-	if slices.Contains(src.commands(), "migrate") {
+	if slices.Contains(src.commands(), qmpcmd.Migrate) {
 		t.Errorf("source migrated after a refusal: %q", src.commands())
 	}
 	if p.agent.guest() != nil {
@@ -167,7 +168,7 @@ func TestConnectionLostAfterCommit(t *testing.T) {
 		return nil
 	}
 	mustMove(t, p.sourceConfig(src))
-	if slices.Contains(src.commands(), "cont") {
+	if slices.Contains(src.commands(), qmpcmd.Cont) {
 		t.Errorf("source resumed: %q", src.commands())
 	}
 	index(t, src.commands(), "(stop)")
@@ -184,7 +185,7 @@ func TestDestinationAbortsAfterCommit(t *testing.T) {
 		t.Fatalf("outcome %v state %s reason %q, want stayed and failed", out, m.State, m.Reason)
 	}
 	// Resumed only after the destination positively aborted.
-	index(t, src.commands(), "cont")
+	index(t, src.commands(), qmpcmd.Cont)
 	if slices.Contains(src.commands(), "(stop)") {
 		t.Errorf("source guest stopped: %q", src.commands())
 	}
@@ -211,7 +212,7 @@ func TestOutcomeUnknownKeepsGuestPaused(t *testing.T) {
 	if out != Unknown || m.State != api.MigrationFailed || !strings.Contains(m.Reason, "outcome unknown") {
 		t.Fatalf("outcome %v state %s reason %q, want unknown", out, m.State, m.Reason)
 	}
-	if slices.Contains(src.commands(), "cont") || slices.Contains(src.commands(), "(stop)") {
+	if slices.Contains(src.commands(), qmpcmd.Cont) || slices.Contains(src.commands(), "(stop)") {
 		t.Errorf("source resumed or stopped: %q", src.commands())
 	}
 	_ = errors.New

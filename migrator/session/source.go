@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
@@ -15,95 +12,6 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/policy"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
-
-// ErrCancelled is the cancel cause of a migration cancelled by the
-// operator: its record ends "cancelled" rather than "failed".
-var ErrCancelled = errors.New("cancelled by request")
-
-// Outcome says where the guest is after RunSource.
-type Outcome int
-
-const (
-	// Stayed: the guest runs on the source, as before.
-	Stayed Outcome = iota
-	// Moved: the guest runs at the destination; the source QEMU has quit.
-	Moved
-	// Unknown: the guest is paused on the source and the destination may
-	// run it; an operator must check (the source never resumes it).
-	Unknown
-	// Lost: post-copy failed; the source QEMU holds a stale guest that
-	// must never resume.
-	Lost
-)
-
-func (o Outcome) String() string {
-	return [...]string{"stayed", "moved", "unknown", "lost"}[o]
-}
-
-// SourceConfig configures the source end of one migration.
-type SourceConfig struct {
-	ID      string             // migration ID, "<source host>-<n>"
-	Host    string             // this agent's host name
-	Request api.MigrateRequest // defaults filled and validated
-	Spec    api.VMSpec
-	Guest   Guest
-	Dir     string // the VM's directory, where migrate.sock goes
-	// Conn is the connection to Request.To; if nil, Dial makes it.
-	Conn Conn
-	// Dial connects to Request.To (again, after a connection loss).
-	Dial    func(ctx context.Context) (Conn, error)
-	Handoff handoff.Handoff // nil: handoff.Nop
-	Record  Recorder        // receives the record as it changes
-	Logger  *slog.Logger
-	// Started is the record's start time (default now).
-	Started time.Time
-
-	// SwitchoverDelay is a test knob: how long the source waits after the
-	// hand-off's Switchover (BUFFER) before migrate-continue, so a test can
-	// kill the destination while the source buffers. 0 in production.
-	SwitchoverDelay time.Duration
-
-	ReadyTimeout   time.Duration // Hello until Ready (default 2m)
-	HandoffTimeout time.Duration // waiting for the destination's HandoffDone (default 30s)
-	OutcomeTimeout time.Duration // asking the destination after a loss past Commit (default 2m)
-	Poll           time.Duration // query-migrate interval (default 200ms)
-}
-
-func (c *SourceConfig) defaults() {
-	if c.Handoff == nil {
-		c.Handoff = handoff.Nop{}
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Started.IsZero() {
-		c.Started = time.Now().UTC()
-	}
-	if c.ReadyTimeout <= 0 {
-		c.ReadyTimeout = 2 * time.Minute
-	}
-	if c.OutcomeTimeout <= 0 {
-		c.OutcomeTimeout = 2 * time.Minute
-	}
-	if c.Poll <= 0 {
-		c.Poll = 200 * time.Millisecond
-	}
-	if c.HandoffTimeout <= 0 {
-		c.HandoffTimeout = 30 * time.Second
-	}
-}
-
-// MultifdChannels is the number of multifd channels a request uses: its
-// own, or by default none when post-copy may be used and 2 otherwise.
-func MultifdChannels(r api.MigrateRequest) int {
-	if r.MultifdChannels > 0 {
-		return r.MultifdChannels
-	}
-	if r.Postcopy == api.PostcopyNever {
-		return 2
-	}
-	return 0
-}
 
 // source is the state of one running source session.
 type source struct {
@@ -118,18 +26,21 @@ type source struct {
 	in           <-chan control
 	sent0, recv0 uint64
 
-	started, switched, postcopy, completed, committed, running bool
-	destAborted                                                bool
-	bandwidth                                                  uint64
+	phase sourcePhase // advance moves it
+	// Facts the phase does not tell:
+	postcopy     bool // post-copy started: no way back, whatever the destination says
+	completed    bool // QEMU completed: the source QEMU may quit
+	destAborted  bool // the destination sent Abort: it has no guest
+	agentStopped bool // stopGuest stopped the guest (not QEMU)
+	begun        bool // Handoff.Begin succeeded: the record carries its account
 
-	gate         *gate     // holds QEMU's channels while the agent stops the guest
-	stoppedAt    time.Time // when the guest stopped on the source (agent or QEMU)
-	rxPath       string    // QOM path of the guest's virtio-net (x-query-virtio)
-	rxPathTried  bool
-	agentStopped bool              // stopGuest stopped the guest (not QEMU)
-	begun        bool              // Handoff.Begin succeeded
-	handoff      *handoffRun       // the hand-off, once the guest runs at the destination
-	destStats    *api.HandoffStats // from the destination's HandoffDone
+	bandwidth   uint64            // QEMU's max-bandwidth now
+	gate        *gate             // holds QEMU's channels while the agent stops the guest
+	stoppedAt   time.Time         // when the guest stopped on the source (agent or QEMU)
+	rxPath      string            // QOM path of the guest's virtio-net (x-query-virtio)
+	rxPathTried bool              // rxPath was looked for (once per session)
+	handoff     *handoffRun       // the hand-off, once the guest runs at the destination
+	destStats   *api.HandoffStats // from the destination's HandoffDone
 }
 
 // control is one message read from the control stream, or its end.
@@ -145,7 +56,7 @@ func readControl(s Stream) <-chan control {
 	go func() {
 		defer close(ch)
 		for {
-			m, err := readMessage(s)
+			m, err := wire.ReadMessage(s)
 			if err != nil {
 				ch <- control{err: err}
 				return
@@ -175,12 +86,12 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	}, cfg.Record)
 	s.rec.phase("setup", cfg.Started)
 	s.log.Info("migration starting", "postcopy", cfg.Request.Postcopy, "bandwidth", cfg.Request.Bandwidth,
-		"multifd", MultifdChannels(cfg.Request))
+		"multifd", cfg.Request.Multifd())
 
 	pctx, stopPipes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipes()
 	err := s.run(ctx, pctx)
-	if err != nil && !s.committed && ctx.Err() != nil && !errors.Is(err, context.Cause(ctx)) {
+	if err != nil && s.phase < srcCommitted && ctx.Err() != nil && !errors.Is(err, context.Cause(ctx)) {
 		// A step cut short by the cancel fails with a bare context error
 		// (e.g. "qmp migrate: context canceled"): the cancel's cause is
 		// the reason, and decides cancelled versus failed.
@@ -192,7 +103,7 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	switch {
 	case err == nil:
 		return s.moved(ctx, s.conn), Moved
-	case !s.committed:
+	case s.phase < srcCommitted:
 		return s.rollback(ctx, err), Stayed
 	case s.postcopy:
 		// If the destination said Running, the hand-off has happened
@@ -205,128 +116,5 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 		return m, Lost
 	default:
 		return s.resolve(ctx, err)
-	}
-}
-
-// run does steps 2-5 until the guest runs at the destination. pctx bounds
-// the QEMU channel pipes.
-func (s *source) run(ctx, pctx context.Context) error {
-	cfg := s.cfg
-	to := cfg.Request.To
-	conn := cfg.Conn
-	if conn == nil {
-		var err error
-		if conn, err = cfg.Dial(ctx); err != nil {
-			return fmt.Errorf("%w: dialing %s: %w", api.ErrPeer, to, err)
-		}
-	}
-	s.conn = conn
-	s.sent0, s.recv0 = conn.Stats()
-	ctl, err := conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindControl, Session: cfg.ID})
-	if err != nil {
-		return fmt.Errorf("%w: opening control stream to %s: %w", api.ErrPeer, to, err)
-	}
-	s.ctl, s.in = ctl, readControl(ctl)
-
-	caps := policy.Capabilities(s.pcfg)
-	caps["events"], caps["pause-before-switchover"] = true, true
-	params := policy.Parameters(s.pcfg)
-	if n := MultifdChannels(cfg.Request); n > 0 {
-		caps["multifd"] = true
-		params["multifd-channels"] = n
-	}
-	hello := Hello{ID: cfg.ID, Source: cfg.Host, Spec: cfg.Spec, Request: cfg.Request,
-		Capabilities: caps, MultifdChannels: MultifdChannels(cfg.Request)}
-	if err := writeMessage(ctl, hello); err != nil {
-		return fmt.Errorf("%w: sending hello to %s: %w", api.ErrPeer, to, err)
-	}
-	if err := s.waitReady(ctx); err != nil {
-		return err
-	}
-
-	if err := setCapabilities(ctx, cfg.Guest, caps); err != nil {
-		return fmt.Errorf("%w: %w", api.ErrQEMU, err)
-	}
-	if err := cfg.Guest.Execute(ctx, "migrate-set-parameters", params, nil); err != nil {
-		return fmt.Errorf("%w: setting migration parameters: %w", api.ErrQEMU, err)
-	}
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	sock := filepath.Join(cfg.Dir, "migrate.sock")
-	os.Remove(sock)
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		return fmt.Errorf("listening for qemu's migration stream: %w", err)
-	}
-	defer func() {
-		ln.Close()
-		os.Remove(sock)
-	}()
-	go s.acceptChannels(pctx, ln)
-
-	evctx, evcancel := context.WithCancel(ctx)
-	defer evcancel()
-	events := cfg.Guest.Events(evctx)
-	if err := cfg.Guest.Execute(ctx, "migrate", map[string]any{"uri": "unix:" + sock}, nil); err != nil {
-		if ctx.Err() != nil {
-			// Cancelled with the command in flight: QEMU may have
-			// started migrating, so the rollback must migrate_cancel.
-			s.started = true
-		}
-		return fmt.Errorf("%w: starting migration: %w", api.ErrQEMU, err)
-	}
-	s.started = true
-	return s.loop(ctx, events)
-}
-
-// waitReady waits for the destination's Ready.
-func (s *source) waitReady(ctx context.Context) error {
-	timer := time.NewTimer(s.cfg.ReadyTimeout)
-	defer timer.Stop()
-	to := s.cfg.Request.To
-	select {
-	case c, ok := <-s.in:
-		if !ok || c.err != nil {
-			return fmt.Errorf("%w: %s closed the control stream before ready: %v", api.ErrPeer, to, c.err)
-		}
-		switch m := c.msg.(type) {
-		case Ready:
-			s.log.Info("destination ready", "dest_pid", m.PID)
-			return nil
-		case Abort:
-			s.destAborted = true
-			return fmt.Errorf("%w: %s refused: %s", api.ErrPeer, to, m.Reason)
-		default:
-			return fmt.Errorf("%w: %s sent %T before ready", api.ErrPeer, to, m)
-		}
-	case <-timer.C:
-		return fmt.Errorf("%w: %s not ready after %v", api.ErrPeer, to, s.cfg.ReadyTimeout)
-	case <-s.conn.Context().Done():
-		return fmt.Errorf("%w: connection to %s lost before ready", api.ErrPeer, to)
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
-// acceptChannels turns each connection QEMU opens into a QEMU stream, in
-// accept order: 0 is the main channel.
-func (s *source) acceptChannels(ctx context.Context, ln net.Listener) {
-	for i := 0; ; i++ {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		st, err := s.conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: s.cfg.ID, Channel: uint16(i)})
-		if err != nil {
-			s.log.Warn("opening qemu stream", "channel", i, "err", err)
-			c.Close()
-			continue
-		}
-		s.log.Debug("qemu channel open", "channel", i)
-		go func(i int) {
-			sent, recv, err := pipe(ctx, c, st, s.gate)
-			s.log.Debug("qemu channel done", "channel", i, "sent", sent, "received", recv, "err", err)
-		}(i)
 	}
 }

@@ -3,10 +3,10 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -55,9 +55,9 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 			return true
 		}
 	}
-	if s.started && alive() {
+	if s.phase >= srcMigrating && alive() {
 		bounded(ctx, 5*time.Second, func(ctx context.Context) error {
-			return g.Execute(ctx, "migrate_cancel", nil, nil)
+			return g.Execute(ctx, qmpcmd.MigrateCancel, nil, nil)
 		})
 		// QEMU leaves setup/active/pre-switchover/device/cancelling for
 		// cancelled or failed (or completed, if the cancel came too late:
@@ -65,7 +65,7 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 		deadline := time.Now().Add(30 * time.Second)
 		for time.Now().Before(deadline) && alive() {
 			st, _, err := migrateStatus(ctx, g)
-			if err == nil && (st == "cancelled" || st == "failed" || st == "completed" || st == "") {
+			if err == nil && (st == qmpcmd.MigrationCancelled || st == qmpcmd.MigrationFailed || st == qmpcmd.MigrationCompleted || st == "") {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -74,8 +74,8 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 	if alive() {
 		// QEMU restarts a guest that ran when its migration is cancelled
 		// or fails; a guest stopped at completion must be resumed here.
-		if rs, err := runState(ctx, g); err == nil && rs != "running" {
-			if err := g.Execute(ctx, "cont", nil, nil); err != nil {
+		if rs, err := runState(ctx, g); err == nil && rs != qmpcmd.RunStateRunning {
+			if err := cont(ctx, g); err != nil {
 				s.log.Error("resuming the guest on the source", "state", rs, "err", err)
 			} else {
 				s.log.Info("guest resumed on the source", "was", rs)
@@ -86,7 +86,7 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 	// buffered frames go back into its tap in order.
 	s.handoffRollback(ctx)
 	if s.ctl != nil && !s.destAborted {
-		if err := writeMessage(s.ctl, Abort{Reason: truncate(cause.Error())}); err != nil {
+		if err := wire.WriteMessage(s.ctl, wire.Abort{Reason: truncate(cause.Error())}); err != nil {
 			s.log.Debug("telling the destination to abort", "err", err)
 		}
 	}
@@ -112,93 +112,4 @@ func (s *source) handoffRollback(ctx context.Context) {
 		s.log.Warn("hand-off rollback", "err", err)
 	}
 	s.handoffStats(true)
-}
-
-// resolve learns the outcome of a migration whose connection failed after
-// Commit: the guest stays paused on the source while the destination is
-// asked, for a bounded time; it resumes here only if the destination
-// positively says the guest did not and will not run there.
-func (s *source) resolve(ctx context.Context, cause error) (api.Migration, Outcome) {
-	ctx = context.WithoutCancel(ctx)
-	to := s.cfg.Request.To
-	s.log.Warn("lost the destination after commit; asking it what happened", "err", cause)
-	reason := ""
-	if s.destAborted {
-		reason = cause.Error()
-	} else {
-		deadline := time.Now().Add(s.cfg.OutcomeTimeout)
-		for {
-			rep, conn, err := s.askStatus(ctx)
-			switch {
-			case err != nil:
-				s.log.Debug("asking the destination", "err", err)
-			case rep.State == StatusRunning:
-				s.log.Info("the destination runs the guest")
-				return s.moved(ctx, conn), Moved
-			case rep.State == StatusFailed:
-				reason = fmt.Sprintf("%v; %s reports: %s", cause, to, rep.Reason)
-			}
-			if reason != "" || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(time.Second)
-		}
-	}
-	// A hand-off started on the destination's Running ends before anything
-	// else touches the hand-off (Rollback below).
-	s.waitHandoff()
-	if reason == "" {
-		m := s.rec.finish(api.MigrationFailed, fmt.Sprintf("outcome unknown: guest paused on source, check %s (%v)", to, cause))
-		s.log.Error("migration outcome unknown; guest left paused on the source", "err", cause)
-		return m, Unknown
-	}
-	// The destination has no guest: resume here.
-	if err := s.cfg.Guest.Execute(ctx, "cont", nil, nil); err != nil {
-		s.log.Error("resuming the guest on the source", "err", err)
-		reason += "; resuming on the source failed: " + err.Error()
-	}
-	s.handoffRollback(ctx)
-	s.log.Warn("destination aborted after commit; guest resumed on the source", "reason", reason)
-	return s.rec.finish(api.MigrationFailed, reason), Stayed
-}
-
-// askStatus asks the destination, over a fresh control stream, what became
-// of the session.
-func (s *source) askStatus(ctx context.Context) (StatusReply, Conn, error) {
-	var rep StatusReply
-	var conn Conn
-	err := bounded(ctx, 10*time.Second, func(ctx context.Context) error {
-		var err error
-		if conn, err = s.cfg.Dial(ctx); err != nil {
-			return err
-		}
-		st, err := conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindControl, Session: s.cfg.ID})
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		stop := context.AfterFunc(ctx, func() { st.Close() })
-		defer stop()
-		if err := writeMessage(st, StatusRequest{ID: s.cfg.ID}); err != nil {
-			return err
-		}
-		m, err := readMessage(st)
-		if err != nil {
-			return err
-		}
-		r, ok := m.(StatusReply)
-		if !ok || r.ID != s.cfg.ID {
-			return fmt.Errorf("unexpected answer %T to a status request", m)
-		}
-		rep = r
-		return nil
-	})
-	return rep, conn, err
-}
-
-func truncate(s string) string {
-	if len(s) > maxReason {
-		return s[:maxReason]
-	}
-	return s
 }

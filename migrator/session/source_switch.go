@@ -8,6 +8,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/policy"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 // Bounds of the agent's switchover (never reached on a healthy host).
@@ -37,7 +38,7 @@ func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 		}
 	}
 	s.rxSettle(ctx)
-	if err := s.cfg.Guest.Execute(ctx, "stop", nil, nil); err != nil {
+	if err := s.cfg.Guest.Execute(ctx, qmpcmd.Stop, nil, nil); err != nil {
 		return fmt.Errorf("%w: stopping the guest for the %s: %w", api.ErrQEMU, a.Kind, err)
 	}
 	if s.stoppedAt.IsZero() {
@@ -50,7 +51,7 @@ func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 	// maximum, as QEMU's own completion ignores it. (Set while QEMU is
 	// held, so its next window starts at the new rate.)
 	if top := s.pcfg.MaxBandwidth; top > s.bandwidth && a.Kind == policy.KindSwitchover {
-		if err := s.cfg.Guest.Execute(ctx, "migrate-set-parameters", map[string]any{"max-bandwidth": top}, nil); err != nil {
+		if err := s.cfg.Guest.Execute(ctx, qmpcmd.MigrateSetParameters, qmpcmd.Parameters{MaxBandwidth: new(top)}, nil); err != nil {
 			s.log.Warn("lifting the bandwidth cap for the switchover", "err", err)
 		} else {
 			s.bandwidth = top
@@ -64,13 +65,6 @@ func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 	return nil
 }
 
-// rxQueue is QEMU's view of a virtio queue (x-query-virtio-queue-status).
-type rxQueue struct {
-	LastAvail   uint16 `json:"last-avail-idx"`
-	ShadowAvail uint16 `json:"shadow-avail-idx"`
-	Used        uint16 `json:"used-idx"`
-}
-
 // rxSettle waits (at most rxSettleMax) until QEMU has seen free buffers in
 // the guest's receive ring: a frame QEMU read while the ring was full
 // waits in QEMU's queue and would be dropped by the stop; with free
@@ -79,12 +73,9 @@ type rxQueue struct {
 func (s *source) rxSettle(ctx context.Context) {
 	if s.rxPath == "" && !s.rxPathTried {
 		s.rxPathTried = true
-		var devs []struct {
-			Name string `json:"name"`
-			Path string `json:"path"`
-		}
+		var devs []qmpcmd.VirtioDevice
 		err := bounded(ctx, rxQueryTimeout, func(ctx context.Context) error {
-			return s.cfg.Guest.Execute(ctx, "x-query-virtio", nil, &devs)
+			return s.cfg.Guest.Execute(ctx, qmpcmd.XQueryVirtio, nil, &devs)
 		})
 		for _, d := range devs {
 			if d.Name == "virtio-net" {
@@ -101,14 +92,13 @@ func (s *source) rxSettle(ctx context.Context) {
 	}
 	deadline := time.Now().Add(rxSettleMax)
 	for {
-		var q rxQueue
+		var q qmpcmd.VirtioQueueStatus
 		err := bounded(ctx, rxQueryTimeout, func(ctx context.Context) error {
-			return s.cfg.Guest.Execute(ctx, "x-query-virtio-queue-status",
-				map[string]any{"path": s.rxPath, "queue": 0}, &q)
+			return s.cfg.Guest.Execute(ctx, qmpcmd.XQueryVirtioQueueStatus, qmpcmd.VirtioQueue{Path: s.rxPath, Queue: 0}, &q)
 		})
 		switch {
 		case err != nil:
-			s.log.Debug("x-query-virtio-queue-status", "err", err)
+			s.log.Debug(qmpcmd.XQueryVirtioQueueStatus, "err", err)
 			return
 		case q.ShadowAvail != q.LastAvail:
 			return
@@ -144,4 +134,25 @@ func (s *source) noteQEMUStop(pass int) {
 		"may be dropped inside QEMU, uncounted"}.Decision(time.Now().UTC(), pass)
 	s.log.Warn("qemu stopped the guest itself; the tap was not quiesced")
 	s.rec.update(true, func(m *api.Migration) { m.Decisions = append(m.Decisions, d) })
+}
+
+// apply carries out one policy action and records it as a decision.
+func (s *source) apply(ctx context.Context, a policy.Action, pass int) error {
+	d := a.Decision(time.Now().UTC(), pass)
+	s.log.Info("policy decision", "action", d.Action, "value", d.Value, "pass", pass, "reason", d.Reason)
+	s.rec.update(true, func(m *api.Migration) { m.Decisions = append(m.Decisions, d) })
+	if a.Kind == policy.KindAbort {
+		return fmt.Errorf("%w: %s", api.ErrMigration, a.Reason)
+	}
+	if a.Kind == policy.KindSwitchover || (a.Kind == policy.KindPostcopy && s.pcfg.AgentSwitchover) {
+		return s.stopGuest(ctx, a)
+	}
+	if err := policy.Apply(ctx, s.cfg.Guest, a); err != nil {
+		s.log.Warn("applying policy decision", "action", a.Kind, "err", err)
+		return nil
+	}
+	if a.Kind == policy.KindBandwidth {
+		s.bandwidth = a.Bandwidth
+	}
+	return nil
 }

@@ -18,4 +18,7 @@
 //
 // Network operations happen in the network namespace that was current for
 // the thread calling NewLauncher.
+//
+// QMP: qmpx is the transport (one shared connection, events fanned out),
+// qmpcmd the commands, events and their typed arguments and replies.
 package vm

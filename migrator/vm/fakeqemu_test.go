@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx/qmpxtest"
 )
 
@@ -109,9 +110,9 @@ func fakeQEMU(mode string, args []string) int {
 	quit := make(chan struct{}, 1)
 	srv, err := qmpxtest.NewServer(sock, func(cmd string, _ json.RawMessage) (any, error) {
 		switch cmd {
-		case "query-status":
+		case qmpcmd.QueryStatus:
 			return map[string]any{"status": "running", "running": true}, nil
-		case "quit":
+		case qmpcmd.Quit:
 			quit <- struct{}{}
 			return nil, nil
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 )
 
@@ -93,10 +94,8 @@ func (i *Instance) TapFile() *os.File { return i.tap }
 
 // QueryStatus returns QMP query-status's "status" ("running", "paused", ...).
 func (i *Instance) QueryStatus(ctx context.Context) (string, error) {
-	var st struct {
-		Status string `json:"status"`
-	}
-	if err := i.mon.Execute(ctx, "query-status", nil, &st); err != nil {
+	var st qmpcmd.StatusInfo
+	if err := i.mon.Execute(ctx, qmpcmd.QueryStatus, nil, &st); err != nil {
 		return "", err
 	}
 	return st.Status, nil
@@ -161,7 +160,7 @@ func (i *Instance) Stop(ctx context.Context) error {
 	case <-i.done:
 	default:
 		qctx, cancel := bounded(ctx, 5*time.Second)
-		err := i.mon.Execute(qctx, "quit", nil, nil)
+		err := i.mon.Execute(qctx, qmpcmd.Quit, nil, nil)
 		cancel()
 		if err != nil && !errors.Is(err, qmpx.ErrClosed) {
 			i.log.Warn("qmp quit failed", "err", err)

@@ -56,13 +56,17 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.req.To, "to", "", "destination host, e.g. hostB (required)")
-	f.Var(rateValue{&o.req.Bandwidth}, "bandwidth", "maximum migration bandwidth, bytes/s (default 1GiB/s)")
-	f.Var(rateValue{&o.req.InitialBandwidth}, "initial-bandwidth", "bandwidth of the first pass, bytes/s (default 64MiB/s)")
-	f.DurationVar(&o.downtime, "downtime", 50*time.Millisecond, "downtime target: longest pause of the guest QEMU may plan for")
-	f.StringVar(&o.req.Postcopy, "postcopy", api.PostcopyAuto, "post-copy: auto (when pre-copy does not converge), never (throttle instead) or always")
-	f.IntVar(&o.req.MultifdChannels, "multifd", 0, "parallel RAM channels (default 0 with post-copy auto/always, 2 with never)")
-	f.DurationVar(&o.completion, "completion-timeout", 5*time.Minute, "limit on the whole migration")
-	f.StringVar(&o.req.TimeoutAction, "timeout-action", api.TimeoutAbort, "at the completion timeout: abort (guest stays on the source) or postcopy")
+	// The defaults shown are api.MigrateRequest's (request fills them in).
+	f.Var(rateValue{&o.req.Bandwidth}, "bandwidth",
+		fmt.Sprintf("maximum migration bandwidth, bytes/s (default %dGiB/s)", api.DefaultBandwidth>>30))
+	f.Var(rateValue{&o.req.InitialBandwidth}, "initial-bandwidth",
+		fmt.Sprintf("bandwidth of the first pass, bytes/s (default %dMiB/s)", api.DefaultInitialBandwidth>>20))
+	f.DurationVar(&o.downtime, "downtime", time.Duration(api.DefaultDowntimeTarget), "downtime target: longest pause of the guest QEMU may plan for")
+	f.StringVar(&o.req.Postcopy, "postcopy", api.DefaultPostcopy, "post-copy: auto (when pre-copy does not converge), never (throttle instead) or always")
+	f.IntVar(&o.req.MultifdChannels, "multifd", 0,
+		fmt.Sprintf("parallel RAM channels (default 0 with post-copy auto/always, %d with never)", api.DefaultMultifdChannels))
+	f.DurationVar(&o.completion, "completion-timeout", time.Duration(api.DefaultCompletionTimeout), "limit on the whole migration")
+	f.StringVar(&o.req.TimeoutAction, "timeout-action", api.DefaultTimeoutAction, "at the completion timeout: abort (guest stays on the source) or postcopy")
 	f.BoolVar(&o.detach, "detach", false, "start the migration, print its ID and return")
 	f.StringVar(&o.cancelID, "cancel", "", "cancel the running migration with this ID instead (see netctl migrations)")
 	o.verify.addFlags(f)

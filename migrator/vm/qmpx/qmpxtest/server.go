@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 // Handler answers one command. A non-nil error becomes a QMP
@@ -80,7 +82,7 @@ func (s *Server) handle(c net.Conn) {
 			return
 		}
 		var resp any
-		if req.Execute == "qmp_capabilities" {
+		if req.Execute == qmpcmd.QMPCapabilities {
 			resp = map[string]any{"return": struct{}{}}
 		} else if ret, err := s.handler(req.Execute, req.Arguments); err != nil {
 			resp = map[string]any{"error": map[string]string{"class": "GenericError", "desc": err.Error()}}

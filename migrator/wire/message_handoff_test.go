@@ -1,4 +1,4 @@
-package session
+package wire
 
 import (
 	"bytes"
@@ -19,10 +19,10 @@ func testHandoffDone() HandoffDone {
 func TestHandoffDoneRoundTrip(t *testing.T) {
 	var b bytes.Buffer
 	want := testHandoffDone()
-	if err := writeMessage(&b, want); err != nil {
+	if err := WriteMessage(&b, want); err != nil {
 		t.Fatal(err)
 	}
-	got, err := readMessage(&b)
+	got, err := ReadMessage(&b)
 	if err != nil {
 		t.Fatal(err)
 	}

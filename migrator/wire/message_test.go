@@ -1,4 +1,4 @@
-package session
+package wire
 
 import (
 	"bytes"
@@ -8,6 +8,12 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
+
+func testSpec() api.VMSpec {
+	s := api.VMSpec{Name: "fw1", MAC: "52:54:00:12:34:56", Address: "198.18.0.100/24", Gateway: "198.18.0.1"}
+	s.Defaults()
+	return s
+}
 
 func testHello() Hello {
 	req := api.MigrateRequest{VM: "fw1", To: "hostB"}
@@ -21,12 +27,12 @@ func TestMessagesRoundTrip(t *testing.T) {
 		StatusRequest{ID: "hostA-1"}, StatusReply{ID: "hostA-1", State: StatusRunning}}
 	var b bytes.Buffer
 	for _, m := range msgs {
-		if err := writeMessage(&b, m); err != nil {
+		if err := WriteMessage(&b, m); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, want := range msgs {
-		got, err := readMessage(&b)
+		got, err := ReadMessage(&b)
 		if err != nil {
 			t.Fatalf("%T: %v", want, err)
 		}
@@ -97,7 +103,7 @@ func FuzzDecodeHello(f *testing.F) {
 func FuzzDecodeAbort(f *testing.F) {
 	f.Add([]byte(`{"reason":"no"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if a, err := DecodeAbort(b); err == nil && (a.Reason == "" || len(a.Reason) > maxReason) {
+		if a, err := DecodeAbort(b); err == nil && (a.Reason == "" || len(a.Reason) > MaxReason) {
 			t.Fatalf("accepted %q", a.Reason)
 		}
 	})

@@ -1,0 +1,129 @@
+package api
+
+import (
+	"fmt"
+	"time"
+)
+
+// Post-copy modes for MigrateRequest.Postcopy.
+const (
+	PostcopyAuto   = "auto"   // switch to post-copy when pre-copy does not converge
+	PostcopyNever  = "never"  // throttle the guest's CPU instead
+	PostcopyAlways = "always" // one pre-copy pass, then post-copy
+)
+
+// Completion-timeout actions for MigrateRequest.TimeoutAction.
+const (
+	TimeoutAbort    = "abort"    // cancel; the guest keeps running on the source
+	TimeoutPostcopy = "postcopy" // force post-copy (needs Postcopy != never)
+)
+
+// The defaults of a MigrateRequest: the one place they are written.
+// Defaults fills them in; the policy, the agent and netctl's flags read
+// them from here.
+const (
+	DefaultBandwidth         = 1 << 30  // bytes/s
+	DefaultInitialBandwidth  = 64 << 20 // bytes/s, at most Bandwidth
+	DefaultDowntimeTarget    = Duration(50 * time.Millisecond)
+	DefaultPostcopy          = PostcopyAuto
+	DefaultCompletionTimeout = Duration(5 * time.Minute)
+	DefaultTimeoutAction     = TimeoutAbort
+	// DefaultMultifdChannels is the multifd channels of a request that
+	// names none and never uses post-copy (see Multifd).
+	DefaultMultifdChannels = 2
+	// MaxMultifdChannels bounds MultifdChannels.
+	MaxMultifdChannels = 16
+)
+
+// MigrateRequest asks a source agent to move one of its VMs to another host.
+// Zero fields take the defaults of Defaults.
+type MigrateRequest struct {
+	VM string `json:"vm"`
+	To string `json:"to"` // destination host name, e.g. hostB
+	// Bandwidth caps the migration stream, bytes/s (default 1 GiB/s).
+	Bandwidth int64 `json:"bandwidth"`
+	// InitialBandwidth is the first pass's rate, bytes/s (default 64 MiB/s);
+	// later passes rise to the dirty rate plus a margin, up to Bandwidth.
+	InitialBandwidth int64 `json:"initial_bandwidth"`
+	// DowntimeTarget (default 50ms) is QEMU's downtime-limit or, when the
+	// agent picks the switchover (with the eBPF hand-off), the same rule
+	// applied by the agent (QEMU's own limit is then 1 ms).
+	DowntimeTarget Duration `json:"downtime_target"`
+	// Postcopy is auto (default), never or always.
+	Postcopy string `json:"postcopy"`
+	// MultifdChannels: 0 for the default (none with post-copy, else 2).
+	MultifdChannels int `json:"multifd_channels"`
+	// CompletionTimeout bounds the whole migration (default 5m).
+	CompletionTimeout Duration `json:"completion_timeout"`
+	// TimeoutAction is abort (default) or postcopy.
+	TimeoutAction string `json:"timeout_action"`
+}
+
+// Defaults fills zero fields with the Default constants. MultifdChannels
+// stays 0 (the record shows what was asked); Multifd says what it means.
+func (r *MigrateRequest) Defaults() {
+	if r.Bandwidth == 0 {
+		r.Bandwidth = DefaultBandwidth
+	}
+	if r.InitialBandwidth == 0 {
+		r.InitialBandwidth = min(DefaultInitialBandwidth, r.Bandwidth)
+	}
+	if r.DowntimeTarget == 0 {
+		r.DowntimeTarget = DefaultDowntimeTarget
+	}
+	if r.Postcopy == "" {
+		r.Postcopy = DefaultPostcopy
+	}
+	if r.CompletionTimeout == 0 {
+		r.CompletionTimeout = DefaultCompletionTimeout
+	}
+	if r.TimeoutAction == "" {
+		r.TimeoutAction = DefaultTimeoutAction
+	}
+}
+
+// Multifd is the number of multifd channels the request uses: its own, or
+// by default none when post-copy may be used (QEMU 7.2 cannot do both) and
+// DefaultMultifdChannels otherwise.
+func (r MigrateRequest) Multifd() int {
+	if r.MultifdChannels > 0 {
+		return r.MultifdChannels
+	}
+	if r.Postcopy == PostcopyNever {
+		return DefaultMultifdChannels
+	}
+	return 0
+}
+
+// Validate reports the first problem, wrapped in ErrInvalidRequest. Call
+// it after Defaults.
+func (r *MigrateRequest) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidRequest, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case !nameRE.MatchString(r.VM):
+		return bad("vm %q: want a VM name", r.VM)
+	case r.To == "":
+		return bad("no destination host")
+	case r.Bandwidth < 1<<20:
+		return bad("bandwidth %d B/s: want at least 1 MiB/s", r.Bandwidth)
+	case r.InitialBandwidth < 1<<20 || r.InitialBandwidth > r.Bandwidth:
+		return bad("initial bandwidth %d B/s: want 1 MiB/s..bandwidth", r.InitialBandwidth)
+	case r.DowntimeTarget < Duration(time.Millisecond) || r.DowntimeTarget > Duration(time.Minute):
+		return bad("downtime target %v: want 1ms..1m", time.Duration(r.DowntimeTarget))
+	case r.Postcopy != PostcopyAuto && r.Postcopy != PostcopyNever && r.Postcopy != PostcopyAlways:
+		return bad("postcopy %q: want auto, never or always", r.Postcopy)
+	case r.MultifdChannels < 0 || r.MultifdChannels > MaxMultifdChannels:
+		return bad("multifd channels %d: want 0..%d", r.MultifdChannels, MaxMultifdChannels)
+	case r.MultifdChannels > 0 && r.Postcopy != PostcopyNever:
+		return bad("multifd channels with post-copy allowed: use postcopy never for multifd")
+	case r.CompletionTimeout < Duration(time.Second):
+		return bad("completion timeout %v: want at least 1s", time.Duration(r.CompletionTimeout))
+	case r.TimeoutAction != TimeoutAbort && r.TimeoutAction != TimeoutPostcopy:
+		return bad("timeout action %q: want abort or postcopy", r.TimeoutAction)
+	case r.TimeoutAction == TimeoutPostcopy && r.Postcopy == PostcopyNever:
+		return bad("timeout action postcopy needs post-copy allowed (postcopy auto or always)")
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// Debug holds a session's test-only knobs; production leaves it zero.
+//
+// Who uses them: the integration tests (testbed/handoff_failure_test.go)
+// start migratord with --debug-switchover-delay to widen the blackout (a
+// small BUFFER overflows; the destination is killed while the source
+// buffers), and the session's unit tests set it directly.
+//
+// Why one struct handed on whole (migratord's flags -> agent.Config.Debug
+// -> SourceConfig.Debug, read only here) rather than an environment
+// variable: an environment variable is global state, which the unit tests
+// (several sessions in one process) could not set per session, and which
+// a production agent would read silently; and the testbed keeps its flag.
+// A new knob is one field here and one flag in migratord: the layers in
+// between pass the struct without knowing its fields.
+type Debug struct {
+	// SwitchoverDelay is how long a source waits after the hand-off's
+	// Switchover (BUFFER) before migrate-continue, the guest stopped.
+	SwitchoverDelay time.Duration
+}
+
+// switchoverDelay waits cfg.Debug.SwitchoverDelay with the guest stopped
+// and the hand-off buffering.
+func (s *source) switchoverDelay(ctx context.Context) error {
+	d := s.cfg.Debug.SwitchoverDelay
+	if d <= 0 {
+		return nil
+	}
+	s.log.Warn("debug: delaying migrate-continue", "delay", d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-s.conn.Context().Done():
+		return fmt.Errorf("%w: connection to %s lost during the switchover delay", api.ErrPeer, s.cfg.Request.To)
+	}
+}

@@ -1,0 +1,138 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
+)
+
+// committedPoll is the destination's poll interval once Commit arrived.
+const committedPoll = 5 * time.Millisecond
+
+// receive waits until the guest may start here: the incoming migration is
+// complete (or in post-copy with the guest's devices loaded), QEMU is paused,
+// and the source has sent Commit. Then it issues cont.
+func (d *dest) receive(ctx context.Context) error {
+	g := d.guest
+	evctx, evcancel := context.WithCancel(ctx)
+	defer evcancel()
+	events := g.Events(evctx)
+	in := readControl(d.ctl)
+	tick := time.NewTicker(d.cfg.Poll)
+	defer tick.Stop()
+	connDone := d.conn.Context().Done()
+	var lostAt time.Time // when the source was lost after Commit
+	incoming, errDesc, rs := "", "", ""
+	refresh := func() {
+		var err error
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if incoming, errDesc, err = d.poll(qctx, incoming); err == nil {
+			rs, err = runState(qctx, g)
+		}
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			d.log.Debug("polling destination qemu", "err", err)
+		}
+	}
+	for {
+		committed := d.isCommitted()
+		if committed && rs == qmpcmd.RunStatePaused && (incoming == qmpcmd.MigrationCompleted || incoming == qmpcmd.MigrationPostcopyActive) {
+			break
+		}
+		if incoming == qmpcmd.MigrationFailed || incoming == qmpcmd.MigrationCancelled {
+			err := fmt.Errorf("%w: incoming migration %s", api.ErrQEMU, incoming)
+			if errDesc != "" {
+				err = fmt.Errorf("%w: %s", err, errDesc)
+			}
+			if committed {
+				return err
+			}
+			return d.sourceReason(ctx, in, err)
+		}
+		if !lostAt.IsZero() && time.Since(lostAt) > d.cfg.CommitTimeout {
+			return fmt.Errorf("%w: source lost after commit and the incoming migration did not finish within %v (status %q)",
+				api.ErrPeer, d.cfg.CommitTimeout, incoming)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: agent shutting down", api.ErrMigration)
+		case <-g.Done():
+			return fmt.Errorf("%w: destination qemu exited", api.ErrQEMU)
+		case <-connDone:
+			connDone = nil
+			if !committed {
+				return fmt.Errorf("%w: connection to %s lost", api.ErrPeer, d.hello.Source)
+			}
+			lostAt = time.Now()
+			d.log.Warn("connection to the source lost after commit; finishing the incoming migration")
+		case c, ok := <-in:
+			if !ok || c.err != nil {
+				in = nil
+				if !committed {
+					return fmt.Errorf("%w: control stream from %s ended: %v", api.ErrPeer, d.hello.Source, c.err)
+				}
+				if lostAt.IsZero() {
+					lostAt = time.Now()
+				}
+				continue
+			}
+			switch m := c.msg.(type) {
+			case wire.Commit:
+				d.enter(destCommitted, "")
+				d.log.Info("commit received")
+				d.rec.phase("switchover", time.Now().UTC())
+				d.rec.update(true, func(m *api.Migration) { m.State = api.MigrationSwitchover })
+				// The guest is stopped everywhere now: every poll
+				// interval waited here adds to its blackout.
+				tick.Reset(committedPoll)
+				refresh()
+			case wire.Abort:
+				return fmt.Errorf("%w: source aborted: %s", api.ErrMigration, m.Reason)
+			default:
+				return fmt.Errorf("%w: unexpected %T from the source", api.ErrPeer, m)
+			}
+		case e, ok := <-events:
+			if !ok {
+				events = nil
+			} else if st := eventStatus(e); st != "" {
+				incoming = st
+				if d.isCommitted() {
+					// QEMU sets the run state before it reports completed.
+					refresh()
+				}
+			}
+		case <-tick.C:
+			refresh()
+		}
+	}
+	d.postcopy = incoming == qmpcmd.MigrationPostcopyActive
+	d.log.Info("starting the guest", "incoming", incoming)
+	if err := cont(ctx, g); err != nil {
+		return fmt.Errorf("%w: cont: %w", api.ErrQEMU, err)
+	}
+	// The guest runs here: announce it (GARPs go out in the background).
+	if err := bounded(context.WithoutCancel(ctx), 10*time.Second, func(ctx context.Context) error {
+		return d.cfg.Handoff.Started(ctx, d.hello.Spec)
+	}); err != nil {
+		d.log.Warn("hand-off started", "err", err)
+	}
+	return nil
+}
+
+// poll returns query-migrate's status, keeping the last one on error.
+func (d *dest) poll(ctx context.Context, last string) (string, string, error) {
+	st, desc, err := migrateStatus(ctx, d.guest)
+	if err != nil || st == "" {
+		return last, desc, err
+	}
+	return st, desc, nil
+}
+
+func (d *dest) isCommitted() bool {
+	p, _ := d.state()
+	return p == destCommitted
+}

@@ -1,0 +1,113 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
+)
+
+// running finishes a session whose guest runs here: hand it to the agent,
+// tell the source, take the flush (at once: in post-copy the guest runs
+// here while pages still arrive, and its traffic must not wait for them)
+// while seeing a post-copy through, then report the hand-off.
+func (d *dest) running(ctx context.Context) {
+	d.enter(destRunning, "")
+	if err := d.cfg.Agent.Adopt(d.hello.Spec, d.guest); err != nil {
+		d.log.Error("handing the running guest to the agent", "err", err)
+	}
+	if err := wire.WriteMessage(d.ctl, wire.Running{}); err != nil {
+		d.log.Warn("telling the source the guest runs", "err", err)
+	}
+	d.log.Info("guest running here")
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		d.takeFlush(ctx)
+	}()
+	var pcErr error
+	if d.postcopy {
+		d.rec.phase("postcopy", time.Now().UTC())
+		d.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
+		pcErr = d.waitPostcopy(ctx)
+	}
+	if pcErr == nil {
+		d.rec.phase("cleanup", time.Now().UTC())
+	}
+	<-flushed
+	if pcErr != nil {
+		// The guest ran here and its traffic was handed off: no rollback.
+		d.log.Error("post-copy failed after the guest started here", "err", pcErr)
+		d.handoffStats()
+		d.rec.finish(api.MigrationFailed, "post-copy failed after the guest started here; no rollback: "+pcErr.Error())
+		return
+	}
+	if err := wire.WriteMessage(d.ctl, wire.HandoffDone{Stats: d.handoffStats()}); err != nil {
+		d.log.Warn("sending the hand-off report to the source", "err", err)
+	}
+	d.rec.finish(api.MigrationCompleted, "")
+	d.log.Info("incoming migration completed")
+}
+
+// takeFlush waits (bounded) for the source's flush stream and lets the
+// hand-off inject it and release the HOLD. It runs concurrently with the
+// rest of running and touches neither the record nor the control stream.
+func (d *dest) takeFlush(ctx context.Context) {
+	var flush Stream
+	timer := time.NewTimer(d.cfg.FlushTimeout)
+	select {
+	case flush = <-d.flush:
+	case <-timer.C:
+		d.log.Warn("no flush stream from the source", "waited", d.cfg.FlushTimeout)
+	case <-d.conn.Context().Done():
+	case <-ctx.Done():
+	}
+	timer.Stop()
+	err := bounded(context.WithoutCancel(ctx), 30*time.Second, func(ctx context.Context) error {
+		return d.cfg.Handoff.Flushed(ctx, d.hello.Spec, flush)
+	})
+	if err != nil && !errors.Is(err, io.EOF) {
+		d.log.Warn("hand-off flushed", "err", err)
+	}
+	if flush != nil {
+		flush.Close()
+	}
+	d.log.Info("hand-off: flush injected, hold released", "flush", flush != nil)
+}
+
+// handoffStats records this end's hand-off account and returns it.
+func (d *dest) handoffStats() api.HandoffStats {
+	st := d.cfg.Handoff.Stats(d.hello.Spec)
+	d.rec.update(true, func(m *api.Migration) { m.Handoff = &api.HandoffReport{Destination: st} })
+	return st
+}
+
+// waitPostcopy waits for the incoming post-copy migration to complete.
+func (d *dest) waitPostcopy(ctx context.Context) error {
+	tick := time.NewTicker(d.cfg.Poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-d.guest.Done():
+			return fmt.Errorf("%w: destination qemu exited", api.ErrQEMU)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		st, desc, err := migrateStatus(ctx, d.guest)
+		if err != nil {
+			continue
+		}
+		switch st {
+		case qmpcmd.MigrationCompleted:
+			return nil
+		case qmpcmd.MigrationFailed, qmpcmd.MigrationPostcopyPaused, qmpcmd.MigrationCancelled:
+			return fmt.Errorf("%w: incoming post-copy %s: %s", api.ErrQEMU, st, desc)
+		}
+	}
+}

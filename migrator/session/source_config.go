@@ -1,0 +1,73 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
+)
+
+// ErrCancelled is the cancel cause of a migration cancelled by the
+// operator: its record ends "cancelled" rather than "failed".
+var ErrCancelled = errors.New("cancelled by request")
+
+// Outcome says where the guest is after RunSource.
+type Outcome int
+
+const (
+	// Stayed: the guest runs on the source, as before.
+	Stayed Outcome = iota
+	// Moved: the guest runs at the destination; the source QEMU has quit.
+	Moved
+	// Unknown: the guest is paused on the source and the destination may
+	// run it; an operator must check (the source never resumes it).
+	Unknown
+	// Lost: post-copy failed; the source QEMU holds a stale guest that
+	// must never resume.
+	Lost
+)
+
+func (o Outcome) String() string {
+	return [...]string{"stayed", "moved", "unknown", "lost"}[o]
+}
+
+// SourceConfig configures the source end of one migration.
+type SourceConfig struct {
+	ID      string             // migration ID, "<source host>-<n>"
+	Host    string             // this agent's host name
+	Request api.MigrateRequest // defaults filled and validated
+	Spec    api.VMSpec
+	Guest   Guest
+	Dir     string // the VM's directory, where migrate.sock goes
+	// Conn is the connection to Request.To; if nil, Dial makes it.
+	Conn Conn
+	// Dial connects to Request.To (again, after a connection loss).
+	Dial    func(ctx context.Context) (Conn, error)
+	Handoff handoff.Handoff // nil: handoff.Nop
+	Record  Recorder        // receives the record as it changes
+	Logger  *slog.Logger
+	// Started is the record's start time (default now).
+	Started time.Time
+
+	// Debug are test-only knobs; zero in production.
+	Debug Debug
+
+	ReadyTimeout   time.Duration // Hello until Ready (default 2m)
+	HandoffTimeout time.Duration // waiting for the destination's HandoffDone (default 30s)
+	OutcomeTimeout time.Duration // asking the destination after a loss past Commit (default 2m)
+	Poll           time.Duration // query-migrate interval (default 200ms)
+}
+
+func (c *SourceConfig) defaults() {
+	c.Handoff, c.Logger = orNop(c.Handoff), orDiscard(c.Logger)
+	if c.Started.IsZero() {
+		c.Started = time.Now().UTC()
+	}
+	orDuration(&c.ReadyTimeout, 2*time.Minute)
+	orDuration(&c.OutcomeTimeout, 2*time.Minute)
+	orDuration(&c.Poll, 200*time.Millisecond)
+	orDuration(&c.HandoffTimeout, 30*time.Second)
+}

@@ -1,0 +1,138 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/policy"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
+)
+
+// run does steps 2-5 until the guest runs at the destination. pctx bounds
+// the QEMU channel pipes.
+func (s *source) run(ctx, pctx context.Context) error {
+	cfg := s.cfg
+	to := cfg.Request.To
+	conn := cfg.Conn
+	if conn == nil {
+		var err error
+		if conn, err = cfg.Dial(ctx); err != nil {
+			return fmt.Errorf("%w: dialing %s: %w", api.ErrPeer, to, err)
+		}
+	}
+	s.conn = conn
+	s.sent0, s.recv0 = conn.Stats()
+	ctl, err := conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindControl, Session: cfg.ID})
+	if err != nil {
+		return fmt.Errorf("%w: opening control stream to %s: %w", api.ErrPeer, to, err)
+	}
+	s.ctl, s.in = ctl, readControl(ctl)
+
+	caps := policy.Capabilities(s.pcfg)
+	caps[qmpcmd.CapEvents], caps[qmpcmd.CapPauseBeforeSwitchover] = true, true
+	params := policy.Parameters(s.pcfg)
+	if n := cfg.Request.Multifd(); n > 0 {
+		caps[qmpcmd.CapMultifd] = true
+		params.MultifdChannels = new(n)
+	}
+	hello := wire.Hello{ID: cfg.ID, Source: cfg.Host, Spec: cfg.Spec, Request: cfg.Request,
+		Capabilities: caps, MultifdChannels: cfg.Request.Multifd()}
+	if err := wire.WriteMessage(ctl, hello); err != nil {
+		return fmt.Errorf("%w: sending hello to %s: %w", api.ErrPeer, to, err)
+	}
+	if err := s.waitReady(ctx); err != nil {
+		return err
+	}
+
+	if err := setCapabilities(ctx, cfg.Guest, caps); err != nil {
+		return fmt.Errorf("%w: %w", api.ErrQEMU, err)
+	}
+	if err := cfg.Guest.Execute(ctx, qmpcmd.MigrateSetParameters, params, nil); err != nil {
+		return fmt.Errorf("%w: setting migration parameters: %w", api.ErrQEMU, err)
+	}
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	sock := filepath.Join(cfg.Dir, "migrate.sock")
+	os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("listening for qemu's migration stream: %w", err)
+	}
+	defer func() {
+		ln.Close()
+		os.Remove(sock)
+	}()
+	go s.acceptChannels(pctx, ln)
+
+	evctx, evcancel := context.WithCancel(ctx)
+	defer evcancel()
+	events := cfg.Guest.Events(evctx)
+	if err := cfg.Guest.Execute(ctx, qmpcmd.Migrate, qmpcmd.UnixURI(sock), nil); err != nil {
+		if ctx.Err() != nil {
+			// Cancelled with the command in flight: QEMU may have
+			// started migrating, so the rollback must migrate_cancel.
+			s.advance(srcMigrating)
+		}
+		return fmt.Errorf("%w: starting migration: %w", api.ErrQEMU, err)
+	}
+	s.advance(srcMigrating)
+	return s.loop(ctx, events)
+}
+
+// waitReady waits for the destination's Ready.
+func (s *source) waitReady(ctx context.Context) error {
+	timer := time.NewTimer(s.cfg.ReadyTimeout)
+	defer timer.Stop()
+	to := s.cfg.Request.To
+	select {
+	case c, ok := <-s.in:
+		if !ok || c.err != nil {
+			return fmt.Errorf("%w: %s closed the control stream before ready: %v", api.ErrPeer, to, c.err)
+		}
+		switch m := c.msg.(type) {
+		case wire.Ready:
+			s.log.Info("destination ready", "dest_pid", m.PID)
+			return nil
+		case wire.Abort:
+			s.destAborted = true
+			return fmt.Errorf("%w: %s refused: %s", api.ErrPeer, to, m.Reason)
+		default:
+			return fmt.Errorf("%w: %s sent %T before ready", api.ErrPeer, to, m)
+		}
+	case <-timer.C:
+		return fmt.Errorf("%w: %s not ready after %v", api.ErrPeer, to, s.cfg.ReadyTimeout)
+	case <-s.conn.Context().Done():
+		return fmt.Errorf("%w: connection to %s lost before ready", api.ErrPeer, to)
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// acceptChannels turns each connection QEMU opens into a QEMU stream, in
+// accept order: 0 is the main channel.
+func (s *source) acceptChannels(ctx context.Context, ln net.Listener) {
+	for i := 0; ; i++ {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		st, err := s.conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: s.cfg.ID, Channel: uint16(i)})
+		if err != nil {
+			s.log.Warn("opening qemu stream", "channel", i, "err", err)
+			c.Close()
+			continue
+		}
+		s.log.Debug("qemu channel open", "channel", i)
+		go func(i int) {
+			sent, recv, err := pipe(ctx, c, st, s.gate)
+			s.log.Debug("qemu channel done", "channel", i, "sent", sent, "received", recv, "err", err)
+		}(i)
+	}
+}

@@ -1,0 +1,86 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/policy"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
+)
+
+// onStatus reacts to QEMU's migration status, from an event or a sample;
+// each transition is handled once.
+func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
+	now := time.Now().UTC()
+	switch st {
+	case qmpcmd.MigrationActive:
+		if len(s.rec.get().Phases) == 1 {
+			s.rec.phase("precopy", now)
+			s.rec.update(true, func(m *api.Migration) { m.State = api.MigrationActive })
+		}
+	case qmpcmd.MigrationPreSwitchover:
+		if !s.advance(srcSwitchover) {
+			return nil
+		}
+		s.noteQEMUStop(s.rec.get().Progress.Pass)
+		s.rec.phase("switchover", now)
+		s.rec.update(true, func(m *api.Migration) { m.State = api.MigrationSwitchover })
+		err := bounded(ctx, 10*time.Second, func(ctx context.Context) error {
+			return s.cfg.Handoff.Switchover(ctx, s.cfg.Spec)
+		})
+		s.handoffStats(true)
+		if err != nil {
+			return fmt.Errorf("%w: hand-off switchover: %w", api.ErrMigration, err)
+		}
+		if err := s.switchoverDelay(ctx); err != nil {
+			return err
+		}
+		if err := s.cfg.Guest.Execute(ctx, qmpcmd.MigrateContinue, qmpcmd.Continue{State: qmpcmd.MigrationPreSwitchover}, nil); err != nil {
+			return fmt.Errorf("%w: migrate-continue: %w", api.ErrQEMU, err)
+		}
+		s.log.Info("switchover: guest stopped, continuing")
+	case qmpcmd.MigrationPostcopyActive:
+		if s.postcopy {
+			return nil
+		}
+		s.postcopy = true
+		s.rec.phase("postcopy", now)
+		s.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
+		s.log.Info("post-copy: the guest moves to the destination now")
+		return s.commit()
+	case qmpcmd.MigrationCompleted:
+		if s.completed {
+			return nil
+		}
+		s.completed = true
+		if raw, err := queryMigrate(ctx, s.cfg.Guest); err == nil {
+			if sum, err := policy.ParseSummary(raw); err == nil {
+				s.rec.update(true, func(m *api.Migration) { sum.Fill(m) })
+			}
+		}
+		s.log.Info("source qemu completed")
+		return s.commit()
+	case qmpcmd.MigrationFailed, qmpcmd.MigrationCancelled:
+		if errDesc == "" {
+			_, errDesc, _ = migrateStatus(ctx, s.cfg.Guest)
+		}
+		return fmt.Errorf("%w: qemu migration %s: %s", api.ErrQEMU, st, errDesc)
+	}
+	return nil
+}
+
+// commit tells the destination to start the guest. From here on the
+// source never resumes unless the destination positively aborts.
+func (s *source) commit() error {
+	if !s.advance(srcCommitted) {
+		return nil
+	}
+	s.log.Info("commit sent")
+	if err := wire.WriteMessage(s.ctl, wire.Commit{}); err != nil {
+		return fmt.Errorf("%w: sending commit to %s: %w", api.ErrPeer, s.cfg.Request.To, err)
+	}
+	return nil
+}

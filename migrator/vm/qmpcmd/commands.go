@@ -1,0 +1,48 @@
+package qmpcmd
+
+// Commands.
+const (
+	QMPCapabilities = "qmp_capabilities" // leaves QMP's negotiation mode
+
+	QueryStatus = "query-status" // reply: StatusInfo
+	Stop        = "stop"         // pause the guest
+	Cont        = "cont"         // run the guest
+	Quit        = "quit"         // end QEMU
+
+	MigrateSetCapabilities = "migrate-set-capabilities" // args: SetCapabilities
+	MigrateSetParameters   = "migrate-set-parameters"   // args: Parameters
+	Migrate                = "migrate"                  // args: URI
+	MigrateIncoming        = "migrate-incoming"         // args: URI
+	MigrateContinue        = "migrate-continue"         // args: Continue
+	MigrateStartPostcopy   = "migrate-start-postcopy"
+	MigrateCancel          = "migrate_cancel"
+	QueryMigrate           = "query-migrate" // reply: MigrateInfo (or raw for policy.ParseQueryMigrate)
+
+	XQueryVirtio            = "x-query-virtio"              // reply: []VirtioDevice
+	XQueryVirtioQueueStatus = "x-query-virtio-queue-status" // args: VirtioQueue; reply: VirtioQueueStatus
+)
+
+// Events.
+const (
+	EventStop          = "STOP"           // the guest stopped
+	EventResume        = "RESUME"         // the guest runs
+	EventMigration     = "MIGRATION"      // data: {"status": ...} (with the events capability)
+	EventMigrationPass = "MIGRATION_PASS" // data: {"pass": n} (with the events capability)
+)
+
+// Run states (StatusInfo.Status) and migration states (MigrateInfo.Status,
+// EventMigration's status) the session tells apart.
+const (
+	RunStateRunning = "running"
+	RunStatePaused  = "paused"
+
+	MigrationActive         = "active"
+	MigrationPreSwitchover  = "pre-switchover"
+	MigrationPostcopyActive = "postcopy-active"
+	MigrationPostcopyPaused = "postcopy-paused"
+	MigrationCompleted      = "completed"
+	MigrationFailed         = "failed"
+	MigrationCancelling     = "cancelling"
+	MigrationCancelled      = "cancelled"
+	MigrationNone           = "none"
+)

@@ -1,0 +1,82 @@
+package wire
+
+import (
+	"errors"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// Control frame types: the type byte of a frame, one per message struct.
+const (
+	MsgHello       uint8 = 1 // source -> destination: the session's spec and request
+	MsgReady       uint8 = 2 // destination -> source: QEMU waits for the stream
+	MsgCommit      uint8 = 3 // source -> destination: the source will not resume; start the guest
+	MsgRunning     uint8 = 4 // destination -> source: the guest runs here
+	MsgAbort       uint8 = 5 // either way: the session is over; the guest did not run at the destination
+	MsgStatus      uint8 = 6 // source -> destination, on a new control stream: what became of a session?
+	MsgStatusReply uint8 = 7 // destination -> source
+	MsgHandoffDone uint8 = 8 // destination -> source, after Flushed: its account of the hand-off
+)
+
+// MaxReason bounds the reason of an Abort or a StatusReply, in bytes.
+const MaxReason = 4096
+
+// ErrBadMessage is wrapped by every error about a control message that does
+// not follow the protocol.
+var ErrBadMessage = errors.New("bad control message")
+
+// Hello opens a session.
+type Hello struct {
+	ID      string             `json:"id"`     // migration ID, also the stream session ID
+	Source  string             `json:"source"` // the source's host name (must match its certificate)
+	Spec    api.VMSpec         `json:"spec"`
+	Request api.MigrateRequest `json:"request"`
+	// Capabilities are the migrate-set-capabilities the source sets; the
+	// destination sets the same.
+	Capabilities    map[string]bool `json:"capabilities"`
+	MultifdChannels int             `json:"multifd_channels"`
+}
+
+// Ready says the destination QEMU listens for the migration stream.
+type Ready struct {
+	PID int `json:"pid"`
+}
+
+// Commit tells the destination that the source has sent everything and
+// will never resume its guest unless the destination answers Abort.
+type Commit struct{}
+
+// Running tells the source that the guest runs at the destination.
+type Running struct{}
+
+// Abort ends a session; from the destination it means the guest did not
+// and will not run there.
+type Abort struct {
+	Reason string `json:"reason"`
+}
+
+// StatusRequest asks the destination about a session.
+type StatusRequest struct {
+	ID string `json:"id"`
+}
+
+// Status reply states.
+const (
+	StatusPending = "pending" // still under way: ask again
+	StatusRunning = "running" // the guest runs at the destination
+	StatusFailed  = "failed"  // the guest never ran at the destination and never will
+	StatusUnknown = "unknown" // no such session
+)
+
+// StatusReply answers a StatusRequest.
+type StatusReply struct {
+	ID     string `json:"id"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// HandoffDone carries the destination's hand-off statistics to the source,
+// which records them in its report.
+type HandoffDone struct {
+	Stats api.HandoffStats `json:"stats"`
+}
