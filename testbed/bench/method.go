@@ -9,6 +9,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/policy"
 	"github.com/nfhandoff/nfhandoff/migrator/vm"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 // Move is one migration for a method to carry out: the guest described by
@@ -60,8 +61,8 @@ type Method interface {
 // queryMigrate reads query-migrate's return object.
 func queryMigrate(ctx context.Context, inst *vm.Instance) (json.RawMessage, error) {
 	var raw json.RawMessage
-	if err := inst.Execute(ctx, "query-migrate", nil, &raw); err != nil {
-		return nil, fmt.Errorf("query-migrate: %w", err)
+	if err := inst.Execute(ctx, qmpcmd.QueryMigrate, nil, &raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", qmpcmd.QueryMigrate, err)
 	}
 	return raw, nil
 }
@@ -100,20 +101,16 @@ func waitMigration(ctx context.Context, inst *vm.Instance, limit time.Duration, 
 
 // capabilities sets migration capabilities on inst.
 func capabilities(ctx context.Context, inst *vm.Instance, caps map[string]bool) error {
-	var list []map[string]any
-	for c, on := range caps {
-		list = append(list, map[string]any{"capability": c, "state": on})
-	}
-	if err := inst.Execute(ctx, "migrate-set-capabilities", map[string]any{"capabilities": list}, nil); err != nil {
-		return fmt.Errorf("migrate-set-capabilities: %w", err)
+	if err := inst.Execute(ctx, qmpcmd.MigrateSetCapabilities, qmpcmd.Capabilities(caps), nil); err != nil {
+		return fmt.Errorf("%s: %w", qmpcmd.MigrateSetCapabilities, err)
 	}
 	return nil
 }
 
 // parameters sets migration parameters on inst.
 func parameters(ctx context.Context, inst *vm.Instance, p map[string]any) error {
-	if err := inst.Execute(ctx, "migrate-set-parameters", p, nil); err != nil {
-		return fmt.Errorf("migrate-set-parameters: %w", err)
+	if err := inst.Execute(ctx, qmpcmd.MigrateSetParameters, p, nil); err != nil {
+		return fmt.Errorf("%s: %w", qmpcmd.MigrateSetParameters, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/vm"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 // plain is QEMU migrating by itself over TCP, optionally with its own TLS
@@ -59,7 +60,7 @@ func (p *plain) Migrate(ctx context.Context, mv Move) (Outcome, error) {
 	if err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		src.Execute(sctx, "migrate_cancel", nil, nil)
+		src.Execute(sctx, qmpcmd.MigrateCancel, nil, nil)
 		dst.Stop(sctx)
 		return Outcome{}, err
 	}
@@ -91,11 +92,11 @@ func (p *plain) migrate(ctx context.Context, mv Move, src, dst *vm.Instance) (Ou
 		}
 	}
 	uri := "tcp:" + net.JoinHostPort(mv.To.Addr.String(), strconv.Itoa(mv.Port))
-	if err := dst.Execute(ctx, "migrate-incoming", map[string]any{"uri": uri}, nil); err != nil {
-		return Outcome{}, fmt.Errorf("migrate-incoming %s: %w", uri, err)
+	if err := dst.Execute(ctx, qmpcmd.MigrateIncoming, qmpcmd.URI{URI: uri}, nil); err != nil {
+		return Outcome{}, fmt.Errorf("%s %s: %w", qmpcmd.MigrateIncoming, uri, err)
 	}
-	if err := src.Execute(ctx, "migrate", map[string]any{"uri": uri}, nil); err != nil {
-		return Outcome{}, fmt.Errorf("migrate %s: %w", uri, err)
+	if err := src.Execute(ctx, qmpcmd.Migrate, qmpcmd.URI{URI: uri}, nil); err != nil {
+		return Outcome{}, fmt.Errorf("%s %s: %w", qmpcmd.Migrate, uri, err)
 	}
 	sum, err := waitMigration(ctx, src, 10*time.Minute, true)
 	if err != nil {
@@ -104,7 +105,7 @@ func (p *plain) migrate(ctx context.Context, mv Move, src, dst *vm.Instance) (Ou
 	if _, err := waitMigration(ctx, dst, time.Minute, false); err != nil {
 		return Outcome{}, fmt.Errorf("destination: %w", err)
 	}
-	if err := dst.Execute(ctx, "cont", nil, nil); err != nil {
+	if err := dst.Execute(ctx, qmpcmd.Cont, nil, nil); err != nil {
 		return Outcome{}, fmt.Errorf("cont on destination: %w", err)
 	}
 	return Outcome{Summary: sum, Dst: dst}, nil
@@ -114,7 +115,7 @@ func (p *plain) migrate(ctx context.Context, mv Move, src, dst *vm.Instance) (Ou
 // migration at it (hostname: the server name the client checks).
 func (p *plain) addCreds(ctx context.Context, h *Host, inst *vm.Instance, endpoint, hostname string) error {
 	dir := p.creds[h.Name].Dir(endpoint)
-	err := inst.Execute(ctx, "object-add", map[string]any{
+	err := inst.Execute(ctx, qmpcmd.ObjectAdd, map[string]any{
 		"qom-type": "tls-creds-x509", "id": "tls0", "dir": dir,
 		"endpoint": endpoint, "verify-peer": true,
 	}, nil)

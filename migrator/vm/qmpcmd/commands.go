@@ -18,6 +18,8 @@ const (
 	MigrateCancel          = "migrate_cancel"
 	QueryMigrate           = "query-migrate" // reply: MigrateInfo (or raw for policy.ParseQueryMigrate)
 
+	ObjectAdd = "object-add" // e.g. TLS credentials for QEMU's own TLS migration (bench)
+
 	XQueryVirtio            = "x-query-virtio"              // reply: []VirtioDevice
 	XQueryVirtioQueueStatus = "x-query-virtio-queue-status" // args: VirtioQueue; reply: VirtioQueueStatus
 )
