@@ -66,7 +66,7 @@ func TestIntegrationMigrateVerify(t *testing.T) {
 	upMigrationTestbed(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	first := startGuest(ctx, t, env, "hostA", "--wss", "32", "--dirty-rate", "1")
+	first := startGuest(ctx, t, env, "hostA", append([]string{"--wss", "32", "--dirty-rate", "1"}, trafficVerifier...)...)
 	dir := t.TempDir()
 
 	stdout, stderr, err := env.Netctl(ctx, "--host", "hostA",
