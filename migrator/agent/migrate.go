@@ -111,10 +111,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		defer tcancel()
 		m, out := session.RunSource(tctx, cfg)
 		a.sourceEnded(e, inst, m, out)
-		a.mu.Lock()
-		delete(a.migs, id)
-		a.mu.Unlock()
-		close(live.done)
+		a.endLive(id, live, m)
 	}()
 	return live.rec, nil
 }

@@ -137,3 +137,38 @@ func FuzzDecodeMigrateRequest(f *testing.F) {
 }
 
 var _ = fmt.Sprint
+
+// TestLiveRecordEndsAfterTheVM: a source migration's live record shows its
+// end only once the agent has dealt with the VM (endLive), so a client that
+// reads "completed" no longer finds the VM on the source (the bench saw the
+// VM still there, between the session's last record and sourceEnded).
+func TestLiveRecordEndsAfterTheVM(t *testing.T) {
+	a, _ := newMigrationAgent(t, nil)
+	live := &liveMigration{done: make(chan struct{}),
+		rec: api.Migration{ID: "hostA-1", VM: "vm1", Role: "source", State: api.MigrationSetup}}
+	a.mu.Lock()
+	a.migs["hostA-1"] = live
+	a.mu.Unlock()
+
+	active := live.rec
+	active.State = api.MigrationActive
+	a.recordMigration(active, true)
+	if m, err := a.GetMigration("hostA-1"); err != nil || m.State != api.MigrationActive {
+		t.Fatalf("live record %q, %v; want active", m.State, err)
+	}
+	done := live.rec
+	done.State = api.MigrationCompleted
+	a.recordMigration(done, true)
+	if m, err := a.GetMigration("hostA-1"); err != nil || m.State != api.MigrationActive {
+		t.Fatalf("before endLive: %q, %v; want still active", m.State, err)
+	}
+	a.endLive("hostA-1", live, done)
+	if m, err := a.GetMigration("hostA-1"); err != nil || m.State != api.MigrationCompleted {
+		t.Fatalf("after endLive: %q, %v; want completed (from the store)", m.State, err)
+	}
+	select {
+	case <-live.done:
+	default:
+		t.Fatal("endLive did not close done")
+	}
+}

@@ -20,7 +20,10 @@ const ReasonAgentRestarted = "agent restarted during the migration"
 // persist is set.
 func (a *Agent) recordMigration(m api.Migration, persist bool) {
 	a.mu.Lock()
-	if live := a.migs[m.ID]; live != nil {
+	// A live record shows the end only once the agent has brought the
+	// VM's entry in line with it (endLive): a client that reads
+	// "completed" must no longer find the VM here.
+	if live := a.migs[m.ID]; live != nil && !api.Ended(m.State) {
 		live.rec = m
 	}
 	a.mu.Unlock()
@@ -34,6 +37,16 @@ func (a *Agent) recordMigration(m api.Migration, persist bool) {
 	if err != nil {
 		a.log.Error("storing migration record", "migration", m.ID, "err", err)
 	}
+}
+
+// endLive publishes the final record m of source migration id, once sourceEnded
+// has moved or kept the VM, and forgets the live migration.
+func (a *Agent) endLive(id string, live *liveMigration, m api.Migration) {
+	a.mu.Lock()
+	live.rec = m
+	delete(a.migs, id)
+	a.mu.Unlock()
+	close(live.done)
 }
 
 // GetMigration returns a migration's record, live while it runs here as
