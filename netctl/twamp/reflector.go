@@ -71,11 +71,16 @@ func (r *Reflector) Serve(ctx context.Context, conn *net.UDPConn) error {
 			r.log.Debug("dropping test packet", "from", src, "err", err)
 			continue
 		}
-		if err := tc.writeTo(out, src); err != nil {
-			r.log.Debug("reflector write", "to", src, "err", err)
-			continue
-		}
+		// Count the reply before it leaves: whoever got it and then asks
+		// for the status must see it counted (the status query is served
+		// by another goroutine, which may run between send and count).
 		r.seq.Add(1)
 		r.reflected.Add(1)
+		if err := tc.writeTo(out, src); err != nil {
+			r.log.Debug("reflector write", "to", src, "err", err)
+			r.seq.Add(^uint32(0)) // not sent: the number is reused
+			r.reflected.Add(^uint64(0))
+			continue
+		}
 	}
 }

@@ -42,6 +42,11 @@ func TestReflectorLoopback(t *testing.T) {
 			t.Fatalf("packet %d: %v", i, err)
 		}
 		t4 := NewTimestamp(time.Now())
+		// A status read after the reply arrived counts it (the vnf's
+		// status query is answered by another goroutine).
+		if r.Seq() != i+1 || r.Reflected() != uint64(i+1) {
+			t.Errorf("after reply %d: seq %d reflected %d, want %d", i, r.Seq(), r.Reflected(), i+1)
+		}
 		rp, err := DecodeReflector(buf[:m])
 		if err != nil {
 			t.Fatal(err)

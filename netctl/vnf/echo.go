@@ -35,10 +35,11 @@ func (e *echoServer) serve(ctx context.Context, conn *net.UDPConn) error {
 			e.log.Debug("echo read", "err", err)
 			continue
 		}
+		e.answers.Add(1) // counted before it leaves, as the reflector's (twamp.Reflector.Serve)
 		if _, err := conn.WriteToUDPAddrPort(buf[:n], from); err != nil {
 			e.log.Debug("echo write", "to", from, "err", err)
+			e.answers.Add(^uint64(0))
 			continue
 		}
-		e.answers.Add(1)
 	}
 }
