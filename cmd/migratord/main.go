@@ -35,7 +35,7 @@ var version = "dev"
 
 type options struct {
 	name, api, stateDir, imageDir, bridge, qemu, accel, accelCache string
-	metricsAddr, logLevel, logFormat                               string
+	metricsAddr, pprofSocket, logLevel, logFormat                  string
 	quicListen, peers, ca, cert, key                               string
 	version                                                        bool
 	handoff                                                        handoffOptions
@@ -55,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.accel, "accel", vm.AccelAuto, "accelerator: auto, kvm or tcg")
 	fs.StringVar(&o.accelCache, "accel-cache", vm.DefaultAccelCache, "accelerator probe cache `file`, shared by the agents of a machine")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "extra TCP `address` serving /metrics (it is always on the unix socket)")
+	fs.StringVar(&o.pprofSocket, "pprof-socket", "", "unix socket `path` serving Go's profiles (/debug/pprof/); empty: none")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP `address` for migrations from and to other agents, e.g. 198.18.0.11:7443 (empty: migrations disabled)")
@@ -243,7 +244,17 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			ln.Close()
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		go serveMetrics(ctx, mln, a.MetricsHandler(), log)
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.MetricsHandler())
+		go serveExtra(ctx, mln, mux, "metrics", log)
+	}
+	if o.pprofSocket != "" {
+		pln, err := agent.ListenUnix(ctx, o.pprofSocket)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("pprof listener: %w", err)
+		}
+		go serveExtra(ctx, pln, pprofMux(), "pprof", log)
 	}
 	log.Info("migratord starting", "host", o.name, "version", version, "api", o.api, "state_dir", o.stateDir,
 		"image_dir", o.imageDir, "quic", o.quicListen, "pid", os.Getpid())
@@ -257,16 +268,15 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	return a.Serve(ctx, ln)
 }
 
-func serveMetrics(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", h)
+// serveExtra serves mux on ln (metrics, profiles) until ctx ends.
+func serveExtra(ctx context.Context, ln net.Listener, mux *http.ServeMux, what string, log *slog.Logger) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 	}()
-	log.Info("serving metrics", "addr", ln.Addr().String())
+	log.Info("serving "+what, "addr", ln.Addr().String())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("metrics listener", "err", err)
+		log.Error(what+" listener", "err", err)
 	}
 }

@@ -25,6 +25,7 @@ const quicPort = 7443
 // agent is one migratord the bench runs in a host's namespace.
 type agent struct {
 	host   *Host
+	pprof  string // its profile socket
 	dir    string // runDir/agent-<host>: its state dir (vms/<name>/qemu.pid as killLeftovers expects)
 	log    string // its stdout and stderr
 	cmd    *exec.Cmd
@@ -38,6 +39,11 @@ func agentFiles(runDir, host string) (dir, sock, log string) {
 		filepath.Join(runDir, "agent-"+host+".log")
 }
 
+// pprofSocket is where host's agent serves its Go profiles.
+func pprofSocket(runDir, host string) string {
+	return filepath.Join(runDir, "agent-"+host+".pprof")
+}
+
 // agentArgs is migratord's command line for host h.
 func agentArgs(runDir, imageDir, pkiDir string, h *Host) []string {
 	dir, sock, _ := agentFiles(runDir, h.Name)
@@ -49,6 +55,7 @@ func agentArgs(runDir, imageDir, pkiDir string, h *Host) []string {
 		"--ca", filepath.Join(pkiDir, pki.CAFile),
 		"--cert", filepath.Join(pkiDir, pki.CertFile(h.Name)),
 		"--key", filepath.Join(pkiDir, pki.KeyFile(h.Name)),
+		"--pprof-socket", pprofSocket(runDir, h.Name),
 	}
 }
 
@@ -101,7 +108,7 @@ func startAgent(ctx context.Context, bin, runDir, imageDir, pkiDir string, h *Ho
 	cmd := exec.Command("ip", args...) // ip execs bin: cmd.Process is migratord
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	a := &agent{host: h, dir: dir, log: logPath, cmd: cmd, done: make(chan struct{}), client: api.NewClient(sock)}
+	a := &agent{host: h, pprof: pprofSocket(runDir, h.Name), dir: dir, log: logPath, cmd: cmd, done: make(chan struct{}), client: api.NewClient(sock)}
 	if err := startHeld(cmd, a.done); err != nil {
 		return nil, fmt.Errorf("starting migratord on %s: %w", h.Name, err)
 	}

@@ -26,7 +26,7 @@ import (
 // methods are every method the bench knows, in table order; the first two
 // are the baselines the ratios are taken against.
 func methods(o options) []Method {
-	agents := &agentSet{bin: o.migratord, root: o.root, imageDir: o.imageDir}
+	agents := &agentSet{bin: o.migratord, root: o.root, imageDir: o.imageDir, profile: o.profile}
 	return []Method{&plain{}, &plain{tls: true}, &nfhandoff{agentSet: agents}, &nfhandoff{adaptive: true, agentSet: agents}}
 }
 
@@ -55,6 +55,7 @@ type options struct {
 	downtime  time.Duration
 	traffic   int // test packets/s during each migration, 0: none
 	verbose   bool
+	profile   profiling
 }
 
 func parse(args []string) (options, error) {
@@ -72,6 +73,8 @@ func parse(args []string) (options, error) {
 	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s")
 	fs.DurationVar(&o.downtime, "downtime", 300*time.Millisecond, "QEMU downtime-limit for every method")
 	fs.BoolVar(&o.verbose, "v", false, "log each step")
+	fs.StringVar(&o.profile.dir, "cpu-profile", "", "write a Go CPU profile of both agents during every nfhandoff move into this `dir`")
+	fs.DurationVar(&o.profile.length, "cpu-profile-length", 10*time.Second, "length of each agent profile, from the migrate request (the move waits for it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -170,6 +173,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 			" nfhandoff runs one QEMU channel (postcopy auto, no multifd) with its initial bandwidth = the cap (nfhandoff-adaptive: the agents' default 64 MiB/s start)")
 		printRecords(stdout, rows)
 	}
+	fmt.Fprintln(stdout, "\nCPU seconds per GiB of RAM QEMU moved, user+system, from the request until the guest ran at the destination (both QEMUs include their guest's vCPU)")
+	printCPU(stdout, rows, baselines)
 	if o.traffic > 0 {
 		fmt.Fprintf(stdout, "\ntraffic during the migration: TWAMP-light at %d pps from the client namespace through the switch, from %v before to %v after; "+
 			"gap = longest time between two replies (lost or held back), loss gap = verify's largest gap (0 without loss), gap-down = gap minus QEMU downtime; "+
@@ -298,7 +303,7 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 	st, err := verify(ctx, mv.To, before)
 	r := Run{Method: m.Name(), From: mv.From.Name, To: mv.To.Name, TotalTime: o.Summary.TotalTime,
 		Downtime: o.Summary.Downtime, SetupTime: o.Summary.SetupTime, WireBytes: w1 - w0,
-		RAMBytes: o.Summary.RAM.Transferred, Traffic: tx}
+		RAMBytes: o.Summary.RAM.Transferred, Traffic: tx, CPU: o.CPU}
 	if rec := o.Record; rec != nil {
 		r.Record = &RecordRun{ID: rec.ID, EndToEnd: rec.Ended.Sub(rec.Started), QUICBytes: rec.WireBytes,
 			Passes: rec.RAM.DirtySyncCount, Postcopy: rec.Postcopy, Decisions: len(rec.Decisions)}

@@ -42,6 +42,7 @@ type Outcome struct {
 	Dst     Running        // the guest, running on To
 	// Record is the agent's record of the migration (nfhandoff only).
 	Record *api.Migration
+	CPU    CPU // what the move cost each process
 }
 
 // Method is one way of migrating. Methods of one Family share a guest:

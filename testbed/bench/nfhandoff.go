@@ -42,6 +42,7 @@ type agentSet struct {
 	agents   map[string]*agent // by host; nil until started
 	// dataplane: the agents run the eBPF hand-off (migratord has it).
 	dataplane bool
+	profile   profiling
 }
 
 func (n *nfhandoff) Name() string {
@@ -149,6 +150,14 @@ func (n *nfhandoff) Migrate(ctx context.Context, mv Move) (Outcome, error) {
 	if n.adaptive {
 		req.InitialBandwidth = 0
 	}
+	c0, err := n.cpuStart(ctx, src, dst, mv.Spec.Name)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if n.profile.dir != "" {
+		wait := n.profile.take(ctx, fmt.Sprintf("%s-%s-%d", mv.Spec.Name, n.Name(), mv.Port), src, dst)
+		defer wait()
+	}
 	m, err := src.client.Migrate(ctx, req)
 	if err != nil {
 		return Outcome{}, n.failed(fmt.Errorf("migrate request to %s: %w", mv.From.Name, err))
@@ -163,8 +172,13 @@ func (n *nfhandoff) Migrate(ctx context.Context, mv Move) (Outcome, error) {
 	if _, err := src.client.GetVM(ctx, mv.Spec.Name); !errors.Is(err, api.ErrNotFound) {
 		return Outcome{}, n.failed(fmt.Errorf("migration %s completed but %s still has %s (%v)", m.ID, mv.From.Name, mv.Spec.Name, err))
 	}
-	if v, err := dst.client.GetVM(ctx, mv.Spec.Name); err != nil || v.State != api.StateRunning {
+	v, err := dst.client.GetVM(ctx, mv.Spec.Name)
+	if err != nil || v.State != api.StateRunning {
 		return Outcome{}, n.failed(fmt.Errorf("migration %s completed but %s does not run %s: %s %v", m.ID, mv.To.Name, mv.Spec.Name, v.State, err))
+	}
+	cpu, err := c0.end(v.PID)
+	if err != nil {
+		return Outcome{}, n.failed(err)
 	}
 	if m.TotalTime == 0 {
 		// QEMU 7.2 says completed a moment before it computes its times;
@@ -178,7 +192,7 @@ func (n *nfhandoff) Migrate(ctx context.Context, mv Move) (Outcome, error) {
 	down := max(time.Duration(m.QEMUDowntime), time.Duration(m.Paused))
 	sum := policy.Summary{Status: m.State, TotalTime: time.Duration(m.TotalTime),
 		Downtime: down, SetupTime: time.Duration(m.SetupTime), RAM: m.RAM}
-	return Outcome{Summary: sum, Dst: agentGuest{a: dst, name: mv.Spec.Name}, Record: &m}, nil
+	return Outcome{Summary: sum, Dst: agentGuest{a: dst, name: mv.Spec.Name}, Record: &m, CPU: cpu}, nil
 }
 
 // wait polls the migration until it ends; if ctx ends first it cancels
@@ -215,4 +229,56 @@ func (n *nfhandoff) failed(err error) error {
 		err = fmt.Errorf("%w\nmigratord %s, last lines:\n%s", err, name, tail(n.agents[name].log, 15))
 	}
 	return err
+}
+
+// agentCPU is what the processes of an agent move had used at its start.
+type agentCPU struct {
+	src, dst   *agent
+	srcPID     int // the source QEMU
+	a, b, qemu procTimes
+}
+
+// cpuStart reads the agents' and the source QEMU's CPU times before a move.
+func (n *nfhandoff) cpuStart(ctx context.Context, src, dst *agent, name string) (agentCPU, error) {
+	v, err := src.client.GetVM(ctx, name)
+	if err != nil {
+		return agentCPU{}, fmt.Errorf("%s on %s: %w", name, src.host.Name, err)
+	}
+	c := agentCPU{src: src, dst: dst, srcPID: v.PID}
+	if c.a, err = readProcTimes(src.cmd.Process.Pid); err == nil {
+		if c.b, err = readProcTimes(dst.cmd.Process.Pid); err == nil {
+			c.qemu, err = readProcTimes(v.PID)
+		}
+	}
+	if err != nil {
+		return agentCPU{}, fmt.Errorf("cpu times before the move: %w", err)
+	}
+	return c, nil
+}
+
+// end is the move's CPU time, with the destination QEMU (started by its
+// agent within the move) at dstPID. The source agent has quit and reaped
+// its QEMU: the QEMU's whole life is in that agent's reaped time.
+func (c agentCPU) end(dstPID int) (CPU, error) {
+	// The source QEMU first: reaped after this read, it is counted here;
+	// gone before it, it is in the agent's reaped time read next.
+	q, qerr := readProcTimes(c.srcPID)
+	a, err := readProcTimes(c.src.cmd.Process.Pid)
+	if err != nil {
+		return CPU{}, fmt.Errorf("source agent's cpu time: %w", err)
+	}
+	b, err := readProcTimes(c.dst.cmd.Process.Pid)
+	if err != nil {
+		return CPU{}, fmt.Errorf("destination agent's cpu time: %w", err)
+	}
+	d, err := readProcTimes(dstPID)
+	if err != nil {
+		return CPU{}, fmt.Errorf("destination qemu's cpu time: %w", err)
+	}
+	cpu := CPU{SrcAgent: a.Self - c.a.Self, DstAgent: b.Self - c.b.Self, DstQEMU: d.Self,
+		SrcQEMU: a.Reaped - c.a.Reaped - c.qemu.Self}
+	if qerr == nil {
+		cpu.SrcQEMU = q.Self - c.qemu.Self
+	}
+	return cpu, nil
 }

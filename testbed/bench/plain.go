@@ -52,11 +52,19 @@ func (p *plain) Migrate(ctx context.Context, mv Move) (Outcome, error) {
 	if !ok {
 		return Outcome{}, fmt.Errorf("%s cannot move a guest it did not boot (%T)", p.Name(), mv.Src)
 	}
+	srcPID := src.Record().PID
+	s0, err := readProcTimes(srcPID)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("source qemu's cpu time: %w", err)
+	}
 	dst, err := mv.To.Start(ctx, mv.Spec, true)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("starting destination: %w", err)
 	}
 	out, err := p.migrate(ctx, mv, src, dst)
+	if err == nil {
+		out.CPU, err = plainCPU(srcPID, dst.Record().PID, s0)
+	}
 	if err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -65,6 +73,20 @@ func (p *plain) Migrate(ctx context.Context, mv Move) (Outcome, error) {
 		return Outcome{}, err
 	}
 	return out, nil
+}
+
+// plainCPU is a plain move's CPU time: both QEMUs are alive (the
+// destination started within the move), the source read at s0 before.
+func plainCPU(srcPID, dstPID int, s0 procTimes) (CPU, error) {
+	s1, err := readProcTimes(srcPID)
+	if err != nil {
+		return CPU{}, fmt.Errorf("source qemu's cpu time: %w", err)
+	}
+	d1, err := readProcTimes(dstPID)
+	if err != nil {
+		return CPU{}, fmt.Errorf("destination qemu's cpu time: %w", err)
+	}
+	return CPU{SrcQEMU: s1.Self - s0.Self, DstQEMU: d1.Self}, nil
 }
 
 func (p *plain) migrate(ctx context.Context, mv Move, src, dst *vm.Instance) (Outcome, error) {

@@ -25,6 +25,7 @@ type Run struct {
 	Record *RecordRun `json:"record,omitempty"`
 	// Traffic is what the test traffic saw (with --traffic-rate > 0).
 	Traffic *TrafficRun `json:"traffic,omitempty"`
+	CPU     CPU         `json:"cpu"`
 }
 
 // RecordRun is what the source agent's migration record says beyond
@@ -74,6 +75,13 @@ type Row struct {
 	Record *RecordRow `json:"record,omitempty"`
 	// The test traffic, when there was some.
 	Traffic *TrafficRow `json:"traffic,omitempty"`
+	CPU     CPURow      `json:"cpu_s_per_gib"`
+}
+
+// CPURow is a method's CPU seconds per GiB of RAM QEMU moved, by process.
+type CPURow struct {
+	SrcQEMU, DstQEMU, SrcAgent, DstAgent, Total Stat
+	TotalRatio                                  map[string]float64 `json:",omitempty"` // Total's median over each baseline's
 }
 
 // TrafficRow summarises the test traffic of one guest and method.
@@ -106,7 +114,8 @@ func summarise(runs []Run, baselines []string) []Row {
 	var rows []Row
 	idx := map[[2]string]int{}
 	var tot, down, wire, e2e, quic, passes [][]float64
-	tr := map[int]*[4][]float64{} // row -> lost, gap, loss gap, gap-down
+	tr := map[int]*[4][]float64{}  // row -> lost, gap, loss gap, gap-down
+	cpu := map[int]*[5][]float64{} // row -> CPU s/GiB: src, dst qemu, src, dst agent, total
 	for _, r := range runs {
 		k := [2]string{r.Guest, r.Method}
 		i, ok := idx[k]
@@ -124,6 +133,7 @@ func summarise(runs []Run, baselines []string) []Row {
 		if x := r.Traffic; x != nil {
 			addTraffic(&rows[i], tr, i, x)
 		}
+		addCPU(cpu, i, r)
 		if rec := r.Record; rec != nil {
 			if rows[i].Record == nil {
 				rows[i].Record = &RecordRow{}
@@ -145,6 +155,10 @@ func summarise(runs []Run, baselines []string) []Row {
 			v := tr[i]
 			x.Lost, x.GapMS, x.LossGapMS, x.GapMinusDownMS = stat(v[0]), stat(v[1]), stat(v[2]), stat(v[3])
 		}
+		if v := cpu[i]; v != nil {
+			c := &rows[i].CPU
+			c.SrcQEMU, c.DstQEMU, c.SrcAgent, c.DstAgent, c.Total = stat(v[0]), stat(v[1]), stat(v[2]), stat(v[3]), stat(v[4])
+		}
 	}
 	for i := range rows {
 		for _, b := range baselines {
@@ -158,6 +172,10 @@ func summarise(runs []Run, baselines []string) []Row {
 			rows[i].TotalRatio[b] = ratio(rows[i].TotalMS.Median, rows[j].TotalMS.Median)
 			rows[i].DowntimeRatio[b] = ratio(rows[i].DowntimeM.Median, rows[j].DowntimeM.Median)
 			rows[i].WireRatio[b] = ratio(rows[i].WireMiB.Median, rows[j].WireMiB.Median)
+			if rows[i].CPU.TotalRatio == nil {
+				rows[i].CPU.TotalRatio = map[string]float64{}
+			}
+			rows[i].CPU.TotalRatio[b] = ratio(rows[i].CPU.Total.Median, rows[j].CPU.Total.Median)
 			if x, y := rows[i].Traffic, rows[j].Traffic; x != nil && y != nil {
 				if x.LostDiff == nil {
 					x.LostDiff, x.GapRatio = map[string]float64{}, map[string]float64{}
@@ -275,6 +293,45 @@ func printTraffic(w io.Writer, rows []Row, baselines []string) {
 				continue
 			}
 			cols = append(cols, fmt.Sprintf("%+.0f", d), fmt.Sprintf("%.2f", x.GapRatio[b]))
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	tw.Flush()
+}
+
+// addCPU adds one run's CPU seconds per GiB moved to row i; a run that
+// moved nothing is left out.
+func addCPU(cpu map[int]*[5][]float64, i int, r Run) {
+	if r.RAMBytes == 0 {
+		return
+	}
+	if cpu[i] == nil {
+		cpu[i] = &[5][]float64{}
+	}
+	v, gib := cpu[i], float64(r.RAMBytes)/(1<<30)
+	for k, d := range []time.Duration{r.CPU.SrcQEMU, r.CPU.DstQEMU, r.CPU.SrcAgent, r.CPU.DstAgent, r.CPU.Total()} {
+		v[k] = append(v[k], d.Seconds()/gib)
+	}
+}
+
+// printCPU writes the CPU table: seconds per GiB of RAM QEMU moved.
+func printCPU(w io.Writer, rows []Row, baselines []string) {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	head := []string{"guest", "method", "src qemu", "dst qemu", "src agent", "dst agent", "total"}
+	for _, b := range baselines {
+		head = append(head, "total/"+b)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, r := range rows {
+		c := r.CPU
+		cols := []string{r.Guest, r.Method, rng(c.SrcQEMU, "%.2f"), rng(c.DstQEMU, "%.2f"), rng(c.SrcAgent, "%.2f"),
+			rng(c.DstAgent, "%.2f"), rng(c.Total, "%.2f")}
+		for _, b := range baselines {
+			if t, ok := c.TotalRatio[b]; ok {
+				cols = append(cols, fmt.Sprintf("%.2f", t))
+			} else {
+				cols = append(cols, "-")
+			}
 		}
 		fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CPU is the processor time (user + system) one move cost each process
+// that carried it, from the request until the guest ran at the
+// destination. Agents are zero for the plain methods.
+type CPU struct {
+	SrcQEMU  time.Duration `json:"src_qemu_ns"`
+	DstQEMU  time.Duration `json:"dst_qemu_ns"`
+	SrcAgent time.Duration `json:"src_agent_ns"`
+	DstAgent time.Duration `json:"dst_agent_ns"`
+}
+
+// Total is the CPU time of every process of the move.
+func (c CPU) Total() time.Duration { return c.SrcQEMU + c.DstQEMU + c.SrcAgent + c.DstAgent }
+
+// userHZ is the unit of /proc/PID/stat's times (USER_HZ, 100 on every
+// architecture Go runs Linux on but alpha).
+const userHZ = 100
+
+// procTimes is one /proc/PID/stat reading: the process's own CPU time and
+// that of its children it has waited for (an agent's QEMU that quit).
+type procTimes struct {
+	Self, Reaped time.Duration
+}
+
+// readProcTimes reads pid's CPU times.
+func readProcTimes(pid int) (procTimes, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procTimes{}, err
+	}
+	return parseProcStat(string(b))
+}
+
+// parseProcStat reads utime, stime, cutime and cstime (fields 14-17) from
+// a /proc/PID/stat line; the command name (field 2) may hold spaces and
+// parentheses, so fields are counted from its last ')'.
+func parseProcStat(s string) (procTimes, error) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return procTimes{}, fmt.Errorf("proc stat %q: no command name", s)
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3
+	if len(f) < 15 {
+		return procTimes{}, fmt.Errorf("proc stat: %d fields after the command name, want at least 15", len(f))
+	}
+	var t [4]time.Duration
+	for k := range t {
+		v, err := strconv.ParseUint(f[11+k], 10, 64)
+		if err != nil {
+			return procTimes{}, fmt.Errorf("proc stat field %d: %w", 14+k, err)
+		}
+		t[k] = time.Duration(v) * time.Second / userHZ
+	}
+	return procTimes{Self: t[0] + t[1], Reaped: t[2] + t[3]}, nil
+}
