@@ -52,7 +52,7 @@ func (d *dest) run(ctx context.Context) {
 func (d *dest) refuse(err error) {
 	d.log.Warn("migration refused", "err", err)
 	d.enter(destFailed, err.Error())
-	wire.WriteMessage(d.ctl, wire.Abort{Reason: truncate(d.cfg.Host + " refused: " + err.Error())})
+	wire.WriteMessage(d.ctl, wire.Abort{Reason: truncate(err.Error())}) // the source names us
 	d.ctl.CloseWrite()
 	d.rec.finish(api.MigrationFailed, "refused: "+err.Error())
 }

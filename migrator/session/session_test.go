@@ -243,3 +243,24 @@ func TestThrottleKeptInRecord(t *testing.T) {
 		t.Errorf("record throttled %d%%, want the 40%% seen while active", m.Throttled)
 	}
 }
+
+// A CA-valid host that names another host as the source in its Hello is
+// refused: the destination goes by the certificate, not by the message.
+func TestHelloNamingAnotherHostRefused(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := p.sourceConfig(src)
+	cfg.Host, cfg.ID = "hostC", "hostC-1" // the certificate says hostA
+	m, out := RunSource(ctx, cfg)
+	if out != Stayed || m.State != api.MigrationFailed || !strings.Contains(m.Reason, `certificate names "hostA"`) {
+		t.Fatalf("outcome %v state %s reason %q, want stayed, failed, certificate names hostA", out, m.State, m.Reason)
+	}
+	if slices.Contains(src.commands(), qmpcmd.Migrate) {
+		t.Errorf("source migrated after a refusal: %q", src.commands())
+	}
+	if p.agent.guest() != nil {
+		t.Error("destination launched a guest for a hello naming another host")
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/pki"
 )
 
 func wantPeerErr(t *testing.T, err error, kind error, subs ...string) {
@@ -152,4 +154,44 @@ func TestDialCanceled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("%v does not wrap context.Canceled", err)
 	}
+}
+
+// expiredIdentity is host's identity from p's CA, loaded while valid and
+// expired by the time it returns (as in an agent that ran past it).
+func expiredIdentity(t *testing.T, p *testPKI, host string) *pki.Identity {
+	t.Helper()
+	if err := pki.Issue(p.dir, host, nil, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	id := p.identity(t, host)
+	time.Sleep(time.Until(id.Cert.Leaf.NotAfter) + 50*time.Millisecond)
+	return id
+}
+
+// A peer whose certificate has expired is refused, client or server.
+func TestExpiredPeerCertificate(t *testing.T) {
+	t.Run("client", func(t *testing.T) {
+		p := newPKI(t)
+		peers := peersPath(t)
+		b := startNode(t, p.identity(t, "hostB"), peers)
+		a := startNode(t, expiredIdentity(t, p, "hostA"), peers)
+		writePeers(t, peers, map[string]*testNode{"hostB": b})
+		_, err := a.Dial(ctxT(t), "hostB")
+		wantPeerErr(t, err, ErrPeerAuth, "refused our certificate")
+		b.log.waitLog(t, "refused peer", `certificate of \"hostA\"`, "expired")
+		select {
+		case c := <-b.conns:
+			t.Fatalf("connection from %s accepted", c.Peer())
+		default:
+		}
+	})
+	t.Run("server", func(t *testing.T) {
+		p := newPKI(t)
+		peers := peersPath(t)
+		b := startNode(t, expiredIdentity(t, p, "hostB"), peers)
+		a := startNode(t, p.identity(t, "hostA"), peers)
+		writePeers(t, peers, map[string]*testNode{"hostB": b})
+		_, err := a.Dial(ctxT(t), "hostB")
+		wantPeerErr(t, err, ErrPeerAuth, "presented a certificate we refuse", "expired")
+	})
 }
