@@ -77,9 +77,10 @@ func benchStreams(b *testing.B, streams int) {
 // machine, where the agents share cores with QEMU, it is what bounds the
 // rate.
 func BenchmarkPipe(b *testing.B) {
-	b.Run("copy=Pipe", func(b *testing.B) { benchPipe(b, pipeCopy) })
-	b.Run("copy=io.Copy", func(b *testing.B) { benchPipe(b, ioCopy(false)) })
-	b.Run("copy=io.Copy32k", func(b *testing.B) { benchPipe(b, ioCopy(true)) })
+	b.Run("copy=Pipe", func(b *testing.B) { benchPipe(b, pipeCopy, false) })
+	b.Run("copy=io.Copy", func(b *testing.B) { benchPipe(b, ioCopy(false), false) })
+	b.Run("copy=io.Copy32k", func(b *testing.B) { benchPipe(b, ioCopy(true), false) })
+	b.Run("copy=Pipe/lane", func(b *testing.B) { benchPipe(b, pipeCopy, true) })
 }
 
 type copier func(ctx context.Context, local *net.UnixConn, s *Stream)
@@ -108,7 +109,8 @@ func ioCopy(hide bool) copier {
 	}
 }
 
-func benchPipe(b *testing.B, cp copier) {
+// benchPipe moves the data on a QUIC stream, or on a lane.
+func benchPipe(b *testing.B, cp copier, lane bool) {
 	const chunk = 1 << 20
 	b.SetBytes(chunk)
 	p := newPKI(b)
@@ -124,7 +126,11 @@ func benchPipe(b *testing.B, cp copier) {
 	ba := nb.accepted(b)
 	src, agentSrc := unixPair(b)
 	agentDst, dst := unixPair(b)
-	s, err := ab.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: "bench"})
+	open := ab.OpenStream
+	if lane {
+		open = ab.OpenLane
+	}
+	s, err := open(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

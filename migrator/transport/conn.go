@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,15 +23,23 @@ const (
 // Conn is an authenticated connection to a peer agent.
 type Conn struct {
 	qc            *quic.Conn
+	binding       binding // of its lanes
+	node          *Node   // for lanes
 	peer          string
 	log           *slog.Logger
 	headerTimeout time.Duration
 
+	// incoming holds the peer's streams with their headers read: QUIC
+	// streams (taken by pump once AcceptStream is first called) and lanes.
+	incoming chan *Stream
+	pumpOnce sync.Once
+
 	sent, received atomic.Uint64
 }
 
-func newConn(qc *quic.Conn, peer string, log *slog.Logger, headerTimeout time.Duration) *Conn {
-	return &Conn{qc: qc, peer: peer, log: log.With("peer", peer), headerTimeout: headerTimeout}
+func newConn(qc *quic.Conn, n *Node, peer string) *Conn {
+	return &Conn{qc: qc, binding: connBinding(qc), node: n, peer: peer, log: n.log.With("peer", peer), headerTimeout: n.cfg.IdleTimeout,
+		incoming: make(chan *Stream, 16)}
 }
 
 // Peer is the peer's host name, as its verified certificate names it.
@@ -64,7 +73,7 @@ func (c *Conn) OpenStream(ctx context.Context, h wire.StreamHeader) (*Stream, er
 	if err != nil {
 		return nil, fmt.Errorf("opening stream to %s: %w", c.peer, err)
 	}
-	s := &Stream{qs: qs, c: c, h: h}
+	s := &Stream{e: quicEnd{qs}, c: c, h: h}
 	if err := wire.WriteHeader(s, h); err != nil {
 		s.Cancel()
 		return nil, fmt.Errorf("opening stream to %s: %w", c.peer, err)
@@ -72,41 +81,60 @@ func (c *Conn) OpenStream(ctx context.Context, h wire.StreamHeader) (*Stream, er
 	return s, nil
 }
 
-// AcceptStream waits for the peer's next stream and reads its header.
-// Streams whose header is malformed or does not arrive within the idle
-// timeout are logged and reset, and AcceptStream waits for the next one; it
-// fails only when ctx ends or the connection is gone.
+// AcceptStream waits for the peer's next stream (a QUIC stream or a lane)
+// and reads its header. Streams whose header is malformed or does not
+// arrive within the idle timeout are logged and reset, and AcceptStream
+// waits for the next one; it fails only when ctx ends or the connection is
+// gone.
 func (c *Conn) AcceptStream(ctx context.Context) (*Stream, wire.StreamHeader, error) {
+	c.pumpOnce.Do(func() { go c.pump() })
+	select {
+	case s := <-c.incoming:
+		return s, s.h, nil
+	case <-ctx.Done():
+		return nil, wire.StreamHeader{}, ctx.Err()
+	case <-c.qc.Context().Done():
+		return nil, wire.StreamHeader{}, fmt.Errorf("accepting stream from %s: %w", c.peer, context.Cause(c.qc.Context()))
+	}
+}
+
+// pump accepts the connection's QUIC streams and queues them with their
+// headers read, until the connection is gone.
+func (c *Conn) pump() {
+	ctx := c.qc.Context()
 	for {
 		qs, err := c.qc.AcceptStream(ctx)
 		if err != nil {
-			return nil, wire.StreamHeader{}, fmt.Errorf("accepting stream from %s: %w", c.peer, err)
+			return
 		}
-		s := &Stream{qs: qs, c: c}
+		s := &Stream{e: quicEnd{qs}, c: c}
 		h, err := c.readHeader(ctx, s)
-		if err == nil {
-			s.h = h
-			return s, h, nil
+		if err != nil {
+			s.cancel(codeBadHead)
+			if ctx.Err() != nil {
+				return
+			}
+			c.log.Warn("refused stream", "stream", qs.StreamID(), "err", err)
+			continue
 		}
-		s.cancel(codeBadHead)
-		if ctx.Err() != nil {
-			return nil, wire.StreamHeader{}, ctx.Err()
+		s.h = h
+		select {
+		case c.incoming <- s:
+		case <-ctx.Done():
+			s.Cancel()
+			return
 		}
-		if c.qc.Context().Err() != nil {
-			return nil, wire.StreamHeader{}, fmt.Errorf("accepting stream from %s: %w", c.peer, err)
-		}
-		c.log.Warn("refused stream", "stream", qs.StreamID(), "err", err)
 	}
 }
 
 // readHeader reads s's header within the header timeout, or until ctx ends.
 func (c *Conn) readHeader(ctx context.Context, s *Stream) (wire.StreamHeader, error) {
-	s.qs.SetReadDeadline(time.Now().Add(c.headerTimeout))
-	stop := context.AfterFunc(ctx, func() { s.qs.SetReadDeadline(time.Now()) })
+	s.SetReadDeadline(time.Now().Add(c.headerTimeout))
+	stop := context.AfterFunc(ctx, func() { s.SetReadDeadline(time.Now()) })
 	h, err := wire.ReadHeader(s)
 	if !stop() {
 		return h, ctx.Err()
 	}
-	s.qs.SetReadDeadline(time.Time{})
+	s.SetReadDeadline(time.Time{})
 	return h, err
 }

@@ -77,7 +77,7 @@ func (n *Node) dial(ctx context.Context, host string) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	qc, err := n.tr.Dial(ctx, net.UDPAddrFromAddrPort(ap), n.clientTLS(host), n.qconf)
+	qc, err := n.tr.Dial(ctx, net.UDPAddrFromAddrPort(ap), n.clientTLS(host, ALPN), n.qconf)
 	if err != nil {
 		return nil, dialError(ctx, host, ap, err)
 	}
@@ -98,7 +98,7 @@ func (n *Node) dial(ctx context.Context, host string) (*Conn, error) {
 		return nil, dialError(ctx, host, ap, err)
 	}
 	n.log.Info("connected to peer", "peer", host, "remote", ap)
-	return newConn(qc, host, n.log, n.cfg.IdleTimeout), nil
+	return newConn(qc, n, host), nil
 }
 
 // dialError classifies a failed dial.

@@ -161,3 +161,12 @@ func ctxT(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// die releases n's sockets without a word to its peers, as a killed
+// process would.
+func die(n *Node) {
+	n.udp.Close()
+	if n.lanes != nil {
+		n.lanes.Close()
+	}
+}

@@ -19,6 +19,7 @@ type Node struct {
 	cfg   Config
 	log   *slog.Logger
 	udp   *net.UDPConn
+	lanes net.Listener // TCP on udp's address; nil for a dial-only node
 	tr    *quic.Transport
 	qconf *quic.Config
 
@@ -44,20 +45,44 @@ func New(cfg Config) (*Node, error) {
 		}
 		laddr = a
 	}
-	udp, err := net.ListenUDP("udp", laddr)
+	udp, lanes, err := bind(laddr, cfg.Listen != "")
 	if err != nil {
-		return nil, fmt.Errorf("binding quic socket: %w", err)
+		return nil, err
 	}
 	n := &Node{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		udp:      udp,
+		lanes:    lanes,
 		qconf:    cfg.quicConfig(),
 		pool:     map[string]*slot{},
 		accepted: map[*Conn]struct{}{},
 	}
 	n.tr = &quic.Transport{Conn: udp, StatelessResetKey: resetKey(cfg)}
 	return n, nil
+}
+
+// bind binds the node's UDP socket at laddr and, for a serving node, its
+// lane listener on the same address over TCP. An ephemeral port is chosen
+// again (a few times) when TCP has it taken.
+func bind(laddr *net.UDPAddr, serve bool) (*net.UDPConn, net.Listener, error) {
+	for try := 0; ; try++ {
+		udp, err := net.ListenUDP("udp", laddr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("binding quic socket: %w", err)
+		}
+		if !serve {
+			return udp, nil, nil
+		}
+		lanes, err := listenLanes(udp)
+		if err == nil {
+			return udp, lanes, nil
+		}
+		udp.Close()
+		if laddr.Port != 0 || try == 4 {
+			return nil, nil, fmt.Errorf("binding lane listener (tcp, the quic port): %w", err)
+		}
+	}
 }
 
 // resetKey derives the stateless reset key from the node's private key, so
@@ -91,12 +116,13 @@ func (n *Node) Serve(ctx context.Context) error {
 	}
 	n.serving = true
 	n.mu.Unlock()
-	ln, err := n.tr.Listen(n.serverTLS(), n.qconf)
+	ln, err := n.tr.Listen(n.serverTLS(ALPN), n.qconf)
 	if err != nil {
 		return fmt.Errorf("serving quic: %w", err)
 	}
 	defer ln.Close()
-	n.log.Info("quic listening", "addr", n.Addr(), "name", n.Name())
+	go n.serveLanes(ctx, n.lanes)
+	n.log.Info("quic listening", "addr", n.Addr(), "lanes", n.lanes.Addr(), "name", n.Name())
 	for {
 		qc, err := ln.Accept(ctx)
 		if err != nil {
@@ -110,7 +136,7 @@ func (n *Node) Serve(ctx context.Context) error {
 }
 
 func (n *Node) accept(ctx context.Context, qc *quic.Conn) {
-	c := newConn(qc, peerName(qc.ConnectionState().TLS), n.log, n.cfg.IdleTimeout)
+	c := newConn(qc, n, peerName(qc.ConnectionState().TLS))
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -164,5 +190,9 @@ func (n *Node) Close() error {
 	for _, c := range conns {
 		c.CloseWithError(0, "agent shutting down")
 	}
-	return errors.Join(n.tr.Close(), n.udp.Close())
+	var lerr error
+	if n.lanes != nil {
+		lerr = n.lanes.Close()
+	}
+	return errors.Join(n.tr.Close(), n.udp.Close(), lerr)
 }

@@ -75,7 +75,7 @@ func TestDeadPeerNoticed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.udp.Close() // the peer's process dies: no CONNECTION_CLOSE
+	die(b) // the peer's process dies: no CONNECTION_CLOSE
 	select {
 	case <-ab.Context().Done():
 	case <-time.After(20 * time.Second):
@@ -111,7 +111,7 @@ func TestRestartedPeerResets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.udp.Close()
+	die(b)
 	rawNode(t, p.identity(t, "hostB"), b.Addr().String(), 10*time.Second)
 	// Writing makes A send a packet the new process cannot decrypt.
 	s, err := ab.qc.OpenStream()

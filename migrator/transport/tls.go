@@ -8,19 +8,20 @@ import (
 	"net"
 )
 
-// serverTLS requires a client certificate chaining to our CA. The chain is
-// verified in VerifyConnection rather than by crypto/tls itself so that a
-// refusal is logged with the remote address and the reason.
-func (n *Node) serverTLS() *tls.Config {
+// serverTLS requires a client certificate chaining to our CA and offers
+// alpn (ALPN for QUIC, LaneALPN for lanes). The chain is verified in
+// VerifyConnection rather than by crypto/tls itself so that a refusal is
+// logged with the remote address and the reason.
+func (n *Node) serverTLS(alpn string) *tls.Config {
 	base := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
-		NextProtos:   []string{ALPN},
+		NextProtos:   []string{alpn},
 		Certificates: []tls.Certificate{n.cfg.Identity.Cert},
 		ClientAuth:   tls.RequireAnyClientCert,
 	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13,
-		NextProtos: []string{ALPN},
+		NextProtos: []string{alpn},
 		GetConfigForClient: func(hi *tls.ClientHelloInfo) (*tls.Config, error) {
 			var remote net.Addr
 			if hi.Conn != nil {
@@ -43,10 +44,10 @@ func (n *Node) serverTLS() *tls.Config {
 
 // clientTLS verifies that the server's certificate chains to our CA and
 // names host (standard hostname verification), and presents ours.
-func (n *Node) clientTLS(host string) *tls.Config {
+func (n *Node) clientTLS(host, alpn string) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
-		NextProtos:   []string{ALPN},
+		NextProtos:   []string{alpn},
 		Certificates: []tls.Certificate{n.cfg.Identity.Cert},
 		RootCAs:      n.cfg.Identity.CA,
 		ServerName:   host,
