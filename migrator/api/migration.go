@@ -49,8 +49,9 @@ type Migration struct {
 	Paused    Duration `json:"paused,omitempty"`
 	SetupTime Duration `json:"setup_time"`
 	RAM       RAMStats `json:"ram"`
-	// WireBytes are the bytes the agents' QUIC connection carried (both
-	// directions, payload), the cost on the network.
+	// WireBytes are the bytes the agents' connection carried, its QUIC
+	// streams and its lanes (both directions, payload): the cost on the
+	// network.
 	WireBytes uint64 `json:"wire_bytes"`
 	Postcopy  bool   `json:"postcopy"`  // whether post-copy was entered
 	Throttled int    `json:"throttled"` // final CPU throttle percentage, 0 if none

@@ -18,6 +18,18 @@ const (
 	TimeoutPostcopy = "postcopy" // force post-copy (needs Postcopy != never)
 )
 
+// Pipes for MigrateRequest.Pipe: what carries QEMU's migration channels
+// between the agents (control and hand-off always use the QUIC connection).
+const (
+	// PipeTCP: each channel on its own TLS 1.3 connection over TCP beside
+	// the QUIC connection (a lane: same certificates, bound to it). TCP's
+	// segmentation offloads make it about 2.5 times cheaper in CPU per byte
+	// than QUIC's 1452-byte packets, which bounds the rate on a busy host.
+	PipeTCP = "tcp"
+	// PipeQUIC: each channel on a stream of the QUIC connection.
+	PipeQUIC = "quic"
+)
+
 // The defaults of a MigrateRequest: the one place they are written.
 // Defaults fills them in; the policy, the agent and netctl's flags read
 // them from here.
@@ -28,6 +40,7 @@ const (
 	DefaultPostcopy          = PostcopyAuto
 	DefaultCompletionTimeout = Duration(5 * time.Minute)
 	DefaultTimeoutAction     = TimeoutAbort
+	DefaultPipe              = PipeTCP
 	// DefaultMultifdChannels is the multifd channels of a request that
 	// names none and never uses post-copy (see Multifd).
 	DefaultMultifdChannels = 2
@@ -57,6 +70,8 @@ type MigrateRequest struct {
 	CompletionTimeout Duration `json:"completion_timeout"`
 	// TimeoutAction is abort (default) or postcopy.
 	TimeoutAction string `json:"timeout_action"`
+	// Pipe carries QEMU's channels: tcp (default) or quic.
+	Pipe string `json:"pipe,omitempty"`
 }
 
 // Defaults fills zero fields with the Default constants. MultifdChannels
@@ -79,6 +94,9 @@ func (r *MigrateRequest) Defaults() {
 	}
 	if r.TimeoutAction == "" {
 		r.TimeoutAction = DefaultTimeoutAction
+	}
+	if r.Pipe == "" {
+		r.Pipe = DefaultPipe
 	}
 }
 
@@ -124,6 +142,8 @@ func (r *MigrateRequest) Validate() error {
 		return bad("timeout action %q: want abort or postcopy", r.TimeoutAction)
 	case r.TimeoutAction == TimeoutPostcopy && r.Postcopy == PostcopyNever:
 		return bad("timeout action postcopy needs post-copy allowed (postcopy auto or always)")
+	case r.Pipe != PipeTCP && r.Pipe != PipeQUIC:
+		return bad("pipe %q: want tcp or quic", r.Pipe)
 	}
 	return nil
 }

@@ -27,6 +27,10 @@ type Conn interface {
 	RemoteAddr() net.Addr
 	// OpenStream opens a stream and writes its header.
 	OpenStream(ctx context.Context, h wire.StreamHeader) (Stream, error)
+	// OpenLane opens a stream on its own connection beside this one (a
+	// TLS lane over TCP, for bulk data) and writes its header; the peer
+	// accepts it like any stream.
+	OpenLane(ctx context.Context, h wire.StreamHeader) (Stream, error)
 	// AcceptStream waits for the peer's next stream and reads its header.
 	AcceptStream(ctx context.Context) (Stream, wire.StreamHeader, error)
 	// Context is done when the connection dies.

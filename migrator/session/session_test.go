@@ -35,10 +35,19 @@ func inOrder(t *testing.T, list []string, want ...string) {
 	}
 }
 
+// TestHappyPath moves a guest with QEMU's channel on each pipe.
 func TestHappyPath(t *testing.T) {
+	for _, pipe := range []string{api.PipeTCP, api.PipeQUIC} {
+		t.Run(pipe, func(t *testing.T) { happyPath(t, pipe) })
+	}
+}
+
+func happyPath(t *testing.T, pipe string) {
 	p := newPair(t)
 	src := newFakeQEMU(t, "source")
-	m := mustMove(t, p.sourceConfig(src))
+	cfg := p.sourceConfig(src)
+	cfg.Request.Pipe = pipe
+	m := mustMove(t, cfg)
 	dst := p.agent.guest()
 	waitFor(t, "destination record completed", func() bool {
 		return p.agent.record("hostA-1").State == api.MigrationCompleted

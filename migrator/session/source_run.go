@@ -123,16 +123,35 @@ func (s *source) acceptChannels(ctx context.Context, ln net.Listener) {
 		if err != nil {
 			return
 		}
-		st, err := s.conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: s.cfg.ID, Channel: uint16(i)})
+		st, via, err := s.openChannel(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: s.cfg.ID, Channel: uint16(i)})
 		if err != nil {
 			s.log.Warn("opening qemu stream", "channel", i, "err", err)
 			c.Close()
 			continue
 		}
-		s.log.Debug("qemu channel open", "channel", i)
+		s.log.Info("qemu channel open", "channel", i, "pipe", via)
 		go func(i int) {
 			sent, recv, err := pipe(ctx, c, st, s.gate)
 			s.log.Debug("qemu channel done", "channel", i, "sent", sent, "received", recv, "err", err)
 		}(i)
 	}
+}
+
+// openChannel opens the stream for a QEMU channel on the request's pipe
+// and says which pipe it got. A lane that cannot be opened (a peer without
+// lanes, TCP filtered) falls back to a QUIC stream: slower, but the
+// migration goes on.
+func (s *source) openChannel(ctx context.Context, h wire.StreamHeader) (Stream, string, error) {
+	if s.cfg.Request.Pipe == api.PipeTCP {
+		st, err := s.conn.OpenLane(ctx, h)
+		if err == nil {
+			return st, api.PipeTCP, nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", err
+		}
+		s.log.Warn("tcp lane refused, carrying the channel on quic", "channel", h.Channel, "err", err)
+	}
+	st, err := s.conn.OpenStream(ctx, h)
+	return st, api.PipeQUIC, err
 }

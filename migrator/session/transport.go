@@ -27,6 +27,14 @@ func (t tconn) OpenStream(ctx context.Context, h wire.StreamHeader) (Stream, err
 	return s, nil
 }
 
+func (t tconn) OpenLane(ctx context.Context, h wire.StreamHeader) (Stream, error) {
+	s, err := t.c.OpenLane(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 func (t tconn) AcceptStream(ctx context.Context) (Stream, wire.StreamHeader, error) {
 	s, h, err := t.c.AcceptStream(ctx)
 	if err != nil {

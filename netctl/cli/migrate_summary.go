@@ -43,7 +43,7 @@ func (g *globals) printMigration(m api.Migration) {
 			ram = fmtBytes(m.RAM.Transferred) + " transferred of " + fmtBytes(m.RAM.Total)
 		}
 		if m.WireBytes > 0 {
-			wire = fmt.Sprintf("%s (%d bytes on the agents' QUIC connection)", fmtBytes(m.WireBytes), m.WireBytes)
+			wire = fmt.Sprintf("%s (%d bytes between the agents, QUIC and lanes)", fmtBytes(m.WireBytes), m.WireBytes)
 		}
 		fmt.Fprintf(tw, "  ram:\t%s\n", ram)
 		fmt.Fprintf(tw, "  wire bytes:\t%s\n", wire)
@@ -53,9 +53,9 @@ func (g *globals) printMigration(m api.Migration) {
 	fmt.Fprintf(tw, "  throttle:\t%s\n", yesNo(m.Throttled > 0, fmt.Sprintf("%d%% of the guest's CPU", m.Throttled)))
 	printHandoff(tw, m)
 	r := m.Request
-	fmt.Fprintf(tw, "  request:\tbandwidth %s (first pass %s), downtime target %s, postcopy %s, multifd %d, timeout %s then %s\n",
+	fmt.Fprintf(tw, "  request:\tbandwidth %s (first pass %s), downtime target %s, postcopy %s, multifd %d, pipe %s, timeout %s then %s\n",
 		fmtRate(uint64(r.Bandwidth)), fmtRate(uint64(r.InitialBandwidth)), dur(r.DowntimeTarget), or(r.Postcopy, "?"),
-		r.MultifdChannels, dur(r.CompletionTimeout), or(r.TimeoutAction, "?"))
+		r.MultifdChannels, or(r.Pipe, api.PipeQUIC), dur(r.CompletionTimeout), or(r.TimeoutAction, "?"))
 	if len(m.Phases) > 0 {
 		fmt.Fprintf(tw, "  phases:\t%s\n", fmtPhases(m.Phases))
 	}
