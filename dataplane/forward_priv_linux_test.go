@@ -2,12 +2,15 @@ package dataplane
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // discardStream is a flush stream nobody reads.
@@ -142,4 +145,51 @@ func forwardSource(t *testing.T) {
 			t.Fatal("forward entry still there long after the grace period")
 		}
 	}
+}
+
+// A VM that left this host and is started here again while its entry
+// still forwards (within the grace period) gets its traffic: the new tap's
+// entry is PASS, and the grace timer of the old one does not remove it.
+func TestPrivStartedAgainAfterMove(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	grace := 300 * time.Millisecond
+	d, tap, r := childSetup(t, Config{ForwardGrace: grace})
+	h := d.Handoff()
+	for i, step := range []func() error{
+		func() error { return h.Begin(ctx, testSpec, netip.MustParseAddr("198.18.99.2")) },
+		func() error { return h.Switchover(ctx, testSpec) },
+		func() error { r.close(); return tap.File.SetReadDeadline(time.Time{}) },
+		func() error { return h.Resumed(ctx, testSpec, discardStream{}) },
+		func() error { return h.Detach(ctx, testSpec) },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	if st, ok, err := d.maps.state(keyOf(vmMAC)); err != nil || !ok || st.Mode != modeForward {
+		t.Fatalf("after the move: %+v %v %v", st, ok, err)
+	}
+	f := openTap(t, "dt1", "br0")
+	ifi, err := net.InterfaceByName("dt1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Attach(ctx, testSpec, handoff.Tap{Name: "dt1", Ifindex: ifi.Index, File: f}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * grace)
+	st, ok, err := d.maps.state(keyOf(vmMAC))
+	if err != nil || !ok || st.Mode != modePass || st.TapIfindex != uint32(ifi.Index) {
+		t.Fatalf("started again: %+v %v %v, want PASS on dt1 (ifindex %d)", st, ok, err, ifi.Index)
+	}
+	r2 := newTapReader(f)
+	t.Cleanup(r2.close)
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	s.mustSend(t, 5)
+	wantSeq(t, r2.waitFor(t, 5), seqs(tagClient, 1, 5))
 }

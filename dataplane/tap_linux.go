@@ -34,6 +34,13 @@ func (h *Handoff) Attach(ctx context.Context, spec api.VMSpec, tap handoff.Tap) 
 	if err != nil {
 		return err
 	}
+	if st.Mode == modeForward {
+		// The VM left and is here again within the grace period (started
+		// anew, or arriving: Prepare comes next): its frames are its own.
+		v.log.Info("attached while forwarding for a move: forwarding ends")
+		st.Mode, st.RemoteIp, st.Vni = modePass, 0, 0
+		v.role, v.src = roleNone, sourceState{}
+	}
 	m := h.d.maps
 	st.Ip, st.TapIfindex, st.TunIfindex = ipKey(ip), uint32(tap.Ifindex), uint32(h.d.tunIndex)
 	if err := m.putState(v.key, st); err != nil {

@@ -32,7 +32,9 @@ import (
 // and without the others having been called.
 type Handoff interface {
 	// Attach: a VM's tap exists on this host. Sets up the tap hook and the
-	// VM entry (its mode kept if an entry exists, else PASS).
+	// VM entry: its mode kept if an entry exists (an incoming VM is in HOLD
+	// since Prepare), but FORWARD (the VM left and is started here again
+	// within the grace period) and a new entry are PASS.
 	Attach(ctx context.Context, spec api.VMSpec, tap Tap) error
 	// Detach: the VM's tap is going away (vm stop; source after a move: the
 	// entry stays in FORWARD for a grace period).

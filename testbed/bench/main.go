@@ -27,7 +27,8 @@ import (
 // are the baselines the ratios are taken against.
 func methods(o options) []Method {
 	agents := &agentSet{bin: o.migratord, root: o.root, imageDir: o.imageDir, profile: o.profile}
-	return []Method{&plain{}, &plain{tls: true}, &nfhandoff{agentSet: agents}, &nfhandoff{adaptive: true, agentSet: agents}}
+	return []Method{&plain{}, &plain{tls: true}, &nfhandoff{agentSet: agents}, &nfhandoff{adaptive: true, agentSet: agents},
+		&nfhandoff{pipe: api.PipeQUIC, agentSet: agents}}
 }
 
 var baselines = []string{"qemu-tcp", "qemu-tls"}
@@ -68,7 +69,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.imageDir, "image-dir", env.ImageDir, "guest images (make image)")
 	fs.StringVar(&o.migratord, "migratord", "", "migratord binary for the nfhandoff methods (default: go build ./cmd/migratord into --run-dir)")
 	g := fs.String("guests", "idle-256M,full-1G", "guests to migrate: idle-256M, full-1G")
-	m := fs.String("methods", "qemu-tcp,qemu-tls,nfhandoff", "methods: qemu-tcp, qemu-tls, nfhandoff, nfhandoff-adaptive (the agents' default rate-adaptive start)")
+	m := fs.String("methods", "qemu-tcp,qemu-tls,nfhandoff", "methods: qemu-tcp, qemu-tls, nfhandoff, nfhandoff-adaptive (the agents' default rate-adaptive start), nfhandoff-quic (QEMU's channel on a QUIC stream instead of a TCP lane)")
 	fs.IntVar(&o.traffic, "traffic-rate", 1000, "TWAMP-light test packets/s from the client namespace during every migration (0: none)")
 	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s")
 	fs.DurationVar(&o.downtime, "downtime", 300*time.Millisecond, "QEMU downtime-limit for every method")

@@ -29,8 +29,9 @@ import (
 // The bench guests dirty no memory, so pre-copy converges and post-copy is
 // never entered (a run that entered it is marked in the record table).
 type nfhandoff struct {
-	adaptive  bool // InitialBandwidth left at the agent's default
-	*agentSet      // shared by the nfhandoff methods
+	adaptive  bool   // InitialBandwidth left at the agent's default
+	pipe      string // the request's pipe; "": the default
+	*agentSet        // shared by the nfhandoff methods
 }
 
 // agentSet is the bench's agents, one per host, started once for every
@@ -46,8 +47,11 @@ type agentSet struct {
 }
 
 func (n *nfhandoff) Name() string {
-	if n.adaptive {
+	switch {
+	case n.adaptive:
 		return "nfhandoff-adaptive"
+	case n.pipe != "":
+		return "nfhandoff-" + n.pipe
 	}
 	return "nfhandoff"
 }
@@ -146,6 +150,7 @@ func (n *nfhandoff) Migrate(ctx context.Context, mv Move) (Outcome, error) {
 		Postcopy:          api.PostcopyAuto,
 		CompletionTimeout: api.Duration(10 * time.Minute),
 		TimeoutAction:     api.TimeoutAbort,
+		Pipe:              n.pipe,
 	}
 	if n.adaptive {
 		req.InitialBandwidth = 0
