@@ -307,7 +307,8 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 		RAMBytes: o.Summary.RAM.Transferred, Traffic: tx, CPU: o.CPU}
 	if rec := o.Record; rec != nil {
 		r.Record = &RecordRun{ID: rec.ID, EndToEnd: rec.Ended.Sub(rec.Started), QUICBytes: rec.WireBytes,
-			Passes: rec.RAM.DirtySyncCount, Postcopy: rec.Postcopy, Decisions: len(rec.Decisions)}
+			Passes: rec.RAM.DirtySyncCount, Postcopy: rec.Postcopy, Decisions: len(rec.Decisions),
+			Phases: rec.Phases, Paused: time.Duration(rec.Paused)}
 	}
 	if err != nil && ctx.Err() == nil {
 		err = fmt.Errorf("INTEGRITY CHECK FAILED after %s move %s→%s: %w", m.Name(), mv.From.Name, mv.To.Name, err)

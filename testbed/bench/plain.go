@@ -106,10 +106,11 @@ func (p *plain) migrate(ctx context.Context, mv Move, src, dst *vm.Instance) (Ou
 		}
 	}
 	if p.tls {
-		if err := p.addCreds(ctx, mv.To, dst, "server", ""); err != nil {
+		id := fmt.Sprintf("tls%d", mv.Port) // a guest that arrived over TLS has its own object already
+		if err := p.addCreds(ctx, mv.To, dst, id, "server", ""); err != nil {
 			return Outcome{}, err
 		}
-		if err := p.addCreds(ctx, mv.From, src, "client", mv.To.Name); err != nil {
+		if err := p.addCreds(ctx, mv.From, src, id, "client", mv.To.Name); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -133,18 +134,18 @@ func (p *plain) migrate(ctx context.Context, mv Move, src, dst *vm.Instance) (Ou
 	return Outcome{Summary: sum, Dst: dst}, nil
 }
 
-// addCreds creates the tls-creds-x509 object tls0 on inst and points the
+// addCreds creates the tls-creds-x509 object id on inst and points the
 // migration at it (hostname: the server name the client checks).
-func (p *plain) addCreds(ctx context.Context, h *Host, inst *vm.Instance, endpoint, hostname string) error {
+func (p *plain) addCreds(ctx context.Context, h *Host, inst *vm.Instance, id, endpoint, hostname string) error {
 	dir := p.creds[h.Name].Dir(endpoint)
 	err := inst.Execute(ctx, qmpcmd.ObjectAdd, map[string]any{
-		"qom-type": "tls-creds-x509", "id": "tls0", "dir": dir,
+		"qom-type": "tls-creds-x509", "id": id, "dir": dir,
 		"endpoint": endpoint, "verify-peer": true,
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("object-add tls-creds-x509 (%s, %s): %w", endpoint, dir, err)
 	}
-	params := map[string]any{"tls-creds": "tls0"}
+	params := map[string]any{"tls-creds": id}
 	if hostname != "" {
 		params["tls-hostname"] = hostname
 	}

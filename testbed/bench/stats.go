@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
 
 // Run is one measured migration.
@@ -37,6 +39,8 @@ type RecordRun struct {
 	Passes    uint64        `json:"passes"` // QEMU dirty-sync count
 	Postcopy  bool          `json:"postcopy"`
 	Decisions int           `json:"decisions"` // policy decisions taken
+	Phases    []api.Phase   `json:"phases"`    // the record's, from the request on
+	Paused    time.Duration `json:"paused_ns"` // the guest's pause, stop to running
 }
 
 // Stat is the median and range of one measure.
