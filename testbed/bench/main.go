@@ -171,7 +171,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	printTable(stdout, rows, baselines)
 	if slices.ContainsFunc(rows, func(r Row) bool { return r.Record != nil }) {
 		fmt.Fprintln(stdout, "\nnfhandoff, from the source agent's record: end-to-end = request until the record completed (dial, destination QEMU start, hand-back, source QEMU quit); QEMU times above exclude that, as for the plain methods (destination started first)."+
-			" nfhandoff runs one QEMU channel (postcopy auto, no multifd) with its initial bandwidth = the cap (nfhandoff-adaptive: the agents' default 64 MiB/s start)")
+			" nfhandoff runs one QEMU channel (postcopy auto, no multifd) on a TCP lane with its initial bandwidth = the cap (nfhandoff-adaptive: the agents' default 64 MiB/s start; nfhandoff-quic: the channel on a QUIC stream)")
 		printRecords(stdout, rows)
 	}
 	fmt.Fprintln(stdout, "\nCPU seconds per GiB of RAM QEMU moved, user+system, from the request until the guest ran at the destination (both QEMUs include their guest's vCPU)")

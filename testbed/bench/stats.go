@@ -232,7 +232,7 @@ func printRecords(w io.Writer, rows []Row) {
 			continue
 		}
 		if !head {
-			fmt.Fprintln(tw, "guest\tmethod\tend-to-end ms\tQUIC payload MiB\tpasses\tpost-copy runs")
+			fmt.Fprintln(tw, "guest\tmethod\tend-to-end ms\tagents' payload MiB\tpasses\tpost-copy runs")
 			head = true
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.Guest, r.Method, rng(rec.EndToEndMS, "%.0f"),
