@@ -306,7 +306,7 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 		Downtime: o.Summary.Downtime, SetupTime: o.Summary.SetupTime, WireBytes: w1 - w0,
 		RAMBytes: o.Summary.RAM.Transferred, Traffic: tx, CPU: o.CPU}
 	if rec := o.Record; rec != nil {
-		r.Record = &RecordRun{ID: rec.ID, EndToEnd: rec.Ended.Sub(rec.Started), QUICBytes: rec.WireBytes,
+		r.Record = &RecordRun{ID: rec.ID, EndToEnd: rec.Ended.Sub(rec.Started), PayloadBytes: rec.WireBytes,
 			Passes: rec.RAM.DirtySyncCount, Postcopy: rec.Postcopy, Decisions: len(rec.Decisions),
 			Phases: rec.Phases, Paused: time.Duration(rec.Paused)}
 	}

@@ -33,14 +33,14 @@ type Run struct {
 // RecordRun is what the source agent's migration record says beyond
 // QEMU's times.
 type RecordRun struct {
-	ID        string        `json:"id"`
-	EndToEnd  time.Duration `json:"end_to_end_ns"` // request to completed record: dial, destination QEMU start, hand-back, source QEMU quit
-	QUICBytes uint64        `json:"quic_payload_bytes"`
-	Passes    uint64        `json:"passes"` // QEMU dirty-sync count
-	Postcopy  bool          `json:"postcopy"`
-	Decisions int           `json:"decisions"` // policy decisions taken
-	Phases    []api.Phase   `json:"phases"`    // the record's, from the request on
-	Paused    time.Duration `json:"paused_ns"` // the guest's pause, stop to running
+	ID           string        `json:"id"`
+	EndToEnd     time.Duration `json:"end_to_end_ns"` // request to completed record: dial, destination QEMU start, hand-back, source QEMU quit
+	PayloadBytes uint64        `json:"payload_bytes"`
+	Passes       uint64        `json:"passes"` // QEMU dirty-sync count
+	Postcopy     bool          `json:"postcopy"`
+	Decisions    int           `json:"decisions"` // policy decisions taken
+	Phases       []api.Phase   `json:"phases"`    // the record's, from the request on
+	Paused       time.Duration `json:"paused_ns"` // the guest's pause, stop to running
 }
 
 // Stat is the median and range of one measure.
@@ -107,7 +107,7 @@ type TrafficRow struct {
 // RecordRow summarises the records of one guest and method.
 type RecordRow struct {
 	EndToEndMS   Stat `json:"end_to_end_ms"`
-	QUICMiB      Stat `json:"quic_payload_mib"`
+	PayloadMiB   Stat `json:"payload_mib"`
 	Passes       Stat `json:"passes"`
 	PostcopyRuns int  `json:"postcopy_runs"`
 }
@@ -143,7 +143,7 @@ func summarise(runs []Run, baselines []string) []Row {
 				rows[i].Record = &RecordRow{}
 			}
 			e2e[i] = append(e2e[i], float64(rec.EndToEnd)/float64(time.Millisecond))
-			quic[i] = append(quic[i], float64(rec.QUICBytes)/(1<<20))
+			quic[i] = append(quic[i], float64(rec.PayloadBytes)/(1<<20))
 			passes[i] = append(passes[i], float64(rec.Passes))
 			if rec.Postcopy {
 				rows[i].Record.PostcopyRuns++
@@ -153,7 +153,7 @@ func summarise(runs []Run, baselines []string) []Row {
 	for i := range rows {
 		rows[i].TotalMS, rows[i].DowntimeM, rows[i].WireMiB = stat(tot[i]), stat(down[i]), stat(wire[i])
 		if rec := rows[i].Record; rec != nil {
-			rec.EndToEndMS, rec.QUICMiB, rec.Passes = stat(e2e[i]), stat(quic[i]), stat(passes[i])
+			rec.EndToEndMS, rec.PayloadMiB, rec.Passes = stat(e2e[i]), stat(quic[i]), stat(passes[i])
 		}
 		if x := rows[i].Traffic; x != nil {
 			v := tr[i]
@@ -236,7 +236,7 @@ func printRecords(w io.Writer, rows []Row) {
 			head = true
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.Guest, r.Method, rng(rec.EndToEndMS, "%.0f"),
-			rng(rec.QUICMiB, "%.1f"), rng(rec.Passes, "%.0f"), rec.PostcopyRuns)
+			rng(rec.PayloadMiB, "%.1f"), rng(rec.Passes, "%.0f"), rec.PostcopyRuns)
 	}
 	tw.Flush()
 }

@@ -30,7 +30,7 @@ func TestSummarise(t *testing.T) {
 		{Guest: "g", Method: "qemu-tls", TotalTime: 220 * ms, Downtime: 22 * ms, WireBytes: 11 << 20},
 		{Guest: "h", Method: "nfhandoff", TotalTime: 50 * ms, WireBytes: 5 << 20},
 		{Guest: "g", Method: "nfhandoff", TotalTime: 330 * ms, Downtime: 33 * ms, WireBytes: 20 << 20,
-			Record: &RecordRun{EndToEnd: 400 * ms, QUICBytes: 19 << 20, Passes: 3, Postcopy: true}},
+			Record: &RecordRun{EndToEnd: 400 * ms, PayloadBytes: 19 << 20, Passes: 3, Postcopy: true}},
 	}
 	base := []string{"qemu-tcp", "qemu-tls"}
 	rows := summarise(runs, base)
@@ -47,7 +47,7 @@ func TestSummarise(t *testing.T) {
 	if c.TotalRatio["qemu-tcp"] != 3 || c.DowntimeRatio["qemu-tcp"] != 3 || c.WireRatio["qemu-tls"] != 20.0/11 {
 		t.Errorf("ratios of c: %+v", c)
 	}
-	if c.Record == nil || c.Record.EndToEndMS.Median != 400 || c.Record.QUICMiB.Median != 19 || c.Record.PostcopyRuns != 1 {
+	if c.Record == nil || c.Record.EndToEndMS.Median != 400 || c.Record.PayloadMiB.Median != 19 || c.Record.PostcopyRuns != 1 {
 		t.Errorf("record summary %+v", c.Record)
 	}
 	if rows[0].Record != nil {
