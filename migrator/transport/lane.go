@@ -76,22 +76,30 @@ func (c *Conn) OpenLane(ctx context.Context, h wire.StreamHeader) (*Stream, erro
 
 // adopt makes tc a stream of c that ends when c ends.
 func (c *Conn) adopt(tc *tls.Conn, h wire.StreamHeader) *Stream {
-	s := &Stream{e: laneEnd{tc}, c: c, h: h}
-	context.AfterFunc(c.Context(), s.Cancel)
+	l := &laneEnd{Conn: tc}
+	s := &Stream{e: l, c: c, h: h}
+	l.unwatch = context.AfterFunc(c.Context(), s.Cancel)
 	return s
 }
 
 // laneEnd is a lane's TLS connection.
-type laneEnd struct{ *tls.Conn }
+type laneEnd struct {
+	*tls.Conn
+	unwatch func() bool // stops the cancel when the connection ends
+}
 
 // closeWrite sends close_notify: the peer reads io.EOF, TCP stays open
 // for the other direction.
-func (l laneEnd) closeWrite() error { return l.Conn.CloseWrite() }
+func (l *laneEnd) closeWrite() error { return l.Conn.CloseWrite() }
 
-func (l laneEnd) close() error { return l.Conn.Close() }
+func (l *laneEnd) close() error {
+	l.unwatch()
+	return l.Conn.Close()
+}
 
 // abort resets the TCP connection: the peer's reads and writes fail.
-func (l laneEnd) abort(quic.StreamErrorCode) {
+func (l *laneEnd) abort(quic.StreamErrorCode) {
+	l.unwatch()
 	if tc, ok := l.NetConn().(*net.TCPConn); ok {
 		tc.SetLinger(0)
 	}

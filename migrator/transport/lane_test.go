@@ -36,7 +36,7 @@ func TestLaneCarriesAStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.e.(laneEnd); !ok {
+	if _, ok := s.e.(*laneEnd); !ok {
 		t.Fatalf("OpenLane gave a %T", s.e)
 	}
 	r, rh, err := ba.AcceptStream(ctxT(t))
