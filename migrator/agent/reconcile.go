@@ -17,14 +17,22 @@ const ReasonGoneWhileDown = "guest gone while agent was down"
 //     gone, cleaned up and kept as failed with ReasonGoneWhileDown;
 //   - starting (the previous agent died mid-start): cleaned up and deleted;
 //   - failed: kept as is until deleted;
+//   - a record that does not decode: listed as failed, kept until deleted;
 //   - anything else: deleted.
 //
 // An adoption that fails for another reason keeps the record as failed
 // without cleanup, since the guest may still run; deleting it cleans up.
 func (a *Agent) reconcile(ctx context.Context) error {
-	recs, err := a.cfg.Store.ListVMs()
+	recs, corrupt, err := a.cfg.Store.ListVMs()
 	if err != nil {
 		return fmt.Errorf("reconciling: %w", err)
+	}
+	for _, c := range corrupt {
+		// Listed as failed so that the operator sees it (vm list) and can
+		// delete it (vm stop); its guest, if one runs, is left alone.
+		a.log.Error("stored vm record cannot be decoded: kept as failed, not adopted", "vm", c.Key, "err", c.Err)
+		a.add(&entry{rec: api.VM{Spec: api.VMSpec{Name: c.Key}, State: api.StateFailed, Host: a.cfg.Host,
+			Reason: "stored record cannot be decoded (" + c.Err.Error() + "); a guest of it, if any, is not managed"}})
 	}
 	for _, rec := range recs {
 		if err := a.reconcileOne(ctx, rec); err != nil {

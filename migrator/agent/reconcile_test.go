@@ -2,9 +2,13 @@ package agent
 
 import (
 	"errors"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/store"
@@ -98,5 +102,46 @@ func (h *harness) seedStarting(name string) {
 	defer st.Close()
 	if err := st.PutVM(api.VM{Spec: spec(name, 9), State: api.StateStarting, Host: "hostA", Created: time.Now()}); err != nil {
 		h.t.Fatal(err)
+	}
+}
+
+// A stored VM record that does not decode does not keep the agent from
+// starting: it is listed as failed with the reason, the others are
+// adopted, and deleting it (vm stop) removes it.
+func TestCorruptRecordDoesNotStopTheAgent(t *testing.T) {
+	h := newHarness(t)
+	ctx := ctxT(t)
+	if _, err := h.client.StartVM(ctx, spec("fw1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	h.stop()
+	// The store's file, written past the store (as a torn write or a
+	// hand edit would): bucket "vms" is the store's.
+	db, err := bolt.Open(filepath.Join(h.dir, store.FileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("vms")).Put([]byte("fw9"), []byte(`{"spec":`)) })
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.serve()
+	v, err := h.client.GetVM(ctx, "fw9")
+	if err != nil || v.State != api.StateFailed || !strings.Contains(v.Reason, "cannot be decoded") {
+		t.Fatalf("corrupt record: %+v, %v", v, err)
+	}
+	if v, err := h.client.GetVM(ctx, "fw1"); err != nil || v.State != api.StateRunning || !v.Adopted {
+		t.Fatalf("fw1 after the restart: %+v, %v", v, err)
+	}
+	if _, err := h.client.StopVM(ctx, "fw9"); err != nil {
+		t.Fatalf("deleting the corrupt record: %v", err)
+	}
+	if _, err := h.client.GetVM(ctx, "fw9"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("fw9 after stop: %v", err)
+	}
+	h.restart()
+	if _, err := h.client.GetVM(ctx, "fw9"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("fw9 back after a restart: %v", err)
 	}
 }

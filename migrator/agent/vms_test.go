@@ -130,7 +130,7 @@ func TestStartRuntimeFailure(t *testing.T) {
 	if list, _ := h.client.ListVMs(ctx); len(list) != 0 {
 		t.Fatalf("failed start left records: %+v", list)
 	}
-	if recs, _ := h.agent.cfg.Store.ListVMs(); len(recs) != 0 {
+	if recs, _, _ := h.agent.cfg.Store.ListVMs(); len(recs) != 0 {
 		t.Fatalf("failed start left stored records: %+v", recs)
 	}
 	if slices.Contains(h.rt.cleanedNames(), "fw1") {

@@ -55,21 +55,34 @@ func (s *Store) DeleteVM(name string) error {
 	return nil
 }
 
-// ListVMs returns every stored VM record, ordered by name.
-func (s *Store) ListVMs() ([]api.VM, error) {
+// Corrupt is a stored record that does not decode: kept, never guessed at.
+type Corrupt struct {
+	Key string
+	Err error
+}
+
+// ListVMs returns every VM record that decodes, and the keys of those that
+// do not (one bad record must not keep an agent from starting).
+func (s *Store) ListVMs() ([]api.VM, []Corrupt, error) {
 	var out []api.VM
+	var bad []Corrupt
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketVMs).ForEach(func(k, v []byte) error {
 			var rec api.VM
 			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decoding vm %s: %w", k, err)
+				bad = append(bad, Corrupt{Key: string(k), Err: fmt.Errorf("decoding vm %q: %w", k, err)})
+				return nil
+			}
+			if rec.Spec.Name != string(k) {
+				bad = append(bad, Corrupt{Key: string(k), Err: fmt.Errorf("vm record %q names vm %q", k, rec.Spec.Name)})
+				return nil
 			}
 			out = append(out, rec)
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing vms: %w", err)
+		return nil, nil, fmt.Errorf("listing vms: %w", err)
 	}
-	return out, nil
+	return out, bad, nil
 }

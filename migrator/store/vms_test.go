@@ -1,10 +1,14 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
@@ -71,9 +75,9 @@ func TestVMListDeletePersist(t *testing.T) {
 	s.Close()
 
 	s = openT(t, dir)
-	list, err := s.ListVMs()
-	if err != nil {
-		t.Fatal(err)
+	list, bad, err := s.ListVMs()
+	if err != nil || len(bad) != 0 {
+		t.Fatal(err, bad)
 	}
 	var names []string
 	for _, v := range list {
@@ -81,5 +85,33 @@ func TestVMListDeletePersist(t *testing.T) {
 	}
 	if !reflect.DeepEqual(names, []string{"a", "c"}) {
 		t.Fatalf("names after reopen = %v, want [a c]", names)
+	}
+}
+
+// Records that do not decode, or are stored under another name than their
+// own, are reported apart; the others are listed.
+func TestVMListReportsCorrupt(t *testing.T) {
+	s := openT(t, t.TempDir())
+	if err := s.PutVM(vmRec("a", api.StateRunning)); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := json.Marshal(vmRec("c", api.StateRunning))
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketVMs)
+		return errors.Join(b.Put([]byte("b"), []byte("{not json")), b.Put([]byte("d"), other))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, bad, err := s.ListVMs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Spec.Name != "a" {
+		t.Errorf("listed %+v, want only a", list)
+	}
+	if len(bad) != 2 || bad[0].Key != "b" || bad[1].Key != "d" ||
+		!strings.Contains(bad[0].Err.Error(), `decoding vm "b"`) || !strings.Contains(bad[1].Err.Error(), `names vm "c"`) {
+		t.Errorf("corrupt %+v", bad)
 	}
 }
