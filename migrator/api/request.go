@@ -40,7 +40,10 @@ const (
 	DefaultPostcopy          = PostcopyAuto
 	DefaultCompletionTimeout = Duration(5 * time.Minute)
 	DefaultTimeoutAction     = TimeoutAbort
-	DefaultPipe              = PipeTCP
+	// DefaultPipe stays QUIC until lanes pass the hand-off's loss tests:
+	// with tcp, TestIntegrationHandoff lost one test packet just before the
+	// switchover in 2 of 4 runs (see the fast-pipe issue's notes).
+	DefaultPipe = PipeQUIC
 	// DefaultMultifdChannels is the multifd channels of a request that
 	// names none and never uses post-copy (see Multifd).
 	DefaultMultifdChannels = 2
@@ -70,7 +73,7 @@ type MigrateRequest struct {
 	CompletionTimeout Duration `json:"completion_timeout"`
 	// TimeoutAction is abort (default) or postcopy.
 	TimeoutAction string `json:"timeout_action"`
-	// Pipe carries QEMU's channels: tcp (default) or quic.
+	// Pipe carries QEMU's channels: quic (default) or tcp.
 	Pipe string `json:"pipe,omitempty"`
 }
 
