@@ -14,7 +14,7 @@ import (
 // Bounds of the agent's switchover (never reached on a healthy host).
 const (
 	quiesceTimeout = 250 * time.Millisecond // Handoff.Quiesce: the guest runs, its traffic buffered, meanwhile
-	rxSettleMax    = 10 * time.Millisecond  // the guest's rx ring showing free buffers
+	rxSettleMax    = 100 * time.Millisecond // the guest's rx ring showing free buffers (the guest runs meanwhile)
 	rxSettleStep   = 1 * time.Millisecond   // between two looks at it
 	rxQueryTimeout = 500 * time.Millisecond // one x-query-virtio-queue-status
 )
@@ -103,7 +103,10 @@ func (s *source) rxSettle(ctx context.Context) {
 		case q.ShadowAvail != q.LastAvail:
 			return
 		case time.Now().After(deadline):
-			s.log.Debug("receive ring shows no free buffer", "last_avail", q.LastAvail, "used", q.Used)
+			// A frame QEMU holds for the full ring is lost at the stop,
+			// uncounted: say so where the operator looks.
+			s.log.Warn("guest's receive ring still full at the stop: a frame QEMU holds for it may be lost",
+				"waited", rxSettleMax, "last_avail", q.LastAvail, "used", q.Used)
 			return
 		}
 		sleepCtx(ctx, rxSettleStep)
