@@ -145,9 +145,24 @@ func maxSustainedRate(ctx context.Context, t *testing.T) (int, string) {
 			return probeRates[n-1], strings.Join(log, "; ")
 		}
 	}
+	// The machine stalls the TCG guest for seconds now and then (CI saw
+	// medians of 200-470 ms at 750 pps for 20 s): give the lowest rate a
+	// few more tries after a pause before calling the guest unable.
+	for try := 0; try < lowestRetries; try++ {
+		time.Sleep(lowestRetryPause)
+		if run("after a pause ", probeRates[0]) {
+			return probeRates[0], strings.Join(log, "; ")
+		}
+	}
 	t.Fatalf("the guest does not sustain %d pps without migrating: %s", probeRates[0], strings.Join(log, "; "))
 	return 0, ""
 }
+
+// How often, and after what pause, the lowest rate is probed again.
+const (
+	lowestRetries    = 3
+	lowestRetryPause = 5 * time.Second
+)
 
 // TestProbeSustained checks the definition of a sustained rate on made-up
 // probes: a steady guest and one stalled once pass; a growing queue, a
