@@ -160,7 +160,8 @@ func (n *Node) acceptLane(ctx context.Context, nc net.Conn) {
 	s.received.Add(cr.n)
 	c.received.Add(cr.n)
 	if _, err := s.Write([]byte{laneAccepted}); err != nil {
-		fail("answering lane", "peer", peer, "err", err)
+		n.log.Warn("answering lane", "peer", peer, "err", err, "remote", nc.RemoteAddr())
+		s.Cancel() // also stops watching c
 		return
 	}
 	tc.SetDeadline(time.Time{})
