@@ -124,6 +124,10 @@ type Agent struct {
 	life     context.Context // destination sessions; ends at shutdown
 	endLife  context.CancelFunc
 	sessions sync.WaitGroup // source sessions
+	// fixedPause is the last measured fixed part of a guest's pause
+	// (api.PauseParts.Fixed) by destination host, smoothed: the next
+	// move's policy budgets it. Guarded by mu.
+	fixedPause map[string]time.Duration
 }
 
 // entry is the agent's live view of one VM.

@@ -101,7 +101,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		Dir: filepath.Dir(rec.QMPSocket), Conn: conn,
 		Dial:    func(ctx context.Context) (session.Conn, error) { return a.cfg.Dial(ctx, req.To) },
 		Handoff: a.cfg.Handoff, Record: a.recordMigration, Logger: a.log, Started: started,
-		Debug: a.cfg.Debug,
+		Debug: a.cfg.Debug, FixedPause: a.lastFixedPause(req.To),
 	}
 	a.sessions.Add(1)
 	go func() {
@@ -119,6 +119,9 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 // sourceEnded brings the VM's entry in line with where the guest is.
 func (a *Agent) sourceEnded(e *entry, inst Instance, m api.Migration, out session.Outcome) {
 	a.metrics.migrationEnded(m)
+	if m.PausedParts != nil {
+		a.learnFixedPause(m.To, m.PausedParts.Fixed())
+	}
 	a.log.Info("migration ended", "migration", m.ID, "vm", m.VM, "state", m.State, "outcome", out, "reason", m.Reason)
 	if out == session.Moved {
 		e.op.Lock()
@@ -184,4 +187,31 @@ func (a *Agent) baseContext() context.Context {
 		return context.Background()
 	}
 	return a.base
+}
+
+// lastFixedPause is the smoothed fixed part of the pause measured towards
+// host, 0 if none yet (the policy's default then).
+func (a *Agent) lastFixedPause(host string) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.fixedPause[host]
+}
+
+// learnFixedPause folds one move's measure into the next move's budget:
+// half the last estimate, half the new measure, so one slow move does not
+// starve the next ones of their page budget, and a host that is slower
+// now is followed within a few moves.
+func (a *Agent) learnFixedPause(host string, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fixedPause == nil {
+		a.fixedPause = map[string]time.Duration{}
+	}
+	if last, ok := a.fixedPause[host]; ok {
+		d = (last + d) / 2
+	}
+	a.fixedPause[host] = d
 }

@@ -172,3 +172,19 @@ func TestLiveRecordEndsAfterTheVM(t *testing.T) {
 		t.Fatal("endLive did not close done")
 	}
 }
+
+func TestFixedPauseLearned(t *testing.T) {
+	a := &Agent{}
+	if d := a.lastFixedPause("hostB"); d != 0 {
+		t.Fatalf("before any move: %v, want 0 (the policy's default)", d)
+	}
+	a.learnFixedPause("hostB", 40*time.Millisecond)
+	a.learnFixedPause("hostB", 20*time.Millisecond)
+	a.learnFixedPause("hostC", 0) // nothing measured: nothing learned
+	if d := a.lastFixedPause("hostB"); d != 30*time.Millisecond {
+		t.Errorf("hostB: %v, want 30ms (half the last estimate, half the new measure)", d)
+	}
+	if d := a.lastFixedPause("hostC"); d != 0 {
+		t.Errorf("hostC: %v, want 0", d)
+	}
+}

@@ -46,7 +46,9 @@ type Migration struct {
 	// source (QEMU's STOP, or the agent's own stop when it decides the
 	// switchover, which QEMU's downtime does not count) until the source
 	// heard that it runs at the destination. 0 if unknown.
-	Paused    Duration `json:"paused,omitempty"`
+	Paused Duration `json:"paused,omitempty"`
+	// PausedParts is where Paused went; nil if unknown.
+	PausedParts *PauseParts `json:"paused_parts,omitempty"`
 	SetupTime Duration `json:"setup_time"`
 	RAM       RAMStats `json:"ram"`
 	// WireBytes are the bytes the agents' connection carried, its QUIC
@@ -61,6 +63,42 @@ type Migration struct {
 	Handoff *HandoffReport `json:"handoff,omitempty"`
 	// Verification is what netctl's --verify measured, attached by netctl.
 	Verification json.RawMessage `json:"verification,omitempty"`
+}
+
+// PauseParts splits the guest's pause (Migration.Paused) as the source
+// timed it, with the destination's own part from its Running message. A
+// part the source did not see (e.g. QEMU skipped pre-switchover) is 0 and
+// counts in the part after it.
+type PauseParts struct {
+	// FinalPass: from the stop until QEMU reached pre-switchover (the last
+	// dirty pages; in post-copy, the start of post-copy).
+	FinalPass Duration `json:"final_pass"`
+	// Handoff: pre-switchover until migrate-continue (the hand-off's
+	// switchover: the VM's traffic buffered).
+	Handoff Duration `json:"handoff"`
+	// Completion: migrate-continue until the source QEMU was done: its
+	// last dirty-page sync, the device state and, with a return path, the
+	// destination QEMU's answer once it loaded everything (in post-copy:
+	// until post-copy was active).
+	Completion Duration `json:"completion"`
+	// Destination: Commit until the destination's cont returned: its QEMU
+	// loading what was still in flight, then cont.
+	Destination Duration `json:"destination"`
+	// Messages: the rest (Commit and Running between the agents).
+	Messages Duration `json:"messages"`
+}
+
+// Fixed is the pause less the final pass: what does not shrink with the
+// pages left at the stop.
+func (p PauseParts) Fixed() time.Duration {
+	return time.Duration(p.Handoff + p.Completion + p.Destination + p.Messages)
+}
+
+// String lists the parts, e.g. "final pass 12ms, hand-off 1ms, ...".
+func (p PauseParts) String() string {
+	ms := func(d Duration) string { return time.Duration(d).Round(100 * time.Microsecond).String() }
+	return fmt.Sprintf("final pass %s, hand-off %s, completion %s, destination %s, messages %s",
+		ms(p.FinalPass), ms(p.Handoff), ms(p.Completion), ms(p.Destination), ms(p.Messages))
 }
 
 // Progress mirrors virsh domjobinfo's fields.

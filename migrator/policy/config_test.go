@@ -13,7 +13,8 @@ func TestFromRequest(t *testing.T) {
 	c := FromRequest(api.MigrateRequest{VM: "v", To: "hostB"})
 	want := Config{InitialBandwidth: 64 << 20, MaxBandwidth: 1 << 30, Margin: 0.25,
 		DowntimeTarget: 50 * time.Millisecond, StallPasses: 4, MaxProjected: 225 * time.Second,
-		Postcopy: api.PostcopyAuto, CompletionTimeout: 5 * time.Minute, TimeoutAction: api.TimeoutAbort}
+		Postcopy: api.PostcopyAuto, CompletionTimeout: 5 * time.Minute, TimeoutAction: api.TimeoutAbort,
+		FixedPause: DefaultFixedPause}
 	if c != want {
 		t.Errorf("defaults %+v\nwant %+v", c, want)
 	}

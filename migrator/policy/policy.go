@@ -104,9 +104,10 @@ func (p *Policy) Observe(s Sample) []Action {
 }
 
 // switchover (Config.AgentSwitchover) decides, at a pass boundary, to stop
-// the guest when what remains would move within the downtime target at the
-// rate measured: the rule QEMU applies itself with its downtime-limit
-// (migration_iteration_run: pending below bandwidth × limit).
+// the guest when what remains would move at the rate measured within what
+// the downtime target leaves after the fixed part of the pause: QEMU's own
+// rule (migration_iteration_run: pending below bandwidth × limit), less
+// what QEMU's rule does not count but the guest's pause does.
 func (p *Policy) switchover(s Sample) *Action {
 	if !p.cfg.AgentSwitchover {
 		return nil
@@ -115,14 +116,23 @@ func (p *Policy) switchover(s Sample) *Action {
 	if bw == 0 {
 		bw, from = p.bandwidth, "the cap"
 	}
-	fits := float64(bw) * p.cfg.DowntimeTarget.Seconds()
+	pages := p.pagesBudget()
+	fits := float64(bw) * pages.Seconds()
 	if float64(s.Remaining) > fits {
 		return nil
 	}
 	p.switched = true
 	return &Action{Kind: KindSwitchover, Reason: fmt.Sprintf(
-		"pass %d: remaining %s fits the downtime target %v at %s (%s): stopping the guest",
-		s.Pass, mib(s.Remaining), p.cfg.DowntimeTarget, rate(bw), from)}
+		"pass %d: remaining %s moves in %v at %s (%s), the downtime target %v less %v for the rest of the pause: stopping the guest",
+		s.Pass, mib(s.Remaining), pages, rate(bw), from, p.cfg.DowntimeTarget, p.cfg.DowntimeTarget-pages)}
+}
+
+// pagesBudget is the part of the downtime target left for the pages that
+// remain at the stop: the target less FixedPause, at least a quarter of it
+// (a guest would otherwise never be stopped where the fixed part alone
+// is over the target; the record then says why the pause ran over).
+func (p *Policy) pagesBudget() time.Duration {
+	return max(p.cfg.DowntimeTarget-p.cfg.FixedPause, p.cfg.DowntimeTarget/4)
 }
 
 // ended reports whether QEMU's migration status is final (or going there).

@@ -94,12 +94,16 @@ func TestObserve(t *testing.T) {
 			at(1, 10*sec, 100, 0, 60), at(1, 21*sec, 90, 0, 60), at(2, 22*sec, 80, 0, 60),
 			inPostcopy(at(2, 23*sec, 80, 0, 60)),
 		}, []string{"postcopy"}, "forcing post-copy"},
-		{"agent switchover: at the first pass where the rest fits the target", Config{AgentSwitchover: true}, []Sample{
+		{"agent switchover: at the first pass where the rest fits the target", Config{AgentSwitchover: true, FixedPause: 10 * time.Millisecond}, []Sample{
 			at(1, 1*sec, 100, 0, 60), at(1, 2*sec, 2, 0, 60), // pass 1's tail: not a boundary
-			at(2, 3*sec, 5, 1, 60), // 5 MiB > 60 MiB/s × 50ms
-			at(3, 4*sec, 2, 1, 60), // 2 MiB <= 3 MiB: stop
+			at(2, 3*sec, 3, 1, 60), // 3 MiB > 60 MiB/s × (50-10)ms = 2.4 MiB
+			at(3, 4*sec, 2, 1, 60), // 2 MiB <= 2.4 MiB: stop
 			at(4, 5*sec, 1, 0, 60), {Status: "completed", Pass: 4, Elapsed: 6 * sec},
-		}, []string{"switchover"}, "remaining 2.0 MiB fits the downtime target 50ms at 60.0 MiB/s (measured)"},
+		}, []string{"switchover"}, "remaining 2.0 MiB moves in 40ms at 60.0 MiB/s (measured), the downtime target 50ms less 10ms for the rest of the pause"},
+		{"agent switchover: a fixed part over the target leaves the pages a quarter", Config{AgentSwitchover: true, FixedPause: time.Second}, []Sample{
+			at(2, 3*sec, 2, 1, 100), // 2 MiB > 100 MiB/s × 12.5ms = 1.25 MiB
+			at(3, 4*sec, 1, 1, 100),
+		}, []string{"switchover"}, "remaining 1.0 MiB moves in 12.5ms"},
 		{"agent switchover: no rate measured uses the cap", Config{AgentSwitchover: true, InitialBandwidth: 40 * mi}, []Sample{
 			at(2, 3*sec, 1, 0, 0),
 		}, []string{"switchover"}, "at 40.0 MiB/s (the cap)"},

@@ -3,6 +3,7 @@ package session
 import (
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
@@ -26,7 +27,9 @@ type dest struct {
 	flush chan Stream
 
 	guest    Guest
-	postcopy bool // the guest started here with the incoming migration in post-copy
+	postcopy bool      // the guest started here with the incoming migration in post-copy
+	commitAt time.Time // when Commit arrived: the destination's part of the pause starts
+	contAt   time.Time // when cont returned: the guest runs here
 
 	mu     sync.Mutex // guards phase and reason: status requests read them
 	phase  destPhase

@@ -82,6 +82,7 @@ func (d *dest) receive(ctx context.Context) error {
 			}
 			switch m := c.msg.(type) {
 			case wire.Commit:
+				d.commitAt = time.Now()
 				d.enter(destCommitted, "")
 				d.log.Info("commit received")
 				d.rec.phase("switchover", time.Now().UTC())
@@ -114,6 +115,7 @@ func (d *dest) receive(ctx context.Context) error {
 	if err := cont(ctx, g); err != nil {
 		return fmt.Errorf("%w: cont: %w", api.ErrQEMU, err)
 	}
+	d.contAt = time.Now()
 	// The guest runs here: announce it (GARPs go out in the background).
 	if err := bounded(context.WithoutCancel(ctx), 10*time.Second, func(ctx context.Context) error {
 		return d.cfg.Handoff.Started(ctx, d.hello.Spec)

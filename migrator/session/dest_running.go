@@ -21,7 +21,11 @@ func (d *dest) running(ctx context.Context) {
 	if err := d.cfg.Agent.Adopt(d.hello.Spec, d.guest); err != nil {
 		d.log.Error("handing the running guest to the agent", "err", err)
 	}
-	if err := wire.WriteMessage(d.ctl, wire.Running{}); err != nil {
+	var run wire.Running
+	if !d.commitAt.IsZero() && !d.contAt.IsZero() {
+		run = wire.Running{Starting: api.Duration(d.contAt.Sub(d.commitAt)), Since: api.Duration(time.Since(d.contAt))}
+	}
+	if err := wire.WriteMessage(d.ctl, run); err != nil {
 		d.log.Warn("telling the source the guest runs", "err", err)
 	}
 	d.log.Info("guest running here")

@@ -302,11 +302,11 @@ func TestAgentSwitchover(t *testing.T) {
 	src.hold = true
 	cfg := p.sourceConfig(src)
 	cfg.Handoff = quiescing{p.hA}
-	cfg.Request.DowntimeTarget = api.Duration(100 * time.Millisecond)
+	cfg.Request.DowntimeTarget = api.Duration(120 * time.Millisecond)
 	go func() {
 		waitFor(t, "source active", func() bool { return src.getStatus() == "active" })
 		src.mu.Lock()
-		src.syncs = 2 // a pass boundary: 1 MiB left at 100 Mbit/s fits 100 ms
+		src.syncs = 2 // a pass boundary: 1 MiB left at 100 Mbit/s fits 120 ms less the default fixed pause
 		src.mu.Unlock()
 		waitFor(t, "the agent's stop", func() bool { return src.runState() == "paused" })
 		close(src.release)

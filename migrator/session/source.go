@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
@@ -36,7 +35,7 @@ type source struct {
 
 	bandwidth   uint64            // QEMU's max-bandwidth now
 	gate        *gate             // holds QEMU's channels while the agent stops the guest
-	stoppedAt   time.Time         // when the guest stopped on the source (agent or QEMU)
+	pause       pauseClock        // the guest's pause on the source: its stop, then the parts
 	rxPath      string            // QOM path of the guest's virtio-net (x-query-virtio)
 	rxPathTried bool              // rxPath was looked for (once per session)
 	handoff     *handoffRun       // the hand-off, once the guest runs at the destination
@@ -76,6 +75,9 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	s := &source{cfg: cfg, log: cfg.Logger.With("migration", cfg.ID, "vm", cfg.Spec.Name, "to", cfg.Request.To)}
 	s.pcfg = policy.FromRequest(cfg.Request)
 	_, s.pcfg.AgentSwitchover = cfg.Handoff.(handoff.Quiescer)
+	if cfg.FixedPause > 0 {
+		s.pcfg.FixedPause = cfg.FixedPause
+	}
 	s.gate = newGate()
 	s.pol = policy.New(s.pcfg)
 	s.bandwidth = s.pcfg.InitialBandwidth

@@ -51,6 +51,9 @@ type SourceConfig struct {
 	Logger  *slog.Logger
 	// Started is the record's start time (default now).
 	Started time.Time
+	// FixedPause is the agent's last measure of the pause's fixed part
+	// towards Request.To (api.PauseParts.Fixed); 0: the policy's default.
+	FixedPause time.Duration
 
 	// Debug are test-only knobs; zero in production.
 	Debug Debug

@@ -43,8 +43,8 @@ func (s *source) loop(ctx context.Context, events <-chan qmpx.Event) error {
 				events = nil
 				continue
 			}
-			if e.Name == qmpcmd.EventStop && s.stoppedAt.IsZero() {
-				s.stoppedAt = time.Now()
+			if e.Name == qmpcmd.EventStop && s.pause.stopped.IsZero() {
+				s.pause.stopped = time.Now()
 			}
 			if st := eventStatus(e); st != "" {
 				s.log.Debug("migration event", "status", st)
@@ -81,9 +81,12 @@ func (s *source) onMessage(ctx context.Context, m any) error {
 			return nil // said twice
 		}
 		var paused time.Duration
-		if !s.stoppedAt.IsZero() {
-			paused = time.Since(s.stoppedAt)
+		if !s.pause.stopped.IsZero() {
+			// The guest ran since the destination's cont, m.Since ago.
+			heard := time.Since(s.pause.stopped)
+			paused = heard - min(max(time.Duration(m.Since), 0), heard)
 			s.rec.update(true, func(m *api.Migration) { m.Paused = api.Duration(paused) })
+			s.notePause(paused, time.Duration(m.Starting), s.rec.get().Progress.Pass)
 		}
 		s.log.Info("guest running at the destination; handing its traffic off", "postcopy", s.postcopy, "paused", paused)
 		s.startHandoff(ctx, s.conn)

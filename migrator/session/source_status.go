@@ -25,6 +25,7 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		if !s.advance(srcSwitchover) {
 			return nil
 		}
+		s.pause.mark(&s.pause.switchover, time.Now())
 		s.noteQEMUStop(s.rec.get().Progress.Pass)
 		s.rec.phase("switchover", now)
 		s.rec.update(true, func(m *api.Migration) { m.State = api.MigrationSwitchover })
@@ -41,12 +42,14 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		if err := s.cfg.Guest.Execute(ctx, qmpcmd.MigrateContinue, qmpcmd.Continue{State: qmpcmd.MigrationPreSwitchover}, nil); err != nil {
 			return fmt.Errorf("%w: migrate-continue: %w", api.ErrQEMU, err)
 		}
+		s.pause.mark(&s.pause.continued, time.Now())
 		s.log.Info("switchover: guest stopped, continuing")
 	case qmpcmd.MigrationPostcopyActive:
 		if s.postcopy {
 			return nil
 		}
 		s.postcopy = true
+		s.pause.mark(&s.pause.done, time.Now())
 		s.rec.phase("postcopy", now)
 		s.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
 		s.log.Info("post-copy: the guest moves to the destination now")
@@ -56,6 +59,7 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 			return nil
 		}
 		s.completed = true
+		s.pause.mark(&s.pause.done, time.Now())
 		if raw, err := queryMigrate(ctx, s.cfg.Guest); err == nil {
 			if sum, err := policy.ParseSummary(raw); err == nil {
 				s.rec.update(true, func(m *api.Migration) { sum.Fill(m) })

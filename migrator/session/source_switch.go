@@ -41,8 +41,8 @@ func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 	if err := s.cfg.Guest.Execute(ctx, qmpcmd.Stop, nil, nil); err != nil {
 		return fmt.Errorf("%w: stopping the guest for the %s: %w", api.ErrQEMU, a.Kind, err)
 	}
-	if s.stoppedAt.IsZero() {
-		s.stoppedAt = time.Now()
+	if s.pause.stopped.IsZero() {
+		s.pause.stopped = time.Now()
 	}
 	s.agentStopped = true
 	s.log.Info("guest stopped by the agent", "for", a.Kind)

@@ -47,7 +47,16 @@ type Ready struct {
 type Commit struct{}
 
 // Running tells the source that the guest runs at the destination.
-type Running struct{}
+type Running struct {
+	// Starting is how long the destination took from Commit until its
+	// cont returned (its QEMU loading what was in flight, then cont): its
+	// part of the guest's pause. 0 if it did not measure.
+	Starting api.Duration `json:"starting,omitempty"`
+	// Since is how long the guest had been running when this was sent
+	// (the destination announces it and records it first): not part of
+	// the pause.
+	Since api.Duration `json:"since,omitempty"`
+}
 
 // Abort ends a session; from the destination it means the guest did not
 // and will not run there.

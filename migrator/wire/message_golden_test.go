@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
@@ -20,6 +21,7 @@ func TestMessageFramesGolden(t *testing.T) {
 		{Ready{PID: 42}, 2, `{"pid":42}`},
 		{Commit{}, 3, `{}`},
 		{Running{}, 4, `{}`},
+		{Running{Starting: api.Duration(3 * time.Millisecond)}, 4, `{"starting":"3ms"}`},
 		{Abort{Reason: "no"}, 5, `{"reason":"no"}`},
 		{StatusRequest{ID: "hostA-1"}, 6, `{"id":"hostA-1"}`},
 		{StatusReply{ID: "hostA-1", State: StatusFailed, Reason: "gone"}, 7, `{"id":"hostA-1","state":"failed","reason":"gone"}`},

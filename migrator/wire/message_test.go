@@ -130,3 +130,13 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(uint8(MsgHandoffDone), []byte(`{"stats":{"held":1,"dropped":{"ring_full":2}}}`))
 	f.Fuzz(func(t *testing.T, typ uint8, b []byte) { DecodeMessage(typ, b) })
 }
+
+func TestRunningStartingInRange(t *testing.T) {
+	for body, ok := range map[string]bool{`{}`: true, `{"starting":"12ms"}`: true, `{"starting":"-1ms"}`: false, `{"starting":"48h"}`: false,
+		`{"starting":"3ms","since":"2ms"}`: true, `{"since":"-2ms"}`: false} {
+		_, err := DecodeMessage(MsgRunning, []byte(body))
+		if (err == nil) != ok {
+			t.Errorf("%s: err %v, want ok %v", body, err, ok)
+		}
+	}
+}

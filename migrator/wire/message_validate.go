@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
@@ -56,8 +57,22 @@ func (r *Ready) validate() error {
 	return nil
 }
 
-func (Commit) validate() error  { return nil }
-func (Running) validate() error { return nil }
+func (Commit) validate() error { return nil }
+func (r Running) validate() error {
+	for _, d := range []struct {
+		name string
+		v    api.Duration
+	}{{"starting", r.Starting}, {"since", r.Since}} {
+		if d.v < 0 || d.v > maxRunningDuration {
+			return fmt.Errorf("%s %v: want 0..%v", d.name, d.v, maxRunningDuration)
+		}
+	}
+	return nil
+}
+
+// maxRunningDuration bounds Running's durations: the destination waits at
+// most its commit timeout (minutes), so a day is a lie.
+const maxRunningDuration = api.Duration(24 * time.Hour)
 
 func (a *Abort) validate() error {
 	if a.Reason == "" || len(a.Reason) > MaxReason {

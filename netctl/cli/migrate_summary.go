@@ -36,6 +36,9 @@ func (g *globals) printMigration(m api.Migration) {
 		fmt.Fprintf(tw, "  qemu downtime:\t%s\n", dur(m.QEMUDowntime))
 		if m.Paused > 0 {
 			fmt.Fprintf(tw, "  guest paused:\t%s (stop on %s to running on %s)\n", dur(m.Paused), or(m.From, "?"), or(m.To, "?"))
+			if m.PausedParts != nil {
+				fmt.Fprintf(tw, "  paused in:\t%s\n", m.PausedParts)
+			}
 		}
 		fmt.Fprintf(tw, "  setup time:\t%s\n", dur(m.SetupTime))
 		ram, wire := "-", "-"

@@ -28,7 +28,8 @@ import (
 func methods(o options) []Method {
 	agents := &agentSet{bin: o.migratord, root: o.root, imageDir: o.imageDir, profile: o.profile}
 	return []Method{&plain{}, &plain{tls: true}, &nfhandoff{agentSet: agents}, &nfhandoff{adaptive: true, agentSet: agents},
-		&nfhandoff{pipe: api.PipeTCP, agentSet: agents}}
+		&nfhandoff{pipe: api.PipeTCP, agentSet: agents}, &nfhandoff{pipe: api.PipeTCP, multifd: 2, agentSet: agents},
+		&nfhandoff{pipe: api.PipeQUIC, multifd: 2, agentSet: agents}}
 }
 
 var baselines = []string{"qemu-tcp", "qemu-tls"}

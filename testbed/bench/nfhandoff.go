@@ -31,6 +31,7 @@ import (
 type nfhandoff struct {
 	adaptive  bool   // InitialBandwidth left at the agent's default
 	pipe      string // the request's pipe; "": the default
+	multifd   int    // multifd channels (post-copy never); 0: the request's default
 	*agentSet        // shared by the nfhandoff methods
 }
 
@@ -50,6 +51,8 @@ func (n *nfhandoff) Name() string {
 	switch {
 	case n.adaptive:
 		return "nfhandoff-adaptive"
+	case n.pipe != "" && n.multifd > 0:
+		return fmt.Sprintf("nfhandoff-%s-multifd%d", n.pipe, n.multifd)
 	case n.pipe != "":
 		return "nfhandoff-" + n.pipe
 	}
@@ -154,6 +157,9 @@ func (n *nfhandoff) Migrate(ctx context.Context, mv Move) (Outcome, error) {
 	}
 	if n.adaptive {
 		req.InitialBandwidth = 0
+	}
+	if n.multifd > 0 {
+		req.Postcopy, req.MultifdChannels = api.PostcopyNever, n.multifd
 	}
 	c0, err := n.cpuStart(ctx, src, dst, mv.Spec.Name)
 	if err != nil {
