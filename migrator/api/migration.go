@@ -49,8 +49,8 @@ type Migration struct {
 	Paused Duration `json:"paused,omitempty"`
 	// PausedParts is where Paused went; nil if unknown.
 	PausedParts *PauseParts `json:"paused_parts,omitempty"`
-	SetupTime Duration `json:"setup_time"`
-	RAM       RAMStats `json:"ram"`
+	SetupTime   Duration    `json:"setup_time"`
+	RAM         RAMStats    `json:"ram"`
 	// WireBytes are the bytes the agents' connection carried, its QUIC
 	// streams and its lanes (both directions, payload): the cost on the
 	// network.
