@@ -178,10 +178,12 @@ func TestIntegrationHandoff(t *testing.T) {
 		host := "hostA" // after an even number of moves
 		rate, probes := maxSustainedRate(ctx, t)
 		t.Logf("guest sustains up to %d pps when not migrating (median of each second <= %v, not growing; probes: %s)", rate, maxMedian, probes)
+		before := guestOn(ctx, t, env, host, "fw1") // the probe's own drops are not the move's
 		r := migrateVerified(ctx, t, env, host, "hostB", "--verify-rate", fmt.Sprint(rate), "--verify-before", "1s", "--verify-after", "2s")
 		t.Logf("migration at %d pps: %s", rate, handoffLine(r))
-		lossless(t, r)
 		got := guestOn(ctx, t, env, "hostB", "fw1")
+		t.Logf("migration at %d pps: inside the guest: %s", rate, guestDrops(before, got))
+		lossless(t, r)
 		sameGuest(t, last, got)
 		if got.BootID != first.BootID {
 			t.Fatalf("boot id %s, want %s", got.BootID, first.BootID)

@@ -30,7 +30,7 @@ func upMigrationTestbed(t *testing.T, env Env) {
 		t.Fatalf("testbed up: %v", err)
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("NFH_TEST_LOGS") != "" {
 			dumpLogs(t, env)
 		}
 		if out, err := env.Down(context.Background()); err != nil {

@@ -109,7 +109,7 @@ type Progress struct {
 	Total            uint64   `json:"total"`
 	Rate             uint64   `json:"rate"`       // bytes/s, observed
 	DirtyRate        uint64   `json:"dirty_rate"` // bytes/s dirtied by the guest
-	Bandwidth        uint64   `json:"bandwidth"`  // bytes/s, current cap
+	Bandwidth        uint64   `json:"bandwidth"`  // bytes/s, the cap the agent paces QEMU's stream at now; 0: none (post-copy)
 	Pass             int      `json:"pass"`       // dirty-sync count
 	ExpectedDowntime Duration `json:"expected_downtime"`
 	ETA              Duration `json:"eta"`

@@ -11,10 +11,13 @@ import (
 
 // Action kinds.
 const (
-	KindBandwidth = "bandwidth" // raise max-bandwidth to Action.Bandwidth
-	KindPostcopy  = "postcopy"  // migrate-start-postcopy
-	KindThrottle  = "throttle"  // throttle the guest's CPU to Action.Throttle percent
-	KindAbort     = "abort"     // migrate_cancel: the guest keeps running on the source
+	// KindBandwidth: raise the cap to Action.Bandwidth. The session paces
+	// its pipe at it; Apply sets QEMU's max-bandwidth (for a caller that
+	// does not pace).
+	KindBandwidth = "bandwidth"
+	KindPostcopy  = "postcopy" // migrate-start-postcopy
+	KindThrottle  = "throttle" // throttle the guest's CPU to Action.Throttle percent
+	KindAbort     = "abort"    // migrate_cancel: the guest keeps running on the source
 	// KindSwitchover (Config.AgentSwitchover only): stop the guest now, the
 	// rest fits the downtime target. The session carries it out (the
 	// hand-off first quiesces the guest's tap); Apply runs QMP stop.

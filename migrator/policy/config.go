@@ -114,7 +114,8 @@ func Capabilities(cfg Config) map[string]bool {
 }
 
 // Parameters are the migrate-set-parameters to set before migrate: the
-// first pass's bandwidth, the downtime target in ms (1 ms when the agent
+// operator's maximum bandwidth (the agent paces its pipe at the policy's
+// bandwidth below it, see the session's gate), the downtime target in ms (1 ms when the agent
 // decides the switchover) and, when the policy
 // may throttle, auto-converge settings that keep QEMU's own throttling at
 // 1% until the policy decides (see the package comment).
@@ -125,7 +126,7 @@ func Parameters(cfg Config) qmpcmd.Parameters {
 	if cfg.AgentSwitchover {
 		limit = 1
 	}
-	p := qmpcmd.Parameters{MaxBandwidth: new(cfg.InitialBandwidth), DowntimeLimit: new(limit)}
+	p := qmpcmd.Parameters{MaxBandwidth: new(cfg.MaxBandwidth), DowntimeLimit: new(limit)}
 	if cfg.mayThrottle() {
 		p.ThrottleTriggerThreshold = new(100)
 		p.CPUThrottleInitial, p.CPUThrottleIncrement, p.MaxCPUThrottle = new(1), new(1), new(1)

@@ -27,24 +27,25 @@ func TestFromRequest(t *testing.T) {
 }
 
 func TestCapabilitiesAndParameters(t *testing.T) {
-	auto := Config{InitialBandwidth: 32 << 20, DowntimeTarget: 20 * time.Millisecond}
+	auto := Config{InitialBandwidth: 32 << 20, MaxBandwidth: 512 << 20, DowntimeTarget: 20 * time.Millisecond}
 	if got := Capabilities(auto); !maps.Equal(got, map[string]bool{"events": true,
 		"pause-before-switchover": true, "postcopy-ram": true, "auto-converge": false}) {
 		t.Errorf("auto capabilities %v", got)
 	}
 	// The JSON QEMU receives: what the maps these were before encoded.
+	// QEMU's cap is the operator's maximum: the agent paces below it.
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 		want string
 	}{
-		{"auto", auto, `{"downtime-limit":20,"max-bandwidth":33554432}`},
+		{"auto", auto, `{"downtime-limit":20,"max-bandwidth":536870912}`},
 		{"never", Config{Postcopy: api.PostcopyNever, DowntimeTarget: time.Microsecond},
 			`{"cpu-throttle-increment":1,"cpu-throttle-initial":1,"cpu-throttle-tailslow":false,"downtime-limit":1,` +
-				`"max-bandwidth":67108864,"max-cpu-throttle":1,"throttle-trigger-threshold":100}`},
+				`"max-bandwidth":1073741824,"max-cpu-throttle":1,"throttle-trigger-threshold":100}`},
 		// QEMU must not stop the guest itself: downtime-limit 1.
 		{"agent switchover", Config{AgentSwitchover: true, DowntimeTarget: time.Second},
-			`{"downtime-limit":1,"max-bandwidth":67108864}`},
+			`{"downtime-limit":1,"max-bandwidth":1073741824}`},
 	} {
 		if got, _ := json.Marshal(Parameters(tc.cfg)); string(got) != tc.want {
 			t.Errorf("%s parameters %s\nwant %s", tc.name, got, tc.want)

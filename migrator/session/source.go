@@ -33,7 +33,7 @@ type source struct {
 	agentStopped bool // stopGuest stopped the guest (not QEMU)
 	begun        bool // Handoff.Begin succeeded: the record carries its account
 
-	bandwidth   uint64            // QEMU's max-bandwidth now
+	bandwidth   uint64            // the pace of QEMU's channels now (gate.setRate); 0: unpaced
 	gate        *gate             // holds QEMU's channels while the agent stops the guest
 	pause       pauseClock        // the guest's pause on the source: its stop, then the parts
 	rxPath      string            // QOM path of the guest's virtio-net (x-query-virtio)
@@ -81,6 +81,7 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	s.gate = newGate()
 	s.pol = policy.New(s.pcfg)
 	s.bandwidth = s.pcfg.InitialBandwidth
+	s.gate.setRate(s.bandwidth)
 	s.rec = newRecord(api.Migration{
 		ID: cfg.ID, VM: cfg.Spec.Name, From: cfg.Host, To: cfg.Request.To, Role: "source",
 		State: api.MigrationSetup, Request: cfg.Request, Started: cfg.Started,

@@ -50,6 +50,8 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		}
 		s.postcopy = true
 		s.pause.mark(&s.pause.done, time.Now())
+		s.bandwidth = 0 // post-copy goes unpaced (see stopGuest)
+		s.gate.setRate(0)
 		s.rec.phase("postcopy", now)
 		s.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
 		s.log.Info("post-copy: the guest moves to the destination now")

@@ -46,17 +46,17 @@ func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 	}
 	s.agentStopped = true
 	s.log.Info("guest stopped by the agent", "for", a.Kind)
-	// Every byte QEMU still sends is downtime now, and its rate limit
-	// would make it sleep out each 100 ms window: lift the cap to the
-	// maximum, as QEMU's own completion ignores it. (Set while QEMU is
-	// held, so its next window starts at the new rate.)
-	if top := s.pcfg.MaxBandwidth; top > s.bandwidth && a.Kind == policy.KindSwitchover {
-		if err := s.cfg.Guest.Execute(ctx, qmpcmd.MigrateSetParameters, qmpcmd.Parameters{MaxBandwidth: new(top)}, nil); err != nil {
-			s.log.Warn("lifting the bandwidth cap for the switchover", "err", err)
-		} else {
-			s.bandwidth = top
-		}
+	// Every byte QEMU still sends is pause now: pace it at the operator's
+	// maximum (QEMU's own cap), as QEMU's own completion ignores the
+	// policy's. Post-copy goes unpaced, as QEMU's own does: the
+	// destination's page requests travel behind its bulk.
+	switch top := s.pcfg.MaxBandwidth; {
+	case a.Kind == policy.KindPostcopy:
+		s.bandwidth = 0
+	case top > s.bandwidth:
+		s.bandwidth = top
 	}
+	s.gate.setRate(s.bandwidth)
 	if a.Kind == policy.KindPostcopy {
 		if err := policy.Apply(ctx, s.cfg.Guest, a); err != nil {
 			return fmt.Errorf("%w: %w", api.ErrQEMU, err)
@@ -150,12 +150,20 @@ func (s *source) apply(ctx context.Context, a policy.Action, pass int) error {
 	if a.Kind == policy.KindSwitchover || (a.Kind == policy.KindPostcopy && s.pcfg.AgentSwitchover) {
 		return s.stopGuest(ctx, a)
 	}
+	if a.Kind == policy.KindBandwidth {
+		s.bandwidth = a.Bandwidth
+		s.gate.setRate(s.bandwidth)
+		return nil
+	}
 	if err := policy.Apply(ctx, s.cfg.Guest, a); err != nil {
 		s.log.Warn("applying policy decision", "action", a.Kind, "err", err)
 		return nil
 	}
-	if a.Kind == policy.KindBandwidth {
-		s.bandwidth = a.Bandwidth
+	if a.Kind == policy.KindPostcopy {
+		// QEMU starts post-copy between two of its iterations: a write
+		// held by the pace would hold it back.
+		s.bandwidth = 0
+		s.gate.setRate(0)
 	}
 	return nil
 }
