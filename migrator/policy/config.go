@@ -113,9 +113,14 @@ func Capabilities(cfg Config) map[string]bool {
 	}
 }
 
-// Parameters are the migrate-set-parameters to set before migrate: the
-// operator's maximum bandwidth (the agent paces its pipe at the policy's
-// bandwidth below it, see the session's gate), the downtime target in ms (1 ms when the agent
+// QEMUMaxBandwidth is QEMU's own max-bandwidth: far above any pace. The
+// agent paces QEMU's channels at the policy's bandwidth (the session's
+// gate); QEMU's own rate limit would sleep out the rest of each 100 ms
+// window instead, which nothing wakes when the guest stops.
+const QEMUMaxBandwidth = 1 << 40 // 1 TiB/s
+
+// Parameters are the migrate-set-parameters to set before migrate:
+// QEMUMaxBandwidth, the downtime target in ms (1 ms when the agent
 // decides the switchover) and, when the policy
 // may throttle, auto-converge settings that keep QEMU's own throttling at
 // 1% until the policy decides (see the package comment).
@@ -126,7 +131,7 @@ func Parameters(cfg Config) qmpcmd.Parameters {
 	if cfg.AgentSwitchover {
 		limit = 1
 	}
-	p := qmpcmd.Parameters{MaxBandwidth: new(cfg.MaxBandwidth), DowntimeLimit: new(limit)}
+	p := qmpcmd.Parameters{MaxBandwidth: new(uint64(QEMUMaxBandwidth)), DowntimeLimit: new(limit)}
 	if cfg.mayThrottle() {
 		p.ThrottleTriggerThreshold = new(100)
 		p.CPUThrottleInitial, p.CPUThrottleIncrement, p.MaxCPUThrottle = new(1), new(1), new(1)

@@ -33,19 +33,19 @@ func TestCapabilitiesAndParameters(t *testing.T) {
 		t.Errorf("auto capabilities %v", got)
 	}
 	// The JSON QEMU receives: what the maps these were before encoded.
-	// QEMU's cap is the operator's maximum: the agent paces below it.
+	// QEMU's own cap is out of the way: the agent paces.
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 		want string
 	}{
-		{"auto", auto, `{"downtime-limit":20,"max-bandwidth":536870912}`},
+		{"auto", auto, `{"downtime-limit":20,"max-bandwidth":1099511627776}`},
 		{"never", Config{Postcopy: api.PostcopyNever, DowntimeTarget: time.Microsecond},
 			`{"cpu-throttle-increment":1,"cpu-throttle-initial":1,"cpu-throttle-tailslow":false,"downtime-limit":1,` +
-				`"max-bandwidth":1073741824,"max-cpu-throttle":1,"throttle-trigger-threshold":100}`},
+				`"max-bandwidth":1099511627776,"max-cpu-throttle":1,"throttle-trigger-threshold":100}`},
 		// QEMU must not stop the guest itself: downtime-limit 1.
 		{"agent switchover", Config{AgentSwitchover: true, DowntimeTarget: time.Second},
-			`{"downtime-limit":1,"max-bandwidth":1073741824}`},
+			`{"downtime-limit":1,"max-bandwidth":1099511627776}`},
 	} {
 		if got, _ := json.Marshal(Parameters(tc.cfg)); string(got) != tc.want {
 			t.Errorf("%s parameters %s\nwant %s", tc.name, got, tc.want)

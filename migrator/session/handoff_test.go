@@ -319,8 +319,11 @@ func TestAgentSwitchover(t *testing.T) {
 	src.mu.Lock()
 	params := strings.Join(src.params, " ")
 	src.mu.Unlock()
-	if !strings.Contains(params, `"downtime-limit":1`) || !strings.Contains(params, `"max-bandwidth":1073741824`) {
-		t.Errorf("parameters %s: want downtime-limit 1 and the cap lifted to 1 GiB/s", params)
+	if !strings.Contains(params, `"downtime-limit":1`) || !strings.Contains(params, `"max-bandwidth":1099511627776`) {
+		t.Errorf("parameters %s: want downtime-limit 1 and QEMU's own cap out of the way (the agent paces)", params)
+	}
+	if s := m.Progress.Bandwidth; s != 0 {
+		t.Errorf("pace %d after the stop, want none", s)
 	}
 	if !slices.ContainsFunc(m.Decisions, func(d api.Decision) bool { return d.Action == "switchover" }) {
 		t.Errorf("no switchover decision: %+v", m.Decisions)

@@ -46,17 +46,13 @@ func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 	}
 	s.agentStopped = true
 	s.log.Info("guest stopped by the agent", "for", a.Kind)
-	// Every byte QEMU still sends is pause now: pace it at the operator's
-	// maximum (QEMU's own cap), as QEMU's own completion ignores the
-	// policy's. Post-copy goes unpaced, as QEMU's own does: the
-	// destination's page requests travel behind its bulk.
-	switch top := s.pcfg.MaxBandwidth; {
-	case a.Kind == policy.KindPostcopy:
-		s.bandwidth = 0
-	case top > s.bandwidth:
-		s.bandwidth = top
-	}
-	s.gate.setRate(s.bandwidth)
+	// Every byte QEMU still sends is pause now: it goes unpaced, as QEMU's
+	// own completion ignores its cap (and its post-copy runs unlimited:
+	// the destination's page requests travel behind its bulk). What is
+	// left is what the policy found to fit the downtime target.
+	s.bandwidth = 0
+	s.gate.setRate(0)
+	s.rec.update(true, func(m *api.Migration) { m.Progress.Bandwidth = 0 })
 	if a.Kind == policy.KindPostcopy {
 		if err := policy.Apply(ctx, s.cfg.Guest, a); err != nil {
 			return fmt.Errorf("%w: %w", api.ErrQEMU, err)
