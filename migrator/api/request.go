@@ -55,7 +55,9 @@ const (
 type MigrateRequest struct {
 	VM string `json:"vm"`
 	To string `json:"to"` // destination host name, e.g. hostB
-	// Bandwidth caps the migration stream, bytes/s (default 1 GiB/s).
+	// Bandwidth caps the migration stream until the guest stops, bytes/s
+	// (default 1 GiB/s); the last pages and the device state go unpaced,
+	// as QEMU's own completion ignores its cap.
 	Bandwidth int64 `json:"bandwidth"`
 	// InitialBandwidth is the first pass's rate, bytes/s (default 64 MiB/s);
 	// later passes rise to the dirty rate plus a margin, up to Bandwidth.

@@ -58,10 +58,10 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.req.To, "to", "", "destination host, e.g. hostB (required)")
 	// The defaults shown are api.MigrateRequest's (request fills them in).
 	f.Var(rateValue{&o.req.Bandwidth}, "bandwidth",
-		fmt.Sprintf("maximum migration bandwidth, bytes/s (default %dGiB/s)", api.DefaultBandwidth>>30))
+		fmt.Sprintf("maximum migration bandwidth until the guest stops, bytes/s (default %dGiB/s)", api.DefaultBandwidth>>30))
 	f.Var(rateValue{&o.req.InitialBandwidth}, "initial-bandwidth",
 		fmt.Sprintf("bandwidth of the first pass, bytes/s (default %dMiB/s)", api.DefaultInitialBandwidth>>20))
-	f.DurationVar(&o.downtime, "downtime", time.Duration(api.DefaultDowntimeTarget), "downtime target: longest pause of the guest QEMU may plan for")
+	f.DurationVar(&o.downtime, "downtime", time.Duration(api.DefaultDowntimeTarget), "downtime target: the longest pause of the guest to plan for (the record's paused_parts say where a longer one went)")
 	f.StringVar(&o.req.Postcopy, "postcopy", api.DefaultPostcopy, "post-copy: auto (when pre-copy does not converge), never (throttle instead) or always")
 	f.IntVar(&o.req.MultifdChannels, "multifd", 0,
 		fmt.Sprintf("parallel RAM channels (default 0 with post-copy auto/always, %d with never)", api.DefaultMultifdChannels))

@@ -2,13 +2,14 @@
 // methods, side by side: (a) plain QEMU over TCP, (b) plain QEMU with its
 // own TLS (tls-creds-x509) and (c) nfhandoff: a real migration through the
 // project's agents, one migratord per bench host, QEMU's stream carried
-// over QUIC with mutual TLS. For each guest and method it runs N
+// with mutual TLS on a lane over TCP (or a QUIC stream). For each guest and method it runs N
 // migrations, ping-ponging the guest between two hosts, and reports QEMU's
 // total time and downtime and the bytes that crossed the source host's
 // uplink (veth counters, both directions: for nfhandoff that includes the
-// QUIC/TLS overhead and the agents' control traffic), median and range,
+// TLS/QUIC overhead and the agents' control traffic), median and range,
 // with the ratios of every method to (a) and (b), and for nfhandoff what
-// the agent's record adds (end-to-end time, QUIC payload, passes).
+// the agent's record adds (end-to-end time, payload between the agents,
+// passes).
 //
 // During every migration a TWAMP-light stream (netctl/verify's sender and
 // Analyze, --traffic-rate, default 1000 pps) runs from a client namespace

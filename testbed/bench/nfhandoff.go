@@ -17,8 +17,8 @@ import (
 
 // nfhandoff migrates through the project's own agents: one migratord per
 // bench host, guests started through the agent API (same spec as the plain
-// methods' guests), QEMU's stream carried agent to agent over QUIC with
-// mutual TLS.
+// methods' guests), QEMU's stream carried agent to agent on a TLS lane
+// (mutual TLS over TCP, bound to the agents' QUIC connection).
 //
 // Fair settings: the same bandwidth cap as the plain methods from the first
 // byte (InitialBandwidth = Bandwidth; the default rate-adaptive start at
@@ -51,8 +51,8 @@ func (n *nfhandoff) Name() string {
 	switch {
 	case n.adaptive:
 		return "nfhandoff-adaptive"
-	case n.pipe != "" && n.multifd > 0:
-		return fmt.Sprintf("nfhandoff-%s-multifd%d", n.pipe, n.multifd)
+	case n.multifd > 0:
+		return fmt.Sprintf("nfhandoff-multifd%d", n.multifd)
 	case n.pipe != "":
 		return "nfhandoff-" + n.pipe
 	}

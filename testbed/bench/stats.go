@@ -41,6 +41,7 @@ type RecordRun struct {
 	Decisions    int           `json:"decisions"` // policy decisions taken
 	Phases       []api.Phase   `json:"phases"`    // the record's, from the request on
 	Paused       time.Duration `json:"paused_ns"` // the guest's pause, stop to running
+	Target       time.Duration `json:"target_ns"` // the request's downtime target
 }
 
 // Stat is the median and range of one measure.
@@ -110,6 +111,9 @@ type RecordRow struct {
 	PayloadMiB   Stat `json:"payload_mib"`
 	Passes       Stat `json:"passes"`
 	PostcopyRuns int  `json:"postcopy_runs"`
+	PausedMS     Stat `json:"paused_ms"`
+	// WithinTarget counts the runs whose pause was at most the target.
+	WithinTarget int `json:"within_target"`
 }
 
 // summarise groups runs by guest and method (in first-seen order) and
@@ -117,7 +121,7 @@ type RecordRow struct {
 func summarise(runs []Run, baselines []string) []Row {
 	var rows []Row
 	idx := map[[2]string]int{}
-	var tot, down, wire, e2e, quic, passes [][]float64
+	var tot, down, wire, e2e, quic, passes, paused [][]float64
 	tr := map[int]*[4][]float64{}  // row -> lost, gap, loss gap, gap-down
 	cpu := map[int]*[5][]float64{} // row -> CPU s/GiB: src, dst qemu, src, dst agent, total
 	for _, r := range runs {
@@ -128,7 +132,7 @@ func summarise(runs []Run, baselines []string) []Row {
 			idx[k] = i
 			rows = append(rows, Row{Guest: r.Guest, Method: r.Method})
 			tot, down, wire = append(tot, nil), append(down, nil), append(wire, nil)
-			e2e, quic, passes = append(e2e, nil), append(quic, nil), append(passes, nil)
+			e2e, quic, passes, paused = append(e2e, nil), append(quic, nil), append(passes, nil), append(paused, nil)
 		}
 		rows[i].Runs++
 		tot[i] = append(tot[i], float64(r.TotalTime)/float64(time.Millisecond))
@@ -148,12 +152,16 @@ func summarise(runs []Run, baselines []string) []Row {
 			if rec.Postcopy {
 				rows[i].Record.PostcopyRuns++
 			}
+			paused[i] = append(paused[i], float64(rec.Paused)/float64(time.Millisecond))
+			if rec.Paused > 0 && rec.Paused <= rec.Target {
+				rows[i].Record.WithinTarget++
+			}
 		}
 	}
 	for i := range rows {
 		rows[i].TotalMS, rows[i].DowntimeM, rows[i].WireMiB = stat(tot[i]), stat(down[i]), stat(wire[i])
 		if rec := rows[i].Record; rec != nil {
-			rec.EndToEndMS, rec.PayloadMiB, rec.Passes = stat(e2e[i]), stat(quic[i]), stat(passes[i])
+			rec.EndToEndMS, rec.PayloadMiB, rec.Passes, rec.PausedMS = stat(e2e[i]), stat(quic[i]), stat(passes[i]), stat(paused[i])
 		}
 		if x := rows[i].Traffic; x != nil {
 			v := tr[i]
@@ -232,11 +240,11 @@ func printRecords(w io.Writer, rows []Row) {
 			continue
 		}
 		if !head {
-			fmt.Fprintln(tw, "guest\tmethod\tend-to-end ms\tagents' payload MiB\tpasses\tpost-copy runs")
+			fmt.Fprintln(tw, "guest\tmethod\tend-to-end ms\tagents' payload MiB\tpasses\tpost-copy runs\tguest paused ms\tpaused <= target")
 			head = true
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.Guest, r.Method, rng(rec.EndToEndMS, "%.0f"),
-			rng(rec.PayloadMiB, "%.1f"), rng(rec.Passes, "%.0f"), rec.PostcopyRuns)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d of %d\n", r.Guest, r.Method, rng(rec.EndToEndMS, "%.0f"),
+			rng(rec.PayloadMiB, "%.1f"), rng(rec.Passes, "%.0f"), rec.PostcopyRuns, rng(rec.PausedMS, "%.0f"), rec.WithinTarget, r.Runs)
 	}
 	tw.Flush()
 }

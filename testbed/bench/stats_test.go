@@ -30,7 +30,9 @@ func TestSummarise(t *testing.T) {
 		{Guest: "g", Method: "qemu-tls", TotalTime: 220 * ms, Downtime: 22 * ms, WireBytes: 11 << 20},
 		{Guest: "h", Method: "nfhandoff", TotalTime: 50 * ms, WireBytes: 5 << 20},
 		{Guest: "g", Method: "nfhandoff", TotalTime: 330 * ms, Downtime: 33 * ms, WireBytes: 20 << 20,
-			Record: &RecordRun{EndToEnd: 400 * ms, PayloadBytes: 19 << 20, Passes: 3, Postcopy: true}},
+			Record: &RecordRun{EndToEnd: 400 * ms, PayloadBytes: 19 << 20, Passes: 3, Postcopy: true, Paused: 40 * ms, Target: 50 * ms}},
+		{Guest: "g", Method: "nfhandoff", TotalTime: 330 * ms, Downtime: 33 * ms, WireBytes: 20 << 20,
+			Record: &RecordRun{EndToEnd: 400 * ms, PayloadBytes: 19 << 20, Passes: 3, Postcopy: true, Paused: 60 * ms, Target: 50 * ms}},
 	}
 	base := []string{"qemu-tcp", "qemu-tls"}
 	rows := summarise(runs, base)
@@ -47,7 +49,8 @@ func TestSummarise(t *testing.T) {
 	if c.TotalRatio["qemu-tcp"] != 3 || c.DowntimeRatio["qemu-tcp"] != 3 || c.WireRatio["qemu-tls"] != 20.0/11 {
 		t.Errorf("ratios of c: %+v", c)
 	}
-	if c.Record == nil || c.Record.EndToEndMS.Median != 400 || c.Record.PayloadMiB.Median != 19 || c.Record.PostcopyRuns != 1 {
+	if c.Record == nil || c.Record.EndToEndMS.Median != 400 || c.Record.PayloadMiB.Median != 19 || c.Record.PostcopyRuns != 2 ||
+		c.Record.WithinTarget != 1 || c.Record.PausedMS.Median != 50 {
 		t.Errorf("record summary %+v", c.Record)
 	}
 	if rows[0].Record != nil {
