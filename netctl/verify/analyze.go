@@ -31,11 +31,15 @@ type Report struct {
 	GapPhase   string       `json:"gap_phase"`
 	GapLost    int          `json:"gap_lost"` // packets lost inside the largest gap
 	// RecvGap is the longest time between two consecutive reply arrivals
-	// (packets held up but not lost, or the sender pausing, show here).
-	RecvGap    api.Duration `json:"recv_gap"`
-	LatencyP50 api.Duration `json:"latency_p50"`
-	LatencyP99 api.Duration `json:"latency_p99"`
-	LatencyMax api.Duration `json:"latency_max"`
+	// (packets held up but not lost, or the sender pausing, show here);
+	// RecvGapStart is the arrival that opened it and RecvGapPhase the
+	// migration phase overlapping it most, or "none".
+	RecvGap      api.Duration `json:"recv_gap"`
+	RecvGapStart time.Time    `json:"recv_gap_start"`
+	RecvGapPhase string       `json:"recv_gap_phase"`
+	LatencyP50   api.Duration `json:"latency_p50"`
+	LatencyP99   api.Duration `json:"latency_p99"`
+	LatencyMax   api.Duration `json:"latency_max"`
 	// The reflector's own counter must rise by one per reflected packet;
 	// a restarted VNF starts again from zero.
 	ReflectorSeqFirst      uint32 `json:"reflector_seq_first"`
@@ -79,9 +83,13 @@ func analyze(samples []Sample, phases []api.Phase, handoff *api.HandoffReport, l
 		hi = max(hi, got[i].Seq)
 		if i > 0 {
 			if d := got[i].Received.Sub(got[i-1].Received); d > time.Duration(r.RecvGap) {
-				r.RecvGap = api.Duration(d)
+				r.RecvGap, r.RecvGapStart = api.Duration(d), got[i-1].Received
 			}
 		}
+	}
+	r.RecvGapPhase = "none"
+	if r.RecvGap > 0 {
+		r.RecvGapPhase = phaseAt(phases, r.RecvGapStart, r.RecvGapStart.Add(time.Duration(r.RecvGap)))
 	}
 	r.gap(bySeq, phases)
 	r.latency(got)

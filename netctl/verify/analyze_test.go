@@ -150,6 +150,16 @@ func TestAnalyzeSenderPause(t *testing.T) {
 	if !r.Pass || r.LargestGap != 0 || time.Duration(r.RecvGap) != 41*time.Millisecond {
 		t.Errorf("gap %v recv gap %v: %s", r.LargestGap, r.RecvGap, r.Verdict)
 	}
+	if !r.RecvGapStart.Equal(s[99].Received) || r.RecvGapPhase != "none" {
+		t.Errorf("recv gap from %v in %s, want from reply 99's arrival %v, no phases", r.RecvGapStart, r.RecvGapPhase, s[99].Received)
+	}
+	// Where it falls in the migration's phases.
+	t0 := s[0].Sent
+	phases := []api.Phase{{Name: "precopy", Start: t0, End: s[99].Received.Add(5 * time.Millisecond)},
+		{Name: "switchover", Start: s[99].Received.Add(5 * time.Millisecond), End: s[199].Received}}
+	if r := Analyze(s, phases, Limits{MaxLost: -1}); r.RecvGapPhase != "switchover" {
+		t.Errorf("recv gap in %s, want switchover (36 of its 41 ms)", r.RecvGapPhase)
+	}
 	// One loss next to the pause makes the whole interval a gap.
 	s = lose(s, 100, 101)
 	if r := Analyze(s, nil, Limits{MaxLost: -1}); time.Duration(r.LargestGap) != 42*time.Millisecond || r.GapLost != 1 {

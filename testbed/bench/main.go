@@ -280,6 +280,7 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 	if err != nil {
 		return Run{}, nil, before, err
 	}
+	asked := time.Now()
 	o, err := m.Migrate(ctx, mv)
 	if err != nil {
 		return Run{}, nil, before, err
@@ -295,7 +296,7 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 		if o.Record != nil {
 			phases = o.Record.Phases
 		}
-		t := tr.stop(phases, o.Summary.Downtime)
+		t := tr.stop(phases, o.Summary.Downtime, asked)
 		if o.Record != nil {
 			t.Handoff = o.Record.Handoff
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -91,15 +92,19 @@ type CPURow struct {
 
 // TrafficRow summarises the test traffic of one guest and method.
 type TrafficRow struct {
-	Lost            Stat `json:"lost"`
-	GapMS           Stat `json:"gap_ms"`
-	LossGapMS       Stat `json:"loss_gap_ms"`
-	GapMinusDownMS  Stat `json:"gap_minus_downtime_ms"`
-	Duplicated      int  `json:"duplicated"` // over all runs
-	Reordered       int  `json:"reordered"`
-	ReflectorBreaks int  `json:"reflector_breaks"` // runs whose reflector sequence was not continuous
-	HandoffDropped  int  `json:"handoff_dropped"`  // frames the hand-off reported dropped, over all runs
-	HandoffCarried  int  `json:"handoff_carried"`  // frames buffered, recovered or held, over all runs
+	Lost           Stat `json:"lost"`
+	GapMS          Stat `json:"gap_ms"`
+	LossGapMS      Stat `json:"loss_gap_ms"`
+	GapMinusDownMS Stat `json:"gap_minus_downtime_ms"`
+	GapAtMS        Stat `json:"gap_at_ms"` // when the gap began, from the migrate request
+	// GapPhases counts the runs by the record's phase the gap overlapped
+	// most (nfhandoff only).
+	GapPhases       map[string]int `json:"gap_phases,omitempty"`
+	Duplicated      int            `json:"duplicated"` // over all runs
+	Reordered       int            `json:"reordered"`
+	ReflectorBreaks int            `json:"reflector_breaks"` // runs whose reflector sequence was not continuous
+	HandoffDropped  int            `json:"handoff_dropped"`  // frames the hand-off reported dropped, over all runs
+	HandoffCarried  int            `json:"handoff_carried"`  // frames buffered, recovered or held, over all runs
 	// Medians compared with each baseline's: lost minus, gap over.
 	LostDiff map[string]float64 `json:"lost_diff,omitempty"`
 	GapRatio map[string]float64 `json:"gap_ratio,omitempty"`
@@ -122,7 +127,7 @@ func summarise(runs []Run, baselines []string) []Row {
 	var rows []Row
 	idx := map[[2]string]int{}
 	var tot, down, wire, e2e, quic, passes, paused [][]float64
-	tr := map[int]*[4][]float64{}  // row -> lost, gap, loss gap, gap-down
+	tr := map[int]*[5][]float64{}  // row -> lost, gap, loss gap, gap-down, gap at
 	cpu := map[int]*[5][]float64{} // row -> CPU s/GiB: src, dst qemu, src, dst agent, total
 	for _, r := range runs {
 		k := [2]string{r.Guest, r.Method}
@@ -165,7 +170,7 @@ func summarise(runs []Run, baselines []string) []Row {
 		}
 		if x := rows[i].Traffic; x != nil {
 			v := tr[i]
-			x.Lost, x.GapMS, x.LossGapMS, x.GapMinusDownMS = stat(v[0]), stat(v[1]), stat(v[2]), stat(v[3])
+			x.Lost, x.GapMS, x.LossGapMS, x.GapMinusDownMS, x.GapAtMS = stat(v[0]), stat(v[1]), stat(v[2]), stat(v[3]), stat(v[4])
 		}
 		if v := cpu[i]; v != nil {
 			c := &rows[i].CPU
@@ -255,10 +260,10 @@ func rng(s Stat, f string) string {
 }
 
 // addTraffic adds one run's traffic to row i.
-func addTraffic(row *Row, tr map[int]*[4][]float64, i int, x *TrafficRun) {
+func addTraffic(row *Row, tr map[int]*[5][]float64, i int, x *TrafficRun) {
 	if row.Traffic == nil {
 		row.Traffic = &TrafficRow{}
-		tr[i] = &[4][]float64{}
+		tr[i] = &[5][]float64{}
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	v := tr[i]
@@ -266,7 +271,14 @@ func addTraffic(row *Row, tr map[int]*[4][]float64, i int, x *TrafficRun) {
 	v[1] = append(v[1], ms(x.Gap))
 	v[2] = append(v[2], ms(x.LossGap))
 	v[3] = append(v[3], ms(x.GapMinusDowntime))
+	v[4] = append(v[4], ms(x.GapAt))
 	t := row.Traffic
+	if x.GapPhase != "" && x.GapPhase != "none" {
+		if t.GapPhases == nil {
+			t.GapPhases = map[string]int{}
+		}
+		t.GapPhases[x.GapPhase]++
+	}
 	t.Duplicated += x.Duplicated
 	t.Reordered += x.Reordered
 	if !x.ReflectorContinuous {
@@ -281,7 +293,7 @@ func addTraffic(row *Row, tr map[int]*[4][]float64, i int, x *TrafficRun) {
 // printTraffic writes the traffic table, if any row has traffic.
 func printTraffic(w io.Writer, rows []Row, baselines []string) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	head := []string{"guest", "method", "lost", "gap ms", "loss gap ms", "downtime ms", "gap-down ms", "dup/reord/breaks", "hand-off carried/dropped"}
+	head := []string{"guest", "method", "lost", "gap ms", "gap at ms (phase)", "loss gap ms", "downtime ms", "gap-down ms", "dup/reord/breaks", "hand-off carried/dropped"}
 	for _, b := range baselines {
 		head = append(head, "lost-"+b, "gap/"+b)
 	}
@@ -295,7 +307,11 @@ func printTraffic(w io.Writer, rows []Row, baselines []string) {
 		if x.HandoffCarried+x.HandoffDropped > 0 || r.Record != nil {
 			ho = fmt.Sprintf("%d/%d", x.HandoffCarried, x.HandoffDropped)
 		}
-		cols := []string{r.Guest, r.Method, rng(x.Lost, "%.0f"), rng(x.GapMS, "%.0f"), rng(x.LossGapMS, "%.0f"),
+		at := rng(x.GapAtMS, "%.0f")
+		if len(x.GapPhases) > 0 {
+			at += " (" + phaseCounts(x.GapPhases) + ")"
+		}
+		cols := []string{r.Guest, r.Method, rng(x.Lost, "%.0f"), rng(x.GapMS, "%.0f"), at, rng(x.LossGapMS, "%.0f"),
 			rng(r.DowntimeM, "%.0f"), rng(x.GapMinusDownMS, "%.0f"),
 			fmt.Sprintf("%d/%d/%d", x.Duplicated, x.Reordered, x.ReflectorBreaks), ho}
 		for _, b := range baselines {
@@ -348,4 +364,13 @@ func printCPU(w io.Writer, rows []Row, baselines []string) {
 		fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	}
 	tw.Flush()
+}
+
+// phaseCounts formats runs by phase, e.g. "precopy 2, switchover 1".
+func phaseCounts(m map[string]int) string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(out, ", ")
 }

@@ -32,7 +32,11 @@ type TrafficRun struct {
 	// back (verify's recv_gap). LossGap is verify's largest_gap: between
 	// the send times of two answered packets with lost ones in between
 	// (0 without loss).
-	Gap                 time.Duration `json:"gap_ns"`
+	Gap time.Duration `json:"gap_ns"`
+	// GapAt is when Gap began, from the migrate request; GapPhase the
+	// record's phase overlapping it most ("none" for the plain methods).
+	GapAt               time.Duration `json:"gap_at_ns"`
+	GapPhase            string        `json:"gap_phase"`
 	LossGap             time.Duration `json:"loss_gap_ns"`
 	GapMinusDowntime    time.Duration `json:"gap_minus_downtime_ns"`
 	ReflectorContinuous bool          `json:"reflector_seq_continuous"`
@@ -59,13 +63,18 @@ func startTraffic(ctx context.Context, rate int) (*traffic, error) {
 }
 
 // stop ends the stream and analyses it against the migration's phases
-// (nil for the plain methods) and QEMU's downtime.
-func (t *traffic) stop(phases []api.Phase, downtime time.Duration) TrafficRun {
+// (nil for the plain methods), QEMU's downtime and when the migration was
+// asked for.
+func (t *traffic) stop(phases []api.Phase, downtime time.Duration, asked time.Time) TrafficRun {
 	rep := netverify.Analyze(t.s.Stop(), phases, netverify.Limits{MaxLost: -1})
 	gap := time.Duration(rep.RecvGap)
-	return TrafficRun{Rate: t.rate, Sent: rep.Sent, Lost: rep.Lost, Duplicated: rep.Duplicated, Reordered: rep.Reordered,
+	r := TrafficRun{Rate: t.rate, Sent: rep.Sent, Lost: rep.Lost, Duplicated: rep.Duplicated, Reordered: rep.Reordered,
 		Gap: gap, LossGap: time.Duration(rep.LargestGap), GapMinusDowntime: gap - downtime,
-		ReflectorContinuous: rep.ReflectorSeqContinuous}
+		GapPhase: rep.RecvGapPhase, ReflectorContinuous: rep.ReflectorSeqContinuous}
+	if !rep.RecvGapStart.IsZero() {
+		r.GapAt = rep.RecvGapStart.Sub(asked)
+	}
+	return r
 }
 
 // sleep waits d or until ctx ends.
