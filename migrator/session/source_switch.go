@@ -17,6 +17,10 @@ const (
 	rxSettleMax    = 100 * time.Millisecond // the guest's rx ring showing free buffers (the guest runs meanwhile)
 	rxSettleStep   = 1 * time.Millisecond   // between two looks at it
 	rxQueryTimeout = 500 * time.Millisecond // one x-query-virtio-queue-status
+	// qemuIterationMax is QEMU 7.2's MAX_WAIT: one ram_save_iterate call
+	// sends pages for up to 50 ms (its clock runs while a write blocks)
+	// before QEMU looks at a post-copy request again.
+	qemuIterationMax = 50 * time.Millisecond
 )
 
 // stopGuest stops the guest for the switchover or the start of post-copy
@@ -27,6 +31,14 @@ const (
 func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 	s.gate.hold()
 	defer s.gate.release()
+	if a.Kind == policy.KindPostcopy {
+		// QEMU is blocked in the iteration it was in: hold it, the guest
+		// still running with its traffic flowing, until that iteration
+		// has run out its time, so that once released QEMU starts
+		// post-copy after a few more pages rather than up to 50 ms of
+		// them with the guest stopped (measured: 46-92 ms of the pause).
+		sleepCtx(ctx, qemuIterationMax)
+	}
 	if q, ok := s.cfg.Handoff.(handoff.Quiescer); ok {
 		err := bounded(ctx, quiesceTimeout, func(ctx context.Context) error {
 			return q.Quiesce(ctx, s.cfg.Spec)
