@@ -23,6 +23,12 @@ func (p *Policy) notConverging(s Sample) string {
 	if s.Rate == 0 {
 		return "" // no rate measured yet
 	}
+	if float64(s.Remaining) <= float64(p.bandwidth)*p.cfg.DowntimeTarget.Seconds() {
+		// What remains would fit the target at the cap: a rate sample
+		// from a pass where QEMU sent little (an idle guest, a busy
+		// host) must not send it to post-copy.
+		return ""
+	}
 	net := math.Max(float64(s.Rate)-float64(s.DirtyRate), 1) // bytes/s
 	left := float64(s.Remaining) / net                       // seconds
 	total := s.Elapsed.Seconds() + left
