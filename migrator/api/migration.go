@@ -44,8 +44,9 @@ type Migration struct {
 	QEMUDowntime Duration `json:"qemu_downtime"`
 	// Paused is how long the guest ran nowhere: from its stop on the
 	// source (QEMU's STOP, or the agent's own stop when it decides the
-	// switchover, which QEMU's downtime does not count) until the source
-	// heard that it runs at the destination. 0 if unknown.
+	// switchover, which QEMU's downtime does not count) until the
+	// destination's cont returned (the source hears it in Running, less
+	// how long the guest had run by then). 0 if unknown.
 	Paused Duration `json:"paused,omitempty"`
 	// PausedParts is where Paused went; nil if unknown.
 	PausedParts *PauseParts `json:"paused_parts,omitempty"`

@@ -74,7 +74,7 @@ type MigrateRequest struct {
 	CompletionTimeout Duration `json:"completion_timeout"`
 	// TimeoutAction is abort (default) or postcopy.
 	TimeoutAction string `json:"timeout_action"`
-	// Pipe carries QEMU's channels: quic (default) or tcp.
+	// Pipe carries QEMU's channels: tcp (default, lanes) or quic.
 	Pipe string `json:"pipe,omitempty"`
 }
 

@@ -14,7 +14,7 @@ import (
 // so cannot reach a switchover of its own while the agent prepares one.
 //
 // Paced (setRate): the agent reads QEMU's sockets at the policy's bandwidth,
-// and QEMU's own max-bandwidth stays at the operator's maximum. QEMU's rate
+// and QEMU's own max-bandwidth is out of the way (policy.QEMUMaxBandwidth). QEMU's rate
 // limit sleeps out the rest of a 100 ms window once the window's bytes are
 // sent, and nothing the agent can do wakes it: a guest stopped for the
 // switchover waited up to that long before QEMU sent its last pages (60-72

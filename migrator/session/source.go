@@ -34,7 +34,7 @@ type source struct {
 	begun        bool // Handoff.Begin succeeded: the record carries its account
 
 	bandwidth   uint64            // the pace of QEMU's channels now (gate.setRate); 0: unpaced
-	gate        *gate             // holds QEMU's channels while the agent stops the guest
+	gate        *gate             // paces QEMU's channels, and holds them while the agent stops the guest
 	pause       pauseClock        // the guest's pause on the source: its stop, then the parts
 	rxPath      string            // QOM path of the guest's virtio-net (x-query-virtio)
 	rxPathTried bool              // rxPath was looked for (once per session)

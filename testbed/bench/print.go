@@ -1,0 +1,129 @@
+package main
+
+// The bench's tables: the summaries of stats.go, printed.
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// printTable writes the side-by-side table.
+func printTable(w io.Writer, rows []Row, baselines []string) {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	head := []string{"guest", "method", "runs", "total time ms", "downtime ms", "wire MiB"}
+	for _, b := range baselines {
+		head = append(head, "time/"+b, "down/"+b, "wire/"+b)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, r := range rows {
+		cols := []string{r.Guest, r.Method, fmt.Sprint(r.Runs), rng(r.TotalMS, "%.0f"), rng(r.DowntimeM, "%.0f"), rng(r.WireMiB, "%.1f")}
+		for _, b := range baselines {
+			t, ok := r.TotalRatio[b]
+			if !ok {
+				cols = append(cols, "-", "-", "-")
+				continue
+			}
+			cols = append(cols, fmt.Sprintf("%.2f", t), fmt.Sprintf("%.2f", r.DowntimeRatio[b]), fmt.Sprintf("%.2f", r.WireRatio[b]))
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	tw.Flush()
+}
+
+// printRecords writes what the agents' records add, if any method has them.
+func printRecords(w io.Writer, rows []Row) {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	head := false
+	for _, r := range rows {
+		rec := r.Record
+		if rec == nil {
+			continue
+		}
+		if !head {
+			fmt.Fprintln(tw, "guest\tmethod\tend-to-end ms\tagents' payload MiB\tpasses\tpost-copy runs\tguest paused ms\tpaused <= target")
+			head = true
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d of %d\n", r.Guest, r.Method, rng(rec.EndToEndMS, "%.0f"),
+			rng(rec.PayloadMiB, "%.1f"), rng(rec.Passes, "%.0f"), rec.PostcopyRuns, rng(rec.PausedMS, "%.0f"), rec.WithinTarget, r.Runs)
+	}
+	tw.Flush()
+}
+
+// rng formats "median [min-max]".
+func rng(s Stat, f string) string {
+	return fmt.Sprintf(f+" ["+f+"-"+f+"]", s.Median, s.Min, s.Max)
+}
+
+// printTraffic writes the traffic table, if any row has traffic.
+func printTraffic(w io.Writer, rows []Row, baselines []string) {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	head := []string{"guest", "method", "lost", "gap ms", "gap at ms (phase)", "loss gap ms", "downtime ms", "gap-down ms", "dup/reord/breaks", "hand-off carried/dropped"}
+	for _, b := range baselines {
+		head = append(head, "lost-"+b, "gap/"+b)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, r := range rows {
+		x := r.Traffic
+		if x == nil {
+			continue
+		}
+		ho := "-"
+		if x.HandoffCarried+x.HandoffDropped > 0 || r.Record != nil {
+			ho = fmt.Sprintf("%d/%d", x.HandoffCarried, x.HandoffDropped)
+		}
+		at := rng(x.GapAtMS, "%.0f")
+		if len(x.GapPhases) > 0 {
+			at += " (" + phaseCounts(x.GapPhases) + ")"
+		}
+		cols := []string{r.Guest, r.Method, rng(x.Lost, "%.0f"), rng(x.GapMS, "%.0f"), at, rng(x.LossGapMS, "%.0f"),
+			rng(r.DowntimeM, "%.0f"), rng(x.GapMinusDownMS, "%.0f"),
+			fmt.Sprintf("%d/%d/%d", x.Duplicated, x.Reordered, x.ReflectorBreaks), ho}
+		for _, b := range baselines {
+			d, ok := x.LostDiff[b]
+			if !ok {
+				cols = append(cols, "-", "-")
+				continue
+			}
+			cols = append(cols, fmt.Sprintf("%+.0f", d), fmt.Sprintf("%.2f", x.GapRatio[b]))
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	tw.Flush()
+}
+
+// printCPU writes the CPU table: seconds per GiB of RAM QEMU moved.
+func printCPU(w io.Writer, rows []Row, baselines []string) {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	head := []string{"guest", "method", "src qemu", "dst qemu", "src agent", "dst agent", "total"}
+	for _, b := range baselines {
+		head = append(head, "total/"+b)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, r := range rows {
+		c := r.CPU
+		cols := []string{r.Guest, r.Method, rng(c.SrcQEMU, "%.2f"), rng(c.DstQEMU, "%.2f"), rng(c.SrcAgent, "%.2f"),
+			rng(c.DstAgent, "%.2f"), rng(c.Total, "%.2f")}
+		for _, b := range baselines {
+			if t, ok := c.TotalRatio[b]; ok {
+				cols = append(cols, fmt.Sprintf("%.2f", t))
+			} else {
+				cols = append(cols, "-")
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	tw.Flush()
+}
+
+// phaseCounts formats runs by phase, e.g. "precopy 2, switchover 1".
+func phaseCounts(m map[string]int) string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(out, ", ")
+}
