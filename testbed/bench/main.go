@@ -157,6 +157,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		}
 	}
 	set := Settings{MaxBandwidth: o.bandwidth, Downtime: o.downtime, TrafficRate: o.traffic}
+	mem, err := measureColdMemory()
+	if err != nil {
+		return fmt.Errorf("measuring memory: %w", err)
+	}
 	var runs []Run
 	for _, g := range gs {
 		rs, err := benchGuest(ctx, log, g, hosts, ms, o.runs, set)
@@ -168,6 +172,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	rows := summarise(runs, baselines)
 	fmt.Fprintf(stdout, "live migration, median [min-max] of %d runs; QEMU max-bandwidth %d MiB/s and downtime-limit %v for every method; wire = source uplink tx+rx\n",
 		o.runs, o.bandwidth>>20, o.downtime)
+	fmt.Fprintf(stdout, "%s; every source QEMU quits as its guest runs at the destination\n", mem)
 	printTable(stdout, rows, baselines)
 	if slices.ContainsFunc(rows, func(r Row) bool { return r.Record != nil }) {
 		fmt.Fprintln(stdout, "\nnfhandoff, from the source agent's record: end-to-end = request until the record completed (dial, destination QEMU start, hand-back, source QEMU quit); QEMU times above exclude that, as for the plain methods (destination started first)."+
@@ -185,7 +190,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{
 			"runs_per_config": o.runs, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(),
-			"summary": rows, "runs": runs,
+			"summary": rows, "runs": runs, "memory_touch": mem,
 		}, "", "  ")
 		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
 			return err

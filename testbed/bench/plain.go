@@ -65,6 +65,15 @@ func (p *plain) Migrate(ctx context.Context, mv Move) (Outcome, error) {
 	if err == nil {
 		out.CPU, err = plainCPU(srcPID, dst.Record().PID, s0)
 	}
+	if err == nil {
+		// The source quits as soon as its guest runs at the destination,
+		// as libvirt's and nfhandoff's do: every method's next destination
+		// then finds memory freed as long before. On these machines that
+		// decides a move (see coldMemory).
+		if serr := src.Stop(ctx); serr != nil {
+			return Outcome{}, fmt.Errorf("quitting the source qemu: %w", serr)
+		}
+	}
 	if err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
