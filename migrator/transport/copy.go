@@ -21,7 +21,50 @@ func (s *Stream) ReadFrom(r io.Reader) (int64, error) { return copyCount(s, r) }
 // WriteTo copies the stream to w until the peer's CloseWrite (io.EOF, not
 // an error) or an error, through a large pooled buffer: io.Copy(conn,
 // stream) uses it.
-func (s *Stream) WriteTo(w io.Writer) (int64, error) { return copyCount(w, s) }
+func (s *Stream) WriteTo(w io.Writer) (int64, error) {
+	if l, ok := s.e.(*laneEnd); ok {
+		return gatherCount(w, s, l.bc.recordReady)
+	}
+	return copyCount(w, s)
+}
+
+// maxRecordPlaintext is the most one Read of a lane returns: a TLS record's
+// plaintext.
+const maxRecordPlaintext = 16 << 10
+
+// gatherCount is copyCount for a source whose Reads return little at a
+// time (a lane: one TLS record, 16 KiB): it goes on reading while ready
+// says the next Read will not wait, and writes what it gathered in one
+// write, where copying record by record cost a write system call and a
+// wake-up of the reading QEMU per record.
+func gatherCount(dst io.Writer, src io.Reader, ready func() bool) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var n int64
+	off := 0
+	for {
+		r, rerr := src.Read(buf[off:])
+		off += r
+		if off > 0 && (rerr != nil || len(buf)-off < maxRecordPlaintext || !ready()) {
+			w, werr := dst.Write(buf[:off])
+			n += int64(w)
+			if werr == nil && w < off {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return n, werr
+			}
+			off = 0
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
 
 // copyCount copies until src's EOF (not an error) or an error. It never
 // calls io.Copy, which would come back to ReadFrom or WriteTo.

@@ -48,7 +48,7 @@ func Pipe(ctx context.Context, local net.Conn, s *Stream) (sent, received int64,
 	})
 	wg.Go(func() {
 		var err error
-		received, err = copyCount(local, s)
+		received, err = s.WriteTo(local)
 		if err == nil {
 			err = closeWrite(local)
 		}

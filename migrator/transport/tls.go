@@ -18,6 +18,9 @@ func (n *Node) serverTLS(alpn string) *tls.Config {
 		NextProtos:   []string{alpn},
 		Certificates: []tls.Certificate{n.cfg.Identity.Cert},
 		ClientAuth:   tls.RequireAnyClientCert,
+		// A lane reads ahead only whole records of application data
+		// (batchConn): no tickets after the handshake. Lanes never resume.
+		SessionTicketsDisabled: alpn == LaneALPN,
 	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13,
