@@ -85,6 +85,14 @@ type PauseParts struct {
 	// Destination: Commit until the destination's cont returned: its QEMU
 	// loading what was still in flight, then cont.
 	Destination Duration `json:"destination"`
+	// DestinationReady is the part of Destination until its QEMU was ready
+	// for cont; the rest is cont itself. 0 if the destination did not say.
+	DestinationReady Duration `json:"destination_ready,omitempty"`
+	// DestinationListening, in post-copy, is the part of DestinationReady
+	// until the destination QEMU reported post-copy active: the pages in
+	// flight and QEMU's discards of every page dirty at the switch (one
+	// madvise per dirty run); the device state loads after it.
+	DestinationListening Duration `json:"destination_listening,omitempty"`
 	// Messages: the rest (Commit and Running between the agents).
 	Messages Duration `json:"messages"`
 }
@@ -98,8 +106,16 @@ func (p PauseParts) Fixed() time.Duration {
 // String lists the parts, e.g. "final pass 12ms, hand-off 1ms, ...".
 func (p PauseParts) String() string {
 	ms := func(d Duration) string { return time.Duration(d).Round(100 * time.Microsecond).String() }
+	dest := ms(p.Destination)
+	switch {
+	case p.DestinationListening > 0:
+		dest += fmt.Sprintf(" (post-copy active after %s: in-flight pages and QEMU's discards; devices %s; cont %s)",
+			ms(p.DestinationListening), ms(p.DestinationReady-p.DestinationListening), ms(p.Destination-p.DestinationReady))
+	case p.DestinationReady > 0:
+		dest += fmt.Sprintf(" (ready after %s, cont %s)", ms(p.DestinationReady), ms(p.Destination-p.DestinationReady))
+	}
 	return fmt.Sprintf("final pass %s, hand-off %s, completion %s, destination %s, messages %s",
-		ms(p.FinalPass), ms(p.Handoff), ms(p.Completion), ms(p.Destination), ms(p.Messages))
+		ms(p.FinalPass), ms(p.Handoff), ms(p.Completion), dest, ms(p.Messages))
 }
 
 // Progress mirrors virsh domjobinfo's fields.

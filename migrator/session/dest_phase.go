@@ -30,6 +30,8 @@ type dest struct {
 	postcopy bool      // the guest started here with the incoming migration in post-copy
 	commitAt time.Time // when Commit arrived: the destination's part of the pause starts
 	contAt   time.Time // when cont returned: the guest runs here
+	readyAt  time.Time // when its QEMU was seen ready for cont
+	listenAt time.Time // when its QEMU was first seen in post-copy (its discards done)
 
 	mu     sync.Mutex // guards phase and reason: status requests read them
 	phase  destPhase

@@ -39,6 +39,9 @@ func (d *dest) receive(ctx context.Context) error {
 		}
 	}
 	for {
+		if incoming == qmpcmd.MigrationPostcopyActive && d.listenAt.IsZero() {
+			d.listenAt = time.Now() // first seen (event or poll)
+		}
 		committed := d.isCommitted()
 		if committed && rs == qmpcmd.RunStatePaused && (incoming == qmpcmd.MigrationCompleted || incoming == qmpcmd.MigrationPostcopyActive) {
 			break
@@ -100,6 +103,14 @@ func (d *dest) receive(ctx context.Context) error {
 			if !ok {
 				events = nil
 			} else if st := eventStatus(e); st != "" {
+				if st == qmpcmd.MigrationPostcopyActive && d.listenAt.IsZero() {
+					// QEMU's own time: the event may wait here while a
+					// refresh waits for QEMU's busy main loop.
+					d.listenAt = e.Time
+					if d.listenAt.IsZero() || d.listenAt.After(time.Now()) {
+						d.listenAt = time.Now()
+					}
+				}
 				incoming = st
 				if d.isCommitted() {
 					// QEMU sets the run state before it reports completed.
@@ -110,6 +121,7 @@ func (d *dest) receive(ctx context.Context) error {
 			refresh()
 		}
 	}
+	d.readyAt = time.Now()
 	d.postcopy = incoming == qmpcmd.MigrationPostcopyActive
 	d.log.Info("starting the guest", "incoming", incoming)
 	if err := cont(ctx, g); err != nil {

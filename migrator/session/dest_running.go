@@ -23,7 +23,11 @@ func (d *dest) running(ctx context.Context) {
 	}
 	var run wire.Running
 	if !d.commitAt.IsZero() && !d.contAt.IsZero() {
-		run = wire.Running{Starting: api.Duration(d.contAt.Sub(d.commitAt)), Since: api.Duration(time.Since(d.contAt))}
+		run = wire.Running{Starting: api.Duration(d.contAt.Sub(d.commitAt)), Since: api.Duration(time.Since(d.contAt)),
+			Ready: api.Duration(max(d.readyAt.Sub(d.commitAt), 0))}
+		if !d.listenAt.IsZero() {
+			run.Listening = api.Duration(max(d.listenAt.Sub(d.commitAt), 0))
+		}
 	}
 	if err := wire.WriteMessage(d.ctl, run); err != nil {
 		d.log.Warn("telling the source the guest runs", "err", err)

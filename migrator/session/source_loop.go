@@ -86,7 +86,7 @@ func (s *source) onMessage(ctx context.Context, m any) error {
 			heard := time.Since(s.pause.stopped)
 			paused = heard - min(max(time.Duration(m.Since), 0), heard)
 			s.rec.update(true, func(m *api.Migration) { m.Paused = api.Duration(paused) })
-			s.notePause(paused, time.Duration(m.Starting), s.rec.get().Progress.Pass)
+			s.notePause(paused, m, s.rec.get().Progress.Pass)
 		}
 		s.log.Info("guest running at the destination; handing its traffic off", "postcopy", s.postcopy, "paused", paused)
 		s.startHandoff(ctx, s.conn)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/policy"
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
 // pauseClock marks the guest's pause on the source, so the record can say
@@ -26,9 +27,10 @@ func (c *pauseClock) mark(t *time.Time, now time.Time) {
 }
 
 // parts splits the pause from the stop to end, when Running arrived;
-// starting is the destination's own part. A mark not seen counts in the
-// part after it.
-func (c pauseClock) parts(end time.Time, starting time.Duration) api.PauseParts {
+// run says the destination's own part. A mark not seen counts in the part
+// after it.
+func (c pauseClock) parts(end time.Time, run wire.Running) api.PauseParts {
+	starting := time.Duration(run.Starting)
 	marks := []time.Time{c.switchover, c.continued, c.done, end}
 	d := make([]time.Duration, len(marks))
 	last := c.stopped
@@ -39,17 +41,20 @@ func (c pauseClock) parts(end time.Time, starting time.Duration) api.PauseParts 
 		d[i], last = m.Sub(last), m
 	}
 	starting = min(max(starting, 0), d[3])
+	ready := min(max(time.Duration(run.Ready), 0), starting)
+	listening := min(max(time.Duration(run.Listening), 0), ready)
 	return api.PauseParts{FinalPass: api.Duration(d[0]), Handoff: api.Duration(d[1]), Completion: api.Duration(d[2]),
-		Destination: api.Duration(starting), Messages: api.Duration(d[3] - starting)}
+		Destination: api.Duration(starting), Messages: api.Duration(d[3] - starting),
+		DestinationReady: api.Duration(ready), DestinationListening: api.Duration(listening)}
 }
 
 // notePause records the pause's parts and, when it ran over the downtime
 // target, a decision that says so and which part was the largest.
-func (s *source) notePause(paused, starting time.Duration, pass int) {
+func (s *source) notePause(paused time.Duration, run wire.Running, pass int) {
 	if s.pause.stopped.IsZero() {
 		return
 	}
-	p := s.pause.parts(s.pause.stopped.Add(paused), starting)
+	p := s.pause.parts(s.pause.stopped.Add(paused), run)
 	s.rec.update(true, func(m *api.Migration) { m.PausedParts = &p })
 	target := time.Duration(s.pcfg.DowntimeTarget)
 	if paused <= target {

@@ -52,6 +52,14 @@ type Running struct {
 	// cont returned (its QEMU loading what was in flight, then cont): its
 	// part of the guest's pause. 0 if it did not measure.
 	Starting api.Duration `json:"starting,omitempty"`
+	// Ready is the part of Starting until the destination's QEMU was ready
+	// for cont (in-flight data loaded, paused, its incoming migration
+	// complete or in post-copy): the rest is cont itself.
+	Ready api.Duration `json:"ready,omitempty"`
+	// Listening, in post-copy, is the part of Ready until the destination's
+	// QEMU reported post-copy active: in-flight pages and QEMU's discards
+	// of the pages dirty at the switch; the devices load after it.
+	Listening api.Duration `json:"listening,omitempty"`
 	// Since is how long the guest had been running when this was sent
 	// (the destination announces it and records it first): not part of
 	// the pause.
