@@ -7,6 +7,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -103,14 +104,7 @@ func (d *dest) receive(ctx context.Context) error {
 			if !ok {
 				events = nil
 			} else if st := eventStatus(e); st != "" {
-				if st == qmpcmd.MigrationPostcopyActive && d.listenAt.IsZero() {
-					// QEMU's own time: the event may wait here while a
-					// refresh waits for QEMU's busy main loop.
-					d.listenAt = e.Time
-					if d.listenAt.IsZero() || d.listenAt.After(time.Now()) {
-						d.listenAt = time.Now()
-					}
-				}
+				d.noteListen(e)
 				incoming = st
 				if d.isCommitted() {
 					// QEMU sets the run state before it reports completed.
@@ -123,6 +117,20 @@ func (d *dest) receive(ctx context.Context) error {
 	}
 	d.readyAt = time.Now()
 	d.postcopy = incoming == qmpcmd.MigrationPostcopyActive
+	if d.postcopy {
+		// A poll may have shown post-copy before its event was read.
+		for drained := false; !drained; {
+			select {
+			case e, ok := <-events:
+				drained = !ok
+				if ok {
+					d.noteListen(e)
+				}
+			default:
+				drained = true
+			}
+		}
+	}
 	d.log.Info("starting the guest", "incoming", incoming)
 	if err := cont(ctx, g); err != nil {
 		return fmt.Errorf("%w: cont: %w", api.ErrQEMU, err)
@@ -149,4 +157,20 @@ func (d *dest) poll(ctx context.Context, last string) (string, string, error) {
 func (d *dest) isCommitted() bool {
 	p, _ := d.state()
 	return p == destCommitted
+}
+
+// noteListen keeps when QEMU reported post-copy active, by QEMU's own
+// clock: the event may wait here while a refresh waits for QEMU's busy
+// main loop, and a poll may have shown the state first.
+func (d *dest) noteListen(e qmpx.Event) {
+	if eventStatus(e) != qmpcmd.MigrationPostcopyActive {
+		return
+	}
+	t := e.Time
+	if t.IsZero() || t.After(time.Now()) {
+		t = time.Now()
+	}
+	if d.listenAt.IsZero() || t.Before(d.listenAt) {
+		d.listenAt = t
+	}
 }
