@@ -19,8 +19,8 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); retur
 func (s *Stream) ReadFrom(r io.Reader) (int64, error) { return copyCount(s, r) }
 
 // WriteTo copies the stream to w until the peer's CloseWrite (io.EOF, not
-// an error) or an error, through a large pooled buffer: io.Copy(conn,
-// stream) uses it.
+// an error) or an error, through a large pooled buffer, a lane's records
+// gathered into one write (gatherCount): io.Copy(conn, stream) uses it.
 func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 	if l, ok := s.e.(*laneEnd); ok {
 		return gatherCount(w, s, l.bc.recordReady)
@@ -32,11 +32,16 @@ func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 // plaintext.
 const maxRecordPlaintext = 16 << 10
 
+// copyCount copies until src's EOF (not an error) or an error, each Read
+// written at once. It never calls io.Copy, which would come back to
+// ReadFrom or WriteTo.
+func copyCount(dst io.Writer, src io.Reader) (int64, error) { return gatherCount(dst, src, nil) }
+
 // gatherCount is copyCount for a source whose Reads return little at a
 // time (a lane: one TLS record, 16 KiB): it goes on reading while ready
-// says the next Read will not wait, and writes what it gathered in one
-// write, where copying record by record cost a write system call and a
-// wake-up of the reading QEMU per record.
+// (nil: never) says the next Read will not wait, and writes what it
+// gathered in one write, where copying record by record cost a write
+// system call and a wake-up of the reading QEMU per record.
 func gatherCount(dst io.Writer, src io.Reader, ready func() bool) (int64, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
@@ -46,7 +51,7 @@ func gatherCount(dst io.Writer, src io.Reader, ready func() bool) (int64, error)
 	for {
 		r, rerr := src.Read(buf[off:])
 		off += r
-		if off > 0 && (rerr != nil || len(buf)-off < maxRecordPlaintext || !ready()) {
+		if off > 0 && (rerr != nil || ready == nil || len(buf)-off < maxRecordPlaintext || !ready()) {
 			w, werr := dst.Write(buf[:off])
 			n += int64(w)
 			if werr == nil && w < off {
@@ -56,34 +61,6 @@ func gatherCount(dst io.Writer, src io.Reader, ready func() bool) (int64, error)
 				return n, werr
 			}
 			off = 0
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, rerr
-		}
-	}
-}
-
-// copyCount copies until src's EOF (not an error) or an error. It never
-// calls io.Copy, which would come back to ReadFrom or WriteTo.
-func copyCount(dst io.Writer, src io.Reader) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	var n int64
-	for {
-		r, rerr := src.Read(buf)
-		if r > 0 {
-			w, werr := dst.Write(buf[:r])
-			n += int64(w)
-			if werr == nil && w < r {
-				werr = io.ErrShortWrite
-			}
-			if werr != nil {
-				return n, werr
-			}
 		}
 		if rerr == io.EOF {
 			return n, nil
