@@ -31,7 +31,7 @@ type dest struct {
 	commitAt time.Time // when Commit arrived: the destination's part of the pause starts
 	contAt   time.Time // when cont returned: the guest runs here
 	readyAt  time.Time // when its QEMU was seen ready for cont
-	listenAt time.Time // when its QEMU was first seen in post-copy (its discards done)
+	listenAt time.Time // when its QEMU reported post-copy active (its discards done)
 
 	mu     sync.Mutex // guards phase and reason: status requests read them
 	phase  destPhase

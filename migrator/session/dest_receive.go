@@ -40,9 +40,6 @@ func (d *dest) receive(ctx context.Context) error {
 		}
 	}
 	for {
-		if incoming == qmpcmd.MigrationPostcopyActive && d.listenAt.IsZero() {
-			d.listenAt = time.Now() // first seen (event or poll)
-		}
 		committed := d.isCommitted()
 		if committed && rs == qmpcmd.RunStatePaused && (incoming == qmpcmd.MigrationCompleted || incoming == qmpcmd.MigrationPostcopyActive) {
 			break
@@ -117,18 +114,15 @@ func (d *dest) receive(ctx context.Context) error {
 	}
 	d.readyAt = time.Now()
 	d.postcopy = incoming == qmpcmd.MigrationPostcopyActive
-	if d.postcopy {
+	for more := d.postcopy; more; {
 		// A poll may have shown post-copy before its event was read.
-		for drained := false; !drained; {
-			select {
-			case e, ok := <-events:
-				drained = !ok
-				if ok {
-					d.noteListen(e)
-				}
-			default:
-				drained = true
+		select {
+		case e, ok := <-events:
+			if more = ok; ok {
+				d.noteListen(e)
 			}
+		default:
+			more = false
 		}
 	}
 	d.log.Info("starting the guest", "incoming", incoming)
@@ -161,16 +155,13 @@ func (d *dest) isCommitted() bool {
 
 // noteListen keeps when QEMU reported post-copy active, by QEMU's own
 // clock: the event may wait here while a refresh waits for QEMU's busy
-// main loop, and a poll may have shown the state first.
+// main loop. Without the event the record leaves that part out.
 func (d *dest) noteListen(e qmpx.Event) {
-	if eventStatus(e) != qmpcmd.MigrationPostcopyActive {
+	if eventStatus(e) != qmpcmd.MigrationPostcopyActive || !d.listenAt.IsZero() {
 		return
 	}
-	t := e.Time
-	if t.IsZero() || t.After(time.Now()) {
-		t = time.Now()
-	}
-	if d.listenAt.IsZero() || t.Before(d.listenAt) {
-		d.listenAt = t
+	d.listenAt = e.Time
+	if now := time.Now(); d.listenAt.IsZero() || d.listenAt.After(now) {
+		d.listenAt = now
 	}
 }

@@ -67,16 +67,9 @@ func TestBatchConnReadsRecordByRecord(t *testing.T) {
 	if c.recordReady() {
 		t.Error("record 3 is half buffered, recordReady says yes")
 	}
-	var got []byte
-	for {
-		n, err := c.Read(p[:4]) // small reads stay within the record too
-		got = append(got, p[:n]...)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	got, err := readEach(c, p[:4], func([]byte) {}) // small reads
+	if err != nil {
+		t.Fatal(err)
 	}
 	if !bytes.Equal(got, r3) {
 		t.Errorf("rest: %d bytes, want record 3 (%d bytes)", len(got), len(r3))
@@ -146,29 +139,23 @@ func FuzzBatchConn(f *testing.F) {
 			chunks = append(chunks, stream[i:min(i+k, len(stream))])
 		}
 		c := newBatchConn(&chunkConn{chunks: chunks})
-		p := make([]byte, int(readLen)+1)
-		var got []byte
-		left := 0 // of the current record, by our own framing
-		for {
-			n, err := c.Read(p)
-			if n > 0 && left == 0 {
-				rest := stream[len(got):]
+		off, left := 0, 0 // left: of the current record, by our own framing
+		got, err := readEach(c, make([]byte, int(readLen)+1), func(b []byte) {
+			if len(b) > 0 && left == 0 {
+				rest := stream[off:]
 				left = len(rest)
 				if len(rest) >= recordHeaderLen {
 					left = min(left, recordHeaderLen+int(binary.BigEndian.Uint16(rest[3:])))
 				}
 			}
-			if n > left {
-				t.Fatalf("read of %d bytes at offset %d crosses a record end %d bytes on", n, len(got), left)
+			if len(b) > left {
+				t.Fatalf("read of %d bytes at offset %d crosses a record end %d bytes on", len(b), off, left)
 			}
-			left -= n
-			got = append(got, p[:n]...)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			left -= len(b)
+			off += len(b)
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 		if !bytes.Equal(got, stream) {
 			t.Fatalf("got %d bytes, want the %d written", len(got), len(stream))
@@ -177,3 +164,20 @@ func FuzzBatchConn(f *testing.F) {
 }
 
 func slicesConcat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+
+// readEach reads r into p until io.EOF, shows each read to each and
+// returns all the bytes read.
+func readEach(r io.Reader, p []byte, each func([]byte)) ([]byte, error) {
+	var all []byte
+	for {
+		n, err := r.Read(p)
+		each(p[:n])
+		all = append(all, p[:n]...)
+		if err == io.EOF {
+			return all, nil
+		}
+		if err != nil {
+			return all, err
+		}
+	}
+}

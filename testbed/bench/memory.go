@@ -10,8 +10,8 @@ import (
 // once with memory freed a moment before, once with memory left free for
 // coldWait. A destination QEMU touches every guest page it loads, so a move
 // pays this per page. On the test machines (themselves VMs that report
-// free memory back to their host) the second is 15-30 times the first:
-// 15 ms against 240-460 ms per 256 MiB, measured. The bench treats every
+// free memory back to their host) the second is 15-35 times the first:
+// 15-27 ms against 240-580 ms per 256 MiB, measured. The bench treats every
 // method alike (each source QEMU quits as its guest runs at the
 // destination), and prints both figures so a reader can tell how much of
 // a move was the machine's.
