@@ -49,6 +49,25 @@ func kernelArgs(spec api.VMSpec) string {
 	return strings.Join(args, " ")
 }
 
+// smpArg is the -smp argument. Under TCG a one-vCPU guest is declared with
+// room for two (maxcpus=2): QEMU 7.2 translates the code of a machine with
+// max_cpus 1 as if nothing ran beside it, dropping the guest's memory
+// barriers (fences elided, locked instructions made plain). But QEMU's main
+// loop thread reads the guest's virtio rings concurrently, so the host may
+// reorder the guest's store of a ring index before its load of the device's
+// event index, and a kick is lost: the transmit queue then stalls for good
+// (seen after minutes of overload: NETDEV WATCHDOG in the guest, 238 buffers
+// QEMU never looked at, until a stop/cont). QEMU 8.1 fixed it upstream ("tcg:
+// Do not elide memory barriers for !CF_PARALLEL in system mode"). With
+// max_cpus 2 the code is translated for parallel vCPUs, barriers included;
+// the second CPU is never plugged. Both ends of a migration build it alike.
+func smpArg(vcpus int, accel string) string {
+	if accel == AccelKVM || vcpus > 1 {
+		return strconv.Itoa(vcpus)
+	}
+	return strconv.Itoa(vcpus) + ",maxcpus=2"
+}
+
 // cpuModel is the CPU for an accelerator: a fixed model under TCG (same on
 // every host, so migration works), the host's under KVM.
 func cpuModel(accel string) string {
@@ -94,7 +113,7 @@ func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths, incoming b
 		"-accel", accel,
 		"-cpu", cpuModel(accel),
 		"-m", memArg(spec.MemoryMiB, accel),
-		"-smp", strconv.Itoa(spec.VCPUs),
+		"-smp", smpArg(spec.VCPUs, accel),
 		"-nodefaults", "-no-user-config",
 		"-display", "none", "-vga", "none",
 		"-kernel", kernel,

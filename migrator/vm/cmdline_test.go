@@ -70,7 +70,7 @@ func TestQEMUArgs(t *testing.T) {
 			"-qmp": "unix:/st/vms/vnf1/qmp.sock,server=on,wait=off", "-pidfile": "/st/vms/vnf1/qemu.pid",
 			"-sandbox": "on", "-display": "none", "-vga": "none",
 		}},
-		{AccelKVM, map[string]string{"-accel": "kvm", "-cpu": "host", "-m": "512"}},
+		{AccelKVM, map[string]string{"-accel": "kvm", "-cpu": "host", "-m": "512", "-smp": "2"}},
 	} {
 		args := qemuArgs(spec, tc.accel, "/img/vmlinuz", "/img/initrd.img", p, false)
 		for flag, want := range tc.want {
@@ -127,5 +127,24 @@ func TestVMPaths(t *testing.T) {
 		"/var/lib/nfh/hostA/vms/vm1/qemu.stderr"}
 	if p != want {
 		t.Errorf("got %+v, want %+v", p, want)
+	}
+}
+
+// A one-vCPU TCG guest is translated for parallel vCPUs (see smpArg); KVM
+// guests and guests with several vCPUs get what they asked for.
+func TestSmpArg(t *testing.T) {
+	for _, c := range []struct {
+		vcpus int
+		accel string
+		want  string
+	}{
+		{1, AccelTCG, "1,maxcpus=2"},
+		{2, AccelTCG, "2"},
+		{1, AccelKVM, "1"},
+		{4, AccelKVM, "4"},
+	} {
+		if got := smpArg(c.vcpus, c.accel); got != c.want {
+			t.Errorf("smpArg(%d, %s) = %q, want %q", c.vcpus, c.accel, got, c.want)
+		}
 	}
 }
