@@ -139,8 +139,12 @@ func hostOrder(ip netip.Addr) uint32 {
 // (the guest runs again there) the buffered frames go back into the tap, in
 // order, behind the residue still queued in it, through RELEASE
 // (rollbackSource); at the destination the HOLD entry goes and its frames
-// are counted as dropped "rollback_dest" (rollbackDest). Calling it again,
-// or without a migration, is a no-op.
+// are counted as dropped "rollback_dest" (rollbackDest). An entry adopted
+// from a previous run in MIRROR or BUFFER (its agent died as the source of
+// a migration that the new run rolled back) is rolled back as a source's:
+// the frames the previous run held are lost (dropped "restart"), those
+// captured since go back into the tap. Calling it again, or without a
+// migration, is a no-op.
 func (h *Handoff) Rollback(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.lookup(spec)
 	if err != nil {
@@ -148,12 +152,18 @@ func (h *Handoff) Rollback(ctx context.Context, spec api.VMSpec) error {
 	}
 	v.mu.Lock()
 	role := v.role
+	st, exists, err := h.d.maps.state(v.key)
 	v.mu.Unlock()
-	switch role {
-	case roleSource:
+	switch {
+	case role == roleSource:
 		return h.rollbackSource(ctx, v)
-	case roleDest:
+	case role == roleDest:
 		return h.rollbackDest(ctx, v)
+	case err != nil:
+		return fmt.Errorf("vm %s: reading its dataplane state: %w", spec.Name, err)
+	case exists && (st.Mode == modeMirror || st.Mode == modeBuffer):
+		v.log.Warn("rolling back a migration a previous run left", "mode", st.Mode.String())
+		return h.rollbackSource(ctx, v)
 	}
 	return nil
 }

@@ -241,6 +241,76 @@ func TestPrivRestart(t *testing.T) {
 	}
 }
 
+// The source's agent dies in BUFFER (it had stopped the guest): the frames
+// it had taken are lost and counted (dropped "restart"); while no process
+// runs the program still captures; the new process adopts the entry and,
+// once the restarted agent has resumed the guest, Rollback returns what was
+// captured since to the tap, in order, and PASS follows.
+func TestPrivRestartDuringBuffer(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	pin := filepath.Join(os.Getenv("DPT_BPFFS"), "host")
+	d1, tap, r := childSetup(t, Config{PinDir: pin})
+	h1 := d1.Handoff()
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	if err := h1.Begin(ctx, testSpec, netip.MustParseAddr("198.18.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 3) // mirrored: they reach the tap
+	r.waitFor(t, 3)
+	if err := h1.Switchover(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 2) // buffered in d1's queue: they die with it
+	waitConsumed(t, d1, 5)
+	if err := d1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 3) // no process holds the program now
+	captured, err := ebpf.LoadPinnedMap(filepath.Join(pin, "captured"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer captured.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if n, _ := count(captured, keyOf(vmMAC)); n >= 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the program did not capture without a process")
+		}
+	}
+
+	d2, err := New(ctx, Config{PinDir: pin, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	h := d2.Handoff()
+	if err := h.Attach(ctx, testSpec, tap); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := d2.maps.state(keyOf(vmMAC)); st.Mode != modeBuffer {
+		t.Fatalf("mode after restart: %s", st.Mode)
+	}
+	if err := h.Rollback(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	waitMode(t, d2, modePass, func() { s.send(1) })
+	s.mustSend(t, 2)
+	want := append(seqs(tagClient, 1, 3), seqs(tagClient, 6, s.seq)...)
+	wantSeq(t, r.waitFor(t, len(want)), want)
+	st := h.Stats(testSpec)
+	t.Logf("stats after the restart: %+v", st)
+	if st.Dropped[dropRestart] < 2 || st.Returned < 3 {
+		t.Fatalf("stats after the restart: %+v, want the 2 frames the first run held dropped, 3 returned", st)
+	}
+}
+
 // A Detach during HOLD (the incoming VM goes): the frames queued and those
 // still in the ring are counted as dropped "detached".
 func TestPrivDetachDuringHold(t *testing.T) {

@@ -2,12 +2,14 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"sync"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 )
 
@@ -55,7 +57,7 @@ func (f *fakeRuntime) Start(ctx context.Context, spec api.VMSpec, onTap handoff.
 		return nil, f.startErr
 	}
 	f.pid++
-	inst := &fakeInstance{f: f, done: make(chan struct{}), rec: api.VM{
+	inst := &fakeInstance{f: f, done: make(chan struct{}), qemu: &fakeQEMU{}, rec: api.VM{
 		Spec: spec, State: api.StateRunning, PID: f.pid, Tap: "nfht" + spec.Name,
 		Accel: "tcg", QMPSocket: "/x/" + spec.Name + "/qmp.sock", ConsoleLog: "/x/" + spec.Name + "/console.log",
 	}}
@@ -74,7 +76,7 @@ func (f *fakeRuntime) Adopt(ctx context.Context, rec api.VM) (Instance, error) {
 		return nil, fmt.Errorf("adopting %s: pid %d: %w", rec.Spec.Name, rec.PID, ErrGone)
 	}
 	// A new agent gets a fresh connection to the same guest.
-	n := &fakeInstance{f: f, done: inst.done, rec: inst.rec}
+	n := &fakeInstance{f: f, done: inst.done, qemu: inst.qemu, rec: inst.rec}
 	n.reason = inst.reason
 	f.live[rec.Spec.Name] = n
 	return n, nil
@@ -104,6 +106,7 @@ func (f *fakeRuntime) kill(name, reason string) {
 
 type fakeInstance struct {
 	f        *fakeRuntime
+	qemu     *fakeQEMU // shared by the instances of one guest
 	rec      api.VM
 	mu       sync.Mutex
 	done     chan struct{}
@@ -174,9 +177,59 @@ func (g *fakeGuest) query(ctx context.Context, addr netip.AddrPort) (api.GuestSt
 	return api.GuestStatus{}, fmt.Errorf("read udp %s: i/o timeout", addr)
 }
 
-// Execute and Events make fakeInstance a session.Guest; it has no QMP.
+// fakeQEMU is the state of a fake guest's QEMU that QMP shows: the run
+// state and the outgoing migration's status.
+type fakeQEMU struct {
+	mu        sync.Mutex
+	paused    bool
+	migration string // query-migrate's status
+	cmds      []string
+}
+
+func (q *fakeQEMU) set(paused bool, migration string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.paused, q.migration = paused, migration
+}
+
+func (q *fakeQEMU) commands() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]string(nil), q.cmds...)
+}
+
+// Execute and Events make fakeInstance a session.Guest. Its QMP knows what
+// an agent settling a migration asks: query-status, query-migrate,
+// migrate_cancel and cont.
 func (i *fakeInstance) Execute(ctx context.Context, cmd string, args, out any) error {
-	return fmt.Errorf("fake instance: no qmp for %s", cmd)
+	q := i.qemu
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.cmds = append(q.cmds, cmd)
+	var reply any
+	switch cmd {
+	case qmpcmd.QueryStatus:
+		st := qmpcmd.RunStateRunning
+		if q.paused {
+			st = qmpcmd.RunStatePaused
+		}
+		reply = qmpcmd.StatusInfo{Status: st}
+	case qmpcmd.QueryMigrate:
+		reply = qmpcmd.MigrateInfo{Status: q.migration}
+	case qmpcmd.MigrateCancel:
+		q.migration = qmpcmd.MigrationCancelled
+		return nil
+	case qmpcmd.Cont:
+		q.paused = false
+		return nil
+	default:
+		return fmt.Errorf("fake instance: no qmp for %s", cmd)
+	}
+	b, err := json.Marshal(reply)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
 }
 
 func (i *fakeInstance) Events(ctx context.Context) <-chan qmpx.Event {

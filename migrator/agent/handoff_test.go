@@ -38,6 +38,13 @@ func (h *attachRec) Detach(_ context.Context, spec api.VMSpec) error {
 	return nil
 }
 
+func (h *attachRec) Rollback(_ context.Context, spec api.VMSpec) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, "Rollback("+spec.Name+")")
+	return nil
+}
+
 func (h *attachRec) list() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -14,7 +14,9 @@ const ReasonGoneWhileDown = "guest gone while agent was down"
 
 // reconcile loads the stored records and brings each to a known state:
 //   - running: adopted (state running, Adopted true), or, when the guest is
-//     gone, cleaned up and kept as failed with ReasonGoneWhileDown;
+//     gone, cleaned up and kept as failed with ReasonGoneWhileDown; an
+//     outgoing migration the previous run left for it is settled
+//     (recoverOutgoing);
 //   - starting (the previous agent died mid-start): cleaned up and deleted;
 //   - failed: kept as is until deleted;
 //   - a record that does not decode: listed as failed, kept until deleted;
@@ -34,15 +36,22 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		a.add(&entry{rec: api.VM{Spec: api.VMSpec{Name: c.Key}, State: api.StateFailed, Host: a.cfg.Host,
 			Reason: "stored record cannot be decoded (" + c.Err.Error() + "); a guest of it, if any, is not managed"}})
 	}
+	outgoing, err := a.unfinishedOutgoing()
+	if err != nil {
+		return fmt.Errorf("reconciling: %w", err)
+	}
 	for _, rec := range recs {
-		if err := a.reconcileOne(ctx, rec); err != nil {
+		m, moving := outgoing[rec.Spec.Name]
+		if err := a.reconcileOne(ctx, rec, m, moving); err != nil {
 			return err
 		}
 	}
 	return a.reconcileMigrations()
 }
 
-func (a *Agent) reconcileOne(ctx context.Context, rec api.VM) error {
+// reconcileOne brings rec to a known state; out is the outgoing migration
+// the previous run left unfinished for it, if moving (see recoverOutgoing).
+func (a *Agent) reconcileOne(ctx context.Context, rec api.VM, out api.Migration, moving bool) error {
 	name := rec.Spec.Name
 	log := a.log.With("vm", name, "state", rec.State)
 	switch rec.State {
@@ -60,6 +69,9 @@ func (a *Agent) reconcileOne(ctx context.Context, rec api.VM) error {
 			a.setAccel(got.Accel)
 			a.watch(e, inst)
 			log.Info("vm adopted", "pid", got.PID)
+			if moving {
+				a.recoverOutgoing(ctx, e, inst, out)
+			}
 			return nil
 		}
 		if ctx.Err() != nil {

@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -143,5 +146,87 @@ func TestCorruptRecordDoesNotStopTheAgent(t *testing.T) {
 	h.restart()
 	if _, err := h.client.GetVM(ctx, "fw9"); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("fw9 back after a restart: %v", err)
+	}
+}
+
+// seedOutgoing stores an unfinished source record of vm, as an agent
+// killed during the migration leaves it. The store must be closed.
+func (h *harness) seedOutgoing(id, vm string, committed bool) {
+	st, err := store.Open(h.dir, store.Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer st.Close()
+	m := api.Migration{ID: id, VM: vm, From: "hostA", To: "hostB", Role: "source", State: api.MigrationSwitchover,
+		Started: time.Now().UTC(), Committed: committed,
+		Handoff: &api.HandoffReport{Source: api.HandoffStats{Buffered: 40, Dropped: map[string]uint64{"ring_full": 1}}}}
+	b, _ := json.Marshal(m)
+	if err := st.PutMigration(id, b); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// An agent that restarts while its guest was leaving settles the
+// migration: before the commit it cancels QEMU's migration, resumes the
+// guest it had stopped and rolls the hand-off back; after the commit it
+// resumes nothing and says the outcome is unknown.
+func TestRestartSettlesOutgoingMigration(t *testing.T) {
+	for _, committed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("committed=%v", committed), func(t *testing.T) {
+			ho := &attachRec{}
+			h := newHarnessWith(t, func(c *Config) { c.Handoff = ho })
+			ctx := ctxT(t)
+			if _, err := h.client.StartVM(ctx, spec("fw1", 1)); err != nil {
+				t.Fatal(err)
+			}
+			h.stop()
+			q := h.rt.live["fw1"].qemu
+			q.set(true, "pre-switchover") // stopped by the dead agent, QEMU waiting for it
+			h.seedOutgoing("hostA-7", "fw1", committed)
+			h.serve()
+
+			m, err := h.client.GetMigration(ctx, "hostA-7")
+			if err != nil {
+				t.Fatal(err)
+			}
+			vm, err := h.client.GetVM(ctx, "fw1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmds, calls := q.commands(), ho.list()
+			if m.State != api.MigrationFailed || m.Ended.IsZero() {
+				t.Fatalf("record %s ended %v, want failed with an end", m.State, m.Ended)
+			}
+			if !committed {
+				if !strings.Contains(m.Reason, "rolled back") || vm.Reason != "" {
+					t.Fatalf("record reason %q, vm reason %q: want rolled back, vm fine", m.Reason, vm.Reason)
+				}
+				if !slices.Contains(cmds, "migrate_cancel") || !slices.Contains(cmds, "cont") || !slices.Contains(calls, "Rollback(fw1)") {
+					t.Fatalf("qmp %v, hand-off %v: want migrate_cancel, cont and Rollback", cmds, calls)
+				}
+				if m.Handoff == nil || m.Handoff.Source.Buffered != 40 || m.Handoff.Source.Dropped["ring_full"] != 1 {
+					t.Fatalf("hand-off account %+v: the stored one must stay", m.Handoff)
+				}
+				return
+			}
+			if !strings.Contains(m.Reason, "outcome unknown") || !strings.Contains(vm.Reason, "outcome unknown") {
+				t.Fatalf("record reason %q, vm reason %q: want outcome unknown in both", m.Reason, vm.Reason)
+			}
+			if slices.Contains(cmds, "cont") || slices.Contains(cmds, "migrate_cancel") || slices.Contains(calls, "Rollback(fw1)") {
+				t.Fatalf("qmp %v, hand-off %v: a committed move must not be undone here", cmds, calls)
+			}
+		})
+	}
+}
+
+func TestWithRestart(t *testing.T) {
+	stored := &api.HandoffReport{Source: api.HandoffStats{Buffered: 10, Dropped: map[string]uint64{"ring_full": 2}}}
+	got := withRestart(stored, api.HandoffStats{Returned: 7, ReplayRate: 900, Dropped: map[string]uint64{"restart": 3, "ring_full": 1}})
+	want := api.HandoffStats{Buffered: 10, Returned: 7, ReplayRate: 900, Dropped: map[string]uint64{"ring_full": 3, "restart": 3}}
+	if !reflect.DeepEqual(got.Source, want) {
+		t.Fatalf("withRestart = %+v, want %+v", got.Source, want)
+	}
+	if got := withRestart(nil, api.HandoffStats{}); got == nil || got.Source.DroppedTotal() != 0 {
+		t.Fatalf("withRestart(nil) = %+v", got)
 	}
 }

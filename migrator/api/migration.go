@@ -58,6 +58,11 @@ type Migration struct {
 	WireBytes uint64 `json:"wire_bytes"`
 	Postcopy  bool   `json:"postcopy"`  // whether post-copy was entered
 	Throttled int    `json:"throttled"` // final CPU throttle percentage, 0 if none
+	// Committed is set at the source, and stored, before it tells the
+	// destination to run the guest: from then on only the destination's
+	// word may resume the guest at the source (an agent restarting with
+	// an unfinished record reads it).
+	Committed bool `json:"committed,omitempty"`
 
 	// Handoff is both ends' account of the traffic hand-off; nil until the
 	// migration began it.

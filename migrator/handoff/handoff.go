@@ -62,7 +62,9 @@ type Handoff interface {
 	// Rollback undoes what the other methods did on this end: at the
 	// source (called after the guest was resumed there), BUFFER goes back
 	// into the source tap, in order, and PASS; at the destination the HOLD
-	// entry goes (held frames counted as dropped "rollback_dest").
+	// entry goes (held frames counted as dropped "rollback_dest"). After
+	// an agent restart it also rolls back a source's part that the
+	// previous run left (the frames that run held count as dropped).
 	Rollback(ctx context.Context, spec api.VMSpec) error
 	// Stats is this end's account of the current or last migration of spec.
 	Stats(spec api.VMSpec) api.HandoffStats

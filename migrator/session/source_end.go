@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -47,40 +46,8 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 	s.log.Warn("migration failed, rolling back", "err", cause)
 	ctx = context.WithoutCancel(ctx)
 	g := s.cfg.Guest
-	alive := func() bool {
-		select {
-		case <-g.Done():
-			return false
-		default:
-			return true
-		}
-	}
-	if s.phase >= srcMigrating && alive() {
-		bounded(ctx, 5*time.Second, func(ctx context.Context) error {
-			return g.Execute(ctx, qmpcmd.MigrateCancel, nil, nil)
-		})
-		// QEMU leaves setup/active/pre-switchover/device/cancelling for
-		// cancelled or failed (or completed, if the cancel came too late:
-		// the destination has no Commit, so it never runs the guest).
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) && alive() {
-			st, _, err := migrateStatus(ctx, g)
-			if err == nil && (st == qmpcmd.MigrationCancelled || st == qmpcmd.MigrationFailed || st == qmpcmd.MigrationCompleted || st == "") {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	if alive() {
-		// QEMU restarts a guest that ran when its migration is cancelled
-		// or fails; a guest stopped at completion must be resumed here.
-		if rs, err := runState(ctx, g); err == nil && rs != qmpcmd.RunStateRunning {
-			if err := cont(ctx, g); err != nil {
-				s.log.Error("resuming the guest on the source", "state", rs, "err", err)
-			} else {
-				s.log.Info("guest resumed on the source", "was", rs)
-			}
-		}
+	if err := ResumeHere(ctx, g, s.log); err != nil {
+		s.log.Error("resuming the guest on the source", "err", err)
 	}
 	// The hand-off rolls back only now that the guest runs again: the
 	// buffered frames go back into its tap in order.
@@ -91,7 +58,7 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 		}
 	}
 	reason := cause.Error()
-	if !alive() {
+	if !guestAlive(g) {
 		reason += " (source qemu gone)"
 	}
 	return s.rec.finish(state, reason)

@@ -84,6 +84,9 @@ func (s *source) commit() error {
 	if !s.advance(srcCommitted) {
 		return nil
 	}
+	// Stored first: an agent that restarts after this must not resume
+	// the guest here on its own.
+	s.rec.update(true, func(m *api.Migration) { m.Committed = true })
 	s.log.Info("commit sent")
 	if err := wire.WriteMessage(s.ctl, wire.Commit{}); err != nil {
 		return fmt.Errorf("%w: sending commit to %s: %w", api.ErrPeer, s.cfg.Request.To, err)

@@ -1,0 +1,98 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/session"
+)
+
+// recoverWait bounds the roll-back of an outgoing migration a previous run
+// left: QEMU's cancel (up to 30 s) and the buffered frames going back.
+const recoverWait = 2 * time.Minute
+
+// unfinishedOutgoing returns the stored source records that a previous run
+// left unfinished, by VM (a VM takes part in one migration at a time).
+func (a *Agent) unfinishedOutgoing() (map[string]api.Migration, error) {
+	raws, err := a.cfg.Store.ListMigrations()
+	if err != nil {
+		return nil, fmt.Errorf("reading stored migrations: %w", err)
+	}
+	out := map[string]api.Migration{}
+	for _, r := range raws {
+		var m api.Migration
+		if json.Unmarshal(r.Data, &m) != nil || api.Ended(m.State) || m.Role != "source" {
+			continue
+		}
+		if old, ok := out[m.VM]; !ok || m.Started.After(old.Started) {
+			out[m.VM] = m
+		}
+	}
+	return out, nil
+}
+
+// recoverOutgoing settles outgoing migration m of a guest just re-adopted:
+// its agent died during it. The guest may be paused (that agent stopped it
+// for the switchover) and its dataplane entry left mirroring or buffering.
+//
+// Before the commit the destination never runs the guest, so the migration
+// is rolled back here: QEMU's migration cancelled, the guest resumed, the
+// dataplane back to PASS (the frames the dead agent held are lost and
+// counted as dropped; those captured since go back into the tap). The
+// destination, without its source, aborts on its own.
+//
+// After the commit the destination may run the guest: nothing is resumed
+// here, and the VM and the record say that the outcome is unknown.
+func (a *Agent) recoverOutgoing(ctx context.Context, e *entry, inst Instance, m api.Migration) {
+	log := a.log.With("vm", m.VM, "migration", m.ID)
+	var reason string
+	if m.Committed {
+		reason = fmt.Sprintf("outcome unknown: the agent restarted after committing the move to %s; the guest stays as it is here, check %s", m.To, m.To)
+		a.mu.Lock()
+		e.rec.Reason = "migration " + m.ID + ": " + reason
+		a.mu.Unlock()
+		log.Error("agent restarted after the commit: outcome unknown, the guest is not resumed here")
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, recoverWait)
+		defer cancel()
+		reason = ReasonAgentRestarted + "; rolled back: the guest runs here"
+		if g, ok := inst.(session.Guest); ok {
+			if err := session.ResumeHere(ctx, g, log); err != nil {
+				reason = ReasonAgentRestarted + "; rolling back: " + err.Error()
+				log.Error("resuming a guest the previous run left in a migration", "err", err)
+			}
+		}
+		if err := a.cfg.Handoff.Rollback(ctx, e.rec.Spec); err != nil {
+			log.Warn("rolling back the hand-off the previous run left", "err", err)
+		}
+		m.Handoff = withRestart(m.Handoff, a.cfg.Handoff.Stats(e.rec.Spec))
+		log.Warn("agent restarted during the migration: rolled back before the commit")
+	}
+	m.State, m.Reason, m.Ended = api.MigrationFailed, reason, time.Now().UTC()
+	a.recordMigration(m, true)
+}
+
+// withRestart adds to the source's account that the previous run stored
+// what this run did with the migration's frames: those it returned to the
+// tap and those it counted as dropped ("restart": held by the dead run).
+func withRestart(stored *api.HandoffReport, now api.HandoffStats) *api.HandoffReport {
+	var r api.HandoffReport
+	if stored != nil {
+		r = *stored
+	}
+	s := &r.Source
+	s.Returned += now.Returned
+	if now.ReplayRate > 0 {
+		s.ReplayRate = now.ReplayRate
+	}
+	for why, n := range now.Dropped {
+		if s.Dropped == nil {
+			s.Dropped = map[string]uint64{}
+		}
+		s.Dropped[why] += n
+	}
+	return &r
+}

@@ -1,0 +1,153 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/netctl/twamp"
+	"github.com/nfhandoff/nfhandoff/netctl/verify"
+)
+
+// recoveredWithin bounds how long after the restart of a source agent the
+// guest must run on its host alone (the destination gives its incoming
+// QEMU up when its source goes quiet: QUIC's idle timeout).
+const recoveredWithin = 30 * time.Second
+
+// TestIntegrationSourceAgentKilled kills the source's agent (SIGKILL) in
+// the middle of a migration under TWAMP-light at 500 pps, in pre-copy (the
+// dataplane mirroring) and in BUFFER (the agent had stopped the guest; its
+// traffic buffered), then restarts it. Within 30 s the guest runs on hostA
+// only, the same boot with its memory intact; hostB has no trace of it; the
+// source's record failed with a reason saying it was rolled back; every
+// TWAMP packet lost is counted among the frames the dataplane dropped (the
+// ones the dead agent held), none duplicated or reordered, and traffic
+// flows again (PASS).
+func TestIntegrationSourceAgentKilled(t *testing.T) {
+	env := requireTestbed(t)
+	requireDataplane(t, env)
+	// BUFFER lasts 3 s longer than it would: time to kill the agent in it.
+	env = env.WithAgentArgs("hostA", "--debug-switchover-delay", "3s")
+	upMigrationTestbed(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	last := startHandoffGuest(ctx, t, env, "hostA")
+
+	for _, tc := range []struct {
+		name    string
+		req     api.MigrateRequest
+		reached func(api.Migration) bool
+	}{
+		{"in pre-copy",
+			// 2 MiB/s: pre-copy lasts long enough to kill the agent in it.
+			api.MigrateRequest{VM: "fw1", To: "hostB", Bandwidth: 2 << 20, InitialBandwidth: 2 << 20},
+			func(m api.Migration) bool { return m.State == api.MigrationActive && m.Progress.Transferred > 4<<20 }},
+		{"in BUFFER",
+			api.MigrateRequest{VM: "fw1", To: "hostB"},
+			func(m api.Migration) bool { return m.State == api.MigrationSwitchover }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := api.NewClient(env.Socket("hostA"))
+			vm, err := c.GetVM(ctx, "fw1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := verify.Start(ctx, verify.Config{
+				Target: netip.AddrPortFrom(netip.MustParseAddr(guestIP), twamp.Port), Rate: 500, Netns: "nfh-client",
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Stop()
+			time.Sleep(time.Second)
+			m, err := c.Migrate(ctx, tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitState(ctx, t, c, m.ID, tc.reached)
+			killPidFile(t, filepath.Join(env.RunDir, "hostA", "migratord.pid"))
+			t.Logf("%s: killed hostA's agent", m.ID)
+			if _, err := env.Up(ctx, 2); err != nil {
+				t.Fatalf("restarting hostA's agent: %v", err)
+			}
+			restarted := time.Now()
+			onlyQEMU(ctx, t, env, "fw1", vm.PID, restarted.Add(recoveredWithin))
+			t.Logf("one QEMU runs fw1 %v after the restart", time.Since(restarted).Round(time.Millisecond))
+			time.Sleep(2 * time.Second) // traffic after the recovery
+			rep := verify.Analyze(s.Stop(), nil, verify.Limits{})
+
+			rec, err := c.GetMigration(ctx, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var dropped uint64
+			if rec.Handoff != nil {
+				dropped = rec.Handoff.Source.DroppedTotal()
+			}
+			t.Logf("source record: %s: %s; dataplane dropped %d; TWAMP sent %d lost %d dup %d reordered %d, largest gap %v",
+				rec.State, rec.Reason, dropped, rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, time.Duration(rep.LargestGap))
+			switch {
+			case rec.State != api.MigrationFailed || !strings.Contains(rec.Reason, "rolled back"):
+				t.Fatalf("source record %s (%q), want failed and rolled back", rec.State, rec.Reason)
+			case rep.Sent == 0 || uint64(rep.Lost) > dropped:
+				t.Fatalf("TWAMP lost %d of %d, more than the %d frames the dataplane counted as dropped", rep.Lost, rep.Sent, dropped)
+			case rep.Duplicated != 0 || rep.Reordered != 0:
+				t.Fatalf("TWAMP duplicated %d, reordered %d: want 0", rep.Duplicated, rep.Reordered)
+			}
+			got := guestOn(ctx, t, env, "hostA", "fw1")
+			sameGuest(t, last, got)
+			last = got
+			if _, err := api.NewClient(env.Socket("hostB")).GetVM(ctx, "fw1"); !errors.Is(err, api.ErrNotFound) {
+				t.Fatalf("hostB has fw1: %v", err)
+			}
+		})
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// waitState waits until migration id at c satisfies reached; it fails if
+// the migration ends first.
+func waitState(ctx context.Context, t *testing.T, c *api.Client, id string, reached func(api.Migration) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	for {
+		m, err := c.GetMigration(ctx, id)
+		switch {
+		case err == nil && reached(m):
+			return
+		case err == nil && api.Ended(m.State):
+			t.Fatalf("%s ended (%s: %s) before the state wanted", id, m.State, m.Reason)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: state not reached: last %+v, %v", id, m, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// onlyQEMU waits until pid is the only QEMU of vm on any host and reports
+// running; it fails at deadline.
+func onlyQEMU(ctx context.Context, t *testing.T, env Env, vm string, pid int, deadline time.Time) {
+	t.Helper()
+	for {
+		pids := qemuOf(env, vm)
+		st, err := api.NewClient(env.Socket("hostA")).GetVM(ctx, vm)
+		if slices.Equal(pids, []int{pid}) && err == nil && st.State == api.StateRunning && st.Reason == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("QEMUs of %s: %v, want only %d; hostA's record: %+v, %v", vm, pids, pid, st, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
