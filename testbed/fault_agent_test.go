@@ -77,7 +77,7 @@ func TestIntegrationSourceAgentKilled(t *testing.T) {
 				t.Fatalf("restarting hostA's agent: %v", err)
 			}
 			restarted := time.Now()
-			onlyQEMU(ctx, t, env, "fw1", vm.PID, restarted.Add(recoveredWithin))
+			onlyQEMU(ctx, t, env, "hostA", "fw1", vm.PID, restarted.Add(recoveredWithin))
 			t.Logf("one QEMU runs fw1 %v after the restart", time.Since(restarted).Round(time.Millisecond))
 			time.Sleep(2 * time.Second) // traffic after the recovery
 			rep := verify.Analyze(s.Stop(), nil, verify.Limits{})
@@ -135,19 +135,97 @@ func waitState(ctx context.Context, t *testing.T, c *api.Client, id string, reac
 	}
 }
 
-// onlyQEMU waits until pid is the only QEMU of vm on any host and reports
-// running; it fails at deadline.
-func onlyQEMU(ctx context.Context, t *testing.T, env Env, vm string, pid int, deadline time.Time) {
+// onlyQEMU waits until pid is the only QEMU of vm on any host and host
+// reports it running; it fails at deadline.
+func onlyQEMU(ctx context.Context, t *testing.T, env Env, host, vm string, pid int, deadline time.Time) {
 	t.Helper()
 	for {
 		pids := qemuOf(env, vm)
-		st, err := api.NewClient(env.Socket("hostA")).GetVM(ctx, vm)
+		st, err := api.NewClient(env.Socket(host)).GetVM(ctx, vm)
 		if slices.Equal(pids, []int{pid}) && err == nil && st.State == api.StateRunning && st.Reason == "" {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("QEMUs of %s: %v, want only %d; hostA's record: %+v, %v", vm, pids, pid, st, err)
+			t.Fatalf("QEMUs of %s: %v, want only %d; %s's record: %+v, %v", vm, pids, pid, host, st, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestIntegrationDestinationAgentKilledAfterCommit kills the destination's
+// agent (SIGKILL) right after the commit, the guest running there but the
+// source not yet told (--debug-running-delay), and restarts it: the guest
+// runs once, at the destination, the same boot with its memory intact; the
+// source, asking the restarted agent, ends its copy; both records say
+// completed.
+func TestIntegrationDestinationAgentKilledAfterCommit(t *testing.T) {
+	env := requireTestbed(t)
+	requireDataplane(t, env)
+	env = env.WithAgentArgs("hostB", "--debug-running-delay", "5s")
+	upMigrationTestbed(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	first := startHandoffGuest(ctx, t, env, "hostA")
+	a, b := api.NewClient(env.Socket("hostA")), api.NewClient(env.Socket("hostB"))
+	s, err := verify.Start(ctx, verify.Config{
+		Target: netip.AddrPortFrom(netip.MustParseAddr(guestIP), twamp.Port), Rate: 500, Netns: "nfh-client",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	time.Sleep(time.Second)
+	m, err := a.Migrate(ctx, api.MigrateRequest{VM: "fw1", To: "hostB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vm api.VM
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		vm, err = b.GetVM(ctx, "fw1")
+		if err == nil && vm.State == api.StateRunning {
+			break
+		}
+		if cur, err := a.GetMigration(ctx, m.ID); err == nil && api.Ended(cur.State) {
+			t.Fatalf("%s ended (%s: %s) before the guest ran at hostB", m.ID, cur.State, cur.Reason)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fw1 not running at hostB: %+v, %v", vm, err)
+		}
+	}
+	killPidFile(t, filepath.Join(env.RunDir, "hostB", "migratord.pid"))
+	t.Logf("%s: the guest runs at hostB (pid %d); killed hostB's agent", m.ID, vm.PID)
+	if _, err := env.Up(ctx, 2); err != nil {
+		t.Fatalf("restarting hostB's agent: %v", err)
+	}
+	end := waitMigration(ctx, t, a, m.ID)
+	// The destination's account comes once the source's flush and the
+	// traffic held meanwhile are in the tap.
+	var dm api.Migration
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		dm, err = b.GetMigration(ctx, m.ID)
+		if (err == nil && dm.Handoff != nil) || time.Now().After(deadline) {
+			break
+		}
+	}
+	t.Logf("source record: %s %s; destination record: %s %s (%v)", end.State, end.Reason, dm.State, dm.Reason, err)
+	if end.State != api.MigrationCompleted || err != nil || dm.State != api.MigrationCompleted {
+		t.Fatalf("records: source %s, destination %s: want both completed", end.State, dm.State)
+	}
+	onlyQEMU(ctx, t, env, "hostB", "fw1", vm.PID, time.Now().Add(recoveredWithin))
+	absentFrom(ctx, t, env, "hostA", "fw1")
+	time.Sleep(2 * time.Second) // traffic after the recovery
+	rep := verify.Analyze(s.Stop(), nil, verify.Limits{})
+	var dropped uint64
+	for _, h := range []*api.HandoffReport{end.Handoff, dm.Handoff} {
+		if h != nil {
+			dropped += h.Source.DroppedTotal() + h.Destination.DroppedTotal()
+		}
+	}
+	t.Logf("TWAMP sent %d lost %d dup %d reordered %d; dataplane dropped %d (source %v, destination %v)",
+		rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, dropped, end.Handoff, dm.Handoff)
+	if rep.Sent == 0 || uint64(rep.Lost) > dropped || rep.Duplicated != 0 {
+		t.Fatalf("TWAMP lost %d of %d (dropped and counted: %d), duplicated %d", rep.Lost, rep.Sent, dropped, rep.Duplicated)
+	}
+	got := guestOn(ctx, t, env, "hostB", "fw1")
+	sameGuest(t, first, got)
 }

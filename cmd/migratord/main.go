@@ -78,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&h.replayRate, "replay-rate", 0, "pace, in frames/s, of queued frames injected into a tap (a destination's release, a source's rollback); 0: automatic, twice the rate they arrived at, at least 1000/s; raised while new traffic arrives faster")
 	fs.IntVar(&h.replayBurst, "replay-burst", dataplane.DefaultReplayBurst, "frames injected at once before --replay-rate applies")
 	fs.DurationVar(&o.debug.SwitchoverDelay, "debug-switchover-delay", 0, "test knob: as a source, wait this long in BUFFER before migrate-continue")
+	fs.DurationVar(&o.debug.RunningDelay, "debug-running-delay", 0, "test knob: as a destination, wait this long with the guest running here before telling the source")
 	setUsage(fs, stderr)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -110,8 +111,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := h.check(); err != nil {
 		return o, err
 	}
-	if o.debug.SwitchoverDelay < 0 {
-		return o, fmt.Errorf("--debug-switchover-delay cannot be negative")
+	if o.debug.SwitchoverDelay < 0 || o.debug.RunningDelay < 0 {
+		return o, fmt.Errorf("--debug-switchover-delay and --debug-running-delay cannot be negative")
 	}
 	if err := o.checkQUIC(); err != nil {
 		return o, err

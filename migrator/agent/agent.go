@@ -167,7 +167,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.life, a.endLife = context.WithCancel(context.Background())
 	a.dest = session.NewServer(session.DestConfig{
-		Host: cfg.Host, Agent: destAgent{a}, Handoff: cfg.Handoff, Logger: a.log, Context: a.life,
+		Host: cfg.Host, Agent: destAgent{a}, Handoff: cfg.Handoff, Logger: a.log, Context: a.life, Debug: cfg.Debug,
 	})
 	return a, nil
 }

@@ -45,6 +45,13 @@ func (h *attachRec) Rollback(_ context.Context, spec api.VMSpec) error {
 	return nil
 }
 
+func (h *attachRec) Flushed(_ context.Context, spec api.VMSpec, flush handoff.Stream) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, fmt.Sprintf("Flushed(%s,%v)", spec.Name, flush != nil))
+	return nil
+}
+
 func (h *attachRec) list() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -16,6 +16,11 @@ import (
 // unfinished when the agent starts.
 const ReasonAgentRestarted = "agent restarted during the migration"
 
+// ReasonRestartedAfterArrival is the note on an incoming migration found
+// unfinished although its guest runs here: the agent restarted after the
+// guest started, before the migration's end.
+const ReasonRestartedAfterArrival = "agent restarted after the guest started here"
+
 // recordMigration keeps a migration's live record and stores it when
 // persist is set.
 func (a *Agent) recordMigration(m api.Migration, persist bool) {
@@ -132,8 +137,13 @@ func (a *Agent) AttachVerification(id string, v json.RawMessage) (api.Migration,
 	return m, nil
 }
 
-// reconcileMigrations marks migrations left unfinished by a previous
-// agent as failed: their sessions died with it.
+// reconcileMigrations ends the migrations a previous agent left unfinished:
+// their sessions died with it. An incoming one whose guest was handed over
+// here (the VM was adopted running: its record says running only once the
+// guest ran here) completed, unless it was in post-copy, which cannot end
+// without its source: the source asks, and must never resume a guest that
+// ran here; its hand-off ends when the source's flush comes
+// (settleArrival). The others failed.
 func (a *Agent) reconcileMigrations() error {
 	raws, err := a.cfg.Store.ListMigrations()
 	if err != nil {
@@ -142,6 +152,10 @@ func (a *Agent) reconcileMigrations() error {
 	for _, r := range raws {
 		var m api.Migration
 		if json.Unmarshal(r.Data, &m) != nil || api.Ended(m.State) {
+			continue
+		}
+		if spec, ok := a.runningSpec(m.VM); ok && m.Role == "destination" && !m.Postcopy {
+			a.settleArrival(spec, m)
 			continue
 		}
 		m.State, m.Reason, m.Ended = api.MigrationFailed, ReasonAgentRestarted, time.Now().UTC()
@@ -157,4 +171,16 @@ func (a *Agent) activeMigrations() int {
 	n := len(a.migs)
 	a.mu.Unlock()
 	return n + a.dest.Active()
+}
+
+// runningSpec returns the spec of VM name if it is one of this agent's
+// running guests.
+func (a *Agent) runningSpec(name string) (api.VMSpec, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.vms[name]
+	if e == nil || e.inst == nil || e.rec.State != api.StateRunning {
+		return api.VMSpec{}, false
+	}
+	return e.rec.Spec, true
 }

@@ -152,17 +152,56 @@ func TestCorruptRecordDoesNotStopTheAgent(t *testing.T) {
 // seedOutgoing stores an unfinished source record of vm, as an agent
 // killed during the migration leaves it. The store must be closed.
 func (h *harness) seedOutgoing(id, vm string, committed bool) {
+	h.seedMigration(api.Migration{ID: id, VM: vm, From: "hostA", To: "hostB", Role: "source", State: api.MigrationSwitchover,
+		Started: time.Now().UTC(), Committed: committed,
+		Handoff: &api.HandoffReport{Source: api.HandoffStats{Buffered: 40, Dropped: map[string]uint64{"ring_full": 1}}}})
+}
+
+// seedMigration stores m. The store must be closed.
+func (h *harness) seedMigration(m api.Migration) {
 	st, err := store.Open(h.dir, store.Options{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	defer st.Close()
-	m := api.Migration{ID: id, VM: vm, From: "hostA", To: "hostB", Role: "source", State: api.MigrationSwitchover,
-		Started: time.Now().UTC(), Committed: committed,
-		Handoff: &api.HandoffReport{Source: api.HandoffStats{Buffered: 40, Dropped: map[string]uint64{"ring_full": 1}}}}
 	b, _ := json.Marshal(m)
-	if err := st.PutMigration(id, b); err != nil {
+	if err := st.PutMigration(m.ID, b); err != nil {
 		h.t.Fatal(err)
+	}
+}
+
+// An agent that restarts after a guest arrived (adopted running here) but
+// before its incoming migration ended completes that migration, so that
+// the source, asking, never resumes its own copy; an incoming migration
+// whose guest is not here failed, and one in post-copy keeps post-copy's
+// mark (the source hears that the guest runs here).
+func TestRestartAfterArrival(t *testing.T) {
+	ho := &attachRec{}
+	h := newHarnessWith(t, func(c *Config) { c.Handoff = ho })
+	ctx := ctxT(t)
+	if _, err := h.client.StartVM(ctx, spec("fw1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	h.stop()
+	in := func(id, vm string, postcopy bool) api.Migration {
+		return api.Migration{ID: id, VM: vm, From: "hostB", To: "hostA", Role: "destination", State: api.MigrationActive,
+			Started: time.Now().UTC(), Postcopy: postcopy}
+	}
+	h.seedMigration(in("hostB-1", "fw1", false))
+	h.seedMigration(in("hostB-2", "fw5", false))
+	h.seedMigration(in("hostB-3", "fw1", true))
+	h.serve()
+	for id, want := range map[string]string{"hostB-1": api.MigrationCompleted, "hostB-2": api.MigrationFailed, "hostB-3": api.MigrationFailed} {
+		m, err := h.client.GetMigration(ctx, id)
+		if err != nil || m.State != want || m.Reason == "" {
+			t.Errorf("%s after restart: %s (%q), %v: want %s with a reason", id, m.State, m.Reason, err, want)
+		}
+	}
+	// The traffic held for the arrived guest waits for the source's flush,
+	// or the agent's end, and is released once.
+	h.stop()
+	if n := slices.Index(ho.list(), "Flushed(fw1,false)"); n < 0 || slices.Index(ho.list()[n+1:], "Flushed(fw1,false)") >= 0 {
+		t.Fatalf("hand-off calls %v: want one Flushed(fw1, no flush)", ho.list())
 	}
 }
 
@@ -221,12 +260,12 @@ func TestRestartSettlesOutgoingMigration(t *testing.T) {
 
 func TestWithRestart(t *testing.T) {
 	stored := &api.HandoffReport{Source: api.HandoffStats{Buffered: 10, Dropped: map[string]uint64{"ring_full": 2}}}
-	got := withRestart(stored, api.HandoffStats{Returned: 7, ReplayRate: 900, Dropped: map[string]uint64{"restart": 3, "ring_full": 1}})
+	got := withRestart(stored, api.HandoffStats{Returned: 7, ReplayRate: 900, Dropped: map[string]uint64{"restart": 3, "ring_full": 1}}, true)
 	want := api.HandoffStats{Buffered: 10, Returned: 7, ReplayRate: 900, Dropped: map[string]uint64{"ring_full": 3, "restart": 3}}
 	if !reflect.DeepEqual(got.Source, want) {
 		t.Fatalf("withRestart = %+v, want %+v", got.Source, want)
 	}
-	if got := withRestart(nil, api.HandoffStats{}); got == nil || got.Source.DroppedTotal() != 0 {
+	if got := withRestart(nil, api.HandoffStats{Released: 2}, false); got == nil || got.Destination.Released != 2 || got.Source.DroppedTotal() != 0 {
 		t.Fatalf("withRestart(nil) = %+v", got)
 	}
 }

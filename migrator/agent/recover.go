@@ -68,23 +68,28 @@ func (a *Agent) recoverOutgoing(ctx context.Context, e *entry, inst Instance, m 
 		if err := a.cfg.Handoff.Rollback(ctx, e.rec.Spec); err != nil {
 			log.Warn("rolling back the hand-off the previous run left", "err", err)
 		}
-		m.Handoff = withRestart(m.Handoff, a.cfg.Handoff.Stats(e.rec.Spec))
+		m.Handoff = withRestart(m.Handoff, a.cfg.Handoff.Stats(e.rec.Spec), true)
 		log.Warn("agent restarted during the migration: rolled back before the commit")
 	}
 	m.State, m.Reason, m.Ended = api.MigrationFailed, reason, time.Now().UTC()
 	a.recordMigration(m, true)
 }
 
-// withRestart adds to the source's account that the previous run stored
-// what this run did with the migration's frames: those it returned to the
-// tap and those it counted as dropped ("restart": held by the dead run).
-func withRestart(stored *api.HandoffReport, now api.HandoffStats) *api.HandoffReport {
+// withRestart adds to the account the previous run stored what this run
+// did with the migration's frames: those it returned to the source tap or
+// released into the destination tap, and those it counted as dropped
+// ("restart": held by the dead run). source says which end's account.
+func withRestart(stored *api.HandoffReport, now api.HandoffStats, source bool) *api.HandoffReport {
 	var r api.HandoffReport
 	if stored != nil {
 		r = *stored
 	}
-	s := &r.Source
+	s := &r.Destination
+	if source {
+		s = &r.Source
+	}
 	s.Returned += now.Returned
+	s.Released += now.Released
 	if now.ReplayRate > 0 {
 		s.ReplayRate = now.ReplayRate
 	}
@@ -95,4 +100,20 @@ func withRestart(stored *api.HandoffReport, now api.HandoffStats) *api.HandoffRe
 		s.Dropped[why] += n
 	}
 	return &r
+}
+
+// settleArrival ends incoming migration m whose guest was handed over here
+// before the agent died: it completed (the source, asking, ends its copy
+// and sends its flush). The dataplane still holds the guest's traffic as
+// the dead run left it: the destination server injects the source's flush
+// and releases the hold after it, in order (session.Server.Arrived); the
+// record gets the hand-off's account then.
+func (a *Agent) settleArrival(spec api.VMSpec, m api.Migration) {
+	m.State, m.Reason, m.Ended = api.MigrationCompleted, ReasonRestartedAfterArrival, time.Now().UTC()
+	a.recordMigration(m, true)
+	a.log.Warn("unfinished incoming migration completed: its guest runs here; waiting for the source's flush", "migration", m.ID, "vm", m.VM)
+	a.dest.Arrived(spec, m.ID, func(st api.HandoffStats) {
+		m.Handoff = withRestart(m.Handoff, st, false)
+		a.recordMigration(m, true)
+	})
 }

@@ -13,7 +13,9 @@ import (
 // Who uses them: the integration tests (testbed/handoff_failure_test.go)
 // start migratord with --debug-switchover-delay to widen the blackout (a
 // small BUFFER overflows; the destination is killed while the source
-// buffers), and the session's unit tests set it directly.
+// buffers) and --debug-running-delay to kill a destination's agent after
+// the commit (testbed/fault_agent_test.go); the session's unit tests set
+// them directly.
 //
 // Why one struct handed on whole (migratord's flags -> agent.Config.Debug
 // -> SourceConfig.Debug, read only here) rather than an environment
@@ -26,6 +28,24 @@ type Debug struct {
 	// SwitchoverDelay is how long a source waits after the hand-off's
 	// Switchover (BUFFER) before migrate-continue, the guest stopped.
 	SwitchoverDelay time.Duration
+	// RunningDelay is how long a destination waits, the guest running
+	// here and handed to its agent, before it tells the source (Running).
+	RunningDelay time.Duration
+}
+
+// runningDelay waits cfg.Debug.RunningDelay with the guest running here
+// and the source not yet told.
+func (d *dest) runningDelay(ctx context.Context) {
+	if d.cfg.Debug.RunningDelay <= 0 {
+		return
+	}
+	d.log.Warn("debug: delaying Running", "delay", d.cfg.Debug.RunningDelay)
+	t := time.NewTimer(d.cfg.Debug.RunningDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // switchoverDelay waits cfg.Debug.SwitchoverDelay with the guest stopped

@@ -42,6 +42,7 @@ type DestConfig struct {
 	FlushTimeout  time.Duration // Running until the source's flush stream (default 30s)
 	CommitTimeout time.Duration // after Commit, how long to wait for the incoming migration to finish (default 2m)
 	Poll          time.Duration // query-migrate/query-status interval (default 200ms)
+	Debug         Debug         // test knobs; zero in production
 }
 
 func (c *DestConfig) defaults() {

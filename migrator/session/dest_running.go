@@ -21,6 +21,7 @@ func (d *dest) running(ctx context.Context) {
 	if err := d.cfg.Agent.Adopt(d.hello.Spec, d.guest); err != nil {
 		d.log.Error("handing the running guest to the agent", "err", err)
 	}
+	d.runningDelay(ctx)
 	var run wire.Running
 	if !d.commitAt.IsZero() && !d.contAt.IsZero() {
 		run = wire.Running{Starting: api.Duration(d.contAt.Sub(d.commitAt)), Since: api.Duration(time.Since(d.contAt)),

@@ -19,6 +19,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*dest
+	late     map[string]*arrival // see Arrived
 	serving  map[Conn]bool
 	wg       sync.WaitGroup
 }
@@ -26,14 +27,16 @@ type Server struct {
 // NewServer returns a destination server.
 func NewServer(cfg DestConfig) *Server {
 	cfg.defaults()
-	return &Server{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*dest), serving: make(map[Conn]bool)}
+	return &Server{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*dest), late: make(map[string]*arrival),
+		serving: make(map[Conn]bool)}
 }
 
-// Active is the number of destination sessions under way.
+// Active is the number of destination sessions under way, with the
+// hand-offs of arrivals from before a restart (Arrived).
 func (s *Server) Active() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.sessions)
+	return len(s.sessions) + len(s.late)
 }
 
 // Wait waits for every session to end.
@@ -88,6 +91,9 @@ func (s *Server) dispatch(ctx context.Context, c Conn, st Stream, h wire.StreamH
 			return
 		}
 		if h.Kind == wire.KindFlush {
+			if s.lateFlush(h.Session, st) {
+				return // the arrival closes it
+			}
 			// A flush after the session ended (e.g. on a new connection):
 			// nothing holds packets for it any more.
 			s.log.Debug("flush stream for no session", "session", h.Session)
