@@ -10,6 +10,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 func bedEnv(b *bed) []string { return []string{"DPT_BPFFS=" + b.bpffs, "DPT_CLIENT=" + b.client} }
@@ -159,6 +161,45 @@ func TestPrivTinyQueue(t *testing.T) {
 	wantSeq(t, got[:5], seqs(tagClient, 1, 5))
 }
 
+// waitPinnedCaptured waits until the pinned counters under pin (no process
+// reading them) say n frames of the VM were captured.
+func waitPinnedCaptured(t *testing.T, pin string, n uint64) {
+	t.Helper()
+	captured, err := ebpf.LoadPinnedMap(filepath.Join(pin, "captured"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer captured.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		c, _ := count(captured, keyOf(vmMAC))
+		if c >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("captured %d without a process, want %d", c, n)
+		}
+	}
+}
+
+// restarted is the dataplane a restarted agent makes over the pins under
+// pin, attached to tap, whose adopted entry it checks is in mode want.
+func restarted(ctx context.Context, t *testing.T, pin string, tap handoff.Tap, want mode) (*Dataplane, *Handoff) {
+	t.Helper()
+	d, err := New(ctx, Config{PinDir: pin, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	h := d.Handoff()
+	if err := h.Attach(ctx, testSpec, tap); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := d.maps.state(keyOf(vmMAC)); st.Mode != want {
+		t.Fatalf("mode after restart: %s, want %s", st.Mode, want)
+	}
+	return d, h
+}
+
 // The agent restarts during HOLD: the frames the old process had taken are
 // lost and counted (dropped "restart"); while no process runs, the pinned
 // tap link still captures; the new process adopts the pinned maps, re-uses
@@ -191,31 +232,8 @@ func TestPrivRestart(t *testing.T) {
 		return v.consumed()
 	}()
 	s.mustSend(t, 3) // no process holds the program now
-	captured, err := ebpf.LoadPinnedMap(filepath.Join(pin, "captured"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer captured.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for n, _ := count(captured, keyOf(vmMAC)); n < took+3; n, _ = count(captured, keyOf(vmMAC)) {
-		if time.Now().After(deadline) {
-			t.Fatalf("captured %d (3 without a process), want %d", n, took+3)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-
-	d2, err := New(ctx, Config{PinDir: pin, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d2.Close()
-	h := d2.Handoff()
-	if err := h.Attach(ctx, testSpec, tap); err != nil {
-		t.Fatal(err)
-	}
-	if st, _, _ := d2.maps.state(keyOf(vmMAC)); st.Mode != modeHold {
-		t.Fatalf("mode after restart: %s", st.Mode)
-	}
+	waitPinnedCaptured(t, pin, took+3)
+	d2, h := restarted(ctx, t, pin, tap, modeHold)
 	l, err := link.LoadPinnedLink(filepath.Join(pin, "links", "dt0-tap_egress"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -271,32 +289,8 @@ func TestPrivRestartDuringBuffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mustSend(t, 3) // no process holds the program now
-	captured, err := ebpf.LoadPinnedMap(filepath.Join(pin, "captured"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer captured.Close()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-		if n, _ := count(captured, keyOf(vmMAC)); n >= 8 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the program did not capture without a process")
-		}
-	}
-
-	d2, err := New(ctx, Config{PinDir: pin, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d2.Close()
-	h := d2.Handoff()
-	if err := h.Attach(ctx, testSpec, tap); err != nil {
-		t.Fatal(err)
-	}
-	if st, _, _ := d2.maps.state(keyOf(vmMAC)); st.Mode != modeBuffer {
-		t.Fatalf("mode after restart: %s", st.Mode)
-	}
+	waitPinnedCaptured(t, pin, 8)
+	d2, h := restarted(ctx, t, pin, tap, modeBuffer)
 	if err := h.Rollback(ctx, testSpec); err != nil {
 		t.Fatal(err)
 	}

@@ -58,14 +58,7 @@ func TestIntegrationSourceAgentKilled(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := verify.Start(ctx, verify.Config{
-				Target: netip.AddrPortFrom(netip.MustParseAddr(guestIP), twamp.Port), Rate: 500, Netns: "nfh-client",
-			}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Stop()
-			time.Sleep(time.Second)
+			s := faultTraffic(ctx, t)
 			m, err := c.Migrate(ctx, tc.req)
 			if err != nil {
 				t.Fatal(err)
@@ -111,6 +104,22 @@ func TestIntegrationSourceAgentKilled(t *testing.T) {
 			return
 		}
 	}
+}
+
+// faultTraffic sends TWAMP-light at 500 pps from the client namespace to
+// the guest until the test ends or its Stop; the first second is sent
+// before it returns.
+func faultTraffic(ctx context.Context, t *testing.T) *verify.Sender {
+	t.Helper()
+	s, err := verify.Start(ctx, verify.Config{
+		Target: netip.AddrPortFrom(netip.MustParseAddr(guestIP), twamp.Port), Rate: 500, Netns: "nfh-client",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	time.Sleep(time.Second)
+	return s
 }
 
 // waitState waits until migration id at c satisfies reached; it fails if
@@ -167,14 +176,7 @@ func TestIntegrationDestinationAgentKilledAfterCommit(t *testing.T) {
 	defer cancel()
 	first := startHandoffGuest(ctx, t, env, "hostA")
 	a, b := api.NewClient(env.Socket("hostA")), api.NewClient(env.Socket("hostB"))
-	s, err := verify.Start(ctx, verify.Config{
-		Target: netip.AddrPortFrom(netip.MustParseAddr(guestIP), twamp.Port), Rate: 500, Netns: "nfh-client",
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	time.Sleep(time.Second)
+	s := faultTraffic(ctx, t)
 	m, err := a.Migrate(ctx, api.MigrateRequest{VM: "fw1", To: "hostB"})
 	if err != nil {
 		t.Fatal(err)
