@@ -84,7 +84,11 @@ func (c *Conn) OpenLane(ctx context.Context, h wire.StreamHeader) (*Stream, erro
 func (c *Conn) adopt(tc *tls.Conn, bc *batchConn, h wire.StreamHeader) *Stream {
 	l := &laneEnd{Conn: tc, bc: bc}
 	s := &Stream{e: l, c: c, h: h}
-	l.unwatch = context.AfterFunc(c.Context(), s.Cancel)
+	// A connection already ended runs the cancel at once, in another
+	// goroutine: it must not read unwatch before it is set.
+	set := make(chan struct{})
+	l.unwatch = context.AfterFunc(c.Context(), func() { <-set; s.Cancel() })
+	close(set)
 	return s
 }
 
