@@ -121,8 +121,13 @@ func (i *fakeInstance) QueryStatus(ctx context.Context) (string, error) {
 	case <-i.done:
 		return "", fmt.Errorf("qmp: connection closed")
 	default:
-		return "running", nil
 	}
+	i.qemu.mu.Lock()
+	defer i.qemu.mu.Unlock()
+	if i.qemu.paused {
+		return qmpcmd.RunStatePaused, nil
+	}
+	return qmpcmd.RunStateRunning, nil
 }
 
 func (i *fakeInstance) Stop(ctx context.Context) error {

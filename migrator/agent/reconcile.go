@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 // ReasonGoneWhileDown is the failure reason of a guest that died while no
@@ -17,7 +18,8 @@ const ReasonGoneWhileDown = "guest gone while agent was down"
 //     gone, cleaned up and kept as failed with ReasonGoneWhileDown; an
 //     outgoing migration the previous run left for it is settled
 //     (recoverOutgoing);
-//   - starting (the previous agent died mid-start): cleaned up and deleted;
+//   - starting (the previous agent died mid-start): adopted if its QEMU runs
+//     the guest (adoptStarted), else cleaned up and deleted;
 //   - failed: kept as is until deleted;
 //   - a record that does not decode: listed as failed, kept until deleted;
 //   - anything else: deleted.
@@ -58,17 +60,10 @@ func (a *Agent) reconcileOne(ctx context.Context, rec api.VM, out api.Migration,
 	case api.StateRunning:
 		inst, err := a.cfg.Runtime.Adopt(ctx, rec)
 		if err == nil {
-			got := inst.Record()
-			got.Spec, got.State, got.Host, got.Created, got.Adopted = rec.Spec, api.StateRunning, a.cfg.Host, rec.Created, true
-			if err := a.cfg.Store.PutVM(got); err != nil {
-				return fmt.Errorf("reconciling vm %s: %w", name, err)
+			e, err := a.adopted(ctx, rec, inst)
+			if err != nil {
+				return err
 			}
-			e := &entry{rec: got, inst: inst}
-			a.attachAdopted(ctx, e, inst)
-			a.add(e)
-			a.setAccel(got.Accel)
-			a.watch(e, inst)
-			log.Info("vm adopted", "pid", got.PID)
 			if moving {
 				a.recoverOutgoing(ctx, e, inst, out)
 			}
@@ -97,6 +92,11 @@ func (a *Agent) reconcileOne(ctx context.Context, rec api.VM, out api.Migration,
 		a.add(&entry{rec: rec})
 		log.Info("failed vm kept", "reason", rec.Reason)
 	default:
+		if rec.State == api.StateStarting {
+			if ok, err := a.adoptStarted(ctx, rec); ok || err != nil {
+				return err
+			}
+		}
 		if err := a.cfg.Runtime.Cleanup(ctx, rec); err != nil {
 			log.Warn("cleanup of an unfinished vm", "err", err)
 		}
@@ -106,6 +106,47 @@ func (a *Agent) reconcileOne(ctx context.Context, rec api.VM, out api.Migration,
 		log.Warn("unfinished vm removed")
 	}
 	return nil
+}
+
+// adopted makes inst, the guest of rec re-adopted after a restart, one of
+// the agent's running VMs: stored as running, its tap attached, watched.
+func (a *Agent) adopted(ctx context.Context, rec api.VM, inst Instance) (*entry, error) {
+	got := inst.Record()
+	got.Spec, got.State, got.Host, got.Created, got.Adopted = rec.Spec, api.StateRunning, a.cfg.Host, rec.Created, true
+	if err := a.cfg.Store.PutVM(got); err != nil {
+		return nil, fmt.Errorf("reconciling vm %s: %w", rec.Spec.Name, err)
+	}
+	e := &entry{rec: got, inst: inst}
+	a.attachAdopted(ctx, e, inst)
+	a.add(e)
+	a.setAccel(got.Accel)
+	a.watch(e, inst)
+	a.log.Info("vm adopted", "vm", rec.Spec.Name, "pid", got.PID)
+	return e, nil
+}
+
+// adoptStarted adopts the guest of a record left "starting" if its QEMU
+// runs the guest: the start, or the arrival of a migration (whose guest
+// runs only after the commit), went through and only the record's last
+// write did not happen (the agent died, or the store failed it). Killing
+// that guest would lose it, so a store that cannot record it stops the
+// reconciliation (the guest is left alone). Anything else is not adopted.
+func (a *Agent) adoptStarted(ctx context.Context, rec api.VM) (bool, error) {
+	inst, err := a.cfg.Runtime.Adopt(ctx, rec)
+	if err != nil {
+		return false, nil
+	}
+	if st, err := inst.QueryStatus(ctx); err != nil || st != qmpcmd.RunStateRunning {
+		if d, ok := inst.(detacher); ok {
+			d.Detach() // Cleanup kills it next
+		}
+		return false, nil
+	}
+	if _, err := a.adopted(ctx, rec, inst); err != nil {
+		return false, err
+	}
+	a.log.Warn("a guest left starting runs: adopted", "vm", rec.Spec.Name)
+	return true, nil
 }
 
 func (a *Agent) add(e *entry) {

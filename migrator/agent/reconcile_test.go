@@ -269,3 +269,56 @@ func TestWithRestart(t *testing.T) {
 		t.Fatalf("withRestart(nil) = %+v", got)
 	}
 }
+
+// setStored rewrites the stored state of vm, as an agent that died before
+// its last write leaves it. The store must be closed.
+func (h *harness) setStored(vm, state string) {
+	st, err := store.Open(h.dir, store.Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer st.Close()
+	recs, _, err := st.ListVMs()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Spec.Name == vm {
+			r.State = state
+			if err := st.PutVM(r); err != nil {
+				h.t.Fatal(err)
+			}
+			return
+		}
+	}
+	h.t.Fatalf("no stored record of %s", vm)
+}
+
+// A record left "starting" whose guest runs (its start or its arrival went
+// through, but not the record's last write: the agent died, or the store
+// failed it) is adopted, not killed; one whose QEMU does not run the guest
+// (an arrival never resumed) is cleaned up as before.
+func TestStartingButRunningIsAdopted(t *testing.T) {
+	h := newHarness(t)
+	ctx := ctxT(t)
+	for i, n := range []string{"fw1", "fw2"} {
+		if _, err := h.client.StartVM(ctx, spec(n, i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.stop()
+	h.rt.live["fw2"].qemu.set(true, "")
+	h.setStored("fw1", api.StateStarting)
+	h.setStored("fw2", api.StateStarting)
+	h.serve()
+	vm, err := h.client.GetVM(ctx, "fw1")
+	if err != nil || vm.State != api.StateRunning || !vm.Adopted {
+		t.Fatalf("fw1 after restart: %+v, %v: want running, adopted", vm, err)
+	}
+	if _, err := h.client.GetVM(ctx, "fw2"); !errors.Is(err, api.ErrNotFound) || !slices.Contains(h.rt.cleanedNames(), "fw2") {
+		t.Fatalf("fw2 after restart: %v, cleaned %v: want gone and cleaned up", err, h.rt.cleanedNames())
+	}
+	if slices.Contains(h.rt.cleanedNames(), "fw1") {
+		t.Fatal("the running guest was cleaned up")
+	}
+}
