@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
@@ -77,16 +79,26 @@ func (d *dest) takeFlush(ctx context.Context) {
 	case <-ctx.Done():
 	}
 	timer.Stop()
-	err := bounded(context.WithoutCancel(ctx), 30*time.Second, func(ctx context.Context) error {
-		return d.cfg.Handoff.Flushed(ctx, d.hello.Spec, flush)
+	release(ctx, d.cfg.Handoff, d.hello.Spec, flush, d.log)
+}
+
+// releaseWait bounds the injection of a flush and the release of the HOLD
+// queue behind it.
+const releaseWait = 30 * time.Second
+
+// release injects flush (if not nil) into spec's tap, then the frames the
+// dataplane held, in order (Handoff.Flushed), and closes flush.
+func release(ctx context.Context, h handoff.Handoff, spec api.VMSpec, flush Stream, log *slog.Logger) {
+	err := bounded(context.WithoutCancel(ctx), releaseWait, func(ctx context.Context) error {
+		return h.Flushed(ctx, spec, flush)
 	})
 	if err != nil && !errors.Is(err, io.EOF) {
-		d.log.Warn("hand-off flushed", "err", err)
+		log.Warn("hand-off flushed", "err", err)
 	}
 	if flush != nil {
 		flush.Close()
 	}
-	d.log.Info("hand-off: flush injected, hold released", "flush", flush != nil)
+	log.Info("hand-off: flush injected, hold released", "flush", flush != nil)
 }
 
 // handoffStats records this end's hand-off account and returns it.

@@ -19,7 +19,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*dest
-	late     map[string]*arrival // see Arrived
+	late     map[string]chan Stream // arrivals from before a restart, waiting for their flush (Arrived)
 	serving  map[Conn]bool
 	wg       sync.WaitGroup
 }
@@ -27,7 +27,7 @@ type Server struct {
 // NewServer returns a destination server.
 func NewServer(cfg DestConfig) *Server {
 	cfg.defaults()
-	return &Server{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*dest), late: make(map[string]*arrival),
+	return &Server{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*dest), late: make(map[string]chan Stream),
 		serving: make(map[Conn]bool)}
 }
 
