@@ -81,10 +81,11 @@ func TestIntegrationHandoffTinyBuffer(t *testing.T) {
 // left with no QEMU, tap or VM of it.
 //
 // Why 500 pps: the source notices the dead peer only at QUIC's idle
-// timeout, so ~12 s of traffic is buffered and returned at twice the rate
-// it came (dataplane.ReplayFactor) while new traffic waits behind it; at
-// 1000 pps that asks 2000 pps of the TCG guest for 12 s, its limit on a
-// busy machine (CI once lost 7517 as guest UDP memory errors).
+// timeout (it was 10 s), so seconds of traffic are buffered and returned
+// at twice the rate they came (dataplane.ReplayFactor) while new traffic
+// waits behind them; at 1000 pps that asks 2000 pps of the TCG guest, its
+// limit on a busy machine (CI once lost 7517 as guest UDP memory errors
+// after a 12 s blackout).
 func TestIntegrationHandoffRollback(t *testing.T) {
 	env := requireTestbed(t)
 	requireDataplane(t, env)

@@ -44,10 +44,11 @@ func FindEnv() (Env, error) {
 		dir = parent
 	}
 	e := Env{
-		Root:     dir,
-		BinDir:   envOr("NFH_BIN", filepath.Join(dir, "build", "bin")),
-		ImageDir: envOr("NFH_IMAGE_DIR", filepath.Join(dir, "build", "images")),
-		RunDir:   envOr("NFH_RUN_DIR", "/run/nfhandoff"),
+		Root:      dir,
+		BinDir:    envOr("NFH_BIN", filepath.Join(dir, "build", "bin")),
+		ImageDir:  envOr("NFH_IMAGE_DIR", filepath.Join(dir, "build", "images")),
+		RunDir:    envOr("NFH_RUN_DIR", "/run/nfhandoff"),
+		AgentArgs: strings.Fields(os.Getenv("NFH_MIGRATORD_ARGS")),
 	}
 	return e, nil
 }

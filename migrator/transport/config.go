@@ -18,14 +18,24 @@ type Config struct {
 	Identity    *pki.Identity
 	Listen      string        // UDP address to serve on, e.g. "198.18.0.11:7443"; empty: dial only
 	Peers       string        // peers file: lines "hostB 198.18.0.12:7443", '#' comments; read on every dial
-	IdleTimeout time.Duration // a silent peer is declared dead after this; default 10s
-	KeepAlive   time.Duration // keep-alive period; default 2s
+	IdleTimeout time.Duration // a silent peer is declared dead after this; default DefaultIdleTimeout
+	KeepAlive   time.Duration // keep-alive period; default DefaultKeepAlive
 	Logger      *slog.Logger  // nil: discard
 	// Accept is called, in its own goroutine, for every accepted and
 	// authenticated connection. Its ctx ends when Serve's ctx ends or the
 	// connection dies.
 	Accept func(ctx context.Context, c *Conn)
 }
+
+// Liveness defaults. A migration in flight must notice a dead peer or a
+// cut path within about 2 s (before the commit it rolls back, and the
+// guest's traffic sits in BUFFER meanwhile); four keep-alives a timeout
+// keep a live but busy peer from being declared dead. A pooled connection
+// that dies idle is simply dialed again.
+const (
+	DefaultIdleTimeout = 2 * time.Second
+	DefaultKeepAlive   = 500 * time.Millisecond
+)
 
 // Flow-control windows: migration streams move gigabytes, so windows must
 // not be what limits throughput. quic-go grows them from the initial to the
@@ -40,10 +50,10 @@ const (
 
 func (c *Config) setDefaults() {
 	if c.IdleTimeout == 0 {
-		c.IdleTimeout = 10 * time.Second
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.KeepAlive == 0 {
-		c.KeepAlive = 2 * time.Second
+		c.KeepAlive = DefaultKeepAlive
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

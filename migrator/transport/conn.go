@@ -38,8 +38,19 @@ type Conn struct {
 }
 
 func newConn(qc *quic.Conn, n *Node, peer string) *Conn {
-	return &Conn{qc: qc, binding: connBinding(qc), node: n, peer: peer, log: n.log.With("peer", peer), headerTimeout: n.cfg.IdleTimeout,
+	c := &Conn{qc: qc, binding: connBinding(qc), node: n, peer: peer, log: n.log.With("peer", peer), headerTimeout: n.cfg.IdleTimeout,
 		incoming: make(chan *Stream, 16)}
+	context.AfterFunc(qc.Context(), c.logEnd)
+	return c
+}
+
+// logEnd says why the connection ended; with its round-trip estimates, as
+// a silent peer is declared dead after the idle timeout or three probe
+// timeouts, whichever is longer.
+func (c *Conn) logEnd() {
+	st := c.qc.ConnectionStats()
+	c.log.Info("connection ended", "cause", context.Cause(c.qc.Context()),
+		"srtt", st.SmoothedRTT, "rttvar", st.MeanDeviation, "latest_rtt", st.LatestRTT)
 }
 
 // Peer is the peer's host name, as its verified certificate names it.
