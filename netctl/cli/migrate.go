@@ -155,7 +155,7 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOpts) error {
 		g.printMigration(m)
 		rep.print(g)
 	}
-	if err := migrateOutcome(m, rep, interrupted, t.name); err != nil {
+	if err := migrateOutcome(m, rep, interrupted, t.name, guestAt(ctx, t, m)); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -164,22 +164,40 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOpts) error {
 	return nil
 }
 
+// guestAt says where m's guest is after a migration that did not complete
+// and did not enter post-copy, as the source agent knows it now: it keeps
+// running there, unless its QEMU died or the outcome is unknown.
+func guestAt(ctx context.Context, t *target, m api.Migration) string {
+	if m.State == api.MigrationCompleted || m.Postcopy || !api.Ended(m.State) {
+		return ""
+	}
+	v, err := t.client.GetVM(context.WithoutCancel(ctx), m.VM)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s's state on %s is unknown (%v): check both hosts with \"netctl vm list\"", m.VM, t.name, err)
+	case v.State == api.StateRunning && v.Reason == "":
+		return fmt.Sprintf("%s keeps running on %s", m.VM, t.name)
+	default:
+		return fmt.Sprintf("%s is %s on %s: %s", m.VM, v.State, t.name, or(v.Reason, "no reason given"))
+	}
+}
+
 // migrateOutcome is the error that decides the exit status: nil only when
-// the migration completed and any verification passed.
-func migrateOutcome(m api.Migration, rep *verifyResult, interrupted bool, source string) error {
+// the migration completed and any verification passed. guest says where
+// the guest of a migration that failed is (guestAt).
+func migrateOutcome(m api.Migration, rep *verifyResult, interrupted bool, source, guest string) error {
 	switch {
 	case interrupted && m.State == api.MigrationCompleted:
 		return fmt.Errorf("interrupted, but migration %s had completed before the cancel: %s runs on %s", m.ID, m.VM, m.To)
 	case interrupted && !api.Ended(m.State):
 		return fmt.Errorf("interrupted: migration %s is still %s: see \"netctl --host %s migrations %s\"", m.ID, m.State, source, m.ID)
 	case interrupted:
-		return fmt.Errorf("interrupted: migration %s %s; %s keeps running on %s", m.ID, m.State, m.VM, source)
+		return fmt.Errorf("interrupted: migration %s %s; %s", m.ID, m.State, guest)
 	case m.State != api.MigrationCompleted && m.Postcopy:
 		return withHint(fmt.Errorf("migration %s %s during post-copy: %s", m.ID, m.State, or(m.Reason, "no reason given")),
 			"post-copy had started, so the guest's state was split between the hosts: check both with \"netctl vm list\"")
 	case m.State != api.MigrationCompleted:
-		return withHint(fmt.Errorf("migration %s %s: %s", m.ID, m.State, or(m.Reason, "no reason given")),
-			"%s keeps running on %s", m.VM, source)
+		return withHint(fmt.Errorf("migration %s %s: %s", m.ID, m.State, or(m.Reason, "no reason given")), "%s", guest)
 	case rep != nil && !rep.pass():
 		return errors.New("verification failed: " + rep.why())
 	}

@@ -94,6 +94,20 @@ func TestMigrateJSON(t *testing.T) {
 	}
 }
 
+// A migration that fails because the source's QEMU died says so, not that
+// the guest keeps running.
+func TestMigrateFailedGuestDied(t *testing.T) {
+	t.Parallel()
+	env, a := migrateBed(t)
+	a.mig.script = []step{active(1, 30), func(m *api.Migration, now time.Time) {
+		failing("qemu failed: source qemu exited during the migration")(m, now)
+		a.vms["fw1"].State, a.vms["fw1"].Reason = api.StateFailed, "qemu exited: signal killed"
+	}}
+	r := run(t, env, "--host", "hostA", "migrate", "fw1", "--to", "hostB")
+	check(t, r, ExitFailure, "err:netctl: migration hostA-1 failed: qemu failed: source qemu exited during the migration\n"+
+		"fw1 is failed on hostA: qemu exited: signal killed\n")
+}
+
 func TestMigrateFailed(t *testing.T) {
 	t.Parallel()
 	env, a := migrateBed(t)
