@@ -11,10 +11,13 @@
  *                   are sent through the tunnel, matched by dst MAC or, for routed IPv4,
  *                   by dst IP (then the dst MAC is rewritten to the VM's). Everything
  *                   else is not ours (TC_ACT_UNSPEC: the next program / normal path).
- *   tunnel_ingress  on the host's VXLAN collect_md device: a frame for a VM whose tap is
- *                   here is redirected to that tap (it then goes through tap_egress, so
- *                   HOLD/RELEASE/PASS apply to it); a VM known but with no tap here is
- *                   dropped and counted.
+ *   tunnel_ingress  on the host's VXLAN collect_md device: a frame is taken only if its
+ *                   outer source IPv4 is a tunnel peer (tunnel_peers, the agent's peer
+ *                   hosts) and its VNI the hand-off's (tunnel_vni); then a frame for a VM
+ *                   whose tap is here is redirected to that tap (it then goes through
+ *                   tap_egress, so HOLD/RELEASE/PASS apply to it). Every other frame is
+ *                   dropped and counted: refused, for a VM with no tap here, or for no VM.
+ *                   Nothing that came through the tunnel reaches a tap any other way.
  *
  * The maps and structs below are the ABI with user space (package dataplane, generated
  * bindings in dataplane/handoff_bpfel.go): do not change them without the Go side.
@@ -38,10 +41,11 @@
  * and every frame uplink_ingress acts on (FORWARD), adds 1 to `seen` and to exactly one
  * outcome, so: seen == passed + mirrored + mirror_missed + buffered + held + forwarded +
  * released_pass + drop_ring_full + drop_too_large + drop_forward.
- * tunnel_ingress counts forwarded_in or drop_no_tap only (a redirected frame is then seen
- * again by tap_egress). RELEASE captures are counted in `held` (rec_hdr.mode says RELEASE);
- * `released_pass` counts the frames RELEASE passes: ARP, and every frame once user space
- * has caught up.
+ * tunnel_ingress counts forwarded_in, drop_no_tap or drop_tunnel only, in the counters of
+ * the VM the dst MAC names (a redirected frame is then seen again by tap_egress); a frame
+ * for no VM is counted in tunnel_drops (struct tunnel_counters) instead. RELEASE captures
+ * are counted in `held` (rec_hdr.mode says RELEASE); `released_pass` counts the frames
+ * RELEASE passes: ARP, and every frame once user space has caught up.
  */
 
 #include <linux/bpf.h>
@@ -65,6 +69,7 @@
 
 #define MAX_FRAME 2048 /* largest frame a capturing mode copies */
 #define MAX_VMS 1024
+#define MAX_TUNNEL_PEERS 1024
 #define RING_BYTES (8 << 20) /* default; user space may set MaxEntries before loading */
 #define TUNNEL_TTL 64
 
@@ -105,7 +110,20 @@ struct vm_counters {
 	__u64 drop_too_large; /* frame > MAX_FRAME in a capturing mode: dropped */
 	__u64 drop_forward;   /* set_tunnel_key/redirect failed, or no tunnel configured */
 	__u64 drop_no_tap;    /* came through the tunnel for a VM with no local tap */
+	__u64 drop_tunnel;    /* came through the tunnel from no tunnel peer, or another VNI */
 };
+
+/* Frames tunnel_ingress dropped that were for no VM (by dst MAC), per CPU. */
+struct tunnel_counters {
+	__u64 refused; /* not from a tunnel peer, or not the hand-off's VNI */
+	__u64 no_vm;   /* from a peer with the right VNI, but for no VM */
+};
+
+/*
+ * The VNI of the hand-off's tunnel (dataplane.VNI; the one FORWARD sets, vm_state.vni).
+ * User space sets it when it loads the programs; 0, not set, refuses every frame.
+ */
+volatile const __u32 tunnel_vni = 0;
 
 /* Ring record header, host byte order; followed by len bytes of the frame. */
 struct rec_hdr {
@@ -176,6 +194,27 @@ struct {
 	__type(value, struct vm_counters);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } counters SEC(".maps");
+
+/*
+ * The hosts tunnel_ingress takes frames from: outer source IPv4, HOST byte order (as
+ * bpf_skb_get_tunnel_key gives it); the value is not used. User space replaces the set.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_TUNNEL_PEERS);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tunnel_peers SEC(".maps");
+
+/* One entry (key 0), per CPU; user space sums them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tunnel_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tunnel_drops SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -491,17 +530,61 @@ int uplink_ingress(struct __sk_buff *skb)
 	return forward(skb, st, c);
 }
 
+/*
+ * tunnel_accepted: the frame came from a tunnel peer, over IPv4, with the hand-off's VNI.
+ * A frame without tunnel metadata (or over IPv6) fails bpf_skb_get_tunnel_key: refused.
+ */
+static __always_inline int tunnel_accepted(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key tk = {};
+
+	if (bpf_skb_get_tunnel_key(skb, &tk, sizeof(tk), 0) < 0)
+		return 0;
+	if (tk.tunnel_id != tunnel_vni || tunnel_vni == 0)
+		return 0;
+	__u32 remote = tk.remote_ipv4; /* host byte order */
+	return bpf_map_lookup_elem(&tunnel_peers, &remote) != 0;
+}
+
+/* tunnel_counters returns this CPU's counters of frames for no VM (NULL: cannot happen). */
+static __always_inline struct tunnel_counters *tunnel_counters(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&tunnel_drops, &zero);
+}
+
+/*
+ * tunnel_ingress: only frames from a peer with the hand-off's VNI go on, and only to the
+ * tap of the VM their dst MAC names. A frame for no VM (unknown or group dst MAC, or too
+ * short) is dropped rather than left to the normal path (TC_ACT_UNSPEC): this device
+ * exists only for the hand-off, nothing else is meant to arrive on it, and whatever way
+ * the device is set up (a bridge port, another program after this one) such a frame must
+ * never reach a guest.
+ */
 SEC("tc")
 int tunnel_ingress(struct __sk_buff *skb)
 {
 	struct vm_key key = {};
+	struct vm_state *st = 0;
 
-	if (load_dst_key(skb, &key) < 0)
-		return TC_ACT_UNSPEC;
-	struct vm_state *st = bpf_map_lookup_elem(&vms, &key);
-	if (!st)
-		return TC_ACT_UNSPEC;
-	struct vm_counters *c = counters_of(&key);
+	if (load_dst_key(skb, &key) == 0)
+		st = bpf_map_lookup_elem(&vms, &key);
+	struct vm_counters *c = st ? counters_of(&key) : 0;
+
+	if (!tunnel_accepted(skb)) {
+		if (st) {
+			COUNT(c, drop_tunnel);
+		} else {
+			struct tunnel_counters *tc = tunnel_counters();
+			COUNT(tc, refused);
+		}
+		return TC_ACT_SHOT;
+	}
+	if (!st) {
+		struct tunnel_counters *tc = tunnel_counters();
+		COUNT(tc, no_vm);
+		return TC_ACT_SHOT;
+	}
 	__u32 tap = READ_ONCE_U32(st->tap_ifindex);
 	if (tap == 0) {
 		COUNT(c, drop_no_tap);

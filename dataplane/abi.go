@@ -6,14 +6,18 @@ import (
 )
 
 // The ABI shared with bpf/handoff.c is bpf2go's: handoff_bpfel.go holds the
-// Go twins of struct vm_key, vm_state, vm_counters, rec_hdr and enum
-// vm_mode (the -type flags in gen.go), and abi_test.go checks them against
-// the BTF of the compiled object. These are the names the package uses.
+// Go twins of struct vm_key, vm_state, vm_counters, rec_hdr, tunnel_counters
+// and enum vm_mode (the -type flags in gen.go), and abi_test.go checks them
+// against the BTF of the compiled object. These are the names the package
+// uses.
 type (
 	vmKey      = handoffVmKey      // a VM's MAC
 	vmState    = handoffVmState    // a VM's entry: its mode and where its frames go
 	vmCounters = handoffVmCounters // one CPU's counters of a VM, or their sum
 	recHdr     = handoffRecHdr     // the header of a ring record, then the frame
+	// tunnelCounters: one CPU's count of the frames tunnel_ingress
+	// dropped that were for no VM, or their sum.
+	tunnelCounters = handoffTunnelCounters
 )
 
 // recHdrLen is the size of struct rec_hdr; the other constants are the
@@ -64,5 +68,5 @@ func (c *vmCounters) combine(o vmCounters, op func(a, b uint64) uint64) {
 func (c *vmCounters) fields() []*uint64 {
 	return []*uint64{&c.Seen, &c.Passed, &c.Mirrored, &c.Buffered, &c.Held, &c.Forwarded,
 		&c.ForwardedIn, &c.ReleasedPass, &c.DropRingFull, &c.MirrorMissed, &c.DropTooLarge,
-		&c.DropForward, &c.DropNoTap}
+		&c.DropForward, &c.DropNoTap, &c.DropTunnel}
 }

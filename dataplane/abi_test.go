@@ -26,10 +26,11 @@ func loadBTF(t *testing.T) *btf.Spec {
 func TestABIStructsMatchBTF(t *testing.T) {
 	types := loadBTF(t)
 	for cName, goType := range map[string]reflect.Type{
-		"vm_key":      reflect.TypeFor[vmKey](),
-		"vm_state":    reflect.TypeFor[vmState](),
-		"vm_counters": reflect.TypeFor[vmCounters](),
-		"rec_hdr":     reflect.TypeFor[recHdr](),
+		"vm_key":          reflect.TypeFor[vmKey](),
+		"vm_state":        reflect.TypeFor[vmState](),
+		"vm_counters":     reflect.TypeFor[vmCounters](),
+		"rec_hdr":         reflect.TypeFor[recHdr](),
+		"tunnel_counters": reflect.TypeFor[tunnelCounters](),
 	} {
 		var s *btf.Struct
 		if err := types.TypeByName(cName, &s); err != nil {

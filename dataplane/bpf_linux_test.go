@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"net/netip"
+	"slices"
 	"syscall"
 	"testing"
 )
@@ -271,8 +273,8 @@ func TestPrivTooLarge(t *testing.T) {
 
 // BPF_PROG_TEST_RUN refuses (EINVAL) a tc test frame shorter than ETH_HLEN, and (kernel
 // 6.18) one with EtherType IPv4 but less than a whole IPv4 header, so those cannot be
-// run; the programs still check skb->len and every load (uplink_ingress and
-// tunnel_ingress return TC_ACT_UNSPEC, tap_egress captures whatever is there). The
+// run; the programs still check skb->len and every load (uplink_ingress returns
+// TC_ACT_UNSPEC, tunnel_ingress drops, tap_egress captures whatever is there). The
 // shortest frames the kernel takes are tested here (and 14 bytes at the tap in the mode
 // table): 14 bytes of a non-IP frame, and truncated IPv4 behind a VLAN tag.
 func TestPrivShortFrame(t *testing.T) {
@@ -302,12 +304,15 @@ func TestPrivShortFrame(t *testing.T) {
 		if got, _ := e.run(e.objs.UplinkIngress, f, 0); got != progUnspec {
 			t.Errorf("uplink, %s: verdict %d, want %d", name, got, progUnspec)
 		}
-		if got, _ := e.run(e.objs.TunnelIngress, f, 0); got != progUnspec {
-			t.Errorf("tunnel, %s: verdict %d, want %d", name, got, progUnspec)
+		if got, _ := e.run(e.objs.TunnelIngress, f, 0); got != progShot {
+			t.Errorf("tunnel, %s: verdict %d, want %d", name, got, progShot)
 		}
 	}
-	if c := e.counters(); c.Seen != 0 {
+	if c := e.counters(); c.Seen != 0 || c.DropTunnel != 0 {
 		t.Errorf("counters %+v, want none", c)
+	}
+	if tc := testTunnelDrops(t, e.objs); tc.Refused != 5 || tc.NoVm != 0 {
+		t.Errorf("tunnel drops %+v: want the 5 frames refused (no tunnel metadata), for no VM", tc)
 	}
 }
 
@@ -385,20 +390,26 @@ func TestPrivForwardFailure(t *testing.T) {
 	}
 }
 
+// BPF_PROG_TEST_RUN cannot give a test frame tunnel metadata (the kernel's
+// bpf_skb_get_tunnel_key fails on it), so here every frame is one that did not
+// come from the tunnel: tunnel_ingress drops it whatever it is, counts it as
+// refused (the VM's drop_tunnel, or tunnel_drops for no VM) and redirects
+// nothing, even with tunnel peers set. Frames taken from a peer with the
+// hand-off's VNI, and refusals by sender and by VNI, are tested through real
+// VXLAN devices in TestPrivTunnelPeers.
 func TestPrivTunnelIngress(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		tap    bool // the VM has a tap on this host
-		frame  []byte
-		want   int32
-		in, no uint64 // forwarded_in, drop_no_tap
+		name  string
+		tap   bool // the VM has a tap on this host
+		frame []byte
+		vm    bool // counted in the VM's drop_tunnel, else in tunnel_drops
 	}{
-		{"tap/ipv4", true, ipv4Frame(testVMMAC, testVMIP, 100), progRedirect, 1, 0},
-		{"tap/vlan", true, vlanTagged(ipv4Frame(testVMMAC, testVMIP, 100), 9), progRedirect, 1, 0},
-		{"tap/non-ip", true, localExperimental(testVMMAC), progRedirect, 1, 0},
-		{"no-tap", false, ipv4Frame(testVMMAC, testVMIP, 100), progShot, 0, 1},
-		{"unknown-mac", true, ipv4Frame(testOtherMAC, testVMIP, 100), progUnspec, 0, 0},
-		{"arp-broadcast", true, arpRequest(testVMIP), progUnspec, 0, 0},
+		{"tap/ipv4", true, ipv4Frame(testVMMAC, testVMIP, 100), true},
+		{"tap/vlan", true, vlanTagged(ipv4Frame(testVMMAC, testVMIP, 100), 9), true},
+		{"tap/non-ip", true, localExperimental(testVMMAC), true},
+		{"no-tap", false, ipv4Frame(testVMMAC, testVMIP, 100), true},
+		{"unknown-mac", true, ipv4Frame(testOtherMAC, testVMIP, 100), false},
+		{"arp-broadcast", true, arpRequest(testVMIP), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newBPFEnv(t, 1<<16)
@@ -406,17 +417,75 @@ func TestPrivTunnelIngress(t *testing.T) {
 			if tc.tap {
 				tap = e.tap
 			}
-			e.setVM(modeHold, tap, 0, 0) // the mode is tap_egress's business
-			if got, _ := e.run(e.objs.TunnelIngress, tc.frame, e.tunnel); got != tc.want {
-				t.Errorf("verdict %d, want %d", got, tc.want)
+			e.setVM(modePass, tap, 0, 0)
+			// 127.0.0.1: a BPF_PROG_TEST_RUN frame's source, were it read.
+			for _, peer := range []uint32{testRemoteIP, 0x7f000001} {
+				e.put(e.objs.TunnelPeers, peer, uint8(1))
+			}
+			if got, _ := e.run(e.objs.TunnelIngress, tc.frame, e.tunnel); got != progShot {
+				t.Errorf("verdict %d, want %d (drop)", got, progShot)
 			}
 			c := sumTestCounters(t, e.objs, testVMKey)
-			if c.ForwardedIn != tc.in || c.DropNoTap != tc.no || c.Seen != 0 {
-				t.Errorf("counters %+v: want forwarded_in %d, drop_no_tap %d", c, tc.in, tc.no)
+			drops := testTunnelDrops(t, e.objs)
+			want, wantNoVM := uint64(0), uint64(1)
+			if tc.vm {
+				want, wantNoVM = 1, 0
+			}
+			if c.DropTunnel != want || c.ForwardedIn != 0 || c.DropNoTap != 0 || c.Seen != 0 ||
+				drops.Refused != wantNoVM || drops.NoVm != 0 {
+				t.Errorf("counters %+v, tunnel drops %+v: want drop_tunnel %d, refused for no VM %d",
+					c, drops, want, wantNoVM)
 			}
 			if recs := readTestRecords(t, e.objs); len(recs) != 0 {
 				t.Errorf("%d records, want none", len(recs))
 			}
 		})
+	}
+}
+
+// setTunnelPeers makes tunnel_peers hold exactly the addresses given (the
+// old ones go), takes IPv4-mapped IPv6, and refuses IPv6 changing nothing.
+func TestPrivSetTunnelPeers(t *testing.T) {
+	e := newBPFEnv(t, 1<<16)
+	m := &bpfMaps{tunnelPeers: e.objs.TunnelPeers}
+	addrs := func(s ...string) []netip.Addr {
+		var out []netip.Addr
+		for _, a := range s {
+			out = append(out, netip.MustParseAddr(a))
+		}
+		return out
+	}
+	check := func(want ...string) {
+		t.Helper()
+		got, err := m.tunnelPeerAddrs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, addrs(want...)) {
+			t.Errorf("tunnel peers %v, want %v", got, want)
+		}
+	}
+	for _, step := range []struct {
+		set, want []string
+		fail      bool
+	}{
+		{set: []string{"198.18.0.11", "198.18.0.12", "198.18.0.11"}, want: []string{"198.18.0.11", "198.18.0.12"}},
+		{set: []string{"198.18.0.12", "::ffff:198.18.0.13"}, want: []string{"198.18.0.12", "198.18.0.13"}},
+		{set: []string{"198.18.0.14", "2001:db8::1"}, want: []string{"198.18.0.12", "198.18.0.13"}, fail: true},
+		{set: nil, want: nil},
+	} {
+		err := m.setTunnelPeers(addrs(step.set...))
+		if (err != nil) != step.fail {
+			t.Errorf("set %v: err %v, want failure %v", step.set, err, step.fail)
+		}
+		check(step.want...)
+	}
+	// The key is the address in host byte order, as the program reads it.
+	if err := m.setTunnelPeers(addrs("198.18.1.2")); err != nil {
+		t.Fatal(err)
+	}
+	var v uint8
+	if err := e.objs.TunnelPeers.Lookup(testRemoteIP, &v); err != nil {
+		t.Errorf("198.18.1.2 not under its host byte order key: %v", err)
 	}
 }

@@ -71,11 +71,12 @@ func (n *progNetns) runProg(prog *ebpf.Program, frame []byte, ifindex uint32) (i
 	return int32(ret), opts.DataOut, err
 }
 
-// loadTestObjects loads the programs and maps without pinning, with a ring of
-// ringBytes (a power of two, at least a page).
+// loadTestObjects loads the programs (with the tunnel's VNI, as New does) and
+// maps without pinning, with a ring of ringBytes (a power of two, at least a
+// page).
 func loadTestObjects(t *testing.T, ringBytes uint32) *handoffObjects {
 	t.Helper()
-	spec, err := loadHandoff()
+	spec, err := handoffSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +94,16 @@ func loadTestObjects(t *testing.T, ringBytes uint32) *handoffObjects {
 	}
 	t.Cleanup(func() { objs.Close() })
 	return &objs
+}
+
+// testTunnelDrops returns tunnel_drops summed over CPUs.
+func testTunnelDrops(t *testing.T, objs *handoffObjects) tunnelCounters {
+	t.Helper()
+	c, err := (&bpfMaps{tunnelDrops: objs.TunnelDrops}).tunnelDropCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // sumTestCounters returns the VM's counters summed over CPUs (zero if absent).

@@ -25,6 +25,7 @@ type Dataplane struct {
 	log       *slog.Logger
 	objs      handoffObjects
 	maps      *bpfMaps
+	peersMu   sync.Mutex // serializes SetTunnelPeers
 	tunIndex  int
 	hooks     []*tchook.Hook // uplink and tunnel
 	rd        *ringbuf.Reader
@@ -119,9 +120,9 @@ func (d *Dataplane) hookSpec(dev string, ifindex int, name string) tchook.Spec {
 // load loads the objects with cfg.PinDir as the pin path of the maps. A
 // pinned ring of another size is re-used as it is.
 func (d *Dataplane) load() error {
-	spec, err := loadHandoff()
+	spec, err := handoffSpec()
 	if err != nil {
-		return fmt.Errorf("loading bpf spec: %w", err)
+		return err
 	}
 	ring := spec.Maps["ring"]
 	ring.MaxEntries = uint32(d.cfg.RingBytes)
@@ -141,6 +142,23 @@ func (d *Dataplane) load() error {
 		return fmt.Errorf("loading bpf objects: %w", err)
 	}
 	return nil
+}
+
+// handoffSpec is the programs' spec with the tunnel's VNI set (tunnel_vni:
+// tunnel_ingress refuses frames with another one).
+func handoffSpec() (*ebpf.CollectionSpec, error) {
+	spec, err := loadHandoff()
+	if err != nil {
+		return nil, fmt.Errorf("loading bpf spec: %w", err)
+	}
+	v, ok := spec.Variables[handoffVarTunnelVni]
+	if !ok {
+		return nil, fmt.Errorf("loading bpf spec: no variable %s", handoffVarTunnelVni)
+	}
+	if err := v.Set(uint32(VNI)); err != nil {
+		return nil, fmt.Errorf("setting %s: %w", handoffVarTunnelVni, err)
+	}
+	return spec, nil
 }
 
 // checkBPFFS makes dir (on a bpf filesystem) if needed.

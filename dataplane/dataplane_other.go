@@ -5,6 +5,7 @@ package dataplane
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,3 +28,6 @@ func New(ctx context.Context, cfg Config) (*Dataplane, error) { return nil, ErrN
 func (d *Dataplane) Close() error                    { return nil }
 func (d *Dataplane) Handoff() *Handoff               { return &Handoff{} }
 func (d *Dataplane) Collector() prometheus.Collector { return prometheus.NewRegistry() }
+
+// SetTunnelPeers is not implemented on this GOOS.
+func (d *Dataplane) SetTunnelPeers([]netip.Addr) error { return ErrNotSupported }

@@ -14,7 +14,9 @@
 // that stream has been injected into the new tap, then releases them, so
 // that new traffic never overtakes old. Stragglers that still reach the
 // source are encapsulated in VXLAN (collect_md device, UDP 4789) to the
-// destination host. Every frame dropped on the way is counted by reason.
+// destination host, which takes them only from its tunnel peers
+// (SetTunnelPeers) with the hand-off's VNI. Every frame dropped on the way
+// is counted by reason.
 //
 // # Layout
 //
@@ -30,8 +32,9 @@
 //     rollback), flush_linux.go (the flush stream, both ends),
 //     release_linux.go (RELEASE, both ends).
 //   - dataplane_linux.go (loading, the hooks' names and places),
-//     tunnel_linux.go, maps_linux.go (the BPF maps), ring_linux.go (the
-//     ring reader), metrics_linux.go, stats.go, config.go.
+//     tunnel_linux.go, tunnelpeers_linux.go (the hosts the tunnel takes
+//     frames from, its drops for no VM), maps_linux.go (the BPF maps),
+//     ring_linux.go (the ring reader), metrics_linux.go, stats.go, config.go.
 //   - abi.go and gen.go: the C structs and modes come from bpf2go's
 //     handoff_bpfel.go; abi_test.go checks them against the object's BTF.
 //

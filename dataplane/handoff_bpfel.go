@@ -30,6 +30,12 @@ type handoffRecord struct {
 	Frame [2048]uint8
 }
 
+type handoffTunnelCounters struct {
+	_       structs.HostLayout
+	Refused uint64
+	NoVm    uint64
+}
+
 type handoffVmCounters struct {
 	_            structs.HostLayout
 	Seen         uint64
@@ -45,6 +51,7 @@ type handoffVmCounters struct {
 	DropTooLarge uint64
 	DropForward  uint64
 	DropNoTap    uint64
+	DropTunnel   uint64
 }
 
 type handoffVmKey struct {
@@ -83,12 +90,15 @@ const (
 	handoffMapReleased       = "released"
 	handoffMapRing           = "ring"
 	handoffMapScratch        = "scratch"
+	handoffMapTunnelDrops    = "tunnel_drops"
+	handoffMapTunnelPeers    = "tunnel_peers"
 	handoffMapVmByIfindex    = "vm_by_ifindex"
 	handoffMapVmByIp         = "vm_by_ip"
 	handoffMapVms            = "vms"
 	handoffProgTapEgress     = "tap_egress"
 	handoffProgTunnelIngress = "tunnel_ingress"
 	handoffProgUplinkIngress = "uplink_ingress"
+	handoffVarTunnelVni      = "tunnel_vni"
 )
 
 // loadHandoff returns the embedded CollectionSpec for handoff.
@@ -147,6 +157,8 @@ type handoffMapSpecs struct {
 	Released    *ebpf.MapSpec `ebpf:"released"`
 	Ring        *ebpf.MapSpec `ebpf:"ring"`
 	Scratch     *ebpf.MapSpec `ebpf:"scratch"`
+	TunnelDrops *ebpf.MapSpec `ebpf:"tunnel_drops"`
+	TunnelPeers *ebpf.MapSpec `ebpf:"tunnel_peers"`
 	VmByIfindex *ebpf.MapSpec `ebpf:"vm_by_ifindex"`
 	VmByIp      *ebpf.MapSpec `ebpf:"vm_by_ip"`
 	Vms         *ebpf.MapSpec `ebpf:"vms"`
@@ -156,6 +168,7 @@ type handoffMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type handoffVariableSpecs struct {
+	TunnelVni *ebpf.VariableSpec `ebpf:"tunnel_vni"`
 }
 
 // handoffObjects contains all objects after they have been loaded into the kernel.
@@ -183,6 +196,8 @@ type handoffMaps struct {
 	Released    *ebpf.Map `ebpf:"released"`
 	Ring        *ebpf.Map `ebpf:"ring"`
 	Scratch     *ebpf.Map `ebpf:"scratch"`
+	TunnelDrops *ebpf.Map `ebpf:"tunnel_drops"`
+	TunnelPeers *ebpf.Map `ebpf:"tunnel_peers"`
 	VmByIfindex *ebpf.Map `ebpf:"vm_by_ifindex"`
 	VmByIp      *ebpf.Map `ebpf:"vm_by_ip"`
 	Vms         *ebpf.Map `ebpf:"vms"`
@@ -195,6 +210,8 @@ func (m *handoffMaps) Close() error {
 		m.Released,
 		m.Ring,
 		m.Scratch,
+		m.TunnelDrops,
+		m.TunnelPeers,
 		m.VmByIfindex,
 		m.VmByIp,
 		m.Vms,
@@ -205,6 +222,7 @@ func (m *handoffMaps) Close() error {
 //
 // It can be passed to loadHandoffObjects or ebpf.CollectionSpec.LoadAndAssign.
 type handoffVariables struct {
+	TunnelVni *ebpf.Variable `ebpf:"tunnel_vni"`
 }
 
 // handoffPrograms contains all programs after they have been loaded into the kernel.

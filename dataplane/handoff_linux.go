@@ -29,8 +29,9 @@ type Handoff struct {
 }
 
 var (
-	_ handoff.Handoff  = (*Handoff)(nil)
-	_ handoff.Quiescer = (*Handoff)(nil)
+	_ handoff.Handoff     = (*Handoff)(nil)
+	_ handoff.Quiescer    = (*Handoff)(nil)
+	_ handoff.TunnelPeers = (*Handoff)(nil)
 )
 
 func newHandoff(d *Dataplane) *Handoff {

@@ -11,6 +11,7 @@ import (
 // bpfMaps are the per-VM maps shared with the programs.
 type bpfMaps struct {
 	vms, byIfindex, byIP, captured, released, counters *ebpf.Map
+	tunnelPeers, tunnelDrops                           *ebpf.Map
 	ncpu                                               int
 }
 
@@ -21,7 +22,8 @@ func newBPFMaps(o *handoffObjects) (*bpfMaps, error) {
 	}
 	return &bpfMaps{
 		vms: o.Vms, byIfindex: o.VmByIfindex, byIP: o.VmByIp,
-		captured: o.Captured, released: o.Released, counters: o.Counters, ncpu: n,
+		captured: o.Captured, released: o.Released, counters: o.Counters,
+		tunnelPeers: o.TunnelPeers, tunnelDrops: o.TunnelDrops, ncpu: n,
 	}, nil
 }
 

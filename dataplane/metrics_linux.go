@@ -21,7 +21,12 @@ var (
 	descHandoffDrops = desc("nfh_handoff_dropped_total", "Frames dropped in a VM's current or last migration's hand-off, by reason.", "vm", "reason")
 	descGARPs        = desc("nfh_handoff_garps", "Gratuitous ARPs sent for a VM's current or last migration.", "vm")
 	descOrphans      = desc("nfh_dataplane_orphan_records_total", "Ring records of VMs this agent does not know (discarded).")
+	descTunnelDrops  = desc("nfh_dataplane_tunnel_drops_total", "Frames from the tunnel dropped that were for no VM of this host, by reason (tunnel_refused: not from a tunnel peer or another VNI; no_vm: from a peer).", "reason")
 )
+
+// noVM is the reason of nfh_dataplane_tunnel_drops_total for a frame from a
+// tunnel peer for no VM (a refused frame for a VM counts in its drops).
+const noVM = "no_vm"
 
 type collector struct{ d *Dataplane }
 
@@ -30,7 +35,7 @@ type collector struct{ d *Dataplane }
 func (d *Dataplane) Collector() prometheus.Collector { return collector{d} }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFrames, descDrops, descMode, descQueue, descHigh, descHandoff, descHandoffDrops, descGARPs, descOrphans} {
+	for _, d := range []*prometheus.Desc{descFrames, descDrops, descMode, descQueue, descHigh, descHandoff, descHandoffDrops, descGARPs, descOrphans, descTunnelDrops} {
 		ch <- d
 	}
 }
@@ -58,7 +63,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			for r, n := range map[string]uint64{
 				dropRingFull: ctr.DropRingFull, "mirror_missed": ctr.MirrorMissed, dropTooLarge: ctr.DropTooLarge,
-				dropForward: ctr.DropForward, dropNoTap: ctr.DropNoTap,
+				dropForward: ctr.DropForward, dropNoTap: ctr.DropNoTap, dropTunnel: ctr.DropTunnel,
 			} {
 				counter(descDrops, n, name, r)
 			}
@@ -84,4 +89,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descGARPs, float64(s.GARPs), name)
 	}
 	counter(descOrphans, c.d.orphans.Load())
+	if tc, err := c.d.maps.tunnelDropCounts(); err == nil {
+		counter(descTunnelDrops, tc.Refused, dropTunnel)
+		counter(descTunnelDrops, tc.NoVm, noVM)
+	}
 }

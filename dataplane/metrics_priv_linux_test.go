@@ -42,7 +42,7 @@ func TestPrivCollector(t *testing.T) {
 	compare(t, reg, "nfh_dataplane_frames_total", "Frames the eBPF programs handled for a VM, by outcome.", "counter", "event", frames,
 		"seen", "passed", "mirrored", "buffered", "held", "forwarded", "forwarded_in", "released_pass")
 	compare(t, reg, "nfh_dataplane_drops_total", "Frames the eBPF programs dropped for a VM (mirror_missed: copy failed, frame passed), by reason.", "counter", "reason", nil,
-		"ring_full", "mirror_missed", "too_large", "forward", "no_tap")
+		"ring_full", "mirror_missed", "too_large", "forward", "no_tap", "tunnel_refused")
 	compare(t, reg, "nfh_dataplane_mode", "A VM's current hand-off mode (1 for the current one).", "gauge", "mode", map[string]int{"hold": 1}, "hold")
 	compare(t, reg, "nfh_dataplane_queue_bytes", "Bytes in a VM's user-space hand-off queue.", "gauge", "", map[string]int{"": 120}, "")
 	compare(t, reg, "nfh_dataplane_queue_high_water_bytes", "High-water mark of a VM's user-space queue in its current or last migration.", "gauge", "", map[string]int{"": 120}, "")
@@ -53,7 +53,11 @@ func TestPrivCollector(t *testing.T) {
 # HELP nfh_dataplane_orphan_records_total Ring records of VMs this agent does not know (discarded).
 # TYPE nfh_dataplane_orphan_records_total counter
 nfh_dataplane_orphan_records_total 0
-`), "nfh_dataplane_orphan_records_total"); err != nil {
+# HELP nfh_dataplane_tunnel_drops_total Frames from the tunnel dropped that were for no VM of this host, by reason (tunnel_refused: not from a tunnel peer or another VNI; no_vm: from a peer).
+# TYPE nfh_dataplane_tunnel_drops_total counter
+nfh_dataplane_tunnel_drops_total{reason="no_vm"} 0
+nfh_dataplane_tunnel_drops_total{reason="tunnel_refused"} 0
+`), "nfh_dataplane_orphan_records_total", "nfh_dataplane_tunnel_drops_total"); err != nil {
 		t.Error(err)
 	}
 

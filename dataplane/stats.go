@@ -15,6 +15,7 @@ const (
 	dropTapFull         = "tap_full"
 	dropForward         = "forward"
 	dropNoTap           = "no_tap"
+	dropTunnel          = "tunnel_refused" // came through the tunnel from no tunnel peer, or with another VNI
 	dropHeldUnrecovered = "held_unrecovered"
 	dropRollbackDest    = "rollback_dest"
 	dropFlushLost       = "flush_lost"
@@ -111,7 +112,7 @@ func (s *stats) snapshot(cur vmCounters, highWater int64, now time.Time) api.Han
 	}
 	for reason, n := range map[string]uint64{
 		dropRingFull: d.DropRingFull, dropTooLarge: d.DropTooLarge,
-		dropForward: d.DropForward, dropNoTap: d.DropNoTap,
+		dropForward: d.DropForward, dropNoTap: d.DropNoTap, dropTunnel: d.DropTunnel,
 	} {
 		dropped[reason] += n
 	}

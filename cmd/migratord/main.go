@@ -59,7 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP `address` for migrations from and to other agents, e.g. 198.18.0.11:7443 (empty: migrations disabled)")
-	fs.StringVar(&o.peers, "peers", "", "peers `file`: lines \"hostB 198.18.0.12:7443\", read on every dial")
+	fs.StringVar(&o.peers, "peers", "", "peers `file`: lines \"hostB 198.18.0.12:7443\", read on every dial; its hosts are the only ones the dataplane takes forwarded frames from (read at start and before each incoming migration)")
 	fs.StringVar(&o.ca, "ca", "", "CA certificate `file` (PEM) peers must chain to")
 	fs.StringVar(&o.cert, "cert", "", "this host's certificate `file` (PEM, SAN DNS = --name)")
 	fs.StringVar(&o.key, "key", "", "this host's private key `file` (PEM)")
@@ -204,7 +204,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 	}()
 	acfg := agent.Config{Host: o.name, Store: st, Runtime: agent.VMRuntime(l), Logger: log, Version: version,
-		Handoff: handoff, Collectors: collectors, Debug: o.debug}
+		Handoff: handoff, Collectors: collectors, Debug: o.debug, Peers: o.peers}
 	var node *transport.Node
 	var a *agent.Agent
 	if o.quicListen != "" {

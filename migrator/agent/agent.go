@@ -54,6 +54,12 @@ type Config struct {
 	// Handoff is the dataplane: attached to every guest tap, and its part of
 	// migrations (default handoff.Nop).
 	Handoff handoff.Handoff
+	// Peers is the peers file (migratord --peers, read with
+	// transport.PeerAddrs): when Handoff is a handoff.TunnelPeers, its
+	// hosts are the ones whose tunnelled stragglers the dataplane takes.
+	// Read at Serve and before each incoming migration holds its VM; ""
+	// (no migrations): none.
+	Peers string
 	// DialTimeout bounds the synchronous dial of a migration request (default 15s).
 	DialTimeout time.Duration
 	// Debug are the sessions' test knobs (migratord --debug-*), handed to
@@ -128,6 +134,9 @@ type Agent struct {
 	// (api.PauseParts.Fixed) by destination host, smoothed: the next
 	// move's policy budgets it. Guarded by mu.
 	fixedPause map[string]time.Duration
+
+	peersMu     sync.Mutex  // serializes refreshTunnelPeers
+	tunnelPeers tunnelPeers // guarded by peersMu
 }
 
 // entry is the agent's live view of one VM.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -160,5 +163,93 @@ func TestHandoffMetricsFromRecords(t *testing.T) {
 	}
 	if strings.Contains(string(body), "tap_full") {
 		t.Error("the source counted the destination's drops")
+	}
+}
+
+// tunnelRec is a Handoff with a tunnel (handoff.TunnelPeers) that records
+// the peer sets it is given.
+type tunnelRec struct {
+	handoff.Nop
+	mu   sync.Mutex
+	sets [][]netip.Addr
+}
+
+func (h *tunnelRec) SetTunnelPeers(addrs []netip.Addr) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.sets = append(h.sets, slices.Clone(addrs))
+	return nil
+}
+
+func (h *tunnelRec) list() [][]netip.Addr {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.sets)
+}
+
+// incomingRuntime is the fake runtime as one that can receive guests (Admit
+// needs it; nothing here launches one).
+type incomingRuntime struct{ *fakeRuntime }
+
+func (incomingRuntime) StartIncoming(context.Context, api.VMSpec, handoff.TapHook) (Instance, error) {
+	return nil, errors.New("no incoming guests in this test")
+}
+
+// The tunnel peers are the IPv4 hosts of the peers file: set at start, read
+// again before each incoming migration (an edited file takes effect), kept
+// when the file cannot be read.
+func TestTunnelPeersFromPeersFile(t *testing.T) {
+	peers := filepath.Join(t.TempDir(), "peers")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(peers, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("hostA 198.18.0.11:7443\nhostB 198.18.0.12:7443\nhostE [2001:db8::5]:7443\n")
+	ho := &tunnelRec{}
+	h := newHarnessWith(t, func(c *Config) {
+		c.Handoff, c.Peers = ho, peers
+		c.Runtime = incomingRuntime{c.Runtime.(*fakeRuntime)}
+	})
+	addrs := func(s ...string) []netip.Addr {
+		var out []netip.Addr
+		for _, a := range s {
+			out = append(out, netip.MustParseAddr(a))
+		}
+		return out
+	}
+	check := func(want ...[]netip.Addr) {
+		t.Helper()
+		got := ho.list()
+		if !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("tunnel peer sets %v, want %v", got, want)
+		}
+	}
+	start := addrs("198.18.0.11", "198.18.0.12")
+	check(start)
+
+	write("hostA 198.18.0.11:7443\nhostC 198.18.0.13:7443\n")
+	if err := (destAgent{h.agent}).Admit(spec("in1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	edited := addrs("198.18.0.11", "198.18.0.13")
+	check(start, edited)
+
+	if err := os.Remove(peers); err != nil {
+		t.Fatal(err)
+	}
+	if err := (destAgent{h.agent}).Admit(spec("in2", 2)); err != nil {
+		t.Fatal(err)
+	}
+	check(start, edited) // unreadable: the previous set stays
+}
+
+// Without a peers file (no migrations) the tunnel takes nothing.
+func TestTunnelPeersNone(t *testing.T) {
+	ho := &tunnelRec{}
+	newHarnessWith(t, func(c *Config) { c.Handoff = ho })
+	if got := ho.list(); len(got) != 1 || len(got[0]) != 0 {
+		t.Errorf("tunnel peer sets %v, want one empty set", got)
 	}
 }

@@ -24,7 +24,9 @@ func (a *Agent) ServeConn(ctx context.Context, c session.Conn) { a.dest.Serve(ct
 type destAgent struct{ a *Agent }
 
 // Admit reserves the VM's name and addresses with a starting record that
-// stays busy until the migration ends.
+// stays busy until the migration ends, and re-reads the tunnel peers: the
+// session holds the VM next (Prepare), and the stragglers its source will
+// forward must be taken from the hosts the peers file lists now.
 func (d destAgent) Admit(spec api.VMSpec) error {
 	a := d.a
 	if _, ok := a.cfg.Runtime.(IncomingStarter); !ok {
@@ -38,6 +40,7 @@ func (d destAgent) Admit(spec api.VMSpec) error {
 	a.mu.Lock()
 	e.migrating = "incoming"
 	a.mu.Unlock()
+	a.refreshTunnelPeers()
 	return nil
 }
 

@@ -12,10 +12,12 @@ import (
 // ShutdownTimeout bounds the wait for requests in flight at shutdown.
 const ShutdownTimeout = 10 * time.Second
 
-// Serve re-adopts the stored VMs, then serves the API on ln until ctx ends.
+// Serve gives the hand-off its tunnel peers (refreshTunnelPeers),
+// re-adopts the stored VMs, then serves the API on ln until ctx ends.
 // At shutdown it stops serving, drops its QMP connections and leaves every
 // guest running. An Agent serves once.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	a.refreshTunnelPeers()
 	if err := a.reconcile(ctx); err != nil {
 		a.shutdown()
 		ln.Close()

@@ -16,8 +16,10 @@ type HandoffStats struct {
 	// into a tap: the destination's release or the source's rollback.
 	ReplayRate float64 `json:"replay_rate,omitempty"`
 	// Dropped counts frames lost, by reason: ring_full, queue_full,
-	// too_large, tap_full, inject, forward, no_tap, held_unrecovered,
-	// rollback_dest, flush_lost, ring_lost, restart, detached.
+	// too_large, tap_full, inject, forward, no_tap, tunnel_refused (came
+	// through the tunnel from a host not in the peers file, or with
+	// another VNI), held_unrecovered, rollback_dest, flush_lost,
+	// ring_lost, restart, detached.
 	Dropped        map[string]uint64   `json:"dropped,omitempty"`
 	GARPs          int                 `json:"garps,omitempty"`
 	HighWaterBytes int64               `json:"high_water_bytes,omitempty"` // user-space queue high-water mark

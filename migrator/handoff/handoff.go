@@ -85,3 +85,13 @@ type Handoff interface {
 type Quiescer interface {
 	Quiesce(ctx context.Context, spec api.VMSpec) error
 }
+
+// TunnelPeers is a Handoff whose tunnel takes frames (the stragglers a
+// source forwards after a move) only from known hosts. SetTunnelPeers
+// replaces the set with addrs, the underlay addresses of the hosts that
+// may migrate a VM here (the agent's peers file); an empty set refuses
+// every tunnelled frame. The agent sets it at start and again before each
+// incoming migration holds its VM (Prepare).
+type TunnelPeers interface {
+	SetTunnelPeers(addrs []netip.Addr) error
+}

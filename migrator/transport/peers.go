@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/nfhandoff/nfhandoff/migrator/pki"
@@ -61,4 +62,25 @@ func lookup(path, host string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, &PeerError{Host: host, Kind: ErrUnknownPeer, Msg: "unknown: not in " + path}
 	}
 	return ap, nil
+}
+
+// PeerAddrs returns the IP addresses of the hosts in the peers file at
+// path, each once, sorted, IPv4-mapped ones unmapped: for the dataplane,
+// the hosts whose tunnelled frames it takes. The file holds IP literals
+// only (ParsePeers), so nothing is resolved.
+func PeerAddrs(path string) ([]netip.Addr, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading peers: %w", err)
+	}
+	peers, err := ParsePeers(data)
+	if err != nil {
+		return nil, fmt.Errorf("peers file %s: %w", path, err)
+	}
+	addrs := make([]netip.Addr, 0, len(peers))
+	for _, ap := range peers {
+		addrs = append(addrs, ap.Addr().Unmap())
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	return slices.Compact(addrs), nil
 }

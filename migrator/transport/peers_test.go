@@ -2,6 +2,9 @@ package transport
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,5 +33,35 @@ func TestParsePeers(t *testing.T) {
 		if _, err := ParsePeers([]byte(in)); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: %v, want an error containing %q", in, err, msg)
 		}
+	}
+}
+
+// PeerAddrs lists every address of the file once, sorted and unmapped, and
+// fails on a file that cannot be read or parsed.
+func TestPeerAddrs(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "peers")
+	data := "hostC 198.18.0.13:7443\nhostA 198.18.0.11:7443\nhostA2 198.18.0.11:7444\nhostD [::ffff:198.18.0.14]:7443\nhostE [2001:db8::5]:7443\n"
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := PeerAddrs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Addr{netip.MustParseAddr("198.18.0.11"), netip.MustParseAddr("198.18.0.13"),
+		netip.MustParseAddr("198.18.0.14"), netip.MustParseAddr("2001:db8::5")}
+	if !slices.Equal(got, want) {
+		t.Errorf("addrs %v, want %v", got, want)
+	}
+	if _, err := PeerAddrs(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "reading peers") {
+		t.Errorf("missing file: %v", err)
+	}
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("hostA name:7443\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PeerAddrs(bad); err == nil || !strings.Contains(err.Error(), "want IP:PORT") {
+		t.Errorf("bad file: %v", err)
 	}
 }
