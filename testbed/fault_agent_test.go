@@ -32,8 +32,10 @@ const recoveredWithin = 30 * time.Second
 func TestIntegrationSourceAgentKilled(t *testing.T) {
 	env := requireTestbed(t)
 	requireDataplane(t, env)
-	// BUFFER lasts 3 s longer than it would: time to kill the agent in it.
-	env = env.WithAgentArgs("hostA", "--debug-switchover-delay", "3s")
+	// BUFFER lasts 3 s longer than it would, and the destination answers
+	// Running 5 s after the guest runs there: time to kill the agent in
+	// BUFFER and right after the commit.
+	env = env.WithAgentArgs("hostA", "--debug-switchover-delay", "3s").WithAgentArgs("hostB", "--debug-running-delay", "5s")
 	upMigrationTestbed(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -51,6 +53,9 @@ func TestIntegrationSourceAgentKilled(t *testing.T) {
 		{"in BUFFER",
 			api.MigrateRequest{VM: "fw1", To: "hostB"},
 			func(m api.Migration) bool { return m.State == api.MigrationSwitchover }},
+		{"right after the commit",
+			api.MigrateRequest{VM: "fw1", To: "hostB"},
+			func(m api.Migration) bool { return m.Committed }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := api.NewClient(env.Socket("hostA"))
@@ -70,6 +75,10 @@ func TestIntegrationSourceAgentKilled(t *testing.T) {
 				t.Fatalf("restarting hostA's agent: %v", err)
 			}
 			restarted := time.Now()
+			if tc.name == "right after the commit" {
+				movedAfterRestart(ctx, t, env, s, m.ID, last, restarted)
+				return
+			}
 			onlyQEMU(ctx, t, env, "hostA", "fw1", vm.PID, restarted.Add(recoveredWithin))
 			t.Logf("one QEMU runs fw1 %v after the restart", time.Since(restarted).Round(time.Millisecond))
 			time.Sleep(2 * time.Second) // traffic after the recovery
@@ -102,6 +111,57 @@ func TestIntegrationSourceAgentKilled(t *testing.T) {
 			return
 		}
 	}
+}
+
+// movedAfterRestart checks a source agent restarted right after it
+// committed migration id: asking the destination, it learns that the guest
+// runs there and stops its own paused copy; within 30 s of the restart the
+// guest runs on hostB alone, the same boot with its memory intact, its
+// traffic flowing; the source's record completed with a reason; every
+// TWAMP packet lost is counted among the frames either end dropped.
+func movedAfterRestart(ctx context.Context, t *testing.T, env Env, s *verify.Sender, id string, last api.GuestStatus, restarted time.Time) {
+	t.Helper()
+	b := api.NewClient(env.Socket("hostB"))
+	for deadline := restarted.Add(recoveredWithin); ; time.Sleep(200 * time.Millisecond) {
+		pids := qemuOf(env, "fw1")
+		v, err := b.GetVM(ctx, "fw1")
+		if err == nil && len(pids) == 1 && pids[0] == v.PID && v.State == api.StateRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("QEMUs of fw1 %v; hostB's record %+v, %v: want one, hostB's", pids, v, err)
+		}
+	}
+	t.Logf("one QEMU runs fw1, on hostB, %v after the restart", time.Since(restarted).Round(time.Millisecond))
+	goneFrom(ctx, t, env, "hostA", "fw1", restarted.Add(recoveredWithin))
+	// The destination holds the guest's traffic until its session ends
+	// (the source's flush never comes: its connection died).
+	waitMigration(ctx, t, b, id)
+	time.Sleep(2 * time.Second) // traffic after the recovery
+	rep := verify.Analyze(s.Stop(), nil, verify.Limits{})
+	rec, err := api.NewClient(env.Socket("hostA")).GetMigration(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dropped uint64
+	if rec.Handoff != nil {
+		dropped = rec.Handoff.Source.DroppedTotal()
+	}
+	if dm, err := b.GetMigration(ctx, id); err == nil && dm.Handoff != nil {
+		dropped += dm.Handoff.Destination.DroppedTotal()
+		t.Logf("destination record: %s (%s), dropped %v", dm.State, dm.Reason, dm.Handoff.Destination.Dropped)
+	}
+	t.Logf("source record: %s: %s; dropped %d in all; TWAMP sent %d lost %d dup %d reordered %d, largest gap %v",
+		rec.State, rec.Reason, dropped, rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, time.Duration(rep.LargestGap))
+	switch {
+	case rec.State != api.MigrationCompleted || rec.Reason == "":
+		t.Fatalf("source record %s (%q), want completed with a reason", rec.State, rec.Reason)
+	case rep.Sent == 0 || uint64(rep.Lost) > dropped:
+		t.Fatalf("TWAMP lost %d of %d, more than the %d frames the dataplanes counted as dropped", rep.Lost, rep.Sent, dropped)
+	case rep.Duplicated != 0 || rep.Reordered != 0:
+		t.Fatalf("TWAMP duplicated %d, reordered %d: want 0", rep.Duplicated, rep.Reordered)
+	}
+	sameGuest(t, last, guestOn(ctx, t, env, "hostB", "fw1"))
 }
 
 // goneFrom waits until host has no record of vm (a destination drops its

@@ -129,7 +129,10 @@ type Agent struct {
 	dest     *session.Server
 	life     context.Context // destination sessions; ends at shutdown
 	endLife  context.CancelFunc
-	sessions sync.WaitGroup // source sessions
+	sessions sync.WaitGroup // source sessions, and settle loops
+	// unsettled are the outgoing migrations whose outcome is unknown, by
+	// ID (settle); guarded by mu.
+	unsettled map[string]*unsettled
 	// fixedPause is the last measured fixed part of a guest's pause
 	// (api.PauseParts.Fixed) by destination host, smoothed: the next
 	// move's policy budgets it. Guarded by mu.
@@ -167,6 +170,8 @@ func New(cfg Config) (*Agent, error) {
 		vms:  make(map[string]*entry),
 		quit: make(chan struct{}),
 		migs: make(map[string]*liveMigration),
+		// outcomes to settle
+		unsettled: make(map[string]*unsettled),
 	}
 	a.metrics = newMetrics(a)
 	for _, c := range cfg.Collectors {

@@ -30,6 +30,7 @@ func (a *Agent) Handler() http.Handler {
 	route("GET /v1/migrations", a.handleListMigrations)
 	route("GET /v1/migrations/{id}", a.handleGetMigration)
 	route("POST /v1/migrations/{id}/cancel", a.handleCancelMigration)
+	route("POST /v1/migrations/{id}/resolve", a.handleResolveMigration)
 	route("PUT /v1/migrations/{id}/verification", a.handleVerification)
 	mux.Handle("GET /metrics", a.count(a.MetricsHandler().ServeHTTP))
 	// Known paths with another method, then everything else: JSON errors.
@@ -37,7 +38,7 @@ func (a *Agent) Handler() http.Handler {
 		"/v1/health": "GET", "/v1/vms": "GET, POST", "/v1/vms/{name}": "GET, DELETE",
 		"/v1/vms/{name}/status": "GET", "/metrics": "GET",
 		"/v1/migrations": "GET, POST", "/v1/migrations/{id}": "GET",
-		"/v1/migrations/{id}/cancel": "POST", "/v1/migrations/{id}/verification": "PUT",
+		"/v1/migrations/{id}/cancel": "POST", "/v1/migrations/{id}/resolve": "POST", "/v1/migrations/{id}/verification": "PUT",
 	} {
 		route(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
@@ -118,16 +119,8 @@ func (a *Agent) handleStatus(w http.ResponseWriter, r *http.Request) {
 // bodies over the reader's limit are errors matching api.ErrInvalidSpec.
 func decodeSpec(r io.Reader) (api.VMSpec, error) {
 	var spec api.VMSpec
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		return api.VMSpec{}, fmt.Errorf("%w: decoding request body: %w", api.ErrInvalidSpec, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err == nil {
-			err = errors.New("more than one JSON value")
-		}
-		return api.VMSpec{}, fmt.Errorf("%w: decoding request body: %w", api.ErrInvalidSpec, err)
+	if err := decodeStrict(r, &spec, api.ErrInvalidSpec); err != nil {
+		return api.VMSpec{}, err
 	}
 	return spec, nil
 }

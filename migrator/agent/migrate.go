@@ -140,6 +140,11 @@ func (a *Agent) sourceEnded(e *entry, inst Instance, m api.Migration, out sessio
 	if out == session.Unknown || out == session.Lost {
 		e.rec.Reason = "migration " + m.ID + ": " + m.Reason
 	}
+	if out == session.Unknown {
+		a.mu.Unlock()
+		a.goSettle(e, inst, m)
+		return
+	}
 	e.migrating = ""
 	a.mu.Unlock()
 	select {

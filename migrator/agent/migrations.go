@@ -143,7 +143,8 @@ func (a *Agent) AttachVerification(id string, v json.RawMessage) (api.Migration,
 // guest ran here) completed, unless it was in post-copy, which cannot end
 // without its source: the source asks, and must never resume a guest that
 // ran here; its hand-off ends when the source's flush comes
-// (settleArrival). The others failed.
+// (settleArrival). Outgoing ones committed before the restart are being
+// settled (recoverOutgoing). The others failed.
 func (a *Agent) reconcileMigrations() error {
 	raws, err := a.cfg.Store.ListMigrations()
 	if err != nil {
@@ -151,7 +152,7 @@ func (a *Agent) reconcileMigrations() error {
 	}
 	for _, r := range raws {
 		var m api.Migration
-		if json.Unmarshal(r.Data, &m) != nil || api.Ended(m.State) {
+		if json.Unmarshal(r.Data, &m) != nil || api.Ended(m.State) || a.settling(m.ID) {
 			continue
 		}
 		if spec, ok := a.runningSpec(m.VM); ok && m.Role == "destination" && !m.Postcopy {

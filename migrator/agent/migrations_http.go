@@ -52,6 +52,20 @@ func (a *Agent) handleCancelMigration(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, m)
 }
 
+func (a *Agent) handleResolveMigration(w http.ResponseWriter, r *http.Request) {
+	var req api.ResolveRequest
+	if err := decodeStrict(http.MaxBytesReader(w, r.Body, MaxBodyBytes), &req, api.ErrInvalidRequest); err != nil {
+		writeError(w, api.ErrorFor(err))
+		return
+	}
+	m, err := a.ResolveMigration(r.Context(), r.PathValue("id"), req)
+	if err != nil {
+		writeError(w, api.ErrorFor(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
 func (a *Agent) handleVerification(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
 	if err != nil {
@@ -69,13 +83,23 @@ func (a *Agent) handleVerification(w http.ResponseWriter, r *http.Request) {
 // decodeMigrateRequest reads one JSON MigrateRequest strictly.
 func decodeMigrateRequest(r io.Reader) (api.MigrateRequest, error) {
 	var req api.MigrateRequest
+	return req, decodeStrict(r, &req, api.ErrInvalidRequest)
+}
+
+// decodeStrict reads exactly one JSON value into v: unknown fields,
+// trailing data and bodies over the reader's limit are errors matching
+// sentinel.
+func decodeStrict(r io.Reader, v any, sentinel error) error {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, fmt.Errorf("%w: decoding request body: %w", api.ErrInvalidRequest, err)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: decoding request body: %w", sentinel, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return req, fmt.Errorf("%w: decoding request body: more than one JSON value", api.ErrInvalidRequest)
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return fmt.Errorf("%w: decoding request body: %w", sentinel, err)
 	}
-	return req, nil
+	return nil
 }

@@ -208,7 +208,8 @@ func TestRestartAfterArrival(t *testing.T) {
 // An agent that restarts while its guest was leaving settles the
 // migration: before the commit it cancels QEMU's migration, resumes the
 // guest it had stopped and rolls the hand-off back; after the commit it
-// resumes nothing and says the outcome is unknown.
+// resumes nothing, says the outcome is unknown and keeps asking the
+// destination (unreachable here) until an operator resolves it.
 func TestRestartSettlesOutgoingMigration(t *testing.T) {
 	for _, committed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("committed=%v", committed), func(t *testing.T) {
@@ -233,10 +234,10 @@ func TestRestartSettlesOutgoingMigration(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmds, calls := q.commands(), ho.list()
-			if m.State != api.MigrationFailed || m.Ended.IsZero() {
-				t.Fatalf("record %s ended %v, want failed with an end", m.State, m.Ended)
-			}
 			if !committed {
+				if m.State != api.MigrationFailed || m.Ended.IsZero() {
+					t.Fatalf("record %s ended %v, want failed with an end", m.State, m.Ended)
+				}
 				if !strings.Contains(m.Reason, "rolled back") || vm.Reason != "" {
 					t.Fatalf("record reason %q, vm reason %q: want rolled back, vm fine", m.Reason, vm.Reason)
 				}
@@ -248,13 +249,70 @@ func TestRestartSettlesOutgoingMigration(t *testing.T) {
 				}
 				return
 			}
+			if m.State != api.MigrationUnknown || !m.Ended.IsZero() {
+				t.Fatalf("record %s (%q) ended %v, want unknown, not ended", m.State, m.Reason, m.Ended)
+			}
 			if !strings.Contains(m.Reason, "outcome unknown") || !strings.Contains(vm.Reason, "outcome unknown") {
 				t.Fatalf("record reason %q, vm reason %q: want outcome unknown in both", m.Reason, vm.Reason)
 			}
 			if slices.Contains(cmds, "cont") || slices.Contains(cmds, "migrate_cancel") || slices.Contains(calls, "Rollback(fw1)") {
 				t.Fatalf("qmp %v, hand-off %v: a committed move must not be undone here", cmds, calls)
 			}
+			if _, err := h.client.StopVM(ctx, "fw1"); !errors.Is(err, api.ErrBusy) {
+				t.Fatalf("vm stop while the outcome is unknown: %v, want busy", err)
+			}
+			if _, err := h.client.ResolveMigration(ctx, "hostA-7", api.ResolveRequest{GuestOn: "here"}); !errors.Is(err, api.ErrInvalidRequest) {
+				t.Fatalf("resolve naming no end: %v, want invalid request", err)
+			}
+			// The operator knows the destination never ran it.
+			m, err = h.client.ResolveMigration(ctx, "hostA-7", api.ResolveRequest{GuestOn: api.GuestOnSource})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vm, err = h.client.GetVM(ctx, "fw1"); err != nil {
+				t.Fatal(err)
+			}
+			cmds, calls = q.commands(), ho.list()
+			if m.State != api.MigrationFailed || !strings.Contains(m.Reason, "resolved by the operator") || vm.Reason != "" {
+				t.Fatalf("resolved record %s (%q), vm reason %q: want failed, resolved by the operator, vm fine", m.State, m.Reason, vm.Reason)
+			}
+			if !slices.Contains(cmds, "cont") || !slices.Contains(calls, "Rollback(fw1)") {
+				t.Fatalf("qmp %v, hand-off %v: want cont and Rollback", cmds, calls)
+			}
+			if _, err := h.client.ResolveMigration(ctx, "hostA-7", api.ResolveRequest{GuestOn: api.GuestOnSource}); !errors.Is(err, api.ErrInvalidRequest) {
+				t.Fatalf("resolving a settled migration: %v, want invalid request", err)
+			}
 		})
+	}
+}
+
+// An operator who knows that the destination runs the guest of a
+// migration with an unknown outcome resolves it so: the paused copy here
+// is stopped, the VM forgotten, the record completed.
+func TestResolveUnknownMoved(t *testing.T) {
+	ho := &attachRec{}
+	h := newHarnessWith(t, func(c *Config) { c.Handoff = ho })
+	ctx := ctxT(t)
+	if _, err := h.client.StartVM(ctx, spec("fw1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	h.stop()
+	q := h.rt.live["fw1"].qemu
+	q.set(true, "completed")
+	h.seedOutgoing("hostA-7", "fw1", true)
+	h.serve()
+	m, err := h.client.ResolveMigration(ctx, "hostA-7", api.ResolveRequest{GuestOn: api.GuestOnDestination})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.State != api.MigrationCompleted || !strings.Contains(m.Reason, "resolved by the operator") || m.Ended.IsZero() {
+		t.Fatalf("resolved record %s (%q) ended %v: want completed, resolved by the operator", m.State, m.Reason, m.Ended)
+	}
+	if _, err := h.client.GetVM(ctx, "fw1"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("fw1 after the resolution: %v, want not found here", err)
+	}
+	if slices.Contains(q.commands(), "cont") {
+		t.Fatalf("the paused copy was resumed: %v", q.commands())
 	}
 }
 

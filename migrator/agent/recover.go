@@ -45,34 +45,43 @@ func (a *Agent) unfinishedOutgoing() (map[string]api.Migration, error) {
 // destination, without its source, aborts on its own.
 //
 // After the commit the destination may run the guest: nothing is resumed
-// here, and the VM and the record say that the outcome is unknown.
+// here until the destination, asked, says it does not (settle).
 func (a *Agent) recoverOutgoing(ctx context.Context, e *entry, inst Instance, m api.Migration) {
 	log := a.log.With("vm", m.VM, "migration", m.ID)
-	var reason string
 	if m.Committed {
-		reason = fmt.Sprintf("outcome unknown: the agent restarted after committing the move to %s; the guest stays as it is here, check %s", m.To, m.To)
-		a.mu.Lock()
-		e.rec.Reason = "migration " + m.ID + ": " + reason
-		a.mu.Unlock()
-		log.Error("agent restarted after the commit: outcome unknown, the guest is not resumed here")
-	} else {
-		ctx, cancel := context.WithTimeout(ctx, recoverWait)
-		defer cancel()
-		reason = ReasonAgentRestarted + "; rolled back: the guest runs here"
-		if g, ok := inst.(session.Guest); ok {
-			if err := session.ResumeHere(ctx, g, log); err != nil {
-				reason = ReasonAgentRestarted + "; rolling back: " + err.Error()
-				log.Error("resuming a guest the previous run left in a migration", "err", err)
-			}
+		if m.State != api.MigrationUnknown {
+			m.Reason = fmt.Sprintf("outcome unknown: the agent restarted after committing the move to %s", m.To)
 		}
-		if err := a.cfg.Handoff.Rollback(ctx, e.rec.Spec); err != nil {
-			log.Warn("rolling back the hand-off the previous run left", "err", err)
-		}
-		m.Handoff = withRestart(m.Handoff, a.cfg.Handoff.Stats(e.rec.Spec), true)
-		log.Warn("agent restarted during the migration: rolled back before the commit")
+		log.Warn("agent restarted after the commit: asking the destination")
+		a.goSettle(e, inst, m)
+		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, recoverWait)
+	defer cancel()
+	reason := ReasonAgentRestarted + "; rolled back: the guest runs here"
+	if err := a.rollBackHere(ctx, e, inst, &m); err != nil {
+		reason = ReasonAgentRestarted + "; rolling back: " + err.Error()
+		log.Error("resuming a guest the previous run left in a migration", "err", err)
+	}
+	log.Warn("agent restarted during the migration: rolled back before the commit")
 	m.State, m.Reason, m.Ended = api.MigrationFailed, reason, time.Now().UTC()
 	a.recordMigration(m, true)
+}
+
+// rollBackHere resumes outgoing migration m's guest here (QEMU's migration
+// cancelled first) and rolls its hand-off back (the buffered frames go
+// back into the tap), adding what this run did to m's account. Only for a
+// migration whose destination never ran the guest and never will.
+func (a *Agent) rollBackHere(ctx context.Context, e *entry, inst Instance, m *api.Migration) error {
+	var err error
+	if g, ok := inst.(session.Guest); ok {
+		err = session.ResumeHere(ctx, g, a.log.With("vm", m.VM, "migration", m.ID))
+	}
+	if rerr := a.cfg.Handoff.Rollback(ctx, e.rec.Spec); rerr != nil {
+		a.log.Warn("rolling back the hand-off", "vm", m.VM, "migration", m.ID, "err", rerr)
+	}
+	m.Handoff = withRestart(m.Handoff, a.cfg.Handoff.Stats(e.rec.Spec), true)
+	return err
 }
 
 // withRestart adds to the account the previous run stored what this run

@@ -147,6 +147,14 @@ func (c *Client) CancelMigration(ctx context.Context, id string) (Migration, err
 	return m, err
 }
 
+// ResolveMigration settles a migration whose outcome is unknown as the
+// operator says (see ResolveRequest) and returns its final record.
+func (c *Client) ResolveMigration(ctx context.Context, id string, req ResolveRequest) (Migration, error) {
+	var m Migration
+	err := c.do(ctx, http.MethodPost, "/v1/migrations/"+url.PathEscape(id)+"/resolve", req, &m)
+	return m, err
+}
+
 // AttachVerification stores netctl's verification result in the record.
 func (c *Client) AttachVerification(ctx context.Context, id string, v json.RawMessage) (Migration, error) {
 	var m Migration

@@ -12,9 +12,13 @@ const (
 	MigrationActive     = "active"     // pre-copy
 	MigrationPostcopy   = "postcopy"   // post-copy: the guest runs on the destination
 	MigrationSwitchover = "switchover" // guest stopped, last state moving
-	MigrationCompleted  = "completed"
-	MigrationFailed     = "failed"
-	MigrationCancelled  = "cancelled"
+	// MigrationUnknown: the source lost the destination after the commit
+	// and keeps asking it; the guest stays paused on the source until the
+	// destination answers or an operator resolves it (ResolveRequest).
+	MigrationUnknown   = "unknown"
+	MigrationCompleted = "completed"
+	MigrationFailed    = "failed"
+	MigrationCancelled = "cancelled"
 )
 
 // Ended reports whether state is terminal.
@@ -192,5 +196,28 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("duration: want a string such as \"1.5s\" or nanoseconds")
 	}
 	*d = Duration(n)
+	return nil
+}
+
+// Where an operator says the guest of a migration with an unknown outcome
+// runs (ResolveRequest.GuestOn).
+const (
+	GuestOnSource      = "source"      // the destination does not run it: resume it on the source
+	GuestOnDestination = "destination" // the destination runs it: stop the source's paused copy
+)
+
+// ResolveRequest settles a migration in state unknown when its destination
+// cannot be asked (e.g. its host is down for good). The source asks the
+// destination once more first; if it answers, its word wins.
+type ResolveRequest struct {
+	GuestOn string `json:"guest_on"`
+}
+
+// Validate reports a request that names neither end, wrapped in
+// ErrInvalidRequest.
+func (r ResolveRequest) Validate() error {
+	if r.GuestOn != GuestOnSource && r.GuestOn != GuestOnDestination {
+		return fmt.Errorf("%w: guest_on %q: want %q or %q", ErrInvalidRequest, r.GuestOn, GuestOnSource, GuestOnDestination)
+	}
 	return nil
 }

@@ -43,9 +43,13 @@ func (s *source) resolve(ctx context.Context, cause error) (api.Migration, Outco
 	// else touches the hand-off (Rollback below).
 	s.waitHandoff()
 	if reason == "" {
-		m := s.rec.finish(api.MigrationFailed, fmt.Sprintf("outcome unknown: guest paused on source, check %s (%v)", to, cause))
+		// Not an end: the agent keeps asking (and the operator may
+		// resolve it), with the guest paused here meanwhile.
+		s.rec.update(true, func(m *api.Migration) {
+			m.State, m.Reason = api.MigrationUnknown, fmt.Sprintf("outcome unknown: guest paused on the source; %s not answering (%v)", to, cause)
+		})
 		s.log.Error("migration outcome unknown; guest left paused on the source", "err", cause)
-		return m, Unknown
+		return s.rec.get(), Unknown
 	}
 	// The destination has no guest: resume here.
 	if err := cont(ctx, s.cfg.Guest); err != nil {
@@ -60,21 +64,28 @@ func (s *source) resolve(ctx context.Context, cause error) (api.Migration, Outco
 // askStatus asks the destination, over a fresh control stream, what became
 // of the session.
 func (s *source) askStatus(ctx context.Context) (wire.StatusReply, Conn, error) {
+	return AskStatus(ctx, s.cfg.Dial, s.cfg.ID)
+}
+
+// AskStatus asks the destination that dial reaches, over a fresh control
+// stream, what became of session id (10 s at most), and returns its answer
+// and the connection it came on.
+func AskStatus(ctx context.Context, dial func(context.Context) (Conn, error), id string) (wire.StatusReply, Conn, error) {
 	var rep wire.StatusReply
 	var conn Conn
 	err := bounded(ctx, 10*time.Second, func(ctx context.Context) error {
 		var err error
-		if conn, err = s.cfg.Dial(ctx); err != nil {
+		if conn, err = dial(ctx); err != nil {
 			return err
 		}
-		st, err := conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindControl, Session: s.cfg.ID})
+		st, err := conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindControl, Session: id})
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		stop := context.AfterFunc(ctx, func() { st.Close() })
 		defer stop()
-		if err := wire.WriteMessage(st, wire.StatusRequest{ID: s.cfg.ID}); err != nil {
+		if err := wire.WriteMessage(st, wire.StatusRequest{ID: id}); err != nil {
 			return err
 		}
 		m, err := wire.ReadMessage(st)
@@ -82,7 +93,7 @@ func (s *source) askStatus(ctx context.Context) (wire.StatusReply, Conn, error) 
 			return err
 		}
 		r, ok := m.(wire.StatusReply)
-		if !ok || r.ID != s.cfg.ID {
+		if !ok || r.ID != id {
 			return fmt.Errorf("unexpected answer %T to a status request", m)
 		}
 		rep = r

@@ -18,6 +18,8 @@ type migrateOpts struct {
 	completion time.Duration
 	detach     bool
 	cancelID   string
+	resolveID  string // --resolve: settle a migration whose outcome is unknown
+	guestOn    string // --guest-on, with --resolve
 	verify     verifyOpts
 }
 
@@ -32,9 +34,10 @@ func newMigrateCmd(g *globals) *cobra.Command {
   netctl --host hostA migrate fw1 --to hostB --bandwidth 256MiB/s --postcopy never --multifd 4
   netctl --host hostB migrate fw1 --to hostA --verify --max-lost 10 --max-gap 500ms -o json
   netctl --host hostA migrate fw1 --to hostB --detach
-  netctl --host hostA migrate --cancel hostA-3`,
+  netctl --host hostA migrate --cancel hostA-3
+  netctl --host hostA migrate --resolve hostA-3 --guest-on source`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if o.cancelID != "" {
+			if o.cancelID != "" || o.resolveID != "" {
 				return cobra.NoArgs(cmd, args)
 			}
 			if len(args) != 1 {
@@ -47,8 +50,15 @@ func newMigrateCmd(g *globals) *cobra.Command {
 			if err := o.verify.needed(cmd.Flags().Changed); err != nil {
 				return err
 			}
-			if o.cancelID != "" {
+			switch {
+			case o.cancelID != "" && o.resolveID != "":
+				return usageErrorf("--cancel and --resolve: pick one")
+			case o.cancelID != "":
 				return runMigrateCancel(cmd.Context(), g, o.cancelID)
+			case o.resolveID != "":
+				return runMigrateResolve(cmd.Context(), g, o.resolveID, o.guestOn)
+			case o.guestOn != "":
+				return usageErrorf("--guest-on goes with --resolve")
 			}
 			o.req.VM = args[0]
 			return runMigrate(cmd.Context(), g, o)
@@ -70,6 +80,8 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.req.Pipe, "pipe", api.DefaultPipe, "what carries QEMU's channels between the agents: quic (streams of the agents' QUIC connection) or tcp (TLS lanes over TCP beside the QUIC connection: a third of its CPU per byte)")
 	f.BoolVar(&o.detach, "detach", false, "start the migration, print its ID and return")
 	f.StringVar(&o.cancelID, "cancel", "", "cancel the running migration with this ID instead (see netctl migrations)")
+	f.StringVar(&o.resolveID, "resolve", "", "settle the migration with this ID, whose outcome is unknown, as --guest-on says (the destination is asked once more first: its answer wins)")
+	f.StringVar(&o.guestOn, "guest-on", "", "with --resolve: where the guest runs: source (the destination does not run it: resume it on the source) or destination (it does: stop the source's paused copy)")
 	o.verify.addFlags(f)
 	return cmd
 }
@@ -193,6 +205,10 @@ func migrateOutcome(m api.Migration, rep *verifyResult, interrupted bool, source
 		return fmt.Errorf("interrupted: migration %s is still %s: see \"netctl --host %s migrations %s\"", m.ID, m.State, source, m.ID)
 	case interrupted:
 		return fmt.Errorf("interrupted: migration %s %s; %s", m.ID, m.State, guest)
+	case m.State == api.MigrationUnknown:
+		return withHint(fmt.Errorf("migration %s: %s", m.ID, or(m.Reason, "outcome unknown")),
+			"the source agent keeps asking %s; %s stays paused on %s until it answers. If %s is down for good and you know where the guest runs: "+
+				"\"netctl --host %s migrate --resolve %s --guest-on source|destination\"", m.To, m.VM, source, m.To, source, m.ID)
 	case m.State != api.MigrationCompleted && m.Postcopy:
 		return withHint(fmt.Errorf("migration %s %s during post-copy: %s", m.ID, m.State, or(m.Reason, "no reason given")),
 			"post-copy had started, so the guest's state was split between the hosts: check both with \"netctl vm list\"")

@@ -60,7 +60,9 @@ func (w *watcher) watch(ctx context.Context, m api.Migration) (api.Migration, er
 	var failingSince time.Time
 	tick := time.NewTicker(migratePoll)
 	defer tick.Stop()
-	for !api.Ended(m.State) {
+	// An unknown outcome is not an end, but nothing more happens until the
+	// destination answers the source or an operator resolves it.
+	for !api.Ended(m.State) && m.State != api.MigrationUnknown {
 		select {
 		case <-ctx.Done():
 			return m, ctx.Err()
