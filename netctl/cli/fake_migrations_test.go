@@ -89,6 +89,30 @@ func (f *fakeAgent) migrationRoutes(m *http.ServeMux) {
 		}
 		reply(w, http.StatusOK, m)
 	})
+	m.HandleFunc("POST /v1/migrations/{id}/resolve", func(w http.ResponseWriter, r *http.Request) {
+		var req api.ResolveRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			replyErr(w, fmt.Errorf("%w: %v", api.ErrInvalidRequest, err))
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		m, ok := f.mig.migs[r.PathValue("id")]
+		switch {
+		case !ok:
+			replyErr(w, fmt.Errorf("%w: %s", api.ErrNoMigration, r.PathValue("id")))
+			return
+		case m.State != api.MigrationUnknown:
+			replyErr(w, fmt.Errorf("%w: migration %s is %s, not unknown", api.ErrInvalidRequest, m.ID, m.State))
+			return
+		case req.GuestOn == api.GuestOnDestination:
+			m.State, m.Reason = api.MigrationCompleted, "resolved by the operator: the guest runs on "+m.To
+		default:
+			m.State, m.Reason = api.MigrationFailed, "resolved by the operator: resumed here"
+		}
+		m.Ended = time.Now()
+		reply(w, http.StatusOK, m)
+	})
 	m.HandleFunc("PUT /v1/migrations/{id}/verification", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()

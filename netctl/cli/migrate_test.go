@@ -108,6 +108,25 @@ func TestMigrateFailedGuestDied(t *testing.T) {
 		"fw1 is failed on hostA: qemu exited: signal killed\n")
 }
 
+// A migration whose outcome is unknown ends netctl migrate with the state,
+// why, and how to resolve it; --resolve then settles it.
+func TestMigrateUnknownAndResolve(t *testing.T) {
+	t.Parallel()
+	env, a := migrateBed(t)
+	a.mig.script = []step{active(1, 30), func(m *api.Migration, now time.Time) {
+		m.State, m.Reason = api.MigrationUnknown, "outcome unknown: guest paused on the source; hostB not answering"
+	}}
+	r := run(t, env, "--host", "hostA", "migrate", "fw1", "--to", "hostB")
+	check(t, r, ExitFailure, "err:netctl: migration hostA-1: outcome unknown: guest paused on the source; hostB not answering\n",
+		`err:netctl --host hostA migrate --resolve hostA-1 --guest-on source|destination`)
+	r = run(t, env, "--host", "hostA", "migrate", "--resolve", "hostA-1", "--guest-on", "nowhere")
+	check(t, r, ExitUsage, `err:--guest-on "nowhere"`)
+	r = run(t, env, "--host", "hostA", "migrate", "--resolve", "hostA-1", "--guest-on", "destination")
+	check(t, r, 0, "out:completed", "out:fw1 runs on hostB")
+	r = run(t, env, "--host", "hostA", "migrate", "--resolve", "hostA-1", "--guest-on", "source")
+	check(t, r, ExitFailure, "err:not unknown")
+}
+
 func TestMigrateFailed(t *testing.T) {
 	t.Parallel()
 	env, a := migrateBed(t)
