@@ -136,6 +136,23 @@ func FuzzDecodeMigrateRequest(f *testing.F) {
 	})
 }
 
+// FuzzDecodeResolveRequest: the resolve body decodes strictly; whatever
+// decodes and validates names one of the two ends.
+func FuzzDecodeResolveRequest(f *testing.F) {
+	f.Add([]byte(`{"guest_on":"source"}`))
+	f.Add([]byte(`{"guest_on":"destination"} {}`))
+	f.Add([]byte(`{"guest_on":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r api.ResolveRequest
+		if decodeStrict(bytes.NewReader(b), &r, api.ErrInvalidRequest) != nil || r.Validate() != nil {
+			return
+		}
+		if r.GuestOn != api.GuestOnSource && r.GuestOn != api.GuestOnDestination {
+			t.Fatalf("%q validated", r.GuestOn)
+		}
+	})
+}
+
 var _ = fmt.Sprint
 
 // TestLiveRecordEndsAfterTheVM: a source migration's live record shows its
