@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/netctl/verify"
 )
 
 // TestIntegrationQEMUKilled kills (SIGKILL) a QEMU in the middle of a
@@ -79,33 +78,19 @@ func TestIntegrationQEMUKilled(t *testing.T) {
 				src = rec.Handoff.Source
 				dropped = src.DroppedTotal()
 			}
-			t.Logf("source record: %s: %s; source buffered %d returned %d dropped %v", rec.State, rec.Reason, src.Buffered, src.Returned, src.Dropped)
+			t.Logf("source record: %s: %s", rec.State, rec.Reason)
+			if tc.host == "hostB" {
+				onlyQEMU(ctx, t, env, "hostA", "fw1", vm.PID, time.Now().Add(recoveredWithin))
+				last = rolledBack(ctx, t, env, s, m.ID, last, nil)
+				return
+			}
 			if rec.State != api.MigrationFailed || rec.Reason == "" {
 				t.Fatalf("source record %s (%q), want failed with a reason", rec.State, rec.Reason)
 			}
 			if src.Buffered > src.Returned+dropped {
-				t.Fatalf("source buffered %d frames, returned %d, dropped %d: some unaccounted", src.Buffered, src.Returned, dropped)
+				t.Fatalf("source buffered %d frames, returned %d, dropped %d: some unaccounted (%v)", src.Buffered, src.Returned, dropped, src.Dropped)
 			}
 			goneFrom(ctx, t, env, "hostB", "fw1", time.Now().Add(recoveredWithin))
-
-			if tc.host == "hostB" {
-				onlyQEMU(ctx, t, env, "hostA", "fw1", vm.PID, time.Now().Add(recoveredWithin))
-				time.Sleep(2 * time.Second) // traffic after the rollback
-				rep := verify.Analyze(s.Stop(), nil, verify.Limits{})
-				t.Logf("TWAMP sent %d lost %d dup %d reordered %d, largest gap %v",
-					rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, time.Duration(rep.LargestGap))
-				switch {
-				case dropped != 0:
-					t.Fatalf("the dataplane dropped %v, want nothing", src.Dropped)
-				case rep.Sent == 0 || rep.Lost != 0 || rep.Duplicated != 0 || rep.Reordered != 0:
-					t.Fatalf("TWAMP sent %d, lost %d, duplicated %d, reordered %d: want 0 lost, duplicated, reordered",
-						rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered)
-				}
-				got := guestOn(ctx, t, env, "hostA", "fw1")
-				sameGuest(t, last, got)
-				last = got
-				return
-			}
 			// The source's QEMU died: so did the guest; nothing runs it.
 			s.Stop()
 			if !strings.Contains(rec.Reason, "source qemu") {

@@ -78,8 +78,13 @@ func (p rateProbe) sustained() bool {
 // probe sends TWAMP-light at rate from the client namespace to the guest
 // for d (no migration) and analyses the replies.
 func probe(ctx context.Context, rate int, d time.Duration) (rateProbe, error) {
+	return probeAt(ctx, netip.MustParseAddr(guestIP), rate, d)
+}
+
+// probeAt is probe towards the guest at ip.
+func probeAt(ctx context.Context, ip netip.Addr, rate int, d time.Duration) (rateProbe, error) {
 	s, err := verify.Start(ctx, verify.Config{
-		Target: netip.AddrPortFrom(netip.MustParseAddr(guestIP), twamp.Port),
+		Target: netip.AddrPortFrom(ip, twamp.Port),
 		Rate:   rate, Netns: "nfh-client",
 	}, nil)
 	if err != nil {
