@@ -1,0 +1,230 @@
+package testbed
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/netctl/verify"
+)
+
+// soakMoves is how many moves TestIntegrationSoak makes.
+const soakMoves = 20
+
+// soakFault is one fault the soak may inject into a move: when (the phase
+// of the source's record) and what.
+type soakFault struct {
+	name  string
+	phase Phase
+	slow  bool // the move runs at 2 MiB/s, so that pre-copy lasts
+	do    func(ctx context.Context, env Env, from, to string) error
+}
+
+// soakFaults are the faults after which the guest must run exactly once
+// (a source QEMU's death kills the guest: TestIntegrationQEMUKilled).
+var soakFaults = []soakFault{
+	{"path cut in pre-copy", PhasePrecopy, true, cutFor(5 * time.Second)},
+	{"path cut in BUFFER", PhaseSwitchover, false, cutFor(5 * time.Second)},
+	{"source agent killed in pre-copy", PhasePrecopy, true, restartAgent(true)},
+	{"source agent killed in BUFFER", PhaseSwitchover, false, restartAgent(true)},
+	{"source agent killed after the commit", PhaseCommitted, false, restartAgent(true)},
+	{"destination agent killed after the commit", PhaseCommitted, false, restartAgent(false)},
+	{"destination QEMU killed in pre-copy", PhasePrecopy, true, killDestQEMU},
+	{"destination QEMU killed in BUFFER", PhaseSwitchover, false, killDestQEMU},
+}
+
+// cutFor cuts the agents' path for d.
+func cutFor(d time.Duration) func(ctx context.Context, env Env, from, to string) error {
+	return func(ctx context.Context, env Env, from, to string) error {
+		if err := env.CutPath(ctx, from, to); err != nil {
+			return err
+		}
+		time.Sleep(d)
+		_, err := env.RestorePath(context.WithoutCancel(ctx), from, to)
+		return err
+	}
+}
+
+// restartAgent SIGKILLs the source's (or the destination's) agent and
+// starts it again.
+func restartAgent(source bool) func(ctx context.Context, env Env, from, to string) error {
+	return func(ctx context.Context, env Env, from, to string) error {
+		host := to
+		if source {
+			host = from
+		}
+		if err := env.StopAgent(ctx, host, syscall.SIGKILL); err != nil {
+			return err
+		}
+		return env.StartAgents(ctx)
+	}
+}
+
+func killDestQEMU(ctx context.Context, env Env, from, to string) error {
+	_, err := env.KillQEMU(ctx, to, "fw1")
+	return err
+}
+
+// TestIntegrationSoak moves fw1 back and forth 20 times under TWAMP-light
+// at 500 pps; half of the moves, chosen at random, get a random fault from
+// soakFaults. After each move: exactly one QEMU runs the guest, on the
+// host the source's record says (completed: the destination; failed: the
+// source, with a reason); the same boot, its memory intact, answering
+// there; every TWAMP packet lost is counted among the frames the two
+// dataplanes dropped, none duplicated or reordered. The seed is logged;
+// NFH_SOAK_SEED replays one.
+func TestIntegrationSoak(t *testing.T) {
+	env := requireTestbed(t)
+	requireDataplane(t, env)
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("NFH_SOAK_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("NFH_SOAK_SEED=%q: %v", s, err)
+		}
+	}
+	t.Logf("seed %d (NFH_SOAK_SEED=%d replays this run)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	// Every agent holds BUFFER 3 s longer and answers Running 3 s late:
+	// time to inject a fault there.
+	env = env.WithAgentArgs("", "--debug-switchover-delay", "3s", "--debug-running-delay", "3s")
+	upMigrationTestbed(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	at := "hostA"
+	last := startHandoffGuest(ctx, t, env, at)
+	other := map[string]string{"hostA": "hostB", "hostB": "hostA"}
+	faulted := 0
+	for i := range soakMoves {
+		from, to := at, other[at]
+		var f *soakFault
+		if rng.IntN(2) == 0 {
+			f = &soakFaults[rng.IntN(len(soakFaults))]
+			faulted++
+		}
+		name := "no fault"
+		req := api.MigrateRequest{VM: "fw1", To: to}
+		if f != nil {
+			name = f.name
+			if f.slow {
+				req.Bandwidth, req.InitialBandwidth = 2<<20, 2<<20
+			}
+		}
+		c := api.NewClient(env.Socket(from))
+		s := faultTraffic(ctx, t)
+		m, err := c.Migrate(ctx, req)
+		if err != nil {
+			t.Fatalf("move %d %s→%s: %v", i+1, from, to, err)
+		}
+		if f != nil {
+			if _, err := env.WaitPhase(ctx, from, "fw1", f.phase); err != nil {
+				t.Fatalf("move %d (%s): %v", i+1, name, err)
+			}
+			if err := f.do(ctx, env, from, to); err != nil {
+				t.Fatalf("move %d (%s): %v", i+1, name, err)
+			}
+		}
+		rec := settledRecord(ctx, t, c, m.ID)
+		where := from
+		if rec.State == api.MigrationCompleted {
+			where = to
+		}
+		var got api.GuestStatus
+		for deadline := time.Now().Add(recoveredWithin); ; time.Sleep(200 * time.Millisecond) {
+			v, err := api.NewClient(env.Socket(where)).GetVM(ctx, "fw1")
+			pids := qemuOf(env, "fw1")
+			if err == nil && v.State == api.StateRunning && v.Reason == "" && len(pids) == 1 && pids[0] == v.PID {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("move %d (%s): record %s (%s); QEMUs of fw1 %v; %s's record %+v, %v: want one QEMU, %s's",
+					i+1, name, rec.State, rec.Reason, pids, where, v, err, where)
+			}
+		}
+		goneFrom(ctx, t, env, other[where], "fw1", time.Now().Add(recoveredWithin))
+		// The destination's session holds the guest's traffic until it ends.
+		if dm, err := api.NewClient(env.Socket(to)).GetMigration(ctx, m.ID); err == nil && !api.Ended(dm.State) {
+			waitMigration(ctx, t, api.NewClient(env.Socket(to)), m.ID)
+		}
+		time.Sleep(2 * time.Second) // traffic after the move
+		samples := s.Stop()
+		rep := verify.Analyze(samples, nil, verify.Limits{})
+		dropped := droppedBy(ctx, env, from, to, m.ID)
+		t.Logf("move %d %s→%s, %s: %s (%s): runs on %s; TWAMP sent %d lost %d dup %d reordered %d, largest gap %v; dropped %d",
+			i+1, from, to, name, rec.State, rec.Reason, where, rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered,
+			time.Duration(rep.LargestGap), dropped)
+		switch {
+		case rec.State != api.MigrationCompleted && (rec.State != api.MigrationFailed || rec.Reason == ""):
+			t.Fatalf("move %d (%s): record %s (%q): want completed, or failed with a reason", i+1, name, rec.State, rec.Reason)
+		case f == nil && (rec.State != api.MigrationCompleted || rep.Lost != 0):
+			t.Fatalf("move %d without a fault: %s, %d lost: want completed, 0 lost", i+1, rec.State, rep.Lost)
+		case rep.Sent == 0 || uint64(rep.Lost) > dropped:
+			t.Fatalf("move %d (%s): TWAMP lost %d of %d, more than the %d frames the dataplanes counted as dropped", i+1, name, rep.Lost, rep.Sent, dropped)
+		case rep.Duplicated != 0 || rep.Reordered != 0:
+			t.Fatalf("move %d (%s): TWAMP duplicated %d, reordered %d: want 0; %s", i+1, name, rep.Duplicated, rep.Reordered, outOfOrder(samples))
+		}
+		got = guestOn(ctx, t, env, where, "fw1")
+		sameGuest(t, last, got)
+		last, at = got, where
+	}
+	t.Logf("%d moves, %d with a fault: every invariant held after each", soakMoves, faulted)
+}
+
+// settledRecord waits until source migration id at c has ended; an
+// unknown outcome is waited out too (the agent settles it by asking).
+func settledRecord(ctx context.Context, t *testing.T, c *api.Client, id string) api.Migration {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		m, err := c.GetMigration(ctx, id)
+		if err == nil && api.Ended(m.State) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("migration %s did not end: last %+v, %v", id, m, err)
+		}
+	}
+}
+
+// droppedBy is what both ends' records of migration id say their
+// dataplanes dropped.
+func droppedBy(ctx context.Context, env Env, from, to, id string) uint64 {
+	var n uint64
+	if m, err := api.NewClient(env.Socket(from)).GetMigration(ctx, id); err == nil && m.Handoff != nil {
+		n += m.Handoff.Source.DroppedTotal()
+	}
+	if m, err := api.NewClient(env.Socket(to)).GetMigration(ctx, id); err == nil && m.Handoff != nil {
+		n += m.Handoff.Destination.DroppedTotal()
+	}
+	return n
+}
+
+// outOfOrder describes the first replies that arrived behind a later
+// packet's, with the times, for a failure message.
+func outOfOrder(samples []verify.Sample) string {
+	got := slices.DeleteFunc(slices.Clone(samples), func(s verify.Sample) bool { return s.Lost() })
+	slices.SortFunc(got, func(a, b verify.Sample) int { return cmp.Compare(a.Arrival, b.Arrival) })
+	var b strings.Builder
+	var hi verify.Sample
+	n := 0
+	for i, s := range got {
+		if i > 0 && s.Seq < hi.Seq && n < 5 {
+			fmt.Fprintf(&b, "seq %d (sent %s) arrived %s, after seq %d (sent %s, arrived %s); ",
+				s.Seq, s.Sent.Format("15:04:05.000"), s.Received.Format("15:04:05.000"),
+				hi.Seq, hi.Sent.Format("15:04:05.000"), hi.Received.Format("15:04:05.000"))
+			n++
+		}
+		if s.Seq > hi.Seq {
+			hi = s
+		}
+	}
+	return b.String()
+}
