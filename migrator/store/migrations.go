@@ -18,7 +18,7 @@ type Migration struct {
 // sort in creation order, as ListMigrations returns them.
 func (s *Store) NextMigrationID() (string, error) {
 	var seq uint64
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		var err error
 		seq, err = tx.Bucket(bucketMigrations).NextSequence()
 		return err
@@ -37,7 +37,7 @@ func (s *Store) PutMigration(id string, data json.RawMessage) error {
 	if !json.Valid(data) {
 		return fmt.Errorf("storing migration %s: record is not valid JSON", id)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMigrations).Put([]byte(id), data)
 	})
 	if err != nil {
@@ -65,7 +65,7 @@ func (s *Store) GetMigration(id string) (json.RawMessage, error) {
 
 // DeleteMigration removes the record under id; a missing record is not an error.
 func (s *Store) DeleteMigration(id string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMigrations).Delete([]byte(id))
 	})
 	if err != nil {

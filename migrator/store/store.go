@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -51,6 +52,8 @@ type Store struct {
 	db   *bolt.DB
 	path string
 	log  *slog.Logger
+	// fault, when set, fails every write (FailWrites).
+	fault atomic.Pointer[error]
 }
 
 // Open creates dir if needed and opens (or creates) its state database. It
@@ -85,6 +88,25 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	opts.Logger.Debug("store open", "path", path)
 	return &Store{db: db, path: path, log: opts.Logger}, nil
+}
+
+// FailWrites makes every write from now on fail with err, as a failing
+// disk would (nil: writes work again); reads still work. A test knob:
+// migratord's --debug-store-fail-writes-after-arrival, and unit tests.
+func (s *Store) FailWrites(err error) {
+	if err == nil {
+		s.fault.Store(nil)
+		return
+	}
+	s.fault.Store(&err)
+}
+
+// update runs fn in a write transaction, unless FailWrites says writes fail.
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	if err := s.fault.Load(); err != nil {
+		return *err
+	}
+	return s.db.Update(fn)
 }
 
 // Path is the database file's path.

@@ -58,3 +58,33 @@ func TestOpenEmptyDir(t *testing.T) {
 		t.Fatal("Open(\"\") succeeded")
 	}
 }
+
+// FailWrites fails every write with its error, wrapped, and leaves reads
+// alone; nil lets writes through again.
+func TestFailWrites(t *testing.T) {
+	s := openT(t, t.TempDir())
+	if err := s.PutVM(vmRec("fw1", "running")); err != nil {
+		t.Fatal(err)
+	}
+	disk := errors.New("disk full")
+	s.FailWrites(disk)
+	writes := map[string]error{
+		"PutVM":     s.PutVM(vmRec("fw2", "running")),
+		"DeleteVM":  s.DeleteVM("fw1"),
+		"Put":       s.PutMigration("mig-1", []byte(`{}`)),
+		"Delete":    s.DeleteMigration("mig-1"),
+		"NextMigID": func() error { _, err := s.NextMigrationID(); return err }(),
+	}
+	for name, err := range writes {
+		if !errors.Is(err, disk) {
+			t.Errorf("%s while writes fail: %v, want %v", name, err, disk)
+		}
+	}
+	if v, err := s.GetVM("fw1"); err != nil || v.State != "running" {
+		t.Fatalf("read while writes fail: %+v, %v", v, err)
+	}
+	s.FailWrites(nil)
+	if err := s.PutVM(vmRec("fw2", "running")); err != nil {
+		t.Fatalf("write after FailWrites(nil): %v", err)
+	}
+}

@@ -18,7 +18,7 @@ func (s *Store) PutVM(rec api.VM) error {
 	if err != nil {
 		return fmt.Errorf("encoding vm %s: %w", rec.Spec.Name, err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketVMs).Put([]byte(rec.Spec.Name), data)
 	})
 	if err != nil {
@@ -46,7 +46,7 @@ func (s *Store) GetVM(name string) (api.VM, error) {
 // DeleteVM removes the record stored under name. Deleting a missing record
 // is not an error.
 func (s *Store) DeleteVM(name string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketVMs).Delete([]byte(name))
 	})
 	if err != nil {
