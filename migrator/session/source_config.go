@@ -49,6 +49,11 @@ type SourceConfig struct {
 	Handoff handoff.Handoff // nil: handoff.Nop
 	Record  Recorder        // receives the record as it changes
 	Logger  *slog.Logger
+	// Commit stores the record that says the migration committed, before
+	// the destination is told to run the guest: an agent restarted after
+	// that must not resume the guest here. Its error keeps the source from
+	// committing (the migration rolls back). Default: nothing stored.
+	Commit func(m api.Migration) error
 	// Started is the record's start time (default now).
 	Started time.Time
 	// FixedPause is the agent's last measure of the pause's fixed part
@@ -66,6 +71,9 @@ type SourceConfig struct {
 
 func (c *SourceConfig) defaults() {
 	c.Handoff, c.Logger = orNop(c.Handoff), orDiscard(c.Logger)
+	if c.Commit == nil {
+		c.Commit = func(api.Migration) error { return nil }
+	}
 	if c.Started.IsZero() {
 		c.Started = time.Now().UTC()
 	}

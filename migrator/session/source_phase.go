@@ -1,5 +1,7 @@
 package session
 
+import "slices"
+
 // sourcePhase is how far a source session has come. It only moves forward,
 // through advance, along sourceNext.
 type sourcePhase uint8
@@ -51,12 +53,15 @@ var sourceNext = map[sourcePhase][]sourcePhase{
 // the session is at p already or beyond (each transition happens once) or
 // p cannot follow the current phase.
 func (s *source) advance(p sourcePhase) bool {
-	for _, next := range sourceNext[s.phase] {
-		if next == p {
-			s.log.Debug("source phase", "from", s.phase, "to", p)
-			s.phase = p
-			return true
-		}
+	if !s.can(p) {
+		return false
 	}
-	return false
+	s.log.Debug("source phase", "from", s.phase, "to", p)
+	s.phase = p
+	return true
+}
+
+// can reports whether the session may advance to p now.
+func (s *source) can(p sourcePhase) bool {
+	return slices.Contains(sourceNext[s.phase], p)
 }

@@ -81,11 +81,17 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 // commit tells the destination to start the guest. From here on the
 // source never resumes unless the destination positively aborts.
 func (s *source) commit() error {
-	if !s.advance(srcCommitted) {
+	if !s.can(srcCommitted) {
 		return nil
 	}
 	// Stored first: an agent that restarts after this must not resume
-	// the guest here on its own.
+	// the guest here on its own. Not stored: not committed (rolled back).
+	m := s.rec.get()
+	m.Committed = true
+	if err := s.cfg.Commit(m); err != nil {
+		return fmt.Errorf("%w: %w", api.ErrMigration, err)
+	}
+	s.advance(srcCommitted)
 	s.rec.update(true, func(m *api.Migration) { m.Committed = true })
 	s.log.Info("commit sent")
 	if err := wire.WriteMessage(s.ctl, wire.Commit{}); err != nil {
