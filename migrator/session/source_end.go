@@ -44,6 +44,9 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 		state = api.MigrationCancelled
 	}
 	s.log.Warn("migration failed, rolling back", "err", cause)
+	// The record shows when the failure was noticed, and the rollback's
+	// length: the guest resumed, then the buffered frames given back.
+	s.rec.phase("rollback", time.Now().UTC())
 	ctx = context.WithoutCancel(ctx)
 	g := s.cfg.Guest
 	if err := ResumeHere(ctx, g, s.log); err != nil {

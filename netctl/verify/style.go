@@ -32,6 +32,7 @@ var phaseColors = map[string][2]color.NRGBA{
 	"postcopy":   {rgba(156, 39, 176, 45), rgba(120, 30, 140, 255)},
 	"switchover": {rgba(255, 152, 0, 90), rgba(200, 100, 0, 255)},
 	"cleanup":    {rgba(76, 175, 80, 45), rgba(40, 120, 40, 255)},
+	"rollback":   {rgba(211, 47, 47, 30), rgba(160, 30, 30, 255)},
 }
 
 func phaseColor(name string) (fill, label color.NRGBA) {
