@@ -40,6 +40,7 @@ type options struct {
 	version                                                        bool
 	handoff                                                        handoffOptions
 	debug                                                          session.Debug // hidden test knobs
+	debugStoreFailAfterArrival                                     bool          // hidden test knob
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -79,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&h.replayBurst, "replay-burst", dataplane.DefaultReplayBurst, "frames injected at once before --replay-rate applies")
 	fs.DurationVar(&o.debug.SwitchoverDelay, "debug-switchover-delay", 0, "test knob: as a source, wait this long in BUFFER before migrate-continue")
 	fs.DurationVar(&o.debug.RunningDelay, "debug-running-delay", 0, "test knob: as a destination, wait this long with the guest running here before telling the source")
+	fs.BoolVar(&o.debugStoreFailAfterArrival, "debug-store-fail-writes-after-arrival", false, "test knob: once an incoming guest runs here, the store fails every write")
 	setUsage(fs, stderr)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -204,7 +206,8 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 	}()
 	acfg := agent.Config{Host: o.name, Store: st, Runtime: agent.VMRuntime(l), Logger: log, Version: version,
-		Handoff: handoff, Collectors: collectors, Debug: o.debug, Peers: o.peers}
+		Handoff: handoff, Collectors: collectors, Debug: o.debug, Peers: o.peers,
+		DebugStoreFailAfterArrival: o.debugStoreFailAfterArrival}
 	var node *transport.Node
 	var a *agent.Agent
 	if o.quicListen != "" {

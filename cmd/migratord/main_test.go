@@ -92,6 +92,7 @@ func TestParseFlagsHandoff(t *testing.T) {
 	o, err := parseFlags([]string{"--name", "hostA", "--uplink", "nfh-up", "--bpf-pin-dir", "/run/x/bpffs/hostA",
 		"--buffer-bytes", "4096", "--ring-bytes", "1MiB", "--garp-count", "3", "--garp-interval", "10ms",
 		"--forward-grace", "2s", "--tunnel-dev", "vx1", "--debug-switchover-delay", "300ms", "--no-dataplane",
+		"--debug-store-fail-writes-after-arrival",
 		"--replay-rate", "2500", "--replay-burst", "64"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -102,8 +103,8 @@ func TestParseFlagsHandoff(t *testing.T) {
 	if o.handoff != want {
 		t.Fatalf("got %+v\nwant %+v", o.handoff, want)
 	}
-	if o.debug != (session.Debug{SwitchoverDelay: 300 * time.Millisecond}) {
-		t.Errorf("debug knobs %+v", o.debug)
+	if o.debug != (session.Debug{SwitchoverDelay: 300 * time.Millisecond}) || !o.debugStoreFailAfterArrival {
+		t.Errorf("debug knobs %+v, store fails after an arrival: %v", o.debug, o.debugStoreFailAfterArrival)
 	}
 	c := o.handoff.dataplaneConfig(slogDiscard())
 	if c.PinDir != want.pinDir || c.Uplink != "nfh-up" || c.QueueBytes != 4096 || c.RingBytes != 1<<20 ||
@@ -123,8 +124,8 @@ func TestHelpHidesDebugFlags(t *testing.T) {
 			t.Errorf("--help lacks %s:\n%s", f, help)
 		}
 	}
-	if strings.Contains(help, "debug-switchover-delay") {
-		t.Errorf("--help shows the hidden test knob:\n%s", help)
+	if strings.Contains(help, "debug-") {
+		t.Errorf("--help shows a hidden test knob:\n%s", help)
 	}
 	if !strings.Contains(help, "(default 64MiB)") {
 		t.Errorf("--help lacks --buffer-bytes' default:\n%s", help)

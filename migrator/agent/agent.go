@@ -65,6 +65,11 @@ type Config struct {
 	// Debug are the sessions' test knobs (migratord --debug-*), handed to
 	// every source session as they are. Zero in production.
 	Debug session.Debug
+	// DebugStoreFailAfterArrival makes the store fail every write once an
+	// incoming guest runs here (migratord
+	// --debug-store-fail-writes-after-arrival: the integration test of a
+	// failing store). False in production.
+	DebugStoreFailAfterArrival bool
 
 	// Collectors are registered on the agent's /metrics registry (e.g. the
 	// dataplane's per-VM counters).
@@ -140,6 +145,8 @@ type Agent struct {
 
 	peersMu     sync.Mutex  // serializes refreshTunnelPeers
 	tunnelPeers tunnelPeers // guarded by peersMu
+
+	writes writer // the record writes, and those the store failed (persist.go)
 }
 
 // entry is the agent's live view of one VM.
@@ -172,6 +179,9 @@ func New(cfg Config) (*Agent, error) {
 		migs: make(map[string]*liveMigration),
 		// outcomes to settle
 		unsettled: make(map[string]*unsettled),
+	}
+	if cfg.DebugStoreFailAfterArrival {
+		a.log.Warn("debug: the store will fail every write once an incoming guest runs here")
 	}
 	a.metrics = newMetrics(a)
 	for _, c := range cfg.Collectors {

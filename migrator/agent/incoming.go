@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -19,6 +20,10 @@ func (a *Agent) AcceptConn(ctx context.Context, c *transport.Conn) {
 
 // ServeConn is AcceptConn for any session.Conn (tests).
 func (a *Agent) ServeConn(ctx context.Context, c session.Conn) { a.dest.Serve(ctx, c) }
+
+// errDebugStoreFails is the store's error once --debug-store-fail-writes-after-arrival
+// has taken effect.
+var errDebugStoreFails = errors.New("debug: the store fails every write after an arrival (--debug-store-fail-writes-after-arrival)")
 
 // destAgent is the agent as a destination session sees it.
 type destAgent struct{ a *Agent }
@@ -45,7 +50,9 @@ func (d destAgent) Admit(spec api.VMSpec) error {
 }
 
 // Launch starts QEMU waiting for the stream and records the guest as
-// starting, so that an agent restarted meanwhile removes it.
+// starting, with its QEMU, so that an agent restarted meanwhile removes it
+// or, if the guest runs (it arrived), adopts it. A store that fails this
+// write fails the migration: nothing has run here yet.
 func (d destAgent) Launch(ctx context.Context, spec api.VMSpec) (session.Guest, string, error) {
 	a := d.a
 	e, err := a.lookup(spec.Name)
@@ -66,14 +73,18 @@ func (d destAgent) Launch(ctx context.Context, spec api.VMSpec) (session.Guest, 
 	rec.Spec, rec.State, rec.Host, rec.Created = spec, api.StateStarting, a.cfg.Host, e.rec.Created
 	e.rec, e.inst = rec, inst
 	a.mu.Unlock()
-	if err := a.cfg.Store.PutVM(rec); err != nil {
+	if err := a.storeNow(putVM(rec)); err != nil {
 		inst.Stop(context.WithoutCancel(ctx))
 		return nil, "", fmt.Errorf("recording vm %s: %w", spec.Name, err)
 	}
 	return g, filepath.Dir(rec.QMPSocket), nil
 }
 
-// Adopt makes the migrated guest one of the agent's running VMs.
+// Adopt makes the migrated guest one of the agent's running VMs. The
+// guest runs here whether or not the store takes its record: a failed
+// write is kept and retried (storeLater), and meanwhile the stored record
+// says "starting" with the guest's QEMU, which a restart adopts
+// (adoptStarted).
 func (d destAgent) Adopt(spec api.VMSpec, g session.Guest) error {
 	a := d.a
 	e, err := a.lookup(spec.Name)
@@ -86,9 +97,11 @@ func (d destAgent) Adopt(spec api.VMSpec, g session.Guest) error {
 	rec.State, rec.Started = api.StateRunning, time.Now().UTC()
 	e.rec, e.migrating = rec, ""
 	a.mu.Unlock()
-	if err := a.cfg.Store.PutVM(rec); err != nil {
-		return fmt.Errorf("recording vm %s: %w", spec.Name, err)
+	if a.cfg.DebugStoreFailAfterArrival {
+		a.log.Warn("debug: the store fails every write from now on", "vm", spec.Name)
+		a.cfg.Store.FailWrites(errDebugStoreFails)
 	}
+	a.storeLater(putVM(rec))
 	a.setAccel(rec.Accel)
 	if inst != nil {
 		a.watch(e, inst)

@@ -45,8 +45,12 @@ func newMetrics(a *Agent) *metrics {
 			Name: "nfh_agent_info", Help: "Always 1; labels describe the agent.",
 		}, []string{"host", "version", "accel"}),
 	}
+	kept := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "nfh_store_writes_kept",
+		Help: "Record writes the store failed, kept and retried until it takes them (0: the store holds every record).",
+	}, func() float64 { return float64(a.keptWrites()) })
 	m.reg.MustRegister(m.starts, m.startFailures, m.unexpectedExits, m.requests, m.info,
-		vmsCollector{a},
+		vmsCollector{a}, kept,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

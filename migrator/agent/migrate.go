@@ -43,6 +43,9 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 	if err != nil {
 		return api.Migration{}, err
 	}
+	if err := a.storedVM(req.VM); err != nil {
+		return api.Migration{}, err
+	}
 	id, err := a.nextMigrationID()
 	if err != nil {
 		return api.Migration{}, err
@@ -100,7 +103,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		ID: id, Host: a.cfg.Host, Request: req, Spec: rec.Spec, Guest: guest,
 		Dir: filepath.Dir(rec.QMPSocket), Conn: conn,
 		Dial:    func(ctx context.Context) (session.Conn, error) { return a.cfg.Dial(ctx, req.To) },
-		Handoff: a.cfg.Handoff, Record: a.recordMigration, Logger: a.log, Started: started,
+		Handoff: a.cfg.Handoff, Record: a.recordMigration, Commit: a.storeCommitted, Logger: a.log, Started: started,
 		Debug: a.cfg.Debug, FixedPause: a.lastFixedPause(req.To),
 	}
 	a.sessions.Add(1)
@@ -126,9 +129,7 @@ func (a *Agent) sourceEnded(e *entry, inst Instance, m api.Migration, out sessio
 	if out == session.Moved {
 		e.op.Lock()
 		a.detachEntry(e) // the entry stays in FORWARD for the dataplane's grace period
-		if err := a.cfg.Store.DeleteVM(m.VM); err != nil {
-			a.log.Error("removing the record of a migrated vm", "vm", m.VM, "err", err)
-		}
+		a.storeLater(deleteVM(m.VM))
 		a.mu.Lock()
 		e.stopped, e.inst, e.migrating = true, nil, ""
 		a.mu.Unlock()

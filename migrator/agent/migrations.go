@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -22,7 +23,7 @@ const ReasonAgentRestarted = "agent restarted during the migration"
 const ReasonRestartedAfterArrival = "agent restarted after the guest started here"
 
 // recordMigration keeps a migration's live record and stores it when
-// persist is set.
+// persist is set: now, or once the store takes it (storeLater).
 func (a *Agent) recordMigration(m api.Migration, persist bool) {
 	a.mu.Lock()
 	// A live record shows the end only once the agent has brought the
@@ -35,13 +36,27 @@ func (a *Agent) recordMigration(m api.Migration, persist bool) {
 	if !persist {
 		return
 	}
-	b, err := json.Marshal(m)
-	if err == nil {
-		err = a.cfg.Store.PutMigration(m.ID, b)
-	}
+	w, err := putMigration(m)
 	if err != nil {
 		a.log.Error("storing migration record", "migration", m.ID, "err", err)
+		return
 	}
+	a.storeLater(w)
+}
+
+// storeCommitted stores source record m, committed, before its session
+// sends Commit (session.SourceConfig.Commit): a store that fails it keeps
+// the migration from committing, since an agent restarted after the commit
+// must know it (or it would resume the guest the destination runs).
+func (a *Agent) storeCommitted(m api.Migration) error {
+	w, err := putMigration(m)
+	if err == nil {
+		err = a.storeNow(w)
+	}
+	if err != nil {
+		return fmt.Errorf("storing the commit of migration %s: %w", m.ID, err)
+	}
+	return nil
 }
 
 // endLive publishes the final record m of source migration id, once sourceEnded
@@ -55,7 +70,7 @@ func (a *Agent) endLive(id string, live *liveMigration, m api.Migration) {
 }
 
 // GetMigration returns a migration's record, live while it runs here as
-// the source.
+// the source, else as last written (a write the store failed is kept).
 func (a *Agent) GetMigration(id string) (api.Migration, error) {
 	a.mu.Lock()
 	live := a.migs[id]
@@ -65,12 +80,16 @@ func (a *Agent) GetMigration(id string) (api.Migration, error) {
 		defer a.mu.Unlock()
 		return live.rec, nil
 	}
-	raw, err := a.cfg.Store.GetMigration(id)
-	if errors.Is(err, store.ErrNotFound) {
-		return api.Migration{}, fmt.Errorf("%w: %s", api.ErrNoMigration, id)
-	}
-	if err != nil {
-		return api.Migration{}, err
+	raw, ok := a.keptMigration(id)
+	if !ok {
+		var err error
+		raw, err = a.cfg.Store.GetMigration(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return api.Migration{}, fmt.Errorf("%w: %s", api.ErrNoMigration, id)
+		}
+		if err != nil {
+			return api.Migration{}, err
+		}
 	}
 	var m api.Migration
 	if err := json.Unmarshal(raw, &m); err != nil {
@@ -85,11 +104,20 @@ func (a *Agent) ListMigrations() ([]api.Migration, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]api.Migration, 0, len(raws))
+	ids := make([]string, 0, len(raws))
 	for _, r := range raws {
-		m, err := a.GetMigration(r.ID)
+		ids = append(ids, r.ID)
+	}
+	for _, id := range a.keptMigrationIDs() {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id) // its first write is not stored yet
+		}
+	}
+	out := make([]api.Migration, 0, len(ids))
+	for _, id := range ids {
+		m, err := a.GetMigration(id)
 		if err != nil {
-			a.log.Warn("unreadable migration record", "migration", r.ID, "err", err)
+			a.log.Warn("unreadable migration record", "migration", id, "err", err)
 			continue
 		}
 		out = append(out, m)

@@ -26,6 +26,9 @@ const ReasonGoneWhileDown = "guest gone while agent was down"
 //
 // An adoption that fails for another reason keeps the record as failed
 // without cleanup, since the guest may still run; deleting it cleans up.
+// A store that fails these writes does not stop the agent: they are kept
+// and retried (storeLater), and the stored records, older, lead the next
+// start to the same result.
 func (a *Agent) reconcile(ctx context.Context) error {
 	recs, corrupt, err := a.cfg.Store.ListVMs()
 	if err != nil {
@@ -60,10 +63,7 @@ func (a *Agent) reconcileOne(ctx context.Context, rec api.VM, out api.Migration,
 	case api.StateRunning:
 		inst, err := a.cfg.Runtime.Adopt(ctx, rec)
 		if err == nil {
-			e, err := a.adopted(ctx, rec, inst)
-			if err != nil {
-				return err
-			}
+			e := a.adopted(ctx, rec, inst)
 			if moving {
 				a.recoverOutgoing(ctx, e, inst, out)
 			}
@@ -84,25 +84,19 @@ func (a *Agent) reconcileOne(ctx context.Context, rec api.VM, out api.Migration,
 			rec.Reason = "adopting: " + err.Error()
 			log.Error("vm failed: cannot adopt", "err", err)
 		}
-		if err := a.cfg.Store.PutVM(rec); err != nil {
-			return fmt.Errorf("reconciling vm %s: %w", name, err)
-		}
+		a.storeLater(putVM(rec))
 		a.add(&entry{rec: rec})
 	case api.StateFailed:
 		a.add(&entry{rec: rec})
 		log.Info("failed vm kept", "reason", rec.Reason)
 	default:
-		if rec.State == api.StateStarting {
-			if ok, err := a.adoptStarted(ctx, rec); ok || err != nil {
-				return err
-			}
+		if rec.State == api.StateStarting && a.adoptStarted(ctx, rec) {
+			return nil
 		}
 		if err := a.cfg.Runtime.Cleanup(ctx, rec); err != nil {
 			log.Warn("cleanup of an unfinished vm", "err", err)
 		}
-		if err := a.cfg.Store.DeleteVM(name); err != nil {
-			return fmt.Errorf("reconciling vm %s: %w", name, err)
-		}
+		a.storeLater(deleteVM(name))
 		log.Warn("unfinished vm removed")
 	}
 	return nil
@@ -110,43 +104,39 @@ func (a *Agent) reconcileOne(ctx context.Context, rec api.VM, out api.Migration,
 
 // adopted makes inst, the guest of rec re-adopted after a restart, one of
 // the agent's running VMs: stored as running, its tap attached, watched.
-func (a *Agent) adopted(ctx context.Context, rec api.VM, inst Instance) (*entry, error) {
+func (a *Agent) adopted(ctx context.Context, rec api.VM, inst Instance) *entry {
 	got := inst.Record()
 	got.Spec, got.State, got.Host, got.Created, got.Adopted = rec.Spec, api.StateRunning, a.cfg.Host, rec.Created, true
-	if err := a.cfg.Store.PutVM(got); err != nil {
-		return nil, fmt.Errorf("reconciling vm %s: %w", rec.Spec.Name, err)
-	}
+	a.storeLater(putVM(got))
 	e := &entry{rec: got, inst: inst}
 	a.attachAdopted(ctx, e, inst)
 	a.add(e)
 	a.setAccel(got.Accel)
 	a.watch(e, inst)
 	a.log.Info("vm adopted", "vm", rec.Spec.Name, "pid", got.PID)
-	return e, nil
+	return e
 }
 
 // adoptStarted adopts the guest of a record left "starting" if its QEMU
-// runs the guest: the start, or the arrival of a migration (whose guest
-// runs only after the commit), went through and only the record's last
-// write did not happen (the agent died, or the store failed it). Killing
-// that guest would lose it, so a store that cannot record it stops the
-// reconciliation (the guest is left alone). Anything else is not adopted.
-func (a *Agent) adoptStarted(ctx context.Context, rec api.VM) (bool, error) {
+// runs the guest, and reports whether it did: the start, or the arrival
+// of a migration (whose guest runs only after the commit), went through
+// and only the record's last write did not happen (the agent died, or the
+// store failed it). Killing that guest would lose it. Anything else is not
+// adopted.
+func (a *Agent) adoptStarted(ctx context.Context, rec api.VM) bool {
 	inst, err := a.cfg.Runtime.Adopt(ctx, rec)
 	if err != nil {
-		return false, nil
+		return false
 	}
 	if st, err := inst.QueryStatus(ctx); err != nil || st != qmpcmd.RunStateRunning {
 		if d, ok := inst.(detacher); ok {
 			d.Detach() // Cleanup kills it next
 		}
-		return false, nil
+		return false
 	}
-	if _, err := a.adopted(ctx, rec, inst); err != nil {
-		return false, err
-	}
+	a.adopted(ctx, rec, inst)
 	a.log.Warn("a guest left starting runs: adopted", "vm", rec.Spec.Name)
-	return true, nil
+	return true
 }
 
 func (a *Agent) add(e *entry) {

@@ -71,8 +71,8 @@ func (a *Agent) startContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(base, a.cfg.StartTimeout)
 }
 
-// shutdown stops the watchers and detaches from every instance
-// without stopping its guest.
+// shutdown stops the watchers, tries the store's failed writes a last
+// time and detaches from every instance without stopping its guest.
 func (a *Agent) shutdown() {
 	// Migrations under way roll back first (their contexts end with the
 	// agent's): the guests stay where they ran.
@@ -81,6 +81,7 @@ func (a *Agent) shutdown() {
 	a.dest.Wait()
 	a.quitOnce.Do(func() { close(a.quit) })
 	a.watchers.Wait()
+	a.stopRetrying()
 	a.mu.Lock()
 	var insts []Instance
 	for _, e := range a.vms {

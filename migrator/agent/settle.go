@@ -156,9 +156,7 @@ func (a *Agent) settleMoved(ctx context.Context, e *entry, inst Instance, m *api
 	}
 	a.detachEntry(e)
 	m.Handoff = withRestart(m.Handoff, a.cfg.Handoff.Stats(e.rec.Spec), true)
-	if err := a.cfg.Store.DeleteVM(m.VM); err != nil {
-		a.log.Error("removing the record of a migrated vm", "vm", m.VM, "err", err)
-	}
+	a.storeLater(deleteVM(m.VM))
 	a.mu.Lock()
 	e.inst, e.migrating = nil, ""
 	a.mu.Unlock()

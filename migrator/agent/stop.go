@@ -45,9 +45,7 @@ func (a *Agent) StopVM(ctx context.Context, name string) (api.VM, error) {
 		return api.VM{}, fmt.Errorf("stopping vm %s: %w", name, err)
 	}
 	a.detachEntry(e)
-	if err := a.cfg.Store.DeleteVM(name); err != nil {
-		return api.VM{}, fmt.Errorf("stopping vm %s: %w", name, err)
-	}
+	a.storeLater(deleteVM(name)) // the guest is stopped: its record goes, now or later
 	a.forget(e)
 	a.mu.Lock()
 	e.inst = nil
@@ -101,9 +99,7 @@ func (a *Agent) exited(e *entry, inst Instance) {
 		a.log.Warn("cleanup after qemu exit", "vm", rec.Spec.Name, "err", err)
 	}
 	a.detachEntry(e)
-	if err := a.cfg.Store.PutVM(rec); err != nil {
-		a.log.Error("recording failed vm", "vm", rec.Spec.Name, "err", err)
-	}
+	a.storeLater(putVM(rec))
 	a.mu.Lock()
 	e.inst, e.rec = nil, rec
 	a.mu.Unlock()

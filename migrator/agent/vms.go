@@ -35,7 +35,7 @@ func (a *Agent) startVM(ctx context.Context, spec api.VMSpec) (api.VM, error) {
 		return api.VM{}, err
 	}
 	defer e.op.Unlock()
-	if err := a.cfg.Store.PutVM(e.rec); err != nil {
+	if err := a.storeNow(putVM(e.rec)); err != nil {
 		a.forget(e)
 		return api.VM{}, fmt.Errorf("recording vm %s: %w", spec.Name, err)
 	}
@@ -48,7 +48,7 @@ func (a *Agent) startVM(ctx context.Context, spec api.VMSpec) (api.VM, error) {
 	}
 	rec := inst.Record()
 	rec.Spec, rec.State, rec.Host, rec.Created = spec, api.StateRunning, a.cfg.Host, e.rec.Created
-	if err := a.cfg.Store.PutVM(rec); err != nil {
+	if err := a.storeNow(putVM(rec)); err != nil {
 		if serr := inst.Stop(context.WithoutCancel(ctx)); serr != nil {
 			a.log.Error("stopping vm after a store failure", "vm", spec.Name, "err", serr)
 		}
@@ -112,9 +112,7 @@ func prefixAddr(s string) netip.Addr {
 // only the record goes. (A cleanup here could remove the tap of an orphaned
 // guest that made the start fail.)
 func (a *Agent) discardStart(e *entry) {
-	if err := a.cfg.Store.DeleteVM(e.rec.Spec.Name); err != nil {
-		a.log.Error("deleting the record of a failed start", "vm", e.rec.Spec.Name, "err", err)
-	}
+	a.storeLater(deleteVM(e.rec.Spec.Name))
 	a.forget(e)
 }
 

@@ -52,7 +52,9 @@ type SourceConfig struct {
 	// Commit stores the record that says the migration committed, before
 	// the destination is told to run the guest: an agent restarted after
 	// that must not resume the guest here. Its error keeps the source from
-	// committing (the migration rolls back). Default: nothing stored.
+	// committing (the migration rolls back). Record then gets the change
+	// unpersisted (Commit stored it): one write in the guest's pause.
+	// Default: nothing stored.
 	Commit func(m api.Migration) error
 	// Started is the record's start time (default now).
 	Started time.Time

@@ -92,7 +92,7 @@ func (s *source) commit() error {
 		return fmt.Errorf("%w: %w", api.ErrMigration, err)
 	}
 	s.advance(srcCommitted)
-	s.rec.update(true, func(m *api.Migration) { m.Committed = true })
+	s.rec.update(false, func(m *api.Migration) { m.Committed = true }) // stored by Commit
 	s.log.Info("commit sent")
 	if err := wire.WriteMessage(s.ctl, wire.Commit{}); err != nil {
 		return fmt.Errorf("%w: sending commit to %s: %w", api.ErrPeer, s.cfg.Request.To, err)
