@@ -73,6 +73,9 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		if errDesc == "" {
 			_, errDesc, _ = migrateStatus(ctx, s.cfg.Guest)
 		}
+		if errDesc == "" {
+			errDesc = "QEMU gave no reason"
+		}
 		return fmt.Errorf("%w: qemu migration %s: %s", api.ErrQEMU, st, errDesc)
 	}
 	return nil
