@@ -7,7 +7,7 @@ IMAGE_DIR := build/images
 HOSTS ?= 2
 FUZZTIME ?= 5s
 
-.PHONY: all deps build generate check-generate image test test-unit test-priv test-integration fuzz lint bench demo testbed-up testbed-down clean
+.PHONY: all deps build generate check-generate image test test-unit test-priv test-integration fuzz lint soak bench demo testbed-up testbed-down clean
 
 all: build
 
@@ -61,6 +61,11 @@ test-integration:
 	@mkdir -p build
 	set -o pipefail; NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) \
 	  $(GO) test -count=1 -p 1 -timeout 25m -v -run 'TestIntegration' ./... 2>&1 | tee build/integration.log
+
+## soak: the seeded fault soak (20 moves, half with a random fault; NFH_SOAK_SEED=N replays a run), root
+soak: image
+	NFH_SOAK=1 NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) \
+	  $(GO) test -count=1 -p 1 -timeout 20m -v -run 'TestIntegrationSoak$$' ./testbed/
 
 ## bench: plain QEMU (TCP, TLS) versus nfhandoff, side by side, same guests, one run
 bench: image

@@ -14,6 +14,7 @@ import (
 // max(maxBurst packets, maxLag); further behind, the backlog is dropped.
 func (s *Sender) send(ctx context.Context) {
 	defer close(s.sendDone)
+	defer pinSender()()
 	buf := make([]byte, s.cfg.Size) // padding stays zero
 	lag := max(maxBurst*time.Second/time.Duration(s.cfg.Rate), maxLag)
 	timer := time.NewTimer(time.Hour)
