@@ -225,9 +225,11 @@ func outOfOrder(samples []verify.Sample) string {
 	n := 0
 	for i, s := range got {
 		if i > 0 && s.Seq < hi.Seq && n < 5 {
-			fmt.Fprintf(&b, "seq %d (sent %s) arrived %s, after seq %d (sent %s, arrived %s); ",
-				s.Seq, s.Sent.Format("15:04:05.000"), s.Received.Format("15:04:05.000"),
-				hi.Seq, hi.Sent.Format("15:04:05.000"), hi.Received.Format("15:04:05.000"))
+			// The reflector's sequence numbers tell which way they were
+			// reordered: it numbers requests in the order the guest got them.
+			fmt.Fprintf(&b, "seq %d (sent %s, reflected #%d) arrived %s, after seq %d (sent %s, reflected #%d, arrived %s); ",
+				s.Seq, s.Sent.Format("15:04:05.000"), s.ReflectorSeq, s.Received.Format("15:04:05.000"),
+				hi.Seq, hi.Sent.Format("15:04:05.000"), hi.ReflectorSeq, hi.Received.Format("15:04:05.000"))
 			n++
 		}
 		if s.Seq > hi.Seq {
