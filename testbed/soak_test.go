@@ -84,9 +84,9 @@ func killDestQEMU(ctx context.Context, env Env, from, to string) error {
 // NFH_SOAK_SEED replays one.
 //
 // It runs with NFH_SOAK=1 (make soak), not in make test: 2 of 9 runs here
-// saw, in a move without a fault, 67 and 244 test packets reordered inside
-// the destination's HOLD queue (captured in that order; cause not yet
-// proven: see the README's soak paragraph).
+// saw, in a move without a fault, 67 and 244 test packets reordered while
+// the destination released the traffic it held (cause not yet known: see
+// the README's soak paragraph).
 func TestIntegrationSoak(t *testing.T) {
 	if os.Getenv("NFH_SOAK") == "" {
 		t.Skip("the soak runs with NFH_SOAK=1 (make soak)")
