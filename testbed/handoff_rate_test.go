@@ -68,11 +68,21 @@ func (p rateProbe) String() string {
 
 // sustained reports whether the guest kept up with the probe (see maxMedian).
 func (p rateProbe) sustained() bool {
+	m := p.Medians
+	return p.bounded() && m[len(m)-1] <= m[1]+rttGrowth
+}
+
+// bounded reports whether every packet was answered once and in order and
+// the median round trip of every second but the first was at most
+// maxMedian: bounded latency, without sustained's growth test, which the
+// noise of several guests sharing two cores trips at rates they keep up
+// with (medians of 3-12 ms at 250 pps each, four guests).
+func (p rateProbe) bounded() bool {
 	r, m := p.R, p.Medians
 	if r.Sent == 0 || r.Lost != 0 || r.Duplicated != 0 || r.Reordered != 0 || !r.ReflectorSeqContinuous || len(m) < 3 {
 		return false
 	}
-	return slices.Max(m[1:]) <= maxMedian && m[len(m)-1] <= m[1]+rttGrowth
+	return slices.Max(m[1:]) <= maxMedian
 }
 
 // probe sends TWAMP-light at rate from the client namespace to the guest
