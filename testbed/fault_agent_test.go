@@ -292,12 +292,7 @@ func TestIntegrationDestinationAgentKilledAfterCommit(t *testing.T) {
 	goneFrom(ctx, t, env, "hostA", "fw1", time.Now().Add(recoveredWithin))
 	time.Sleep(2 * time.Second) // traffic after the recovery
 	rep := verify.Analyze(s.Stop(), nil, verify.Limits{})
-	var dropped uint64
-	for _, h := range []*api.HandoffReport{end.Handoff, dm.Handoff} {
-		if h != nil {
-			dropped += h.Source.DroppedTotal() + h.Destination.DroppedTotal()
-		}
-	}
+	dropped := droppedIn(end.Handoff, dm.Handoff)
 	t.Logf("TWAMP sent %d lost %d dup %d reordered %d; dataplane dropped %d (source %v, destination %v)",
 		rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, dropped, end.Handoff, dm.Handoff)
 	if rep.Sent == 0 || uint64(rep.Lost) > dropped || rep.Duplicated != 0 {

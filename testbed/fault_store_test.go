@@ -96,12 +96,7 @@ func TestIntegrationStoreFailsAfterArrival(t *testing.T) {
 			}
 			time.Sleep(2 * time.Second) // traffic after the restart
 			rep := verify.Analyze(s.Stop(), nil, verify.Limits{})
-			var dropped uint64
-			for _, h := range []*api.HandoffReport{m.Handoff, dm.Handoff} {
-				if h != nil {
-					dropped += h.Source.DroppedTotal() + h.Destination.DroppedTotal()
-				}
-			}
+			dropped := droppedIn(m.Handoff, dm.Handoff)
 			t.Logf("TWAMP sent %d lost %d dup %d reordered %d, largest gap %v; dataplanes dropped %d",
 				rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, time.Duration(rep.LargestGap), dropped)
 			if rep.Sent == 0 || uint64(rep.Lost) > dropped || rep.Duplicated != 0 || rep.Reordered != 0 {

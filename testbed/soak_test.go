@@ -205,12 +205,23 @@ func settledRecord(ctx context.Context, t *testing.T, c *api.Client, id string) 
 // droppedBy is what both ends' records of migration id say their
 // dataplanes dropped.
 func droppedBy(ctx context.Context, env Env, from, to, id string) uint64 {
-	var n uint64
-	if m, err := api.NewClient(env.Socket(from)).GetMigration(ctx, id); err == nil && m.Handoff != nil {
-		n += m.Handoff.Source.DroppedTotal()
+	var rs []*api.HandoffReport
+	for _, h := range []string{from, to} {
+		if m, err := api.NewClient(env.Socket(h)).GetMigration(ctx, id); err == nil {
+			rs = append(rs, m.Handoff)
+		}
 	}
-	if m, err := api.NewClient(env.Socket(to)).GetMigration(ctx, id); err == nil && m.Handoff != nil {
-		n += m.Handoff.Destination.DroppedTotal()
+	return droppedIn(rs...)
+}
+
+// droppedIn is what the hand-off reports (nil ones count nothing) say
+// both ends dropped.
+func droppedIn(reports ...*api.HandoffReport) uint64 {
+	var n uint64
+	for _, h := range reports {
+		if h != nil {
+			n += h.Source.DroppedTotal() + h.Destination.DroppedTotal()
+		}
 	}
 	return n
 }
