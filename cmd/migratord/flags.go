@@ -61,7 +61,7 @@ func formatSize(n int64) string {
 
 // hiddenFlags are accepted but left out of --help (test knobs).
 var hiddenFlags = map[string]bool{"debug-switchover-delay": true, "debug-running-delay": true,
-	"debug-store-fail-writes-after-arrival": true}
+	"debug-store-fail-writes-after-arrival": true, "debug-postcopy-rate": true}
 
 // setUsage makes fs's usage list every flag but the hidden ones. Call it
 // after defining the flags and before parsing (defaults are taken then).

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -183,6 +184,9 @@ func (a *Agent) reconcileMigrations() error {
 		if json.Unmarshal(r.Data, &m) != nil || api.Ended(m.State) || a.settling(m.ID) {
 			continue
 		}
+		if m.Role == "destination" && m.State == api.MigrationPostcopy && a.resumePostcopy(m) {
+			continue
+		}
 		if spec, ok := a.runningSpec(m.VM); ok && m.Role == "destination" && !m.Postcopy {
 			a.settleArrival(spec, m)
 			continue
@@ -192,6 +196,47 @@ func (a *Agent) reconcileMigrations() error {
 		a.log.Warn("unfinished migration marked failed", "migration", m.ID, "role", m.Role, "vm", m.VM)
 	}
 	return nil
+}
+
+// resumePostcopy takes over incoming post-copy m, which the previous run
+// left when it stopped, if its guest was adopted running here: the source
+// still holds the pages the guest lacks and comes back to resume the
+// stream (session.Server.ResumePostcopy). The VM refuses stop and
+// migrate meanwhile.
+func (a *Agent) resumePostcopy(m api.Migration) bool {
+	a.mu.Lock()
+	e := a.vms[m.VM]
+	var g session.Guest
+	if e != nil && e.inst != nil && e.rec.State == api.StateRunning {
+		g, _ = e.inst.(session.Guest)
+	}
+	if g == nil {
+		a.mu.Unlock()
+		return false
+	}
+	e.migrating = m.ID
+	spec, dir := e.rec.Spec, filepath.Dir(e.rec.QMPSocket)
+	a.mu.Unlock()
+	a.dest.ResumePostcopy(spec, m.ID, m.From, g, dir, func(err error) {
+		a.mu.Lock()
+		if e.migrating == m.ID {
+			e.migrating = ""
+		}
+		a.mu.Unlock()
+		switch {
+		case err != nil && a.life.Err() != nil:
+			return // stopping again: the next run resumes it
+		case err != nil:
+			m.State, m.Reason = api.MigrationFailed, "post-copy failed after the guest started here; no rollback: "+err.Error()
+		default:
+			m.State, m.Reason = api.MigrationCompleted, ""
+			m.Recoveries++
+		}
+		m.Ended = time.Now().UTC()
+		a.recordMigration(m, true)
+		a.log.Info("incoming post-copy left by the previous run ended", "migration", m.ID, "vm", m.VM, "state", m.State, "err", err)
+	})
+	return true
 }
 
 // activeMigrations counts the migrations under way here (both roles).

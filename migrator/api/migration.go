@@ -60,8 +60,10 @@ type Migration struct {
 	// streams and its lanes (both directions, payload): the cost on the
 	// network.
 	WireBytes uint64 `json:"wire_bytes"`
-	Postcopy  bool   `json:"postcopy"`  // whether post-copy was entered
-	Throttled int    `json:"throttled"` // final CPU throttle percentage, 0 if none
+	Postcopy  bool   `json:"postcopy"` // whether post-copy was entered
+	// Recoveries counts the times a broken post-copy stream was resumed.
+	Recoveries int `json:"recoveries,omitempty"`
+	Throttled  int `json:"throttled"` // final CPU throttle percentage, 0 if none
 	// Committed is set at the source, and stored, before it tells the
 	// destination to run the guest: from then on only the destination's
 	// word may resume the guest at the source (an agent restarting with

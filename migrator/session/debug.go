@@ -31,6 +31,9 @@ type Debug struct {
 	// RunningDelay is how long a destination waits, the guest running
 	// here and handed to its agent, before it tells the source (Running).
 	RunningDelay time.Duration
+	// PostcopyRate paces a source's post-copy at this many bytes/s (0:
+	// unpaced, as in production): a post-copy long enough to break.
+	PostcopyRate uint64
 }
 
 // runningDelay waits cfg.Debug.RunningDelay with the guest running here

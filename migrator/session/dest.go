@@ -37,6 +37,7 @@ func (d *dest) run(ctx context.Context) {
 
 	pctx, stopPipes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipes()
+	d.pipes = pctx
 	if err := d.prepare(ctx, pctx); err != nil {
 		d.fail(ctx, err)
 		return

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -27,11 +28,14 @@ type dest struct {
 	flush chan Stream
 
 	guest    Guest
-	postcopy bool      // the guest started here with the incoming migration in post-copy
-	commitAt time.Time // when Commit arrived: the destination's part of the pause starts
-	contAt   time.Time // when cont returned: the guest runs here
-	readyAt  time.Time // when its QEMU was seen ready for cont
-	listenAt time.Time // when its QEMU reported post-copy active (its discards done)
+	dir      string            // the VM's directory (sockets)
+	pipes    context.Context   // bounds QEMU's channel pipes
+	pc       *incomingPostcopy // the post-copy under way, once the guest runs here
+	postcopy bool              // the guest started here with the incoming migration in post-copy
+	commitAt time.Time         // when Commit arrived: the destination's part of the pause starts
+	contAt   time.Time         // when cont returned: the guest runs here
+	readyAt  time.Time         // when its QEMU was seen ready for cont
+	listenAt time.Time         // when its QEMU reported post-copy active (its discards done)
 
 	mu     sync.Mutex // guards phase and reason: status requests read them
 	phase  destPhase

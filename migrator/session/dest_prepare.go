@@ -27,7 +27,7 @@ func (d *dest) prepare(ctx, pctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.guest = g
+	d.guest, d.dir = g, dir
 	if err := setCapabilities(ctx, g, h.Capabilities); err != nil {
 		return fmt.Errorf("%w: %w", api.ErrQEMU, err)
 	}

@@ -3,14 +3,12 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
-	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -24,14 +22,7 @@ func (d *dest) running(ctx context.Context) {
 		d.log.Error("handing the running guest to the agent", "err", err)
 	}
 	d.runningDelay(ctx)
-	var run wire.Running
-	if !d.commitAt.IsZero() && !d.contAt.IsZero() {
-		run = wire.Running{Starting: api.Duration(d.contAt.Sub(d.commitAt)), Since: api.Duration(time.Since(d.contAt)),
-			Ready: api.Duration(max(d.readyAt.Sub(d.commitAt), 0))}
-		if !d.listenAt.IsZero() {
-			run.Listening = api.Duration(max(d.listenAt.Sub(d.commitAt), 0))
-		}
-	}
+	run := d.runningMsg()
 	if err := wire.WriteMessage(d.ctl, run); err != nil {
 		d.log.Warn("telling the source the guest runs", "err", err)
 	}
@@ -51,6 +42,13 @@ func (d *dest) running(ctx context.Context) {
 		d.rec.phase("cleanup", time.Now().UTC())
 	}
 	<-flushed
+	if pcErr != nil && ctx.Err() != nil {
+		// The agent stops: the record stays in post-copy, and the next
+		// run takes the recovery over (Server.ResumePostcopy).
+		d.log.Warn("agent stopping during post-copy: left for the next run to resume", "err", pcErr)
+		d.handoffStats()
+		return
+	}
 	if pcErr != nil {
 		// The guest ran here and its traffic was handed off: no rollback.
 		d.log.Error("post-copy failed after the guest started here", "err", pcErr)
@@ -58,7 +56,11 @@ func (d *dest) running(ctx context.Context) {
 		d.rec.finish(api.MigrationFailed, "post-copy failed after the guest started here; no rollback: "+pcErr.Error())
 		return
 	}
-	if err := wire.WriteMessage(d.ctl, wire.HandoffDone{Stats: d.handoffStats()}); err != nil {
+	ctl := d.ctl
+	if d.pc != nil && d.pc.control() != nil {
+		ctl = d.pc.control() // the post-copy recovered on a new connection
+	}
+	if err := wire.WriteMessage(ctl, wire.HandoffDone{Stats: d.handoffStats()}); err != nil {
 		d.log.Warn("sending the hand-off report to the source", "err", err)
 	}
 	d.rec.finish(api.MigrationCompleted, "")
@@ -108,27 +110,27 @@ func (d *dest) handoffStats() api.HandoffStats {
 	return st
 }
 
-// waitPostcopy waits for the incoming post-copy migration to complete.
+// waitPostcopy waits for the incoming post-copy migration to complete,
+// through the source's recoveries if its stream breaks.
 func (d *dest) waitPostcopy(ctx context.Context) error {
-	tick := time.NewTicker(d.cfg.Poll)
-	defer tick.Stop()
-	for {
-		select {
-		case <-d.guest.Done():
-			return fmt.Errorf("%w: destination qemu exited", api.ErrQEMU)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-		st, desc, err := migrateStatus(ctx, d.guest)
-		if err != nil {
-			continue
-		}
-		switch st {
-		case qmpcmd.MigrationCompleted:
-			return nil
-		case qmpcmd.MigrationFailed, qmpcmd.MigrationPostcopyPaused, qmpcmd.MigrationCancelled:
-			return fmt.Errorf("%w: incoming post-copy %s: %s", api.ErrQEMU, st, desc)
+	d.pc = newIncomingPostcopy(d.pipes, d.hello.ID, d.hello.Source, d.guest, d.dir, d.cfg.Poll, d.log)
+	d.pc.running = d.runningMsg
+	defer d.pc.close()
+	d.srv.addPostcopy(d.hello.ID, d.pc)
+	defer d.srv.removePostcopy(d.hello.ID, d.pc)
+	return d.pc.wait(ctx)
+}
+
+// runningMsg is the Running that tells the source the guest runs here,
+// with this end's part of the pause.
+func (d *dest) runningMsg() wire.Running {
+	var run wire.Running
+	if !d.commitAt.IsZero() && !d.contAt.IsZero() {
+		run = wire.Running{Starting: api.Duration(d.contAt.Sub(d.commitAt)), Since: api.Duration(time.Since(d.contAt)),
+			Ready: api.Duration(max(d.readyAt.Sub(d.commitAt), 0))}
+		if !d.listenAt.IsZero() {
+			run.Listening = api.Duration(max(d.listenAt.Sub(d.commitAt), 0))
 		}
 	}
+	return run
 }

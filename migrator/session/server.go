@@ -20,15 +20,19 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*dest
 	late     map[string]chan Stream // arrivals from before a restart, waiting for their flush (Arrived)
-	serving  map[Conn]bool
-	wg       sync.WaitGroup
+	// Post-copies under way here by session, which a Recover may resume:
+	// the sessions' own and those resumed after a restart (ResumePostcopy).
+	postcopies map[string]*incomingPostcopy
+	resumed    int // of those, the ones ResumePostcopy runs
+	serving    map[Conn]bool
+	wg         sync.WaitGroup
 }
 
 // NewServer returns a destination server.
 func NewServer(cfg DestConfig) *Server {
 	cfg.defaults()
 	return &Server{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*dest), late: make(map[string]chan Stream),
-		serving: make(map[Conn]bool)}
+		postcopies: make(map[string]*incomingPostcopy), serving: make(map[Conn]bool)}
 }
 
 // Active is the number of destination sessions under way, with the
@@ -36,7 +40,7 @@ func NewServer(cfg DestConfig) *Server {
 func (s *Server) Active() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.sessions) + len(s.late)
+	return len(s.sessions) + len(s.late) + s.resumed
 }
 
 // Wait waits for every session to end.
@@ -77,7 +81,11 @@ func (s *Server) dispatch(ctx context.Context, c Conn, st Stream, h wire.StreamH
 	case wire.KindQEMU, wire.KindFlush:
 		s.mu.Lock()
 		d := s.sessions[h.Session]
+		pc := s.postcopies[h.Session]
 		s.mu.Unlock()
+		if h.Kind == wire.KindQEMU && pc != nil && pc.takeChannel(c, h, st) {
+			return
+		}
 		if d != nil && d.conn == c {
 			if h.Kind == wire.KindQEMU {
 				d.chans <- channel{h.Channel, st}
@@ -104,7 +112,8 @@ func (s *Server) dispatch(ctx context.Context, c Conn, st Stream, h wire.StreamH
 	st.Close()
 }
 
-// control handles a new control stream: a Hello or a status request.
+// control handles a new control stream: a Hello, a status request or a
+// post-copy's Recover.
 func (s *Server) control(ctx context.Context, c Conn, st Stream, h wire.StreamHeader) {
 	var m any
 	err := bounded(ctx, 30*time.Second, func(ctx context.Context) error {
@@ -134,9 +143,73 @@ func (s *Server) control(ctx context.Context, c Conn, st Stream, h wire.StreamHe
 			s.log.Warn("answering a status request", "err", err)
 		}
 		st.CloseWrite()
+	case wire.Recover:
+		s.mu.Lock()
+		pc := s.postcopies[m.ID]
+		s.mu.Unlock()
+		switch {
+		case m.ID != h.Session:
+			s.refuse(st, fmt.Sprintf("recover for %s on a stream of session %s", m.ID, h.Session))
+		case pc == nil:
+			s.refuse(st, "no post-copy of session "+m.ID+" under way here")
+		case !pc.offer(recoverReq{conn: c, ctl: st, msg: m}):
+			s.refuse(st, "a recovery of session "+m.ID+" is under way already")
+		}
 	default:
 		s.refuse(st, fmt.Sprintf("unexpected %T on a new control stream", m))
 	}
+}
+
+func (s *Server) addPostcopy(id string, pc *incomingPostcopy) {
+	s.mu.Lock()
+	s.postcopies[id] = pc
+	s.mu.Unlock()
+}
+
+func (s *Server) removePostcopy(id string, pc *incomingPostcopy) {
+	s.mu.Lock()
+	s.removePostcopyLocked(id, pc)
+	s.mu.Unlock()
+}
+
+func (s *Server) removePostcopyLocked(id string, pc *incomingPostcopy) {
+	if s.postcopies[id] == pc {
+		delete(s.postcopies, id)
+	}
+}
+
+// ResumePostcopy takes over incoming post-copy id of spec, whose guest g
+// (in dir) a previous run of the agent left running here: the stream broke
+// with that run, and the source, still holding the pages g lacks, comes
+// back with a Recover. done gets the outcome: nil once QEMU completed it.
+// The stopping agent's cancel leaves it to the next run again.
+func (s *Server) ResumePostcopy(spec api.VMSpec, id, source string, g Guest, dir string, done func(error)) {
+	ctx := s.cfg.Context
+	log := s.log.With("migration", id, "vm", spec.Name, "from", source)
+	pc := newIncomingPostcopy(ctx, id, source, g, dir, s.cfg.Poll, log)
+	s.mu.Lock()
+	s.postcopies[id] = pc
+	s.resumed++
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := pc.wait(ctx)
+		if err == nil {
+			if ctl := pc.control(); ctl != nil {
+				// The source waits for an account: this run has none of
+				// the hand-off, which ended with the previous one.
+				wire.WriteMessage(ctl, wire.HandoffDone{Stats: s.cfg.Handoff.Stats(spec)})
+			}
+		}
+		pc.close()
+		s.mu.Lock()
+		s.removePostcopyLocked(id, pc)
+		s.resumed--
+		s.mu.Unlock()
+		done(err)
+	}()
+	log.Warn("incoming post-copy left by the previous run: waiting for the source to resume it")
 }
 
 func (s *Server) refuse(st Stream, reason string) {

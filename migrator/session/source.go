@@ -9,6 +9,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/policy"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -23,6 +24,8 @@ type source struct {
 	conn         Conn
 	ctl          Stream
 	in           <-chan control
+	events       <-chan qmpx.Event // the source QEMU's, for the session's life
+	recoveries   int               // post-copy recoveries attempted
 	sent0, recv0 uint64
 
 	phase sourcePhase // advance moves it
@@ -94,6 +97,10 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	pctx, stopPipes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipes()
 	err := s.run(ctx, pctx)
+	for err != nil && s.postcopy && !s.completed && errors.Is(err, api.ErrPeer) {
+		// The stream broke in post-copy: resume it, as often as it takes.
+		err = s.recoverPostcopy(ctx, pctx, err)
+	}
 	if err != nil && s.phase < srcCommitted && ctx.Err() != nil && !errors.Is(err, context.Cause(ctx)) {
 		// A step cut short by the cancel fails with a bare context error
 		// (e.g. "qmp migrate: context canceled"): the cancel's cause is
@@ -108,7 +115,7 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 		return s.moved(ctx, s.conn), Moved
 	case s.phase < srcCommitted:
 		return s.rollback(ctx, err), Stayed
-	case s.postcopy:
+	case s.postcopy && !s.completed:
 		// If the destination said Running, the hand-off has happened
 		// (it does not wait for post-copy): record it, roll nothing back.
 		s.waitHandoff()

@@ -68,6 +68,9 @@ type SourceConfig struct {
 	ReadyTimeout   time.Duration // Hello until Ready (default 2m)
 	HandoffTimeout time.Duration // waiting for the destination's HandoffDone (default 30s)
 	OutcomeTimeout time.Duration // asking the destination after a loss past Commit (default 2m)
+	// RecoverTimeout bounds the attempts to resume a post-copy whose
+	// stream broke (default 10m); after it the guest is lost.
+	RecoverTimeout time.Duration
 	Poll           time.Duration // query-migrate interval (default 200ms)
 }
 
@@ -81,6 +84,7 @@ func (c *SourceConfig) defaults() {
 	}
 	orDuration(&c.ReadyTimeout, 2*time.Minute)
 	orDuration(&c.OutcomeTimeout, 2*time.Minute)
+	orDuration(&c.RecoverTimeout, 10*time.Minute)
 	orDuration(&c.Poll, 200*time.Millisecond)
 	orDuration(&c.HandoffTimeout, 30*time.Second)
 }

@@ -8,19 +8,25 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
-	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
 // loop watches QEMU, the policy and the destination until the guest runs
 // at the destination (nil) or something fails.
-func (s *source) loop(ctx context.Context, events <-chan qmpx.Event) error {
+func (s *source) loop(ctx context.Context) error {
 	tick := time.NewTicker(s.cfg.Poll)
 	defer tick.Stop()
 	to := s.cfg.Request.To
+	events := s.events
 	for !(s.phase == srcRunning && s.completed) {
+		done := ctx.Done()
+		if s.postcopy {
+			// No way back: neither a cancel nor the deadline may leave the
+			// guest without the pages only this end has.
+			done = nil
+		}
 		select {
-		case <-ctx.Done():
+		case <-done:
 			return context.Cause(ctx)
 		case <-s.conn.Context().Done():
 			return fmt.Errorf("%w: connection to %s lost", api.ErrPeer, to)
@@ -40,7 +46,7 @@ func (s *source) loop(ctx context.Context, events <-chan qmpx.Event) error {
 			}
 		case e, ok := <-events:
 			if !ok {
-				events = nil
+				events, s.events = nil, nil
 				continue
 			}
 			if e.Name == qmpcmd.EventStop && s.pause.stopped.IsZero() {

@@ -71,9 +71,9 @@ func (s *source) run(ctx, pctx context.Context) error {
 	}()
 	go s.acceptChannels(pctx, ln)
 
-	evctx, evcancel := context.WithCancel(ctx)
-	defer evcancel()
-	events := cfg.Guest.Events(evctx)
+	// Subscribed for the session's life (pctx): a recovered post-copy
+	// goes on watching them.
+	s.events = cfg.Guest.Events(pctx)
 	if err := cfg.Guest.Execute(ctx, qmpcmd.Migrate, qmpcmd.UnixURI(sock), nil); err != nil {
 		if ctx.Err() != nil {
 			// Cancelled with the command in flight: QEMU may have
@@ -83,7 +83,7 @@ func (s *source) run(ctx, pctx context.Context) error {
 		return fmt.Errorf("%w: starting migration: %w", api.ErrQEMU, err)
 	}
 	s.advance(srcMigrating)
-	return s.loop(ctx, events)
+	return s.loop(ctx)
 }
 
 // waitReady waits for the destination's Ready.

@@ -50,8 +50,8 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		}
 		s.postcopy = true
 		s.pause.mark(&s.pause.done, time.Now())
-		s.bandwidth = 0 // post-copy goes unpaced (see stopGuest)
-		s.gate.setRate(0)
+		s.bandwidth = s.cfg.Debug.PostcopyRate // post-copy goes unpaced (see stopGuest)
+		s.gate.setRate(s.bandwidth)
 		s.rec.phase("postcopy", now)
 		s.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
 		s.log.Info("post-copy: the guest moves to the destination now")
@@ -69,6 +69,9 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		}
 		s.log.Info("source qemu completed")
 		return s.commit()
+	case qmpcmd.MigrationPostcopyPaused:
+		// QEMU saw the stream break before the agent did.
+		return fmt.Errorf("%w: post-copy paused: the stream to %s broke", api.ErrPeer, s.cfg.Request.To)
 	case qmpcmd.MigrationFailed, qmpcmd.MigrationCancelled:
 		if errDesc == "" {
 			_, errDesc, _ = migrateStatus(ctx, s.cfg.Guest)

@@ -23,7 +23,7 @@ const tapFD = 3
 
 // paths are the per-VM files.
 type paths struct {
-	Dir, QMP, Console, PID, Stderr string
+	Dir, QMP, OOB, Console, PID, Stderr string
 }
 
 func vmPaths(stateDir, name string) paths {
@@ -31,6 +31,7 @@ func vmPaths(stateDir, name string) paths {
 	return paths{
 		Dir:     dir,
 		QMP:     filepath.Join(dir, "qmp.sock"),
+		OOB:     filepath.Join(dir, "oob.sock"), // same length as qmp.sock: Config.Validate
 		Console: filepath.Join(dir, "console.log"),
 		PID:     filepath.Join(dir, "qemu.pid"),
 		Stderr:  filepath.Join(dir, "qemu.stderr"),
@@ -124,6 +125,10 @@ func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths, incoming b
 		"-netdev", "tap,id=net0,fd=" + strconv.Itoa(tapFD),
 		"-device", "virtio-net-pci,netdev=net0,mac=" + spec.MAC + ",romfile=",
 		"-qmp", qmpArg(p.QMP),
+		// A second QMP socket for out-of-band commands (qmpx.OOB): a
+		// paused post-copy's migrate-recover must not wait for a main
+		// thread blocked on a page that has not arrived.
+		"-qmp", qmpArg(p.OOB),
 		"-pidfile", p.PID,
 		"-sandbox", "on",
 		"-no-reboot",

@@ -122,7 +122,7 @@ func TestQEMUArgsIncoming(t *testing.T) {
 
 func TestVMPaths(t *testing.T) {
 	p := vmPaths("/var/lib/nfh/hostA", "vm1")
-	want := paths{"/var/lib/nfh/hostA/vms/vm1", "/var/lib/nfh/hostA/vms/vm1/qmp.sock",
+	want := paths{"/var/lib/nfh/hostA/vms/vm1", "/var/lib/nfh/hostA/vms/vm1/qmp.sock", "/var/lib/nfh/hostA/vms/vm1/oob.sock",
 		"/var/lib/nfh/hostA/vms/vm1/console.log", "/var/lib/nfh/hostA/vms/vm1/qemu.pid",
 		"/var/lib/nfh/hostA/vms/vm1/qemu.stderr"}
 	if p != want {

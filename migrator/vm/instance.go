@@ -75,6 +75,10 @@ func (i *Instance) ExitReason() string {
 	return i.reason
 }
 
+// DialOOB opens a QMP connection with out-of-band execution on the guest's
+// second QMP socket (guests started by older builds have none).
+func (i *Instance) DialOOB(ctx context.Context) (*qmpx.OOB, error) { return qmpx.DialOOB(ctx, i.p.OOB) }
+
 // QMP is the guest's shared QMP connection (Execute + Events).
 func (i *Instance) QMP() *qmpx.Monitor { return i.mon }
 

@@ -16,6 +16,12 @@ const (
 	MsgStatus      uint8 = 6 // source -> destination, on a new control stream: what became of a session?
 	MsgStatusReply uint8 = 7 // destination -> source
 	MsgHandoffDone uint8 = 8 // destination -> source, after Flushed: its account of the hand-off
+	// MsgRecover: source -> destination, on a new control stream: a
+	// post-copy lost its stream; take it again (migrate-recover).
+	MsgRecover uint8 = 9
+	// MsgRecoverReady: destination -> source: its QEMU listens for the
+	// resumed stream; the session's control stream is this one now.
+	MsgRecoverReady uint8 = 10
 )
 
 // MaxReason bounds the reason of an Abort or a StatusReply, in bytes.
@@ -97,3 +103,17 @@ type StatusReply struct {
 type HandoffDone struct {
 	Stats api.HandoffStats `json:"stats"`
 }
+
+// Recover asks the destination to take a paused post-copy's stream again:
+// both QEMUs are in postcopy-paused (the stream broke: a path lost, an
+// agent restarted). It opens a new control stream, which then replaces
+// the session's old one.
+type Recover struct {
+	ID string `json:"id"`
+	// Attempt counts the source's recoveries of this session, from 1 (logs).
+	Attempt int `json:"attempt"`
+}
+
+// RecoverReady says the destination's QEMU waits for the resumed stream
+// (migrate-recover): the source may send migrate with resume.
+type RecoverReady struct{}

@@ -48,9 +48,12 @@ func DecodeStatusReply(body []byte) (StatusReply, error) { return decode[StatusR
 // DecodeHandoffDone decodes a MsgHandoffDone body.
 func DecodeHandoffDone(body []byte) (HandoffDone, error) { return decode[HandoffDone](body) }
 
+// DecodeRecover decodes a MsgRecover body.
+func DecodeRecover(body []byte) (Recover, error) { return decode[Recover](body) }
+
 // DecodeMessage decodes a frame of any type into its struct (a value:
-// Hello, Ready, Commit, Running, Abort, StatusRequest, StatusReply or
-// HandoffDone).
+// Hello, Ready, Commit, Running, Abort, StatusRequest, StatusReply,
+// HandoffDone, Recover or RecoverReady).
 func DecodeMessage(typ uint8, body []byte) (any, error) {
 	switch typ {
 	case MsgHello:
@@ -69,6 +72,10 @@ func DecodeMessage(typ uint8, body []byte) (any, error) {
 		return DecodeStatusReply(body)
 	case MsgHandoffDone:
 		return DecodeHandoffDone(body)
+	case MsgRecover:
+		return DecodeRecover(body)
+	case MsgRecoverReady:
+		return decode[RecoverReady](body)
 	}
 	return nil, fmt.Errorf("%w: unknown frame type %d", ErrBadMessage, typ)
 }
@@ -103,6 +110,10 @@ func WriteMessage(w io.Writer, m any) error {
 		typ = MsgStatusReply
 	case HandoffDone:
 		typ = MsgHandoffDone
+	case Recover:
+		typ = MsgRecover
+	case RecoverReady:
+		typ = MsgRecoverReady
 	default:
 		return fmt.Errorf("writing control message: unknown type %T", m)
 	}

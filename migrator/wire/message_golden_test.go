@@ -27,6 +27,8 @@ func TestMessageFramesGolden(t *testing.T) {
 		{StatusReply{ID: "hostA-1", State: StatusFailed, Reason: "gone"}, 7, `{"id":"hostA-1","state":"failed","reason":"gone"}`},
 		{StatusReply{ID: "hostA-1", State: StatusPending}, 7, `{"id":"hostA-1","state":"pending"}`},
 		{HandoffDone{Stats: api.HandoffStats{Held: 1}}, 8, ""},
+		{Recover{ID: "hostA-1", Attempt: 2}, 9, `{"id":"hostA-1","attempt":2}`},
+		{RecoverReady{}, 10, `{}`},
 		{Hello{ID: "hostA-1", Source: "hostA", Capabilities: map[string]bool{"events": true}, MultifdChannels: 0}, 1, ""},
 	} {
 		var b bytes.Buffer

@@ -24,7 +24,8 @@ func testHello() Hello {
 
 func TestMessagesRoundTrip(t *testing.T) {
 	msgs := []any{testHello(), Ready{PID: 7}, Commit{}, Running{}, Abort{Reason: "no"},
-		StatusRequest{ID: "hostA-1"}, StatusReply{ID: "hostA-1", State: StatusRunning}}
+		StatusRequest{ID: "hostA-1"}, StatusReply{ID: "hostA-1", State: StatusRunning},
+		Recover{ID: "hostA-1", Attempt: 1}, RecoverReady{}}
 	var b bytes.Buffer
 	for _, m := range msgs {
 		if err := WriteMessage(&b, m); err != nil {
@@ -123,11 +124,31 @@ func FuzzDecodeStatusReply(f *testing.F) {
 	})
 }
 
+func FuzzDecodeRecover(f *testing.F) {
+	f.Add([]byte(`{"id":"hostA-1","attempt":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := DecodeRecover(b); err == nil && (r.Attempt < 1 || ValidSession(r.ID) != nil) {
+			t.Fatalf("accepted %+v", r)
+		}
+	})
+}
+
+func TestRecoverRefused(t *testing.T) {
+	for _, in := range []string{`{"id":"hostA-1"}`, `{"id":"hostA-1","attempt":0}`, `{"id":"a b","attempt":1}`,
+		`{"id":"hostA-1","attempt":1,"x":1}`, `{"id":"hostA-1","attempt":100000}`} {
+		if _, err := DecodeRecover([]byte(in)); !errors.Is(err, ErrBadMessage) {
+			t.Errorf("%s: %v, want ErrBadMessage", in, err)
+		}
+	}
+}
+
 func FuzzDecodeMessage(f *testing.F) {
 	f.Add(uint8(MsgCommit), []byte(`{}`))
 	f.Add(uint8(MsgReady), []byte(`{"pid":1}`))
 	f.Add(uint8(MsgRunning), []byte(`{}`))
 	f.Add(uint8(MsgHandoffDone), []byte(`{"stats":{"held":1,"dropped":{"ring_full":2}}}`))
+	f.Add(uint8(MsgRecover), []byte(`{"id":"hostA-1","attempt":3}`))
+	f.Add(uint8(MsgRecoverReady), []byte(`{}`))
 	f.Fuzz(func(t *testing.T, typ uint8, b []byte) { DecodeMessage(typ, b) })
 }
 

@@ -83,6 +83,18 @@ func (a *Abort) validate() error {
 
 func (s *StatusRequest) validate() error { return ValidSession(s.ID) }
 
+// maxRecoverAttempt bounds Recover.Attempt: one a second for a day.
+const maxRecoverAttempt = 86400
+
+func (r *Recover) validate() error {
+	if r.Attempt < 1 || r.Attempt > maxRecoverAttempt {
+		return fmt.Errorf("recover attempt %d: want 1..%d", r.Attempt, maxRecoverAttempt)
+	}
+	return ValidSession(r.ID)
+}
+
+func (RecoverReady) validate() error { return nil }
+
 func (s *StatusReply) validate() error {
 	if err := ValidSession(s.ID); err != nil {
 		return err

@@ -50,6 +50,13 @@ type URI struct {
 // UnixURI is the URI of a unix socket at path.
 func UnixURI(path string) URI { return URI{URI: "unix:" + path} }
 
+// Resume is migrate's argument for resuming a paused post-copy on a new
+// stream.
+type Resume struct {
+	URI    string `json:"uri"`
+	Resume bool   `json:"resume"`
+}
+
 // Continue is migrate-continue's argument: the state to leave.
 type Continue struct {
 	State string `json:"state"`

@@ -17,6 +17,10 @@ const (
 	MigrateStartPostcopy   = "migrate-start-postcopy"
 	MigrateCancel          = "migrate_cancel"
 	QueryMigrate           = "query-migrate" // reply: MigrateInfo (or raw for policy.ParseQueryMigrate)
+	// Post-copy recovery (QEMU 7.2: from postcopy-paused only; both allow
+	// exec-oob).
+	MigrateRecover = "migrate-recover" // destination; args: URI
+	MigratePause   = "migrate-pause"   // either end, in postcopy-active: break the stream
 
 	ObjectAdd = "object-add" // e.g. TLS credentials for QEMU's own TLS migration (bench)
 
@@ -38,13 +42,14 @@ const (
 	RunStateRunning = "running"
 	RunStatePaused  = "paused"
 
-	MigrationActive         = "active"
-	MigrationPreSwitchover  = "pre-switchover"
-	MigrationPostcopyActive = "postcopy-active"
-	MigrationPostcopyPaused = "postcopy-paused"
-	MigrationCompleted      = "completed"
-	MigrationFailed         = "failed"
-	MigrationCancelling     = "cancelling"
-	MigrationCancelled      = "cancelled"
-	MigrationNone           = "none"
+	MigrationActive          = "active"
+	MigrationPreSwitchover   = "pre-switchover"
+	MigrationPostcopyActive  = "postcopy-active"
+	MigrationPostcopyPaused  = "postcopy-paused"
+	MigrationPostcopyRecover = "postcopy-recover"
+	MigrationCompleted       = "completed"
+	MigrationFailed          = "failed"
+	MigrationCancelling      = "cancelling"
+	MigrationCancelled       = "cancelled"
+	MigrationNone            = "none"
 )

@@ -1,0 +1,304 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
+)
+
+// An incoming post-copy whose stream breaks (the path lost, either agent
+// restarted) does not fail: both QEMUs stop at postcopy-paused, the guest
+// runs on here except for the pages it still lacks, and the source agent
+// comes back with a Recover on a new connection. QEMU 7.2 resumes it:
+// migrate-recover here, migrate with resume there, one channel.
+//
+// The command that matters runs out of band (qmpx.OOB): QEMU's main thread
+// is blocked as soon as device emulation touches a page that has not
+// arrived, and only the recovery unblocks it.
+
+// recoverReq is a Recover from the source with the stream it came on.
+type recoverReq struct {
+	conn Conn
+	ctl  Stream
+	msg  wire.Recover
+}
+
+// oobDialer is a guest with a QMP socket for out-of-band commands
+// (*vm.Instance).
+type oobDialer interface {
+	DialOOB(ctx context.Context) (*qmpx.OOB, error)
+}
+
+// incomingPostcopy sees an incoming post-copy through to completion,
+// taking the source's recoveries meanwhile. The Server routes Recover
+// requests and the resumed channel to it by session ID.
+type incomingPostcopy struct {
+	id, source string // the session, and the host allowed to resume it
+	guest      Guest
+	dir        string // the VM's directory: the recovery sockets go there
+	log        *slog.Logger
+	poll       time.Duration
+	running    func() wire.Running // sent again after a recovery: the source may have missed it
+	pipes      context.Context     // bounds the resumed channel's pipe
+
+	requests chan recoverReq
+	oob      *qmpx.OOB // nil: no second QMP socket (in-band commands)
+
+	mu      sync.Mutex
+	conn    Conn        // the connection a resumed channel is taken from
+	channel chan Stream // the resumed channel, once RecoverReady was sent
+	ctl     Stream      // the control stream of the last recovery
+	count   int         // recoveries taken
+}
+
+func newIncomingPostcopy(ctx context.Context, id, source string, g Guest, dir string, poll time.Duration, log *slog.Logger) *incomingPostcopy {
+	p := &incomingPostcopy{id: id, source: source, guest: g, dir: dir, poll: poll, log: log, pipes: ctx,
+		requests: make(chan recoverReq, 1), running: func() wire.Running { return wire.Running{} }}
+	if d, ok := g.(oobDialer); ok {
+		// Opened now, while QEMU's main thread answers: the negotiation
+		// runs there.
+		err := bounded(ctx, 5*time.Second, func(ctx context.Context) error {
+			var err error
+			p.oob, err = d.DialOOB(ctx)
+			return err
+		})
+		if err != nil {
+			log.Warn("no out-of-band qmp: a recovery waits for qemu's main thread", "err", err)
+		}
+	}
+	return p
+}
+
+// close ends what the post-copy holds (the resumed channel's pipe ends
+// with its context).
+func (p *incomingPostcopy) close() {
+	if p.oob != nil {
+		p.oob.Close()
+	}
+	p.mu.Lock()
+	if p.ctl != nil {
+		p.ctl.Close()
+	}
+	p.mu.Unlock()
+}
+
+// control is the control stream of the last recovery (nil: none yet).
+func (p *incomingPostcopy) control() Stream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ctl
+}
+
+// offer passes a Recover on; false if one is being taken already.
+func (p *incomingPostcopy) offer(r recoverReq) bool {
+	select {
+	case p.requests <- r:
+		return true
+	default:
+		return false
+	}
+}
+
+// takeChannel takes st, the resumed channel from c, if a recovery waits
+// for it.
+func (p *incomingPostcopy) takeChannel(c Conn, h wire.StreamHeader, st Stream) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.channel == nil || p.conn != c || h.Channel != 0 {
+		return false
+	}
+	select {
+	case p.channel <- st:
+		p.channel = nil
+		return true
+	default:
+		return false
+	}
+}
+
+// wait returns once the incoming migration completed, taking recoveries
+// meanwhile; an error if it failed or QEMU exited; ctx's error when the
+// agent stops (its successor takes the post-copy over).
+func (p *incomingPostcopy) wait(ctx context.Context) error {
+	events := p.guest.Events(ctx)
+	var oobEvents <-chan qmpx.Event
+	if p.oob != nil {
+		oobEvents = p.oob.Events()
+	}
+	tick := time.NewTicker(p.poll)
+	defer tick.Stop()
+	paused := false
+	for {
+		st, desc := "", ""
+		select {
+		case <-p.guest.Done():
+			return fmt.Errorf("%w: destination qemu exited", api.ErrQEMU)
+		case <-ctx.Done():
+			return ctx.Err()
+		case r := <-p.requests:
+			if err := p.take(ctx, r); err != nil {
+				p.log.Warn("post-copy recovery refused", "attempt", r.msg.Attempt, "err", err)
+				wire.WriteMessage(r.ctl, wire.Abort{Reason: truncate(err.Error())})
+				r.ctl.CloseWrite()
+				r.ctl.Close()
+			}
+			continue
+		case e, ok := <-events:
+			if !ok {
+				events = nil
+			}
+			st = eventStatus(e)
+		case e, ok := <-oobEvents:
+			if !ok {
+				oobEvents = nil
+			}
+			st = eventStatus(e)
+		case <-tick.C:
+			// Bounded: QEMU's main thread may be blocked on a missing page.
+			_ = bounded(ctx, 2*time.Second, func(ctx context.Context) error {
+				var err error
+				st, desc, err = migrateStatus(ctx, p.guest)
+				return err
+			})
+		}
+		switch st {
+		case qmpcmd.MigrationCompleted:
+			return nil
+		case qmpcmd.MigrationFailed, qmpcmd.MigrationCancelled:
+			return fmt.Errorf("%w: incoming post-copy %s: %s", api.ErrQEMU, st, desc)
+		case qmpcmd.MigrationPostcopyPaused:
+			if !paused {
+				p.log.Warn("post-copy paused: the stream from the source broke; waiting for it to recover")
+			}
+			paused = true
+		case qmpcmd.MigrationPostcopyActive:
+			if paused {
+				p.log.Info("post-copy resumed")
+			}
+			paused = false
+		}
+	}
+}
+
+// recoverChannelWait bounds the wait for the resumed channel after
+// RecoverReady.
+const recoverChannelWait = 30 * time.Second
+
+// take resumes the post-copy on r's connection: QEMU listens again
+// (migrate-recover), the source hears RecoverReady and its resumed
+// channel is connected. An error leaves QEMU waiting for another attempt.
+func (p *incomingPostcopy) take(ctx context.Context, r recoverReq) error {
+	if peer := r.conn.Peer(); peer != p.source {
+		return fmt.Errorf("%w: %s may not resume a migration from %s", api.ErrPeer, peer, p.source)
+	}
+	p.mu.Lock()
+	p.count++
+	n := p.count
+	p.mu.Unlock()
+	log := p.log.With("attempt", r.msg.Attempt)
+	log.Info("source asks to resume the post-copy")
+	sock := filepath.Join(p.dir, "recover-"+strconv.Itoa(n)+".sock")
+	os.Remove(sock)
+	if err := p.listen(ctx, qmpcmd.UnixURI(sock)); err != nil {
+		return err
+	}
+	ch := make(chan Stream, 1)
+	p.mu.Lock()
+	p.conn, p.channel = r.conn, ch
+	p.mu.Unlock()
+	if err := wire.WriteMessage(r.ctl, wire.RecoverReady{}); err != nil {
+		return fmt.Errorf("%w: answering the recovery: %w", api.ErrPeer, err)
+	}
+	var st Stream
+	t := time.NewTimer(recoverChannelWait)
+	defer t.Stop()
+	select {
+	case st = <-ch:
+	case <-t.C:
+	case <-r.conn.Context().Done():
+	case <-ctx.Done():
+	}
+	if st == nil {
+		p.mu.Lock()
+		p.channel = nil
+		p.mu.Unlock()
+		// QEMU listens on sock still: the next attempt's migrate-recover
+		// replaces it.
+		return fmt.Errorf("%w: no resumed channel from %s", api.ErrPeer, p.source)
+	}
+	var d net.Dialer
+	local, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("connecting the resumed channel: %w", err)
+	}
+	go func() {
+		sent, recv, err := pipe(p.pipes, local, st, nil)
+		log.Debug("resumed qemu channel done", "sent", sent, "received", recv, "err", err)
+	}()
+	p.mu.Lock()
+	old := p.ctl
+	p.ctl = r.ctl
+	p.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	if err := wire.WriteMessage(r.ctl, p.running()); err != nil {
+		log.Warn("telling the source the guest runs", "err", err)
+	}
+	log.Info("post-copy resuming: channel connected")
+	return nil
+}
+
+// listen runs migrate-recover (out of band if it can). A QEMU that has not
+// seen the break yet (its end of the old stream still open) is paused
+// first with migrate-pause: the source only asks once its own QEMU paused.
+func (p *incomingPostcopy) listen(ctx context.Context, args qmpcmd.URI) error {
+	exec := func(cmd string, args any) error {
+		return bounded(ctx, 10*time.Second, func(ctx context.Context) error {
+			if p.oob != nil {
+				return p.oob.Exec(ctx, cmd, args, nil)
+			}
+			return p.guest.Execute(ctx, cmd, args, nil)
+		})
+	}
+	err := exec(qmpcmd.MigrateRecover, args)
+	if err == nil || !strings.Contains(err.Error(), "paused") {
+		return wrapQEMU(err, "migrate-recover")
+	}
+	if perr := exec(qmpcmd.MigratePause, nil); perr != nil {
+		return fmt.Errorf("%w: migrate-recover: %v; migrate-pause: %w", api.ErrQEMU, err, perr)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err = exec(qmpcmd.MigrateRecover, args)
+		if err == nil || time.Now().After(deadline) {
+			return wrapQEMU(err, "migrate-recover after migrate-pause")
+		}
+		sleepCtx(ctx, 50*time.Millisecond)
+	}
+}
+
+// wrapQEMU wraps a QMP command's error in api.ErrQEMU (nil stays nil).
+func wrapQEMU(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, api.ErrQEMU) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %w", api.ErrQEMU, what, err)
+}

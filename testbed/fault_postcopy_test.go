@@ -1,0 +1,128 @@
+package testbed
+
+import (
+	"context"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/netctl/verify"
+)
+
+// postcopyRate paces the agents' post-copy in TestIntegrationPostcopyRecovery
+// (--debug-postcopy-rate): the ~185 MiB left at the switch take ~20 s,
+// time to break the stream in the middle.
+const postcopyRate = 8 << 20
+
+// TestIntegrationPostcopyRecovery breaks a post-copy's stream in the middle,
+// under TWAMP-light at 500 pps, three ways: the agents' path cut for 15 s
+// then restored, the destination's agent killed (SIGKILL) and restarted,
+// and stopped (SIGTERM) and restarted. Each time both QEMUs pause, the
+// source agent resumes the stream on a new connection (migrate-recover,
+// migrate with resume) and the migration completes: one QEMU runs the
+// guest, at the destination, the same boot with its memory intact; the
+// source's record counts the recoveries; every TWAMP packet lost is counted
+// as dropped by a dataplane, none duplicated or reordered. The guest moves
+// back and forth, one break per move.
+func TestIntegrationPostcopyRecovery(t *testing.T) {
+	env := requireTestbed(t)
+	requireDataplane(t, env)
+	env = env.WithAgentArgs("", "--debug-postcopy-rate", strconv.Itoa(postcopyRate))
+	upMigrationTestbed(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	last := startHandoffGuest(ctx, t, env, "hostA")
+	from, to := "hostA", "hostB"
+	restart := func(sig syscall.Signal) func(ctx context.Context, to string) error {
+		return func(ctx context.Context, to string) error {
+			if err := env.StopAgent(ctx, to, sig); err != nil {
+				return err
+			}
+			return env.StartAgents(ctx)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		fault func(ctx context.Context, to string) error
+	}{
+		{"path cut for 15 s", func(ctx context.Context, to string) error {
+			if err := env.CutPath(ctx, "hostA", "hostB"); err != nil {
+				return err
+			}
+			time.Sleep(15 * time.Second)
+			_, err := env.RestorePath(ctx, "hostA", "hostB")
+			return err
+		}},
+		{"destination agent killed", restart(syscall.SIGKILL)},
+		{"destination agent stopped", restart(syscall.SIGTERM)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Cleanup(func() { env.RestorePath(context.WithoutCancel(ctx), "hostA", "hostB") })
+			src, dst := api.NewClient(env.Socket(from)), api.NewClient(env.Socket(to))
+			s := faultTraffic(ctx, t)
+			// Pre-copy at 2 MiB/s until the 3 s deadline, then post-copy
+			// with most of the guest's memory still on the source.
+			m, err := src.Migrate(ctx, api.MigrateRequest{VM: "fw1", To: to, Bandwidth: 2 << 20, InitialBandwidth: 2 << 20,
+				CompletionTimeout: api.Duration(3 * time.Second), TimeoutAction: api.TimeoutPostcopy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := env.WaitPhase(ctx, from, "fw1", PhasePostcopy); err != nil {
+				t.Fatal(err)
+			}
+			// QEMU 7.2 pauses a post-copy only once it is under way (a
+			// break inside its start fails it).
+			time.Sleep(time.Second)
+			broke := time.Now()
+			if err := tc.fault(ctx, to); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %s %v into post-copy, for %v", m.ID, tc.name, time.Second, time.Since(broke).Round(time.Millisecond))
+			rec := waitMigration(ctx, t, src, m.ID)
+			t.Logf("source record %s after %v (%d recoveries): %s; phases %v", rec.State,
+				time.Since(broke).Round(time.Millisecond), rec.Recoveries, rec.Reason, phaseNames(rec.Phases))
+			if rec.State != api.MigrationCompleted || rec.Recoveries < 1 {
+				t.Fatalf("source record %s with %d recoveries (%s), want completed after a recovery", rec.State, rec.Recoveries, rec.Reason)
+			}
+			dm := waitMigration(ctx, t, dst, m.ID)
+			if dm.State != api.MigrationCompleted {
+				t.Fatalf("destination record %s (%s), want completed", dm.State, dm.Reason)
+			}
+			v, err := dst.GetVM(ctx, "fw1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			onlyQEMU(ctx, t, env, to, "fw1", v.PID, time.Now().Add(recoveredWithin))
+			goneFrom(ctx, t, env, from, "fw1", time.Now().Add(recoveredWithin))
+			time.Sleep(2 * time.Second) // traffic after the move
+			rep := verify.Analyze(s.Stop(), nil, verify.Limits{})
+			dropped := droppedIn(rec.Handoff, dm.Handoff)
+			t.Logf("dropped %d in all; TWAMP sent %d lost %d dup %d reordered %d, largest gap %v",
+				dropped, rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, time.Duration(rep.LargestGap))
+			switch {
+			case rep.Sent == 0 || uint64(rep.Lost) > dropped:
+				t.Fatalf("TWAMP lost %d of %d, more than the %d frames the dataplanes counted as dropped", rep.Lost, rep.Sent, dropped)
+			case rep.Duplicated != 0 || rep.Reordered != 0:
+				t.Fatalf("TWAMP duplicated %d, reordered %d: want 0", rep.Duplicated, rep.Reordered)
+			}
+			got := guestOn(ctx, t, env, to, "fw1")
+			sameGuest(t, last, got)
+			last = got
+			from, to = to, from
+		})
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// phaseNames lists the phases' names, in order.
+func phaseNames(ps []api.Phase) []string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return names
+}
