@@ -44,6 +44,17 @@ type vmEntry struct {
 	src     sourceState // role source
 	dst     destState   // role destination
 	release releasing   // RELEASE, at either end
+	paused  bool        // Pause holds the traffic of a paused post-copy
+	stall   stallWatch  // Watch: a post-copy runs here
+}
+
+// stallWatch counts, while a post-copy runs at the destination, the frames
+// the tap drops because the guest is stuck: tun's tx_dropped growth less
+// what the injectors' own writes caused.
+type stallWatch struct {
+	on     bool
+	base   uint64 // the tap's tx_dropped at Watch
+	caused uint64 // tx_dropped the injectors caused since (counted by them, or sent again)
 }
 
 // sourceState is what a source keeps of a migration from Begin on.

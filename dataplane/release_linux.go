@@ -127,6 +127,11 @@ func (h *Handoff) releaseLoop(v *vmEntry, inj *tapio.Injector, returned bool, dr
 		v.log.Warn("closing injector", "err", err)
 	}
 	v.stats.drop(dropTapFull, res.TxDropped)
+	v.mu.Lock()
+	if v.stall.on {
+		v.stall.caused += res.TxDropped + res.Refused
+	}
+	v.mu.Unlock()
 	v.log.Info("release over", "injected", injected, "failed", failed, "tx_dropped", res.TxDropped)
 }
 

@@ -23,6 +23,10 @@ const (
 	dropRingLost        = "ring_lost" // a ring record that never came (malformed)
 	dropDetached        = "detached"  // captured, and the entry removed before they were handed on
 	dropInject          = "inject"    // the tap refused them, or too short to inject (no Ethernet header)
+	// dropStall: the tap's full queue dropped them while the guest, here
+	// in post-copy, was stuck on pages that had not arrived (the stream
+	// broke, before the pause was noticed and the traffic held).
+	dropStall = "postcopy_stall"
 )
 
 // stats is one end's account of a VM's current or last migration. The

@@ -5,12 +5,20 @@ import "time"
 // InjectResult is an Injector's account when it closes.
 type InjectResult struct {
 	Injected  uint64 // frames handed to the device
-	TxDropped uint64 // the device's tx_dropped increase while the injector was open (must be 0 for a tap)
+	TxDropped uint64 // the device's tx_dropped increase while the injector was open, less Refused (must be 0 for a tap)
+	// Refused counts writes the device refused with its queue full
+	// (ENOBUFS; tun counts each in tx_dropped) and that were retried.
+	Refused uint64
 }
 
 // Pacing of injection into a tap.
 const (
-	injectPoll     = 200 * time.Microsecond // re-read the tap's counters this often while over the limit
+	injectPoll = 200 * time.Microsecond // re-read the tap's counters this often while over the limit
+	// refusedMax bounds the retries of a frame the device refuses (its
+	// queue full: frames queued before the injector opened, which its
+	// estimate cannot see, or a reader that stalls): then it fails.
+	refusedMax     = 5 * time.Second
+	injectRetry    = 2 * time.Millisecond // between two writes the device refused
 	injectMinLimit = 16
 )
 

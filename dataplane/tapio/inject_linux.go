@@ -38,6 +38,7 @@ type Injector struct {
 	consumed uint64 // last seen (tx_packets + tx_dropped) increase
 	limit    uint64
 	injected uint64
+	refused  uint64 // writes refused with the queue full, retried
 	pace     pacer
 	logger   *slog.Logger
 	closed   bool
@@ -183,8 +184,26 @@ func (in *Injector) Inject(ctx context.Context, b []byte) error {
 			return fmt.Errorf("injecting into %s: pacing: %w", in.name, err)
 		}
 	}
-	if _, err := in.conn.WriteTo(b, &packet.Addr{HardwareAddr: b[0:6]}); err != nil {
-		return fmt.Errorf("injecting into %s: %w", in.name, err)
+	var refusedSince time.Time
+	for {
+		_, err := in.conn.WriteTo(b, &packet.Addr{HardwareAddr: b[0:6]})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.ENOBUFS) {
+			return fmt.Errorf("injecting into %s: %w", in.name, err)
+		}
+		// The tap's queue is full (tun dropped and counted the frame):
+		// wait for the reader and send it again.
+		in.refused++
+		if refusedSince.IsZero() {
+			refusedSince = time.Now()
+		} else if time.Since(refusedSince) > refusedMax {
+			return fmt.Errorf("injecting into %s: queue full for %v: %w", in.name, refusedMax, err)
+		}
+		if err := wait(ctx, &timer, injectRetry); err != nil {
+			return fmt.Errorf("injecting into %s: waiting for room: %w", in.name, err)
+		}
 	}
 	in.injected++
 	return nil
@@ -215,10 +234,11 @@ func (in *Injector) Close() (InjectResult, error) {
 		return InjectResult{}, errors.New("injector already closed")
 	}
 	in.closed = true
-	res := InjectResult{Injected: in.injected}
+	res := InjectResult{Injected: in.injected, Refused: in.refused}
 	dc, serr := in.stats.get(in.ifindex, "")
 	if serr == nil {
 		res.TxDropped = dc.TxDropped - in.base.TxDropped
+		res.TxDropped -= min(res.TxDropped, in.refused) // sent again
 	} else {
 		serr = fmt.Errorf("reading %s counters: %w", in.name, serr)
 	}

@@ -217,7 +217,11 @@ func (a *Agent) resumePostcopy(m api.Migration) bool {
 	e.migrating = m.ID
 	spec, dir := e.rec.Spec, filepath.Dir(e.rec.QMPSocket)
 	a.mu.Unlock()
-	a.dest.ResumePostcopy(spec, m.ID, m.From, g, dir, func(err error) {
+	var prior *api.HandoffStats
+	if m.Handoff != nil {
+		prior = &m.Handoff.Destination
+	}
+	a.dest.ResumePostcopy(spec, m.ID, m.From, prior, g, dir, func(err error) {
 		a.mu.Lock()
 		if e.migrating == m.ID {
 			e.migrating = ""
@@ -232,6 +236,7 @@ func (a *Agent) resumePostcopy(m api.Migration) bool {
 			m.State, m.Reason = api.MigrationCompleted, ""
 			m.Recoveries++
 		}
+		m.Handoff = withRestart(m.Handoff, a.cfg.Handoff.Stats(spec), false)
 		m.Ended = time.Now().UTC()
 		a.recordMigration(m, true)
 		a.log.Info("incoming post-copy left by the previous run ended", "migration", m.ID, "vm", m.VM, "state", m.State, "err", err)

@@ -19,7 +19,7 @@ type HandoffStats struct {
 	// too_large, tap_full, inject, forward, no_tap, tunnel_refused (came
 	// through the tunnel from a host not in the peers file, or with
 	// another VNI), held_unrecovered, rollback_dest, flush_lost,
-	// ring_lost, restart, detached.
+	// ring_lost, restart, detached, postcopy_stall.
 	Dropped        map[string]uint64   `json:"dropped,omitempty"`
 	GARPs          int                 `json:"garps,omitempty"`
 	HighWaterBytes int64               `json:"high_water_bytes,omitempty"` // user-space queue high-water mark

@@ -86,6 +86,27 @@ type Quiescer interface {
 	Quiesce(ctx context.Context, spec api.VMSpec) error
 }
 
+// Pauser is a Handoff that keeps a guest's traffic while the guest cannot
+// take it: a post-copy whose stream broke leaves the guest at the
+// destination stuck on pages that have not arrived, for as long as the
+// recovery takes; frames delivered into its tap meanwhile overflow the
+// tap's queue, where no counter of ours sees them. Pause (destination,
+// post-copy paused) holds the VM's frames, as HOLD does; Unpause (the
+// stream resumed) releases them into the tap in order, paced, and passes
+// again. Both are no-ops for a VM whose traffic is not passing (a release
+// under way) or not held. Before the pause is noticed (a silent path: ~2 s)
+// the stuck guest's tap overflows: Watch (the post-copy starts here) and
+// Unwatch (it ended) count those frames as dropped "postcopy_stall". A
+// post-copy resumed after an agent restart passes prior, the account the
+// previous run stored: the tap (created for the arrival) dropped since its
+// creation what that account counts as tap_full, and the stall the rest.
+type Pauser interface {
+	Watch(ctx context.Context, spec api.VMSpec, prior *api.HandoffStats) error
+	Pause(ctx context.Context, spec api.VMSpec) error
+	Unpause(ctx context.Context, spec api.VMSpec) error
+	Unwatch(ctx context.Context, spec api.VMSpec) error
+}
+
 // TunnelPeers is a Handoff whose tunnel takes frames (the stragglers a
 // source forwards after a move) only from known hosts. SetTunnelPeers
 // replaces the set with addrs, the underlay addresses of the hosts that

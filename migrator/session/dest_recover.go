@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
@@ -47,6 +48,8 @@ type oobDialer interface {
 // requests and the resumed channel to it by session ID.
 type incomingPostcopy struct {
 	id, source string // the session, and the host allowed to resume it
+	spec       api.VMSpec
+	handoff    handoff.Handoff // holds the guest's traffic while paused (handoff.Pauser)
 	guest      Guest
 	dir        string // the VM's directory: the recovery sockets go there
 	log        *slog.Logger
@@ -54,6 +57,7 @@ type incomingPostcopy struct {
 	running    func() wire.Running // sent again after a recovery: the source may have missed it
 	pipes      context.Context     // bounds the resumed channel's pipe
 
+	prior    *api.HandoffStats // a resumed post-copy's stored account (Pauser.Watch)
 	requests chan recoverReq
 	oob      *qmpx.OOB // nil: no second QMP socket (in-band commands)
 
@@ -64,8 +68,9 @@ type incomingPostcopy struct {
 	count   int         // recoveries taken
 }
 
-func newIncomingPostcopy(ctx context.Context, id, source string, g Guest, dir string, poll time.Duration, log *slog.Logger) *incomingPostcopy {
-	p := &incomingPostcopy{id: id, source: source, guest: g, dir: dir, poll: poll, log: log, pipes: ctx,
+func newIncomingPostcopy(ctx context.Context, id, source string, spec api.VMSpec, h handoff.Handoff, g Guest, dir string,
+	poll time.Duration, log *slog.Logger) *incomingPostcopy {
+	p := &incomingPostcopy{id: id, source: source, spec: spec, handoff: h, guest: g, dir: dir, poll: poll, log: log, pipes: ctx,
 		requests: make(chan recoverReq, 1), running: func() wire.Running { return wire.Running{} }}
 	if d, ok := g.(oobDialer); ok {
 		// Opened now, while QEMU's main thread answers: the negotiation
@@ -141,6 +146,30 @@ func (p *incomingPostcopy) wait(ctx context.Context) error {
 	tick := time.NewTicker(p.poll)
 	defer tick.Stop()
 	paused := false
+	var unpaused chan struct{} // closed once the traffic held during a pause is released
+	p.pauser(ctx, pauseWait, func(pz handoff.Pauser, ctx context.Context, spec api.VMSpec) error {
+		return pz.Watch(ctx, spec, p.prior)
+	})
+	defer func() {
+		if unpaused != nil {
+			<-unpaused // the account that follows counts the release
+		}
+		p.pauser(context.WithoutCancel(ctx), unpauseWait, handoff.Pauser.Unwatch)
+	}()
+	resumed := func() {
+		if !paused {
+			return
+		}
+		paused = false
+		if unpaused != nil {
+			<-unpaused
+		}
+		unpaused = make(chan struct{})
+		go func(done chan struct{}) {
+			defer close(done)
+			p.unpause(context.WithoutCancel(ctx))
+		}(unpaused)
+	}
 	for {
 		st, desc := "", ""
 		select {
@@ -176,21 +205,49 @@ func (p *incomingPostcopy) wait(ctx context.Context) error {
 		}
 		switch st {
 		case qmpcmd.MigrationCompleted:
+			resumed()
 			return nil
 		case qmpcmd.MigrationFailed, qmpcmd.MigrationCancelled:
 			return fmt.Errorf("%w: incoming post-copy %s: %s", api.ErrQEMU, st, desc)
 		case qmpcmd.MigrationPostcopyPaused:
 			if !paused {
-				p.log.Warn("post-copy paused: the stream from the source broke; waiting for it to recover")
+				p.log.Warn("post-copy paused: the stream from the source broke; holding the guest's traffic until it resumes")
+				paused = true
+				p.pause(ctx)
 			}
-			paused = true
 		case qmpcmd.MigrationPostcopyActive:
 			if paused {
 				p.log.Info("post-copy resumed")
 			}
-			paused = false
+			resumed()
 		}
 	}
+}
+
+// Bounds of the hand-off's Pauser calls: Unpause waits for the release of
+// what a pause held, paced (about half the pause).
+const (
+	pauseWait   = 5 * time.Second
+	unpauseWait = 2 * time.Minute
+)
+
+// pause holds the guest's traffic while it is stuck (handoff.Pauser).
+func (p *incomingPostcopy) pause(ctx context.Context) { p.pauser(ctx, pauseWait, handoff.Pauser.Pause) }
+
+// pauser runs one of the hand-off's Pauser methods, bounded, if it has them.
+func (p *incomingPostcopy) pauser(ctx context.Context, d time.Duration, fn func(handoff.Pauser, context.Context, api.VMSpec) error) {
+	pz, ok := p.handoff.(handoff.Pauser)
+	if !ok {
+		return
+	}
+	if err := bounded(ctx, d, func(ctx context.Context) error { return fn(pz, ctx, p.spec) }); err != nil {
+		p.log.Warn("hand-off", "err", err)
+	}
+}
+
+// unpause releases what pause held, in order (its wait is the release's).
+func (p *incomingPostcopy) unpause(ctx context.Context) {
+	p.pauser(ctx, unpauseWait, handoff.Pauser.Unpause)
 }
 
 // recoverChannelWait bounds the wait for the resumed channel after

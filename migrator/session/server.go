@@ -179,14 +179,19 @@ func (s *Server) removePostcopyLocked(id string, pc *incomingPostcopy) {
 }
 
 // ResumePostcopy takes over incoming post-copy id of spec, whose guest g
-// (in dir) a previous run of the agent left running here: the stream broke
+// (in dir) a previous run of the agent left running here (prior: its
+// stored account of the hand-off): the stream broke
 // with that run, and the source, still holding the pages g lacks, comes
 // back with a Recover. done gets the outcome: nil once QEMU completed it.
 // The stopping agent's cancel leaves it to the next run again.
-func (s *Server) ResumePostcopy(spec api.VMSpec, id, source string, g Guest, dir string, done func(error)) {
+func (s *Server) ResumePostcopy(spec api.VMSpec, id, source string, prior *api.HandoffStats, g Guest, dir string, done func(error)) {
 	ctx := s.cfg.Context
 	log := s.log.With("migration", id, "vm", spec.Name, "from", source)
-	pc := newIncomingPostcopy(ctx, id, source, g, dir, s.cfg.Poll, log)
+	pc := newIncomingPostcopy(ctx, id, source, spec, s.cfg.Handoff, g, dir, s.cfg.Poll, log)
+	pc.prior = prior
+	if pc.prior == nil {
+		pc.prior = &api.HandoffStats{}
+	}
 	s.mu.Lock()
 	s.postcopies[id] = pc
 	s.resumed++

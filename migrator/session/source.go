@@ -25,7 +25,8 @@ type source struct {
 	ctl          Stream
 	in           <-chan control
 	events       <-chan qmpx.Event // the source QEMU's, for the session's life
-	recoveries   int               // post-copy recoveries attempted
+	attempts     int               // post-copy recovery attempts (Recover.Attempt)
+	recovered    int               // post-copy streams resumed
 	sent0, recv0 uint64
 
 	phase sourcePhase // advance moves it

@@ -46,23 +46,24 @@ func (s *source) recoverPostcopy(ctx, pctx context.Context, cause error) error {
 	}
 	deadline := time.Now().Add(s.cfg.RecoverTimeout)
 	backoff := time.Second
-	for {
-		s.recoveries++
-		err := s.resumeStream(ctx, pctx, s.recoveries)
+	for n := 1; ; n++ {
+		s.attempts++
+		err := s.resumeStream(ctx, pctx, s.attempts)
 		if err == nil {
 			break
 		}
-		s.log.Warn("post-copy not resumed yet", "attempt", s.recoveries, "err", err)
+		s.log.Warn("post-copy not resumed yet", "attempt", n, "err", err)
 		if time.Now().Add(backoff).After(deadline) {
 			return fmt.Errorf("%w: post-copy not resumed within %v (%d attempts): %w; first: %v",
-				api.ErrMigration, s.cfg.RecoverTimeout, s.recoveries, err, cause)
+				api.ErrMigration, s.cfg.RecoverTimeout, n, err, cause)
 		}
 		sleepCtx(ctx, backoff)
 		backoff = min(2*backoff, recoverBackoffMax)
 	}
+	s.recovered++
 	s.rec.phase("postcopy", time.Now().UTC())
-	s.rec.update(true, func(m *api.Migration) { m.Recoveries = s.recoveries })
-	s.log.Info("post-copy resumed", "attempts", s.recoveries)
+	s.rec.update(true, func(m *api.Migration) { m.Recoveries = s.recovered })
+	s.log.Info("post-copy resumed", "recoveries", s.recovered)
 	return s.loop(ctx)
 }
 

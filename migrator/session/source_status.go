@@ -70,7 +70,11 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		s.log.Info("source qemu completed")
 		return s.commit()
 	case qmpcmd.MigrationPostcopyPaused:
-		// QEMU saw the stream break before the agent did.
+		// QEMU saw the stream break before the agent did; or this is the
+		// event of a break already recovered from, read late: ask.
+		if now, _, err := migrateStatus(ctx, s.cfg.Guest); err == nil && now != st {
+			return nil
+		}
 		return fmt.Errorf("%w: post-copy paused: the stream to %s broke", api.ErrPeer, s.cfg.Request.To)
 	case qmpcmd.MigrationFailed, qmpcmd.MigrationCancelled:
 		if errDesc == "" {

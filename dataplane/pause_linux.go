@@ -1,0 +1,143 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nfhandoff/nfhandoff/dataplane/tapio"
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+// Watch (a post-copy runs here) starts counting the frames the tap drops
+// while the guest may be stuck; Unwatch counts them as dropped
+// "postcopy_stall".
+func (h *Handoff) Watch(ctx context.Context, spec api.VMSpec, prior *api.HandoffStats) error {
+	v, err := h.lookup(spec)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	tap := v.tap.Name
+	v.mu.Unlock()
+	dc, err := tapio.DevStats(tap)
+	if err != nil {
+		return fmt.Errorf("vm %s: watching its tap: %w", spec.Name, err)
+	}
+	base := dc.TxDropped
+	if prior != nil {
+		base = min(base, prior.Dropped[dropTapFull])
+	}
+	v.mu.Lock()
+	v.stall = stallWatch{on: true, base: base}
+	v.mu.Unlock()
+	return nil
+}
+
+// Unwatch ends Watch and counts what the tap dropped meanwhile.
+func (h *Handoff) Unwatch(ctx context.Context, spec api.VMSpec) error {
+	v, err := h.lookup(spec)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	done := v.release.done
+	v.mu.Unlock()
+	if done != nil {
+		// The injector's own drops are known when the release is over.
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("vm %s: waiting for the release to end: %w", spec.Name, ctx.Err())
+		}
+	}
+	v.mu.Lock()
+	w, tap := v.stall, v.tap.Name
+	v.stall = stallWatch{}
+	v.mu.Unlock()
+	if !w.on {
+		return nil
+	}
+	dc, err := tapio.DevStats(tap)
+	if err != nil {
+		return fmt.Errorf("vm %s: reading its tap's drops: %w", spec.Name, err)
+	}
+	if n := dc.TxDropped - w.base; n > w.caused {
+		v.stats.drop(dropStall, n-w.caused)
+		v.log.Warn("the tap dropped frames while the guest was stuck in post-copy", "dropped", n-w.caused)
+	}
+	return nil
+}
+
+// Pause holds the frames of a guest whose post-copy paused (see
+// handoff.Pauser): PASS goes to HOLD, the frames queue as an incoming
+// migration's do, counted as held. Any other mode is left as it is (a
+// release under way keeps its order; it ends in PASS, and frames after it
+// reach the tap as they would have).
+func (h *Handoff) Pause(ctx context.Context, spec api.VMSpec) error {
+	v, err := h.lookup(spec)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	st, exists, err := h.d.maps.state(v.key)
+	if err != nil || !exists {
+		return err
+	}
+	if st.Mode == modeHold && v.role != roleDest && v.release.done == nil {
+		// A previous run paused it and died: release it with the rest.
+		v.paused = true
+		return nil
+	}
+	if st.Mode != modePass || v.release.done != nil {
+		v.log.Info("post-copy paused: traffic not passing, left as it is", "mode", st.Mode.String())
+		return nil
+	}
+	if err := h.setMode(v, modeHold, "hold", nil); err != nil {
+		return fmt.Errorf("vm %s: pause: %w", spec.Name, err)
+	}
+	v.paused = true
+	v.log.Info("post-copy paused: holding the guest's traffic")
+	return nil
+}
+
+// Unpause releases what Pause held into the tap, in order and paced behind
+// which new frames wait (RELEASE), and returns once it is in (or ctx
+// ends). Without a Pause it does nothing.
+func (h *Handoff) Unpause(ctx context.Context, spec api.VMSpec) error {
+	v, err := h.lookup(spec)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	paused, tap := v.paused, v.tap.Name
+	v.paused = false
+	v.mu.Unlock()
+	if !paused {
+		return nil
+	}
+	if tap == "" {
+		return fmt.Errorf("vm %s: unpause without a tap", spec.Name)
+	}
+	inj, err := tapio.NewInjector(tap, v.log)
+	if err != nil {
+		v.mu.Lock()
+		h.setMode(v, modePass, "", nil)
+		queued, inRing := v.dropUnsent(h.d.maps)
+		v.mu.Unlock()
+		v.stats.drop(dropInject, queued+inRing)
+		v.finish(queued)
+		return fmt.Errorf("vm %s: unpause: %w (%d held frames dropped)", spec.Name, err, queued+inRing)
+	}
+	drained, err := h.startRelease(v, inj, false)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-drained:
+		v.log.Info("post-copy resumed: held traffic released")
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("vm %s: releasing the traffic held during the pause: %w", spec.Name, ctx.Err())
+	}
+}
