@@ -205,23 +205,31 @@ func settledRecord(ctx context.Context, t *testing.T, c *api.Client, id string) 
 // droppedBy is what both ends' records of migration id say their
 // dataplanes dropped.
 func droppedBy(ctx context.Context, env Env, from, to, id string) uint64 {
-	var rs []*api.HandoffReport
-	for _, h := range []string{from, to} {
-		if m, err := api.NewClient(env.Socket(h)).GetMigration(ctx, id); err == nil {
-			rs = append(rs, m.Handoff)
-		}
+	var src, dst *api.HandoffReport
+	if m, err := api.NewClient(env.Socket(from)).GetMigration(ctx, id); err == nil {
+		src = m.Handoff
 	}
-	return droppedIn(rs...)
+	if m, err := api.NewClient(env.Socket(to)).GetMigration(ctx, id); err == nil {
+		dst = m.Handoff
+	}
+	return droppedIn(src, dst)
 }
 
-// droppedIn is what the hand-off reports (nil ones count nothing) say
-// both ends dropped.
-func droppedIn(reports ...*api.HandoffReport) uint64 {
+// droppedIn is what the source's report says its end dropped plus what the
+// destination's says its end did (nil counts nothing; without the
+// destination's own, the copy in the source's). The source's report
+// carries the destination's account too: counting both would count it
+// twice.
+func droppedIn(src, dst *api.HandoffReport) uint64 {
 	var n uint64
-	for _, h := range reports {
-		if h != nil {
-			n += h.Source.DroppedTotal() + h.Destination.DroppedTotal()
-		}
+	if src != nil {
+		n += src.Source.DroppedTotal()
+	}
+	switch {
+	case dst != nil:
+		n += dst.Destination.DroppedTotal()
+	case src != nil:
+		n += src.Destination.DroppedTotal()
 	}
 	return n
 }
