@@ -96,7 +96,9 @@ func (h *Handoff) Pause(ctx context.Context, spec api.VMSpec) error {
 	if err := h.setMode(v, modeHold, "hold", nil); err != nil {
 		return fmt.Errorf("vm %s: pause: %w", spec.Name, err)
 	}
-	v.paused = true
+	// Captured frames are wanted again (an entry adopted after a restart,
+	// or past its last hand-off, discards them).
+	v.paused, v.discard = true, false
 	v.log.Info("post-copy paused: holding the guest's traffic")
 	return nil
 }

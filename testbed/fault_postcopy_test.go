@@ -17,9 +17,10 @@ import (
 const postcopyRate = 8 << 20
 
 // TestIntegrationPostcopyRecovery breaks a post-copy's stream in the middle,
-// under TWAMP-light at 500 pps, three ways: the agents' path cut for 15 s
-// then restored, the destination's agent killed (SIGKILL) and restarted,
-// and stopped (SIGTERM) and restarted. Each time both QEMUs pause, the
+// under TWAMP-light at 500 pps: the agents' path cut for 15 s then
+// restored; the destination's agent killed (SIGKILL) and restarted; the
+// source's agent killed and restarted; the destination's agent stopped
+// (SIGTERM) and restarted. Each time both QEMUs pause, the
 // source agent resumes the stream on a new connection (migrate-recover,
 // migrate with resume) and the migration completes: one QEMU runs the
 // guest, at the destination, the same boot with its memory intact; the
@@ -56,6 +57,9 @@ func TestIntegrationPostcopyRecovery(t *testing.T) {
 			return err
 		}},
 		{"destination agent killed", restart(syscall.SIGKILL)},
+		{"source agent killed", func(ctx context.Context, to string) error {
+			return restart(syscall.SIGKILL)(ctx, other(to))
+		}},
 		{"destination agent stopped", restart(syscall.SIGTERM)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,7 +83,8 @@ func TestIntegrationPostcopyRecovery(t *testing.T) {
 			if err := tc.fault(ctx, to); err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%s: %s %v into post-copy, for %v", m.ID, tc.name, time.Second, time.Since(broke).Round(time.Millisecond))
+			t.Logf("%s: %s at %s, %v into post-copy, for %v", m.ID, tc.name, broke.Format("15:04:05.000"), time.Second,
+				time.Since(broke).Round(time.Millisecond))
 			rec := waitMigration(ctx, t, src, m.ID)
 			t.Logf("source record %s after %v (%d recoveries): %s; phases %v", rec.State,
 				time.Since(broke).Round(time.Millisecond), rec.Recoveries, rec.Reason, phaseNames(rec.Phases))
@@ -97,7 +102,8 @@ func TestIntegrationPostcopyRecovery(t *testing.T) {
 			onlyQEMU(ctx, t, env, to, "fw1", v.PID, time.Now().Add(recoveredWithin))
 			goneFrom(ctx, t, env, from, "fw1", time.Now().Add(recoveredWithin))
 			time.Sleep(2 * time.Second) // traffic after the move
-			rep := verify.Analyze(s.Stop(), nil, verify.Limits{})
+			samples := s.Stop()
+			rep := verify.Analyze(samples, nil, verify.Limits{})
 			dm, err = dst.GetMigration(ctx, m.ID) // its account once the last release is over
 			if err != nil {
 				t.Fatal(err)
@@ -114,7 +120,7 @@ func TestIntegrationPostcopyRecovery(t *testing.T) {
 			case rep.Sent == 0 || uint64(rep.Lost) > dropped:
 				t.Fatalf("TWAMP lost %d of %d, more than the %d frames the dataplanes counted as dropped", rep.Lost, rep.Sent, dropped)
 			case rep.Duplicated != 0 || rep.Reordered != 0:
-				t.Fatalf("TWAMP duplicated %d, reordered %d: want 0", rep.Duplicated, rep.Reordered)
+				t.Fatalf("TWAMP duplicated %d, reordered %d: want 0; %s", rep.Duplicated, rep.Reordered, outOfOrder(samples))
 			}
 			sameGuest(t, last, got)
 			last = got
@@ -124,6 +130,14 @@ func TestIntegrationPostcopyRecovery(t *testing.T) {
 			return
 		}
 	}
+}
+
+// other is the other of the testbed's two hosts.
+func other(host string) string {
+	if host == "hostA" {
+		return "hostB"
+	}
+	return "hostA"
 }
 
 // phaseNames lists the phases' names, in order.

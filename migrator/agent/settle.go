@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
@@ -148,6 +149,23 @@ func (a *Agent) resolveBy(ctx context.Context, e *entry, inst Instance, m *api.M
 // forgotten; the frames its dataplane entry still held are counted as
 // dropped ("detached").
 func (a *Agent) settleMoved(ctx context.Context, e *entry, inst Instance, m *api.Migration, reason string) {
+	if g, ok := inst.(session.Guest); ok && session.InPostcopy(ctx, g) {
+		// The guest runs there on pages only this QEMU has: finish the
+		// post-copy first (its stream died with the previous run).
+		a.log.Warn("the destination runs the guest in post-copy: resuming the stream before quitting here", "migration", m.ID, "vm", m.VM)
+		err := session.FinishPostcopy(ctx, session.SourceConfig{ID: m.ID, Host: a.cfg.Host, Request: m.Request, Spec: e.rec.Spec,
+			Guest: g, Dir: filepath.Dir(e.rec.QMPSocket), Logger: a.log, Debug: a.cfg.Debug,
+			Dial: func(ctx context.Context) (session.Conn, error) { return a.cfg.Dial(ctx, m.To) }})
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return // the agent stops: the next run finishes it
+		case err != nil:
+			reason += "; the post-copy could not be finished: " + err.Error()
+			a.log.Error("finishing the post-copy after the restart", "migration", m.ID, "err", err)
+		default:
+			m.Recoveries++
+		}
+	}
 	a.mu.Lock()
 	e.stopped = true
 	a.mu.Unlock()

@@ -184,3 +184,60 @@ func (s *source) resumeStream(ctx, pctx context.Context, attempt int) error {
 	s.log.Info("qemu channel resumed", "attempt", attempt, "pipe", via)
 	return nil
 }
+
+// FinishPostcopy sees through the post-copy of outgoing migration cfg.ID
+// whose agent restarted while it ran: the source QEMU (cfg.Guest,
+// re-adopted) holds the pages the guest, running at the destination, still
+// lacks, and waits in postcopy-paused (its stream died with the agent).
+// It resumes the stream as often as it breaks, within cfg.RecoverTimeout,
+// until QEMU completed, and returns nil then; the caller quits QEMU.
+func FinishPostcopy(ctx context.Context, cfg SourceConfig) error {
+	cfg.defaults()
+	s := &source{cfg: cfg, log: cfg.Logger.With("migration", cfg.ID, "vm", cfg.Spec.Name, "to", cfg.Request.To), gate: newGate()}
+	s.gate.setRate(cfg.Debug.PostcopyRate)
+	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	defer func() {
+		if s.ctl != nil {
+			s.ctl.Close()
+		}
+	}()
+	deadline := time.Now().Add(cfg.RecoverTimeout)
+	for {
+		st, desc, err := migrateStatus(ctx, cfg.Guest)
+		switch {
+		case err != nil && !guestAlive(cfg.Guest):
+			return fmt.Errorf("%w: source qemu exited during the post-copy", api.ErrQEMU)
+		case st == qmpcmd.MigrationCompleted:
+			s.log.Info("post-copy completed after the restart")
+			return nil
+		case st == qmpcmd.MigrationFailed || st == qmpcmd.MigrationCancelled:
+			return fmt.Errorf("%w: qemu migration %s: %s", api.ErrQEMU, st, desc)
+		case time.Now().After(deadline):
+			return fmt.Errorf("%w: post-copy not completed within %v of the restart (qemu %q)", api.ErrMigration, cfg.RecoverTimeout, st)
+		case st == qmpcmd.MigrationPostcopyPaused:
+			s.attempts++
+			if err := s.resumeStream(ctx, pctx, s.attempts); err != nil {
+				s.log.Warn("post-copy not resumed yet", "attempt", s.attempts, "err", err)
+				sleepCtx(ctx, recoverBackoffMax)
+				continue
+			}
+			s.log.Info("post-copy resumed after the restart", "attempt", s.attempts)
+		}
+		sleepCtx(ctx, cfg.Poll)
+	}
+}
+
+// InPostcopy reports whether g's outgoing migration is in post-copy and
+// not completed: its QEMU holds pages a guest elsewhere needs.
+func InPostcopy(ctx context.Context, g Guest) bool {
+	st, _, err := migrateStatus(ctx, g)
+	if err != nil {
+		return false
+	}
+	switch st {
+	case qmpcmd.MigrationPostcopyActive, qmpcmd.MigrationPostcopyPaused, qmpcmd.MigrationPostcopyRecover:
+		return true
+	}
+	return false
+}
