@@ -25,7 +25,9 @@ func (h *Handoff) Watch(ctx context.Context, spec api.VMSpec, prior *api.Handoff
 	}
 	base := dc.TxDropped
 	if prior != nil {
-		base = min(base, prior.Dropped[dropTapFull])
+		// What the previous run counted of the tap's drops (its releases'
+		// and its own watch's) is in its account already.
+		base = min(base, prior.Dropped[dropTapFull]+prior.Dropped[dropStall])
 	}
 	v.mu.Lock()
 	v.stall = stallWatch{on: true, base: base}

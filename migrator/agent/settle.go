@@ -164,6 +164,7 @@ func (a *Agent) settleMoved(ctx context.Context, e *entry, inst Instance, m *api
 			a.log.Error("finishing the post-copy after the restart", "migration", m.ID, "err", err)
 		default:
 			m.Recoveries++
+			reason += "; its post-copy, broken by the restart, was resumed from here and completed"
 		}
 	}
 	a.mu.Lock()

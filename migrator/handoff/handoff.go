@@ -99,7 +99,8 @@ type Quiescer interface {
 // Unwatch (it ended) count those frames as dropped "postcopy_stall". A
 // post-copy resumed after an agent restart passes prior, the account the
 // previous run stored: the tap (created for the arrival) dropped since its
-// creation what that account counts as tap_full, and the stall the rest.
+// creation what that account counts as tap_full or postcopy_stall, and the
+// stall the rest.
 type Pauser interface {
 	Watch(ctx context.Context, spec api.VMSpec, prior *api.HandoffStats) error
 	Pause(ctx context.Context, spec api.VMSpec) error

@@ -14,8 +14,10 @@ import (
 // start migratord with --debug-switchover-delay to widen the blackout (a
 // small BUFFER overflows; the destination is killed while the source
 // buffers) and --debug-running-delay to kill a destination's agent after
-// the commit (testbed/fault_agent_test.go); the session's unit tests set
-// them directly.
+// the commit (testbed/fault_agent_test.go), and --debug-postcopy-rate to
+// make a post-copy last long enough to break it
+// (testbed/fault_postcopy_test.go); the session's unit tests set them
+// directly.
 //
 // Why one struct handed on whole (migratord's flags -> agent.Config.Debug
 // -> SourceConfig.Debug, read only here) rather than an environment

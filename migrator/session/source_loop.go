@@ -33,6 +33,12 @@ func (s *source) loop(ctx context.Context) error {
 		case <-s.cfg.Guest.Done():
 			return fmt.Errorf("%w: source qemu exited during the migration", api.ErrQEMU)
 		case c, ok := <-s.in:
+			if (!ok || c.err == io.EOF) && s.destStats != nil {
+				// The destination said all it had to (its hand-off
+				// report); QEMU's end of a post-copy is still to come.
+				s.in = nil
+				continue
+			}
 			if !ok || c.err != nil {
 				err := c.err
 				if err == io.EOF || !ok {

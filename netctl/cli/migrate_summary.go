@@ -52,7 +52,12 @@ func (g *globals) printMigration(m api.Migration) {
 		fmt.Fprintf(tw, "  wire bytes:\t%s\n", wire)
 		fmt.Fprintf(tw, "  passes:\t%d\n", passes(m))
 	}
-	fmt.Fprintf(tw, "  post-copy:\t%s\n", yesNo(m.Postcopy, fmt.Sprintf("yes (%d page requests from the destination)", m.RAM.PostcopyRequests)))
+	pc := fmt.Sprintf("yes (%d page requests from the destination)", m.RAM.PostcopyRequests)
+	if m.Recoveries > 0 {
+		pc = fmt.Sprintf("yes (%d page requests from the destination; its stream broke and was resumed %d time(s))",
+			m.RAM.PostcopyRequests, m.Recoveries)
+	}
+	fmt.Fprintf(tw, "  post-copy:\t%s\n", yesNo(m.Postcopy, pc))
 	fmt.Fprintf(tw, "  throttle:\t%s\n", yesNo(m.Throttled > 0, fmt.Sprintf("%d%% of the guest's CPU", m.Throttled)))
 	printHandoff(tw, m)
 	r := m.Request
