@@ -120,28 +120,9 @@ func (h *Handoff) Unpause(ctx context.Context, spec api.VMSpec) error {
 	if !paused {
 		return nil
 	}
-	if tap == "" {
-		return fmt.Errorf("vm %s: unpause without a tap", spec.Name)
+	if err := h.replay(ctx, v, tap, false); err != nil {
+		return fmt.Errorf("vm %s: unpause: %w", spec.Name, err)
 	}
-	inj, err := tapio.NewInjector(tap, v.log)
-	if err != nil {
-		v.mu.Lock()
-		h.setMode(v, modePass, "", nil)
-		queued, inRing := v.dropUnsent(h.d.maps)
-		v.mu.Unlock()
-		v.stats.drop(dropInject, queued+inRing)
-		v.finish(queued)
-		return fmt.Errorf("vm %s: unpause: %w (%d held frames dropped)", spec.Name, err, queued+inRing)
-	}
-	drained, err := h.startRelease(v, inj, false)
-	if err != nil {
-		return err
-	}
-	select {
-	case <-drained:
-		v.log.Info("post-copy resumed: held traffic released")
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("vm %s: releasing the traffic held during the pause: %w", spec.Name, ctx.Err())
-	}
+	v.log.Info("post-copy resumed: held traffic released")
+	return nil
 }

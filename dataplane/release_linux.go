@@ -1,6 +1,9 @@
 package dataplane
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/dataplane/tapio"
@@ -51,6 +54,37 @@ func (h *Handoff) startRelease(v *vmEntry, inj *tapio.Injector, returned bool) (
 		close(done)
 	}()
 	return dr, nil
+}
+
+// replay gives v's captured frames to its tap (RELEASE, see startRelease)
+// and returns once they are in, or ctx ends: a source's BUFFER going back
+// (returned), or held frames going on. If no injector opens, the frames
+// are dropped and counted ("inject") and the traffic passes.
+func (h *Handoff) replay(ctx context.Context, v *vmEntry, tap string, returned bool) error {
+	if tap == "" {
+		return errors.New("no tap")
+	}
+	inj, err := tapio.NewInjector(tap, v.log)
+	if err != nil {
+		v.mu.Lock()
+		h.setMode(v, modePass, "", nil)
+		queued, inRing := v.dropUnsent(h.d.maps)
+		v.mu.Unlock()
+		n := queued + inRing
+		v.stats.drop(dropInject, n)
+		v.finish(queued)
+		return fmt.Errorf("%w (%d captured frames dropped)", err, n)
+	}
+	drained, err := h.startRelease(v, inj, returned)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("replaying captured frames: %w", ctx.Err())
+	}
 }
 
 func (h *Handoff) releaseLoop(v *vmEntry, inj *tapio.Injector, returned bool, drained chan struct{}) {

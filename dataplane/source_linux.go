@@ -215,28 +215,8 @@ func (h *Handoff) rollbackSource(ctx context.Context, v *vmEntry) error {
 		return nil
 	}
 	v.mu.Unlock()
-	if tap == "" {
-		return fmt.Errorf("vm %s: rollback without a tap", v.name)
-	}
-	inj, err := tapio.NewInjector(tap, v.log)
-	if err != nil {
-		v.mu.Lock()
-		h.setMode(v, modePass, "", nil)
-		queued, inRing := v.dropUnsent(h.d.maps)
-		v.mu.Unlock()
-		n := queued + inRing
-		v.stats.drop(dropInject, n)
-		v.finish(queued)
-		return fmt.Errorf("vm %s: rollback: %w (%d buffered frames dropped)", v.name, err, n)
-	}
-	drained, err := h.startRelease(v, inj, true)
-	if err != nil {
-		return err
-	}
-	select {
-	case <-drained:
-	case <-ctx.Done():
-		return fmt.Errorf("vm %s: returning buffered frames: %w", v.name, ctx.Err())
+	if err := h.replay(ctx, v, tap, true); err != nil {
+		return fmt.Errorf("vm %s: rollback: %w", v.name, err)
 	}
 	v.log.Info("rolled back: buffered frames returned to the tap")
 	return nil

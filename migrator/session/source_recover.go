@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -133,15 +132,11 @@ func (s *source) resumeStream(ctx, pctx context.Context, attempt int) error {
 	}
 
 	sock := filepath.Join(s.cfg.Dir, "recover-"+strconv.Itoa(attempt)+".sock")
-	os.Remove(sock)
-	ln, err := net.Listen("unix", sock)
+	ln, err := listenUnix(sock)
 	if err != nil {
 		return fmt.Errorf("listening for qemu's resumed stream: %w", err)
 	}
-	defer func() {
-		ln.Close()
-		os.Remove(sock)
-	}()
+	defer ln.Close() // removes sock
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()

@@ -60,15 +60,11 @@ func (s *source) run(ctx, pctx context.Context) error {
 		return err
 	}
 	sock := filepath.Join(cfg.Dir, "migrate.sock")
-	os.Remove(sock)
-	ln, err := net.Listen("unix", sock)
+	ln, err := listenUnix(sock)
 	if err != nil {
 		return fmt.Errorf("listening for qemu's migration stream: %w", err)
 	}
-	defer func() {
-		ln.Close()
-		os.Remove(sock)
-	}()
+	defer ln.Close() // removes sock
 	go s.acceptChannels(pctx, ln)
 
 	// Subscribed for the session's life (pctx): a recovered post-copy
@@ -154,4 +150,16 @@ func (s *source) openChannel(ctx context.Context, h wire.StreamHeader) (Stream, 
 	}
 	st, err := s.conn.OpenStream(ctx, h)
 	return st, api.PipeQUIC, err
+}
+
+// listenUnix listens on a fresh unix socket at path (a stale file from an
+// earlier run removed); closing the listener removes it.
+func listenUnix(path string) (net.Listener, error) {
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(true)
+	return ln, nil
 }
