@@ -66,10 +66,7 @@ func TestIntegrationPostcopyRecovery(t *testing.T) {
 			t.Cleanup(func() { env.RestorePath(context.WithoutCancel(ctx), "hostA", "hostB") })
 			src, dst := api.NewClient(env.Socket(from)), api.NewClient(env.Socket(to))
 			s := faultTraffic(ctx, t)
-			// Pre-copy at 2 MiB/s until the 3 s deadline, then post-copy
-			// with most of the guest's memory still on the source.
-			m, err := src.Migrate(ctx, api.MigrateRequest{VM: "fw1", To: to, Bandwidth: 2 << 20, InitialBandwidth: 2 << 20,
-				CompletionTimeout: api.Duration(3 * time.Second), TimeoutAction: api.TimeoutPostcopy})
+			m, err := src.Migrate(ctx, postcopyMove(to))
 			if err != nil {
 				t.Fatal(err)
 			}

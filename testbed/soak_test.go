@@ -29,6 +29,14 @@ type soakFault struct {
 	do    func(ctx context.Context, env Env, from, to string) error
 }
 
+// postcopyMove is the request of a move whose post-copy a fault breaks:
+// pre-copy at 2 MiB/s for 3 s, then post-copy (paced by the agents'
+// --debug-postcopy-rate) with most of the guest's memory still to go.
+func postcopyMove(to string) api.MigrateRequest {
+	return api.MigrateRequest{VM: "fw1", To: to, Bandwidth: 2 << 20, InitialBandwidth: 2 << 20,
+		CompletionTimeout: api.Duration(3 * time.Second), TimeoutAction: api.TimeoutPostcopy}
+}
+
 // soakFaults are the faults after which the guest must run exactly once
 // (a source QEMU's death kills the guest: TestIntegrationQEMUKilled).
 var soakFaults = []soakFault{
@@ -40,6 +48,9 @@ var soakFaults = []soakFault{
 	{"destination agent killed after the commit", PhaseCommitted, false, restartAgent(false)},
 	{"destination QEMU killed in pre-copy", PhasePrecopy, true, killDestQEMU},
 	{"destination QEMU killed in BUFFER", PhaseSwitchover, false, killDestQEMU},
+	{"path cut in post-copy", PhasePostcopy, false, cutFor(10 * time.Second)},
+	{"source agent killed in post-copy", PhasePostcopy, false, restartAgent(true)},
+	{"destination agent killed in post-copy", PhasePostcopy, false, restartAgent(false)},
 }
 
 // cutFor cuts the agents' path for d.
@@ -104,7 +115,9 @@ func TestIntegrationSoak(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	// Every agent holds BUFFER 3 s longer and answers Running 3 s late:
 	// time to inject a fault there.
-	env = env.WithAgentArgs("", "--debug-switchover-delay", "3s", "--debug-running-delay", "3s")
+	// A post-copy lasts ~20 s (postcopyRate).
+	env = env.WithAgentArgs("", "--debug-switchover-delay", "3s", "--debug-running-delay", "3s",
+		"--debug-postcopy-rate", strconv.Itoa(postcopyRate))
 	upMigrationTestbed(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
@@ -123,7 +136,10 @@ func TestIntegrationSoak(t *testing.T) {
 		req := api.MigrateRequest{VM: "fw1", To: to}
 		if f != nil {
 			name = f.name
-			if f.slow {
+			switch {
+			case f.phase == PhasePostcopy:
+				req = postcopyMove(to)
+			case f.slow:
 				req.Bandwidth, req.InitialBandwidth = 2<<20, 2<<20
 			}
 		}
@@ -136,6 +152,9 @@ func TestIntegrationSoak(t *testing.T) {
 		if f != nil {
 			if _, err := env.WaitPhase(ctx, from, "fw1", f.phase); err != nil {
 				t.Fatalf("move %d (%s): %v", i+1, name, err)
+			}
+			if f.phase == PhasePostcopy {
+				time.Sleep(time.Second) // see TestIntegrationPostcopyRecovery
 			}
 			if err := f.do(ctx, env, from, to); err != nil {
 				t.Fatalf("move %d (%s): %v", i+1, name, err)
