@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,7 +114,8 @@ func TestIntegrationConcurrentMigrations(t *testing.T) {
 	}
 	time.Sleep(3 * time.Second) // traffic after the moves
 	for _, g := range gs {
-		rep := verify.Analyze(g.s.Stop(), nil, verify.Limits{})
+		samples := g.s.Stop()
+		rep := verify.Analyze(samples, nil, verify.Limits{})
 		m := g.m
 		var src, dst api.HandoffStats
 		if m.Handoff != nil {
@@ -129,8 +131,9 @@ func TestIntegrationConcurrentMigrations(t *testing.T) {
 		case m.State != api.MigrationCompleted:
 			t.Errorf("%s: migration %s %s (%s), want completed", g.name, m.ID, m.State, m.Reason)
 		case rep.Sent == 0 || rep.Lost != 0 || rep.Duplicated != 0 || rep.Reordered != 0:
-			t.Errorf("%s: TWAMP sent %d, lost %d, duplicated %d, reordered %d: want 0 lost, duplicated, reordered",
-				g.name, rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered)
+			t.Errorf("%s: TWAMP sent %d, lost %d, duplicated %d, reordered %d: want 0 lost, duplicated, reordered; %s; in the guest: %s; phases %s",
+				g.name, rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, lostWhen(samples),
+				guestDrops(g.before, guestStatus(ctx, t, b, g.name)), phaseTimes(m.Phases))
 		case src.DroppedTotal()+dst.DroppedTotal() != 0:
 			t.Errorf("%s: the hand-off dropped %v at the source, %v at the destination: want nothing", g.name, src.Dropped, dst.Dropped)
 		}
@@ -165,4 +168,28 @@ func guestStatus(ctx context.Context, t *testing.T, c *api.Client, vm string) ap
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// lostWhen says when the first lost test packets were sent, for a failure
+// message: set against the record's phases it tells which part of a move
+// lost them.
+func lostWhen(samples []verify.Sample) string {
+	var b strings.Builder
+	n := 0
+	for _, s := range samples {
+		if s.Lost() && n < 5 {
+			fmt.Fprintf(&b, "seq %d sent %s lost; ", s.Seq, s.Sent.Format("15:04:05.000"))
+			n++
+		}
+	}
+	return b.String()
+}
+
+// phaseTimes lists a record's phases with their starts.
+func phaseTimes(ps []api.Phase) string {
+	var b strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&b, "%s@%s ", p.Name, p.Start.Format("15:04:05.000"))
+	}
+	return b.String()
 }
