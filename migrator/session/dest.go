@@ -38,6 +38,11 @@ func (d *dest) run(ctx context.Context) {
 	pctx, stopPipes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipes()
 	d.pipes = pctx
+	defer func() {
+		if d.oob != nil { // not handed to a post-copy
+			d.oob.Close()
+		}
+	}()
 	if err := d.prepare(ctx, pctx); err != nil {
 		d.fail(ctx, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -30,6 +31,7 @@ type dest struct {
 	guest    Guest
 	dir      string            // the VM's directory (sockets)
 	pipes    context.Context   // bounds QEMU's channel pipes
+	oob      *qmpx.OOB         // out-of-band QMP, opened at launch (post-copy recovery); nil: none
 	pc       *incomingPostcopy // the post-copy under way, once the guest runs here
 	postcopy bool              // the guest started here with the incoming migration in post-copy
 	commitAt time.Time         // when Commit arrived: the destination's part of the pause starts

@@ -28,6 +28,10 @@ func (d *dest) prepare(ctx, pctx context.Context) error {
 		return err
 	}
 	d.guest, d.dir = g, dir
+	if h.Capabilities[qmpcmd.CapPostcopyRAM] {
+		// Now, while QEMU's main thread is free (see dialOOB).
+		d.oob = dialOOB(ctx, g, d.log)
+	}
 	if err := setCapabilities(ctx, g, h.Capabilities); err != nil {
 		return fmt.Errorf("%w: %w", api.ErrQEMU, err)
 	}

@@ -69,22 +69,34 @@ type incomingPostcopy struct {
 }
 
 func newIncomingPostcopy(ctx context.Context, id, source string, spec api.VMSpec, h handoff.Handoff, g Guest, dir string,
-	poll time.Duration, log *slog.Logger) *incomingPostcopy {
-	p := &incomingPostcopy{id: id, source: source, spec: spec, handoff: h, guest: g, dir: dir, poll: poll, log: log, pipes: ctx,
+	oob *qmpx.OOB, poll time.Duration, log *slog.Logger) *incomingPostcopy {
+	p := &incomingPostcopy{id: id, source: source, spec: spec, handoff: h, guest: g, dir: dir, oob: oob, poll: poll, log: log, pipes: ctx,
 		requests: make(chan recoverReq, 1), running: func() wire.Running { return wire.Running{} }}
-	if d, ok := g.(oobDialer); ok {
-		// Opened now, while QEMU's main thread answers: the negotiation
-		// runs there.
-		err := bounded(ctx, 5*time.Second, func(ctx context.Context) error {
-			var err error
-			p.oob, err = d.DialOOB(ctx)
-			return err
-		})
-		if err != nil {
-			log.Warn("no out-of-band qmp: a recovery waits for qemu's main thread", "err", err)
-		}
+	if p.oob == nil {
+		p.oob = dialOOB(ctx, g, log)
 	}
 	return p
+}
+
+// dialOOB opens g's out-of-band QMP connection, nil if it cannot: QEMU
+// negotiates it in its main thread, so open it while that thread answers
+// (before the stream can break: at launch), and keep it.
+func dialOOB(ctx context.Context, g Guest, log *slog.Logger) *qmpx.OOB {
+	d, ok := g.(oobDialer)
+	if !ok {
+		return nil
+	}
+	var oob *qmpx.OOB
+	err := bounded(ctx, 5*time.Second, func(ctx context.Context) error {
+		var err error
+		oob, err = d.DialOOB(ctx)
+		return err
+	})
+	if err != nil {
+		log.Warn("no out-of-band qmp: a post-copy recovery waits for qemu's main thread", "err", err)
+		return nil
+	}
+	return oob
 }
 
 // close ends what the post-copy holds (the resumed channel's pipe ends

@@ -17,11 +17,15 @@ import (
 // here while pages still arrive, and its traffic must not wait for them)
 // while seeing a post-copy through, then report the hand-off.
 func (d *dest) running(ctx context.Context) {
-	defer func() {
-		if d.pc != nil {
-			d.pc.close() // after the hand-off report went on its control stream
-		}
-	}()
+	if d.postcopy {
+		// A Recover may come as soon as the guest runs here.
+		d.pc = newIncomingPostcopy(d.pipes, d.hello.ID, d.hello.Source, d.hello.Spec, d.cfg.Handoff, d.guest, d.dir, d.oob, d.cfg.Poll, d.log)
+		d.oob = nil // the post-copy's now
+		d.pc.running = d.runningMsg
+		d.srv.addPostcopy(d.hello.ID, d.pc)
+		defer d.srv.removePostcopy(d.hello.ID, d.pc)
+		defer d.pc.close() // after the hand-off report went on its control stream
+	}
 	d.enter(destRunning, "")
 	if err := d.cfg.Agent.Adopt(d.hello.Spec, d.guest); err != nil {
 		d.log.Error("handing the running guest to the agent", "err", err)
@@ -122,10 +126,6 @@ func (d *dest) handoffStats() api.HandoffStats {
 // waitPostcopy waits for the incoming post-copy migration to complete,
 // through the source's recoveries if its stream breaks.
 func (d *dest) waitPostcopy(ctx context.Context) error {
-	d.pc = newIncomingPostcopy(d.pipes, d.hello.ID, d.hello.Source, d.hello.Spec, d.cfg.Handoff, d.guest, d.dir, d.cfg.Poll, d.log)
-	d.pc.running = d.runningMsg
-	d.srv.addPostcopy(d.hello.ID, d.pc)
-	defer d.srv.removePostcopy(d.hello.ID, d.pc)
 	return d.pc.wait(ctx)
 }
 

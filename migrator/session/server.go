@@ -187,7 +187,7 @@ func (s *Server) removePostcopyLocked(id string, pc *incomingPostcopy) {
 func (s *Server) ResumePostcopy(spec api.VMSpec, id, source string, prior *api.HandoffStats, g Guest, dir string, done func(error)) {
 	ctx := s.cfg.Context
 	log := s.log.With("migration", id, "vm", spec.Name, "from", source)
-	pc := newIncomingPostcopy(ctx, id, source, spec, s.cfg.Handoff, g, dir, s.cfg.Poll, log)
+	pc := newIncomingPostcopy(ctx, id, source, spec, s.cfg.Handoff, g, dir, nil, s.cfg.Poll, log)
 	pc.prior = prior
 	if pc.prior == nil {
 		pc.prior = &api.HandoffStats{}
