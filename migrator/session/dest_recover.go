@@ -129,6 +129,14 @@ func (p *incomingPostcopy) offer(r recoverReq) bool {
 	}
 }
 
+// resumedOn reports whether c is the connection the post-copy was last
+// resumed on (the source's flush may come on it).
+func (p *incomingPostcopy) resumedOn(c Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conn == c && p.ctl != nil
+}
+
 // takeChannel takes st, the resumed channel from c, if a recovery waits
 // for it.
 func (p *incomingPostcopy) takeChannel(c Conn, h wire.StreamHeader, st Stream) bool {

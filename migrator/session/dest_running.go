@@ -86,11 +86,15 @@ func (d *dest) running(ctx context.Context) {
 func (d *dest) takeFlush(ctx context.Context) {
 	var flush Stream
 	timer := time.NewTimer(d.cfg.FlushTimeout)
+	lost := d.conn.Context().Done()
+	if d.postcopy {
+		lost = nil // the source resumes the post-copy on a new connection, and sends its flush there
+	}
 	select {
 	case flush = <-d.flush:
 	case <-timer.C:
 		d.log.Warn("no flush stream from the source", "waited", d.cfg.FlushTimeout)
-	case <-d.conn.Context().Done():
+	case <-lost:
 	case <-ctx.Done():
 	}
 	timer.Stop()

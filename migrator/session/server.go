@@ -86,7 +86,7 @@ func (s *Server) dispatch(ctx context.Context, c Conn, st Stream, h wire.StreamH
 		if h.Kind == wire.KindQEMU && pc != nil && pc.takeChannel(c, h, st) {
 			return
 		}
-		if d != nil && d.conn == c {
+		if d != nil && (d.conn == c || pc != nil && pc.resumedOn(c)) {
 			if h.Kind == wire.KindQEMU {
 				d.chans <- channel{h.Channel, st}
 			} else {
