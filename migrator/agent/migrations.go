@@ -184,7 +184,7 @@ func (a *Agent) reconcileMigrations() error {
 		if json.Unmarshal(r.Data, &m) != nil || api.Ended(m.State) || a.settling(m.ID) {
 			continue
 		}
-		if m.Role == "destination" && m.State == api.MigrationPostcopy && a.resumePostcopy(m) {
+		if m.Role == "destination" && m.Postcopy && a.resumePostcopy(m) {
 			continue
 		}
 		if spec, ok := a.runningSpec(m.VM); ok && m.Role == "destination" && !m.Postcopy {

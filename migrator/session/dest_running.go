@@ -18,6 +18,11 @@ import (
 // while seeing a post-copy through, then report the hand-off.
 func (d *dest) running(ctx context.Context) {
 	if d.postcopy {
+		// Stored before anything else: a restart from here on must resume
+		// this post-copy (the source holds pages the guest lacks), never
+		// end it.
+		d.rec.phase("postcopy", time.Now().UTC())
+		d.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
 		// A Recover may come as soon as the guest runs here.
 		d.pc = newIncomingPostcopy(d.pipes, d.hello.ID, d.hello.Source, d.hello.Spec, d.cfg.Handoff, d.guest, d.dir, d.oob, d.cfg.Poll, d.log)
 		d.oob = nil // the post-copy's now
@@ -43,8 +48,6 @@ func (d *dest) running(ctx context.Context) {
 	}()
 	var pcErr error
 	if d.postcopy {
-		d.rec.phase("postcopy", time.Now().UTC())
-		d.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
 		pcErr = d.waitPostcopy(ctx)
 	}
 	if pcErr == nil {
