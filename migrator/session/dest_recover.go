@@ -61,17 +61,21 @@ type incomingPostcopy struct {
 	requests chan recoverReq
 	oob      *qmpx.OOB // nil: no second QMP socket (in-band commands)
 
-	mu      sync.Mutex
-	conn    Conn        // the connection a resumed channel is taken from
-	channel chan Stream // the resumed channel, once RecoverReady was sent
-	ctl     Stream      // the control stream of the last recovery
-	count   int         // recoveries taken
+	resumed     chan struct{} // closed once the stream was first resumed
+	resumedOnce sync.Once
+
+	mu        sync.Mutex
+	restarted bool        // the source agent restarted (Recover.Restarted)
+	conn      Conn        // the connection a resumed channel is taken from
+	channel   chan Stream // the resumed channel, once RecoverReady was sent
+	ctl       Stream      // the control stream of the last recovery
+	count     int         // recoveries taken
 }
 
 func newIncomingPostcopy(ctx context.Context, id, source string, spec api.VMSpec, h handoff.Handoff, g Guest, dir string,
 	oob *qmpx.OOB, poll time.Duration, log *slog.Logger) *incomingPostcopy {
 	p := &incomingPostcopy{id: id, source: source, spec: spec, handoff: h, guest: g, dir: dir, oob: oob, poll: poll, log: log, pipes: ctx,
-		requests: make(chan recoverReq, 1), running: func() wire.Running { return wire.Running{} }}
+		requests: make(chan recoverReq, 1), running: func() wire.Running { return wire.Running{} }, resumed: make(chan struct{})}
 	if p.oob == nil {
 		p.oob = dialOOB(ctx, g, log)
 	}
@@ -336,8 +340,20 @@ func (p *incomingPostcopy) take(ctx context.Context, r recoverReq) error {
 	if err := wire.WriteMessage(r.ctl, p.running()); err != nil {
 		log.Warn("telling the source the guest runs", "err", err)
 	}
-	log.Info("post-copy resuming: channel connected")
+	p.mu.Lock()
+	p.restarted = p.restarted || r.msg.Restarted
+	p.mu.Unlock()
+	p.resumedOnce.Do(func() { close(p.resumed) })
+	log.Info("post-copy resuming: channel connected", "source_restarted", r.msg.Restarted)
 	return nil
+}
+
+// sourceRestarted reports whether a recovery came from a source agent that
+// restarted (its hand-off state, and any flush, went with it).
+func (p *incomingPostcopy) sourceRestarted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.restarted
 }
 
 // listen runs migrate-recover (out of band if it can). A QEMU that has not

@@ -89,20 +89,39 @@ func (d *dest) running(ctx context.Context) {
 func (d *dest) takeFlush(ctx context.Context) {
 	var flush Stream
 	timer := time.NewTimer(d.cfg.FlushTimeout)
+	defer timer.Stop()
 	lost := d.conn.Context().Done()
-	if d.postcopy {
-		lost = nil // the source resumes the post-copy on a new connection, and sends its flush there
+	var resumed <-chan struct{}
+	if d.pc != nil {
+		// The source resumes the post-copy on a new connection and sends
+		// its flush there, at once: a source agent that restarted has
+		// none to send (its Recover says so).
+		lost, resumed = nil, d.pc.resumed
 	}
-	select {
-	case flush = <-d.flush:
-	case <-timer.C:
-		d.log.Warn("no flush stream from the source", "waited", d.cfg.FlushTimeout)
-	case <-lost:
-	case <-ctx.Done():
+	for { // once, and again after a resume
+		select {
+		case flush = <-d.flush:
+		case <-timer.C:
+			d.log.Warn("no flush stream from the source", "waited", d.cfg.FlushTimeout)
+		case <-resumed:
+			resumed = nil
+			if d.pc.sourceRestarted() {
+				d.log.Warn("no flush to wait for: the source agent restarted (its buffered frames were lost with it)")
+			} else {
+				timer.Reset(flushAfterResume)
+				continue
+			}
+		case <-lost:
+		case <-ctx.Done():
+		}
+		break
 	}
-	timer.Stop()
 	release(ctx, d.cfg.Handoff, d.hello.Spec, flush, d.log)
 }
+
+// flushAfterResume bounds the wait for the source's flush once a broken
+// post-copy resumed: the source sends it as soon as it hears Running.
+const flushAfterResume = 5 * time.Second
 
 // releaseWait bounds the injection of a flush and the release of the HOLD
 // queue behind it.

@@ -27,6 +27,7 @@ type source struct {
 	events       <-chan qmpx.Event // the source QEMU's, for the session's life
 	attempts     int               // post-copy recovery attempts (Recover.Attempt)
 	recovered    int               // post-copy streams resumed
+	restarted    bool              // FinishPostcopy: the agent that began the migration died
 	sent0, recv0 uint64
 
 	phase sourcePhase // advance moves it

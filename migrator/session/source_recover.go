@@ -110,7 +110,7 @@ func (s *source) resumeStream(ctx, pctx context.Context, attempt int) error {
 			ctl.Close()
 		}
 	}()
-	if err := wire.WriteMessage(ctl, wire.Recover{ID: s.cfg.ID, Attempt: attempt}); err != nil {
+	if err := wire.WriteMessage(ctl, wire.Recover{ID: s.cfg.ID, Attempt: attempt, Restarted: s.restarted}); err != nil {
 		return fmt.Errorf("%w: sending recover to %s: %w", api.ErrPeer, to, err)
 	}
 	var reply any
@@ -188,7 +188,8 @@ func (s *source) resumeStream(ctx, pctx context.Context, attempt int) error {
 // until QEMU completed, and returns nil then; the caller quits QEMU.
 func FinishPostcopy(ctx context.Context, cfg SourceConfig) error {
 	cfg.defaults()
-	s := &source{cfg: cfg, log: cfg.Logger.With("migration", cfg.ID, "vm", cfg.Spec.Name, "to", cfg.Request.To), gate: newGate()}
+	s := &source{cfg: cfg, log: cfg.Logger.With("migration", cfg.ID, "vm", cfg.Spec.Name, "to", cfg.Request.To), gate: newGate(),
+		restarted: true}
 	s.gate.setRate(cfg.Debug.PostcopyRate)
 	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()

@@ -112,6 +112,9 @@ type Recover struct {
 	ID string `json:"id"`
 	// Attempt counts the source's recoveries of this session, from 1 (logs).
 	Attempt int `json:"attempt"`
+	// Restarted: the source agent restarted since the post-copy began; the
+	// frames it buffered went with it, and no flush will come.
+	Restarted bool `json:"restarted,omitempty"`
 }
 
 // RecoverReady says the destination's QEMU waits for the resumed stream
