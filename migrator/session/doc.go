@@ -28,6 +28,17 @@
 // (Handoff.Flushed) right away, while a post-copy completes, and once both
 // are done sends its hand-off account (HandoffDone).
 //
+// A post-copy whose stream breaks (the path lost, an agent restarted) is
+// resumed, never abandoned: both QEMUs pause; the source dials again and
+// sends Recover on a new control stream; the destination runs
+// migrate-recover out of band (its main thread may be blocked on a missing
+// page) and answers RecoverReady; the source's migrate with resume sends
+// one channel on the new connection, and the session goes on there
+// (source_recover.go, dest_recover.go). Meanwhile the destination's
+// hand-off holds the stuck guest's traffic (handoff.Pauser). An agent that
+// restarted takes its part over from the stored record
+// (Server.ResumePostcopy, FinishPostcopy).
+//
 // Exactly once: the source never resumes its guest after Commit unless the
 // destination positively answered Abort (or, asked later with a Status
 // request, says it has no guest); the destination never starts its guest
@@ -40,6 +51,6 @@
 // one table; the QMP commands it runs are migrator/vm/qmpcmd's.
 //
 // The control messages (Hello, Ready, Commit, Running, Abort, the status
-// request and reply, HandoffDone) are migrator/wire's: JSON frames decoded
+// request and reply, HandoffDone, Recover, RecoverReady) are migrator/wire's: JSON frames decoded
 // strictly, each decoder with a fuzz target there.
 package session
