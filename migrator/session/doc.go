@@ -51,6 +51,7 @@
 // one table; the QMP commands it runs are migrator/vm/qmpcmd's.
 //
 // The control messages (Hello, Ready, Commit, Running, Abort, the status
-// request and reply, HandoffDone, Recover, RecoverReady) are migrator/wire's: JSON frames decoded
-// strictly, each decoder with a fuzz target there.
+// request and reply, HandoffDone, Recover, RecoverReady) are
+// migrator/wire's: JSON frames decoded strictly, each decoder with a fuzz
+// target there.
 package session
