@@ -224,6 +224,19 @@ func inSwitchover(ctx context.Context, t *testing.T, c *api.Client) api.Migratio
 	}
 }
 
+// guestDropped is how many packets the guest's kernel dropped between two
+// status reads (UDP in-errors, with its rcvbuf and mem errors, and the
+// interface's rx_dropped); 0 where the guest does not report them.
+func guestDropped(before, after api.GuestStatus) uint64 {
+	d := func(a, b *uint64) uint64 {
+		if a == nil || b == nil || *b < *a {
+			return 0
+		}
+		return *b - *a
+	}
+	return d(before.UDPInErrors, after.UDPInErrors) + d(before.RxDropped, after.RxDropped)
+}
+
 // guestDrops describes the drops the guest's kernel counted between two
 // status reads: where a packet the host delivered was lost inside it.
 func guestDrops(before, after api.GuestStatus) string {
