@@ -98,8 +98,9 @@ func killDestQEMU(ctx context.Context, env Env, from, to string) error {
 // It runs with NFH_SOAK=1 (make soak), not yet in make test: a path cut in
 // post-copy while the destination holds the guest's traffic for over ~5 s
 // lost 256-512 test packets that no counter saw (seed
-// 1796462526161700078, move 12); the suspect is the client's ARP entry for
-// the guest failing while its probes are held (see the README).
+// 1796462526161700078, move 12): the client's ARP entry for the guest
+// fails while its probes are held, and the client drops its own packets
+// (see the README).
 func TestIntegrationSoak(t *testing.T) {
 	if os.Getenv("NFH_SOAK") == "" {
 		t.Skip("the soak runs with NFH_SOAK=1 (make soak)")
