@@ -71,14 +71,12 @@ func (s *source) recoverPostcopy(ctx, pctx context.Context, cause error) error {
 func (s *source) waitPaused(ctx context.Context) (string, error) {
 	deadline := time.Now().Add(recoverPauseWait)
 	for {
-		st, desc, err := migrateStatus(ctx, s.cfg.Guest)
+		st, err := outgoingStatus(ctx, s.cfg.Guest)
 		switch {
-		case err != nil && !guestAlive(s.cfg.Guest):
-			return "", fmt.Errorf("%w: source qemu exited during the post-copy", api.ErrQEMU)
+		case err != nil:
+			return "", err
 		case st == qmpcmd.MigrationPostcopyPaused || st == qmpcmd.MigrationCompleted:
 			return st, nil
-		case st == qmpcmd.MigrationFailed || st == qmpcmd.MigrationCancelled:
-			return "", fmt.Errorf("%w: qemu migration %s: %s", api.ErrQEMU, st, desc)
 		case time.Now().After(deadline):
 			// QEMU 7.2 hangs in postcopy-active when the break hits its
 			// completion (it waits for the return path for good).
@@ -86,6 +84,20 @@ func (s *source) waitPaused(ctx context.Context) (string, error) {
 		}
 		sleepCtx(ctx, 50*time.Millisecond)
 	}
+}
+
+// outgoingStatus is the source QEMU's migration status during a post-copy,
+// or why the post-copy cannot go on: QEMU gone, or its migration failed.
+// A query that fails while QEMU lives is no answer ("").
+func outgoingStatus(ctx context.Context, g Guest) (string, error) {
+	st, desc, err := migrateStatus(ctx, g)
+	switch {
+	case err != nil && !guestAlive(g):
+		return "", fmt.Errorf("%w: source qemu exited during the post-copy", api.ErrQEMU)
+	case st == qmpcmd.MigrationFailed || st == qmpcmd.MigrationCancelled:
+		return "", fmt.Errorf("%w: qemu migration %s: %s", api.ErrQEMU, st, desc)
+	}
+	return st, nil
 }
 
 // resumeStream makes one attempt: a new connection, Recover, RecoverReady, then
@@ -200,15 +212,13 @@ func FinishPostcopy(ctx context.Context, cfg SourceConfig) error {
 	}()
 	deadline := time.Now().Add(cfg.RecoverTimeout)
 	for {
-		st, desc, err := migrateStatus(ctx, cfg.Guest)
+		st, err := outgoingStatus(ctx, cfg.Guest)
 		switch {
-		case err != nil && !guestAlive(cfg.Guest):
-			return fmt.Errorf("%w: source qemu exited during the post-copy", api.ErrQEMU)
+		case err != nil:
+			return err
 		case st == qmpcmd.MigrationCompleted:
 			s.log.Info("post-copy completed after the restart")
 			return nil
-		case st == qmpcmd.MigrationFailed || st == qmpcmd.MigrationCancelled:
-			return fmt.Errorf("%w: qemu migration %s: %s", api.ErrQEMU, st, desc)
 		case time.Now().After(deadline):
 			return fmt.Errorf("%w: post-copy not completed within %v of the restart (qemu %q)", api.ErrMigration, cfg.RecoverTimeout, st)
 		case st == qmpcmd.MigrationPostcopyPaused:
