@@ -40,7 +40,7 @@
  * Counters (per VM, per CPU; user space sums them). Every frame tap_egress sees for a VM,
  * and every frame uplink_ingress acts on (FORWARD), adds 1 to `seen` and to exactly one
  * outcome, so: seen == passed + mirrored + mirror_missed + buffered + held + forwarded +
- * released_pass + drop_ring_full + drop_too_large + drop_forward.
+ * released_pass + drop_ring_full + drop_too_large + drop_forward + arp_answered.
  * tunnel_ingress counts forwarded_in, drop_no_tap or drop_tunnel only, in the counters of
  * the VM the dst MAC names (a redirected frame is then seen again by tap_egress); a frame
  * for no VM is counted in tunnel_drops (struct tunnel_counters) instead. RELEASE captures
@@ -62,6 +62,9 @@
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
 #define ETH_P_ARP 0x0806
+#define ARPHRD_ETHER 1
+#define ARPOP_REQUEST 1
+#define ARPOP_REPLY 2
 #define ETH_P_8021Q 0x8100
 #define ETH_P_8021AD 0x88A8
 #define VLAN_HLEN 4
@@ -93,6 +96,17 @@ struct vm_key {
 	__u16 pad; /* 0 */
 };
 
+/*
+ * vm_state.flags. RUNS_HERE: the guest runs on this host (a destination after its
+ * cont, or a post-copy paused here). While its traffic is held (HOLD) this host answers
+ * ARP requests for the guest's IPv4 in its place: a sender whose neighbour entry went
+ * stale probes the guest after 5 s, and a probe held with the traffic fails the entry,
+ * after which the sender drops its own packets (nobody would count them).
+ */
+enum vm_flag {
+	VM_F_RUNS_HERE = 1,
+};
+
 /* Written by user space only, except the RELEASE -> PASS flip of .mode. */
 struct vm_state {
 	enum vm_mode mode; /* MODE_*, 4 bytes like the __u32 it was */
@@ -101,6 +115,7 @@ struct vm_state {
 	__u32 tun_ifindex; /* VXLAN (collect_md) device for FORWARD */
 	__u32 remote_ip;   /* FORWARD: destination host IPv4, HOST byte order */
 	__u32 vni;         /* FORWARD: VXLAN VNI */
+	enum vm_flag flags; /* VM_F_*, a bit set */
 };
 
 struct vm_counters {
@@ -111,6 +126,7 @@ struct vm_counters {
 	__u64 drop_forward;   /* set_tunnel_key/redirect failed, or no tunnel configured */
 	__u64 drop_no_tap;    /* came through the tunnel for a VM with no local tap */
 	__u64 drop_tunnel;    /* came through the tunnel from no tunnel peer, or another VNI */
+	__u64 arp_answered;   /* HOLD, RUNS_HERE: an ARP request for the VM answered here */
 };
 
 /* Frames tunnel_ingress dropped that were for no VM (by dst MAC), per CPU. */
@@ -138,6 +154,7 @@ struct rec_hdr {
 
 _Static_assert(sizeof(struct rec_hdr) == 32, "rec_hdr is 32 bytes");
 _Static_assert(sizeof(enum vm_mode) == sizeof(__u32), "vm_state.mode is a u32");
+_Static_assert(sizeof(enum vm_flag) == sizeof(__u32), "vm_state.flags is a u32");
 
 /* One record as built in the per-CPU scratch before it goes into the ring. */
 struct record {
@@ -387,6 +404,78 @@ static __always_inline int is_arp(struct __sk_buff *skb)
 	return inner_proto(skb, &proto, &off) == 0 && proto == bpf_htons(ETH_P_ARP);
 }
 
+/* An Ethernet/IPv4 ARP packet (RFC 826), as it follows the Ethernet header. */
+struct arp_eth_ipv4 {
+	__be16 htype, ptype;
+	__u8 hlen, plen;
+	__be16 op;
+	__u8 sha[ETH_ALEN];
+	__u8 spa[4];
+	__u8 tha[ETH_ALEN];
+	__u8 tpa[4];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct arp_eth_ipv4) == 28, "arp_eth_ipv4 is 28 bytes");
+
+/* same_bytes: a[0..n) == b[0..n) for a small constant n (BPF has no memcmp). */
+static __always_inline int same_bytes(const __u8 *a, const __u8 *b, int n)
+{
+	__u8 diff = 0;
+#pragma unroll
+	for (int i = 0; i < n; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
+/*
+ * answer_arp: if the frame is an ARP request for the VM's IPv4 (not a gratuitous one),
+ * turn it into the guest's reply in place and send it back in through the tap, as if the
+ * guest had answered (the bridge learns nothing it did not know: the guest is here).
+ * Returns TC_ACT_REDIRECT, TC_ACT_SHOT if the rewrite failed half-way (counted as
+ * drop_forward: the request cannot be passed on as it was), or -1: not such a request.
+ */
+static __always_inline int answer_arp(struct __sk_buff *skb, const struct vm_key *key,
+				      const struct vm_state *st, struct vm_counters *c)
+{
+	__be16 proto;
+	__u32 off;
+	struct arp_eth_ipv4 a;
+	__u32 ip = READ_ONCE_U32(st->ip);
+
+	if (ip == 0 || inner_proto(skb, &proto, &off) < 0 || proto != bpf_htons(ETH_P_ARP))
+		return -1;
+	if (bpf_skb_load_bytes(skb, off, &a, sizeof(a)) < 0)
+		return -1;
+	if (a.htype != bpf_htons(ARPHRD_ETHER) || a.ptype != bpf_htons(ETH_P_IP) ||
+	    a.hlen != ETH_ALEN || a.plen != 4 || a.op != bpf_htons(ARPOP_REQUEST))
+		return -1;
+	if (!same_bytes(a.tpa, (const __u8 *)&ip, 4) || same_bytes(a.spa, a.tpa, 4) ||
+	    (a.sha[0] & 1) || same_bytes(a.sha, key->mac, ETH_ALEN))
+		return -1; /* not for the VM, gratuitous, or a sender that cannot be answered */
+
+	struct arp_eth_ipv4 r = a;
+	r.op = bpf_htons(ARPOP_REPLY);
+	__builtin_memcpy(r.sha, key->mac, ETH_ALEN);
+	__builtin_memcpy(r.spa, &ip, 4);
+	__builtin_memcpy(r.tha, a.sha, ETH_ALEN);
+	__builtin_memcpy(r.tpa, a.spa, 4);
+	__u8 eth[2 * ETH_ALEN];
+	__builtin_memcpy(eth, a.sha, ETH_ALEN);
+	__builtin_memcpy(eth + ETH_ALEN, key->mac, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, off, &r, sizeof(r), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, 0, eth, sizeof(eth), 0) < 0) {
+		COUNT(c, drop_forward);
+		return TC_ACT_SHOT;
+	}
+	long ret = bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+	if (ret != TC_ACT_REDIRECT) {
+		COUNT(c, drop_forward);
+		return TC_ACT_SHOT;
+	}
+	COUNT(c, arp_answered);
+	return TC_ACT_REDIRECT;
+}
+
 /*
  * release (RELEASE): pass and flip to PASS once user space has caught up, else hold.
  * ARP passes at once: the guest runs here, and its neighbour resolution must not wait
@@ -446,7 +535,13 @@ int tap_egress(struct __sk_buff *skb)
 		/* Source blackout: the guest is stopped, keep every frame for the flush. */
 		return capture_and_drop(skb, &key, MODE_BUFFER, c, c ? &c->buffered : 0);
 	case MODE_HOLD:
-		/* Destination before the flush: new frames wait behind the flushed ones. */
+		/* Destination before the flush: new frames wait behind the flushed ones. Once
+		 * the guest runs here its ARP is answered at once (VM_F_RUNS_HERE). */
+		if (READ_ONCE_U32(st->flags) & VM_F_RUNS_HERE) {
+			int ret = answer_arp(skb, &key, st, c);
+			if (ret >= 0)
+				return ret;
+		}
 		return capture_and_drop(skb, &key, MODE_HOLD, c, c ? &c->held : 0);
 	case MODE_RELEASE:
 		return release(skb, &key, st, c);

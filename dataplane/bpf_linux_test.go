@@ -489,3 +489,61 @@ func TestPrivSetTunnelPeers(t *testing.T) {
 		t.Errorf("198.18.1.2 not under its host byte order key: %v", err)
 	}
 }
+
+// In HOLD, once the guest runs here (runsHere), an ARP request for the guest's IPv4,
+// plain or VLAN-tagged, is turned into the guest's reply and sent back in through the
+// tap (counted arp_answered), so a sender whose entry went stale keeps it through a
+// long hold. Anything else in HOLD is held as before: data, ARP for another address,
+// gratuitous ARP, and every ARP while the guest does not run here yet.
+func TestPrivHoldAnswersARP(t *testing.T) {
+	e := newBPFEnv(t, 1<<16)
+	e.setVM(modeHold, e.tap, 0, 0)
+	if got, _ := e.run(e.objs.TapEgress, arpRequest(testVMIP), e.tap); got != progShot {
+		t.Errorf("ARP in HOLD before the guest runs here: verdict %d, want %d (held)", got, progShot)
+	}
+	st := e.state()
+	st.Flags |= runsHere
+	e.put(e.objs.Vms, testVMKey, st)
+
+	for name, tag := range map[string]int{"arp": -1, "vlan arp": 7} {
+		req := arpRequest(testVMIP)
+		off := 14
+		if tag >= 0 {
+			req, off = vlanTagged(req, uint16(tag)), 18
+		}
+		got, out := e.run(e.objs.TapEgress, req, e.tap)
+		if got != progRedirect {
+			t.Fatalf("%s for the guest in HOLD: verdict %d, want %d (answered)", name, got, progRedirect)
+		}
+		want := append([]byte{}, req...)
+		copy(want[0:6], testPeerMAC)
+		copy(want[6:12], testVMMAC)
+		a := want[off:]
+		a[7] = 2 // reply
+		copy(a[8:14], testVMMAC)
+		copy(a[14:18], testVMIP.To4())
+		copy(a[18:24], testPeerMAC)
+		copy(a[24:28], []byte{198, 18, 0, 1})
+		if !bytes.Equal(out, want) {
+			t.Errorf("%s: reply\n%x\nwant\n%x", name, out, want)
+		}
+	}
+
+	other := arpRequest(net.IPv4(198, 18, 0, 99))
+	garp := arpRequest(testVMIP)
+	copy(garp[28:32], testVMIP.To4()) // sender IP = target IP
+	for name, f := range map[string][]byte{
+		"ipv4": ipv4Frame(testVMMAC, testVMIP, 100), "arp for another address": other, "gratuitous arp": garp,
+	} {
+		if got, _ := e.run(e.objs.TapEgress, f, e.tap); got != progShot {
+			t.Errorf("%s in HOLD: verdict %d, want %d (held)", name, got, progShot)
+		}
+	}
+	c := e.counters()
+	if c.ArpAnswered != 2 || c.Held != 4 {
+		t.Errorf("counters %+v: want arp_answered 2, held 4", c)
+	}
+	if recs := readTestRecords(t, e.objs); len(recs) != 4 {
+		t.Errorf("%d records, want the 4 held frames", len(recs))
+	}
+}

@@ -268,7 +268,7 @@ func (e *bpfEnv) counters() handoffVmCounters {
 	e.t.Helper()
 	c := sumTestCounters(e.t, e.objs, testVMKey)
 	outcomes := c.Passed + c.Mirrored + c.MirrorMissed + c.Buffered + c.Held + c.Forwarded +
-		c.ReleasedPass + c.DropRingFull + c.DropTooLarge + c.DropForward
+		c.ReleasedPass + c.DropRingFull + c.DropTooLarge + c.DropForward + c.ArpAnswered
 	if c.Seen != outcomes {
 		e.t.Errorf("counters %+v: seen %d != sum of outcomes %d", c, c.Seen, outcomes)
 	}

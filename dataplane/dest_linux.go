@@ -17,7 +17,7 @@ import (
 // The destination's part of a migration:
 //
 //	Prepare   -> HOLD      frames for the VM are queued until the flush has been injected
-//	Started                gratuitous ARPs announce the VM here
+//	Started                runs here: its ARP answered while held; gratuitous ARPs announce it
 //	Flushed   -> RELEASE   the flush, then the HOLD queue, go into the tap; the program sets PASS (release_linux.go)
 //	Rollback               the entry goes, its frames counted as dropped
 
@@ -70,12 +70,20 @@ func (h *Handoff) holdEntry(name string, mac net.HardwareAddr, ip netip.Addr) *v
 	return h.newEntry(name, mac, ip)
 }
 
-// Started (destination, right after cont) sends the gratuitous ARPs from
-// the VM's MAC and IPv4 out of the uplink, in the background.
+// Started (destination, right after cont) marks the guest as running here
+// (the program answers its ARP while its traffic is held) and sends the
+// gratuitous ARPs from the VM's MAC and IPv4 out of the uplink, in the
+// background.
 func (h *Handoff) Started(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		return err
+	}
+	v.mu.Lock()
+	err = h.d.maps.update(v.key, func(st *vmState) { st.Flags |= runsHere })
+	v.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("vm %s: marking it running here: %w", spec.Name, err)
 	}
 	cfg := h.d.cfg
 	if cfg.Uplink == "" || !v.ip.Is4() || cfg.GARPCount == 0 {

@@ -149,6 +149,9 @@ func (v *vmEntry) baseline(m *bpfMaps) error {
 func (h *Handoff) setMode(v *vmEntry, m mode, timed string, fn func(*vmState)) error {
 	err := h.d.maps.update(v.key, func(st *vmState) {
 		st.Mode = m
+		if guestLeaves(m) {
+			st.Flags &^= runsHere
+		}
 		if fn != nil {
 			fn(st)
 		}

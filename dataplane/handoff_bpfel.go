@@ -52,7 +52,14 @@ type handoffVmCounters struct {
 	DropForward  uint64
 	DropNoTap    uint64
 	DropTunnel   uint64
+	ArpAnswered  uint64
 }
+
+type handoffVmFlag uint32
+
+const (
+	handoffVmFlagVM_F_RUNS_HERE handoffVmFlag = 1
+)
 
 type handoffVmKey struct {
 	_   structs.HostLayout
@@ -79,6 +86,7 @@ type handoffVmState struct {
 	TunIfindex uint32
 	RemoteIp   uint32
 	Vni        uint32
+	Flags      handoffVmFlag
 }
 
 // Names of all BPF objects in the ELF.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -325,5 +327,48 @@ func TestPrivDetachDuringHold(t *testing.T) {
 	}
 	if st := h.Stats(testSpec); st.Dropped[dropDetached] != 4 || st.DroppedTotal() != 4 || st.Held != 4 {
 		t.Fatalf("stats: %+v", st)
+	}
+}
+
+// A destination in HOLD answers the client's ARP for the guest once the
+// guest runs here (Started), with the reply coming back through the tap
+// and the bridge; before that the request is held with the traffic.
+func TestPrivHoldAnswersARPOnTap(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		run(t, "ip", "-n", b.client, "addr", "add", "198.18.7.1/24", "dev", "vc")
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	_, _, _, h, _ := childHandoff(t, Config{})
+	if err := h.Prepare(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	client := os.Getenv("DPT_CLIENT")
+	neigh := func() string {
+		out, _ := exec.Command("ip", "-n", client, "neigh", "show", "198.18.7.10", "dev", "vc").CombinedOutput()
+		return strings.TrimSpace(string(out))
+	}
+	// ping's echo request is held too: it is only the trigger of the ARP.
+	exec.Command("ip", "netns", "exec", client, "ping", "-c", "1", "-W", "1", "198.18.7.10").Run()
+	if n := neigh(); strings.Contains(n, vmMAC.String()) {
+		t.Fatalf("client resolved the guest before it ran here: %s", n)
+	}
+	if st := h.Stats(testSpec); st.ARPAnswered != 0 {
+		t.Fatalf("answered %d ARP requests before the guest ran here", st.ARPAnswered)
+	}
+	if err := h.Started(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	exec.Command("ip", "-n", client, "neigh", "flush", "dev", "vc").Run()
+	exec.Command("ip", "netns", "exec", client, "ping", "-c", "1", "-W", "1", "198.18.7.10").Run()
+	if n := neigh(); !strings.Contains(n, "lladdr "+vmMAC.String()) || !strings.Contains(n, "REACHABLE") {
+		t.Fatalf("client's entry for the guest after Started: %q, want REACHABLE at %s", n, vmMAC)
+	}
+	st := h.Stats(testSpec)
+	t.Logf("stats: %+v", st)
+	if st.ARPAnswered == 0 || st.Held == 0 {
+		t.Fatalf("stats %+v: want ARP answered and the echo request held", st)
 	}
 }

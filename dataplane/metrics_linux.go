@@ -58,6 +58,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			for ev, n := range map[string]uint64{
 				"seen": ctr.Seen, "passed": ctr.Passed, "mirrored": ctr.Mirrored, "buffered": ctr.Buffered,
 				"held": ctr.Held, "forwarded": ctr.Forwarded, "forwarded_in": ctr.ForwardedIn, "released_pass": ctr.ReleasedPass,
+				"arp_answered": ctr.ArpAnswered,
 			} {
 				counter(descFrames, n, name, ev)
 			}

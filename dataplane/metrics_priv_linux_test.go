@@ -40,7 +40,7 @@ func TestPrivCollector(t *testing.T) {
 
 	frames := map[string]int{"seen": 3, "held": 3}
 	compare(t, reg, "nfh_dataplane_frames_total", "Frames the eBPF programs handled for a VM, by outcome.", "counter", "event", frames,
-		"seen", "passed", "mirrored", "buffered", "held", "forwarded", "forwarded_in", "released_pass")
+		"seen", "passed", "mirrored", "buffered", "held", "forwarded", "forwarded_in", "released_pass", "arp_answered")
 	compare(t, reg, "nfh_dataplane_drops_total", "Frames the eBPF programs dropped for a VM (mirror_missed: copy failed, frame passed), by reason.", "counter", "reason", nil,
 		"ring_full", "mirror_missed", "too_large", "forward", "no_tap", "tunnel_refused")
 	compare(t, reg, "nfh_dataplane_mode", "A VM's current hand-off mode (1 for the current one).", "gauge", "mode", map[string]int{"hold": 1}, "hold")
@@ -69,8 +69,8 @@ nfh_dataplane_tunnel_drops_total{reason="tunnel_refused"} 0
 	compare(t, reg, "nfh_dataplane_queue_bytes", "Bytes in a VM's user-space hand-off queue.", "gauge", "", map[string]int{"": 0}, "")
 	waitMode(t, d, modePass, func() { s.send(1) })
 	compare(t, reg, "nfh_dataplane_mode", "A VM's current hand-off mode (1 for the current one).", "gauge", "mode", map[string]int{"pass": 1}, "pass")
-	if n := testutil.CollectAndCount(d.Collector(), "nfh_dataplane_frames_total"); n != 8 {
-		t.Errorf("%d frames_total series, want 8 (one VM)", n)
+	if n := testutil.CollectAndCount(d.Collector(), "nfh_dataplane_frames_total"); n != 9 {
+		t.Errorf("%d frames_total series, want 9 (one VM)", n)
 	}
 }
 

@@ -21,6 +21,18 @@ const (
 	modeRelease = handoffVmModeMODE_RELEASE
 )
 
+// runsHere (vm_state.flags) marks a VM whose guest runs on this host: a
+// destination from its cont (Started) or a paused post-copy (Pause). In
+// HOLD the program then answers ARP for the guest (handoff.c). Modes that
+// mean the guest is leaving or gone (MIRROR, BUFFER, FORWARD) clear it.
+const runsHere = handoffVmFlagVM_F_RUNS_HERE
+
+// guestLeaves reports whether mode m means the guest runs, or will run,
+// elsewhere: runsHere no longer holds.
+func guestLeaves(m mode) bool {
+	return m == modeMirror || m == modeBuffer || m == modeForward
+}
+
 // modeNames are the names of the modes in logs, metrics and
 // api.HandoffStats.Modes (a test checks it covers enum vm_mode).
 var modeNames = map[mode]string{

@@ -95,7 +95,7 @@ func (h *Handoff) Pause(ctx context.Context, spec api.VMSpec) error {
 		v.log.Info("post-copy paused: traffic not passing, left as it is", "mode", st.Mode.String())
 		return nil
 	}
-	if err := h.setMode(v, modeHold, "hold", nil); err != nil {
+	if err := h.setMode(v, modeHold, "hold", func(st *vmState) { st.Flags |= runsHere }); err != nil {
 		return fmt.Errorf("vm %s: pause: %w", spec.Name, err)
 	}
 	// Captured frames are wanted again (an entry adopted after a restart,

@@ -107,6 +107,7 @@ func (s *stats) snapshot(cur vmCounters, highWater int64, now time.Time) api.Han
 	out.Held = d.Held
 	out.Forwarded = d.Forwarded
 	out.ForwardedIn = d.ForwardedIn
+	out.ARPAnswered = d.ArpAnswered
 	if highWater > out.HighWaterBytes {
 		out.HighWaterBytes = highWater
 	}
