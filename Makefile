@@ -60,11 +60,11 @@ fuzz:
 test-integration:
 	@mkdir -p build
 	set -o pipefail; NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) \
-	  $(GO) test -count=1 -p 1 -timeout 30m -v -run 'TestIntegration' ./... 2>&1 | tee build/integration.log
+	  $(GO) test -count=1 -p 1 -timeout 45m -v -run 'TestIntegration' ./... 2>&1 | tee build/integration.log
 
 ## soak: the seeded fault soak alone (20 moves, half with a random fault; NFH_SOAK_SEED=N replays a run), root
 soak: image
-	NFH_SOAK=1 NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) \
+	NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) \
 	  $(GO) test -count=1 -p 1 -timeout 20m -v -run 'TestIntegrationSoak$$' ./testbed/
 
 ## bench: plain QEMU (TCP, TLS) versus nfhandoff, side by side, same guests, one run

@@ -93,18 +93,10 @@ func killDestQEMU(ctx context.Context, env Env, from, to string) error {
 // there; every TWAMP packet lost is counted among the frames the two
 // dataplanes dropped or those the guest's kernel did (a guest stalled by a
 // broken post-copy), none duplicated or reordered. The seed is logged;
-// NFH_SOAK_SEED replays one.
-//
-// It runs with NFH_SOAK=1 (make soak), not yet in make test: a path cut in
-// post-copy while the destination holds the guest's traffic for over ~5 s
-// lost 256-512 test packets that no counter saw (seed
-// 1796462526161700078, move 12): the client's ARP entry for the guest
-// fails while its probes are held, and the client drops its own packets
-// (see the README).
+// NFH_SOAK_SEED replays one (seed 1796462526161700078 lost 256-512 test
+// packets at move 12 before the destination answered ARP for a guest whose
+// traffic it holds: the client's entry failed behind a ~10 s hold).
 func TestIntegrationSoak(t *testing.T) {
-	if os.Getenv("NFH_SOAK") == "" {
-		t.Skip("the soak runs with NFH_SOAK=1 (make soak)")
-	}
 	env := requireTestbed(t)
 	requireDataplane(t, env)
 	seed := uint64(time.Now().UnixNano())
