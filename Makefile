@@ -26,10 +26,10 @@ generate:
 	testbed/deps --generate
 	$(GO) generate ./...
 
-## check-generate: fail when the committed generated files (dataplane/*_bpfel.{go,o}) are stale
+## check-generate: fail when the committed generated files (*_bpfel.{go,o}) are stale
 check-generate: generate
-	@stale=$$(git status --porcelain -- 'dataplane/*_bpfel.go' 'dataplane/*_bpfel.o'); \
-	  if [ -n "$$stale" ]; then echo "$$stale"; git diff --stat -- 'dataplane/*_bpfel.go' 'dataplane/*_bpfel.o'; \
+	@stale=$$(git status --porcelain -- '*_bpfel.go' '*_bpfel.o'); \
+	  if [ -n "$$stale" ]; then echo "$$stale"; git diff --stat -- '*_bpfel.go' '*_bpfel.o'; \
 	    echo "generated files are stale: run make generate and commit them" >&2; exit 1; fi
 
 ## image: build the guest image (kernel + initramfs with the vnf) into build/images/vnf

@@ -21,8 +21,19 @@ type Reflector struct {
 	log       *slog.Logger
 	ee        ErrorEstimate
 	seq       atomic.Uint32
+	shared    SeqSource // nil: seq
 	reflected atomic.Uint64
 }
+
+// SeqSource hands out sequence numbers a reflector shares with another
+// (the vnf's in-kernel reflector answers most test packets).
+type SeqSource interface {
+	TakeSeq() uint32
+}
+
+// ShareSeq makes the reflector take its sequence numbers from s. Call it
+// before Serve.
+func (r *Reflector) ShareSeq(s SeqSource) { r.shared = s }
 
 // NewReflector returns a reflector; log may be nil.
 func NewReflector(log *slog.Logger) *Reflector {
@@ -65,7 +76,16 @@ func (r *Reflector) Serve(ctx context.Context, conn *net.UDPConn) error {
 			r.log.Debug("reflector read", "err", err)
 			continue
 		}
-		seq := r.seq.Load()
+		if n < SenderHeaderLen {
+			r.log.Debug("dropping test packet", "from", src, "err", ErrShort)
+			continue
+		}
+		var seq uint32
+		if r.shared != nil {
+			seq = r.shared.TakeSeq()
+		} else {
+			seq = r.seq.Load()
+		}
 		out, err = Reflect(out[:0], buf[:n], seq, rx, NewTimestamp(time.Now()), r.ee, ttl)
 		if err != nil {
 			r.log.Debug("dropping test packet", "from", src, "err", err)
@@ -78,7 +98,7 @@ func (r *Reflector) Serve(ctx context.Context, conn *net.UDPConn) error {
 		r.reflected.Add(1)
 		if err := tc.writeTo(out, src); err != nil {
 			r.log.Debug("reflector write", "to", src, "err", err)
-			r.seq.Add(^uint32(0)) // not sent: the number is reused
+			r.seq.Add(^uint32(0)) // not sent: the number is reused (a shared one is lost)
 			r.reflected.Add(^uint64(0))
 			continue
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
+	"github.com/nfhandoff/nfhandoff/netctl/vnf/xdpreflect"
 )
 
 // VNF is a running network function: its sockets, counters and memory.
@@ -29,6 +30,7 @@ type VNF struct {
 	twampConn, echoConn, statusConn *net.UDPConn
 
 	reflector *twamp.Reflector
+	xdp       *xdpreflect.Reflector // nil: the socket reflector answers every test packet
 	echo      *echoServer
 	mem       *memory
 	work      *workload
@@ -61,6 +63,10 @@ func New(cfg Config, log *slog.Logger) (*VNF, error) {
 	// The interface the vnf serves on is the one carrying the TWAMP
 	// address, if it is bound to one.
 	v.drops = newDropReader(v.twampConn.LocalAddr().(*net.UDPAddr).IP)
+	if err := v.attachXDP(); err != nil {
+		v.Close()
+		return nil, err
+	}
 	v.mem = newMemory(cfg.WSSMB*(1<<20)/PageSize, cfg.Fill)
 	v.work = newWorkload(v.mem, cfg.DirtyRate, cfg.VerifyRate, cfg.VerifyPass,
 		binary.LittleEndian.Uint64(v.boot[:]), log.With("part", "memory"))
@@ -92,9 +98,71 @@ func listenUDP(addr string) (*net.UDPConn, error) {
 // small datagrams: a rollback after a long blackout returns that many.
 const RecvBufferBytes = 64 << 20
 
-// Close releases the sockets of a VNF that was never Run.
+// attachXDP puts the in-kernel reflector on the interface of the TWAMP
+// address (cfg.XDP): with "auto" a failure leaves the socket reflector
+// alone, with "on" it is an error.
+func (v *VNF) attachXDP() error {
+	if v.cfg.XDP == XDPOff {
+		return nil
+	}
+	la := v.twampConn.LocalAddr().(*net.UDPAddr)
+	iface, addr, err := reflectorIface(la.IP)
+	if err == nil {
+		v.xdp, err = xdpreflect.Attach(xdpreflect.Config{Iface: iface, Port: uint16(la.Port), Addr: addr,
+			ErrorEstimate: uint16(twamp.DefaultErrorEstimate)}, v.log.With("server", "twamp"))
+	}
+	if err != nil {
+		if v.cfg.XDP == XDPOn {
+			return err
+		}
+		v.log.Warn("test packets answered by the socket reflector only", "err", err)
+		return nil
+	}
+	v.reflector.ShareSeq(v.xdp)
+	return nil
+}
+
+// reflectorIface is the interface the in-kernel reflector goes on and the
+// address it answers for: the one carrying ip, or, for an unspecified ip,
+// the only interface up with an IPv4 address besides loopback.
+func reflectorIface(ip net.IP) (string, netip.Addr, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "", netip.Addr{}, err
+	}
+	var found []string
+	var addr netip.Addr
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagLoopback != 0 || ifi.Flags&net.FlagUp == 0 {
+			continue
+		}
+		addrs, _ := ifi.Addrs()
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok || n.IP.To4() == nil {
+				continue
+			}
+			if ip.IsUnspecified() || n.IP.Equal(ip) {
+				found = append(found, ifi.Name)
+				addr, _ = netip.AddrFromSlice(n.IP.To4())
+				break
+			}
+		}
+	}
+	if len(found) != 1 {
+		return "", netip.Addr{}, fmt.Errorf("no single interface for test packets to %s (found %q)", ip, found)
+	}
+	return found[0], addr, nil
+}
+
+// Close releases the sockets (and the in-kernel reflector) of a VNF that
+// was never Run.
 func (v *VNF) Close() error {
 	var errs []error
+	if v.xdp != nil {
+		errs = append(errs, v.xdp.Close())
+		v.xdp = nil
+	}
 	for _, c := range []*net.UDPConn{v.twampConn, v.echoConn, v.statusConn} {
 		if c != nil {
 			errs = append(errs, c.Close())
@@ -114,7 +182,7 @@ func (v *VNF) Status() vnfproto.Status {
 	s := vnfproto.Status{
 		BootID:           v.boot,
 		Uptime:           time.Since(v.start),
-		PacketsReflected: v.reflector.Reflected(),
+		PacketsReflected: v.reflector.Reflected() + v.xdpReflected(),
 		EchoPackets:      v.echo.answers.Load(),
 		ReflectorSeq:     v.reflector.Seq(),
 		WSSPages:         uint64(v.mem.pages()),
@@ -124,8 +192,18 @@ func (v *VNF) Status() vnfproto.Status {
 		CorruptPages:     v.mem.corrupt.Load(),
 		StalePages:       v.mem.stale.Load(),
 	}
+	if v.xdp != nil {
+		s.ReflectorSeq = v.xdp.Seq()
+	}
 	v.drops.read(&s)
 	return s
+}
+
+func (v *VNF) xdpReflected() uint64 {
+	if v.xdp == nil {
+		return 0
+	}
+	return v.xdp.Reflected()
 }
 
 // Run serves until ctx ends: it starts the servers, writes every page of
@@ -162,6 +240,11 @@ func (v *VNF) Run(parent context.Context) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
+	if v.xdp != nil {
+		if err := v.xdp.Close(); err != nil {
+			v.log.Warn("detaching the xdp reflector", "err", err)
+		}
+	}
 	if parent.Err() != nil {
 		return nil
 	}

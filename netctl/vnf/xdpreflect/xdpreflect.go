@@ -1,0 +1,175 @@
+package xdpreflect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// Config says where the program goes and what it answers.
+type Config struct {
+	Iface         string     // interface to attach to
+	Port          uint16     // UDP port of the test packets
+	Addr          netip.Addr // the reflector's IPv4 (invalid: any address)
+	ErrorEstimate uint16     // the reflector's Error Estimate (RFC 4656 4.1.2)
+}
+
+// clockEvery is how often the program's wall clock offset is refreshed
+// (it only moves when the guest's clock is stepped).
+const clockEvery = time.Second
+
+// Reflector is the attached program.
+type Reflector struct {
+	objs twampObjects
+	lnk  link.Link
+	mode string
+	mu   sync.Mutex // taking a sequence number from user space
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// Attach loads the program and attaches it to cfg.Iface, in driver mode
+// if the driver supports XDP, else in generic mode. It keeps the program's
+// clock until Close.
+func Attach(cfg Config, log *slog.Logger) (*Reflector, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ifi, err := net.InterfaceByName(cfg.Iface)
+	if err != nil {
+		return nil, fmt.Errorf("xdp reflector: %w", err)
+	}
+	r := &Reflector{}
+	if err := r.load(cfg); err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, m := range []struct {
+		name  string
+		flags link.XDPAttachFlags
+	}{{"driver", link.XDPDriverMode}, {"generic", link.XDPGenericMode}} {
+		r.lnk, err = link.AttachXDP(link.XDPOptions{Program: r.objs.TwampReflect, Interface: ifi.Index, Flags: m.flags})
+		if err == nil {
+			r.mode = m.name
+			break
+		}
+		errs = append(errs, fmt.Errorf("%s mode: %w", m.name, err))
+	}
+	if r.lnk == nil {
+		r.objs.Close()
+		return nil, fmt.Errorf("xdp reflector on %s: %w", cfg.Iface, errors.Join(errs...))
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	r.stop, r.done = stop, make(chan struct{})
+	go r.keepClock(ctx, log)
+	log.Info("xdp reflector attached", "iface", cfg.Iface, "mode", r.mode, "port", cfg.Port, "addr", cfg.Addr)
+	return r, nil
+}
+
+// load loads the program with cfg's constants and sets its clock.
+func (r *Reflector) load(cfg Config) error {
+	spec, err := loadTwamp()
+	if err != nil {
+		return fmt.Errorf("xdp reflector: loading spec: %w", err)
+	}
+	var addr uint32
+	if cfg.Addr.Is4() {
+		b := cfg.Addr.As4()
+		addr = uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 // as the bytes lie in memory
+	} else if cfg.Addr.IsValid() {
+		return fmt.Errorf("xdp reflector: %s is not IPv4", cfg.Addr)
+	}
+	for name, v := range map[string]any{twampVarPort: cfg.Port, twampVarAddr: addr, twampVarErrorEstimate: cfg.ErrorEstimate} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return fmt.Errorf("xdp reflector: setting %s: %w", name, err)
+		}
+	}
+	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return fmt.Errorf("xdp reflector: loading: %w (verifier log: %+v)", err, ve)
+		}
+		return fmt.Errorf("xdp reflector: loading: %w", err)
+	}
+	if err := r.setClock(); err != nil {
+		r.objs.Close()
+		return err
+	}
+	return nil
+}
+
+// setClock gives the program CLOCK_REALTIME - CLOCK_MONOTONIC.
+func (r *Reflector) setClock() error {
+	var mono, real unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
+		return fmt.Errorf("xdp reflector: monotonic clock: %w", err)
+	}
+	if err := unix.ClockGettime(unix.CLOCK_REALTIME, &real); err != nil {
+		return fmt.Errorf("xdp reflector: wall clock: %w", err)
+	}
+	if err := r.objs.ClockOffsetNs.Set(real.Nano() - mono.Nano()); err != nil {
+		return fmt.Errorf("xdp reflector: setting the clock: %w", err)
+	}
+	return nil
+}
+
+func (r *Reflector) keepClock(ctx context.Context, log *slog.Logger) {
+	defer close(r.done)
+	t := time.NewTicker(clockEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.setClock(); err != nil {
+				log.Warn("xdp reflector clock", "err", err)
+			}
+		}
+	}
+}
+
+// Mode is "driver" or "generic".
+func (r *Reflector) Mode() string { return r.mode }
+
+// Reflected is the number of test packets the program answered.
+func (r *Reflector) Reflected() uint64 {
+	var n uint64
+	r.objs.Reflected.Get(&n)
+	return n
+}
+
+// Seq is the sequence number the next answer will carry.
+func (r *Reflector) Seq() uint32 {
+	var n uint32
+	r.objs.Seq.Get(&n)
+	return n
+}
+
+// TakeSeq takes the next sequence number for an answer sent from user
+// space. It is not atomic with the program's own increments: a test packet
+// answered by the program at the same moment can get the same number. Only
+// senders that mix short and full-size test packets meet that.
+func (r *Reflector) TakeSeq() uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.Seq()
+	r.objs.Seq.Set(n + 1)
+	return n
+}
+
+// Close detaches the program.
+func (r *Reflector) Close() error {
+	r.stop()
+	<-r.done
+	return errors.Join(r.lnk.Close(), r.objs.Close())
+}
