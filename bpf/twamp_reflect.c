@@ -3,20 +3,24 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR MIT)
 /*
  * twamp_reflect.c: the test guest's TWAMP-light Session-Reflector (RFC 5357 4.2.1,
- * unauthenticated mode) in the XDP hook of its interface (package netctl/vnf/xdpreflect).
+ * unauthenticated mode) in the tc ingress hook of its interface (package
+ * netctl/vnf/kreflect).
  *
  * Why in the kernel: under TCG a packet that wakes the vnf's Go reflector (interrupt,
  * socket, scheduler, netpoller, two system calls) costs the host ~2.5 ms of CPU; four
  * guests on two cores then sustain only 100-250 test packets per second each. Here a
- * test packet is answered in the driver's receive path, where an ICMP echo costs ~0.25 ms.
+ * test packet is answered on its way in, as an ICMP echo is (~0.25 ms). Not XDP: XDP_TX
+ * has no queue in front of the device, and a guest starved of CPU for a moment then
+ * dropped dozens of answers when it caught up (the tx ring full); a redirect from tc
+ * goes through the interface's qdisc, which waits for room as a socket's send does.
  *
  * A test packet (IPv4 without options, not a fragment, UDP to `port` at `addr`) whose
  * payload holds at least the reflector's header (41 octets: the size RFC 5357 asks a
  * sender to pad to, and what `netctl migrate --verify` sends) is turned into the answer
- * in place and sent back out of the same interface (XDP_TX): addresses and ports
+ * in place and sent back out of the same interface (bpf_redirect): addresses and ports
  * swapped, TTL 255, the first 41 octets of the payload the reflector's header, the rest
  * of the sender's padding left as it is (so the answer is as long as the test packet,
- * as the socket reflector makes it). Everything else goes on to the kernel (XDP_PASS):
+ * as the socket reflector makes it). Everything else goes on to the kernel (TC_ACT_OK):
  * a shorter test packet is answered by the vnf's socket reflector.
  *
  * The reflector's state lives in the program's global variables (guest memory, so it
@@ -30,6 +34,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#define TC_ACT_OK 0
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
 #define IP_HLEN 20 /* no options */
@@ -109,31 +114,30 @@ static __always_inline __u16 fold(__u32 sum)
 		_Pragma("unroll") for (int i_ = 0; i_ < (n) / 2; i_++)(sum) += w_[i_];         \
 	} while (0)
 
-SEC("xdp")
-int twamp_reflect(struct xdp_md *ctx)
+SEC("tc")
+int twamp_reflect(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end; /* the linear part: the headers are in it */
 	struct eth *eth = data;
 	struct ipv4 *ip = data + ETH_HLEN;
 	struct udp *udp = data + ETH_HLEN + IP_HLEN;
 	__u8 *payload = data + ETH_HLEN + IP_HLEN + UDP_HLEN;
 
 	if ((void *)(payload + REFLECTOR_HLEN) > end)
-		return XDP_PASS; /* too short for a test packet we answer, or not one */
+		return TC_ACT_OK; /* too short for a test packet we answer, or not one */
 	if (eth->proto != bpf_htons(ETH_P_IP) || (eth->dst[0] & 1))
-		return XDP_PASS;
+		return TC_ACT_OK;
 	if (ip->vihl != 0x45 || ip->proto != IPPROTO_UDP || (ip->frag & bpf_htons(IP_FRAG_MASK)))
-		return XDP_PASS;
+		return TC_ACT_OK;
 	if (udp->dport != bpf_htons(port) || (addr != 0 && ip->daddr != addr))
-		return XDP_PASS;
-	/* Lengths compared as numbers (bpf_xdp_get_buff_len, Linux 5.18): a length from the
-	 * packet added to a packet pointer is refused by older verifiers (6.1), which lose
-	 * the bounds of a byte swap. */
+		return TC_ACT_OK;
+	/* Lengths compared as numbers: a length from the packet added to a packet pointer is
+	 * refused by older verifiers (6.1), which lose the bounds of a byte swap. */
 	__u32 ulen = bpf_ntohs(udp->len);
-	if (ulen < UDP_HLEN + REFLECTOR_HLEN || ETH_HLEN + IP_HLEN + ulen > bpf_xdp_get_buff_len(ctx) ||
+	if (ulen < UDP_HLEN + REFLECTOR_HLEN || ETH_HLEN + IP_HLEN + ulen > skb->len ||
 	    bpf_ntohs(ip->len) != IP_HLEN + ulen)
-		return XDP_PASS; /* short (the socket reflector answers) or malformed */
+		return TC_ACT_OK; /* short (the socket reflector answers) or malformed */
 
 	__u64 now = ntp_now();
 	struct reflector_hdr r = {};
@@ -186,7 +190,7 @@ int twamp_reflect(struct xdp_md *ctx)
 	__builtin_memcpy(eth->src, mac, 6);
 
 	__sync_fetch_and_add((__u64 *)&reflected, 1);
-	return XDP_TX;
+	return bpf_redirect(skb->ifindex, 0);
 }
 
 char __license[] SEC("license") = "Dual MIT/GPL";

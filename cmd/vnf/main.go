@@ -51,7 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 		echoPort   = fs.Int("echo-port", vnf.EchoPort, "UDP echo port")
 		statusPort = fs.Int("status-port", vnfproto.Port, "status UDP port")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
-		xdp        = fs.String("xdp", string(vnf.XDPAuto), "answer TWAMP-light test packets in the kernel (XDP): auto (if it attaches), on or off")
+		kern       = fs.String("kernel-reflector", string(vnf.KernelReflectorAuto), "answer TWAMP-light test packets in the kernel (a tc program): auto (if it attaches), on or off")
 	)
 	fs.IntVar(&cfg.WSSMB, "wss", 0, "working set size in MiB")
 	fs.Float64Var(&cfg.DirtyRate, "dirty-rate", 0, "MiB/s of the working set rewritten (0 = none)")
@@ -67,7 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 	if cfg.Fill, err = vnf.ParseFill(*fill); err != nil {
 		return cfg, nil, err
 	}
-	if cfg.XDP, err = vnf.ParseXDPMode(*xdp); err != nil {
+	if cfg.KernelReflector, err = vnf.ParseKernelReflector(*kern); err != nil {
 		return cfg, nil, err
 	}
 	if cfg.VerifyRate == 0 {

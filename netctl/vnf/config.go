@@ -34,9 +34,9 @@ type Config struct {
 	VerifyPass time.Duration
 	Fill       Fill
 
-	// XDP says whether TWAMP-light test packets are answered in the
-	// kernel (package xdpreflect); the zero value does not try.
-	XDP XDPMode
+	// KernelReflector says whether TWAMP-light test packets are answered
+	// in the kernel (package kreflect); the zero value does not try.
+	KernelReflector KernelReflectorMode
 
 	// Ready receives "vnf: ready\n" once all sockets listen; nil = os.Stdout.
 	Ready io.Writer
@@ -73,8 +73,8 @@ func (c *Config) validate() error {
 	if c.VerifyPass < 0 {
 		errs = append(errs, fmt.Errorf("negative verify pass interval %v", c.VerifyPass))
 	}
-	if c.XDP != XDPOff && c.XDP != XDPAuto && c.XDP != XDPOn {
-		errs = append(errs, fmt.Errorf("unknown xdp mode %q", c.XDP))
+	if c.KernelReflector != KernelReflectorOff && c.KernelReflector != KernelReflectorAuto && c.KernelReflector != KernelReflectorOn {
+		errs = append(errs, fmt.Errorf("unknown kernel reflector mode %q", c.KernelReflector))
 	}
 	if c.Fill < FillRandom || c.Fill > FillPattern {
 		errs = append(errs, fmt.Errorf("unknown fill %d", c.Fill))
@@ -82,22 +82,22 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// XDPMode says whether the vnf answers test packets in the kernel.
-type XDPMode string
+// KernelReflectorMode says whether the vnf answers test packets in the kernel.
+type KernelReflectorMode string
 
 const (
-	XDPOff  XDPMode = ""     // the socket reflector only
-	XDPAuto XDPMode = "auto" // in the kernel where the XDP program attaches, else the socket reflector
-	XDPOn   XDPMode = "on"   // in the kernel, or the vnf does not start
+	KernelReflectorOff  KernelReflectorMode = ""     // the socket reflector only
+	KernelReflectorAuto KernelReflectorMode = "auto" // in the kernel where the program attaches, else the socket reflector
+	KernelReflectorOn   KernelReflectorMode = "on"   // in the kernel, or the vnf does not start
 )
 
-// ParseXDPMode parses "auto", "on" or "off".
-func ParseXDPMode(s string) (XDPMode, error) {
+// ParseKernelReflector parses "auto", "on" or "off".
+func ParseKernelReflector(s string) (KernelReflectorMode, error) {
 	switch s {
 	case "off":
-		return XDPOff, nil
-	case string(XDPAuto), string(XDPOn):
-		return XDPMode(s), nil
+		return KernelReflectorOff, nil
+	case string(KernelReflectorAuto), string(KernelReflectorOn):
+		return KernelReflectorMode(s), nil
 	}
-	return XDPOff, fmt.Errorf("xdp mode %q: want auto, on or off", s)
+	return KernelReflectorOff, fmt.Errorf("kernel reflector %q: want auto, on or off", s)
 }

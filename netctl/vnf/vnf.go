@@ -17,7 +17,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
-	"github.com/nfhandoff/nfhandoff/netctl/vnf/xdpreflect"
+	"github.com/nfhandoff/nfhandoff/netctl/vnf/kreflect"
 )
 
 // VNF is a running network function: its sockets, counters and memory.
@@ -30,7 +30,7 @@ type VNF struct {
 	twampConn, echoConn, statusConn *net.UDPConn
 
 	reflector *twamp.Reflector
-	xdp       *xdpreflect.Reflector // nil: the socket reflector answers every test packet
+	kern      *kreflect.Reflector // nil: the socket reflector answers every test packet
 	echo      *echoServer
 	mem       *memory
 	work      *workload
@@ -63,7 +63,7 @@ func New(cfg Config, log *slog.Logger) (*VNF, error) {
 	// The interface the vnf serves on is the one carrying the TWAMP
 	// address, if it is bound to one.
 	v.drops = newDropReader(v.twampConn.LocalAddr().(*net.UDPAddr).IP)
-	if err := v.attachXDP(); err != nil {
+	if err := v.attachKernelReflector(); err != nil {
 		v.Close()
 		return nil, err
 	}
@@ -98,27 +98,27 @@ func listenUDP(addr string) (*net.UDPConn, error) {
 // small datagrams: a rollback after a long blackout returns that many.
 const RecvBufferBytes = 64 << 20
 
-// attachXDP puts the in-kernel reflector on the interface of the TWAMP
-// address (cfg.XDP): with "auto" a failure leaves the socket reflector
+// attachKernelReflector puts the in-kernel reflector on the interface of the TWAMP
+// address (cfg.KernelReflector): with "auto" a failure leaves the socket reflector
 // alone, with "on" it is an error.
-func (v *VNF) attachXDP() error {
-	if v.cfg.XDP == XDPOff {
+func (v *VNF) attachKernelReflector() error {
+	if v.cfg.KernelReflector == KernelReflectorOff {
 		return nil
 	}
 	la := v.twampConn.LocalAddr().(*net.UDPAddr)
 	iface, addr, err := reflectorIface(la.IP)
 	if err == nil {
-		v.xdp, err = xdpreflect.Attach(xdpreflect.Config{Iface: iface, Port: uint16(la.Port), Addr: addr,
+		v.kern, err = kreflect.Attach(kreflect.Config{Iface: iface, Port: uint16(la.Port), Addr: addr,
 			ErrorEstimate: uint16(twamp.DefaultErrorEstimate)}, v.log.With("server", "twamp"))
 	}
 	if err != nil {
-		if v.cfg.XDP == XDPOn {
+		if v.cfg.KernelReflector == KernelReflectorOn {
 			return err
 		}
 		v.log.Warn("test packets answered by the socket reflector only", "err", err)
 		return nil
 	}
-	v.reflector.ShareSeq(v.xdp)
+	v.reflector.ShareSeq(v.kern)
 	return nil
 }
 
@@ -159,9 +159,9 @@ func reflectorIface(ip net.IP) (string, netip.Addr, error) {
 // was never Run.
 func (v *VNF) Close() error {
 	var errs []error
-	if v.xdp != nil {
-		errs = append(errs, v.xdp.Close())
-		v.xdp = nil
+	if v.kern != nil {
+		errs = append(errs, v.kern.Close())
+		v.kern = nil
 	}
 	for _, c := range []*net.UDPConn{v.twampConn, v.echoConn, v.statusConn} {
 		if c != nil {
@@ -182,7 +182,7 @@ func (v *VNF) Status() vnfproto.Status {
 	s := vnfproto.Status{
 		BootID:           v.boot,
 		Uptime:           time.Since(v.start),
-		PacketsReflected: v.reflector.Reflected() + v.xdpReflected(),
+		PacketsReflected: v.reflector.Reflected() + v.kernReflected(),
 		EchoPackets:      v.echo.answers.Load(),
 		ReflectorSeq:     v.reflector.Seq(),
 		WSSPages:         uint64(v.mem.pages()),
@@ -192,18 +192,18 @@ func (v *VNF) Status() vnfproto.Status {
 		CorruptPages:     v.mem.corrupt.Load(),
 		StalePages:       v.mem.stale.Load(),
 	}
-	if v.xdp != nil {
-		s.ReflectorSeq = v.xdp.Seq()
+	if v.kern != nil {
+		s.ReflectorSeq = v.kern.Seq()
 	}
 	v.drops.read(&s)
 	return s
 }
 
-func (v *VNF) xdpReflected() uint64 {
-	if v.xdp == nil {
+func (v *VNF) kernReflected() uint64 {
+	if v.kern == nil {
 		return 0
 	}
-	return v.xdp.Reflected()
+	return v.kern.Reflected()
 }
 
 // Run serves until ctx ends: it starts the servers, writes every page of
@@ -240,9 +240,9 @@ func (v *VNF) Run(parent context.Context) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
-	if v.xdp != nil {
-		if err := v.xdp.Close(); err != nil {
-			v.log.Warn("detaching the xdp reflector", "err", err)
+	if v.kern != nil {
+		if err := v.kern.Close(); err != nil {
+			v.log.Warn("detaching the in-kernel reflector", "err", err)
 		}
 	}
 	if parent.Err() != nil {

@@ -1,4 +1,4 @@
-package xdpreflect
+package kreflect
 
 import (
 	"context"
@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/nfhandoff/nfhandoff/dataplane/tchook"
 )
 
 // Config says where the program goes and what it answers.
@@ -30,48 +31,37 @@ const clockEvery = time.Second
 // Reflector is the attached program.
 type Reflector struct {
 	objs twampObjects
-	lnk  link.Link
-	mode string
+	hook *tchook.Hook
 	mu   sync.Mutex // taking a sequence number from user space
 	stop context.CancelFunc
 	done chan struct{}
 }
 
-// Attach loads the program and attaches it to cfg.Iface, in driver mode
-// if the driver supports XDP, else in generic mode. It keeps the program's
-// clock until Close.
+// Attach loads the program and attaches it to cfg.Iface's tc ingress (a
+// clsact filter: Linux 6.1, the test guest's kernel, has no tcx). It keeps
+// the program's clock until Close.
 func Attach(cfg Config, log *slog.Logger) (*Reflector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ifi, err := net.InterfaceByName(cfg.Iface)
 	if err != nil {
-		return nil, fmt.Errorf("xdp reflector: %w", err)
+		return nil, fmt.Errorf("in-kernel reflector: %w", err)
 	}
 	r := &Reflector{}
 	if err := r.load(cfg); err != nil {
 		return nil, err
 	}
-	var errs []error
-	for _, m := range []struct {
-		name  string
-		flags link.XDPAttachFlags
-	}{{"driver", link.XDPDriverMode}, {"generic", link.XDPGenericMode}} {
-		r.lnk, err = link.AttachXDP(link.XDPOptions{Program: r.objs.TwampReflect, Interface: ifi.Index, Flags: m.flags})
-		if err == nil {
-			r.mode = m.name
-			break
-		}
-		errs = append(errs, fmt.Errorf("%s mode: %w", m.name, err))
-	}
-	if r.lnk == nil {
+	r.hook, err = tchook.Attach(tchook.Spec{Dev: cfg.Iface, Ifindex: ifi.Index, Name: "twamp", ForceClsact: true},
+		r.objs.TwampReflect, log)
+	if err != nil {
 		r.objs.Close()
-		return nil, fmt.Errorf("xdp reflector on %s: %w", cfg.Iface, errors.Join(errs...))
+		return nil, fmt.Errorf("in-kernel reflector on %s: %w", cfg.Iface, err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	r.stop, r.done = stop, make(chan struct{})
 	go r.keepClock(ctx, log)
-	log.Info("xdp reflector attached", "iface", cfg.Iface, "mode", r.mode, "port", cfg.Port, "addr", cfg.Addr)
+	log.Info("in-kernel reflector attached", "iface", cfg.Iface, "port", cfg.Port, "addr", cfg.Addr)
 	return r, nil
 }
 
@@ -79,26 +69,26 @@ func Attach(cfg Config, log *slog.Logger) (*Reflector, error) {
 func (r *Reflector) load(cfg Config) error {
 	spec, err := loadTwamp()
 	if err != nil {
-		return fmt.Errorf("xdp reflector: loading spec: %w", err)
+		return fmt.Errorf("in-kernel reflector: loading spec: %w", err)
 	}
 	var addr uint32
 	if cfg.Addr.Is4() {
 		b := cfg.Addr.As4()
 		addr = uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 // as the bytes lie in memory
 	} else if cfg.Addr.IsValid() {
-		return fmt.Errorf("xdp reflector: %s is not IPv4", cfg.Addr)
+		return fmt.Errorf("in-kernel reflector: %s is not IPv4", cfg.Addr)
 	}
 	for name, v := range map[string]any{twampVarPort: cfg.Port, twampVarAddr: addr, twampVarErrorEstimate: cfg.ErrorEstimate} {
 		if err := spec.Variables[name].Set(v); err != nil {
-			return fmt.Errorf("xdp reflector: setting %s: %w", name, err)
+			return fmt.Errorf("in-kernel reflector: setting %s: %w", name, err)
 		}
 	}
 	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			return fmt.Errorf("xdp reflector: loading: %w (verifier log: %+v)", err, ve)
+			return fmt.Errorf("in-kernel reflector: loading: %w (verifier log: %+v)", err, ve)
 		}
-		return fmt.Errorf("xdp reflector: loading: %w", err)
+		return fmt.Errorf("in-kernel reflector: loading: %w", err)
 	}
 	if err := r.setClock(); err != nil {
 		r.objs.Close()
@@ -111,13 +101,13 @@ func (r *Reflector) load(cfg Config) error {
 func (r *Reflector) setClock() error {
 	var mono, real unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
-		return fmt.Errorf("xdp reflector: monotonic clock: %w", err)
+		return fmt.Errorf("in-kernel reflector: monotonic clock: %w", err)
 	}
 	if err := unix.ClockGettime(unix.CLOCK_REALTIME, &real); err != nil {
-		return fmt.Errorf("xdp reflector: wall clock: %w", err)
+		return fmt.Errorf("in-kernel reflector: wall clock: %w", err)
 	}
 	if err := r.objs.ClockOffsetNs.Set(real.Nano() - mono.Nano()); err != nil {
-		return fmt.Errorf("xdp reflector: setting the clock: %w", err)
+		return fmt.Errorf("in-kernel reflector: setting the clock: %w", err)
 	}
 	return nil
 }
@@ -132,14 +122,11 @@ func (r *Reflector) keepClock(ctx context.Context, log *slog.Logger) {
 			return
 		case <-t.C:
 			if err := r.setClock(); err != nil {
-				log.Warn("xdp reflector clock", "err", err)
+				log.Warn("in-kernel reflector clock", "err", err)
 			}
 		}
 	}
 }
-
-// Mode is "driver" or "generic".
-func (r *Reflector) Mode() string { return r.mode }
 
 // Reflected is the number of test packets the program answered.
 func (r *Reflector) Reflected() uint64 {
@@ -171,5 +158,5 @@ func (r *Reflector) TakeSeq() uint32 {
 func (r *Reflector) Close() error {
 	r.stop()
 	<-r.done
-	return errors.Join(r.lnk.Close(), r.objs.Close())
+	return errors.Join(r.hook.Detach(), r.objs.Close())
 }

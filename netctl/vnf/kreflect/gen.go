@@ -1,6 +1,6 @@
-package xdpreflect
+package kreflect
 
-// The XDP program (../../../bpf/twamp_reflect.c) compiled into
+// The tc program (../../../bpf/twamp_reflect.c) compiled into
 // twamp_bpfel.o with Go bindings in twamp_bpfel.go; both are committed, so
 // building needs no clang. Regenerate with `make generate`; `make
 // check-generate` fails when they are stale.
