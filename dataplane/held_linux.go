@@ -65,6 +65,13 @@ func (h *Handoff) detectHeld(ctx context.Context, v *vmEntry) {
 	r := dev.TxPackets - v.src.baseDev.TxPackets
 	dr := dev.TxDropped - v.src.baseDev.TxDropped
 	hs.u = int64(hs.m) - int64(r) - int64(dr)
+	if dr > 0 {
+		// The tap's queue overflowed while the guest ran here in MIRROR
+		// (its QEMU did not read it for long enough): those frames never
+		// reached the guest.
+		v.stats.drop(dropTapFull, dr)
+		v.log.Warn("the tap dropped frames for the guest during the migration", "dropped", dr)
+	}
 	v.mu.Lock()
 	quiesced := v.src.quiesced
 	v.mu.Unlock()
