@@ -25,6 +25,15 @@ func TestParseFlagsFromKernelCmdline(t *testing.T) {
 	if cfg.VerifyRate != vnf.DefaultVerifyRate || cfg.VerifyPass != vnf.DefaultVerifyPass {
 		t.Fatalf("verify defaults %v %v", cfg.VerifyRate, cfg.VerifyPass)
 	}
+	if cfg.KernelReflector != vnf.KernelReflectorAuto {
+		t.Fatalf("kernel reflector %q by default, want auto", cfg.KernelReflector)
+	}
+	for flag, want := range map[string]vnf.KernelReflectorMode{"on": vnf.KernelReflectorOn, "off": vnf.KernelReflectorOff} {
+		cfg, _, err := parseFlags([]string{"--kernel-reflector", flag}, io.Discard)
+		if err != nil || cfg.KernelReflector != want {
+			t.Errorf("--kernel-reflector %s: %q, %v", flag, cfg.KernelReflector, err)
+		}
+	}
 }
 
 func TestParseFlagsExplicitZeroes(t *testing.T) {
@@ -42,6 +51,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"--fill", "ones"},
 		{"--log-level", "loud"},
 		{"--wss", "x"},
+		{"--kernel-reflector", "xdp"},
 		{"stray"},
 	} {
 		if _, _, err := parseFlags(args, io.Discard); err == nil {
