@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -184,7 +185,9 @@ func (a *Agent) reconcileMigrations() error {
 		if json.Unmarshal(r.Data, &m) != nil || api.Ended(m.State) || a.settling(m.ID) {
 			continue
 		}
-		if m.Role == "destination" && m.Postcopy && a.resumePostcopy(m) {
+		// The record may not say post-copy yet (the agent died between
+		// the cont and that write): the guest's QEMU does.
+		if m.Role == "destination" && (m.Postcopy || a.guestInPostcopy(m.VM)) && a.resumePostcopy(m) {
 			continue
 		}
 		if spec, ok := a.runningSpec(m.VM); ok && m.Role == "destination" && !m.Postcopy {
@@ -250,6 +253,24 @@ func (a *Agent) activeMigrations() int {
 	n := len(a.migs)
 	a.mu.Unlock()
 	return n + a.dest.Active()
+}
+
+// guestInPostcopy reports whether VM name's adopted QEMU is the
+// destination of a post-copy.
+func (a *Agent) guestInPostcopy(name string) bool {
+	a.mu.Lock()
+	e := a.vms[name]
+	var g session.Guest
+	if e != nil && e.inst != nil {
+		g, _ = e.inst.(session.Guest)
+	}
+	a.mu.Unlock()
+	if g == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(a.life, 10*time.Second)
+	defer cancel()
+	return session.InPostcopy(ctx, g)
 }
 
 // runningSpec returns the spec of VM name if it is one of this agent's

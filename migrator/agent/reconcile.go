@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/session"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
@@ -128,7 +129,12 @@ func (a *Agent) adoptStarted(ctx context.Context, rec api.VM) bool {
 	if err != nil {
 		return false
 	}
-	if st, err := inst.QueryStatus(ctx); err != nil || st != qmpcmd.RunStateRunning {
+	// A guest in post-copy runs here on pages its source still holds: it
+	// is the only copy of the guest, whatever its run state says while its
+	// stream is broken.
+	g, _ := inst.(session.Guest)
+	postcopy := g != nil && session.InPostcopy(ctx, g)
+	if st, err := inst.QueryStatus(ctx); !postcopy && (err != nil || st != qmpcmd.RunStateRunning) {
 		if d, ok := inst.(detacher); ok {
 			d.Detach() // Cleanup kills it next
 		}
