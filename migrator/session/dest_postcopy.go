@@ -35,6 +35,9 @@ type incomingPostcopy struct {
 	pipes      context.Context     // bounds the resumed channel's pipe
 
 	prior    *api.HandoffStats // a resumed post-copy's stored account (Pauser.Watch)
+	// takenOver: a previous run of the agent left this post-copy (its
+	// stream broke with that run): it starts paused.
+	takenOver bool
 	requests chan recoverReq
 	oob      *qmpx.OOB // nil: no second QMP socket (in-band commands)
 
@@ -116,6 +119,14 @@ func (p *incomingPostcopy) wait(ctx context.Context) error {
 	p.pauser(ctx, pauseWait, func(pz handoff.Pauser, ctx context.Context, spec api.VMSpec) error {
 		return pz.Watch(ctx, spec, p.prior)
 	})
+	if p.takenOver {
+		// Held by the previous run (a graceful stop), or to be held now
+		// (it was killed): released once QEMU says the stream runs again,
+		// whichever status this run sees first (a quick Recover may
+		// resume it before a poll ever sees postcopy-paused).
+		paused = true
+		p.pause(ctx)
+	}
 	defer func() {
 		if unpaused != nil {
 			<-unpaused // the account that follows counts the release

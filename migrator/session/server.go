@@ -188,7 +188,7 @@ func (s *Server) ResumePostcopy(spec api.VMSpec, id, source string, prior *api.H
 	ctx := s.cfg.Context
 	log := s.log.With("migration", id, "vm", spec.Name, "from", source)
 	pc := newIncomingPostcopy(ctx, id, source, spec, s.cfg.Handoff, g, dir, nil, s.cfg.Poll, log)
-	pc.prior = prior
+	pc.prior, pc.takenOver = prior, true
 	if pc.prior == nil {
 		pc.prior = &api.HandoffStats{}
 	}
