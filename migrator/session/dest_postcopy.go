@@ -34,12 +34,12 @@ type incomingPostcopy struct {
 	running    func() wire.Running // sent again after a recovery: the source may have missed it
 	pipes      context.Context     // bounds the resumed channel's pipe
 
-	prior    *api.HandoffStats // a resumed post-copy's stored account (Pauser.Watch)
+	prior *api.HandoffStats // a resumed post-copy's stored account (Pauser.Watch)
 	// takenOver: a previous run of the agent left this post-copy (its
 	// stream broke with that run): it starts paused.
 	takenOver bool
-	requests chan recoverReq
-	oob      *qmpx.OOB // nil: no second QMP socket (in-band commands)
+	requests  chan recoverReq
+	oob       *qmpx.OOB // nil: no second QMP socket (in-band commands)
 
 	resumed     chan struct{} // closed once the stream was first resumed
 	resumedOnce sync.Once
