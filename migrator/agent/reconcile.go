@@ -133,8 +133,7 @@ func (a *Agent) adoptStarted(ctx context.Context, rec api.VM) bool {
 	// is the only copy of the guest, whatever its run state says while its
 	// stream is broken.
 	g, _ := inst.(session.Guest)
-	postcopy := g != nil && session.InPostcopy(ctx, g)
-	if st, err := inst.QueryStatus(ctx); !postcopy && (err != nil || st != qmpcmd.RunStateRunning) {
+	if st, err := inst.QueryStatus(ctx); (err != nil || st != qmpcmd.RunStateRunning) && (g == nil || !session.InPostcopy(ctx, g)) {
 		if d, ok := inst.(detacher); ok {
 			d.Detach() // Cleanup kills it next
 		}

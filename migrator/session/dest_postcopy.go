@@ -119,13 +119,18 @@ func (p *incomingPostcopy) wait(ctx context.Context) error {
 	p.pauser(ctx, pauseWait, func(pz handoff.Pauser, ctx context.Context, spec api.VMSpec) error {
 		return pz.Watch(ctx, spec, p.prior)
 	})
+	hold := func() {
+		if !paused {
+			paused = true
+			p.pause(ctx)
+		}
+	}
 	if p.takenOver {
 		// Held by the previous run (a graceful stop), or to be held now
 		// (it was killed): released once QEMU says the stream runs again,
 		// whichever status this run sees first (a quick Recover may
 		// resume it before a poll ever sees postcopy-paused).
-		paused = true
-		p.pause(ctx)
+		hold()
 	}
 	defer func() {
 		if unpaused != nil {
@@ -189,9 +194,8 @@ func (p *incomingPostcopy) wait(ctx context.Context) error {
 		case qmpcmd.MigrationPostcopyPaused:
 			if !paused {
 				p.log.Warn("post-copy paused: the stream from the source broke; holding the guest's traffic until it resumes")
-				paused = true
-				p.pause(ctx)
 			}
+			hold()
 		case qmpcmd.MigrationPostcopyActive:
 			if paused {
 				p.log.Info("post-copy resumed")

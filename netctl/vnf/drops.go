@@ -39,22 +39,38 @@ func ifaceWith(ip net.IP) string {
 	if ip == nil || ip.IsUnspecified() {
 		return ""
 	}
+	if names, _ := interfacesWith(ip); len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
+
+// interfacesWith returns the interfaces that have address ip, with it; for
+// an unspecified ip, every interface up with an IPv4 address besides
+// loopback, with its first one.
+func interfacesWith(ip net.IP) (names []string, addrs []net.IP) {
 	ifs, err := net.Interfaces()
 	if err != nil {
-		return ""
+		return nil, nil
 	}
+	anyV4 := ip == nil || ip.IsUnspecified()
 	for _, ifi := range ifs {
-		addrs, err := ifi.Addrs()
+		if anyV4 && (ifi.Flags&net.FlagLoopback != 0 || ifi.Flags&net.FlagUp == 0) {
+			continue
+		}
+		as, err := ifi.Addrs()
 		if err != nil {
 			continue
 		}
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
-				return ifi.Name
+		for _, a := range as {
+			n, ok := a.(*net.IPNet)
+			if ok && (n.IP.Equal(ip) || anyV4 && n.IP.To4() != nil) {
+				names, addrs = append(names, ifi.Name), append(addrs, n.IP)
+				break
 			}
 		}
 	}
-	return ""
+	return names, addrs
 }
 
 // read fills s's drop counters and their Reported bits with what it can

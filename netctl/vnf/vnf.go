@@ -126,33 +126,15 @@ func (v *VNF) attachKernelReflector() error {
 // address it answers for: the one carrying ip, or, for an unspecified ip,
 // the only interface up with an IPv4 address besides loopback.
 func reflectorIface(ip net.IP) (string, netip.Addr, error) {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return "", netip.Addr{}, err
+	names, ips := interfacesWith(ip)
+	if len(names) != 1 {
+		return "", netip.Addr{}, fmt.Errorf("no single interface for test packets to %s (found %q)", ip, names)
 	}
-	var found []string
-	var addr netip.Addr
-	for _, ifi := range ifs {
-		if ifi.Flags&net.FlagLoopback != 0 || ifi.Flags&net.FlagUp == 0 {
-			continue
-		}
-		addrs, _ := ifi.Addrs()
-		for _, a := range addrs {
-			n, ok := a.(*net.IPNet)
-			if !ok || n.IP.To4() == nil {
-				continue
-			}
-			if ip.IsUnspecified() || n.IP.Equal(ip) {
-				found = append(found, ifi.Name)
-				addr, _ = netip.AddrFromSlice(n.IP.To4())
-				break
-			}
-		}
+	addr, ok := netip.AddrFromSlice(ips[0].To4())
+	if !ok {
+		return "", netip.Addr{}, fmt.Errorf("test packets to %s: not IPv4", ips[0])
 	}
-	if len(found) != 1 {
-		return "", netip.Addr{}, fmt.Errorf("no single interface for test packets to %s (found %q)", ip, found)
-	}
-	return found[0], addr, nil
+	return names[0], addr, nil
 }
 
 // Close releases the sockets (and the in-kernel reflector) of a VNF that
