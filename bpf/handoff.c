@@ -40,7 +40,8 @@
  * Counters (per VM, per CPU; user space sums them). Every frame tap_egress sees for a VM,
  * and every frame uplink_ingress acts on (FORWARD), adds 1 to `seen` and to exactly one
  * outcome, so: seen == passed + mirrored + mirror_missed + buffered + held + forwarded +
- * released_pass + drop_ring_full + drop_too_large + drop_forward + arp_answered.
+ * released_pass + drop_ring_full + drop_too_large + drop_forward + arp_answered
+ * (guard_tripped counts mode changes, not frames).
  * tunnel_ingress counts forwarded_in, drop_no_tap or drop_tunnel only, in the counters of
  * the VM the dst MAC names (a redirected frame is then seen again by tap_egress); a frame
  * for no VM is counted in tunnel_drops (struct tunnel_counters) instead. RELEASE captures
@@ -78,7 +79,7 @@
 
 /* Per-VM modes (vm_state.mode); Go gets them from this enum (bpf2go -type vm_mode). */
 enum vm_mode {
-	MODE_PASS = 0,    /* pass */
+	MODE_PASS = 0,    /* pass (HOLD from the first frame the guard stops: agent_gone) */
 	MODE_MIRROR = 1,  /* pass AND copy to the ring (source, migration start .. switchover) */
 	MODE_BUFFER = 2,  /* copy to the ring, drop (source, blackout) */
 	MODE_HOLD = 3,    /* copy to the ring, drop (destination, Prepare .. flushed) */
@@ -116,6 +117,7 @@ struct vm_state {
 	__u32 remote_ip;   /* FORWARD: destination host IPv4, HOST byte order */
 	__u32 vni;         /* FORWARD: VXLAN VNI */
 	enum vm_flag flags; /* VM_F_*, a bit set */
+	__u32 guard_port;   /* post-copy runs here: the agent's guard socket (see agent_gone) */
 };
 
 struct vm_counters {
@@ -127,6 +129,7 @@ struct vm_counters {
 	__u64 drop_no_tap;    /* came through the tunnel for a VM with no local tap */
 	__u64 drop_tunnel;    /* came through the tunnel from no tunnel peer, or another VNI */
 	__u64 arp_answered;   /* HOLD, RUNS_HERE: an ARP request for the VM answered here */
+	__u64 guard_tripped;  /* PASS found the agent gone and set HOLD (not a frame outcome) */
 };
 
 /* Frames tunnel_ingress dropped that were for no VM (by dst MAC), per CPU. */
@@ -506,6 +509,33 @@ static __always_inline int release(struct __sk_buff *skb, const struct vm_key *k
 	return capture_and_drop(skb, key, MODE_RELEASE, c, c ? &c->held : 0);
 }
 
+/*
+ * agent_gone: the guard of a post-copy running here. While it runs, a frame that reaches
+ * the tap can send QEMU's main thread into guest memory the destination does not have
+ * yet; with the stream down (its agent died) that thread blocks for good, and QMP, which
+ * a restarted agent needs to recover the stream, with it. So while st->guard_port is set
+ * the agent keeps a UDP socket bound to 127.0.0.1:guard_port and to this tap; the kernel
+ * closes it when the agent dies, however it dies, and from the next frame on the traffic
+ * is held (the ring keeps it for the agent's next run). The socket is bound to the tap
+ * so that the lookup matches it by device, whatever the frame's metadata says.
+ */
+static __always_inline int agent_gone(struct __sk_buff *skb, const struct vm_state *st)
+{
+	__u32 port = READ_ONCE_U32(st->guard_port);
+	if (port == 0 || port > 0xffff)
+		return 0;
+	struct bpf_sock_tuple t = {};
+	t.ipv4.saddr = bpf_htonl(0x7f000001);
+	t.ipv4.daddr = bpf_htonl(0x7f000001);
+	t.ipv4.sport = bpf_htons(port);
+	t.ipv4.dport = bpf_htons(port);
+	struct bpf_sock *sk = bpf_sk_lookup_udp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 1;
+	bpf_sk_release(sk);
+	return 0;
+}
+
 SEC("tc")
 int tap_egress(struct __sk_buff *skb)
 {
@@ -549,6 +579,19 @@ int tap_egress(struct __sk_buff *skb)
 		/* The VM runs elsewhere now: whatever still comes here goes after it. */
 		return forward(skb, st, c);
 	case MODE_PASS:
+		if (agent_gone(skb, st)) {
+			/* Hold from now on, like HOLD above; only user space sets PASS again. */
+			if (__sync_val_compare_and_swap(&st->mode, MODE_PASS, MODE_HOLD) == MODE_PASS)
+				COUNT(c, guard_tripped);
+			if (READ_ONCE_U32(st->flags) & VM_F_RUNS_HERE) {
+				int ret = answer_arp(skb, &key, st, c);
+				if (ret >= 0)
+					return ret;
+			}
+			return capture_and_drop(skb, &key, MODE_HOLD, c, c ? &c->held : 0);
+		}
+		COUNT(c, passed);
+		return TC_ACT_OK;
 	default: /* unknown mode: never black-hole traffic */
 		COUNT(c, passed);
 		return TC_ACT_OK;

@@ -68,5 +68,5 @@ func (c *vmCounters) combine(o vmCounters, op func(a, b uint64) uint64) {
 func (c *vmCounters) fields() []*uint64 {
 	return []*uint64{&c.Seen, &c.Passed, &c.Mirrored, &c.Buffered, &c.Held, &c.Forwarded,
 		&c.ForwardedIn, &c.ReleasedPass, &c.DropRingFull, &c.MirrorMissed, &c.DropTooLarge,
-		&c.DropForward, &c.DropNoTap, &c.DropTunnel, &c.ArpAnswered}
+		&c.DropForward, &c.DropNoTap, &c.DropTunnel, &c.ArpAnswered, &c.GuardTripped}
 }

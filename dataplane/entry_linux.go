@@ -46,6 +46,7 @@ type vmEntry struct {
 	release releasing   // RELEASE, at either end
 	paused  bool        // Pause holds the traffic of a paused post-copy
 	stall   stallWatch  // Watch: a post-copy runs here
+	guard   *guard      // Watch: holds the traffic if this agent dies (guard_linux.go)
 }
 
 // stallWatch counts, while a post-copy runs at the destination, the frames

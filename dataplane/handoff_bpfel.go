@@ -53,6 +53,7 @@ type handoffVmCounters struct {
 	DropNoTap    uint64
 	DropTunnel   uint64
 	ArpAnswered  uint64
+	GuardTripped uint64
 }
 
 type handoffVmFlag uint32
@@ -87,6 +88,7 @@ type handoffVmState struct {
 	RemoteIp   uint32
 	Vni        uint32
 	Flags      handoffVmFlag
+	GuardPort  uint32
 }
 
 // Names of all BPF objects in the ELF.

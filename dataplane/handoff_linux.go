@@ -215,6 +215,23 @@ func (h *Handoff) adopt() error {
 		if captured > rel {
 			v.order.restartUpTo, v.order.adoptedAt = captured, time.Now()
 		}
+		if st.GuardPort != 0 {
+			// The previous run died while a post-copy ran here: the
+			// program holds the traffic from the first frame since (or
+			// will: its socket is gone). Hold it now; the run that resumes
+			// the post-copy arms its own guard and releases it.
+			if err := h.d.maps.update(k, func(st *vmState) {
+				st.GuardPort = 0
+				if st.Mode == modePass {
+					st.Mode = modeHold
+				}
+			}); err != nil {
+				return fmt.Errorf("adopting vm %s: %w", k, err)
+			}
+			v.log.Warn("the previous run died while a post-copy ran here: the guest's traffic is held until the post-copy resumes",
+				"held_since_its_death", st.Mode == modeHold)
+			st.Mode = modeHold
+		}
 		v.discard = !capturing(st.Mode) // records for a flush that went with the previous run
 		if capturing(st.Mode) {
 			v.log.Warn("adopted an entry in a capturing mode: frames the previous run held are lost", "mode", st.Mode.String(), "unfinished", captured-rel)
@@ -244,11 +261,15 @@ func (h *Handoff) tick(now time.Time, idle bool) {
 }
 
 // stop ends the grace timers (the entries stay, in FORWARD, for the next
-// run to adopt).
+// run to adopt) and closes the guard sockets still armed, as this
+// process's exit would: the traffic of a post-copy nobody watches now is
+// held.
 func (h *Handoff) stop() {
 	for _, v := range h.entries() {
 		v.mu.Lock()
 		v.stopGrace()
+		v.guard.close()
+		v.guard = nil
 		v.mu.Unlock()
 	}
 }

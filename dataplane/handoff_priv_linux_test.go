@@ -261,6 +261,59 @@ func TestPrivRestart(t *testing.T) {
 	}
 }
 
+// The destination's agent dies while a post-copy runs (Watch): with a live
+// agent frames pass; from the first frame after its guard socket closed the
+// program holds them (no frame reaches the tap of a guest nobody can
+// recover); the new process adopts the entry in HOLD, disarmed, and
+// Pause/Unpause (the resumed post-copy's) release them in order before new
+// frames pass.
+func TestPrivGuardHoldsWhenAgentGone(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	pin := filepath.Join(os.Getenv("DPT_BPFFS"), "host")
+	d1, tap, r := childSetup(t, Config{PinDir: pin})
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	if err := d1.Handoff().Watch(ctx, testSpec, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := d1.maps.state(keyOf(vmMAC)); st.GuardPort == 0 {
+		t.Fatal("Watch left the guard disarmed")
+	}
+	s.mustSend(t, 3) // the agent lives: they pass
+	wantSeq(t, r.waitFor(t, 3), seqs(tagClient, 1, 3))
+	if err := d1.Close(); err != nil { // its guard socket goes, as at its death
+		t.Fatal(err)
+	}
+	s.mustSend(t, 3)
+	waitPinnedCaptured(t, pin, 3)
+	if got := r.frames(); len(got) != 3 {
+		t.Fatalf("the tap got %d frames, want 3: the guard let frames through", len(got))
+	}
+	d2, h := restarted(ctx, t, pin, tap, modeHold)
+	if st, _, _ := d2.maps.state(keyOf(vmMAC)); st.GuardPort != 0 {
+		t.Fatalf("adopted entry still armed with port %d", st.GuardPort)
+	}
+	if ctr, _ := d2.maps.countersOf(keyOf(vmMAC)); ctr.GuardTripped != 1 {
+		t.Fatalf("guard_tripped %d, want 1", ctr.GuardTripped)
+	}
+	if err := h.Pause(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Unpause(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	waitMode(t, d2, modePass, func() { s.send(1) })
+	s.mustSend(t, 2)
+	wantSeq(t, r.waitFor(t, s.seq), seqs(tagClient, 1, s.seq))
+	if st := h.Stats(testSpec); st.DroppedTotal() != 0 {
+		t.Fatalf("stats after the restart: %+v, want nothing dropped", st)
+	}
+}
+
 // The source's agent dies in BUFFER (it had stopped the guest): the frames
 // it had taken are lost and counted (dropped "restart"); while no process
 // runs the program still captures; the new process adopts the entry and,

@@ -21,6 +21,7 @@ var (
 	descHandoffDrops = desc("nfh_handoff_dropped_total", "Frames dropped in a VM's current or last migration's hand-off, by reason.", "vm", "reason")
 	descGARPs        = desc("nfh_handoff_garps", "Gratuitous ARPs sent for a VM's current or last migration.", "vm")
 	descOrphans      = desc("nfh_dataplane_orphan_records_total", "Ring records of VMs this agent does not know (discarded).")
+	descGuard        = desc("nfh_dataplane_guard_tripped_total", "Times the program found the agent gone during a post-copy and held a VM's traffic itself.", "vm")
 	descTunnelDrops  = desc("nfh_dataplane_tunnel_drops_total", "Frames from the tunnel dropped that were for no VM of this host, by reason (tunnel_refused: not from a tunnel peer or another VNI; no_vm: from a peer).", "reason")
 )
 
@@ -35,7 +36,7 @@ type collector struct{ d *Dataplane }
 func (d *Dataplane) Collector() prometheus.Collector { return collector{d} }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFrames, descDrops, descMode, descQueue, descHigh, descHandoff, descHandoffDrops, descGARPs, descOrphans, descTunnelDrops} {
+	for _, d := range []*prometheus.Desc{descFrames, descDrops, descMode, descQueue, descHigh, descHandoff, descHandoffDrops, descGARPs, descOrphans, descGuard, descTunnelDrops} {
 		ch <- d
 	}
 }
@@ -62,6 +63,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			} {
 				counter(descFrames, n, name, ev)
 			}
+			counter(descGuard, ctr.GuardTripped, name)
 			for r, n := range map[string]uint64{
 				dropRingFull: ctr.DropRingFull, "mirror_missed": ctr.MirrorMissed, dropTooLarge: ctr.DropTooLarge,
 				dropForward: ctr.DropForward, dropNoTap: ctr.DropNoTap, dropTunnel: ctr.DropTunnel,

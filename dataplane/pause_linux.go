@@ -10,7 +10,9 @@ import (
 
 // Watch (a post-copy runs here) starts counting the frames the tap drops
 // while the guest may be stuck; Unwatch counts them as dropped
-// "postcopy_stall".
+// "postcopy_stall". Meanwhile the guard is armed: should this agent die,
+// the program holds the guest's traffic from the next frame on (see
+// guard).
 func (h *Handoff) Watch(ctx context.Context, spec api.VMSpec, prior *api.HandoffStats) error {
 	v, err := h.lookup(spec)
 	if err != nil {
@@ -29,13 +31,40 @@ func (h *Handoff) Watch(ctx context.Context, spec api.VMSpec, prior *api.Handoff
 		// and its own watch's) is in its account already.
 		base = min(base, prior.Dropped[dropTapFull]+prior.Dropped[dropStall])
 	}
+	g, err := openGuard(tap)
+	if err != nil {
+		return fmt.Errorf("vm %s: %w", spec.Name, err)
+	}
 	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := h.d.maps.update(v.key, func(st *vmState) { st.GuardPort = uint32(g.port) }); err != nil {
+		g.close()
+		return fmt.Errorf("vm %s: arming the guard: %w", spec.Name, err)
+	}
+	v.guard.close() // a previous Watch's
+	v.guard = g
 	v.stall = stallWatch{on: true, base: base}
-	v.mu.Unlock()
 	return nil
 }
 
-// Unwatch ends Watch and counts what the tap dropped meanwhile.
+// disarm (v.mu held) lets go of the guard: the program stops looking
+// before the socket goes.
+func (h *Handoff) disarm(v *vmEntry) error {
+	if v.guard == nil {
+		return nil
+	}
+	err := h.d.maps.update(v.key, func(st *vmState) { st.GuardPort = 0 })
+	if err != nil {
+		// Left armed, the closed socket would hold the traffic for good.
+		return fmt.Errorf("disarming the guard: %w", err)
+	}
+	v.guard.close()
+	v.guard = nil
+	return nil
+}
+
+// Unwatch ends Watch (disarms the guard) and counts what the tap dropped
+// meanwhile.
 func (h *Handoff) Unwatch(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.lookup(spec)
 	if err != nil {
@@ -55,7 +84,11 @@ func (h *Handoff) Unwatch(ctx context.Context, spec api.VMSpec) error {
 	v.mu.Lock()
 	w, tap := v.stall, v.tap.Name
 	v.stall = stallWatch{}
+	err = h.disarm(v)
 	v.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("vm %s: %w", spec.Name, err)
+	}
 	if !w.on {
 		return nil
 	}

@@ -108,6 +108,7 @@ func (s *stats) snapshot(cur vmCounters, highWater int64, now time.Time) api.Han
 	out.Forwarded = d.Forwarded
 	out.ForwardedIn = d.ForwardedIn
 	out.ARPAnswered = d.ArpAnswered
+	out.GuardTripped = d.GuardTripped
 	if highWater > out.HighWaterBytes {
 		out.HighWaterBytes = highWater
 	}

@@ -108,11 +108,12 @@ func TestIntegrationPostcopyRecovery(t *testing.T) {
 			dropped := droppedIn(rec.Handoff, dm.Handoff)
 			got := guestOn(ctx, t, env, to, "fw1")
 			var byReason map[string]uint64
+			var tripped uint64
 			if dm.Handoff != nil {
-				byReason = dm.Handoff.Destination.Dropped
+				byReason, tripped = dm.Handoff.Destination.Dropped, dm.Handoff.Destination.GuardTripped
 			}
-			t.Logf("dropped %d in all (destination: %v); in the guest: %s; TWAMP sent %d lost %d dup %d reordered %d, largest gap %v",
-				dropped, byReason, guestDrops(last, got), rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, time.Duration(rep.LargestGap))
+			t.Logf("dropped %d in all (destination: %v); guard tripped %d; in the guest: %s; TWAMP sent %d lost %d dup %d reordered %d, largest gap %v",
+				dropped, byReason, tripped, guestDrops(last, got), rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, time.Duration(rep.LargestGap))
 			switch {
 			case rep.Sent == 0 || uint64(rep.Lost) > dropped:
 				t.Fatalf("TWAMP lost %d of %d, more than the %d frames the dataplanes counted as dropped", rep.Lost, rep.Sent, dropped)

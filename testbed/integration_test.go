@@ -89,6 +89,21 @@ func dumpLogs(t *testing.T, env Env) {
 	t.Helper()
 	logs, _ := filepath.Glob(filepath.Join(env.RunDir, "*", "migratord.log"))
 	cons, _ := filepath.Glob(filepath.Join(env.RunDir, "*", "state", "vms", "*", "console.log"))
+	for _, p := range logs {
+		// The agents' warnings and errors from every run (the log is
+		// appended to across restarts), then the tail.
+		b, _ := os.ReadFile(p)
+		var warn []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+				warn = append(warn, l)
+			}
+		}
+		if len(warn) > 300 {
+			warn = warn[len(warn)-300:]
+		}
+		t.Logf("--- %s: warnings and errors ---\n%s", p, strings.Join(warn, "\n"))
+	}
 	for _, p := range append(logs, cons...) {
 		b, _ := os.ReadFile(p)
 		if len(b) > 6000 {

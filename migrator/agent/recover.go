@@ -99,6 +99,7 @@ func withRestart(stored *api.HandoffReport, now api.HandoffStats, source bool) *
 	}
 	s.Returned += now.Returned
 	s.Released += now.Released
+	s.GuardTripped += now.GuardTripped
 	if now.ReplayRate > 0 {
 		s.ReplayRate = now.ReplayRate
 	}

@@ -13,6 +13,10 @@ type HandoffStats struct {
 	ForwardedIn uint64 `json:"forwarded_in,omitempty"` // dest: stragglers received through the tunnel
 	Returned    uint64 `json:"returned,omitempty"`     // source rollback: frames put back into the source tap
 	ARPAnswered uint64 `json:"arp_answered,omitempty"` // dest: ARP requests for the guest answered by the host while its traffic was held
+	// GuardTripped (dest): times the dataplane found the agent gone during
+	// a post-copy and held the guest's traffic itself until the agent's
+	// next run.
+	GuardTripped uint64 `json:"guard_tripped,omitempty"`
 	// ReplayRate is the pace (frames/s, after a burst) of the last replay
 	// into a tap: the destination's release or the source's rollback.
 	ReplayRate float64 `json:"replay_rate,omitempty"`

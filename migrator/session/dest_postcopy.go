@@ -116,23 +116,30 @@ func (p *incomingPostcopy) wait(ctx context.Context) error {
 	defer tick.Stop()
 	paused := false
 	var unpaused chan struct{} // closed once the traffic held during a pause is released
-	p.pauser(ctx, pauseWait, func(pz handoff.Pauser, ctx context.Context, spec api.VMSpec) error {
-		return pz.Watch(ctx, spec, p.prior)
-	})
 	hold := func() {
 		if !paused {
 			paused = true
-			p.pause(ctx)
+			p.pause(context.WithoutCancel(ctx))
 		}
 	}
 	if p.takenOver {
-		// Held by the previous run (a graceful stop), or to be held now
-		// (it was killed): released once QEMU says the stream runs again,
+		// Held by the previous run (a graceful stop) or by the dataplane's
+		// guard (it died): released once QEMU says the stream runs again,
 		// whichever status this run sees first (a quick Recover may
-		// resume it before a poll ever sees postcopy-paused).
+		// resume it before a poll ever sees postcopy-paused). Held before
+		// this run's guard is armed, so no frame passes in between.
 		hold()
 	}
+	p.pauser(ctx, pauseWait, func(pz handoff.Pauser, ctx context.Context, spec api.VMSpec) error {
+		return pz.Watch(ctx, spec, p.prior)
+	})
 	defer func() {
+		if ctx.Err() != nil && !paused {
+			// The agent stops: the stream ends with it, and the guest
+			// stalls. Its traffic is held (the pinned ring keeps what
+			// comes) before the guard goes, for the next run to release.
+			hold()
+		}
 		if unpaused != nil {
 			<-unpaused // the account that follows counts the release
 		}

@@ -58,9 +58,7 @@ func (d *dest) running(ctx context.Context) {
 		// The agent stops: the record stays in post-copy, and the next
 		// run takes the recovery over (Server.ResumePostcopy). The guest
 		// stalls once its stream ends with this run: its traffic is held
-		// meanwhile (the pinned ring keeps what comes) for the next run
-		// to release.
-		d.pc.pause(context.WithoutCancel(ctx))
+		// (incomingPostcopy.wait) for the next run to release.
 		d.log.Warn("agent stopping during post-copy: left for the next run to resume", "err", pcErr)
 		d.handoffStats()
 		return
