@@ -314,6 +314,54 @@ func TestPrivGuardHoldsWhenAgentGone(t *testing.T) {
 	}
 }
 
+// The destination's agent dies while it releases what a paused post-copy
+// held (RELEASE): the program keeps capturing, the new process adopts the
+// entry in RELEASE, and the resumed post-copy's Pause/Unpause finish the
+// release in order before new frames pass.
+func TestPrivRestartDuringRelease(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	pin := filepath.Join(os.Getenv("DPT_BPFFS"), "host")
+	d1, tap, r := childSetup(t, Config{PinDir: pin})
+	s := newSender(t, os.Getenv("DPT_CLIENT"), "vc")
+	s.mustSend(t, 2)
+	wantSeq(t, r.waitFor(t, 2), seqs(tagClient, 1, 2))
+	// Held, then a release that had injected nothing when its agent died:
+	// the two frames it had taken die with it.
+	setMode := func(m mode) {
+		if err := d1.maps.update(keyOf(vmMAC), func(st *vmState) { st.Mode = m }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setMode(modeHold)
+	s.mustSend(t, 2)
+	waitConsumed(t, d1, 2)
+	setMode(modeRelease)
+	if err := d1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 3) // released 0 < captured 2: RELEASE captures them
+	waitPinnedCaptured(t, pin, 5)
+	d2, h := restarted(ctx, t, pin, tap, modeRelease)
+	if err := h.Pause(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Unpause(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	waitMode(t, d2, modePass, func() { s.send(1) })
+	s.mustSend(t, 2)
+	want := append(seqs(tagClient, 1, 2), seqs(tagClient, 5, s.seq)...)
+	wantSeq(t, r.waitFor(t, len(want)), want)
+	if st := h.Stats(testSpec); st.Dropped[dropRestart] != 2 || st.DroppedTotal() != 2 {
+		t.Fatalf("stats after the restart: %+v, want the 2 frames the first run took dropped", st)
+	}
+}
+
 // The source's agent dies in BUFFER (it had stopped the guest): the frames
 // it had taken are lost and counted (dropped "restart"); while no process
 // runs the program still captures; the new process adopts the entry and,

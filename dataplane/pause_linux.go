@@ -119,9 +119,10 @@ func (h *Handoff) Pause(ctx context.Context, spec api.VMSpec) error {
 	if err != nil || !exists {
 		return err
 	}
-	if st.Mode == modeHold && v.role != roleDest && v.release.done == nil {
-		// A previous run paused it and died: release it with the rest.
-		v.paused = true
+	if (st.Mode == modeHold || st.Mode == modeRelease) && v.role != roleDest && v.release.done == nil {
+		// A previous run paused it, or was releasing it, and died (or its
+		// guard held it): this run's Unpause releases it, in order.
+		v.paused, v.discard = true, false
 		return nil
 	}
 	if st.Mode != modePass || v.release.done != nil {

@@ -185,14 +185,14 @@ func TestIntegrationSoak(t *testing.T) {
 		time.Sleep(2 * time.Second) // traffic after the move
 		samples := s.Stop()
 		rep := verify.Analyze(samples, nil, verify.Limits{})
-		dropped := droppedBy(ctx, env, from, to, m.ID)
+		dropped, why := droppedBy(ctx, env, from, to, m.ID)
 		got = guestOn(ctx, t, env, where, "fw1")
 		// A guest slowed by a broken, paced post-copy may drop in its own
 		// queues what the host delivered: its kernel counts those.
 		inGuest := guestDropped(last, got)
-		t.Logf("move %d %s→%s, %s: %s (%s): runs on %s; TWAMP sent %d lost %d dup %d reordered %d, largest gap %v; dropped %d, in the guest %d (%s)",
+		t.Logf("move %d %s→%s, %s: %s (%s): runs on %s; TWAMP sent %d lost %d dup %d reordered %d, largest gap %v; dropped %d [%s], in the guest %d (%s)",
 			i+1, from, to, name, rec.State, rec.Reason, where, rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered,
-			time.Duration(rep.LargestGap), dropped, inGuest, guestDrops(last, got))
+			time.Duration(rep.LargestGap), dropped, why, inGuest, guestDrops(last, got))
 		switch {
 		case rec.State != api.MigrationCompleted && (rec.State != api.MigrationFailed || rec.Reason == ""):
 			t.Fatalf("move %d (%s): record %s (%q): want completed, or failed with a reason", i+1, name, rec.State, rec.Reason)
@@ -227,7 +227,7 @@ func settledRecord(ctx context.Context, t *testing.T, c *api.Client, id string) 
 
 // droppedBy is what both ends' records of migration id say their
 // dataplanes dropped.
-func droppedBy(ctx context.Context, env Env, from, to, id string) uint64 {
+func droppedBy(ctx context.Context, env Env, from, to, id string) (uint64, string) {
 	var src, dst *api.HandoffReport
 	if m, err := api.NewClient(env.Socket(from)).GetMigration(ctx, id); err == nil {
 		src = m.Handoff
@@ -235,7 +235,22 @@ func droppedBy(ctx context.Context, env Env, from, to, id string) uint64 {
 	if m, err := api.NewClient(env.Socket(to)).GetMigration(ctx, id); err == nil {
 		dst = m.Handoff
 	}
-	return droppedIn(src, dst)
+	var why []string
+	if src != nil && len(src.Source.Dropped) > 0 {
+		why = append(why, fmt.Sprintf("source %v", src.Source.Dropped))
+	}
+	if d := dst; d != nil || src != nil {
+		if d == nil {
+			d = src
+		}
+		if len(d.Destination.Dropped) > 0 {
+			why = append(why, fmt.Sprintf("destination %v", d.Destination.Dropped))
+		}
+		if d.Destination.GuardTripped > 0 {
+			why = append(why, fmt.Sprintf("guard tripped %d", d.Destination.GuardTripped))
+		}
+	}
+	return droppedIn(src, dst), strings.Join(why, ", ")
 }
 
 // droppedIn is what the source's report says its end dropped plus what the
