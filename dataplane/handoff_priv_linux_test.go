@@ -300,18 +300,25 @@ func TestPrivGuardHoldsWhenAgentGone(t *testing.T) {
 	if ctr, _ := d2.maps.countersOf(keyOf(vmMAC)); ctr.GuardTripped != 1 {
 		t.Fatalf("guard_tripped %d, want 1", ctr.GuardTripped)
 	}
+	resumeTakenOver(ctx, t, d2, h, s)
+	wantSeq(t, r.waitFor(t, s.seq), seqs(tagClient, 1, s.seq))
+	if st := h.Stats(testSpec); st.DroppedTotal() != 0 {
+		t.Fatalf("stats after the restart: %+v, want nothing dropped", st)
+	}
+}
+
+// resumeTakenOver is what the run that takes a paused post-copy over does
+// once it resumes (Pause, Unpause), then PASS, and two frames after it.
+func resumeTakenOver(ctx context.Context, t *testing.T, d *Dataplane, h *Handoff, s *sender) {
+	t.Helper()
 	if err := h.Pause(ctx, testSpec); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Unpause(ctx, testSpec); err != nil {
 		t.Fatal(err)
 	}
-	waitMode(t, d2, modePass, func() { s.send(1) })
+	waitMode(t, d, modePass, func() { s.send(1) })
 	s.mustSend(t, 2)
-	wantSeq(t, r.waitFor(t, s.seq), seqs(tagClient, 1, s.seq))
-	if st := h.Stats(testSpec); st.DroppedTotal() != 0 {
-		t.Fatalf("stats after the restart: %+v, want nothing dropped", st)
-	}
 }
 
 // The destination's agent dies while it releases what a paused post-copy
@@ -347,14 +354,7 @@ func TestPrivRestartDuringRelease(t *testing.T) {
 	s.mustSend(t, 3) // released 0 < captured 2: RELEASE captures them
 	waitPinnedCaptured(t, pin, 5)
 	d2, h := restarted(ctx, t, pin, tap, modeRelease)
-	if err := h.Pause(ctx, testSpec); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Unpause(ctx, testSpec); err != nil {
-		t.Fatal(err)
-	}
-	waitMode(t, d2, modePass, func() { s.send(1) })
-	s.mustSend(t, 2)
+	resumeTakenOver(ctx, t, d2, h, s)
 	want := append(seqs(tagClient, 1, 2), seqs(tagClient, 5, s.seq)...)
 	wantSeq(t, r.waitFor(t, len(want)), want)
 	if st := h.Stats(testSpec); st.Dropped[dropRestart] != 2 || st.DroppedTotal() != 2 {
