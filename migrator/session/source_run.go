@@ -49,6 +49,11 @@ func (s *source) run(ctx, pctx context.Context) error {
 	if err := s.waitReady(ctx); err != nil {
 		return err
 	}
+	// The main channel's stream opens while QEMU is set up: QEMU's first
+	// writes would otherwise wait for a lane's TCP and TLS handshakes.
+	// Once Ready, the destination knows the session and takes it.
+	first := s.preopen(pctx)
+	defer func() { discardOpened(first) }() // unless acceptChannels took it
 
 	if err := setCapabilities(ctx, cfg.Guest, caps); err != nil {
 		return fmt.Errorf("%w: %w", api.ErrQEMU, err)
@@ -65,7 +70,8 @@ func (s *source) run(ctx, pctx context.Context) error {
 		return fmt.Errorf("listening for qemu's migration stream: %w", err)
 	}
 	defer ln.Close() // removes sock
-	go s.acceptChannels(pctx, ln)
+	go s.acceptChannels(pctx, ln, first)
+	first = nil
 
 	// Subscribed for the session's life (pctx): a recovered post-copy
 	// goes on watching them.
@@ -111,25 +117,67 @@ func (s *source) waitReady(ctx context.Context) error {
 	}
 }
 
+// openedChannel is a channel's stream opened ahead of QEMU's connection.
+type openedChannel struct {
+	st  Stream
+	via string
+	err error
+}
+
+// preopen opens channel 0's stream in the background; acceptChannels takes
+// it for QEMU's first connection.
+func (s *source) preopen(ctx context.Context) <-chan openedChannel {
+	out := make(chan openedChannel, 1)
+	go func() {
+		st, via, err := s.openChannel(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: s.cfg.ID, Channel: 0})
+		out <- openedChannel{st, via, err}
+	}()
+	return out
+}
+
+// discardOpened closes the stream preopen opens, once open (nil: none).
+func discardOpened(first <-chan openedChannel) {
+	if first == nil {
+		return
+	}
+	go func() {
+		if o := <-first; o.err == nil {
+			o.st.Close()
+		}
+	}()
+}
+
 // acceptChannels turns each connection QEMU opens into a QEMU stream, in
-// accept order: 0 is the main channel.
-func (s *source) acceptChannels(ctx context.Context, ln net.Listener) {
+// order: the i-th connection is channel i (0 the main channel, then the
+// multifd ones), channel 0's stream the one preopen opened (if it could).
+// A stream opened for a connection that never came is closed.
+func (s *source) acceptChannels(ctx context.Context, ln net.Listener, first <-chan openedChannel) {
+	defer func() { discardOpened(first) }()
 	for i := 0; ; i++ {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		st, via, err := s.openChannel(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: s.cfg.ID, Channel: uint16(i)})
-		if err != nil {
-			s.log.Warn("opening qemu stream", "channel", i, "err", err)
+		var o openedChannel
+		if i == 0 && first != nil {
+			o, first = <-first, nil
+			if o.err != nil {
+				s.log.Warn("opening the main channel's stream ahead", "err", o.err)
+			}
+		}
+		if o.st == nil {
+			o.st, o.via, o.err = s.openChannel(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: s.cfg.ID, Channel: uint16(i)})
+		}
+		if o.err != nil {
+			s.log.Warn("opening qemu stream", "channel", i, "err", o.err)
 			c.Close()
 			continue
 		}
-		s.log.Info("qemu channel open", "channel", i, "pipe", via)
-		go func(i int) {
+		s.log.Info("qemu channel open", "channel", i, "pipe", o.via)
+		go func(i int, st Stream) {
 			sent, recv, err := pipe(ctx, c, st, s.gate)
 			s.log.Debug("qemu channel done", "channel", i, "sent", sent, "received", recv, "err", err)
-		}(i)
+		}(i, o.st)
 	}
 }
 
