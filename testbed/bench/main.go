@@ -45,6 +45,7 @@ func main() {
 
 type options struct {
 	runs      int
+	warmup    int // moves per method before the counted runs
 	jsonOut   string
 	runDir    string
 	imageDir  string
@@ -64,6 +65,7 @@ func parse(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	env, _ := testbed.FindEnv()
 	fs.IntVar(&o.runs, "runs", 3, "migrations per guest and method")
+	fs.IntVar(&o.warmup, "warmup", 1, "migrations per guest and method before the counted runs, not counted (a freshly booted guest's first move pays cold memory and new connections)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.runDir, "run-dir", "/run/nfb", "state of the bench's guests (removed at exit)")
 	fs.StringVar(&o.imageDir, "image-dir", env.ImageDir, "guest images (make image)")
@@ -88,6 +90,9 @@ func parse(args []string) (options, error) {
 		o.migratord = abs
 	}
 	o.guests, o.methods = strings.Split(*g, ","), strings.Split(*m, ",")
+	if o.warmup < 0 {
+		return o, fmt.Errorf("--warmup %d: want 0 or more", o.warmup)
+	}
 	if o.runs < 1 {
 		return o, errors.New("--runs must be at least 1")
 	}
@@ -163,15 +168,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	}
 	var runs []Run
 	for _, g := range gs {
-		rs, err := benchGuest(ctx, log, g, hosts, ms, o.runs, set)
+		rs, err := benchGuest(ctx, log, g, hosts, ms, o.warmup, o.runs, set)
 		runs = append(runs, rs...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", g.Label, err)
 		}
 	}
 	rows := summarise(runs, baselines)
-	fmt.Fprintf(stdout, "live migration, median [min-max] of %d runs; QEMU max-bandwidth %d MiB/s and downtime-limit %v for every method; wire = source uplink tx+rx\n",
-		o.runs, o.bandwidth>>20, o.downtime)
+	fmt.Fprintf(stdout, "live migration, median [min-max] of %d runs after %d warm-up move(s) per method (not counted); QEMU max-bandwidth %d MiB/s and downtime-limit %v for every method; wire = source uplink tx+rx\n",
+		o.runs, o.warmup, o.bandwidth>>20, o.downtime)
 	fmt.Fprintf(stdout, "%s; every source QEMU quits as its guest runs at the destination\n", mem)
 	printTable(stdout, rows, baselines)
 	if slices.ContainsFunc(rows, func(r Row) bool { return r.Record != nil }) {
@@ -189,7 +194,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	}
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{
-			"runs_per_config": o.runs, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(),
+			"runs_per_config": o.runs, "warmup_per_config": o.warmup, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(),
 			"summary": rows, "runs": runs, "memory_touch": mem,
 		}, "", "  ")
 		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
@@ -201,13 +206,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 
 // benchGuest migrates g with every method: per family of methods it
 // boots the guest on the first host with the family's first method and
-// moves it back and forth, each method of the family in turn, runs times,
-// then stops it (one guest runs at a time: the machine is small).
-func benchGuest(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, runs int, set Settings) ([]Run, error) {
+// moves it back and forth, each method of the family in turn, warmup
+// times uncounted then runs times, then stops it (one guest runs at a time: the machine is small).
+func benchGuest(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, warmup, runs int, set Settings) ([]Run, error) {
 	var out []Run
 	port := 49000
 	for _, fam := range families(ms) {
-		rs, err := benchFamily(ctx, log, g, hosts, fam, runs, set, &port)
+		rs, err := benchFamily(ctx, log, g, hosts, fam, warmup, runs, set, &port)
 		out = append(out, rs...)
 		if err != nil {
 			return out, err
@@ -232,7 +237,7 @@ func families(ms []Method) [][]Method {
 	return out
 }
 
-func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, runs int, set Settings, port *int) ([]Run, error) {
+func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, warmup, runs int, set Settings, port *int) ([]Run, error) {
 	spec := g.Spec()
 	from := hosts[0]
 	guest, err := ms[0].Boot(ctx, spec, from)
@@ -246,7 +251,7 @@ func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, 
 	}
 	log.Info("guest ready", "guest", g.Label, "host", from.Name, "family", ms[0].Family(), "wss_pages", before.WSSPages)
 	var out []Run
-	for n := 1; n <= runs; n++ {
+	for n := 1 - warmup; n <= runs; n++ { // n < 1: warm-up moves
 		for _, m := range ms {
 			to := hosts[0]
 			if from == hosts[0] {
@@ -260,6 +265,10 @@ func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, 
 			}
 			if err != nil {
 				return out, fmt.Errorf("%s run %d: %w", m.Name(), n, err)
+			}
+			if n < 1 {
+				log.Info("warm-up move (not counted)", "guest", g.Label, "method", m.Name(), "total", r.TotalTime)
+				continue
 			}
 			r.Guest, r.N = g.Label, n
 			log.Info("migrated", "guest", g.Label, "method", m.Name(), "run", n, "from", r.From, "to", r.To,
