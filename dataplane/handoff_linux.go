@@ -230,7 +230,9 @@ func (h *Handoff) adopt() error {
 			}
 			v.log.Warn("the previous run died while a post-copy ran here: the guest's traffic is held until the post-copy resumes",
 				"held_since_its_death", st.Mode == modeHold)
-			st.Mode = modeHold
+			if st.Mode == modePass {
+				st.Mode = modeHold // as written above
+			}
 		}
 		v.discard = !capturing(st.Mode) // records for a flush that went with the previous run
 		if capturing(st.Mode) {

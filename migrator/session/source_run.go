@@ -165,7 +165,7 @@ func (s *source) acceptChannels(ctx context.Context, ln net.Listener, first <-ch
 				s.log.Warn("opening the main channel's stream ahead", "err", o.err)
 			}
 		}
-		if o.st == nil {
+		if o.st == nil || o.err != nil { // none ahead, or it failed: once more, now
 			o.st, o.via, o.err = s.openChannel(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: s.cfg.ID, Channel: uint16(i)})
 		}
 		if o.err != nil {
