@@ -14,10 +14,17 @@ type Recorder func(m api.Migration, persist bool)
 
 // record is a session's migration record, guarded for the session and its
 // helpers, reported through a Recorder.
+//
+// Reports leave in the order their changes were made: a later snapshot
+// stored before an earlier one would be overwritten by it, and a store
+// that lost "committed" to a stale write would let a restarted agent
+// resume a guest the destination runs. So out runs under outMu, taken
+// before mu is released.
 type record struct {
-	mu  sync.Mutex
-	m   api.Migration
-	out Recorder
+	mu    sync.Mutex
+	outMu sync.Mutex
+	m     api.Migration
+	out   Recorder
 }
 
 func newRecord(m api.Migration, out Recorder) *record {
@@ -31,9 +38,38 @@ func newRecord(m api.Migration, out Recorder) *record {
 func (r *record) update(persist bool, fn func(m *api.Migration)) {
 	r.mu.Lock()
 	fn(&r.m)
+	r.report(persist)
+}
+
+// report hands the record to out in change order. Called with mu held;
+// releases it.
+func (r *record) report(persist bool) {
 	m := r.snapshot()
+	r.outMu.Lock()
 	r.mu.Unlock()
+	defer r.outMu.Unlock()
 	r.out(m, persist)
+}
+
+// commit marks the record committed once store has taken it so; nothing
+// else is reported in between, so no earlier snapshot can land on top of
+// the stored commit. On error the record stays uncommitted.
+func (r *record) commit(store func(api.Migration) error) error {
+	r.mu.Lock()
+	m := r.snapshot()
+	m.Committed = true
+	r.outMu.Lock() // after any report under way: it holds an older snapshot
+	if err := store(m); err != nil {
+		r.outMu.Unlock()
+		r.mu.Unlock()
+		return err
+	}
+	r.m.Committed = true
+	m = r.snapshot()
+	r.mu.Unlock()
+	defer r.outMu.Unlock()
+	r.out(m, false) // stored above
+	return nil
 }
 
 // phase ends the open phase (if any) and opens name at t. Phases never

@@ -96,13 +96,10 @@ func (s *source) commit() error {
 	}
 	// Stored first: an agent that restarts after this must not resume
 	// the guest here on its own. Not stored: not committed (rolled back).
-	m := s.rec.get()
-	m.Committed = true
-	if err := s.cfg.Commit(m); err != nil {
+	if err := s.rec.commit(s.cfg.Commit); err != nil {
 		return fmt.Errorf("%w: %w", api.ErrMigration, err)
 	}
 	s.advance(srcCommitted)
-	s.rec.update(false, func(m *api.Migration) { m.Committed = true }) // stored by Commit
 	s.log.Info("commit sent")
 	if err := wire.WriteMessage(s.ctl, wire.Commit{}); err != nil {
 		return fmt.Errorf("%w: sending commit to %s: %w", api.ErrPeer, s.cfg.Request.To, err)
