@@ -32,11 +32,12 @@ type source struct {
 
 	phase sourcePhase // advance moves it
 	// Facts the phase does not tell:
-	postcopy     bool // post-copy started: no way back, whatever the destination says
-	completed    bool // QEMU completed: the source QEMU may quit
-	destAborted  bool // the destination sent Abort: it has no guest
-	agentStopped bool // stopGuest stopped the guest (not QEMU)
-	begun        bool // Handoff.Begin succeeded: the record carries its account
+	postcopy     bool            // post-copy started: no way back, whatever the destination says
+	completed    bool            // QEMU completed: the source QEMU may quit
+	summary      <-chan struct{} // closed once readSummary is done (nil: not started)
+	destAborted  bool            // the destination sent Abort: it has no guest
+	agentStopped bool            // stopGuest stopped the guest (not QEMU)
+	begun        bool            // Handoff.Begin succeeded: the record carries its account
 
 	bandwidth   uint64            // the pace of QEMU's channels now (gate.setRate); 0: unpaced
 	gate        *gate             // paces QEMU's channels, and holds them while the agent stops the guest

@@ -19,6 +19,9 @@ func (s *source) moved(ctx context.Context, conn Conn) api.Migration {
 	s.startHandoff(ctx, conn)
 	s.waitHandoff()
 	s.handoffStats(true)
+	if s.summary != nil {
+		<-s.summary // it asks the source QEMU, bounded: before it quits
+	}
 	if err := bounded(ctx, 30*time.Second, s.cfg.Guest.Stop); err != nil {
 		s.log.Warn("quitting source qemu", "err", err)
 	}

@@ -62,11 +62,7 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		}
 		s.completed = true
 		s.pause.mark(&s.pause.done, time.Now())
-		if raw, err := queryMigrate(ctx, s.cfg.Guest); err == nil {
-			if sum, err := policy.ParseSummary(raw); err == nil {
-				s.rec.update(true, func(m *api.Migration) { sum.Fill(m) })
-			}
-		}
+		s.summary = s.readSummary(ctx)
 		s.log.Info("source qemu completed")
 		return s.commit()
 	case qmpcmd.MigrationPostcopyPaused:
@@ -105,4 +101,41 @@ func (s *source) commit() error {
 		return fmt.Errorf("%w: sending commit to %s: %w", api.ErrPeer, s.cfg.Request.To, err)
 	}
 	return nil
+}
+
+// Bounds of readSummary's polls.
+const (
+	summaryWait = time.Second
+	summaryPoll = 5 * time.Millisecond
+)
+
+// readSummary puts QEMU's account of the completed migration (times, RAM)
+// into the record, in the background: the commit must not wait for it.
+// QEMU 7.2 says completed a moment before it computes its times, so it
+// asks until total-time is set (bounded). The channel closes when done.
+func (s *source) readSummary(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*summaryWait) // a QMP call may hang
+		defer cancel()
+		deadline := time.Now().Add(summaryWait)
+		for {
+			raw, err := queryMigrate(ctx, s.cfg.Guest)
+			var sum policy.Summary
+			if err == nil {
+				sum, err = policy.ParseSummary(raw)
+			}
+			if err == nil && (sum.TotalTime > 0 || time.Now().After(deadline)) {
+				s.rec.update(true, func(m *api.Migration) { sum.Fill(m) })
+				return
+			}
+			if time.Now().After(deadline) {
+				s.log.Warn("no summary of the migration from qemu", "err", err)
+				return
+			}
+			time.Sleep(summaryPoll)
+		}
+	}()
+	return done
 }
