@@ -48,6 +48,9 @@ type fakeQEMU struct {
 	// noResume: migrate_cancel leaves the guest stopped (as QEMU does for
 	// a guest that was not running), so the rollback must cont it.
 	noResume bool
+	// timesLate: how many query-migrate answers after completed still
+	// carry no total-time (QEMU 7.2 computes it a moment later).
+	timesLate int
 	// postcopy, if set, makes the migration end in post-copy: both ends
 	// report postcopy-active (the destination paused, ready for cont)
 	// until postcopy is closed, then completed (failed if postcopyFail),
@@ -138,6 +141,10 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 		f.cmds = append(f.cmds, cmd)
 	}
 	status, run, throttle, trace, noResume := f.status, f.run, f.throttle, f.trace, f.noResume
+	late := cmd == qmpcmd.QueryMigrate && status == "completed" && f.timesLate > 0
+	if late {
+		f.timesLate--
+	}
 	syncs := max(f.syncs, 1)
 	if cmd == qmpcmd.MigrateSetParameters {
 		f.params = append(f.params, string(args))
@@ -156,6 +163,9 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 		}}
 		if status == "completed" {
 			r["downtime"] = 42
+		}
+		if late {
+			delete(r, "total-time")
 		}
 		if status == "active" && throttle > 0 {
 			r["cpu-throttle-percentage"] = throttle

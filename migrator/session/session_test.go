@@ -253,6 +253,18 @@ func TestThrottleKeptInRecord(t *testing.T) {
 	}
 }
 
+// QEMU 7.2 says completed a moment before it computes its times: the
+// record still gets them.
+func TestSummaryReadOnceTimesAreSet(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	src.timesLate = 3
+	m := mustMove(t, p.sourceConfig(src))
+	if m.TotalTime != api.Duration(1234*time.Millisecond) || m.QEMUDowntime != api.Duration(42*time.Millisecond) {
+		t.Errorf("record: total %v downtime %v, want 1.234s and 42ms", m.TotalTime, m.QEMUDowntime)
+	}
+}
+
 // A CA-valid host that names another host as the source in its Hello is
 // refused: the destination goes by the certificate, not by the message.
 func TestHelloNamingAnotherHostRefused(t *testing.T) {
