@@ -35,8 +35,9 @@ type dest struct {
 	pc       *incomingPostcopy // the post-copy under way, once the guest runs here
 	postcopy bool              // the guest started here with the incoming migration in post-copy
 	commitAt time.Time         // when Commit arrived: the destination's part of the pause starts
-	contAt   time.Time         // when cont returned: the guest runs here
+	contAt   time.Time         // when cont returned, or QEMU started the guest itself: the guest runs here
 	readyAt  time.Time         // when its QEMU was seen ready for cont
+	early    bool              // cont was sent while QEMU still loaded: it starts the guest itself when done
 	listenAt time.Time         // when its QEMU reported post-copy active (its discards done)
 
 	mu     sync.Mutex // guards phase and reason: status requests read them

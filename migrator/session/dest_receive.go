@@ -14,9 +14,11 @@ import (
 // committedPoll is the destination's poll interval once Commit arrived.
 const committedPoll = 5 * time.Millisecond
 
-// receive waits until the guest may start here: the incoming migration is
-// complete (or in post-copy with the guest's devices loaded), QEMU is paused,
-// and the source has sent Commit. Then it issues cont.
+// receive waits until the guest may start here: the source has sent
+// Commit, and the incoming migration is complete (or in post-copy with the
+// guest's devices loaded). At Commit it sends cont (startEarly), so QEMU
+// starts the guest itself when its load is done; a QEMU that stays paused
+// after all gets cont once it is ready.
 func (d *dest) receive(ctx context.Context) error {
 	g := d.guest
 	evctx, evcancel := context.WithCancel(ctx)
@@ -39,8 +41,19 @@ func (d *dest) receive(ctx context.Context) error {
 			d.log.Debug("polling destination qemu", "err", err)
 		}
 	}
+	var resumedAt time.Time // QEMU's RESUME: it started the guest itself
 	for {
 		committed := d.isCommitted()
+		if committed && rs == qmpcmd.RunStateRunning {
+			if resumedAt.IsZero() {
+				// Seen by a poll, whose query-migrate may have come
+				// before post-copy's listen: ask again.
+				if st, _, err := d.poll(ctx, incoming); err == nil {
+					incoming = st
+				}
+			}
+			break
+		}
 		if committed && rs == qmpcmd.RunStatePaused && (incoming == qmpcmd.MigrationCompleted || incoming == qmpcmd.MigrationPostcopyActive) {
 			break
 		}
@@ -90,8 +103,14 @@ func (d *dest) receive(ctx context.Context) error {
 				d.rec.update(true, func(m *api.Migration) { m.State = api.MigrationSwitchover })
 				// The guest is stopped everywhere now: every poll
 				// interval waited here adds to its blackout.
-				tick.Reset(committedPoll)
-				refresh()
+				if d.startEarly(ctx) {
+					// Events tell the rest; polls are the fallback,
+					// and each waits for QEMU's busy main thread.
+					tick.Reset(d.cfg.Poll)
+				} else {
+					tick.Reset(committedPoll)
+					refresh()
+				}
 			case wire.Abort:
 				return fmt.Errorf("%w: source aborted: %s", api.ErrMigration, m.Reason)
 			default:
@@ -100,11 +119,17 @@ func (d *dest) receive(ctx context.Context) error {
 		case e, ok := <-events:
 			if !ok {
 				events = nil
+			} else if e.Name == qmpcmd.EventResume && d.isCommitted() {
+				// After Commit only QEMU's autostart (startEarly) or
+				// that cont start the guest.
+				rs, resumedAt = qmpcmd.RunStateRunning, eventTime(e)
 			} else if st := eventStatus(e); st != "" {
 				d.noteListen(e)
 				incoming = st
-				if d.isCommitted() {
-					// QEMU sets the run state before it reports completed.
+				// QEMU sets the run state before it reports completed.
+				// A post-copy started early runs without a word from
+				// here: asking would only wait for its device load.
+				if d.isCommitted() && !(d.early && st == qmpcmd.MigrationPostcopyActive) {
 					refresh()
 				}
 			}
@@ -112,24 +137,36 @@ func (d *dest) receive(ctx context.Context) error {
 			refresh()
 		}
 	}
-	d.readyAt = time.Now()
-	d.postcopy = incoming == qmpcmd.MigrationPostcopyActive
-	for more := d.postcopy; more; {
-		// A poll may have shown post-copy before its event was read.
+	for more := true; more; {
+		// A poll may have shown post-copy, or the guest running, before
+		// the event was read.
 		select {
 		case e, ok := <-events:
 			if more = ok; ok {
 				d.noteListen(e)
+				if e.Name == qmpcmd.EventResume && resumedAt.IsZero() {
+					resumedAt = eventTime(e)
+				}
 			}
 		default:
 			more = false
 		}
 	}
-	d.log.Info("starting the guest", "incoming", incoming)
-	if err := cont(ctx, g); err != nil {
-		return fmt.Errorf("%w: cont: %w", api.ErrQEMU, err)
+	d.readyAt = time.Now()
+	d.postcopy = incoming == qmpcmd.MigrationPostcopyActive
+	if rs == qmpcmd.RunStateRunning {
+		if !resumedAt.IsZero() {
+			d.readyAt = resumedAt
+		}
+		d.contAt = d.readyAt
+		d.log.Info("guest started by qemu", "incoming", incoming)
+	} else {
+		d.log.Info("starting the guest", "incoming", incoming)
+		if err := cont(ctx, g); err != nil {
+			return fmt.Errorf("%w: cont: %w", api.ErrQEMU, err)
+		}
+		d.contAt = time.Now()
 	}
-	d.contAt = time.Now()
 	// The guest runs here: announce it (GARPs go out in the background).
 	if err := bounded(context.WithoutCancel(ctx), 10*time.Second, func(ctx context.Context) error {
 		return d.cfg.Handoff.Started(ctx, d.hello.Spec)
@@ -137,6 +174,38 @@ func (d *dest) receive(ctx context.Context) error {
 		d.log.Warn("hand-off started", "err", err)
 	}
 	return nil
+}
+
+// startEarly sends cont as soon as Commit is in, whatever QEMU is doing:
+// while it still loads the incoming migration (run state inmigrate),
+// qmp_cont only sets autostart, and QEMU starts the guest itself the
+// moment its load is done; once loaded, cont starts it at once. Either
+// way no poll has to see QEMU ready, and no cont has to wait for a main
+// thread busy with post-copy's pages (measured: 20-50 ms of the post-copy
+// pause). Only after Commit: the guest must not run here before the
+// source let it go. cont also activates block devices (bdrv_activate_all)
+// at once: these guests have none; a guest with disks would have to wait
+// for the source to release them. A precopy guest the source agent
+// stopped stays paused all the same (QEMU keeps the source's run state),
+// and receive sends cont again. It reports whether cont went through.
+func (d *dest) startEarly(ctx context.Context) bool {
+	err := bounded(ctx, 5*time.Second, func(ctx context.Context) error { return cont(ctx, d.guest) })
+	if err != nil {
+		d.log.Warn("cont at commit: polling for the guest instead", "err", err)
+		return false
+	}
+	d.early = true
+	return true
+}
+
+// eventTime is when QEMU emitted e, by its own clock (the event may wait
+// here while a poll waits for QEMU's busy main loop), never later than now.
+func eventTime(e qmpx.Event) time.Time {
+	now := time.Now()
+	if e.Time.IsZero() || e.Time.After(now) {
+		return now
+	}
+	return e.Time
 }
 
 // poll returns query-migrate's status, keeping the last one on error.
@@ -160,8 +229,5 @@ func (d *dest) noteListen(e qmpx.Event) {
 	if eventStatus(e) != qmpcmd.MigrationPostcopyActive || !d.listenAt.IsZero() {
 		return
 	}
-	d.listenAt = e.Time
-	if now := time.Now(); d.listenAt.IsZero() || d.listenAt.After(now) {
-		d.listenAt = now
-	}
+	d.listenAt = eventTime(e)
 }

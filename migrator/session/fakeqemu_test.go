@@ -57,8 +57,16 @@ type fakeQEMU struct {
 	// tracing "(postcopy-completed)" or "(postcopy-failed)" first.
 	postcopy     chan struct{}
 	postcopyFail bool
-	done         chan struct{}
-	doneOnce     sync.Once
+	// autostart: cont came while inmigrate, so the load's end starts the
+	// guest (RESUME) instead of leaving it paused, unless keepPaused (as
+	// QEMU keeps a precopy source's stopped run state).
+	autostart  bool
+	keepPaused bool
+	// loaded, if set, holds the destination's load (inmigrate) after the
+	// stream ended until it is closed.
+	loaded   chan struct{}
+	done     chan struct{}
+	doneOnce sync.Once
 }
 
 func newFakeQEMU(t *testing.T, role string) *fakeQEMU {
@@ -114,10 +122,17 @@ func (f *fakeQEMU) set(status, run string) {
 	if status != "" {
 		f.status = status
 	}
+	started := false
+	if run == "paused" && f.run == "inmigrate" && f.autostart && !f.keepPaused {
+		run, started = "running", true
+	}
 	if run != "" {
 		f.run = run
 	}
 	f.mu.Unlock()
+	if started {
+		f.srv.Emit(qmpcmd.EventResume, nil)
+	}
 	if status != "" {
 		f.srv.Emit("MIGRATION", map[string]string{"status": status})
 	}
@@ -206,7 +221,15 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 				return nil, err
 			}
 		}
+		f.mu.Lock()
+		if f.run == "inmigrate" {
+			f.autostart = true
+			f.mu.Unlock()
+			return nil, nil
+		}
+		f.mu.Unlock()
 		f.set("", "running")
+		f.srv.Emit(qmpcmd.EventResume, nil)
 		return nil, nil
 	}
 	return nil, fmt.Errorf("The command %s has not been found", cmd)
@@ -316,6 +339,16 @@ func (f *fakeQEMU) incoming(ln net.Listener) {
 	}
 	c.Write([]byte("SHUT"))
 	c.(*net.UnixConn).CloseWrite()
+	f.mu.Lock()
+	loaded := f.loaded
+	f.mu.Unlock()
+	if loaded != nil {
+		select {
+		case <-loaded:
+		case <-f.done:
+			return
+		}
+	}
 	if f.endPostcopy("paused") {
 		return
 	}

@@ -108,6 +108,8 @@ type fakeAgent struct {
 	trace        func(string)
 	postcopy     chan struct{}
 	postcopyFail bool
+	loaded       chan struct{}
+	keepPaused   bool
 }
 
 func (a *fakeAgent) Admit(spec api.VMSpec) error {
@@ -125,6 +127,7 @@ func (a *fakeAgent) Launch(ctx context.Context, spec api.VMSpec) (Guest, string,
 	a.mu.Lock()
 	g.mu.Lock()
 	g.onCont, g.trace, g.postcopy, g.postcopyFail = a.onCont, a.trace, a.postcopy, a.postcopyFail
+	g.loaded, g.keepPaused = a.loaded, a.keepPaused
 	g.mu.Unlock()
 	a.guests = append(a.guests, g)
 	a.mu.Unlock()

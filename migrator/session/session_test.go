@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -283,5 +285,48 @@ func TestHelloNamingAnotherHostRefused(t *testing.T) {
 	}
 	if p.agent.guest() != nil {
 		t.Error("destination launched a guest for a hello naming another host")
+	}
+}
+
+// Commit reaches a destination QEMU still loading: cont goes at once, and
+// QEMU starts the guest itself when its load is done (one cont); or, when
+// QEMU keeps the guest paused after all (a precopy whose source the agent
+// stopped), a second cont starts it.
+func TestDestinationStartsEarly(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("kept_paused=%v", keep), func(t *testing.T) {
+			p := newPair(t)
+			src := newFakeQEMU(t, "source")
+			loaded := make(chan struct{})
+			var once sync.Once
+			var first string // the run state the first cont met
+			p.agent.loaded, p.agent.keepPaused = loaded, keep
+			p.agent.onCont = func() error {
+				once.Do(func() {
+					first = p.agent.guest().runState()
+					close(loaded)
+				})
+				return nil
+			}
+			mustMove(t, p.sourceConfig(src))
+			waitFor(t, "destination record completed", func() bool {
+				return p.agent.record("hostA-1").State == api.MigrationCompleted
+			})
+			dst := p.agent.guest()
+			conts := 0
+			for _, c := range dst.commands() {
+				if c == qmpcmd.Cont {
+					conts++
+				}
+			}
+			want := 1
+			if keep {
+				want = 2
+			}
+			if first != qmpcmd.RunStateInmigrate || conts != want || dst.runState() != qmpcmd.RunStateRunning {
+				t.Fatalf("destination commands %q, first cont in %s, run state %s: want the first in inmigrate, %d cont and running",
+					dst.commands(), first, dst.runState(), want)
+			}
+		})
 	}
 }

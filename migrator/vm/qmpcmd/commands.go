@@ -39,8 +39,9 @@ const (
 // Run states (StatusInfo.Status) and migration states (MigrateInfo.Status,
 // EventMigration's status) the session tells apart.
 const (
-	RunStateRunning = "running"
-	RunStatePaused  = "paused"
+	RunStateRunning   = "running"
+	RunStatePaused    = "paused"
+	RunStateInmigrate = "inmigrate" // an incoming migration still loading
 
 	MigrationActive          = "active"
 	MigrationPreSwitchover   = "pre-switchover"
