@@ -48,9 +48,10 @@ type Migration struct {
 	QEMUDowntime Duration `json:"qemu_downtime"`
 	// Paused is how long the guest ran nowhere: from its stop on the
 	// source (QEMU's STOP, or the agent's own stop when it decides the
-	// switchover, which QEMU's downtime does not count) until the
-	// destination's cont returned (the source hears it in Running, less
-	// how long the guest had run by then). 0 if unknown.
+	// switchover, which QEMU's downtime does not count) until the guest
+	// ran at the destination: QEMU's RESUME there, or its cont returned
+	// (the source hears it in Running, less how long the guest had run
+	// by then). 0 if unknown.
 	Paused Duration `json:"paused,omitempty"`
 	// PausedParts is where Paused went; nil if unknown.
 	PausedParts *PauseParts `json:"paused_parts,omitempty"`
@@ -93,11 +94,13 @@ type PauseParts struct {
 	// destination QEMU's answer once it loaded everything (in post-copy:
 	// until post-copy was active).
 	Completion Duration `json:"completion"`
-	// Destination: Commit until the destination's cont returned: its QEMU
-	// loading what was still in flight, then cont.
+	// Destination: Commit until the guest ran at the destination: its
+	// QEMU loading what was still in flight, then starting it (by itself,
+	// from the cont sent at Commit, or by a cont once it was ready).
 	Destination Duration `json:"destination"`
-	// DestinationReady is the part of Destination until its QEMU was ready
-	// for cont; the rest is cont itself. 0 if the destination did not say.
+	// DestinationReady is the part of Destination until its QEMU was ready;
+	// the rest is a cont it still needed (none when QEMU started the guest
+	// itself). 0 if the destination did not say.
 	DestinationReady Duration `json:"destination_ready,omitempty"`
 	// DestinationListening, in post-copy, is the part of DestinationReady
 	// until the destination QEMU reported post-copy active: the pages in

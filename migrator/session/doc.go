@@ -22,9 +22,10 @@
 // holding the VM's packets (Handoff.Prepare), starting QEMU with
 // "-incoming defer -S", setting the same capabilities and
 // migrate-incoming on a unix socket; it connects the QEMU streams to that
-// socket strictly in channel order, and once the incoming migration is
-// complete and the source has sent Commit, it issues cont, announces the
-// guest (Handoff.Started) and answers Running; it injects the flush
+// socket strictly in channel order. When the source sends Commit it
+// issues cont at once (QEMU, still loading, starts the guest itself when
+// its load is done; one that stays paused gets cont again once ready),
+// then announces the guest (Handoff.Started) and answers Running; it injects the flush
 // (Handoff.Flushed) right away, while a post-copy completes, and once both
 // are done sends its hand-off account (HandoffDone).
 //

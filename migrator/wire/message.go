@@ -54,13 +54,14 @@ type Commit struct{}
 
 // Running tells the source that the guest runs at the destination.
 type Running struct {
-	// Starting is how long the destination took from Commit until its
-	// cont returned (its QEMU loading what was in flight, then cont): its
-	// part of the guest's pause. 0 if it did not measure.
+	// Starting is how long the destination took from Commit until the
+	// guest ran there (its QEMU loading what was in flight, then starting
+	// it): its part of the guest's pause. 0 if it did not measure.
 	Starting api.Duration `json:"starting,omitempty"`
 	// Ready is the part of Starting until the destination's QEMU was ready
-	// for cont (in-flight data loaded, paused, its incoming migration
-	// complete or in post-copy): the rest is cont itself.
+	// (in-flight data loaded, its incoming migration complete or in
+	// post-copy): the rest is a cont it still needed (0 when QEMU started
+	// the guest itself).
 	Ready api.Duration `json:"ready,omitempty"`
 	// Listening, in post-copy, is the part of Ready until the destination's
 	// QEMU reported post-copy active: in-flight pages and QEMU's discards
