@@ -72,6 +72,9 @@ func (a *Agent) reserve(spec api.VMSpec) (*entry, error) {
 	if _, ok := a.vms[spec.Name]; ok {
 		return nil, fmt.Errorf("%w: %s", api.ErrExists, spec.Name)
 	}
+	if err := nicsSupported(spec); err != nil {
+		return nil, err
+	}
 	if err := a.addressConflict(spec); err != nil {
 		return nil, err
 	}
@@ -81,20 +84,38 @@ func (a *Agent) reserve(spec api.VMSpec) (*entry, error) {
 	return e, nil
 }
 
-// addressConflict reports another VM holding spec's MAC or IP. Failed VMs
-// hold no addresses (their tap and QEMU are gone). Called with a.mu held.
+// nicsSupported refuses what the spec may say but this agent cannot
+// build yet: NICs beyond the first, and host networks other than the
+// default (one bridge, one uplink).
+func nicsSupported(spec api.VMSpec) error {
+	if len(spec.NICs) > 0 {
+		return fmt.Errorf("%w: %d nics: this agent runs guests with one nic only", api.ErrInvalidSpec, len(spec.NICs)+1)
+	}
+	if spec.Network != "" {
+		return fmt.Errorf("%w: network %q: this agent has only its default network", api.ErrInvalidSpec, spec.Network)
+	}
+	return nil
+}
+
+// addressConflict reports another VM holding one of spec's NICs' MACs or
+// IPs. Failed VMs hold no addresses (their tap and QEMU are gone). Called
+// with a.mu held.
 func (a *Agent) addressConflict(spec api.VMSpec) error {
-	mac, _ := net.ParseMAC(spec.MAC)
-	ip := prefixAddr(spec.Address)
-	for name, e := range a.vms {
-		if e.rec.State == api.StateFailed {
-			continue
-		}
-		if m, err := net.ParseMAC(e.rec.Spec.MAC); err == nil && m.String() == mac.String() {
-			return fmt.Errorf("%w: mac %s is used by vm %s", api.ErrAddressInUse, mac, name)
-		}
-		if ip.IsValid() && prefixAddr(e.rec.Spec.Address) == ip {
-			return fmt.Errorf("%w: ip %s is used by vm %s", api.ErrAddressInUse, ip, name)
+	for _, n := range spec.AllNICs() {
+		mac, _ := net.ParseMAC(n.MAC)
+		ip := prefixAddr(n.Address)
+		for name, e := range a.vms {
+			if e.rec.State == api.StateFailed {
+				continue
+			}
+			for _, o := range e.rec.Spec.AllNICs() {
+				if m, err := net.ParseMAC(o.MAC); err == nil && m.String() == mac.String() {
+					return fmt.Errorf("%w: mac %s is used by vm %s", api.ErrAddressInUse, mac, name)
+				}
+				if ip.IsValid() && prefixAddr(o.Address) == ip {
+					return fmt.Errorf("%w: ip %s is used by vm %s", api.ErrAddressInUse, ip, name)
+				}
+			}
 		}
 	}
 	return nil

@@ -102,6 +102,12 @@ func TestStartRefusals(t *testing.T) {
 		{"duplicate ip, other prefix", func() api.VMSpec { s := spec("fw2", 2); s.Address = "198.18.0.101/16"; return s }(), api.ErrAddressInUse, 409, "fw1"},
 		{"bad address", func() api.VMSpec { s := spec("fw2", 2); s.Address = "198.18.0.300/24"; return s }(), api.ErrInvalidSpec, 400, "address"},
 		{"bad name", spec("Fw2", 2), api.ErrInvalidSpec, 400, "name"},
+		{"second nic", func() api.VMSpec {
+			s := spec("fw2", 2)
+			s.NICs = []api.NIC{{MAC: "52:54:00:00:01:02", Address: "198.19.0.102/24"}}
+			return s
+		}(), api.ErrInvalidSpec, 400, "one nic only"},
+		{"other network", func() api.VMSpec { s := spec("fw2", 2); s.Network = "core"; return s }(), api.ErrInvalidSpec, 400, "default network"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -219,5 +225,33 @@ func TestStartsSerializedPerName(t *testing.T) {
 	}
 	if list, _ := h.client.ListVMs(ctx); len(list) != 0 {
 		t.Fatalf("list = %+v", list)
+	}
+}
+
+// Every NIC's MAC and IP is held: a further NIC of one VM (as a stored
+// record may carry) conflicts with another VM's first, and the other way.
+func TestAddressConflictEveryNIC(t *testing.T) {
+	a := &Agent{vms: map[string]*entry{}}
+	held := spec("fw1", 1)
+	held.NICs = []api.NIC{{MAC: "52:54:00:00:09:01", Address: "198.19.0.9/24"}}
+	a.vms["fw1"] = &entry{rec: api.VM{Spec: held, State: api.StateRunning}}
+	for _, c := range []struct {
+		name string
+		edit func(*api.VMSpec)
+	}{
+		{"first nic's mac is a further nic's", func(s *api.VMSpec) { s.MAC = "52:54:00:00:09:01" }},
+		{"first nic's ip is a further nic's", func(s *api.VMSpec) { s.Address = "198.19.0.9/16" }},
+		{"further nic's ip is a first nic's", func(s *api.VMSpec) {
+			s.NICs = []api.NIC{{MAC: "52:54:00:00:09:02", Address: held.Address}}
+		}},
+	} {
+		s := spec("fw2", 2)
+		c.edit(&s)
+		if err := a.addressConflict(s); !errors.Is(err, api.ErrAddressInUse) || !strings.Contains(err.Error(), "fw1") {
+			t.Errorf("%s: %v, want address in use by fw1", c.name, err)
+		}
+	}
+	if err := a.addressConflict(spec("fw2", 2)); err != nil {
+		t.Errorf("distinct addresses: %v", err)
 	}
 }

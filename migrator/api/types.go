@@ -20,14 +20,41 @@ type VMSpec struct {
 	// Image names a directory under the agent's image dir holding vmlinuz and
 	// initrd.img (as built by `make image`).
 	Image string `json:"image"`
-	// MAC is the guest NIC's unicast MAC address, e.g. 52:54:00:12:34:56.
+	// MAC is the guest's first NIC's unicast MAC address, e.g.
+	// 52:54:00:12:34:56.
 	MAC string `json:"mac"`
-	// Address is the guest's IPv4 address with prefix, e.g. 198.18.0.100/24.
+	// Address is the first NIC's IPv4 address with prefix, e.g.
+	// 198.18.0.100/24.
 	Address string `json:"address"`
-	// Gateway is the guest's default IPv4 gateway (optional).
+	// Network names the host network the first NIC attaches to; "" is the
+	// agent's default network.
+	Network string `json:"network,omitempty"`
+	// NICs are the guest's further NICs, after the first (MAC, Address,
+	// Network): a one-NIC spec reads and stores as it always did.
+	NICs []NIC `json:"nics,omitempty"`
+	// Gateway is the guest's default IPv4 gateway (optional), inside one
+	// of its NICs' networks.
 	Gateway string `json:"gateway,omitempty"`
 	// VNFArgs are passed to the vnf inside the guest (e.g. ["--wss","64"]).
 	VNFArgs []string `json:"vnf_args,omitempty"`
+}
+
+// NIC is one of a guest's network interfaces.
+type NIC struct {
+	MAC     string `json:"mac"`     // unicast, e.g. 52:54:00:12:34:57
+	Address string `json:"address"` // IPv4 with prefix, e.g. 198.19.0.100/24
+	// Network names the host network its tap attaches to; "" is the
+	// agent's default network.
+	Network string `json:"network,omitempty"`
+}
+
+// MaxNICs bounds a guest's NICs.
+const MaxNICs = 8
+
+// AllNICs lists every NIC of the guest, the first (MAC, Address,
+// Network) first.
+func (s VMSpec) AllNICs() []NIC {
+	return append([]NIC{{MAC: s.MAC, Address: s.Address, Network: s.Network}}, s.NICs...)
 }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
@@ -65,27 +92,45 @@ func (s *VMSpec) Validate() error {
 	if !nameRE.MatchString(s.Image) {
 		return bad("image %q: want a plain image name such as \"vnf\"", s.Image)
 	}
-	mac, err := net.ParseMAC(s.MAC)
-	if err != nil || len(mac) != 6 {
-		return bad("mac %q: want a 6-byte MAC such as 52:54:00:12:34:56", s.MAC)
+	nics := s.AllNICs()
+	if len(nics) > MaxNICs {
+		return bad("%d nics: at most %d", len(nics), MaxNICs)
 	}
-	if mac[0]&1 != 0 {
-		return bad("mac %s is multicast: want a unicast address", s.MAC)
-	}
-	p, err := netip.ParsePrefix(s.Address)
-	if err != nil || !p.Addr().Is4() {
-		return bad("address %q: want IPv4/prefix such as 198.18.0.100/24", s.Address)
-	}
-	if p.Bits() < 1 || p.Bits() > 31 || p.Addr() == p.Masked().Addr() {
-		return bad("address %q: want a host address inside a /1../31 network", s.Address)
+	prefixes := make([]netip.Prefix, 0, len(nics))
+	macs := make(map[string]bool, len(nics))
+	for i, n := range nics {
+		p, err := n.validate()
+		if err != nil {
+			if i == 0 {
+				return bad("%v", err) // the first NIC's fields are the spec's own
+			}
+			return bad("nic %d: %v", i, err)
+		}
+		if macs[p.mac] {
+			return bad("nic %d: mac %s is another nic's", i, n.MAC)
+		}
+		macs[p.mac] = true
+		for _, q := range prefixes {
+			if q.Addr() == p.addr.Addr() {
+				return bad("nic %d: address %s is another nic's", i, p.addr.Addr())
+			}
+		}
+		prefixes = append(prefixes, p.addr)
 	}
 	if s.Gateway != "" {
 		gw, err := netip.ParseAddr(s.Gateway)
 		if err != nil || !gw.Is4() {
 			return bad("gateway %q: want an IPv4 address", s.Gateway)
 		}
-		if !p.Masked().Contains(gw) || gw == p.Addr() {
-			return bad("gateway %s is not another address in %s", gw, p.Masked())
+		in := false
+		for _, p := range prefixes {
+			if gw == p.Addr() {
+				return bad("gateway %s is the guest's own address", gw)
+			}
+			in = in || p.Masked().Contains(gw)
+		}
+		if !in {
+			return bad("gateway %s is not another address in %s", gw, prefixes[0].Masked())
 		}
 	}
 	for _, a := range s.VNFArgs {
@@ -94,6 +139,34 @@ func (s *VMSpec) Validate() error {
 		}
 	}
 	return nil
+}
+
+// nicAddrs are a valid NIC's parsed addresses.
+type nicAddrs struct {
+	mac  string // canonical
+	addr netip.Prefix
+}
+
+// validate checks one NIC; its errors name the field.
+func (n NIC) validate() (nicAddrs, error) {
+	mac, err := net.ParseMAC(n.MAC)
+	if err != nil || len(mac) != 6 {
+		return nicAddrs{}, fmt.Errorf("mac %q: want a 6-byte MAC such as 52:54:00:12:34:56", n.MAC)
+	}
+	if mac[0]&1 != 0 {
+		return nicAddrs{}, fmt.Errorf("mac %s is multicast: want a unicast address", n.MAC)
+	}
+	p, err := netip.ParsePrefix(n.Address)
+	if err != nil || !p.Addr().Is4() {
+		return nicAddrs{}, fmt.Errorf("address %q: want IPv4/prefix such as 198.18.0.100/24", n.Address)
+	}
+	if p.Bits() < 1 || p.Bits() > 31 || p.Addr() == p.Masked().Addr() {
+		return nicAddrs{}, fmt.Errorf("address %q: want a host address inside a /1../31 network", n.Address)
+	}
+	if n.Network != "" && !nameRE.MatchString(n.Network) {
+		return nicAddrs{}, fmt.Errorf("network %q: want 1-32 characters of [a-z0-9-] starting with a letter", n.Network)
+	}
+	return nicAddrs{mac: mac.String(), addr: p}, nil
 }
 
 // VM states.

@@ -47,6 +47,17 @@ func TestValidateRefuses(t *testing.T) {
 		{func(s *VMSpec) { s.Gateway = "198.18.0.100" }, "gateway"},
 		{func(s *VMSpec) { s.VNFArgs = []string{"--x y"} }, "vnf argument"},
 		{func(s *VMSpec) { s.VNFArgs = []string{"a,b"} }, "vnf argument"},
+		{func(s *VMSpec) { s.Network = "Core" }, "network"},
+		{func(s *VMSpec) { s.NICs = []NIC{{MAC: "52:54:00:12:34:57", Address: "198.19.0.100"}} }, "nic 1: address"},
+		{func(s *VMSpec) { s.NICs = []NIC{{MAC: "52:54:00:12:34:56", Address: "198.19.0.100/24"}} }, "nic 1: mac 52:54:00:12:34:56 is another nic's"},
+		{func(s *VMSpec) { s.NICs = []NIC{{MAC: "52:54:00:12:34:57", Address: "198.18.0.100/16"}} }, "nic 1: address 198.18.0.100 is another nic's"},
+		{func(s *VMSpec) { s.NICs = []NIC{{MAC: "03:54:00:12:34:57", Address: "198.19.0.100/24"}} }, "nic 1: mac"},
+		{func(s *VMSpec) { s.NICs = []NIC{{MAC: "52:54:00:12:34:57", Address: "198.19.0.100/24", Network: "a b"}} }, "nic 1: network"},
+		{func(s *VMSpec) { s.NICs = make([]NIC, MaxNICs) }, "nics: at most"},
+		{func(s *VMSpec) {
+			s.NICs = []NIC{{MAC: "52:54:00:12:34:57", Address: "198.19.0.100/24"}}
+			s.Gateway = "198.19.0.100"
+		}, "gateway 198.19.0.100 is the guest's own address"},
 	}
 	for i, c := range cases {
 		s := goodSpec()
@@ -108,5 +119,29 @@ func TestGuestStatusDropsJSON(t *testing.T) {
 	}
 	if back.UDPInErrors != nil || back.RxDropped == nil || *back.RxDropped != 0 || *back.UDPRcvbufErrors != 550 {
 		t.Errorf("round trip %+v", back)
+	}
+}
+
+// A spec with further NICs validates; its gateway may lie in any NIC's
+// network; a one-NIC spec encodes exactly as before the NIC list (stored
+// records and the agents' messages keep their bytes).
+func TestSpecNICs(t *testing.T) {
+	s := goodSpec()
+	s.NICs = []NIC{{MAC: "52:54:00:12:34:57", Address: "198.19.0.100/24", Network: "core"}}
+	s.Gateway = "198.19.0.1"
+	if err := s.Validate(); err != nil {
+		t.Fatalf("two-nic spec refused: %v", err)
+	}
+	all := s.AllNICs()
+	if len(all) != 2 || all[0] != (NIC{MAC: s.MAC, Address: s.Address}) || all[1] != s.NICs[0] {
+		t.Fatalf("AllNICs %+v", all)
+	}
+	one, err := json.Marshal(goodSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"name":"fw1","memory_mib":256,"vcpus":1,"image":"vnf","mac":"52:54:00:12:34:56","address":"198.18.0.100/24","gateway":"198.18.0.1","vnf_args":["--wss","64"]}`
+	if string(one) != want {
+		t.Fatalf("one-nic spec encodes as\n%s\nwant\n%s", one, want)
 	}
 }
