@@ -52,7 +52,9 @@ func TestValidateRefuses(t *testing.T) {
 		{func(s *VMSpec) { s.NICs = []NIC{{MAC: "52:54:00:12:34:56", Address: "198.19.0.100/24"}} }, "nic 1: mac 52:54:00:12:34:56 is another nic's"},
 		{func(s *VMSpec) { s.NICs = []NIC{{MAC: "52:54:00:12:34:57", Address: "198.18.0.100/16"}} }, "nic 1: address 198.18.0.100 is another nic's"},
 		{func(s *VMSpec) { s.NICs = []NIC{{MAC: "03:54:00:12:34:57", Address: "198.19.0.100/24"}} }, "nic 1: mac"},
-		{func(s *VMSpec) { s.NICs = []NIC{{MAC: "52:54:00:12:34:57", Address: "198.19.0.100/24", Network: "a b"}} }, "nic 1: network"},
+		{func(s *VMSpec) {
+			s.NICs = []NIC{{MAC: "52:54:00:12:34:57", Address: "198.19.0.100/24", Network: "a b"}}
+		}, "nic 1: network"},
 		{func(s *VMSpec) { s.NICs = make([]NIC, MaxNICs) }, "nics: at most"},
 		{func(s *VMSpec) {
 			s.NICs = []NIC{{MAC: "52:54:00:12:34:57", Address: "198.19.0.100/24"}}

@@ -45,9 +45,10 @@ func (d *dest) receive(ctx context.Context) error {
 	for {
 		committed := d.isCommitted()
 		if committed && rs == qmpcmd.RunStateRunning {
-			if resumedAt.IsZero() {
-				// Seen by a poll, whose query-migrate may have come
-				// before post-copy's listen: ask again.
+			if resumedAt.IsZero() || (incoming != qmpcmd.MigrationPostcopyActive && incoming != qmpcmd.MigrationCompleted) {
+				// Whether it runs in post-copy: a poll's query-migrate
+				// may have come before post-copy's listen, and the
+				// event saying so may not be read yet. Ask again.
 				if st, _, err := d.poll(ctx, incoming); err == nil {
 					incoming = st
 				}
