@@ -14,6 +14,10 @@ import (
 // committedPoll is the destination's poll interval once Commit arrived.
 const committedPoll = 5 * time.Millisecond
 
+// qemuCallTimeout bounds each of receive's QMP calls: QEMU's main thread
+// may be busy loading (or waiting for a post-copy page) for a while.
+const qemuCallTimeout = 5 * time.Second
+
 // receive waits until the guest may start here: the source has sent
 // Commit, and the incoming migration is complete (or in post-copy with the
 // guest's devices loaded). At Commit it sends cont (startEarly), so QEMU
@@ -32,7 +36,7 @@ func (d *dest) receive(ctx context.Context) error {
 	incoming, errDesc, rs := "", "", ""
 	refresh := func() {
 		var err error
-		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		qctx, cancel := context.WithTimeout(ctx, qemuCallTimeout)
 		if incoming, errDesc, err = d.poll(qctx, incoming); err == nil {
 			rs, err = runState(qctx, g)
 		}
@@ -49,9 +53,11 @@ func (d *dest) receive(ctx context.Context) error {
 				// Whether it runs in post-copy: a poll's query-migrate
 				// may have come before post-copy's listen, and the
 				// event saying so may not be read yet. Ask again.
-				if st, _, err := d.poll(ctx, incoming); err == nil {
+				qctx, cancel := context.WithTimeout(ctx, qemuCallTimeout)
+				if st, _, err := d.poll(qctx, incoming); err == nil {
 					incoming = st
 				}
+				cancel()
 			}
 			break
 		}
@@ -190,7 +196,7 @@ func (d *dest) receive(ctx context.Context) error {
 // stopped stays paused all the same (QEMU keeps the source's run state),
 // and receive sends cont again. It reports whether cont went through.
 func (d *dest) startEarly(ctx context.Context) bool {
-	err := bounded(ctx, 5*time.Second, func(ctx context.Context) error { return cont(ctx, d.guest) })
+	err := bounded(ctx, qemuCallTimeout, func(ctx context.Context) error { return cont(ctx, d.guest) })
 	if err != nil {
 		d.log.Warn("cont at commit: polling for the guest instead", "err", err)
 		return false
