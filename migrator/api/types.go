@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -130,7 +131,11 @@ func (s *VMSpec) Validate() error {
 			in = in || p.Masked().Contains(gw)
 		}
 		if !in {
-			return bad("gateway %s is not another address in %s", gw, prefixes[0].Masked())
+			nets := make([]string, len(prefixes))
+			for i, p := range prefixes {
+				nets[i] = p.Masked().String()
+			}
+			return bad("gateway %s is not another address in %s", gw, strings.Join(nets, " or "))
 		}
 	}
 	for _, a := range s.VNFArgs {

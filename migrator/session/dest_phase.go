@@ -36,8 +36,7 @@ type dest struct {
 	postcopy bool              // the guest started here with the incoming migration in post-copy
 	commitAt time.Time         // when Commit arrived: the destination's part of the pause starts
 	contAt   time.Time         // when cont returned, or QEMU started the guest itself: the guest runs here
-	readyAt  time.Time         // when its QEMU was seen ready for cont
-	early    bool              // cont was sent while QEMU still loaded: it starts the guest itself when done
+	readyAt  time.Time         // when its QEMU was seen ready for cont, or started the guest itself
 	listenAt time.Time         // when its QEMU reported post-copy active (its discards done)
 
 	mu     sync.Mutex // guards phase and reason: status requests read them

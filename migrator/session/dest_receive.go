@@ -46,6 +46,7 @@ func (d *dest) receive(ctx context.Context) error {
 		}
 	}
 	var resumedAt time.Time // QEMU's RESUME: it started the guest itself
+	early := false          // cont went at Commit (startEarly)
 	for {
 		committed := d.isCommitted()
 		if committed && rs == qmpcmd.RunStateRunning {
@@ -110,7 +111,7 @@ func (d *dest) receive(ctx context.Context) error {
 				d.rec.update(true, func(m *api.Migration) { m.State = api.MigrationSwitchover })
 				// The guest is stopped everywhere now: every poll
 				// interval waited here adds to its blackout.
-				if d.startEarly(ctx) {
+				if early = d.startEarly(ctx); early {
 					// Events tell the rest; polls are the fallback,
 					// and each waits for QEMU's busy main thread.
 					tick.Reset(d.cfg.Poll)
@@ -136,7 +137,7 @@ func (d *dest) receive(ctx context.Context) error {
 				// QEMU sets the run state before it reports completed.
 				// A post-copy started early runs without a word from
 				// here: asking would only wait for its device load.
-				if d.isCommitted() && !(d.early && st == qmpcmd.MigrationPostcopyActive) {
+				if d.isCommitted() && !(early && st == qmpcmd.MigrationPostcopyActive) {
 					refresh()
 				}
 			}
@@ -201,7 +202,6 @@ func (d *dest) startEarly(ctx context.Context) bool {
 		d.log.Warn("cont at commit: polling for the guest instead", "err", err)
 		return false
 	}
-	d.early = true
 	return true
 }
 
