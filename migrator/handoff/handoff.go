@@ -31,12 +31,14 @@ import (
 // Every method must return promptly; Rollback may be called more than once
 // and without the others having been called.
 type Handoff interface {
-	// Attach: a VM's tap exists on this host. Sets up the tap hook and the
-	// VM entry: its mode kept if an entry exists (an incoming VM is in HOLD
-	// since Prepare), but FORWARD (the VM left and is started here again
-	// within the grace period) and a new entry are PASS.
+	// Attach: one of a VM's taps (tap.NIC) exists on this host; called
+	// once per NIC. Sets up the tap hook and the NIC's entry: its mode kept
+	// if an entry exists (an incoming VM is in HOLD since Prepare), but
+	// FORWARD (the VM left and is started here again within the grace
+	// period) and a new entry are PASS. Every other method covers all of
+	// the VM's NICs, each with its own order guarantee.
 	Attach(ctx context.Context, spec api.VMSpec, tap Tap) error
-	// Detach: the VM's tap is going away (vm stop; source after a move: the
+	// Detach: the VM's taps are going away (vm stop; source after a move: the
 	// entry stays in FORWARD for a grace period).
 	Detach(ctx context.Context, spec api.VMSpec) error
 	// Begin (source): a migration of spec to the host whose underlay IPv4

@@ -5,8 +5,10 @@ import (
 	"os"
 )
 
-// Tap is a guest's tap device on this host.
+// Tap is one of a guest's tap devices on this host: a guest has one per
+// NIC, NIC 0 first (api.VMSpec.AllNICs order).
 type Tap struct {
+	NIC     int // the NIC's index in spec.AllNICs()
 	Name    string
 	Ifindex int // 0 if unknown
 	// File is the agent's own descriptor of the tap (the same open file as
@@ -16,7 +18,7 @@ type Tap struct {
 	File *os.File
 }
 
-// TapHook runs once a starting guest's tap exists, before its QEMU starts
-// (e.g. to attach the dataplane to the tap); its error fails the start and
-// the tap is removed.
+// TapHook runs for each of a starting guest's taps once it exists, before
+// its QEMU starts (e.g. to attach the dataplane to the tap); its error fails
+// the start and the taps are removed.
 type TapHook func(ctx context.Context, tap Tap) error
