@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/dataplane/frame"
 	"github.com/nfhandoff/nfhandoff/dataplane/tapio"
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // The destination's part of a migration:
@@ -21,9 +20,9 @@ import (
 //	Flushed   -> RELEASE   the flush, then the HOLD queue, go into the tap; the program sets PASS (release_linux.go)
 //	Rollback               the entry goes, its frames counted as dropped
 
-// Prepare (destination, before QEMU starts) puts the VM in HOLD. Without an
+// prepare (destination, before QEMU starts) puts a NIC in HOLD. Without an
 // Attach yet, the entry is made without a tap (Attach keeps HOLD).
-func (h *Handoff) Prepare(ctx context.Context, spec api.VMSpec) error {
+func (h *Handoff) prepare(ctx context.Context, spec api.VMSpec) error {
 	mac, ip, err := parseSpec(spec)
 	if err != nil {
 		return err
@@ -70,11 +69,11 @@ func (h *Handoff) holdEntry(name string, mac net.HardwareAddr, ip netip.Addr) *v
 	return h.newEntry(name, mac, ip)
 }
 
-// Started (destination, right after cont) marks the guest as running here
+// started (destination, right after cont) marks the guest as running here
 // (the program answers its ARP while its traffic is held) and sends the
-// gratuitous ARPs from the VM's MAC and IPv4 out of the uplink, in the
+// gratuitous ARPs from the NIC's MAC and IPv4 out of the uplink, in the
 // background.
-func (h *Handoff) Started(ctx context.Context, spec api.VMSpec) error {
+func (h *Handoff) started(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		return err
@@ -107,43 +106,63 @@ func (h *Handoff) Started(ctx context.Context, spec api.VMSpec) error {
 	return nil
 }
 
-// Flushed (destination) injects the flush stream into the tap, then
-// releases the HOLD queue: it returns when every frame captured so far is
-// injected; the program then flips to PASS on the next frame (a background
-// release goes on until it has).
-func (h *Handoff) Flushed(ctx context.Context, spec api.VMSpec, flush handoff.Stream) error {
-	v, err := h.lookup(spec)
-	if err != nil {
-		if flush != nil {
-			io.Copy(io.Discard, flush)
-		}
-		return err
+// flushNIC (destination) injects a NIC's flush section r (nil when the
+// source sent none in time) into its tap, then starts releasing its HOLD
+// queue: drained is closed when every frame captured so far is injected;
+// the program then flips to PASS on the next frame (a background release
+// goes on until it has). A section it cannot inject is read to its end.
+func (h *Handoff) flushNIC(ctx context.Context, spec api.VMSpec, r *frame.FlushReader) (v *vmEntry, drained <-chan struct{}, err error) {
+	fail := func(err error) (*vmEntry, <-chan struct{}, error) {
+		skipSection(r)
+		return nil, nil, err
+	}
+	if v, err = h.lookup(spec); err != nil {
+		return fail(err)
 	}
 	v.mu.Lock()
 	tap := v.tap.Name
 	v.mu.Unlock()
 	if tap == "" {
-		return fmt.Errorf("vm %s: flushed without a tap", spec.Name)
+		return fail(fmt.Errorf("vm %s: flushed without a tap", spec.Name))
 	}
 	inj, err := tapio.NewInjector(tap, v.log)
 	if err != nil {
-		return fmt.Errorf("vm %s: %w", spec.Name, err)
+		return fail(fmt.Errorf("vm %s: %w", spec.Name, err))
 	}
 	var ferr error
-	if flush != nil {
-		ferr = h.injectFlush(ctx, v, inj, flush)
+	if r != nil {
+		ferr = h.injectFlush(ctx, v, inj, r)
 	}
-	drained, err := h.startRelease(v, inj, false)
+	drained, err = h.startRelease(v, inj, false)
 	if err != nil {
-		return errors.Join(ferr, err)
+		return v, nil, errors.Join(ferr, err)
 	}
+	return v, drained, ferr
+}
+
+// skipSection reads a flush section the destination cannot inject (no
+// entry, no tap) to its end, so the next NIC's section can be read.
+func skipSection(r *frame.FlushReader) {
+	if r == nil {
+		return
+	}
+	for {
+		if _, _, err := r.Next(); err != nil {
+			return
+		}
+	}
+}
+
+// awaitRelease waits until drained is closed and then for v's gratuitous
+// ARPs: the report that follows counts them (a few hundred milliseconds
+// with the default count and interval).
+func awaitRelease(ctx context.Context, v *vmEntry, drained <-chan struct{}) error {
+	var err error
 	select {
 	case <-drained:
 	case <-ctx.Done():
-		ferr = errors.Join(ferr, fmt.Errorf("vm %s: releasing hold: %w", spec.Name, ctx.Err()))
+		err = fmt.Errorf("vm %s: releasing hold: %w", v.name, ctx.Err())
 	}
-	// The report that follows counts the gratuitous ARPs: let them finish
-	// (a few hundred milliseconds with the default count and interval).
 	v.mu.Lock()
 	garp := v.dst.garpDone
 	v.mu.Unlock()
@@ -153,7 +172,7 @@ func (h *Handoff) Flushed(ctx context.Context, spec api.VMSpec, flush handoff.St
 		case <-ctx.Done():
 		}
 	}
-	return ferr
+	return err
 }
 
 // rollbackDest: the HOLD entry goes (the tap, until Detach, passes

@@ -9,16 +9,16 @@ import (
 	"github.com/nfhandoff/nfhandoff/dataplane/frame"
 	"github.com/nfhandoff/nfhandoff/dataplane/tapio"
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // The flush stream at both ends: the source writes what it kept through
 // the blackout (Resumed), the destination injects it into the new tap
 // (Flushed) before it releases its HOLD queue.
 
-// writeFlush writes the flush stream (held < residue < buffered) and
+// writeFlush writes a NIC's section of the flush stream (held < residue <
+// buffered) and
 // finishes the buffered records. What cannot be sent is counted as lost.
-func (h *Handoff) writeFlush(v *vmEntry, flush handoff.Stream, held []byte, residue [][]byte, buffered []frame.Frame) error {
+func (h *Handoff) writeFlush(v *vmEntry, flush io.Writer, nic int, held []byte, residue [][]byte, buffered []frame.Frame) error {
 	defer v.finish(uint64(len(buffered)))
 	total := uint64(len(residue) + len(buffered))
 	if held != nil {
@@ -28,7 +28,7 @@ func (h *Handoff) writeFlush(v *vmEntry, flush handoff.Stream, held []byte, resi
 		v.stats.drop(dropFlushLost, total)
 		return fmt.Errorf("vm %s: no flush stream: %d frames lost", v.name, total)
 	}
-	w := frame.NewFlushWriter(flush)
+	w := frame.NewFlushWriter(flush, nic)
 	var sent, tooLarge uint64
 	var werr error
 	write := func(o frame.Origin, b []byte) bool {
@@ -75,9 +75,8 @@ func (h *Handoff) writeFlush(v *vmEntry, flush handoff.Stream, held []byte, resi
 	return nil
 }
 
-// injectFlush injects every frame of the flush stream, in order.
-func (h *Handoff) injectFlush(ctx context.Context, v *vmEntry, inj *tapio.Injector, flush io.Reader) error {
-	r := frame.NewFlushReader(flush)
+// injectFlush injects every frame of a NIC's flush section, in order.
+func (h *Handoff) injectFlush(ctx context.Context, v *vmEntry, inj *tapio.Injector, r *frame.FlushReader) error {
 	var n, failed uint64
 	var err error
 	for {
@@ -98,7 +97,6 @@ func (h *Handoff) injectFlush(ctx context.Context, v *vmEntry, inj *tapio.Inject
 		v.log.Info("flush injected", "frames", n)
 		return nil
 	}
-	io.Copy(io.Discard, flush)
 	// The source counts what it could not send; frames cut off here are
 	// counted by the source as sent, so the report shows the difference.
 	return fmt.Errorf("vm %s: reading flush after %d frames: %w", v.name, n, err)

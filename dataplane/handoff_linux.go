@@ -49,7 +49,7 @@ func (h *Handoff) newEntry(name string, mac net.HardwareAddr, ip netip.Addr) *vm
 	}
 	v := &vmEntry{
 		key: keyOf(mac), name: name, mac: mac, ip: ip,
-		log:   h.d.log.With("vm", name),
+		log:   entryLog(h.d.log, name),
 		order: ringOrder{pending: map[uint64]frame.Frame{}}, done: finished{maps: h.d.maps},
 		queue: frame.NewQueue(h.d.cfg.QueueBytes), stats: st,
 	}
@@ -136,7 +136,7 @@ func hostOrder(ip netip.Addr) uint32 {
 	return binary.BigEndian.Uint32(b[:])
 }
 
-// Rollback undoes this end's part of a failed migration. At the source
+// rollback undoes this end's part of a failed migration for a NIC. At the source
 // (the guest runs again there) the buffered frames go back into the tap, in
 // order, behind the residue still queued in it, through RELEASE
 // (rollbackSource); at the destination the HOLD entry goes and its frames
@@ -146,7 +146,7 @@ func hostOrder(ip netip.Addr) uint32 {
 // the frames the previous run held are lost (dropped "restart"), those
 // captured since go back into the tap. Calling it again, or without a
 // migration, is a no-op.
-func (h *Handoff) Rollback(ctx context.Context, spec api.VMSpec) error {
+func (h *Handoff) rollback(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		return nil
@@ -169,11 +169,12 @@ func (h *Handoff) Rollback(ctx context.Context, spec api.VMSpec) error {
 	return nil
 }
 
-// Stats is this end's account of the VM's current or last migration.
-func (h *Handoff) Stats(spec api.VMSpec) api.HandoffStats {
+// entryStats is this end's account of the current or last migration of
+// the entry named name.
+func (h *Handoff) entryStats(name string) api.HandoffStats {
 	h.mu.Lock()
-	st := h.stats[spec.Name]
-	v := h.names[spec.Name]
+	st := h.stats[name]
+	v := h.names[name]
 	h.mu.Unlock()
 	if st == nil {
 		return api.HandoffStats{}

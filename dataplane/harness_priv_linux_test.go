@@ -269,11 +269,13 @@ func parseTestFrame(b []byte) (tag byte, seq int, ok bool) {
 	return b[17], int(binary.BigEndian.Uint32(b[18:])), true
 }
 
-// sender sends test frames from the client netns's vc.
+// sender sends test frames from the client netns's vc, to dst (vmMAC
+// when nil).
 type sender struct {
 	fd  int
 	ifi int
 	seq int
+	dst net.HardwareAddr
 }
 
 func newSender(t *testing.T, ns, dev string) *sender {
@@ -311,9 +313,13 @@ func newSender(t *testing.T, ns, dev string) *sender {
 
 // send sends n client frames to the VM with the next sequence numbers.
 func (s *sender) send(n int) error {
+	dst := s.dst
+	if dst == nil {
+		dst = vmMAC
+	}
 	for range n {
 		s.seq++
-		f := testFrame(vmMAC, tagClient, s.seq)
+		f := testFrame(dst, tagClient, s.seq)
 		if err := unix.Sendto(s.fd, f, 0, &unix.SockaddrLinklayer{Ifindex: s.ifi, Halen: 6}); err != nil {
 			return fmt.Errorf("sending frame %d: %w", s.seq, err)
 		}
@@ -369,7 +375,7 @@ var _ handoff.Stream = pipeStream{}
 func flushStream(n int) pipeStream {
 	pr, pw := io.Pipe()
 	go func() {
-		w := frame.NewFlushWriter(pw)
+		w := frame.NewFlushWriter(pw, 0)
 		for i := 1; i <= n; i++ {
 			if err := w.WriteFrame(frame.OriginBuffered, testFrame(vmMAC, tagFlush, i)); err != nil {
 				pw.CloseWithError(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,18 +76,19 @@ nfh_dataplane_tunnel_drops_total{reason="tunnel_refused"} 0
 }
 
 // compare checks metric name on reg: one series per value of label (none
-// when label is ""), each with vm="dpt-vm", valued want[value] (0 when
-// absent).
+// when label is ""), each with vm="dpt-vm" and nic="0", valued want[value]
+// (0 when absent).
 func compare(t *testing.T, reg *prometheus.Registry, name, help, typ, label string, want map[string]int, values ...string) {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	for _, v := range values {
-		if label == "" {
-			fmt.Fprintf(&b, "%s{vm=%q} %d\n", name, testSpec.Name, want[v])
-		} else {
-			fmt.Fprintf(&b, "%s{%s=%q,vm=%q} %d\n", name, label, v, testSpec.Name, want[v])
+		labels := []string{`nic="0"`, fmt.Sprintf("vm=%q", testSpec.Name)}
+		if label != "" {
+			labels = append(labels, fmt.Sprintf("%s=%q", label, v))
 		}
+		slices.Sort(labels) // the text format's order
+		fmt.Fprintf(&b, "%s{%s} %d\n", name, strings.Join(labels, ","), want[v])
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(b.String()), name); err != nil {
 		t.Error(err)

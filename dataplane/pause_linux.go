@@ -8,12 +8,12 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
 
-// Watch (a post-copy runs here) starts counting the frames the tap drops
+// watch (a post-copy runs here) starts counting the frames the tap drops
 // while the guest may be stuck; Unwatch counts them as dropped
 // "postcopy_stall". Meanwhile the guard is armed: should this agent die,
 // the program holds the guest's traffic from the next frame on (see
 // guard).
-func (h *Handoff) Watch(ctx context.Context, spec api.VMSpec, prior *api.HandoffStats) error {
+func (h *Handoff) watch(ctx context.Context, spec api.VMSpec, prior *api.HandoffStats) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		return err
@@ -63,9 +63,9 @@ func (h *Handoff) disarm(v *vmEntry) error {
 	return nil
 }
 
-// Unwatch ends Watch (disarms the guard) and counts what the tap dropped
+// unwatch ends Watch (disarms the guard) and counts what the tap dropped
 // meanwhile.
-func (h *Handoff) Unwatch(ctx context.Context, spec api.VMSpec) error {
+func (h *Handoff) unwatch(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		return err
@@ -103,12 +103,12 @@ func (h *Handoff) Unwatch(ctx context.Context, spec api.VMSpec) error {
 	return nil
 }
 
-// Pause holds the frames of a guest whose post-copy paused (see
+// pause holds the frames of a guest whose post-copy paused (see
 // handoff.Pauser): PASS goes to HOLD, the frames queue as an incoming
 // migration's do, counted as held. Any other mode is left as it is (a
 // release under way keeps its order; it ends in PASS, and frames after it
 // reach the tap as they would have).
-func (h *Handoff) Pause(ctx context.Context, spec api.VMSpec) error {
+func (h *Handoff) pause(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		return err
@@ -139,10 +139,10 @@ func (h *Handoff) Pause(ctx context.Context, spec api.VMSpec) error {
 	return nil
 }
 
-// Unpause releases what Pause held into the tap, in order and paced behind
+// unpause releases what Pause held into the tap, in order and paced behind
 // which new frames wait (RELEASE), and returns once it is in (or ctx
 // ends). Without a Pause it does nothing.
-func (h *Handoff) Unpause(ctx context.Context, spec api.VMSpec) error {
+func (h *Handoff) unpause(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		return err

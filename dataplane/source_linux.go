@@ -3,12 +3,12 @@ package dataplane
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/dataplane/tapio"
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // The source's part of a migration, every mode change of it in this file:
@@ -28,9 +28,9 @@ const (
 	residueMax  = 1 << 16
 )
 
-// Begin starts MIRROR: the VM's frames pass and are copied, so the one QEMU
+// begin starts MIRROR: a NIC's frames pass and are copied, so the one QEMU
 // will hold when the guest stops can be recovered.
-func (h *Handoff) Begin(ctx context.Context, spec api.VMSpec, peer netip.Addr) error {
+func (h *Handoff) begin(ctx context.Context, spec api.VMSpec, peer netip.Addr) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		return err
@@ -92,11 +92,11 @@ func (h *Handoff) startBuffer(spec api.VMSpec, quiesce bool) (*vmEntry, error) {
 	return v, nil
 }
 
-// Quiesce (the guest still runs; see handoff.Quiescer) starts BUFFER and
+// quiesce (the guest still runs; see handoff.Quiescer) starts BUFFER and
 // returns once QEMU has read every frame passed into the tap since Begin
 // (unread M - R - D down to 0), so that stopping the guest next catches
 // none in QEMU's hands. It fails if the tap has not drained within ctx.
-func (h *Handoff) Quiesce(ctx context.Context, spec api.VMSpec) error {
+func (h *Handoff) quiesce(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.startBuffer(spec, true)
 	if err != nil {
 		return err
@@ -118,9 +118,9 @@ func (h *Handoff) Quiesce(ctx context.Context, spec api.VMSpec) error {
 	}
 }
 
-// Switchover (the guest is stopped) starts BUFFER and finds out whether
+// switchover (the guest is stopped) starts BUFFER and finds out whether
 // QEMU holds a frame it read after the guest stopped.
-func (h *Handoff) Switchover(ctx context.Context, spec api.VMSpec) error {
+func (h *Handoff) switchover(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.startBuffer(spec, false)
 	if err != nil {
 		return err
@@ -139,9 +139,10 @@ func (h *Handoff) Switchover(ctx context.Context, spec api.VMSpec) error {
 	return nil
 }
 
-// Resumed (the guest runs at the destination): FORWARD, then the held
-// frame, the tap's residue and the BUFFER queue go to flush, in that order.
-func (h *Handoff) Resumed(ctx context.Context, spec api.VMSpec, flush handoff.Stream) error {
+// resumed (the guest runs at the destination): FORWARD, then the held
+// frame, the tap's residue and the BUFFER queue go to flush (nil: there is
+// none), in that order, as NIC nic's section.
+func (h *Handoff) resumed(ctx context.Context, spec api.VMSpec, nic int, flush io.Writer) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		return err
@@ -185,7 +186,7 @@ func (h *Handoff) Resumed(ctx context.Context, spec api.VMSpec, flush handoff.St
 	if wanted && !heldOK {
 		v.stats.drop(dropHeldUnrecovered, 1)
 	}
-	return h.writeFlush(v, flush, held, residue, buffered)
+	return h.writeFlush(v, flush, nic, held, residue, buffered)
 }
 
 // rollbackSource (the guest runs here again): MIRROR and FORWARD go back

@@ -12,9 +12,9 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
-// Attach sets up the VM's entry (mode kept if it exists, else PASS) and its
+// attach sets up a NIC's entry (mode kept if it exists, else PASS) and its
 // tap hook.
-func (h *Handoff) Attach(ctx context.Context, spec api.VMSpec, tap handoff.Tap) error {
+func (h *Handoff) attach(ctx context.Context, spec api.VMSpec, tap handoff.Tap) error {
 	mac, ip, err := parseSpec(spec)
 	if err != nil {
 		return err
@@ -93,7 +93,7 @@ func (h *Handoff) rename(v *vmEntry, name string, ip netip.Addr) {
 		v.stats = h.stats[name]
 	}
 	v.name, v.ip = name, ip
-	v.log = h.d.log.With("vm", name)
+	v.log = entryLog(h.d.log, name)
 	h.names[name] = v
 }
 
@@ -117,9 +117,9 @@ func (h *Handoff) hookTap(v *vmEntry, tap handoff.Tap) error {
 	return nil
 }
 
-// Detach removes the tap hook and mapping. An entry in FORWARD (the VM has
-// moved away) keeps forwarding for ForwardGrace; any other goes now.
-func (h *Handoff) Detach(ctx context.Context, spec api.VMSpec) error {
+// detach removes a NIC's tap hook and mapping. An entry in FORWARD (the VM
+// has moved away) keeps forwarding for ForwardGrace; any other goes now.
+func (h *Handoff) detach(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.lookup(spec)
 	if err != nil {
 		return nil // never attached, or gone already

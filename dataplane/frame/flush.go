@@ -14,13 +14,16 @@ import (
 // destination, which injects them before releasing HOLD. All integers are
 // big-endian (network byte order).
 //
-//	header: "NFHF" u16 version (1) u16 0
-//	record: u8 type, u8 origin, u16 0, u32 length, length bytes
-//	          type 1 (frame): origin 1..3, 1 <= length <= MaxFrame, the frame
-//	          type 2 (end):   origin 0, length 16, u64 frames, u64 bytes
+//	section: header, records
+//	header:  "NFHF" u16 version (1) u16 nic
+//	record:  u8 type, u8 origin, u16 0, u32 length, length bytes
+//	           type 1 (frame): origin 1..3, 1 <= length <= MaxFrame, the frame
+//	           type 2 (end):   origin 0, length 16, u64 frames, u64 bytes
 //
-// The end record is the last thing on the stream; its counts let the reader
-// verify that nothing was lost or cut off.
+// A VM with several NICs sends one section per NIC on the one stream, NIC 0
+// first, each ending with its end record; a one-NIC VM's stream is a single
+// section for NIC 0. The last section's end record is the last thing on the
+// stream; the counts let the reader verify that nothing was lost or cut off.
 const (
 	flushMagic   = "NFHF"
 	flushVersion = 1
@@ -67,15 +70,18 @@ func (o Origin) String() string {
 // FlushWriter writes a flush stream. It is not safe for concurrent use.
 type FlushWriter struct {
 	w             *bufio.Writer
+	nic           uint16
 	started, done bool
 	err           error // sticky
 	frames, bytes uint64
 }
 
-// NewFlushWriter returns a writer of a flush stream to w. Nothing is written
-// until the first WriteFrame or Close.
-func NewFlushWriter(w io.Writer) *FlushWriter {
-	return &FlushWriter{w: bufio.NewWriterSize(w, 64<<10)}
+// NewFlushWriter returns a writer of a flush stream to w: the section of
+// NIC nic (0 for a one-NIC VM). Nothing is written until the first
+// WriteFrame or Close; write the sections of a VM's NICs one after another,
+// in NIC order, closing each.
+func NewFlushWriter(w io.Writer, nic int) *FlushWriter {
+	return &FlushWriter{w: bufio.NewWriterSize(w, 64<<10), nic: uint16(nic)}
 }
 
 func (fw *FlushWriter) start() {
@@ -86,6 +92,7 @@ func (fw *FlushWriter) start() {
 	var h [headerLen]byte
 	copy(h[:], flushMagic)
 	binary.BigEndian.PutUint16(h[4:], flushVersion)
+	binary.BigEndian.PutUint16(h[6:], fw.nic)
 	_, fw.err = fw.w.Write(h[:])
 }
 
@@ -155,19 +162,37 @@ func (fw *FlushWriter) Close() error {
 // Counts returns the frames and frame bytes written so far.
 func (fw *FlushWriter) Counts() (frames, bytes uint64) { return fw.frames, fw.bytes }
 
-// FlushReader reads and verifies a flush stream. It is not safe for
-// concurrent use.
+// FlushReader reads and verifies one section of a flush stream. It is not
+// safe for concurrent use.
 type FlushReader struct {
 	r             *bufio.Reader
+	nic           uint16
+	last          bool         // the stream must end after this section
+	prev          *FlushReader // the section before, nil for the first
 	started       bool
 	err           error // sticky: io.EOF after a valid end, or a failure
 	frames, bytes uint64
 	maxBytes      uint64
 }
 
-// NewFlushReader returns a reader of the flush stream on r.
+// NewFlushReader returns a reader of the flush stream on r of a one-NIC VM.
 func NewFlushReader(r io.Reader) *FlushReader {
-	return &FlushReader{r: bufio.NewReaderSize(r, 64<<10)}
+	return NewFlushReaders(r, 1)[0]
+}
+
+// NewFlushReaders returns the readers of the sections of the flush stream
+// on r of a VM with nics NICs (at least 1), NIC 0's first. Read them in
+// that order: a section read before the one ahead of it has ended fails.
+func NewFlushReaders(r io.Reader, nics int) []*FlushReader {
+	br := bufio.NewReaderSize(r, 64<<10)
+	rs := make([]*FlushReader, max(nics, 1))
+	for i := range rs {
+		rs[i] = &FlushReader{r: br, nic: uint16(i), last: i == len(rs)-1}
+		if i > 0 {
+			rs[i].prev = rs[i-1]
+		}
+	}
+	return rs
 }
 
 // SetMaxBytes bounds the total frame bytes the reader accepts (0, the
@@ -194,7 +219,8 @@ func (fr *FlushReader) full(b []byte, what string) error {
 
 // Next returns the next frame and its origin. The frame is a fresh slice the
 // caller may keep. Next returns io.EOF only after a valid end record whose
-// counts match the frames read, followed by the end of the stream; any other
+// counts match the frames read, followed by the end of the stream (the last
+// section) or by nothing read yet (another section follows); any other
 // irregularity is an error wrapping ErrMalformedFlush. Errors are sticky.
 func (fr *FlushReader) Next() (Origin, []byte, error) {
 	if fr.err != nil {
@@ -210,6 +236,9 @@ func (fr *FlushReader) Next() (Origin, []byte, error) {
 func (fr *FlushReader) next() (Origin, []byte, error) {
 	if !fr.started {
 		fr.started = true
+		if fr.prev != nil && !errors.Is(fr.prev.err, io.EOF) {
+			return 0, nil, fmt.Errorf("reading the flush section of nic %d before the one of nic %d ended", fr.nic, fr.prev.nic)
+		}
 		var h [headerLen]byte
 		if err := fr.full(h[:], "header"); err != nil {
 			return 0, nil, err
@@ -217,8 +246,11 @@ func (fr *FlushReader) next() (Origin, []byte, error) {
 		if string(h[:4]) != flushMagic {
 			return 0, nil, malformed("bad magic %q", h[:4])
 		}
-		if v := binary.BigEndian.Uint16(h[4:]); v != flushVersion || h[6] != 0 || h[7] != 0 {
-			return 0, nil, malformed("unsupported version %d (flags %#x)", v, h[6:8])
+		if v := binary.BigEndian.Uint16(h[4:]); v != flushVersion {
+			return 0, nil, malformed("unsupported version %d", v)
+		}
+		if nic := binary.BigEndian.Uint16(h[6:]); nic != fr.nic {
+			return 0, nil, malformed("section of nic %d where nic %d's was due", nic, fr.nic)
 		}
 	}
 	var h [recordLen]byte
@@ -258,6 +290,9 @@ func (fr *FlushReader) next() (Origin, []byte, error) {
 		frames, bytes := binary.BigEndian.Uint64(end[0:]), binary.BigEndian.Uint64(end[8:])
 		if frames != fr.frames || bytes != fr.bytes {
 			return 0, nil, malformed("end record counts %d frames/%d bytes, read %d/%d", frames, bytes, fr.frames, fr.bytes)
+		}
+		if !fr.last {
+			return 0, nil, io.EOF // the next section follows
 		}
 		var one [1]byte
 		switch _, err := io.ReadFull(fr.r, one[:]); {

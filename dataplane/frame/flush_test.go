@@ -17,7 +17,7 @@ type flushRec struct {
 func encodeFlush(t testing.TB, recs []flushRec) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	w := NewFlushWriter(&b)
+	w := NewFlushWriter(&b, 0)
 	for _, r := range recs {
 		if err := w.WriteFrame(r.o, r.frame); err != nil {
 			t.Fatal(err)
@@ -76,7 +76,7 @@ func (c *countingWriter) Write(p []byte) (int, error) { c.calls++; return c.Buff
 func TestFlushRoundTrip(t *testing.T) {
 	want := testFrames()
 	var cw countingWriter
-	w := NewFlushWriter(&cw)
+	w := NewFlushWriter(&cw, 0)
 	var bytesIn uint64
 	for _, r := range want {
 		if err := w.WriteFrame(r.o, r.frame); err != nil {
@@ -128,7 +128,7 @@ func TestFlushEmpty(t *testing.T) {
 }
 
 func TestFlushWriterRejects(t *testing.T) {
-	w := NewFlushWriter(io.Discard)
+	w := NewFlushWriter(io.Discard, 0)
 	for _, tc := range []struct {
 		o Origin
 		n int
@@ -286,6 +286,106 @@ func FuzzFlushReader(f *testing.F) {
 		}
 		// A stream that reads cleanly is exactly what the writer produces.
 		if again := encodeFlush(t, recs); !bytes.Equal(again, b) {
+			t.Fatalf("valid stream is not canonical: %x vs %x", b, again)
+		}
+	})
+}
+
+// encodeSections writes one section per element of secs, NIC 0 first.
+func encodeSections(t testing.TB, secs [][]flushRec) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	for nic, recs := range secs {
+		w := NewFlushWriter(&b, nic)
+		for _, r := range recs {
+			if err := w.WriteFrame(r.o, r.frame); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Bytes()
+}
+
+// readSections reads the nics sections of b in order; err is the first
+// section's error other than a clean io.EOF.
+func readSections(b []byte, nics int) ([][]flushRec, error) {
+	secs := make([][]flushRec, nics)
+	for i, r := range NewFlushReaders(bytes.NewReader(b), nics) {
+		for {
+			o, f, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return secs, err
+			}
+			secs[i] = append(secs[i], flushRec{o, f})
+		}
+	}
+	return secs, nil
+}
+
+func TestFlushSections(t *testing.T) {
+	secs := [][]flushRec{
+		{{OriginHeld, []byte("a0")}, {OriginBuffered, []byte("a1")}},
+		nil,
+		{{OriginResidue, []byte("c0")}},
+	}
+	b := encodeSections(t, secs)
+	got, err := readSections(b, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range secs {
+		if len(got[i]) != len(secs[i]) {
+			t.Fatalf("nic %d: %d frames, want %d", i, len(got[i]), len(secs[i]))
+		}
+		for j := range secs[i] {
+			if got[i][j].o != secs[i][j].o || !bytes.Equal(got[i][j].frame, secs[i][j].frame) {
+				t.Fatalf("nic %d frame %d: %v, want %v", i, j, got[i][j], secs[i][j])
+			}
+		}
+	}
+	// A one-NIC stream is the section of NIC 0, byte for byte.
+	if one := encodeSections(t, secs[:1]); !bytes.Equal(one, encodeFlush(t, secs[0])) {
+		t.Fatal("one section differs from a one-NIC stream")
+	}
+	for name, c := range map[string]struct {
+		b    []byte
+		nics int
+	}{
+		"fewer sections": {encodeSections(t, secs[:2]), 3},
+		"more sections":  {b, 2},
+		"wrong order":    {encodeSections(t, [][]flushRec{nil, nil})[8+24:], 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := readSections(c.b, c.nics); !errors.Is(err, ErrMalformedFlush) {
+				t.Fatalf("err %v, want ErrMalformedFlush", err)
+			}
+		})
+	}
+	// A section read before the one ahead of it ended is refused.
+	rs := NewFlushReaders(bytes.NewReader(b), 3)
+	if _, _, err := rs[1].Next(); err == nil || errors.Is(err, ErrMalformedFlush) {
+		t.Fatalf("reading nic 1 first: err %v, want an out-of-order error", err)
+	}
+}
+
+func FuzzFlushSections(f *testing.F) {
+	f.Add(encodeSections(f, [][]flushRec{nil, nil}))
+	f.Add(encodeSections(f, [][]flushRec{{{OriginHeld, []byte("x")}}, {{OriginBuffered, make([]byte, 60)}}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		secs, err := readSections(b, 2)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedFlush) {
+				t.Fatalf("error %v does not wrap ErrMalformedFlush", err)
+			}
+			return
+		}
+		if again := encodeSections(t, secs); !bytes.Equal(again, b) {
 			t.Fatalf("valid stream is not canonical: %x vs %x", b, again)
 		}
 	})

@@ -29,6 +29,9 @@ type HandoffStats struct {
 	GARPs          int                 `json:"garps,omitempty"`
 	HighWaterBytes int64               `json:"high_water_bytes,omitempty"` // user-space queue high-water mark
 	Modes          map[string]Duration `json:"modes,omitempty"`            // time spent in each mode ("mirror","buffer","hold","release","forward")
+	// NICs are each NIC's own account, NIC 0 first, for a VM with several
+	// (the fields above are then their sum, see Add); empty for one NIC.
+	NICs []HandoffStats `json:"nics,omitempty"`
 }
 
 // DroppedTotal is the sum of Dropped over all reasons.
@@ -44,4 +47,37 @@ func (h HandoffStats) DroppedTotal() uint64 {
 type HandoffReport struct {
 	Source      HandoffStats `json:"source"`
 	Destination HandoffStats `json:"destination"`
+}
+
+// Add adds o's counts into h: counters and drops summed, the high-water
+// mark, replay rate and each mode's time the larger of the two (NICs move
+// together).
+func (h *HandoffStats) Add(o HandoffStats) {
+	h.Mirrored += o.Mirrored
+	h.Buffered += o.Buffered
+	h.Residue += o.Residue
+	h.HeldInQEMU += o.HeldInQEMU
+	h.Flushed += o.Flushed
+	h.Held += o.Held
+	h.Released += o.Released
+	h.Forwarded += o.Forwarded
+	h.ForwardedIn += o.ForwardedIn
+	h.Returned += o.Returned
+	h.ARPAnswered += o.ARPAnswered
+	h.GuardTripped += o.GuardTripped
+	h.ReplayRate = max(h.ReplayRate, o.ReplayRate)
+	for r, n := range o.Dropped {
+		if h.Dropped == nil {
+			h.Dropped = map[string]uint64{}
+		}
+		h.Dropped[r] += n
+	}
+	h.GARPs += o.GARPs
+	h.HighWaterBytes = max(h.HighWaterBytes, o.HighWaterBytes)
+	for m, d := range o.Modes {
+		if h.Modes == nil {
+			h.Modes = map[string]Duration{}
+		}
+		h.Modes[m] = max(h.Modes[m], d)
+	}
 }

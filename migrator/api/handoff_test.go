@@ -41,3 +41,20 @@ func TestHandoffReportJSON(t *testing.T) {
 		t.Fatalf("nil hand-off written: %s", b)
 	}
 }
+
+func TestHandoffStatsAdd(t *testing.T) {
+	var sum HandoffStats
+	sum.Add(HandoffStats{Buffered: 3, Flushed: 2, GARPs: 3, HighWaterBytes: 100, ReplayRate: 1000,
+		Dropped: map[string]uint64{"queue_full": 1}, Modes: map[string]Duration{"buffer": Duration(20 * time.Millisecond)}})
+	sum.Add(HandoffStats{Buffered: 4, Flushed: 5, GARPs: 3, HighWaterBytes: 50, ReplayRate: 500,
+		Dropped: map[string]uint64{"queue_full": 2, "tap_full": 1}, Modes: map[string]Duration{"buffer": Duration(30 * time.Millisecond), "mirror": Duration(time.Second)}})
+	if sum.Buffered != 7 || sum.Flushed != 7 || sum.GARPs != 6 || sum.HighWaterBytes != 100 || sum.ReplayRate != 1000 {
+		t.Errorf("sum %+v", sum)
+	}
+	if sum.Dropped["queue_full"] != 3 || sum.Dropped["tap_full"] != 1 || sum.DroppedTotal() != 4 {
+		t.Errorf("dropped %v", sum.Dropped)
+	}
+	if sum.Modes["buffer"] != Duration(30*time.Millisecond) || sum.Modes["mirror"] != Duration(time.Second) {
+		t.Errorf("modes %v", sum.Modes)
+	}
+}
