@@ -188,8 +188,9 @@ type VM struct {
 	State      string    `json:"state"`
 	Host       string    `json:"host"`
 	PID        int       `json:"pid,omitempty"`
-	Tap        string    `json:"tap"`
-	Accel      string    `json:"accel"` // "kvm" or "tcg"
+	Tap        string    `json:"tap"`            // the first NIC's tap device
+	Taps       []string  `json:"taps,omitempty"` // further NICs' taps, Spec.NICs' order (none: one NIC, stored as before)
+	Accel      string    `json:"accel"`          // "kvm" or "tcg"
 	QMPSocket  string    `json:"qmp_socket"`
 	ConsoleLog string    `json:"console_log"`
 	Created    time.Time `json:"created"`
@@ -199,6 +200,12 @@ type VM struct {
 	Adopted bool `json:"adopted,omitempty"`
 	// Reason says why a VM is failed or stopped unexpectedly.
 	Reason string `json:"reason,omitempty"`
+}
+
+// AllTaps lists the guest's tap devices, the first NIC's first (the
+// order of Spec.AllNICs).
+func (v VM) AllTaps() []string {
+	return append([]string{v.Tap}, v.Taps...)
 }
 
 // GuestStatus is the vnf's own report, read from inside the guest.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -145,5 +146,21 @@ func TestSpecNICs(t *testing.T) {
 	const want = `{"name":"fw1","memory_mib":256,"vcpus":1,"image":"vnf","mac":"52:54:00:12:34:56","address":"198.18.0.100/24","gateway":"198.18.0.1","vnf_args":["--wss","64"]}`
 	if string(one) != want {
 		t.Fatalf("one-nic spec encodes as\n%s\nwant\n%s", one, want)
+	}
+}
+
+// A one-NIC record has no "taps" key; AllTaps lists the first NIC's tap
+// first.
+func TestVMTaps(t *testing.T) {
+	b, err := json.Marshal(VM{Spec: goodSpec(), Tap: "nfht1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), `"taps"`) {
+		t.Errorf("one-nic record encodes a tap list: %s", b)
+	}
+	v := VM{Tap: "nfht1", Taps: []string{"nfht1n1", "nfht1n2"}}
+	if got := v.AllTaps(); !slices.Equal(got, []string{"nfht1", "nfht1n1", "nfht1n2"}) {
+		t.Errorf("AllTaps %q", got)
 	}
 }
