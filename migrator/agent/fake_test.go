@@ -24,6 +24,7 @@ type fakeRuntime struct {
 	pid      int
 	started  chan string // receives the name of each started guest (optional)
 	block    chan struct{}
+	networks []string // besides the default
 }
 
 func newFakeRuntime() *fakeRuntime {
@@ -31,6 +32,17 @@ func newFakeRuntime() *fakeRuntime {
 }
 
 func (f *fakeRuntime) Accel(ctx context.Context, image string) (string, error) { return "tcg", nil }
+
+func (f *fakeRuntime) Networks() []string { return f.networks }
+
+// fakeTapName is the fake's tap of NIC nic: "nfht" + the VM's name, then
+// "n" + nic after the first.
+func fakeTapName(vm string, nic int) string {
+	if nic == 0 {
+		return "nfht" + vm
+	}
+	return fmt.Sprintf("nfht%sn%d", vm, nic)
+}
 
 func (f *fakeRuntime) Start(ctx context.Context, spec api.VMSpec, onTap handoff.TapHook) (Instance, error) {
 	f.mu.Lock()
@@ -43,12 +55,19 @@ func (f *fakeRuntime) Start(ctx context.Context, spec api.VMSpec, onTap handoff.
 			return nil, ctx.Err()
 		}
 	}
+	var more []string // nil for one NIC, as vm records it
+	for i := range spec.NICs {
+		more = append(more, fakeTapName(spec.Name, i+1))
+	}
+	taps := append([]string{fakeTapName(spec.Name, 0)}, more...)
 	if onTap != nil {
 		f.mu.Lock()
 		pid := f.pid + 1
 		f.mu.Unlock()
-		if err := onTap(ctx, handoff.Tap{Name: "nfht" + spec.Name, Ifindex: pid}); err != nil {
-			return nil, fmt.Errorf("starting %s: %w", spec.Name, err)
+		for i, tap := range taps {
+			if err := onTap(ctx, handoff.Tap{NIC: i, Name: tap, Ifindex: pid + 1000*i}); err != nil {
+				return nil, fmt.Errorf("starting %s: %w", spec.Name, err)
+			}
 		}
 	}
 	f.mu.Lock()
@@ -58,7 +77,7 @@ func (f *fakeRuntime) Start(ctx context.Context, spec api.VMSpec, onTap handoff.
 	}
 	f.pid++
 	inst := &fakeInstance{f: f, done: make(chan struct{}), qemu: &fakeQEMU{}, rec: api.VM{
-		Spec: spec, State: api.StateRunning, PID: f.pid, Tap: "nfht" + spec.Name,
+		Spec: spec, State: api.StateRunning, PID: f.pid, Tap: taps[0], Taps: more,
 		Accel: "tcg", QMPSocket: "/x/" + spec.Name + "/qmp.sock", ConsoleLog: "/x/" + spec.Name + "/console.log",
 	}}
 	f.live[spec.Name] = inst
@@ -151,8 +170,14 @@ func (i *fakeInstance) exit(reason string) {
 
 func (i *fakeInstance) Done() <-chan struct{} { return i.done }
 
-// Tap makes fakeInstance a tapper: the "ifindex" is the pid.
-func (i *fakeInstance) Tap() handoff.Tap { return handoff.Tap{Name: i.rec.Tap, Ifindex: i.rec.PID} }
+// Taps makes fakeInstance a tapper: NIC n's "ifindex" is pid+1000n.
+func (i *fakeInstance) Taps() []handoff.Tap {
+	var taps []handoff.Tap
+	for n, name := range i.rec.AllTaps() {
+		taps = append(taps, handoff.Tap{NIC: n, Name: name, Ifindex: i.rec.PID + 1000*n})
+	}
+	return taps
+}
 
 func (i *fakeInstance) ExitReason() string {
 	i.mu.Lock()

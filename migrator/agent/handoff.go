@@ -9,9 +9,9 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
-// attachHook attaches the hand-off to a starting guest's tap (before its
-// QEMU starts) and marks e attached, so that whatever ends the guest
-// detaches it again.
+// attachHook attaches the hand-off to each of a starting guest's taps
+// (before its QEMU starts) and marks e attached, so that whatever ends
+// the guest detaches it again.
 func (a *Agent) attachHook(e *entry, spec api.VMSpec) handoff.TapHook {
 	return func(ctx context.Context, tap handoff.Tap) error {
 		if err := a.cfg.Handoff.Attach(ctx, spec, tap); err != nil {
@@ -24,28 +24,31 @@ func (a *Agent) attachHook(e *entry, spec api.VMSpec) handoff.TapHook {
 	}
 }
 
-// attachAdopted attaches the hand-off to the tap of a guest re-adopted
-// after a restart. The guest runs on whatever happens: a failure is logged.
+// attachAdopted attaches the hand-off to every tap of a guest re-adopted
+// after a restart. The guest runs on whatever happens: a failure is
+// logged, and the other taps are still attached.
 func (a *Agent) attachAdopted(ctx context.Context, e *entry, inst Instance) {
 	spec := e.rec.Spec
 	t, ok := inst.(tapper)
 	if !ok {
 		return
 	}
-	tap := t.Tap()
-	if tap.File == nil {
-		a.log.Warn("re-adopted guest without its tap descriptor: the hand-off cannot read its tap queue", "vm", spec.Name)
+	for _, tap := range t.Taps() {
+		if tap.File == nil {
+			a.log.Warn("re-adopted guest without a tap descriptor: the hand-off cannot read its tap queue",
+				"vm", spec.Name, "tap", tap.Name)
+		}
+		if err := a.cfg.Handoff.Attach(ctx, spec, tap); err != nil {
+			a.log.Error("attaching the dataplane to a re-adopted guest", "vm", spec.Name, "tap", tap.Name, "err", err)
+			continue
+		}
+		a.mu.Lock()
+		e.attached = true
+		a.mu.Unlock()
 	}
-	if err := a.cfg.Handoff.Attach(ctx, spec, tap); err != nil {
-		a.log.Error("attaching the dataplane to a re-adopted guest", "vm", spec.Name, "tap", tap.Name, "err", err)
-		return
-	}
-	a.mu.Lock()
-	e.attached = true
-	a.mu.Unlock()
 }
 
-// detachEntry detaches the hand-off from e's tap if it was attached.
+// detachEntry detaches the hand-off from e's taps if it was attached.
 func (a *Agent) detachEntry(e *entry) {
 	a.mu.Lock()
 	attached, spec := e.attached, e.rec.Spec
@@ -56,7 +59,7 @@ func (a *Agent) detachEntry(e *entry) {
 	}
 }
 
-// detach tells the hand-off that spec's tap is gone (or going).
+// detach tells the hand-off that spec's taps are gone (or going).
 func (a *Agent) detach(spec api.VMSpec) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

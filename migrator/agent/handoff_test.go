@@ -253,3 +253,61 @@ func TestTunnelPeersNone(t *testing.T) {
 		t.Errorf("tunnel peer sets %v, want one empty set", got)
 	}
 }
+
+// twoNICs is spec n with a second NIC on network "core".
+func twoNICs(name string, n int) api.VMSpec {
+	s := spec(name, n)
+	s.NICs = []api.NIC{{MAC: netMAC(100 + n), Address: fmt.Sprintf("198.19.0.%d/24", 100+n), Network: "core"}}
+	return s
+}
+
+// A guest with two NICs on networks the runtime has starts with a tap per
+// NIC, each attached; a restarted agent attaches both again; its record
+// names both taps.
+func TestHandoffAttachEveryNIC(t *testing.T) {
+	ho := &attachRec{}
+	h := newHarnessWith(t, func(c *Config) { c.Handoff = ho })
+	h.rt.networks = []string{"core"}
+	ctx := ctxT(t)
+
+	vm, err := h.client.StartVM(ctx, twoNICs("fw1", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vm.Tap != "nfhtfw1" || !slices.Equal(vm.Taps, []string{"nfhtfw1n1"}) {
+		t.Errorf("record taps %q %q", vm.Tap, vm.Taps)
+	}
+	want := []string{fmt.Sprintf("Attach(fw1,nfhtfw1,%d)", vm.PID), fmt.Sprintf("Attach(fw1,nfhtfw1n1,%d)", vm.PID+1000)}
+	if got := ho.list(); !slices.Equal(got, want) {
+		t.Fatalf("after start: %q, want %q", got, want)
+	}
+	h.restart()
+	want = append(want, want...)
+	if got := ho.list(); !slices.Equal(got, want) {
+		t.Fatalf("after re-adoption: %q, want %q", got, want)
+	}
+	if _, err := h.client.StopVM(ctx, "fw1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ho.list(); got[len(got)-1] != "Detach(fw1)" {
+		t.Fatalf("after stop: %q, want a Detach(fw1) last", got)
+	}
+}
+
+// An incoming migration's reservation refuses a NIC on a network this
+// host lacks, naming it, and takes one it has.
+func TestAdmitChecksNetworks(t *testing.T) {
+	h := newHarnessWith(t, func(c *Config) { c.Runtime = incomingRuntime{c.Runtime.(*fakeRuntime)} })
+	d := destAgent{h.agent}
+	err := d.Admit(twoNICs("in1", 1))
+	if !errors.Is(err, api.ErrInvalidSpec) || !strings.Contains(err.Error(), `nic 1: network "core" is not on host`) {
+		t.Fatalf("admitting a nic on an unknown network: %v", err)
+	}
+	if _, err := h.agent.GetVM("in1"); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("refused arrival left a record: %v", err)
+	}
+	h.rt.networks = []string{"core"}
+	if err := d.Admit(twoNICs("in1", 1)); err != nil {
+		t.Fatalf("admitting a nic on a known network: %v", err)
+	}
+}

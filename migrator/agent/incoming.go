@@ -106,7 +106,7 @@ func (d destAgent) Adopt(spec api.VMSpec, g session.Guest) error {
 	if inst != nil {
 		a.watch(e, inst)
 	}
-	a.log.Info("vm arrived", "vm", spec.Name, "pid", rec.PID, "tap", rec.Tap)
+	a.log.Info("vm arrived", "vm", spec.Name, "pid", rec.PID, "taps", rec.AllTaps())
 	return nil
 }
 

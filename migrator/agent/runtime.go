@@ -17,16 +17,20 @@ var ErrGone = errors.New("guest gone")
 type Runtime interface {
 	// Accel names the accelerator guests of image run with ("kvm" or "tcg").
 	Accel(ctx context.Context, image string) (string, error)
+	// Networks names the host networks guests' NICs may join besides
+	// the default one ("").
+	Networks() []string
 	// Start launches a guest for a validated spec, running onTap (if not
-	// nil) once its tap exists and before QEMU starts. Its errors name the
-	// VM, wrap api.ErrInvalidSpec, api.ErrNoImage, api.ErrExists (tap
-	// taken), api.ErrQEMU (with an *api.DetailError carrying QEMU's
-	// stderr) or onTap's error, and leave nothing behind.
+	// nil) for each of its taps, one per NIC, once they exist and before
+	// QEMU starts. Its errors name the VM, wrap api.ErrInvalidSpec,
+	// api.ErrNoImage, api.ErrExists (tap taken), api.ErrQEMU (with an
+	// *api.DetailError carrying QEMU's stderr) or onTap's error, and
+	// leave nothing behind.
 	Start(ctx context.Context, spec api.VMSpec, onTap handoff.TapHook) (Instance, error)
 	// Adopt takes over a guest started by an earlier agent; its error
 	// matches ErrGone when the guest is no longer running.
 	Adopt(ctx context.Context, rec api.VM) (Instance, error)
-	// Cleanup removes what was made for rec (tap, files, a leftover QEMU).
+	// Cleanup removes what was made for rec (taps, files, a leftover QEMU).
 	// It is safe to call more than once.
 	Cleanup(ctx context.Context, rec api.VM) error
 }
@@ -60,7 +64,8 @@ type IncomingStarter interface {
 	StartIncoming(ctx context.Context, spec api.VMSpec, onTap handoff.TapHook) (Instance, error)
 }
 
-// tapper is implemented by instances that know their tap (*vm.Instance).
+// tapper is implemented by instances that know their taps, one per NIC
+// in order (*vm.Instance).
 type tapper interface {
-	Tap() handoff.Tap
+	Taps() []handoff.Tap
 }

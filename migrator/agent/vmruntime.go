@@ -19,6 +19,8 @@ func (r vmRuntime) Accel(ctx context.Context, image string) (string, error) {
 	return r.l.Accel(ctx, image)
 }
 
+func (r vmRuntime) Networks() []string { return r.l.Networks() }
+
 func (r vmRuntime) Start(ctx context.Context, spec api.VMSpec, onTap handoff.TapHook) (Instance, error) {
 	inst, err := r.l.StartWith(ctx, spec, vm.StartOptions{BeforeQEMU: onTap})
 	if err != nil {

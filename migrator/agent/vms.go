@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
@@ -21,7 +23,7 @@ func (a *Agent) StartVM(ctx context.Context, spec api.VMSpec) (api.VM, error) {
 		a.log.Warn("vm start refused or failed", "vm", spec.Name, "err", err)
 		return api.VM{}, err
 	}
-	a.log.Info("vm started", "vm", rec.Spec.Name, "pid", rec.PID, "tap", rec.Tap, "accel", rec.Accel)
+	a.log.Info("vm started", "vm", rec.Spec.Name, "pid", rec.PID, "taps", rec.AllTaps(), "accel", rec.Accel)
 	return rec, nil
 }
 
@@ -72,7 +74,7 @@ func (a *Agent) reserve(spec api.VMSpec) (*entry, error) {
 	if _, ok := a.vms[spec.Name]; ok {
 		return nil, fmt.Errorf("%w: %s", api.ErrExists, spec.Name)
 	}
-	if err := nicsSupported(spec); err != nil {
+	if err := a.networksKnown(spec); err != nil {
 		return nil, err
 	}
 	if err := a.addressConflict(spec); err != nil {
@@ -84,15 +86,23 @@ func (a *Agent) reserve(spec api.VMSpec) (*entry, error) {
 	return e, nil
 }
 
-// nicsSupported refuses what the spec may say but this agent cannot
-// build yet: NICs beyond the first, and host networks other than the
-// default (one bridge, one uplink).
-func nicsSupported(spec api.VMSpec) error {
-	if len(spec.NICs) > 0 {
-		return fmt.Errorf("%w: %d nics: this agent runs guests with one nic only", api.ErrInvalidSpec, len(spec.NICs)+1)
-	}
-	if spec.Network != "" {
-		return fmt.Errorf("%w: network %q: this agent has only its default network", api.ErrInvalidSpec, spec.Network)
+// networksKnown refuses a spec with a NIC on a host network this agent's
+// runtime lacks (the default network "" it always has).
+func (a *Agent) networksKnown(spec api.VMSpec) error {
+	have := a.cfg.Runtime.Networks()
+	for i, n := range spec.AllNICs() {
+		if n.Network == "" || slices.Contains(have, n.Network) {
+			continue
+		}
+		nic := ""
+		if i > 0 {
+			nic = fmt.Sprintf("nic %d: ", i)
+		}
+		known := "only the default network"
+		if len(have) > 0 {
+			known = "the default network and " + strings.Join(have, ", ")
+		}
+		return fmt.Errorf("%w: %snetwork %q is not on host %s (it has %s)", api.ErrInvalidSpec, nic, n.Network, a.cfg.Host, known)
 	}
 	return nil
 }

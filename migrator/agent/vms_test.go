@@ -102,12 +102,13 @@ func TestStartRefusals(t *testing.T) {
 		{"duplicate ip, other prefix", func() api.VMSpec { s := spec("fw2", 2); s.Address = "198.18.0.101/16"; return s }(), api.ErrAddressInUse, 409, "fw1"},
 		{"bad address", func() api.VMSpec { s := spec("fw2", 2); s.Address = "198.18.0.300/24"; return s }(), api.ErrInvalidSpec, 400, "address"},
 		{"bad name", spec("Fw2", 2), api.ErrInvalidSpec, 400, "name"},
-		{"second nic", func() api.VMSpec {
+		{"unknown network", func() api.VMSpec { s := spec("fw2", 2); s.Network = "core"; return s }(), api.ErrInvalidSpec, 400,
+			`network "core" is not on host hostA (it has only the default network)`},
+		{"second nic on an unknown network", func() api.VMSpec {
 			s := spec("fw2", 2)
-			s.NICs = []api.NIC{{MAC: "52:54:00:00:01:02", Address: "198.19.0.102/24"}}
+			s.NICs = []api.NIC{{MAC: "52:54:00:00:01:02", Address: "198.19.0.102/24", Network: "dmz"}}
 			return s
-		}(), api.ErrInvalidSpec, 400, "one nic only"},
-		{"other network", func() api.VMSpec { s := spec("fw2", 2); s.Network = "core"; return s }(), api.ErrInvalidSpec, 400, "default network"},
+		}(), api.ErrInvalidSpec, 400, `nic 1: network "dmz"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -4,19 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
+	"log/slog"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 )
 
 // Adopt re-attaches to a guest that kept running while the agent was away:
 // it checks that rec.PID is still the QEMU of rec (by its command line),
-// reconnects QMP and recovers the tap descriptor from QEMU (pidfd_getfd).
+// reconnects QMP and recovers the tap descriptors from QEMU (pidfd_getfd:
+// NIC i's tap is QEMU's fd 3+i).
 // Nothing the guest uses is reopened or changed. If the guest is gone the
 // error wraps ErrGone; call Cleanup then.
 func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
@@ -28,9 +30,7 @@ func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
 	if rec.QMPSocket != "" && rec.QMPSocket != p.QMP {
 		return nil, fmt.Errorf("adopting %s: qmp socket %s is not under the state dir (%s)", name, rec.QMPSocket, p.QMP)
 	}
-	if rec.Tap == "" {
-		rec.Tap = TapName(name)
-	}
+	rec.Tap, rec.Taps = adoptedTapNames(rec)
 	log := l.log.With("vm", name)
 	pidfd, err := openPidfd(rec.PID, name, p.QMP)
 	if err != nil {
@@ -45,26 +45,12 @@ func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
 		}
 		pidfdMu.Unlock()
 	}
-	tap, err := tapFromProcess(pidfd, rec.PID, tapFD, rec.Tap)
-	if err != nil {
-		log.Warn("could not recover the tap descriptor; residual packets cannot be read", "err", err)
-		tap = nil
-	}
-	var ifindex int
-	if err := l.inNetns(func() error {
-		var err error
-		ifindex, err = tapIfindex(rec.Tap)
-		return err
-	}); err != nil {
-		log.Warn("tap index unknown", "err", err)
-	}
+	taps := l.adoptTaps(log, pidfd, rec)
 	dctx, cancel := bounded(ctx, 10*time.Second)
 	mon, err := qmpx.Dial(dctx, p.QMP, log)
 	cancel()
 	if err != nil {
-		if tap != nil {
-			tap.Close()
-		}
+		closeTaps(taps)
 		closePidfd()
 		if alive, _ := isOurQEMU(rec.PID, name, p.QMP); !alive {
 			return nil, fmt.Errorf("adopting %s: %w: exited during adoption", name, ErrGone)
@@ -74,7 +60,7 @@ func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
 
 	waitFd := pidfd
 	inst := &Instance{
-		l: l, log: log, p: p, tap: tap, mon: mon, ifindex: ifindex,
+		l: l, log: log, p: p, taps: taps, mon: mon,
 		done: make(chan struct{}),
 		kill: func() error {
 			pidfdMu.Lock()
@@ -108,9 +94,7 @@ func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
 	qcancel()
 	if err != nil {
 		mon.Close()
-		if tap != nil {
-			tap.Close()
-		}
+		closeTaps(taps)
 		select {
 		case <-inst.done:
 			return nil, fmt.Errorf("adopting %s: %w: %s", name, ErrGone, inst.ExitReason())
@@ -118,11 +102,59 @@ func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
 		}
 		return nil, fmt.Errorf("adopting %s: %w", name, err)
 	}
-	log.Info("adopted running qemu", "pid", rec.PID, "status", status, "tap_fd", tap != nil)
+	recovered := 0
+	for _, t := range taps {
+		if t.File != nil {
+			recovered++
+		}
+	}
+	log.Info("adopted running qemu", "pid", rec.PID, "status", status, "taps", rec.AllTaps(), "tap_fds", recovered)
 	return inst, nil
 }
 
-// Cleanup removes what a guest left behind: its tap and per-VM files. If
+// adoptedTapNames are the taps a record's guest has, one per NIC of its
+// spec: those the record names, else what Start names them (records
+// written before they were kept).
+func adoptedTapNames(rec api.VM) (string, []string) {
+	var more []string
+	for i := range rec.Spec.NICs {
+		name := NICTapName(rec.Spec.Name, i+1)
+		if i < len(rec.Taps) && rec.Taps[i] != "" {
+			name = rec.Taps[i]
+		}
+		more = append(more, name)
+	}
+	if rec.Tap == "" {
+		return TapName(rec.Spec.Name), more
+	}
+	return rec.Tap, more
+}
+
+// adoptTaps recovers the adopted guest's taps: our descriptor of each from
+// QEMU's fd 3+i and its interface index. What cannot be recovered is
+// logged and left out (a nil File, a zero Ifindex): the guest runs on.
+func (l *Launcher) adoptTaps(log *slog.Logger, pidfd int, rec api.VM) []handoff.Tap {
+	var taps []handoff.Tap
+	for i, name := range rec.AllTaps() {
+		t := handoff.Tap{NIC: i, Name: name}
+		f, err := tapFromProcess(pidfd, rec.PID, tapFD(i), name)
+		if err != nil {
+			log.Warn("could not recover a tap descriptor; residual packets cannot be read", "tap", name, "err", err)
+		}
+		t.File = f
+		if err := l.inNetns(func() error {
+			var err error
+			t.Ifindex, err = tapIfindex(name)
+			return err
+		}); err != nil {
+			log.Warn("tap index unknown", "tap", name, "err", err)
+		}
+		taps = append(taps, t)
+	}
+	return taps
+}
+
+// Cleanup removes what a guest left behind: its taps and per-VM files. If
 // its QEMU is somehow still running (same pid and command line) it is
 // killed first, so afterwards nothing of the guest remains. Idempotent.
 func (l *Launcher) Cleanup(ctx context.Context, rec api.VM) error {
@@ -144,13 +176,18 @@ func (l *Launcher) Cleanup(ctx context.Context, rec api.VM) error {
 			}
 		}
 	}
-	tap := TapName(name)
 	var errs []error
-	if err := l.inNetns(func() error { return deleteTap(tap) }); err != nil {
+	var taps []string
+	for i := range rec.Spec.AllNICs() {
+		taps = append(taps, NICTapName(name, i))
+	}
+	if err := l.deleteTaps(taps); err != nil {
 		errs = append(errs, err)
 	}
-	if rec.Tap != "" && rec.Tap != tap {
-		errs = append(errs, fmt.Errorf("record names tap %s, expected %s: left alone", rec.Tap, tap))
+	for i, t := range rec.AllTaps() {
+		if want := NICTapName(name, i); t != "" && t != want {
+			errs = append(errs, fmt.Errorf("record names tap %s, expected %s: left alone", t, want))
+		}
 	}
 	if err := removeVMDir(p.Dir); err != nil {
 		errs = append(errs, err)
@@ -177,6 +214,3 @@ func waitPidfdCtx(ctx context.Context, pidfd int) error {
 		}
 	}
 }
-
-// nameRE is api.VMSpec's name rule; it guards paths built from a record.
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)

@@ -18,8 +18,20 @@ func TapName(vmName string) string {
 	return fmt.Sprintf("nfht%08x", h.Sum32())
 }
 
-// tapFD is the descriptor number QEMU sees the tap on (first ExtraFiles).
-const tapFD = 3
+// NICTapName is the tap device of NIC nic (its index in
+// api.VMSpec.AllNICs) of the VM named vmName: TapName for the first, so
+// one-NIC guests and their records keep their tap, and TapName + "n" +
+// nic for the others (at most 14 characters with api.MaxNICs NICs).
+func NICTapName(vmName string, nic int) string {
+	if nic == 0 {
+		return TapName(vmName)
+	}
+	return TapName(vmName) + "n" + strconv.Itoa(nic)
+}
+
+// tapFD is the descriptor number QEMU sees NIC nic's tap on: ExtraFiles
+// start at 3, one per NIC in order.
+func tapFD(nic int) int { return 3 + nic }
 
 // paths are the per-VM files.
 type paths struct {
@@ -41,6 +53,9 @@ func vmPaths(stateDir, name string) paths {
 // kernelArgs is the guest kernel command line read by the initramfs /init.
 func kernelArgs(spec api.VMSpec) string {
 	args := []string{"console=ttyS0", "panic=-1", "nfh.ip=" + spec.Address}
+	for i, n := range spec.NICs { // eth1, eth2, ...
+		args = append(args, "nfh.ip"+strconv.Itoa(i+1)+"="+n.Address)
+	}
 	if spec.Gateway != "" {
 		args = append(args, "nfh.gw="+spec.Gateway)
 	}
@@ -122,8 +137,15 @@ func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths, incoming b
 		"-append", kernelArgs(spec),
 		"-chardev", "file,id=con0,path=" + p.Console,
 		"-serial", "chardev:con0",
-		"-netdev", "tap,id=net0,fd=" + strconv.Itoa(tapFD),
-		"-device", "virtio-net-pci,netdev=net0,mac=" + spec.MAC + ",romfile=",
+	}
+	// One PCI device per NIC in order: the guest names them eth0, eth1, ...
+	for i, n := range spec.AllNICs() {
+		id := "net" + strconv.Itoa(i)
+		args = append(args,
+			"-netdev", "tap,id="+id+",fd="+strconv.Itoa(tapFD(i)),
+			"-device", "virtio-net-pci,netdev="+id+",mac="+n.MAC+",romfile=")
+	}
+	args = append(args,
 		"-qmp", qmpArg(p.QMP),
 		// A second QMP socket for out-of-band commands (qmpx.OOB): a
 		// paused post-copy's migrate-recover must not wait for a main
@@ -133,7 +155,7 @@ func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths, incoming b
 		"-sandbox", "on",
 		"-no-reboot",
 		"-msg", "timestamp=on",
-	}
+	)
 	if incoming {
 		args = append(args, "-incoming", "defer", "-S")
 	}

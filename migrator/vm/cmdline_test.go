@@ -24,6 +24,27 @@ func TestTapName(t *testing.T) {
 	}
 }
 
+// NIC 0's tap is TapName (existing guests and records keep theirs); the
+// others' are distinct, deterministic and fit a device name.
+func TestNICTapName(t *testing.T) {
+	if got := NICTapName("vm1", 0); got != "nfht511c93a7" {
+		t.Errorf("NIC 0's tap %q, want TapName's", got)
+	}
+	if got := NICTapName("vm1", 1); got != "nfht511c93a7n1" {
+		t.Errorf("NIC 1's tap %q", got)
+	}
+	seen := map[string]bool{}
+	for _, vm := range []string{"vm1", strings.Repeat("z", 32)} {
+		for i := range api.MaxNICs {
+			n := NICTapName(vm, i)
+			if len(n) > 15 || seen[n] || n != NICTapName(vm, i) {
+				t.Errorf("NICTapName(%q, %d) = %q: want <= 15 bytes, distinct, stable", vm, i, n)
+			}
+			seen[n] = true
+		}
+	}
+}
+
 func TestKernelArgs(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -36,6 +57,9 @@ func TestKernelArgs(t *testing.T) {
 			"console=ttyS0 panic=-1 nfh.ip=198.18.0.101/24"},
 		{"args only", api.VMSpec{Address: "198.18.0.102/24", VNFArgs: []string{"--wss", "8"}},
 			"console=ttyS0 panic=-1 nfh.ip=198.18.0.102/24 nfh.vnf=--wss,8"},
+		{"three nics", api.VMSpec{Address: "198.18.0.100/24", Gateway: "198.19.0.1", VNFArgs: []string{"--wss", "8"},
+			NICs: []api.NIC{{Address: "198.19.0.100/24", Network: "core"}, {Address: "10.0.0.5/8"}}},
+			"console=ttyS0 panic=-1 nfh.ip=198.18.0.100/24 nfh.ip1=198.19.0.100/24 nfh.ip2=10.0.0.5/8 nfh.gw=198.19.0.1 nfh.vnf=--wss,8"},
 	} {
 		if got := kernelArgs(tc.spec); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
@@ -105,6 +129,40 @@ func TestMemArg(t *testing.T) {
 		if got := memArg(mib, AccelKVM); got != strconv.Itoa(mib) {
 			t.Errorf("memArg(%d, kvm) = %q, want %d", mib, got, mib)
 		}
+	}
+}
+
+// Each NIC gets a netdev on fd 3+i and a virtio-net device with its MAC,
+// in NIC order; a one-NIC guest's line is as it was.
+func TestQEMUArgsNICs(t *testing.T) {
+	spec := api.VMSpec{Name: "vnf1", MemoryMiB: 256, VCPUs: 1, MAC: "52:54:00:00:00:01", Address: "198.18.0.100/24",
+		NICs: []api.NIC{{MAC: "52:54:00:00:00:02", Address: "198.19.0.100/24", Network: "core"},
+			{MAC: "52:54:00:00:00:03", Address: "198.20.0.100/24"}}}
+	args := qemuArgs(spec, AccelTCG, "/k", "/i", vmPaths("/st", "vnf1"), false)
+	var nets []string
+	for i, a := range args {
+		if a == "-netdev" || a == "-device" {
+			nets = append(nets, args[i+1])
+		}
+	}
+	want := []string{
+		"tap,id=net0,fd=3", "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01,romfile=",
+		"tap,id=net1,fd=4", "virtio-net-pci,netdev=net1,mac=52:54:00:00:00:02,romfile=",
+		"tap,id=net2,fd=5", "virtio-net-pci,netdev=net2,mac=52:54:00:00:00:03,romfile=",
+	}
+	if !slices.Equal(nets, want) {
+		t.Errorf("netdevs and devices %q\nwant %q", nets, want)
+	}
+	one := spec
+	one.NICs = nil
+	const wantOne = "-name guest=vnf1,debug-threads=on -machine pc-i440fx-7.2 -accel tcg -cpu qemu64 -m 262152k " +
+		"-smp 1,maxcpus=2 -nodefaults -no-user-config -display none -vga none -kernel /k -initrd /i " +
+		"-append console=ttyS0 panic=-1 nfh.ip=198.18.0.100/24 -chardev file,id=con0,path=/st/vms/vnf1/console.log " +
+		"-serial chardev:con0 -netdev tap,id=net0,fd=3 -device virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01,romfile= " +
+		"-qmp unix:/st/vms/vnf1/qmp.sock,server=on,wait=off -qmp unix:/st/vms/vnf1/oob.sock,server=on,wait=off " +
+		"-pidfile /st/vms/vnf1/qemu.pid -sandbox on -no-reboot -msg timestamp=on"
+	if got := strings.Join(qemuArgs(one, AccelTCG, "/k", "/i", vmPaths("/st", "vnf1"), false), " "); got != wantOne {
+		t.Errorf("one-nic command line\n%s\nwant\n%s", got, wantOne)
 	}
 }
 

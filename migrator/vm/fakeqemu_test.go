@@ -99,10 +99,22 @@ func fakeQEMU(mode string, args []string) int {
 		fmt.Fprintln(os.Stderr, "fake qemu: unknown mode", mode)
 		return 2
 	}
-	// A running guest: check we got the tap on fd 3, serve QMP until quit.
-	info, err := os.ReadFile("/proc/self/fdinfo/3")
-	if err != nil || !strings.Contains(string(info), "iff:") {
-		fmt.Fprintf(os.Stderr, "qemu-system-x86_64: -netdev tap,fd=3: not a tap (%v)\n", err)
+	// A running guest: check each -netdev's fd is a tap, serve QMP until quit.
+	netdevs := 0
+	for i, a := range args {
+		if a != "-netdev" || i+1 == len(args) {
+			continue
+		}
+		netdevs++
+		_, fd, _ := strings.Cut(args[i+1], ",fd=")
+		info, err := os.ReadFile("/proc/self/fdinfo/" + fd)
+		if err != nil || !strings.Contains(string(info), "iff:") {
+			fmt.Fprintf(os.Stderr, "qemu-system-x86_64: -netdev %s: not a tap (%v)\n", args[i+1], err)
+			return 1
+		}
+	}
+	if netdevs == 0 {
+		fmt.Fprintln(os.Stderr, "qemu-system-x86_64: no -netdev")
 		return 1
 	}
 	sock := strings.TrimSuffix(strings.TrimPrefix(arg("-qmp"), "unix:"), ",server=on,wait=off")

@@ -12,19 +12,21 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 )
 
-// Instance is one running guest: its QEMU process, QMP connection and tap.
+// Instance is one running guest: its QEMU process, QMP connection and
+// taps.
 type Instance struct {
 	l   *Launcher
 	log *slog.Logger
 	p   paths
 	mon *qmpx.Monitor
-	tap *os.File // our descriptor of the tap (nil if not recovered on Adopt)
-	// ifindex is the tap's interface index (0 if unknown).
-	ifindex int
+	// taps are the guest's taps in NIC order, with our descriptors (nil
+	// if not recovered on Adopt) and interface indexes (0 if unknown).
+	taps []handoff.Tap
 
 	// kill sends SIGKILL to QEMU unless it has exited already.
 	kill func() error
@@ -90,12 +92,6 @@ func (i *Instance) Execute(ctx context.Context, cmd string, args, out any) error
 // Events subscribes to the guest's QMP events; see qmpx.Monitor.Events.
 func (i *Instance) Events(ctx context.Context) <-chan qmpx.Event { return i.mon.Events(ctx) }
 
-// TapFile is the agent's descriptor of the guest's tap: the same open file
-// as QEMU's, so after QEMU has stopped it reads what was still queued for
-// the guest. It is nil for an adopted guest whose tap could not be
-// recovered. Do not read from it while QEMU runs.
-func (i *Instance) TapFile() *os.File { return i.tap }
-
 // QueryStatus returns QMP query-status's "status" ("running", "paused", ...).
 func (i *Instance) QueryStatus(ctx context.Context) (string, error) {
 	var st qmpcmd.StatusInfo
@@ -123,14 +119,12 @@ func (i *Instance) exited(how string) {
 		i.log.Info("qemu exited", "reason", reason)
 	} else {
 		// Nobody may call Stop (the agent calls Launcher.Cleanup): let go
-		// of the connection and the tap descriptor now.
+		// of the connection and the tap descriptors now.
 		i.log.Warn("qemu exited unexpectedly", "reason", reason)
 		if mon != nil {
 			mon.Close()
 		}
-		if i.tap != nil {
-			i.tap.Close()
-		}
+		closeTaps(i.taps)
 	}
 	close(i.done)
 }
@@ -149,7 +143,7 @@ func (i *Instance) monitor() *qmpx.Monitor {
 }
 
 // Stop asks QEMU to quit, waits for it (SIGKILL after a grace period), then
-// removes the tap and the per-VM files. It is idempotent.
+// removes the taps and the per-VM files. It is idempotent.
 func (i *Instance) Stop(ctx context.Context) error {
 	i.stopMu.Lock()
 	defer i.stopMu.Unlock()
@@ -189,8 +183,8 @@ func (i *Instance) Stop(ctx context.Context) error {
 
 // Detach lets go of the guest without stopping it, as an agent that shuts
 // down does: it closes the QMP connection (QEMU takes one client at a
-// time, so a later Adopt can connect) and the agent's tap descriptor. The
-// guest keeps running; Done still fires when it exits.
+// time, so a later Adopt can connect) and the agent's tap descriptors.
+// The guest keeps running; Done still fires when it exits.
 func (i *Instance) Detach() error {
 	i.stopMu.Lock()
 	defer i.stopMu.Unlock()
@@ -198,21 +192,16 @@ func (i *Instance) Detach() error {
 		return nil
 	}
 	err := i.mon.Close()
-	if i.tap != nil {
-		i.tap.Close()
-	}
+	closeTaps(i.taps)
 	i.cleaned = true // nothing of ours left to release
 	return err
 }
 
-// release closes the connections and removes the tap and per-VM files.
+// release closes the connections and removes the taps and per-VM files.
 func (i *Instance) release() error {
 	i.mon.Close()
-	if i.tap != nil {
-		i.tap.Close()
-	}
-	name := i.rec.Tap
-	err := i.l.inNetns(func() error { return deleteTap(name) })
+	closeTaps(i.taps)
+	err := i.l.deleteTaps(i.rec.AllTaps())
 	return errors.Join(err, removeVMDir(i.p.Dir))
 }
 

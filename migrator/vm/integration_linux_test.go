@@ -111,8 +111,8 @@ func TestIntegrationLaunch(t *testing.T) {
 	if err != nil {
 		t.Fatalf("adopt: %v", err)
 	}
-	if !ad.Record().Adopted || ad.TapFile() == nil {
-		t.Errorf("adopted %+v, tap file %v", ad.Record(), ad.TapFile())
+	if !ad.Record().Adopted || ad.Taps()[0].File == nil {
+		t.Errorf("adopted %+v, tap file %v", ad.Record(), ad.Taps()[0].File)
 	}
 	if st, err := ad.QueryStatus(ctx); err != nil || st != "running" {
 		t.Fatalf("adopted status %q, %v", st, err)

@@ -12,14 +12,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 )
 
-// Start creates the guest's tap, boots QEMU in its own session and
-// connects to its QMP socket. On failure nothing is left behind and the
-// error wraps api.ErrQEMU with QEMU's stderr as an *api.DetailError (or
-// api.ErrInvalidSpec, api.ErrNoImage, ErrTapExists).
+// Start creates the guest's taps (one per NIC, each on its network's
+// bridge), boots QEMU in its own session and connects to its QMP socket.
+// On failure nothing is left behind and the error wraps api.ErrQEMU with
+// QEMU's stderr as an *api.DetailError (or api.ErrInvalidSpec, for a
+// network this host lacks too, api.ErrNoImage, ErrTapExists).
 func (l *Launcher) Start(ctx context.Context, spec api.VMSpec) (*Instance, error) {
 	return l.StartWith(ctx, spec, StartOptions{})
 }
@@ -33,12 +33,17 @@ func (l *Launcher) StartIncoming(ctx context.Context, spec api.VMSpec) (*Instanc
 }
 
 // StartWith is Start or StartIncoming (opts.Incoming), running
-// opts.BeforeQEMU between the tap's creation and QEMU's start.
+// opts.BeforeQEMU for each tap between the taps' creation and QEMU's
+// start.
 func (l *Launcher) StartWith(ctx context.Context, spec api.VMSpec, opts StartOptions) (*Instance, error) {
 	incoming := opts.Incoming
 	spec.Defaults()
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("starting vm: %w", err)
+	}
+	bridges, err := l.bridges(spec)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", spec.Name, err)
 	}
 	kernel, initrd, err := l.imageFiles(spec.Image)
 	if err != nil {
@@ -50,27 +55,19 @@ func (l *Launcher) StartWith(ctx context.Context, spec api.VMSpec, opts StartOpt
 	}
 	log := l.log.With("vm", spec.Name)
 	p := vmPaths(l.cfg.StateDir, spec.Name)
-	tapName := TapName(spec.Name)
-
-	var tap *os.File
-	var ifindex int
-	err = l.inNetns(func() error {
-		var err error
-		tap, ifindex, err = createTap(tapName, l.cfg.Bridge)
-		return err
-	})
+	taps, err := l.createTaps(spec.Name, bridges)
 	if err != nil {
 		if errors.Is(err, ErrTapExists) {
 			err = fmt.Errorf("%w: %w", api.ErrExists, err)
 		}
 		return nil, fmt.Errorf("starting %s: %w", spec.Name, err)
 	}
-	setNonblock(tap) // netlink's Fd() made it blocking; the open file is shared with QEMU
 	if opts.BeforeQEMU != nil {
-		if err := opts.BeforeQEMU(ctx, handoff.Tap{Name: tapName, Ifindex: ifindex, File: tap}); err != nil {
-			tap.Close()
-			l.inNetns(func() error { return deleteTap(tapName) })
-			return nil, fmt.Errorf("starting %s: tap %s: %w", spec.Name, tapName, err)
+		for _, t := range taps {
+			if err := opts.BeforeQEMU(ctx, t); err != nil {
+				l.removeTaps(taps)
+				return nil, fmt.Errorf("starting %s: tap %s: %w", spec.Name, t.Name, err)
+			}
 		}
 	}
 	var cmd *exec.Cmd
@@ -87,8 +84,7 @@ func (l *Launcher) StartWith(ctx context.Context, spec api.VMSpec, opts StartOpt
 			cmd.Wait()
 		}
 		detail := tailFile(p.Stderr, 8192)
-		tap.Close()
-		l.inNetns(func() error { return deleteTap(tapName) })
+		l.removeTaps(taps)
 		removeVMDir(p.Dir)
 		err = fmt.Errorf("%w: starting %s: %w", api.ErrQEMU, spec.Name, err)
 		if detail == "" {
@@ -108,33 +104,48 @@ func (l *Launcher) StartWith(ctx context.Context, spec api.VMSpec, opts StartOpt
 		return fail(fmt.Errorf("creating stderr file: %w", err))
 	}
 	defer stderr.Close()
-	childTap, err := dupFile(tap)
-	if err != nil {
-		return fail(err)
+	// QEMU gets NIC i's tap as fd 3+i (tapFD).
+	childTaps := make([]*os.File, 0, len(taps))
+	defer func() {
+		for _, f := range childTaps {
+			f.Close()
+		}
+	}()
+	for _, t := range taps {
+		f, err := dupFile(t.File)
+		if err != nil {
+			return fail(err)
+		}
+		childTaps = append(childTaps, f)
 	}
-	defer childTap.Close()
 
 	cmd = exec.Command(l.cfg.QEMU, qemuArgs(spec, accel, kernel, initrd, p, incoming)...)
 	cmd.Dir = p.Dir
 	cmd.Stderr = stderr
-	cmd.ExtraFiles = []*os.File{childTap} // fd 3 in QEMU
+	cmd.ExtraFiles = childTaps
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	log.Debug("starting qemu", "args", cmd.Args)
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("running %s: %w", l.cfg.QEMU, err))
 	}
 	started := time.Now()
-	childTap.Close()
+	for _, f := range childTaps {
+		f.Close()
+	}
+	childTaps = nil
 	stderr.Close()
-	setNonblock(tap) // the open file is shared: keep it non-blocking
+	for _, t := range taps {
+		setNonblock(t.File) // the open file is shared: keep it non-blocking
+	}
+	tap0, moreTaps := tapNames(taps)
 
 	inst = &Instance{
-		l: l, log: log, p: p, tap: tap, ifindex: ifindex,
+		l: l, log: log, p: p, taps: taps,
 		kill: func() error { return ignoreDone(cmd.Process.Kill()) },
 		done: make(chan struct{}),
 		rec: api.VM{
 			Spec: spec, State: api.StateRunning, Host: l.cfg.Host,
-			PID: cmd.Process.Pid, Tap: tapName, Accel: accel,
+			PID: cmd.Process.Pid, Tap: tap0, Taps: moreTaps, Accel: accel,
 			QMPSocket: p.QMP, ConsoleLog: p.Console, Started: started,
 		},
 	}
@@ -158,7 +169,7 @@ func (l *Launcher) StartWith(ctx context.Context, spec api.VMSpec, opts StartOpt
 		return fail(err)
 	}
 	log.Info("qemu started", "pid", inst.rec.PID, "accel", accel, "status", status,
-		"tap", tapName, "boot", time.Since(started).Round(time.Millisecond))
+		"taps", inst.rec.AllTaps(), "boot", time.Since(started).Round(time.Millisecond))
 	return inst, nil
 }
 

@@ -44,8 +44,10 @@ func fakeLauncher(t *testing.T, mode string) (*Launcher, Config) {
 
 func assertNothingLeft(t *testing.T, l *Launcher, name string, pid int) {
 	t.Helper()
-	if !linkGone(TapName(name)) {
-		t.Errorf("tap %s left behind", TapName(name))
+	for i := range api.MaxNICs {
+		if tap := NICTapName(name, i); !linkGone(tap) {
+			t.Errorf("tap %s left behind", tap)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(l.cfg.StateDir, "vms", name)); !os.IsNotExist(err) {
 		t.Errorf("vm dir left behind: %v", err)
@@ -100,7 +102,7 @@ func TestPrivLifecycleFakeQEMU(t *testing.T) {
 	if !arec.Adopted || arec.PID != rec.PID || arec.State != api.StateRunning {
 		t.Errorf("adopted record %+v", arec)
 	}
-	if ad.TapFile() == nil {
+	if ad.Taps()[0].File == nil {
 		t.Error("tap descriptor not recovered")
 	}
 	if st, err := ad.QueryStatus(ctx); err != nil || st != "running" {
@@ -251,7 +253,7 @@ func TestPrivTapResidueReadable(t *testing.T) {
 	}
 	defer c.Close()
 	c.Write([]byte("x"))
-	tap := inst.TapFile()
+	tap := inst.Taps()[0].File
 	tap.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 2048)
 	for {

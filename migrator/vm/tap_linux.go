@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
 // ErrTapExists is returned by Start when the VM's tap device already exists
@@ -24,12 +26,9 @@ const tapQueueLen = 4096
 // and interface index. The device lives as long as a descriptor of that
 // file does.
 func createTap(name, bridge string) (*os.File, int, error) {
-	br, err := netlink.LinkByName(bridge)
+	br, err := bridgeLink(bridge)
 	if err != nil {
-		return nil, 0, fmt.Errorf("bridge %s: %w", bridge, err)
-	}
-	if br.Type() != "bridge" {
-		return nil, 0, fmt.Errorf("bridge %s: is a %s, not a bridge", bridge, br.Type())
+		return nil, 0, err
 	}
 	if _, err := netlink.LinkByName(name); err == nil {
 		return nil, 0, fmt.Errorf("%w: %s", ErrTapExists, name)
@@ -69,6 +68,72 @@ func createTap(name, bridge string) (*os.File, int, error) {
 		return fail(fmt.Errorf("setting %s up: %w", name, err))
 	}
 	return f, link.Attrs().Index, nil
+}
+
+// bridgeLink looks up bridge and checks that it is one.
+func bridgeLink(bridge string) (netlink.Link, error) {
+	br, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return nil, fmt.Errorf("bridge %s: %w", bridge, err)
+	}
+	if br.Type() != "bridge" {
+		return nil, fmt.Errorf("bridge %s: is a %s, not a bridge", bridge, br.Type())
+	}
+	return br, nil
+}
+
+// CheckBridges reports every bridge of the launcher's networks (the
+// default one and Config.Networks') that is missing or not a bridge. A
+// guest whose NIC needs one fails to start, with the same error.
+func (l *Launcher) CheckBridges() error {
+	brs := []string{l.cfg.Bridge}
+	for _, name := range l.Networks() {
+		brs = append(brs, l.cfg.Networks[name])
+	}
+	return l.inNetns(func() error {
+		var errs []error
+		for _, br := range brs {
+			if _, err := bridgeLink(br); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// createTaps creates a tap per NIC of the VM named vm, NIC i's on
+// bridges[i], in NIC order. On error none of them is left.
+func (l *Launcher) createTaps(vm string, bridges []string) ([]handoff.Tap, error) {
+	var taps []handoff.Tap
+	err := l.inNetns(func() error {
+		for i, br := range bridges {
+			name := NICTapName(vm, i)
+			f, ifindex, err := createTap(name, br)
+			if err != nil {
+				return err
+			}
+			taps = append(taps, handoff.Tap{NIC: i, Name: name, Ifindex: ifindex, File: f})
+		}
+		return nil
+	})
+	if err != nil {
+		l.removeTaps(taps)
+		return nil, err
+	}
+	for _, t := range taps {
+		setNonblock(t.File) // netlink's Fd() made it blocking; the open file is shared with QEMU
+	}
+	return taps, nil
+}
+
+// removeTaps closes our descriptors of taps and deletes the devices.
+func (l *Launcher) removeTaps(taps []handoff.Tap) {
+	closeTaps(taps)
+	names := make([]string, len(taps))
+	for i, t := range taps {
+		names[i] = t.Name
+	}
+	l.deleteTaps(names)
 }
 
 // tapIfindex is the interface index of tap name (0 if it has none).

@@ -47,6 +47,9 @@ func (l *Launcher) Adopt(context.Context, api.VM) (*Instance, error) {
 	return nil, errNotImplemented
 }
 
+// CheckBridges is not implemented on this OS.
+func (l *Launcher) CheckBridges() error { return errNotImplemented }
+
 // Cleanup is not implemented on this OS.
 func (l *Launcher) Cleanup(context.Context, api.VM) error { return errNotImplemented }
 
