@@ -28,7 +28,11 @@ const (
 // Config of a host's dataplane.
 type Config struct {
 	PinDir       string        // bpffs dir for pinned maps and links, e.g. /run/nfhandoff/bpffs/hostA (required)
-	Uplink       string        // host uplink interface for stragglers ("" = none)
+	Uplink       string        // host uplink interface for stragglers and the default network's gratuitous ARPs ("" = none)
+	// NetworkUplinks are the uplinks of the host's further networks (by
+	// network name, see api.NIC): a NIC on one of them is announced there.
+	// A network without one gets no gratuitous ARP.
+	NetworkUplinks map[string]string
 	TunnelDev    string        // VXLAN device (default "nfhvx0"), created if missing
 	TunnelPort   int           // VXLAN UDP port (default 4789)
 	RingBytes    int           // BPF ring size (default 8 MiB; a power of two, at least a page)
@@ -94,7 +98,20 @@ func (c Config) validate() error {
 	if len(c.TunnelDev) > 15 {
 		return fmt.Errorf("config: TunnelDev %q longer than 15 characters", c.TunnelDev)
 	}
+	for n, dev := range c.NetworkUplinks {
+		if n == "" || dev == "" || len(dev) > 15 {
+			return fmt.Errorf("config: network %q: uplink %q: want a network name and a device name of 1-15 characters", n, dev)
+		}
+	}
 	return nil
+}
+
+// uplinkOf is the uplink of host network network ("" is the default one's).
+func (c Config) uplinkOf(network string) string {
+	if network == "" {
+		return c.Uplink
+	}
+	return c.NetworkUplinks[network]
 }
 
 // replayRate is the pace of a replay of frames captured at rate

@@ -18,3 +18,19 @@ func TestReplayRate(t *testing.T) {
 		}
 	}
 }
+
+func TestUplinkOf(t *testing.T) {
+	c := Config{PinDir: "/p", Uplink: "nfh-up", NetworkUplinks: map[string]string{"core": "nfh-cup"}}.withDefaults()
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.uplinkOf("") != "nfh-up" || c.uplinkOf("core") != "nfh-cup" || c.uplinkOf("other") != "" {
+		t.Errorf("uplinks: %q %q %q", c.uplinkOf(""), c.uplinkOf("core"), c.uplinkOf("other"))
+	}
+	for _, bad := range []map[string]string{{"": "x"}, {"core": ""}, {"core": "a-very-long-device-name"}} {
+		c.NetworkUplinks = bad
+		if err := c.validate(); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}

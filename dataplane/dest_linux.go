@@ -71,8 +71,8 @@ func (h *Handoff) holdEntry(name string, mac net.HardwareAddr, ip netip.Addr) *v
 
 // started (destination, right after cont) marks the guest as running here
 // (the program answers its ARP while its traffic is held) and sends the
-// gratuitous ARPs from the NIC's MAC and IPv4 out of the uplink, in the
-// background.
+// gratuitous ARPs from the NIC's MAC and IPv4 out of its network's uplink,
+// in the background.
 func (h *Handoff) started(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.lookup(spec)
 	if err != nil {
@@ -85,8 +85,9 @@ func (h *Handoff) started(ctx context.Context, spec api.VMSpec) error {
 		return fmt.Errorf("vm %s: marking it running here: %w", spec.Name, err)
 	}
 	cfg := h.d.cfg
-	if cfg.Uplink == "" || !v.ip.Is4() || cfg.GARPCount == 0 {
-		v.log.Info("no gratuitous ARP (no uplink, IPv4 or count)")
+	uplink := cfg.uplinkOf(spec.Network)
+	if uplink == "" || !v.ip.Is4() || cfg.GARPCount == 0 {
+		v.log.Info("no gratuitous ARP (no uplink, IPv4 or count)", "network", spec.Network)
 		return nil
 	}
 	done := make(chan struct{})
@@ -97,7 +98,7 @@ func (h *Handoff) started(ctx context.Context, spec api.VMSpec) error {
 	go func() {
 		defer h.wg.Done()
 		defer close(done)
-		n, err := tapio.SendGARP(h.d.ctx, cfg.Uplink, net.HardwareAddr(v.mac), v.ip, cfg.GARPCount, cfg.GARPInterval)
+		n, err := tapio.SendGARP(h.d.ctx, uplink, net.HardwareAddr(v.mac), v.ip, cfg.GARPCount, cfg.GARPInterval)
 		v.stats.update(func(s *api.HandoffStats) { s.GARPs += n })
 		if err != nil {
 			v.log.Warn("gratuitous ARP", "sent", n, "err", err)
