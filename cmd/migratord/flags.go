@@ -4,9 +4,46 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nfhandoff/nfhandoff/migrator/vm"
 )
+
+// networksValue is the repeatable --network NAME=BRIDGE: the host networks
+// besides the default one, each with the bridge its NICs' taps join.
+type networksValue struct{ m *map[string]string }
+
+func (v networksValue) String() string {
+	if v.m == nil {
+		return ""
+	}
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(*v.m)) {
+		out = append(out, name+"="+(*v.m)[name])
+	}
+	return strings.Join(out, ",")
+}
+
+func (v networksValue) Set(s string) error {
+	name, bridge, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("%q: want NAME=BRIDGE, e.g. core=nfh-core", s)
+	}
+	if err := vm.CheckNetwork(name, bridge); err != nil {
+		return err
+	}
+	if _, dup := (*v.m)[name]; dup {
+		return fmt.Errorf("network %s given twice", name)
+	}
+	if *v.m == nil {
+		*v.m = make(map[string]string)
+	}
+	(*v.m)[name] = bridge
+	return nil
+}
 
 // sizeValue is a byte count flag: 4096, 64K, 64KiB, 8M, 8MiB, 1G, 1GiB
 // (K, M, G are binary, like the KiB forms).

@@ -35,6 +35,7 @@ var version = "dev"
 
 type options struct {
 	name, api, stateDir, imageDir, bridge, qemu, accel, accelCache string
+	networks                                                       map[string]string // --network NAME=BRIDGE
 	metricsAddr, pprofSocket, logLevel, logFormat                  string
 	quicListen, peers, ca, cert, key                               string
 	version                                                        bool
@@ -51,7 +52,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.api, "api", "", "API unix socket `path` (default $NFH_RUN_DIR/<name>/api.sock)")
 	fs.StringVar(&o.stateDir, "state-dir", "", "state `dir` (default /var/lib/nfhandoff/<name>)")
 	fs.StringVar(&o.imageDir, "image-dir", "/var/lib/nfhandoff/images", "guest images `dir`")
-	fs.StringVar(&o.bridge, "bridge", vm.DefaultBridge, "host `bridge` the guests' taps join")
+	fs.StringVar(&o.bridge, "bridge", vm.DefaultBridge, "host `bridge` of the default network: the taps of NICs with no network join it")
+	fs.Var(networksValue{&o.networks}, "network", "a further host network as `NAME=BRIDGE`: the taps of NICs whose spec names network NAME join BRIDGE; repeat for more networks")
 	fs.StringVar(&o.qemu, "qemu", vm.DefaultQEMU, "QEMU `binary`")
 	fs.StringVar(&o.accel, "accel", vm.AccelAuto, "accelerator: auto, kvm or tcg")
 	fs.StringVar(&o.accelCache, "accel-cache", vm.DefaultAccelCache, "accelerator probe cache `file`, shared by the agents of a machine")
@@ -190,13 +192,17 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	defer st.Close()
 	l, err := vm.NewLauncher(vm.Config{
-		Host: o.name, StateDir: o.stateDir, ImageDir: o.imageDir, Bridge: o.bridge,
+		Host: o.name, StateDir: o.stateDir, ImageDir: o.imageDir, Bridge: o.bridge, Networks: o.networks,
 		QEMU: o.qemu, Accel: o.accel, AccelCache: o.accelCache, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
 	defer l.Close()
+	// A bridge may come later (a guest's start checks again): warn only.
+	if err := l.CheckBridges(); err != nil {
+		log.Warn("guests whose NICs need a missing bridge cannot start", "err", err)
+	}
 	handoff, collectors, dp, err := startDataplane(ctx, o.handoff, log)
 	if err != nil {
 		return err
@@ -262,7 +268,8 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		go serveExtra(ctx, pln, pprofMux(), "pprof", log)
 	}
 	log.Info("migratord starting", "host", o.name, "version", version, "api", o.api, "state_dir", o.stateDir,
-		"image_dir", o.imageDir, "quic", o.quicListen, "pid", os.Getpid())
+		"image_dir", o.imageDir, "bridge", o.bridge, "networks", networksValue{&o.networks}.String(),
+		"quic", o.quicListen, "pid", os.Getpid())
 	if node != nil {
 		go func() {
 			if err := node.Serve(ctx); err != nil {

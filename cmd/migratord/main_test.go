@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 		handoff: handoffOptions{pinDir: "/sys/fs/bpf/nfhandoff/hostA", tunnelDev: "nfhvx0", ringBytes: 8 << 20,
 			bufferBytes: 64 << 20, garpCount: 5, garpInterval: 20 * time.Millisecond, forwardGrace: 10 * time.Second,
 			replayBurst: 256}}
-	if o != want {
+	if !reflect.DeepEqual(o, want) {
 		t.Fatalf("got %+v\nwant %+v", o, want)
 	}
 	t.Setenv("NFH_RUN_DIR", "")
@@ -47,6 +48,12 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"--name", "hostA", "--replay-rate", "-5"},
 		{"--name", "hostA", "--replay-burst", "0"},
 		{"--name", "hostA", "--debug-switchover-delay", "-1s"},
+		{"--name", "hostA", "--network", "core"},
+		{"--name", "hostA", "--network", "Core=nfh-core"},
+		{"--name", "hostA", "--network", "core=a-very-long-bridge"},
+		{"--name", "hostA", "--network", "core="},
+		{"--name", "hostA", "--network", "=nfh-core"},
+		{"--name", "hostA", "--network", "core=nfh-core", "--network", "core=nfh-core2"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
@@ -54,6 +61,25 @@ func TestParseFlagsErrors(t *testing.T) {
 	}
 	if o, err := parseFlags([]string{"--version"}, io.Discard); err != nil || !o.version {
 		t.Errorf("--version without --name: %+v, %v", o, err)
+	}
+}
+
+// --network NAME=BRIDGE repeats, one per further host network.
+func TestParseFlagsNetworks(t *testing.T) {
+	o, err := parseFlags([]string{"--name", "hostA", "--network", "core=nfh-core", "--network=dmz=br-dmz"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"core": "nfh-core", "dmz": "br-dmz"}; !reflect.DeepEqual(o.networks, want) {
+		t.Errorf("networks %v, want %v", o.networks, want)
+	}
+	if s := (networksValue{&o.networks}).String(); s != "core=nfh-core,dmz=br-dmz" {
+		t.Errorf("String() = %q", s)
+	}
+	var b bytes.Buffer
+	parseFlags([]string{"--help"}, &b)
+	if !strings.Contains(b.String(), "-network NAME=BRIDGE") {
+		t.Errorf("--help lacks --network:\n%s", b.String())
 	}
 }
 

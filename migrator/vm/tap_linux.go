@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 
@@ -91,13 +92,16 @@ func (l *Launcher) CheckBridges() error {
 		brs = append(brs, l.cfg.Networks[name])
 	}
 	return l.inNetns(func() error {
-		var errs []error
+		var msgs []string // one line for logs, not errors.Join's lines
 		for _, br := range brs {
 			if _, err := bridgeLink(br); err != nil {
-				errs = append(errs, err)
+				msgs = append(msgs, err.Error())
 			}
 		}
-		return errors.Join(errs...)
+		if len(msgs) > 0 {
+			return errors.New(strings.Join(msgs, "; "))
+		}
+		return nil
 	})
 }
 

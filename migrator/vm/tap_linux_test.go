@@ -97,3 +97,21 @@ func TestPrivTapFromOtherGoroutine(t *testing.T) {
 		t.Fatalf("delete from another goroutine: %v", cerr)
 	}
 }
+
+// CheckBridges names every configured bridge that is missing or not a
+// bridge, on one line.
+func TestPrivCheckBridges(t *testing.T) {
+	inFreshNetns(t, "nfh-br")
+	addBridge(t, "nfh-core")
+	l, err := NewLauncher(Config{StateDir: t.TempDir(), ImageDir: t.TempDir(),
+		Networks: map[string]string{"core": "nfh-core", "dmz": "nfh-dmz", "lo": "lo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	err = l.CheckBridges()
+	if err == nil || !strings.Contains(err.Error(), "bridge nfh-dmz: ") || !strings.Contains(err.Error(), "bridge lo: is a device") ||
+		strings.Contains(err.Error(), "nfh-core") || strings.Contains(err.Error(), "nfh-br") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("CheckBridges: %v", err)
+	}
+}
