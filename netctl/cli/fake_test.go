@@ -134,9 +134,15 @@ func (f *fakeAgent) start(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusCreated, f.vms[spec.Name])
 }
 
+// record is an agent's record of spec: NIC i's tap is "nfht" + the name,
+// then "n" + i after the first.
 func (f *fakeAgent) record(spec api.VMSpec) *api.VM {
+	var taps []string
+	for i := range spec.NICs {
+		taps = append(taps, fmt.Sprintf("nfht%sn%d", spec.Name, i+1))
+	}
 	return &api.VM{
-		Spec: spec, State: api.StateRunning, Host: f.host, PID: 4242, Tap: "nfht0badcafe", Accel: "tcg",
+		Spec: spec, State: api.StateRunning, Host: f.host, PID: 4242, Tap: "nfht" + spec.Name, Taps: taps, Accel: "tcg",
 		QMPSocket:  "/state/vms/" + spec.Name + "/qmp.sock",
 		ConsoleLog: "/state/vms/" + spec.Name + "/console.log",
 		Created:    testNow.Add(-193 * time.Second), Started: testNow.Add(-192 * time.Second),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
@@ -17,7 +18,10 @@ func newVMListCmd(g *globals) *cobra.Command {
 		Short:   "List the agent's guests",
 		Long: `List the guests of the agent chosen with --host: name, state (starting,
 running, stopped, failed), address, MAC, accelerator, QEMU's pid and the
-time since the guest started. -o json prints the agent's VM records.`,
+time since the guest started. A guest with several NICs lists every
+NIC's address and MAC, comma-separated in NIC order; an address on a host
+network other than the default one reads ADDR@NETWORK. -o json prints the
+agent's VM records.`,
 		Example: `  netctl --host hostA vm list
   netctl --host hostA vm list -o json`,
 		Args: cobra.NoArgs,
@@ -53,8 +57,16 @@ func runVMList(ctx context.Context, g *globals) error {
 		if vm.PID > 0 {
 			pid = strconv.Itoa(vm.PID)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", vm.Spec.Name, vm.State, vm.Spec.Address,
-			vm.Spec.MAC, or(vm.Accel, "-"), pid, g.uptime(vm))
+		var addrs, macs []string
+		for _, n := range vm.Spec.AllNICs() {
+			a := n.Address
+			if n.Network != "" {
+				a += "@" + n.Network
+			}
+			addrs, macs = append(addrs, a), append(macs, n.MAC)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", vm.Spec.Name, vm.State, strings.Join(addrs, ","),
+			strings.Join(macs, ","), or(vm.Accel, "-"), pid, g.uptime(vm))
 	}
 	return tw.Flush()
 }

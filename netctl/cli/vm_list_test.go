@@ -14,12 +14,14 @@ func TestVMList(t *testing.T) {
 	a.vms["fw1"] = a.record(api.VMSpec{Name: "fw1", Address: "198.18.0.100/24", MAC: "52:54:00:00:00:01"})
 	a.vms["nat1"] = a.record(api.VMSpec{Name: "nat1", Address: "198.18.0.101/24", MAC: "52:54:00:00:00:02"})
 	a.vms["nat1"].State, a.vms["nat1"].PID = api.StateFailed, 0
+	a.vms["gw1"] = a.record(api.VMSpec{Name: "gw1", Address: "198.18.0.102/24", MAC: "52:54:00:00:00:03",
+		NICs: []api.NIC{{MAC: "52:54:00:00:01:03", Address: "198.19.0.102/24", Network: "core"}}})
 
 	r := run(t, env, "--host", "hostA", "vm", "list")
 	check(t, r, 0)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("want a header and 2 rows, got %d lines", len(lines))
+	if len(lines) != 4 {
+		t.Fatalf("want a header and 3 rows, got %d lines", len(lines))
 	}
 	rows := map[string][]string{}
 	for _, l := range lines {
@@ -30,6 +32,8 @@ func TestVMList(t *testing.T) {
 		"NAME": {"NAME", "STATE", "ADDRESS", "MAC", "ACCEL", "PID", "UPTIME"},
 		"fw1":  {"fw1", "running", "198.18.0.100/24", "52:54:00:00:00:01", "tcg", "4242", "3m12s"},
 		"nat1": {"nat1", "failed", "198.18.0.101/24", "52:54:00:00:00:02", "tcg", "-", "-"},
+		"gw1": {"gw1", "running", "198.18.0.102/24,198.19.0.102/24@core", "52:54:00:00:00:03,52:54:00:00:01:03",
+			"tcg", "4242", "3m12s"},
 	} {
 		if !slices.Equal(rows[name], want) {
 			t.Errorf("row %s = %q, want %q", name, rows[name], want)
@@ -39,7 +43,7 @@ func TestVMList(t *testing.T) {
 	r = run(t, env, "--host", "hostA", "vm", "ls", "-o", "json")
 	var vms []api.VM
 	decodeOne(t, r.stdout, &vms)
-	if len(vms) != 2 || vms[0].Spec.Name != "fw1" || vms[1].State != api.StateFailed {
+	if len(vms) != 3 || vms[0].Spec.Name != "fw1" || vms[2].State != api.StateFailed {
 		t.Errorf("json list %+v", vms)
 	}
 }

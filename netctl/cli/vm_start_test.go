@@ -45,6 +45,34 @@ func TestVMStartFlags(t *testing.T) {
 	}
 }
 
+// --nic adds NICs after --ip's, or is the first NIC without --ip; an empty
+// MAC is derived from the name and the NIC's index; the output names each
+// NIC.
+func TestVMStartNICs(t *testing.T) {
+	env, agents := testbed(t, "hostA")
+	r := run(t, env, "--host", "hostA", "vm", "start", "fw1", "--ip", "198.18.0.100/24", "--gw", "198.19.0.1",
+		"--nic", "52:54:00:00:01:01,198.19.0.100/24,core", "--nic", ",10.0.0.5/8", "--wait", "0")
+	check(t, r, 0, "out:nic 0: address 198.18.0.100/24, mac "+DeriveMAC("fw1")+" (derived from the name), network default, tap nfhtfw1",
+		"out:nic 1: address 198.19.0.100/24, mac 52:54:00:00:01:01, network core, tap nfhtfw1n1",
+		"out:nic 2: address 10.0.0.5/8, mac "+DeriveMAC("fw1/2")+" (derived from the name), network default, tap nfhtfw1n2",
+		"out:gateway 198.19.0.1")
+	want := api.VMSpec{Name: "fw1", MemoryMiB: 256, VCPUs: 1, Image: "vnf", MAC: DeriveMAC("fw1"), Address: "198.18.0.100/24",
+		Gateway: "198.19.0.1", NICs: []api.NIC{{MAC: "52:54:00:00:01:01", Address: "198.19.0.100/24", Network: "core"},
+			{MAC: DeriveMAC("fw1/2"), Address: "10.0.0.5/8"}}}
+	if got := agents["hostA"].started[0]; !specEqual(got, want) {
+		t.Errorf("agent got spec %+v, want %+v", got, want)
+	}
+
+	r = run(t, env, "--host", "hostA", "vm", "start", "fw2", "--nic", "52:54:00:00:02:01,198.19.0.101/24,core",
+		"--nic", ",198.18.0.101/24", "--wait", "0")
+	check(t, r, 0, "out:nic 0: address 198.19.0.101/24, mac 52:54:00:00:02:01, network core")
+	want = api.VMSpec{Name: "fw2", MemoryMiB: 256, VCPUs: 1, Image: "vnf", MAC: "52:54:00:00:02:01", Address: "198.19.0.101/24",
+		Network: "core", NICs: []api.NIC{{MAC: DeriveMAC("fw2/1"), Address: "198.18.0.101/24"}}}
+	if got := agents["hostA"].started[1]; !specEqual(got, want) {
+		t.Errorf("agent got spec %+v, want %+v", got, want)
+	}
+}
+
 func TestVMStartWaits(t *testing.T) {
 	env, agents := testbed(t, "hostA")
 	agents["hostA"].guestAfter = 3

@@ -16,7 +16,9 @@ func newVMStatusCmd(g *globals) *cobra.Command {
 		Use:   "status NAME",
 		Short: "Show a guest's record, QEMU status and the vnf's own counters",
 		Long: `Show everything the agent knows about guest NAME: its record (state,
-address, MAC, accelerator, pid, tap, console log), QEMU's run state, and
+address, MAC, accelerator, pid, tap, console log; for a guest with several
+NICs, or one on a network other than the default, a line per NIC with its
+address, MAC, host network and tap), QEMU's run state, and
 what the vnf inside reports: packets reflected (TWAMP-light) and echoed,
 the reflector's next sequence number, the memory workload's pages written
 and verified, verify passes, integrity errors, uptime and boot id; and the
@@ -69,8 +71,20 @@ func (g *globals) printVMStatus(st api.VMStatus) error {
 	if st.Reason != "" {
 		fmt.Fprintf(tw, "  reason:\t%s\n", st.Reason)
 	}
-	fmt.Fprintf(tw, "  address:\t%s, gateway %s\n", s.Address, or(s.Gateway, "none"))
-	fmt.Fprintf(tw, "  mac:\t%s\n", s.MAC)
+	if oneDefaultNIC(s) {
+		fmt.Fprintf(tw, "  address:\t%s, gateway %s\n", s.Address, or(s.Gateway, "none"))
+		fmt.Fprintf(tw, "  mac:\t%s\n", s.MAC)
+	} else {
+		taps := st.AllTaps()
+		for i, n := range s.AllNICs() {
+			tap := ""
+			if i < len(taps) {
+				tap = taps[i]
+			}
+			fmt.Fprintf(tw, "  nic %d:\t%s, mac %s, network %s, tap %s\n", i, n.Address, n.MAC, network(n), or(tap, "-"))
+		}
+		fmt.Fprintf(tw, "  gateway:\t%s\n", or(s.Gateway, "none"))
+	}
 	fmt.Fprintf(tw, "  machine:\t%s, %d MiB, %d vCPU, accel %s\n", s.Image, s.MemoryMiB, s.VCPUs, or(st.Accel, "-"))
 	fmt.Fprintf(tw, "  vnf args:\t%s\n", or(strings.Join(s.VNFArgs, " "), "none"))
 	adopted := ""
@@ -79,7 +93,9 @@ func (g *globals) printVMStatus(st api.VMStatus) error {
 	}
 	fmt.Fprintf(tw, "  pid:\t%d%s\n", st.PID, adopted)
 	fmt.Fprintf(tw, "  uptime:\t%s\n", g.uptime(st.VM))
-	fmt.Fprintf(tw, "  tap:\t%s\n", or(st.Tap, "-"))
+	if oneDefaultNIC(s) {
+		fmt.Fprintf(tw, "  tap:\t%s\n", or(st.Tap, "-"))
+	}
 	fmt.Fprintf(tw, "  console log:\t%s\n", or(st.ConsoleLog, "-"))
 	gs := st.Guest
 	if gs == nil {

@@ -111,3 +111,31 @@ func hasLine(s, key, value string) bool {
 	}
 	return false
 }
+
+// A guest with several NICs shows a line per NIC (address, MAC, network,
+// tap) and its gateway; a one-NIC guest keeps its address, mac and tap
+// lines.
+func TestVMStatusNICs(t *testing.T) {
+	env, a := statusBed(t)
+	a.vms["gw1"] = a.record(api.VMSpec{Name: "gw1", Address: "198.18.0.102/24", Gateway: "198.19.0.1",
+		MAC: "52:54:00:00:00:03", MemoryMiB: 256, VCPUs: 1, Image: "vnf",
+		NICs: []api.NIC{{MAC: "52:54:00:00:01:03", Address: "198.19.0.102/24", Network: "core"}}})
+	r := run(t, env, "--host", "hostA", "vm", "status", "gw1")
+	check(t, r, 0)
+	for _, kv := range [][2]string{
+		{"nic 0:", "198.18.0.102/24, mac 52:54:00:00:00:03, network default, tap nfhtgw1"},
+		{"nic 1:", "198.19.0.102/24, mac 52:54:00:00:01:03, network core, tap nfhtgw1n1"},
+		{"gateway:", "198.19.0.1"},
+	} {
+		if !hasLine(r.stdout, kv[0], kv[1]) {
+			t.Errorf("no line %q ... %q in\n%s", kv[0], kv[1], r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "  tap:") || strings.Contains(r.stdout, "  address:") {
+		t.Errorf("a several-NIC guest shows the one-NIC lines too:\n%s", r.stdout)
+	}
+	r = run(t, env, "--host", "hostA", "vm", "status", "fw1")
+	if !hasLine(r.stdout, "tap:", "nfhtfw1") || !hasLine(r.stdout, "mac:", "52:54:00:00:00:01") || strings.Contains(r.stdout, "nic 0:") {
+		t.Errorf("one-NIC guest's status:\n%s", r.stdout)
+	}
+}
