@@ -21,6 +21,7 @@ const defaultPinRoot = "/sys/fs/bpf/nfhandoff"
 type handoffOptions struct {
 	noDataplane    bool
 	uplink, pinDir string
+	networkUplinks map[string]string // --network's uplinks, by network
 	tunnelDev      string
 	ringBytes      int64
 	bufferBytes    int64
@@ -34,7 +35,7 @@ type handoffOptions struct {
 // dataplaneConfig is the dataplane.Config the flags describe.
 func (o handoffOptions) dataplaneConfig(log *slog.Logger) dataplane.Config {
 	return dataplane.Config{
-		PinDir: o.pinDir, Uplink: o.uplink, TunnelDev: o.tunnelDev,
+		PinDir: o.pinDir, Uplink: o.uplink, NetworkUplinks: o.networkUplinks, TunnelDev: o.tunnelDev,
 		RingBytes: int(o.ringBytes), QueueBytes: o.bufferBytes,
 		GARPCount: o.garpCount, GARPInterval: o.garpInterval, ForwardGrace: o.forwardGrace,
 		ReplayRate: o.replayRate, ReplayBurst: o.replayBurst,

@@ -12,9 +12,11 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/vm"
 )
 
-// networksValue is the repeatable --network NAME=BRIDGE: the host networks
-// besides the default one, each with the bridge its NICs' taps join.
-type networksValue struct{ m *map[string]string }
+// networksValue is the repeatable --network NAME=BRIDGE[,UPLINK]: the host
+// networks besides the default one, each with the bridge its NICs' taps
+// join (m) and, if given, the uplink where the dataplane announces a NIC
+// that arrives on it (uplinks).
+type networksValue struct{ m, uplinks *map[string]string }
 
 func (v networksValue) String() string {
 	if v.m == nil {
@@ -22,18 +24,26 @@ func (v networksValue) String() string {
 	}
 	var out []string
 	for _, name := range slices.Sorted(maps.Keys(*v.m)) {
-		out = append(out, name+"="+(*v.m)[name])
+		n := name + "=" + (*v.m)[name]
+		if v.uplinks != nil && (*v.uplinks)[name] != "" {
+			n += "," + (*v.uplinks)[name]
+		}
+		out = append(out, n)
 	}
-	return strings.Join(out, ",")
+	return strings.Join(out, " ")
 }
 
 func (v networksValue) Set(s string) error {
-	name, bridge, ok := strings.Cut(s, "=")
+	name, rest, ok := strings.Cut(s, "=")
 	if !ok {
-		return fmt.Errorf("%q: want NAME=BRIDGE, e.g. core=nfh-core", s)
+		return fmt.Errorf("%q: want NAME=BRIDGE[,UPLINK], e.g. core=nfh-cbr,nfh-cup", s)
 	}
+	bridge, uplink, withUplink := strings.Cut(rest, ",")
 	if err := vm.CheckNetwork(name, bridge); err != nil {
 		return err
+	}
+	if withUplink && (uplink == "" || len(uplink) > 15 || strings.ContainsAny(uplink, "/, ")) {
+		return fmt.Errorf("network %s: uplink %q: want an interface name of 1-15 characters", name, uplink)
 	}
 	if _, dup := (*v.m)[name]; dup {
 		return fmt.Errorf("network %s given twice", name)
@@ -42,6 +52,12 @@ func (v networksValue) Set(s string) error {
 		*v.m = make(map[string]string)
 	}
 	(*v.m)[name] = bridge
+	if withUplink {
+		if *v.uplinks == nil {
+			*v.uplinks = make(map[string]string)
+		}
+		(*v.uplinks)[name] = uplink
+	}
 	return nil
 }
 

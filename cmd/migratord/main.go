@@ -35,7 +35,7 @@ var version = "dev"
 
 type options struct {
 	name, api, stateDir, imageDir, bridge, qemu, accel, accelCache string
-	networks                                                       map[string]string // --network NAME=BRIDGE
+	networks                                                       map[string]string // --network NAME=BRIDGE[,UPLINK]: the bridges
 	metricsAddr, pprofSocket, logLevel, logFormat                  string
 	quicListen, peers, ca, cert, key                               string
 	version                                                        bool
@@ -53,7 +53,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.stateDir, "state-dir", "", "state `dir` (default /var/lib/nfhandoff/<name>)")
 	fs.StringVar(&o.imageDir, "image-dir", "/var/lib/nfhandoff/images", "guest images `dir`")
 	fs.StringVar(&o.bridge, "bridge", vm.DefaultBridge, "host `bridge` of the default network: the taps of NICs with no network join it")
-	fs.Var(networksValue{&o.networks}, "network", "a further host network as `NAME=BRIDGE`: the taps of NICs whose spec names network NAME join BRIDGE; repeat for more networks")
+	fs.Var(networksValue{&o.networks, &o.handoff.networkUplinks}, "network", "a further host network as `NAME=BRIDGE[,UPLINK]`: the taps of NICs whose spec names network NAME join BRIDGE, and a NIC arriving on it is announced (gratuitous ARP) on UPLINK; repeat for more networks")
 	fs.StringVar(&o.qemu, "qemu", vm.DefaultQEMU, "QEMU `binary`")
 	fs.StringVar(&o.accel, "accel", vm.AccelAuto, "accelerator: auto, kvm or tcg")
 	fs.StringVar(&o.accelCache, "accel-cache", vm.DefaultAccelCache, "accelerator probe cache `file`, shared by the agents of a machine")
@@ -268,7 +268,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		go serveExtra(ctx, pln, pprofMux(), "pprof", log)
 	}
 	log.Info("migratord starting", "host", o.name, "version", version, "api", o.api, "state_dir", o.stateDir,
-		"image_dir", o.imageDir, "bridge", o.bridge, "networks", networksValue{&o.networks}.String(),
+		"image_dir", o.imageDir, "bridge", o.bridge, "networks", networksValue{&o.networks, &o.handoff.networkUplinks}.String(),
 		"quic", o.quicListen, "pid", os.Getpid())
 	if node != nil {
 		go func() {

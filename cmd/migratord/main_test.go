@@ -54,6 +54,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"--name", "hostA", "--network", "core="},
 		{"--name", "hostA", "--network", "=nfh-core"},
 		{"--name", "hostA", "--network", "core=nfh-core", "--network", "core=nfh-core2"},
+		{"--name", "hostA", "--network", "core=nfh-core,"},
+		{"--name", "hostA", "--network", "core=nfh-core,a-very-long-uplink"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
@@ -64,21 +66,27 @@ func TestParseFlagsErrors(t *testing.T) {
 	}
 }
 
-// --network NAME=BRIDGE repeats, one per further host network.
+// --network NAME=BRIDGE[,UPLINK] repeats, one per further host network.
 func TestParseFlagsNetworks(t *testing.T) {
-	o, err := parseFlags([]string{"--name", "hostA", "--network", "core=nfh-core", "--network=dmz=br-dmz"}, io.Discard)
+	o, err := parseFlags([]string{"--name", "hostA", "--network", "core=nfh-core,nfh-cup", "--network=dmz=br-dmz"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := map[string]string{"core": "nfh-core", "dmz": "br-dmz"}; !reflect.DeepEqual(o.networks, want) {
 		t.Errorf("networks %v, want %v", o.networks, want)
 	}
-	if s := (networksValue{&o.networks}).String(); s != "core=nfh-core,dmz=br-dmz" {
+	if want := map[string]string{"core": "nfh-cup"}; !reflect.DeepEqual(o.handoff.networkUplinks, want) {
+		t.Errorf("uplinks %v, want %v", o.handoff.networkUplinks, want)
+	}
+	if c := o.handoff.dataplaneConfig(slogDiscard()); c.NetworkUplinks["core"] != "nfh-cup" {
+		t.Errorf("dataplane uplinks %v", c.NetworkUplinks)
+	}
+	if s := (networksValue{&o.networks, &o.handoff.networkUplinks}).String(); s != "core=nfh-core,nfh-cup dmz=br-dmz" {
 		t.Errorf("String() = %q", s)
 	}
 	var b bytes.Buffer
 	parseFlags([]string{"--help"}, &b)
-	if !strings.Contains(b.String(), "-network NAME=BRIDGE") {
+	if !strings.Contains(b.String(), "-network NAME=BRIDGE[,UPLINK]") {
 		t.Errorf("--help lacks --network:\n%s", b.String())
 	}
 }
@@ -126,7 +134,7 @@ func TestParseFlagsHandoff(t *testing.T) {
 	want := handoffOptions{noDataplane: true, uplink: "nfh-up", pinDir: "/run/x/bpffs/hostA", tunnelDev: "vx1",
 		ringBytes: 1 << 20, bufferBytes: 4096, garpCount: 3, garpInterval: 10 * time.Millisecond,
 		forwardGrace: 2 * time.Second, replayRate: 2500, replayBurst: 64}
-	if o.handoff != want {
+	if !reflect.DeepEqual(o.handoff, want) {
 		t.Fatalf("got %+v\nwant %+v", o.handoff, want)
 	}
 	if o.debug != (session.Debug{SwitchoverDelay: 300 * time.Millisecond}) || !o.debugStoreFailAfterArrival {
