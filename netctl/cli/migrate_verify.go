@@ -23,7 +23,8 @@ type verifyOpts struct {
 	maxLost       int
 	maxGap        time.Duration
 	report        string
-	port          int // hidden --verify-port, for tests against a local reflector
+	target        string // --verify-target: a reflector behind the VNF
+	port          int    // hidden --verify-port, for tests against a local reflector
 }
 
 func (v *verifyOpts) addFlags(f *pflag.FlagSet) {
@@ -36,6 +37,7 @@ func (v *verifyOpts) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&v.maxLost, "max-lost", 0, "verify: the verdict fails when more test packets are lost or the hand-off dropped more frames (default 0, the project's target; -1: no limit)")
 	f.DurationVar(&v.maxGap, "max-gap", 0, "verify: the verdict fails when the largest gap (outage of lost packets) is longer (default: no limit)")
 	f.StringVar(&v.report, "report", "", "verify: write report.json and a timeline picture into this directory")
+	f.StringVar(&v.target, "verify-target", "", "verify: probe the TWAMP-light reflector at this IPv4 address instead of the VM's own, e.g. a server behind a firewall VNF: the verdict is then about the traffic through the VNF")
 	f.IntVar(&v.port, "verify-port", twamp.Port, "verify: the reflector's UDP port")
 	_ = f.MarkHidden("verify-port")
 }
@@ -46,7 +48,7 @@ func (v *verifyOpts) needed(changed func(string) bool) error {
 		return nil
 	}
 	for _, f := range []string{"report", "max-lost", "max-gap", "verify-rate", "verify-size", "verify-before",
-		"verify-after", "verify-netns", "verify-port"} {
+		"verify-after", "verify-netns", "verify-port", "verify-target"} {
 		if changed(f) {
 			return usageErrorf("--%s needs --verify", f)
 		}
@@ -69,6 +71,11 @@ func (v *verifyOpts) validate(detach bool) error {
 		return usageErrorf("--verify-before and --verify-after: want durations >= 0")
 	case v.port < 1 || v.port > 65535:
 		return usageErrorf("--verify-port %d: want 1..65535", v.port)
+	}
+	if v.target != "" {
+		if a, err := netip.ParseAddr(v.target); err != nil || !a.Is4() {
+			return usageErrorf("--verify-target %q: want an IPv4 address", v.target)
+		}
 	}
 	if v.report != "" {
 		if err := os.MkdirAll(v.report, 0o755); err != nil {
@@ -94,11 +101,17 @@ func startVerify(ctx context.Context, g *globals, t *target, vm string, o verify
 	if err != nil {
 		return nil, fmt.Errorf("finding %s's address on %s: %w", vm, t.name, err)
 	}
-	p, err := netip.ParsePrefix(rec.Spec.Address)
-	if err != nil {
-		return nil, fmt.Errorf("%s has no usable address (%q): %w", vm, rec.Spec.Address, err)
+	addr, whose := netip.Addr{}, vm+"'s reflector"
+	if o.target != "" {
+		addr, whose = netip.MustParseAddr(o.target), "the reflector through "+vm // validate parsed it
+	} else {
+		p, err := netip.ParsePrefix(rec.Spec.Address)
+		if err != nil {
+			return nil, fmt.Errorf("%s has no usable address (%q): %w", vm, rec.Spec.Address, err)
+		}
+		addr = p.Addr()
 	}
-	vs := &verifySession{opts: o, target: netip.AddrPortFrom(p.Addr(), uint16(o.port)), netns: o.netns}
+	vs := &verifySession{opts: o, target: netip.AddrPortFrom(addr, uint16(o.port)), netns: o.netns}
 	from := "netctl's own network namespace"
 	switch {
 	case o.netnsSet && (o.netns == "-" || o.netns == ""):
@@ -119,7 +132,7 @@ func startVerify(ctx context.Context, g *globals, t *target, vm string, o verify
 		}
 		return nil, err
 	}
-	fmt.Fprintf(g.logw(), "verify: %d packets/s of %d bytes to %s (%s's reflector) from %s\n", o.rate, o.size, vs.target, vm, from)
+	fmt.Fprintf(g.logw(), "verify: %d packets/s of %d bytes to %s (%s) from %s\n", o.rate, o.size, vs.target, whose, from)
 	select {
 	case <-ctx.Done():
 		vs.s.Stop()
@@ -128,8 +141,11 @@ func startVerify(ctx context.Context, g *globals, t *target, vm string, o verify
 	}
 	if sent, got := vs.s.Counts(); o.before > 0 && sent > 0 && got == 0 {
 		vs.s.Stop()
-		return nil, withHint(fmt.Errorf("verify: no reply from %s during --verify-before %v (%d sent); the migration was not started", vs.target, o.before, sent),
-			"is the vnf running (netctl vm status %s), and is %s reachable from %s?", vm, vs.target.Addr(), from)
+		hint := fmt.Sprintf("is the vnf running (netctl vm status %s), and is %s reachable from %s?", vm, vs.target.Addr(), from)
+		if o.target != "" {
+			hint = fmt.Sprintf("does a reflector answer at %s, and does %s route to it through %s (and %s forward)?", vs.target, from, vm, vm)
+		}
+		return nil, withHint(fmt.Errorf("verify: no reply from %s during --verify-before %v (%d sent); the migration was not started", vs.target, o.before, sent), "%s", hint)
 	}
 	return vs, nil
 }

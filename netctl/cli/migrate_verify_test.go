@@ -212,3 +212,33 @@ func TestMigrateHelpDrainDefaults(t *testing.T) {
 		}
 	}
 }
+
+// --verify-target probes a reflector other than the VM's own (a server
+// behind a VNF): fw1 has an address no reflector answers on, the reflector
+// is on 127.0.0.2.
+func TestMigrateVerifyTarget(t *testing.T) {
+	t.Parallel()
+	env, agents := testbed(t, "hostA", "hostB")
+	agents["hostA"].addVM("fw1", "198.18.0.100/24")
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = twamp.NewReflector(nil).Serve(ctx, conn)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	port := strconv.Itoa(conn.LocalAddr().(*net.UDPAddr).Port)
+	r := run(t, env, verifyArgs(port, "--verify-target", "127.0.0.2")...)
+	check(t, r, 0, "out:verify: 200 packets/s of 64 bytes to 127.0.0.2:"+port+" (the reflector through fw1)",
+		"out:COMPLETED", "out:verdict:        PASS")
+
+	for _, bad := range []string{"fw1", "::1", "198.18.0.0/24"} {
+		check(t, run(t, env, verifyArgs(port, "--verify-target", bad)...), ExitUsage, "err:--verify-target")
+	}
+	check(t, run(t, env, "--host", "hostA", "migrate", "fw1", "--to", "hostB", "--verify-target", "127.0.0.2"),
+		ExitUsage, "err:--verify-target needs --verify")
+}
