@@ -31,13 +31,20 @@
 //	136 rx dropped         uint64  the vnf's interface (or all but lo)
 //	144 reported           uint32  bits: 1 in errors, 2 rcvbuf, 4 mem, 8 rx dropped
 //	148 mbz                uint32
+//	152 router flags       uint32  bits: 1 role (vnf --router), 2 up, 4 conntrack read, 8 forward drops read
+//	156 router failed step uint32  0 none (or still setting up), 1 modules, 2 ruleset, 3 forwarding
+//	160 conntrack entries  uint64  nf_conntrack_count
+//	168 forward drops      uint64  packets the forward chain dropped
 //
 // A counter whose bit is clear was not read and is zero. Vnfs before the
 // drop counters send the first 112 bytes (StatusMinLen); decoders accept
-// that length and read every counter as not reported.
+// that length and read every counter as not reported. Vnfs before the
+// router fields send 152 (StatusDropsLen): read as no router. A vnf that
+// is no router sends the router fields as zero.
 //
 // Decoders accept trailing bytes (room for later fields of the same version)
-// and unknown reported bits, and reject short packets (a reply cut inside
-// the drop counters too), a wrong magic, version or type, and a counter set
-// without its bit.
+// and unknown reported and router bits, and reject short packets (a reply
+// cut inside the drop counters or the router fields too), a wrong magic,
+// version or type, a counter set without its bit, and router bits or a
+// failed step without the role bit (or a failed step with the up bit).
 package vnfproto

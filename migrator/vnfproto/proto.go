@@ -17,11 +17,16 @@ const (
 	TypeReq    uint8  = 1
 	TypeStatus uint8  = 2
 	RequestLen        = 16
-	// StatusLen is the length of a status reply; StatusMinLen that of a
-	// reply from a vnf that predates the guest drop counters, which
-	// DecodeStatus still accepts (they read as not reported).
-	StatusLen    = 152
-	StatusMinLen = 112
+	// StatusLen is the length of a status reply. DecodeStatus still
+	// accepts the shorter replies of older vnfs: StatusMinLen bytes from
+	// one that predates the guest drop counters (read as not reported),
+	// StatusDropsLen from one that predates the router fields (read as no
+	// router).
+	StatusLen      = StatusDropsLen + RouterLen
+	StatusDropsLen = 152
+	StatusMinLen   = 112
+	// RouterLen is the length of the router fields at StatusDropsLen.
+	RouterLen = 24
 )
 
 // Errors returned by the decoders.
@@ -53,6 +58,10 @@ type Status struct {
 	// is zero.
 	UDPInErrors, UDPRcvbufErrors, UDPMemErrors, RxDropped uint64
 	Reported                                              Counters
+
+	// Router is the router role's state; zero for a vnf that is no
+	// router (or predates the role).
+	Router Router
 }
 
 // Counters is a set of Status's guest drop counters.
@@ -139,12 +148,14 @@ func AppendStatus(b []byte, nonce uint64, s Status) []byte {
 		b = binary.BigEndian.AppendUint64(b, v)
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(s.Reported&allCounters))
-	return binary.BigEndian.AppendUint32(b, 0)
+	b = binary.BigEndian.AppendUint32(b, 0)
+	return appendRouter(b, s.Router)
 }
 
 // DecodeStatus parses a status reply and returns the nonce it answers. A
 // reply of StatusMinLen bytes (an older vnf) has no drop counters: Reported
-// is 0. Longer replies must carry them whole; a counter that is not zero
+// is 0; one of StatusDropsLen bytes has no router fields: Router is zero.
+// Longer replies must carry each block whole; a counter that is not zero
 // although its bit is clear is ErrMalformed; bits this package does not
 // know are dropped (later fields of the same version).
 func DecodeStatus(b []byte) (nonce uint64, s Status, err error) {
@@ -152,8 +163,11 @@ func DecodeStatus(b []byte) (nonce uint64, s Status, err error) {
 	if err != nil {
 		return 0, Status{}, err
 	}
-	if len(b) > StatusMinLen && len(b) < StatusLen {
-		return 0, Status{}, fmt.Errorf("%w: %d bytes cut the drop counters (%d..%d)", ErrShort, len(b), StatusMinLen, StatusLen)
+	if len(b) > StatusMinLen && len(b) < StatusDropsLen {
+		return 0, Status{}, fmt.Errorf("%w: %d bytes cut the drop counters (%d..%d)", ErrShort, len(b), StatusMinLen, StatusDropsLen)
+	}
+	if len(b) > StatusDropsLen && len(b) < StatusLen {
+		return 0, Status{}, fmt.Errorf("%w: %d bytes cut the router fields (%d..%d)", ErrShort, len(b), StatusDropsLen, StatusLen)
 	}
 	be := binary.BigEndian
 	copy(s.BootID[:], b[16:32])
@@ -164,7 +178,7 @@ func DecodeStatus(b []byte) (nonce uint64, s Status, err error) {
 	for i, p := range []*uint64{&s.WSSPages, &s.PagesWritten, &s.PagesVerified, &s.VerifyPasses, &s.CorruptPages, &s.StalePages} {
 		*p = be.Uint64(b[64+8*i:])
 	}
-	if len(b) < StatusLen {
+	if len(b) < StatusDropsLen {
 		return nonce, s, nil
 	}
 	s.Reported = Counters(be.Uint32(b[144:])) & allCounters
@@ -173,6 +187,12 @@ func DecodeStatus(b []byte) (nonce uint64, s Status, err error) {
 		if *d.v != 0 && s.Reported&d.bit == 0 {
 			return 0, Status{}, fmt.Errorf("%w: counter %d is %d but not reported", ErrMalformed, i, *d.v)
 		}
+	}
+	if len(b) < StatusLen {
+		return nonce, s, nil
+	}
+	if s.Router, err = decodeRouter(b[StatusDropsLen:StatusLen]); err != nil {
+		return 0, Status{}, err
 	}
 	return nonce, s, nil
 }

@@ -15,6 +15,8 @@ func sampleStatus() Status {
 		WSSPages: 4, PagesWritten: 5, PagesVerified: 6, VerifyPasses: 7, CorruptPages: 8, StalePages: 9,
 		UDPInErrors: 10, UDPRcvbufErrors: 11, UDPMemErrors: 12, RxDropped: 13,
 		Reported: HasUDPInErrors | HasUDPRcvbufErrors | HasUDPMemErrors | HasRxDropped,
+		Router: Router{Flags: RouterRole | RouterUp | HasConntrack | HasForwardDrops,
+			ConntrackEntries: 14, ForwardDrops: 15},
 	}
 	for i := range s.BootID {
 		s.BootID[i] = byte(0xa0 + i)
@@ -47,7 +49,7 @@ func TestStatusLayout(t *testing.T) {
 		off  int
 		want uint64
 	}{{8, 42}, {32, uint64(90 * time.Second)}, {40, 1}, {48, 2}, {64, 4}, {72, 5}, {80, 6}, {88, 7}, {96, 8}, {104, 9},
-		{112, 10}, {120, 11}, {128, 12}, {136, 13}}
+		{112, 10}, {120, 11}, {128, 12}, {136, 13}, {160, 14}, {168, 15}}
 	for _, c := range checks {
 		if got := be.Uint64(b[c.off:]); got != c.want {
 			t.Errorf("offset %d = %d, want %d", c.off, got, c.want)
@@ -58,6 +60,9 @@ func TestStatusLayout(t *testing.T) {
 	}
 	if got := be.Uint32(b[144:]); got != 0xf {
 		t.Errorf("reported bits at 144 = %#x, want 0xf", got)
+	}
+	if got := be.Uint32(b[152:]); got != 0xf {
+		t.Errorf("router flags at 152 = %#x, want 0xf", got)
 	}
 	if b[16] != 0xa0 || b[31] != 0xaf {
 		t.Errorf("boot id misplaced: % x", b[16:32])
@@ -70,6 +75,7 @@ func TestStatusOldLength(t *testing.T) {
 	want := sampleStatus()
 	b := AppendStatus(nil, 5, want)[:StatusMinLen]
 	want.UDPInErrors, want.UDPRcvbufErrors, want.UDPMemErrors, want.RxDropped, want.Reported = 0, 0, 0, 0, 0
+	want.Router = Router{}
 	nonce, got, err := DecodeStatus(b)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +150,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad version", mut(req, 4, 9), ErrVersion, true},
 		{"status as request", st, ErrType, true},
 		{"short status", st[:StatusMinLen-1], ErrShort, false},
-		{"status cut in the drop counters", st[:StatusLen-1], ErrShort, false},
+		{"status cut in the drop counters", st[:StatusDropsLen-1], ErrShort, false},
+		{"status cut in the router fields", st[:StatusLen-1], ErrShort, false},
 		{"status cut after the old fields", st[:StatusMinLen+8], ErrShort, false},
 		{"counter without its bit", mut(st, 127, 1), ErrMalformed, false},
 		{"request as status", append(bytes.Clone(req), make([]byte, 100)...), ErrType, false},
