@@ -32,7 +32,7 @@
 //	144 reported           uint32  bits: 1 in errors, 2 rcvbuf, 4 mem, 8 rx dropped
 //	148 mbz                uint32
 //	152 router flags       uint32  bits: 1 role (vnf --router), 2 up, 4 conntrack read, 8 forward drops read
-//	156 router failed step uint32  0 none (or still setting up), 1 modules, 2 ruleset, 3 forwarding
+//	156 router failed step uint32  0 none (or still setting up), 1 interfaces, 2 modules, 3 ruleset, 4 forwarding
 //	160 conntrack entries  uint64  nf_conntrack_count
 //	168 forward drops      uint64  packets the forward chain dropped
 //

@@ -39,6 +39,7 @@ type RouterStep uint32
 // The router's setup steps, in order.
 const (
 	StepNone       RouterStep = iota
+	StepInterfaces            // finding the two interfaces
 	StepModules               // loading the netfilter modules
 	StepRuleset               // applying the nftables ruleset
 	StepForwarding            // enabling IPv4 forwarding
@@ -48,6 +49,8 @@ func (s RouterStep) String() string {
 	switch s {
 	case StepNone:
 		return "none"
+	case StepInterfaces:
+		return "interfaces"
 	case StepModules:
 		return "modules"
 	case StepRuleset:

@@ -97,7 +97,7 @@ func TestRouterMalformed(t *testing.T) {
 }
 
 func TestRouterStepString(t *testing.T) {
-	for s, want := range map[RouterStep]string{StepNone: "none", StepModules: "modules", StepRuleset: "ruleset",
+	for s, want := range map[RouterStep]string{StepNone: "none", StepInterfaces: "interfaces", StepModules: "modules", StepRuleset: "ruleset",
 		StepForwarding: "forwarding", 9: "step 9"} {
 		if got := s.String(); got != want {
 			t.Errorf("%d: %q, want %q", uint32(s), got, want)
