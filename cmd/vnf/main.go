@@ -20,6 +20,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
 	"github.com/nfhandoff/nfhandoff/netctl/vnf"
+	"github.com/nfhandoff/nfhandoff/netctl/vnf/router"
 )
 
 func main() {
@@ -52,6 +53,7 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 		statusPort = fs.Int("status-port", vnfproto.Port, "status UDP port")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
 		kern       = fs.String("kernel-reflector", string(vnf.KernelReflectorAuto), "answer TWAMP-light test packets in the kernel (a tc program): auto (if it attaches), on or off")
+		routerArg  = fs.String("router", "", "be a stateful firewall/NAT from access interface IN to core interface OUT: IN:OUT (or IN,OUT), e.g. eth0:eth1")
 	)
 	fs.IntVar(&cfg.WSSMB, "wss", 0, "working set size in MiB")
 	fs.Float64Var(&cfg.DirtyRate, "dirty-rate", 0, "MiB/s of the working set rewritten (0 = none)")
@@ -69,6 +71,11 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 	}
 	if cfg.KernelReflector, err = vnf.ParseKernelReflector(*kern); err != nil {
 		return cfg, nil, err
+	}
+	if *routerArg != "" {
+		if cfg.Router, err = router.Parse(*routerArg); err != nil {
+			return cfg, nil, err
+		}
 	}
 	if cfg.VerifyRate == 0 {
 		cfg.VerifyRate = -1 // an explicit 0 turns the verifier off

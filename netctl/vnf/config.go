@@ -10,6 +10,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
+	"github.com/nfhandoff/nfhandoff/netctl/vnf/router"
 )
 
 // Defaults.
@@ -37,6 +38,10 @@ type Config struct {
 	// KernelReflector says whether TWAMP-light test packets are answered
 	// in the kernel (package kreflect); the zero value does not try.
 	KernelReflector KernelReflectorMode
+
+	// Router makes the guest a firewall/NAT between two interfaces
+	// (package router); the zero value does not.
+	Router router.Config
 
 	// Ready receives "vnf: ready\n" once all sockets listen; nil = os.Stdout.
 	Ready io.Writer

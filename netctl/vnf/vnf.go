@@ -18,6 +18,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
 	"github.com/nfhandoff/nfhandoff/netctl/vnf/kreflect"
+	"github.com/nfhandoff/nfhandoff/netctl/vnf/router"
 )
 
 // VNF is a running network function: its sockets, counters and memory.
@@ -35,6 +36,7 @@ type VNF struct {
 	mem       *memory
 	work      *workload
 	drops     dropReader
+	router    *router.Router // nil: not a router (Config.Router)
 }
 
 // New validates cfg, opens the three sockets and allocates the working set.
@@ -178,6 +180,7 @@ func (v *VNF) Status() vnfproto.Status {
 		s.ReflectorSeq = v.kern.Seq()
 	}
 	v.drops.read(&s)
+	s.Router = v.router.Status()
 	return s
 }
 
@@ -188,12 +191,14 @@ func (v *VNF) kernReflected() uint64 {
 	return v.kern.Reflected()
 }
 
-// Run serves until ctx ends: it starts the servers, writes every page of
-// the working set once, prints "vnf: ready", then runs the memory workload.
+// Run serves until ctx ends: it sets up the router (Config.Router), starts
+// the servers, writes every page of the working set once, prints
+// "vnf: ready", then runs the memory workload.
 // It returns nil when ctx ends and the first server error otherwise.
 func (v *VNF) Run(parent context.Context) error {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
+	v.setupRouter(ctx)
 	var wg sync.WaitGroup
 	serve := func(name string, f func(context.Context) error) {
 		wg.Go(func() {
