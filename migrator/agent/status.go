@@ -58,7 +58,8 @@ func queryVNF(ctx context.Context, addr netip.AddrPort) (api.GuestStatus, error)
 }
 
 // guestStatus maps the vnf's status 1:1 onto the API type; a drop counter
-// the vnf did not report (its Reported bit clear) is nil.
+// the vnf did not report (its Reported bit clear) is nil, and so is the
+// router of a vnf that is none.
 func guestStatus(s vnfproto.Status) api.GuestStatus {
 	reported := func(v uint64, bit vnfproto.Counters) *uint64 {
 		if s.Reported&bit == 0 {
@@ -82,5 +83,27 @@ func guestStatus(s vnfproto.Status) api.GuestStatus {
 		UDPRcvbufErrors:  reported(s.UDPRcvbufErrors, vnfproto.HasUDPRcvbufErrors),
 		UDPMemErrors:     reported(s.UDPMemErrors, vnfproto.HasUDPMemErrors),
 		RxDropped:        reported(s.RxDropped, vnfproto.HasRxDropped),
+		Router:           guestRouter(s.Router),
 	}
+}
+
+// guestRouter maps the router fields: nil for a vnf that is no router, a
+// counter the vnf did not read nil.
+func guestRouter(r vnfproto.Router) *api.GuestRouter {
+	if r.Flags&vnfproto.RouterRole == 0 {
+		return nil
+	}
+	read := func(v uint64, bit vnfproto.RouterFlags) *uint64 {
+		if r.Flags&bit == 0 {
+			return nil
+		}
+		return &v
+	}
+	g := &api.GuestRouter{Up: r.Flags&vnfproto.RouterUp != 0,
+		ConntrackEntries: read(r.ConntrackEntries, vnfproto.HasConntrack),
+		ForwardDrops:     read(r.ForwardDrops, vnfproto.HasForwardDrops)}
+	if r.Failed != vnfproto.StepNone {
+		g.FailedStep = r.Failed.String()
+	}
+	return g
 }

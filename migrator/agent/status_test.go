@@ -45,3 +45,25 @@ func TestGuestStatusMapping(t *testing.T) {
 		t.Fatalf("old vnf: got %+v\nwant %+v", got, want)
 	}
 }
+
+// A router's state maps with its counters (nil where not read); a vnf that
+// is no router has none.
+func TestGuestRouterMapping(t *testing.T) {
+	u := func(v uint64) *uint64 { return &v }
+	for _, tt := range []struct {
+		in   vnfproto.Router
+		want *api.GuestRouter
+	}{
+		{vnfproto.Router{}, nil},
+		{vnfproto.Router{Flags: vnfproto.RouterRole}, &api.GuestRouter{}},
+		{vnfproto.Router{Flags: vnfproto.RouterRole, Failed: vnfproto.StepRuleset}, &api.GuestRouter{FailedStep: "ruleset"}},
+		{vnfproto.Router{Flags: vnfproto.RouterRole | vnfproto.RouterUp | vnfproto.HasConntrack | vnfproto.HasForwardDrops,
+			ConntrackEntries: 3, ForwardDrops: 0}, &api.GuestRouter{Up: true, ConntrackEntries: u(3), ForwardDrops: u(0)}},
+		{vnfproto.Router{Flags: vnfproto.RouterRole | vnfproto.RouterUp | vnfproto.HasConntrack, ConntrackEntries: 1},
+			&api.GuestRouter{Up: true, ConntrackEntries: u(1)}},
+	} {
+		if got := guestStatus(vnfproto.Status{Router: tt.in}).Router; !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%+v: got %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}

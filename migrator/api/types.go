@@ -234,6 +234,28 @@ type GuestStatus struct {
 	UDPRcvbufErrors *uint64 `json:"udp_rcvbuf_errors,omitempty"`
 	UDPMemErrors    *uint64 `json:"udp_mem_errors,omitempty"`
 	RxDropped       *uint64 `json:"rx_dropped,omitempty"`
+
+	// Router is the vnf's router role (vnf --router); nil for a vnf that
+	// is no router, or predates the role.
+	Router *GuestRouter `json:"router,omitempty"`
+}
+
+// GuestRouter is a router vnf's report: whether its firewall/NAT is up and
+// what it tracks and drops.
+type GuestRouter struct {
+	// Up: the netfilter modules are loaded, the ruleset applied and IPv4
+	// forwarding on.
+	Up bool `json:"up"`
+	// FailedStep is the setup step that failed while not up (interfaces,
+	// modules, ruleset or forwarding; the guest's console log has the
+	// error); empty while being set up and once up.
+	FailedStep string `json:"failed_step,omitempty"`
+	// ConntrackEntries is the guest's nf_conntrack_count, the connections
+	// (and NAT mappings) it tracks now; ForwardDrops the packets its
+	// forward chain dropped since the ruleset was applied. Nil when not
+	// read.
+	ConntrackEntries *uint64 `json:"conntrack_entries,omitempty"`
+	ForwardDrops     *uint64 `json:"forward_drops,omitempty"`
 }
 
 // IntegrityErrors is the number of corrupt plus stale pages seen.

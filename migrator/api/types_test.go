@@ -125,6 +125,30 @@ func TestGuestStatusDropsJSON(t *testing.T) {
 	}
 }
 
+// A guest that is no router encodes as before; a router's counters not
+// read are left out, a read zero kept.
+func TestGuestRouterJSON(t *testing.T) {
+	b, err := json.Marshal(GuestStatus{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "router") {
+		t.Errorf("no router: %s", b)
+	}
+	zero := uint64(0)
+	b, err = json.Marshal(GuestStatus{Router: &GuestRouter{Up: true, ForwardDrops: &zero}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(b); !strings.Contains(s, `"router":{"up":true,"forward_drops":0}`) {
+		t.Errorf("router: %s", s)
+	}
+	b, _ = json.Marshal(GuestRouter{FailedStep: "ruleset"})
+	if s := string(b); s != `{"up":false,"failed_step":"ruleset"}` {
+		t.Errorf("failed router: %s", s)
+	}
+}
+
 // A spec with further NICs validates; its gateway may lie in any NIC's
 // network; a one-NIC spec encodes exactly as before the NIC list (stored
 // records and the agents' messages keep their bytes).
