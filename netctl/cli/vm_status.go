@@ -26,13 +26,18 @@ packets the guest's kernel dropped before they reached the vnf ("guest
 drops": UDP receive-buffer and memory errors and all UDP in-errors from
 /proc/net/snmp, which include the former two, and the rx_dropped of the
 vnf's interface; counted since the guest booted, "-" where the guest did
-not report one).
+not report one). A guest whose vnf runs with --router (a firewall/NAT
+between two NICs) also shows the router: up or not (and the setup step
+that failed: interfaces, modules, ruleset or forwarding), the connections
+its conntrack tracks now and the packets its forward chain dropped (new
+connections from the core side, or anything else the ruleset refuses).
 
 The boot id stays the same across a migration and changes when the guest
 reboots; the reflector sequence continues across a migration. Integrity
 errors (corrupt or stale pages) mean guest memory was damaged: they are
 shown prominently and warned about on stderr, but the exit status is still
-0. It is 1 when the VM does not exist or the agent does not answer.`,
+0. A router that is not up after its setup failed is warned about the same
+way. It is 1 when the VM does not exist or the agent does not answer.`,
 		Example: `  netctl --host hostA vm status fw1
   netctl --host hostA vm status fw1 -o json`,
 		Args: cobra.ExactArgs(1),
@@ -56,6 +61,10 @@ func runVMStatus(ctx context.Context, g *globals, name string) error {
 	if gs := st.Guest; gs != nil && gs.IntegrityErrors() > 0 {
 		defer g.warnf("%s reports integrity errors: %d corrupt, %d stale pages",
 			name, gs.CorruptPages, gs.StalePages)
+	}
+	if gs := st.Guest; gs != nil && gs.Router != nil && gs.Router.FailedStep != "" {
+		defer g.warnf("%s's router is not up: its setup failed at the %s step (see its console log)",
+			name, gs.Router.FailedStep)
 	}
 	if g.jsonOut() {
 		return g.printJSON(st)
@@ -114,6 +123,9 @@ func (g *globals) printVMStatus(st api.VMStatus) error {
 	fmt.Fprintf(tw, "  echo packets:\t%d\n", gs.EchoPackets)
 	fmt.Fprintf(tw, "  reflector seq:\t%d\n", gs.ReflectorSeq)
 	fmt.Fprintf(tw, "  guest drops:\t%s\n", guestDrops(gs))
+	if gs.Router != nil {
+		fmt.Fprintf(tw, "  router:\t%s\n", guestRouter(gs.Router))
+	}
 	fmt.Fprintf(tw, "  pages:\t%d in working set, %d written, %d verified\n", gs.WSSPages, gs.PagesWritten, gs.PagesVerified)
 	fmt.Fprintf(tw, "  verify passes:\t%d\n", gs.VerifyPasses)
 	return tw.Flush()
@@ -133,4 +145,22 @@ func guestDrops(gs *api.GuestStatus) string {
 	}
 	return fmt.Sprintf("udp rcvbuf %s, udp mem %s, in-errors %s, rx_dropped %s",
 		n(gs.UDPRcvbufErrors), n(gs.UDPMemErrors), n(gs.UDPInErrors), n(gs.RxDropped))
+}
+
+// guestRouter is the "router" line of a router vnf: its state, then its
+// conntrack entries and forward drops ("-" where not read).
+func guestRouter(r *api.GuestRouter) string {
+	switch {
+	case r.FailedStep != "":
+		return fmt.Sprintf("NOT UP: setup failed at the %s step (see the console log)", r.FailedStep)
+	case !r.Up:
+		return "not up yet (being set up)"
+	}
+	n := func(p *uint64) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatUint(*p, 10)
+	}
+	return fmt.Sprintf("up, %s conntrack entries, %s forward drops", n(r.ConntrackEntries), n(r.ForwardDrops))
 }
