@@ -1,0 +1,96 @@
+package iperf
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/testbed/privtest"
+)
+
+// A client's report as iperf3 3.12 writes it (trimmed): 0.4 s, the middle
+// two intervals empty.
+const clientReport = `{
+ "start": {"connected": [{"socket": 5, "local_host": "198.18.0.2", "local_port": 40438, "remote_host": "198.19.0.2", "remote_port": 5201}]},
+ "intervals": [
+  {"streams": [], "sum": {"start": 0, "end": 0.1, "seconds": 0.1, "bytes": 131072, "retransmits": 0, "sender": true}},
+  {"streams": [], "sum": {"start": 0.1, "end": 0.2, "seconds": 0.1, "bytes": 0, "retransmits": 2, "sender": true}},
+  {"streams": [], "sum": {"start": 0.2, "end": 0.3, "seconds": 0.1, "bytes": 0, "retransmits": 1, "sender": true}},
+  {"streams": [], "sum": {"start": 0.3, "end": 0.4, "seconds": 0.1, "bytes": 65536, "retransmits": 0, "sender": true}}],
+ "end": {"sum_sent": {"start": 0, "end": 0.4, "seconds": 0.4, "bytes": 196608, "retransmits": 3, "sender": true},
+         "sum_received": {"start": 0, "end": 0.4, "seconds": 0.4, "bytes": 190000, "sender": true}}
+}`
+
+func TestParse(t *testing.T) {
+	r, err := Parse([]byte(clientReport), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Bytes != 196608 || r.Retransmits != 3 || r.Intervals != 4 || !r.Survived() ||
+		r.LongestStall != 200*time.Millisecond || r.Conn.RemotePort != 5201 || r.Conn.LocalPort != 40438 {
+		t.Errorf("client: %+v", r)
+	}
+	if r, err := Parse([]byte(clientReport), false); err != nil || r.Bytes != 190000 {
+		t.Errorf("receiver's account: %+v, %v", r, err)
+	}
+	reset := `{"start": {"connected": []}, "intervals": [{"sum": {"start": 0, "end": 0.1, "seconds": 0.1, "bytes": 10}}], "end": {}, "error": "error - control socket has closed unexpectedly"}`
+	if r, err := Parse([]byte(reset), true); err != nil || r.Survived() || r.Error == "" {
+		t.Errorf("reset: %+v, %v", r, err)
+	}
+	for name, bad := range map[string]string{
+		"not json":         "iperf3: error - unable to connect",
+		"no end":           `{"intervals": []}`,
+		"negative":         `{"intervals": [{"sum": {"start": 0, "end": 1, "seconds": -1}}], "end": {"sum_sent": {}}}`,
+		"backwards":        `{"intervals": [{"sum": {"start": 2, "end": 1, "seconds": 1}}], "end": {"sum_sent": {}}}`,
+		"end out of range": `{"intervals": [], "end": {"sum_sent": {"seconds": 1e9}}}`,
+	} {
+		if _, err := Parse([]byte(bad), true); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(clientReport), true)
+	f.Add([]byte(`{"error": "x"}`), false)
+	f.Fuzz(func(t *testing.T, b []byte, sender bool) {
+		r, err := Parse(b, sender)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if r.LongestStall < 0 || r.Seconds < 0 || r.Intervals > maxIntervals {
+			t.Fatalf("nonsense result %+v", r)
+		}
+	})
+}
+
+// A real iperf3 on loopback (it is Debian's; make deps installs it); in
+// the privileged tier, where the testbed's commands are required.
+func TestPrivClientServerLoopback(t *testing.T) {
+	privtest.RequireCommand(t, "iperf3") // make deps installs it
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lo := netip.MustParseAddr("127.0.0.1")
+	s, err := StartServer(ctx, "", lo, 5299)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	c, err := Client{Server: lo, Port: 5299, Duration: time.Second, Bitrate: 10_000_000}.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr, err := s.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("client %+v; server %+v", c, sr)
+	if !c.Survived() || c.Bytes == 0 || c.Intervals < 9 || sr.Conn.RemotePort != c.Conn.LocalPort {
+		t.Errorf("client %+v, server %+v", c, sr)
+	}
+}

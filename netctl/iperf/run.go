@@ -1,0 +1,138 @@
+package iperf
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+)
+
+// Defaults of Client.
+const (
+	DefaultPort     = 5201
+	DefaultInterval = 100 * time.Millisecond // iperf3's finest
+)
+
+// Client is an iperf3 TCP test from a network namespace to a server.
+type Client struct {
+	Netns    string // "" = netctl's own
+	Server   netip.Addr
+	Port     int           // default DefaultPort
+	Duration time.Duration // whole seconds, at least 1
+	// Bitrate caps the flow (bits/s; 0: as fast as TCP goes): a load the
+	// path through a TCG guest sustains.
+	Bitrate  int64
+	Interval time.Duration // report interval, default DefaultInterval
+}
+
+// command is cmd's argv run in netns ns.
+func command(ctx context.Context, ns string, args ...string) *exec.Cmd {
+	if ns != "" {
+		args = append([]string{"ip", "netns", "exec", ns}, args...)
+	}
+	return exec.CommandContext(ctx, args[0], args[1:]...)
+}
+
+// Run runs the test and returns the client's account; a test that failed
+// (connection reset, server gone) returns the account with its Error set
+// and no error: that is a finding, not a failure to measure.
+func (c Client) Run(ctx context.Context) (Result, error) {
+	if c.Port == 0 {
+		c.Port = DefaultPort
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	secs := int(c.Duration / time.Second)
+	if secs < 1 || !c.Server.IsValid() {
+		return Result{}, fmt.Errorf("iperf3 client: want a server and a duration of at least 1s (got %s, %v)", c.Server, c.Duration)
+	}
+	args := []string{"iperf3", "--json", "-c", c.Server.String(), "-p", strconv.Itoa(c.Port),
+		"-t", strconv.Itoa(secs), "-i", strconv.FormatFloat(c.Interval.Seconds(), 'f', -1, 64)}
+	if c.Bitrate > 0 {
+		args = append(args, "-b", strconv.FormatInt(c.Bitrate, 10))
+	}
+	var out, stderr bytes.Buffer
+	cmd := command(ctx, c.Netns, args...)
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	err := cmd.Run()
+	r, perr := Parse(out.Bytes(), true)
+	if perr != nil {
+		// iperf3 exits 1 with a JSON report carrying "error"; anything
+		// else (not installed, no namespace) is a failure to measure.
+		return Result{}, fmt.Errorf("iperf3 client to %s:%d: %w (%v; %s)", c.Server, c.Port, perr, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return r, nil
+}
+
+// Server is a one-off iperf3 server (one test, then it exits).
+type Server struct {
+	cmd    *exec.Cmd
+	out    bytes.Buffer
+	exited chan struct{} // closed once the process is reaped
+	err    error         // its exit status
+}
+
+// StartServer starts a one-off server on addr:port in network namespace
+// ns. It returns once the server listens.
+func StartServer(ctx context.Context, ns string, addr netip.Addr, port int) (*Server, error) {
+	if port == 0 {
+		port = DefaultPort
+	}
+	s := &Server{exited: make(chan struct{})}
+	s.cmd = command(ctx, ns, "iperf3", "--json", "-s", "-1", "-B", addr.String(), "-p", strconv.Itoa(port))
+	s.cmd.Stdout = &s.out
+	var stderr bytes.Buffer
+	s.cmd.Stderr = &stderr
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting iperf3 server: %w", err)
+	}
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
+	// iperf3 has no readiness signal: wait until the port listens.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-s.exited:
+			return nil, fmt.Errorf("iperf3 server on %s:%d exited: %v: %s", addr, port, s.err, bytes.TrimSpace(stderr.Bytes()))
+		default:
+		}
+		if listening(ctx, ns, port) {
+			return s, nil
+		}
+	}
+	s.Stop()
+	return nil, fmt.Errorf("iperf3 server on %s:%d: not listening after 5s", addr, port)
+}
+
+// listening reports whether a TCP socket listens on port in ns.
+func listening(ctx context.Context, ns string, port int) bool {
+	out, err := command(ctx, ns, "ss", "-Htln", "sport", "= :"+strconv.Itoa(port)).Output()
+	return err == nil && len(bytes.TrimSpace(out)) > 0
+}
+
+// Wait waits for the server's test to end and returns its account (its
+// Conn.Remote is the client as the server saw it).
+func (s *Server) Wait(ctx context.Context) (Result, error) {
+	select {
+	case <-s.exited:
+	case <-ctx.Done():
+		s.Stop()
+		return Result{}, ctx.Err()
+	}
+	return Parse(s.out.Bytes(), false)
+}
+
+// Stop kills the server if it still runs and reaps it.
+func (s *Server) Stop() {
+	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return // not ours to wait for
+	}
+	<-s.exited
+}
