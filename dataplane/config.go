@@ -27,19 +27,19 @@ const (
 
 // Config of a host's dataplane.
 type Config struct {
-	PinDir       string        // bpffs dir for pinned maps and links, e.g. /run/nfhandoff/bpffs/hostA (required)
-	Uplink       string        // host uplink interface for stragglers and the default network's gratuitous ARPs ("" = none)
+	PinDir string // bpffs dir for pinned maps and links, e.g. /run/nfhandoff/bpffs/hostA (required)
+	Uplink string // host uplink interface for stragglers and the default network's gratuitous ARPs ("" = none)
 	// NetworkUplinks are the uplinks of the host's further networks (by
 	// network name, see api.NIC): a NIC on one of them is announced there.
 	// A network without one gets no gratuitous ARP.
 	NetworkUplinks map[string]string
-	TunnelDev    string        // VXLAN device (default "nfhvx0"), created if missing
-	TunnelPort   int           // VXLAN UDP port (default 4789)
-	RingBytes    int           // BPF ring size (default 8 MiB; a power of two, at least a page)
-	QueueBytes   int64         // user-space queue bound per VM (default 64 MiB)
-	GARPCount    int           // gratuitous ARPs on resume (default 5)
-	GARPInterval time.Duration // first interval, doubled each time (default 20ms)
-	ForwardGrace time.Duration // how long FORWARD stays at the source after a move (default 10s)
+	TunnelDev      string        // VXLAN device (default "nfhvx0"), created if missing
+	TunnelPort     int           // VXLAN UDP port (default 4789)
+	RingBytes      int           // BPF ring size (default 8 MiB; a power of two, at least a page)
+	QueueBytes     int64         // user-space queue bound per VM (default 64 MiB)
+	GARPCount      int           // gratuitous ARPs on resume (default 5)
+	GARPInterval   time.Duration // first interval, doubled each time (default 20ms)
+	ForwardGrace   time.Duration // how long FORWARD stays at the source after a move (default 10s)
 	// ReplayRate paces the injection of queued frames into a tap (the
 	// destination's release, the source's rollback), in frames/s, after a
 	// burst of ReplayBurst frames. 0: automatic, ReplayFactor times the rate
