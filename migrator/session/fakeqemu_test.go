@@ -30,21 +30,22 @@ type fakeQEMU struct {
 	dir  string
 	role string
 
-	mu       sync.Mutex
-	cmds     []string
-	status   string // query-migrate status
-	run      string // query-status status
-	received []byte // destination: what arrived on the main channel
-	reply    []byte // source: what came back on the main channel
-	stopped  bool
-	cont     chan struct{} // source: migrate-continue
-	hold     bool          // source: stay active until released
-	throttle int           // source: cpu-throttle-percentage while active
-	syncs    int           // source: dirty-sync-count reported (0: 1)
-	params   []string      // migrate-set-parameters arguments, as JSON
-	release  chan struct{} // source: closed to leave active
-	onCont   func() error  // destination: runs on cont
-	trace    func(string)  // if set, called with every command but queries
+	mu        sync.Mutex
+	cmds      []string
+	status    string // query-migrate status
+	run       string // query-status status
+	received  []byte // destination: what arrived on the main channel
+	reply     []byte // source: what came back on the main channel
+	stopped   bool
+	cont      chan struct{} // source: migrate-continue
+	hold      bool          // source: stay active until released
+	throttle  int           // source: cpu-throttle-percentage while active
+	throttled int           // source: query-migrate answers that carried a throttle
+	syncs     int           // source: dirty-sync-count reported (0: 1)
+	params    []string      // migrate-set-parameters arguments, as JSON
+	release   chan struct{} // source: closed to leave active
+	onCont    func() error  // destination: runs on cont
+	trace     func(string)  // if set, called with every command but queries
 	// noResume: migrate_cancel leaves the guest stopped (as QEMU does for
 	// a guest that was not running), so the rollback must cont it.
 	noResume bool
@@ -184,6 +185,9 @@ func (f *fakeQEMU) handle(cmd string, args json.RawMessage) (any, error) {
 		}
 		if status == "active" && throttle > 0 {
 			r["cpu-throttle-percentage"] = throttle
+			f.mu.Lock()
+			f.throttled++
+			f.mu.Unlock()
 		}
 		return r, nil
 	case qmpcmd.QueryStatus:

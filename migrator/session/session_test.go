@@ -238,9 +238,13 @@ func TestThrottleKeptInRecord(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	go func() {
-		waitFor(t, "source active", func() bool { return src.getStatus() == "active" })
-		// Let a few samples see the throttle, then stop throttling.
-		time.Sleep(200 * time.Millisecond)
+		// Let a few samples see the throttle (counted, not timed: a busy
+		// machine polls late), then stop throttling.
+		waitFor(t, "samples of the throttle", func() bool {
+			src.mu.Lock()
+			defer src.mu.Unlock()
+			return src.throttled >= 3
+		})
 		src.mu.Lock()
 		src.throttle = 0
 		src.mu.Unlock()
