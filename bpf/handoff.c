@@ -24,12 +24,15 @@
  *
  * Captured frames go to one ring buffer as records: a 32-byte rec_hdr, then len bytes of
  * the frame. Capture design (how `captured` stays exact):
- *   1. the frame is copied into the per-CPU scratch record (bounded length: MAX_FRAME);
- *   2. a record of exactly sizeof(rec_hdr) + len bytes is reserved in the ring
- *      (bpf_ringbuf_reserve_dynptr, which takes a length known only at run time);
- *      if the ring is full nothing else happens: no sequence number was taken;
+ *   1. a record of exactly sizeof(rec_hdr) + len bytes is reserved in the ring
+ *      (bpf_ringbuf_reserve_dynptr, which takes a length known only at run time; len is
+ *      at most MAX_FRAME: a GSO frame of 64 KiB, which the kernel segments for the tap
+ *      only after this hook); if the ring is full nothing else happens: no sequence
+ *      number was taken;
+ *   2. the frame is copied into the reservation CHUNK bytes at a time through the
+ *      per-CPU scratch record (a per-CPU map value cannot hold 64 KiB);
  *   3. only then the sequence number is taken: seq = __sync_fetch_and_add(captured) + 1;
- *   4. the frame and the header are written into the reservation and it is submitted.
+ *   4. the header is written into the reservation and it is submitted.
  * So captured[vm] is exactly the number of records of that VM put in the ring, seq runs
  * 1, 2, 3, ... with no gaps, and user space can compare it with released[vm]. If two
  * CPUs capture frames of the same VM at the same time their records may sit in the ring
@@ -71,7 +74,9 @@
 #define VLAN_HLEN 4
 #define MAX_VLAN_TAGS 2
 
-#define MAX_FRAME 2048 /* largest frame a capturing mode copies */
+#define MAX_FRAME (65535 + 22) /* largest frame a capturing mode copies: a 64 KiB GSO packet, two VLAN tags */
+#define CHUNK 2048              /* bytes copied at a time through the scratch record */
+#define MAX_CHUNKS ((MAX_FRAME + CHUNK - 1) / CHUNK)
 #define MAX_VMS 1024
 #define MAX_TUNNEL_PEERS 1024
 #define RING_BYTES (8 << 20) /* default; user space may set MaxEntries before loading */
@@ -159,10 +164,11 @@ _Static_assert(sizeof(struct rec_hdr) == 32, "rec_hdr is 32 bytes");
 _Static_assert(sizeof(enum vm_mode) == sizeof(__u32), "vm_state.mode is a u32");
 _Static_assert(sizeof(enum vm_flag) == sizeof(__u32), "vm_state.flags is a u32");
 
-/* One record as built in the per-CPU scratch before it goes into the ring. */
+/* A record's header and one chunk of its frame, built in the per-CPU scratch on their way
+ * into the ring. */
 struct record {
 	struct rec_hdr hdr;
-	__u8 frame[MAX_FRAME];
+	__u8 frame[CHUNK];
 };
 
 struct {
@@ -301,19 +307,27 @@ static __always_inline enum capture_result capture(struct __sk_buff *skb,
 	__u64 *seq = captured_of(key);
 	if (!rec || !seq)
 		return CAPTURE_RING_FULL;
-	/* len is in [1, MAX_FRAME]: the verifier knows the copy stays inside rec->frame. */
-	if (bpf_skb_load_bytes(skb, 0, rec->frame, len) < 0)
-		return CAPTURE_RING_FULL;
 
 	struct bpf_dynptr dp;
 	if (bpf_ringbuf_reserve_dynptr(&ring, sizeof(struct rec_hdr) + len, 0, &dp) < 0) {
 		bpf_ringbuf_discard_dynptr(&dp, 0); /* required even when reserving failed */
 		return CAPTURE_RING_FULL;
 	}
-	if (bpf_dynptr_write(&dp, sizeof(struct rec_hdr), rec->frame, len, 0) < 0) {
-		/* Cannot happen: the reservation has room for len bytes after the header. */
-		bpf_ringbuf_discard_dynptr(&dp, 0);
-		return CAPTURE_RING_FULL;
+	for (__u32 i = 0; i < MAX_CHUNKS; i++) {
+		__u32 off = i * CHUNK;
+		if (off >= len)
+			break;
+		__u32 n = len - off;
+		if (n > CHUNK)
+			n = CHUNK;
+		if (n < 1) /* cannot happen (off < len); tells the verifier n is in [1, CHUNK] */
+			break;
+		if (bpf_skb_load_bytes(skb, off, rec->frame, n) < 0 ||
+		    bpf_dynptr_write(&dp, sizeof(struct rec_hdr) + off, rec->frame, n, 0) < 0) {
+			/* Cannot happen: the skb has len bytes, the reservation room for them. */
+			bpf_ringbuf_discard_dynptr(&dp, 0);
+			return CAPTURE_RING_FULL;
+		}
 	}
 	/* The record is certain to reach the ring now: take its sequence number. */
 	rec->hdr.seq = __sync_fetch_and_add(seq, 1) + 1;

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 
 	"github.com/nfhandoff/nfhandoff/dataplane/frame"
 	"github.com/nfhandoff/nfhandoff/dataplane/tapio"
@@ -16,8 +17,10 @@ import (
 // (Flushed) before it releases its HOLD queue.
 
 // writeFlush writes a NIC's section of the flush stream (held < residue <
-// buffered) and
-// finishes the buffered records. What cannot be sent is counted as lost.
+// buffered) and finishes the buffered records. What cannot be sent is
+// counted as lost. A GSO frame goes as its segments: Flushed counts the
+// frames on the stream (what the destination injects), the losses count
+// captured frames.
 func (h *Handoff) writeFlush(v *vmEntry, flush io.Writer, nic int, held []byte, residue [][]byte, buffered []frame.Frame) error {
 	defer v.finish(uint64(len(buffered)))
 	total := uint64(len(residue) + len(buffered))
@@ -29,18 +32,29 @@ func (h *Handoff) writeFlush(v *vmEntry, flush io.Writer, nic int, held []byte, 
 		return fmt.Errorf("vm %s: no flush stream: %d frames lost", v.name, total)
 	}
 	w := frame.NewFlushWriter(flush, nic)
-	var sent, tooLarge uint64
+	mtu := tapMTU(v.tap.Name)
+	var sent, frames, tooLarge uint64 // captured frames sent, frames on the stream
 	var werr error
 	write := func(o frame.Origin, b []byte) bool {
 		if werr != nil {
 			return false
 		}
-		if len(b) == 0 || len(b) > frame.MaxFrame {
+		segs, err := frame.Segment(b, mtu)
+		if err != nil || len(b) == 0 {
 			tooLarge++
 			return false
 		}
-		if werr = w.WriteFrame(o, b); werr != nil {
-			return false
+		for _, s := range segs {
+			if len(s) > frame.MaxFrame {
+				tooLarge++
+				return false
+			}
+		}
+		for _, s := range segs {
+			if werr = w.WriteFrame(o, s); werr != nil {
+				return false
+			}
+			frames++
 		}
 		sent++
 		return true
@@ -58,21 +72,30 @@ func (h *Handoff) writeFlush(v *vmEntry, flush io.Writer, nic int, held []byte, 
 	if werr != nil {
 		// The writer buffers: frames it took may never have left. Nothing
 		// is known to have arrived (the destination's Flushed says what did).
-		sent, heldSent = 0, false
+		sent, frames, heldSent = 0, 0, false
 	}
 	v.stats.drop(dropTooLarge, tooLarge)
 	v.stats.drop(dropFlushLost, total-sent-tooLarge)
 	v.stats.update(func(s *api.HandoffStats) {
-		s.Flushed += sent
+		s.Flushed += frames
 		if heldSent && werr == nil {
 			s.HeldInQEMU++
 		}
 	})
-	v.log.Info("flushed", "frames", sent, "held", heldSent, "residue", len(residue), "buffered", len(buffered))
+	v.log.Info("flushed", "frames", frames, "captured", sent, "held", heldSent, "residue", len(residue), "buffered", len(buffered))
 	if werr != nil {
 		return fmt.Errorf("vm %s: writing flush: %w", v.name, werr)
 	}
 	return nil
+}
+
+// tapMTU is the MTU of tap, or Ethernet's when it cannot be read (the tap
+// is gone: the flush still goes, segmented for the usual MTU).
+func tapMTU(tap string) int {
+	if ifi, err := net.InterfaceByName(tap); err == nil && ifi.MTU > 0 {
+		return ifi.MTU
+	}
+	return 1500
 }
 
 // injectFlush injects every frame of a NIC's flush section, in order.

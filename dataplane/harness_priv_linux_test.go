@@ -154,7 +154,8 @@ func openTap(t *testing.T, name, master string) *os.File {
 	return f
 }
 
-// tapReader stands in for QEMU: it reads the tap, keeping the test frames;
+// tapReader stands in for QEMU: it reads the tap, keeping the test frames
+// (and TCP segments, see parseTCPSegment);
 // paused, it reads nothing (the guest is stopped).
 type tapReader struct {
 	f      *os.File
@@ -201,6 +202,10 @@ func (r *tapReader) loop() {
 		if tag, seq, ok := parseTestFrame(buf[:n]); ok {
 			r.mu.Lock()
 			r.got = append(r.got, fmt.Sprintf("%c%d", tag, seq))
+			r.mu.Unlock()
+		} else if seg, ok := parseTCPSegment(buf[:n]); ok {
+			r.mu.Lock()
+			r.got = append(r.got, seg)
 			r.mu.Unlock()
 		}
 	}

@@ -32,6 +32,7 @@ type Injector struct {
 	mu       sync.Mutex
 	name     string
 	ifindex  int
+	mtu      int // the device's: larger (GSO) frames are segmented to it
 	conn     *packet.Conn
 	stats    *statsConn
 	base     DevCounters
@@ -75,7 +76,7 @@ func NewInjector(ifname string, logger *slog.Logger) (*Injector, error) {
 		return nil, fmt.Errorf("injector: %s: %w", ifname, err)
 	}
 	in := &Injector{
-		name: ifname, ifindex: ifi.Index, conn: conn, stats: sc, base: base,
+		name: ifname, ifindex: ifi.Index, mtu: ifi.MTU, conn: conn, stats: sc, base: base,
 		limit: injectLimit(base.TxQueueLen), logger: logger,
 	}
 	logger.Debug("injector open", "dev", ifname, "txqueuelen", base.TxQueueLen, "limit", in.limit)
@@ -148,18 +149,35 @@ func (in *Injector) outstanding() uint64 {
 	return in.injected - in.consumed
 }
 
-// Inject writes one frame, first waiting while too many injected frames are
-// unread. A frame the device refused (link down, no carrier: the tap's reader
-// is gone) is an error; it shows in the device's tx_dropped as well.
+// Inject writes one captured frame, first waiting while too many injected
+// frames are unread. A frame larger than the device's MTU (a GSO frame) goes
+// as the segments frame.Segment makes of it, each written the same way. A
+// frame the device refused (link down, no carrier: the tap's reader is
+// gone), or one too large that cannot be segmented, is an error; a refused
+// one shows in the device's tx_dropped as well.
 func (in *Injector) Inject(ctx context.Context, b []byte) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closed {
 		return errors.New("injector closed")
 	}
-	if len(b) < 14 || len(b) > frame.MaxFrame {
+	if len(b) < 14 || len(b) > frame.MaxCaptured {
 		return fmt.Errorf("injecting into %s: frame of %d bytes", in.name, len(b))
 	}
+	segs, err := frame.Segment(b, in.mtu)
+	if err != nil {
+		return fmt.Errorf("injecting into %s: %w", in.name, err)
+	}
+	for _, s := range segs {
+		if err := in.injectOne(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// injectOne writes one frame that fits the device (in.mu held).
+func (in *Injector) injectOne(ctx context.Context, b []byte) error {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {

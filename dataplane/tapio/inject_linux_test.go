@@ -257,7 +257,7 @@ func TestPrivInjectRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []int{0, 13, frame.MaxFrame + 1} {
+	for _, n := range []int{0, 13, frame.MaxFrame + 1, frame.MaxCaptured + 1} {
 		if err := in.Inject(context.Background(), make([]byte, n)); err == nil {
 			t.Errorf("injected a %d-byte frame", n)
 		}
