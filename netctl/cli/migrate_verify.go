@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/netctl/iperf"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
 	"github.com/nfhandoff/nfhandoff/netctl/verify"
 	"github.com/spf13/pflag"
@@ -25,6 +27,9 @@ type verifyOpts struct {
 	report        string
 	target        string // --verify-target: a reflector behind the VNF
 	port          int    // hidden --verify-port, for tests against a local reflector
+	tcp           bool   // --verify-tcp: an iperf3 flow to the target too
+	tcpMbps       int
+	tcpPort       int
 }
 
 func (v *verifyOpts) addFlags(f *pflag.FlagSet) {
@@ -40,6 +45,9 @@ func (v *verifyOpts) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&v.target, "verify-target", "", "verify: probe the TWAMP-light reflector at this IPv4 address instead of the VM's own, e.g. a server behind a firewall VNF: the verdict is then about the traffic through the VNF")
 	f.IntVar(&v.port, "verify-port", twamp.Port, "verify: the reflector's UDP port")
 	_ = f.MarkHidden("verify-port")
+	f.BoolVar(&v.tcp, "verify-tcp", false, "verify: also run a TCP flow (Debian's iperf3) to an iperf3 server at the target across the migration; the verdict fails if it does not survive")
+	f.IntVar(&v.tcpMbps, "verify-tcp-mbps", 10, "verify: the TCP flow's rate in Mbit/s (a load the VNF forwards)")
+	f.IntVar(&v.tcpPort, "verify-tcp-port", iperf.DefaultPort, "verify: the iperf3 server's TCP port")
 }
 
 // needed fails when a verify flag is given without --verify.
@@ -48,7 +56,7 @@ func (v *verifyOpts) needed(changed func(string) bool) error {
 		return nil
 	}
 	for _, f := range []string{"report", "max-lost", "max-gap", "verify-rate", "verify-size", "verify-before",
-		"verify-after", "verify-netns", "verify-port", "verify-target"} {
+		"verify-after", "verify-netns", "verify-port", "verify-target", "verify-tcp", "verify-tcp-mbps", "verify-tcp-port"} {
 		if changed(f) {
 			return usageErrorf("--%s needs --verify", f)
 		}
@@ -71,6 +79,10 @@ func (v *verifyOpts) validate(detach bool) error {
 		return usageErrorf("--verify-before and --verify-after: want durations >= 0")
 	case v.port < 1 || v.port > 65535:
 		return usageErrorf("--verify-port %d: want 1..65535", v.port)
+	case v.tcpPort < 1 || v.tcpPort > 65535:
+		return usageErrorf("--verify-tcp-port %d: want 1..65535", v.tcpPort)
+	case v.tcpMbps < 1 || v.tcpMbps > 100000:
+		return usageErrorf("--verify-tcp-mbps %d: want 1..100000", v.tcpMbps)
 	}
 	if v.target != "" {
 		if a, err := netip.ParseAddr(v.target); err != nil || !a.Is4() {
@@ -85,10 +97,12 @@ func (v *verifyOpts) validate(detach bool) error {
 	return nil
 }
 
-// verifySession is a TWAMP-light sender running across one migration.
+// verifySession is a TWAMP-light sender (and with --verify-tcp an iperf3
+// flow) running across one migration.
 type verifySession struct {
 	opts   verifyOpts
 	s      *verify.Sender
+	flow   *iperf.Flow // nil without --verify-tcp
 	target netip.AddrPort
 	netns  string
 }
@@ -133,14 +147,31 @@ func startVerify(ctx context.Context, g *globals, t *target, vm string, o verify
 		return nil, err
 	}
 	fmt.Fprintf(g.logw(), "verify: %d packets/s of %d bytes to %s (%s) from %s\n", o.rate, o.size, vs.target, whose, from)
+	if o.tcp {
+		vs.flow, err = iperf.Client{Netns: vs.netns, Server: addr, Port: o.tcpPort, Bitrate: int64(o.tcpMbps) * 1e6}.Start(ctx)
+		if err != nil {
+			vs.s.Stop()
+			return nil, withHint(err, "--verify-tcp runs Debian's iperf3 (make deps installs it)")
+		}
+		fmt.Fprintf(g.logw(), "verify: a TCP flow (iperf3, %d Mbit/s) to %s:%d\n", o.tcpMbps, addr, o.tcpPort)
+	}
 	select {
 	case <-ctx.Done():
-		vs.s.Stop()
+		vs.stop()
 		return nil, ctx.Err()
 	case <-time.After(o.before):
 	}
-	if sent, got := vs.s.Counts(); o.before > 0 && sent > 0 && got == 0 {
+	if vs.flow != nil && vs.flow.Exited() {
+		r, err := vs.flow.Stop()
 		vs.s.Stop()
+		if err == nil {
+			err = errors.New(r.Error)
+		}
+		return nil, withHint(fmt.Errorf("verify: the TCP flow to %s:%d ended before the migration (%v); the migration was not started", addr, o.tcpPort, err),
+			"does an iperf3 server (iperf3 -s) listen at %s:%d, reachable from %s?", addr, o.tcpPort, from)
+	}
+	if sent, got := vs.s.Counts(); o.before > 0 && sent > 0 && got == 0 {
+		vs.stop()
 		hint := fmt.Sprintf("is the vnf running (netctl vm status %s), and is %s reachable from %s?", vm, vs.target.Addr(), from)
 		if o.target != "" {
 			hint = fmt.Sprintf("does a reflector answer at %s, and does %s route to it through %s (and %s forward)?", vs.target, from, vm, vm)
@@ -156,5 +187,11 @@ func (vs *verifySession) counters() string {
 	return fmt.Sprintf("  verify %d/%d", got, sent)
 }
 
-// stop stops the sender; it is safe to call more than once.
-func (vs *verifySession) stop() { vs.s.Stop() }
+// stop stops the sender and the TCP flow; it is safe to call more than
+// once.
+func (vs *verifySession) stop() {
+	vs.s.Stop()
+	if vs.flow != nil {
+		vs.flow.Stop()
+	}
+}

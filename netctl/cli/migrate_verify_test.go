@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,8 +14,10 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/netctl/iperf"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
 	"github.com/nfhandoff/nfhandoff/netctl/verify"
+	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
 
 // reflector runs a TWAMP-light reflector on a loopback port and returns it.
@@ -241,4 +244,33 @@ func TestMigrateVerifyTarget(t *testing.T) {
 	}
 	check(t, run(t, env, "--host", "hostA", "migrate", "fw1", "--to", "hostB", "--verify-target", "127.0.0.2"),
 		ExitUsage, "err:--verify-target needs --verify")
+}
+
+// --verify-tcp runs an iperf3 flow to the target across the migration and
+// puts its account in the verdict; without a server there, the migration
+// is not started. (Privileged tier: it needs Debian's iperf3.)
+func TestPrivMigrateVerifyTCP(t *testing.T) {
+	privtest.RequireCommand(t, "iperf3")
+	env, a := verifyBed(t)
+	port := reflector(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := iperf.StartServer(ctx, "", netip.MustParseAddr("127.0.0.1"), 5297)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	r := run(t, env, verifyArgs(port, "--verify-tcp", "--verify-tcp-port", "5297", "--verify-tcp-mbps", "5")...)
+	check(t, r, 0, "out:verify: a TCP flow (iperf3, 5 Mbit/s) to 127.0.0.1:5297", "out:  tcp (iperf3):   survived,",
+		"out:TCP survived, 0 retransmits, longest stall 0.0ms")
+	var rep verify.Report
+	if err := json.Unmarshal(a.mig.attached["hostA-1"], &rep); err != nil || rep.TCP == nil || !rep.TCP.Survived || rep.TCP.Bytes == 0 {
+		t.Errorf("attached verification %s (%v): want a TCP account that survived", a.mig.attached["hostA-1"], err)
+	}
+
+	r = run(t, env, verifyArgs(port, "--verify-tcp", "--verify-tcp-port", "5296")...)
+	check(t, r, ExitFailure, "err:the TCP flow to 127.0.0.1:5296 ended before the migration", "err:the migration was not started")
+	if n := len(a.mig.requests); n != 1 {
+		t.Errorf("%d migrations started, want 1 (none without a server)", n)
+	}
 }

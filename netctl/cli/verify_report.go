@@ -36,6 +36,10 @@ func (vs *verifySession) finish(ctx context.Context, g *globals, t *target, m *a
 		}
 	}
 	samples := vs.s.Stop()
+	var tcp *verify.TCPCheck
+	if vs.flow != nil {
+		tcp = vs.tcpCheck(g)
+	}
 	// Requests below must be made even after an interrupt.
 	actx := context.WithoutCancel(ctx)
 	if got, err := call(actx, g, t, func(ctx context.Context) (api.Migration, error) {
@@ -44,6 +48,9 @@ func (vs *verifySession) finish(ctx context.Context, g *globals, t *target, m *a
 		*m = got // the final phases
 	}
 	res := &verifyResult{rep: verify.AnalyzeMigration(samples, *m, verify.Limits{MaxLost: vs.opts.maxLost, MaxGap: vs.opts.maxGap})}
+	if tcp != nil {
+		res.rep.AddTCP(*tcp)
+	}
 	raw, err := json.Marshal(res.rep)
 	if err != nil {
 		g.warnf("encoding the verification: %v", err)
@@ -67,6 +74,19 @@ func (vs *verifySession) finish(ctx context.Context, g *globals, t *target, m *a
 		}
 	}
 	return res
+}
+
+// tcpCheck stops the TCP flow and returns its account; a flow that could
+// not be measured counts as not surviving, with the reason.
+func (vs *verifySession) tcpCheck(g *globals) *verify.TCPCheck {
+	target := fmt.Sprintf("%s:%d", vs.target.Addr(), vs.opts.tcpPort)
+	r, err := vs.flow.Stop()
+	if err != nil {
+		g.warnf("the TCP flow: %v", err)
+		return &verify.TCPCheck{Target: target, Error: err.Error()}
+	}
+	return &verify.TCPCheck{Target: target, Bytes: r.Bytes, Seconds: r.Seconds, Retransmits: r.Retransmits,
+		LongestStall: api.Duration(r.LongestStall), Survived: r.Survived(), Error: r.Error}
 }
 
 // print writes the verdict block and the report's paths; r may be nil.
@@ -112,6 +132,14 @@ func printReport(w io.Writer, r verify.Report, files []string) {
 	fmt.Fprintf(tw, "  reflector seq:\t%s (%d to %d)\n", cont, r.ReflectorSeqFirst, r.ReflectorSeqLast)
 	if r.Handoff != nil {
 		fmt.Fprintf(tw, "  hand-off:\t%s\n", handoffVerdict(r.Handoff))
+	}
+	if c := r.TCP; c != nil {
+		state := "survived"
+		if !c.Survived {
+			state = "DID NOT SURVIVE: " + or(c.Error, "no data")
+		}
+		fmt.Fprintf(tw, "  tcp (iperf3):\t%s, %.1f MB in %.1fs to %s, %d retransmits, longest stall %s\n",
+			state, float64(c.Bytes)/1e6, c.Seconds, c.Target, c.Retransmits, fmtMillis(c.LongestStall))
 	}
 	fmt.Fprintf(tw, "  verdict:\t%s\n", or(r.Verdict, "none"))
 	for _, f := range files {

@@ -94,3 +94,29 @@ func TestPrivClientServerLoopback(t *testing.T) {
 		t.Errorf("client %+v, server %+v", c, sr)
 	}
 }
+
+// A flow started without an end and stopped: its account, not an error.
+func TestPrivFlowStopped(t *testing.T) {
+	privtest.RequireCommand(t, "iperf3")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lo := netip.MustParseAddr("127.0.0.1")
+	s, err := StartServer(ctx, "", lo, 5298)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	f, err := Client{Server: lo, Port: 5298, Bitrate: 10_000_000}.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	r, err := f.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stopped flow: %+v", r)
+	if !r.Survived() || r.Bytes == 0 || r.Intervals < 5 || r.Error != "" {
+		t.Errorf("stopped flow %+v: want survived with bytes", r)
+	}
+}

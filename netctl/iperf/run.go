@@ -16,6 +16,14 @@ import (
 const (
 	DefaultPort     = 5201
 	DefaultInterval = 100 * time.Millisecond // iperf3's finest
+	// The client writes blockBytes at a time into a socket buffer of
+	// windowBytes: small enough that what it sent in an interval is what
+	// left (a stall on the path blocks it within ~50 ms at 10 Mbit/s,
+	// where the default buffer of megabytes would hide it), and blocks
+	// that fill every interval at a few Mbit/s (iperf3's 128 KiB default
+	// leaves some empty: false stalls).
+	blockBytes  = 16 << 10
+	windowBytes = 64 << 10
 )
 
 // Client is an iperf3 TCP test from a network namespace to a server.
@@ -38,10 +46,8 @@ func command(ctx context.Context, ns string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, args[0], args[1:]...)
 }
 
-// Run runs the test and returns the client's account; a test that failed
-// (connection reset, server gone) returns the account with its Error set
-// and no error: that is a finding, not a failure to measure.
-func (c Client) Run(ctx context.Context) (Result, error) {
+// args is the client's command line.
+func (c Client) args() ([]string, error) {
 	if c.Port == 0 {
 		c.Port = DefaultPort
 	}
@@ -50,17 +56,29 @@ func (c Client) Run(ctx context.Context) (Result, error) {
 	}
 	secs := int(c.Duration / time.Second)
 	if secs < 1 || !c.Server.IsValid() {
-		return Result{}, fmt.Errorf("iperf3 client: want a server and a duration of at least 1s (got %s, %v)", c.Server, c.Duration)
+		return nil, fmt.Errorf("iperf3 client: want a server and a duration of at least 1s (got %s, %v)", c.Server, c.Duration)
 	}
 	args := []string{"iperf3", "--json", "-c", c.Server.String(), "-p", strconv.Itoa(c.Port),
-		"-t", strconv.Itoa(secs), "-i", strconv.FormatFloat(c.Interval.Seconds(), 'f', -1, 64)}
+		"-t", strconv.Itoa(secs), "-i", strconv.FormatFloat(c.Interval.Seconds(), 'f', -1, 64),
+		"-l", strconv.Itoa(blockBytes), "-w", strconv.Itoa(windowBytes)}
 	if c.Bitrate > 0 {
 		args = append(args, "-b", strconv.FormatInt(c.Bitrate, 10))
+	}
+	return args, nil
+}
+
+// Run runs the test and returns the client's account; a test that failed
+// (connection reset, server gone) returns the account with its Error set
+// and no error: that is a finding, not a failure to measure.
+func (c Client) Run(ctx context.Context) (Result, error) {
+	args, err := c.args()
+	if err != nil {
+		return Result{}, err
 	}
 	var out, stderr bytes.Buffer
 	cmd := command(ctx, c.Netns, args...)
 	cmd.Stdout, cmd.Stderr = &out, &stderr
-	err := cmd.Run()
+	err = cmd.Run()
 	r, perr := Parse(out.Bytes(), true)
 	if perr != nil {
 		// iperf3 exits 1 with a JSON report carrying "error"; anything
@@ -135,4 +153,83 @@ func (s *Server) Stop() {
 		return // not ours to wait for
 	}
 	<-s.exited
+}
+
+// Flow is a client test started with Start, running until Stop.
+type Flow struct {
+	cmd    *exec.Cmd
+	out    bytes.Buffer
+	stderr bytes.Buffer
+	exited chan struct{}
+	err    error
+	target string
+}
+
+// interrupted is the error iperf3 reports when its client is stopped with
+// SIGINT, as Stop does: the end of the test, not a failure.
+const interrupted = "interrupt - the client has terminated"
+
+// longest is the duration a Flow is started with: Stop ends it.
+const longest = 24 * time.Hour
+
+// Start starts the test without an end (c.Duration is ignored); Stop ends
+// it and returns the account.
+func (c Client) Start(ctx context.Context) (*Flow, error) {
+	c.Duration = longest
+	if c.Port == 0 {
+		c.Port = DefaultPort
+	}
+	args, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	f := &Flow{exited: make(chan struct{}), target: fmt.Sprintf("%s:%d", c.Server, c.Port)}
+	// Not CommandContext: ctx ending must not kill the client before Stop
+	// has read its report.
+	f.cmd = command(context.WithoutCancel(ctx), c.Netns, args...)
+	f.cmd.Stdout, f.cmd.Stderr = &f.out, &f.stderr
+	if err := f.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting iperf3 client: %w", err)
+	}
+	go func() {
+		f.err = f.cmd.Wait()
+		close(f.exited)
+	}()
+	return f, nil
+}
+
+// Stop interrupts the client (SIGINT: it reports what it measured) and
+// returns its account; a flow that failed before (a reset) returns that
+// failure in Result.Error.
+func (f *Flow) Stop() (Result, error) {
+	select {
+	case <-f.exited:
+	default:
+		f.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-f.exited:
+		case <-time.After(10 * time.Second):
+			f.cmd.Process.Kill()
+			<-f.exited
+		}
+	}
+	r, err := Parse(f.out.Bytes(), true)
+	if err != nil {
+		return Result{}, fmt.Errorf("iperf3 client to %s: %w (%v; %s)", f.target, err, f.err, bytes.TrimSpace(f.stderr.Bytes()))
+	}
+	if r.Error == interrupted {
+		r.Error = ""
+	}
+	return r, nil
+}
+
+// Exited reports whether the client has ended on its own (it could not
+// connect, or the connection failed).
+func (f *Flow) Exited() bool {
+	select {
+	case <-f.exited:
+		return true
+	default:
+		return false
+	}
 }

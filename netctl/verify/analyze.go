@@ -50,8 +50,11 @@ type Report struct {
 	// it (nil without one); HandoffDropped the frames it dropped.
 	Handoff        *api.HandoffReport `json:"handoff,omitempty"`
 	HandoffDropped uint64             `json:"handoff_dropped"`
-	Pass           bool               `json:"pass"`
-	Verdict        string             `json:"verdict"`
+	// TCP is the TCP flow's account (netctl migrate --verify-tcp; nil
+	// without one).
+	TCP     *TCPCheck `json:"tcp,omitempty"`
+	Pass    bool      `json:"pass"`
+	Verdict string    `json:"verdict"`
 }
 
 // Analyze computes the report of samples (in any order) against the
