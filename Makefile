@@ -7,7 +7,7 @@ IMAGE_DIR := build/images
 HOSTS ?= 2
 FUZZTIME ?= 5s
 
-.PHONY: all deps build generate check-generate image test test-unit test-priv test-integration fuzz lint soak bench demo testbed-up testbed-down clean
+.PHONY: all deps build generate check-generate image test test-unit test-priv test-integration fuzz lint soak bench demo demo-firewall testbed-up testbed-down clean
 
 all: build
 
@@ -75,6 +75,10 @@ bench: image
 ## demo: testbed up, a VNF guest, migrate it under traffic, verdict, tear down
 demo: image
 	testbed/demo
+
+## demo-firewall: the same with a two-NIC firewall/NAT VNF, TWAMP-light and one TCP flow through it
+demo-firewall: image
+	testbed/demo --firewall
 
 testbed-up: image
 	testbed/up --hosts $(HOSTS) --agents
