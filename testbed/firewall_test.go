@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/netctl/iperf"
+	"github.com/nfhandoff/nfhandoff/netctl/verify"
 )
 
 // The firewall VNF: eth0 on the access segment at guestIP (so the usual
@@ -31,7 +33,7 @@ var routerArgs = []string{"--router", "eth0:eth1"}
 const (
 	tcpBitrate = 10_000_000
 	tcpFor     = 20 * time.Second
-	iperfPort  = 5201
+	iperfPort  = 5202 // its own one-off server, beside the testbed's on 5201
 )
 
 // startFirewall starts fw1 on host as the firewall and routes the client's
@@ -99,7 +101,9 @@ func serverPeers(ctx context.Context, t *testing.T) []string {
 //     frame on either NIC, the guest the same boot, intact, on one host;
 //   - a 20 s iperf3 TCP flow from the client to the server across a move:
 //     it completes without a reset, and the server sees the same NAT
-//     mapping (the firewall's core address and ports) before and after.
+//     mapping (the firewall's core address and ports) before and after;
+//     the move is netctl migrate --verify --verify-tcp, whose own TCP
+//     flow must survive too.
 func TestIntegrationFirewall(t *testing.T) {
 	env := requireTestbed(t)
 	requireDataplane(t, env)
@@ -160,14 +164,21 @@ func TestIntegrationFirewall(t *testing.T) {
 				Duration: tcpFor, Bitrate: tcpBitrate}.Run(ctx)
 			done <- outcome{r, err}
 		}()
-		time.Sleep(5 * time.Second)
+		time.Sleep(3 * time.Second)
 		before := serverPeers(ctx, t)
-		m := migrate(ctx, t, env, from, api.MigrateRequest{VM: "fw1", To: to})
-		t.Logf("move %s→%s %s: %s, paused %v", from, to, m.ID, m.State, time.Duration(m.Paused))
-		if m.State != api.MigrationCompleted {
-			t.Fatalf("move %s: %s (%s), want completed", m.ID, m.State, m.Reason)
+		// The operator's check rides along: netctl's own TCP flow (to the
+		// testbed's iperf3 server) and TWAMP-light, both through the VNF.
+		r := migrateVerified(ctx, t, env, from, to, "--verify-target", serverIP, "--verify-rate", "200",
+			"--verify-before", "1s", "--verify-after", "2s", "--verify-tcp", "--verify-tcp-mbps", "2")
+		t.Logf("move with --verify-tcp: %s", handoffLine(r))
+		lossless(t, r)
+		var tcp struct {
+			TCP *verify.TCPCheck `json:"tcp"`
 		}
-		time.Sleep(2 * time.Second)
+		if err := json.Unmarshal(r.M.Verification, &tcp); err != nil || tcp.TCP == nil || !tcp.TCP.Survived || tcp.TCP.Bytes == 0 {
+			t.Fatalf("netctl's TCP check: %+v (%v); want a flow that survived", tcp.TCP, err)
+		}
+		t.Logf("netctl's TCP check: %+v", *tcp.TCP)
 		after := serverPeers(ctx, t)
 		o := <-done
 		if o.err != nil {
