@@ -6,14 +6,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/nfhandoff/nfhandoff/dataplane/frame"
@@ -70,38 +67,8 @@ const gsoMSS = 1448
 
 func newGSOSender(t *testing.T) *gsoSender {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(os.Getenv("DPT_CLIENT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		t.Fatal(err)
-	}
-	defer netns.Set(orig)
-	ifi, err := net.InterfaceByName("vc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
-		t.Fatal(err)
-	}
-	return &gsoSender{fd: fd, ifi: ifi.Index, seq: 1000}
+	fd, ifi := packetSocket(t, os.Getenv("DPT_CLIENT"), "vc", true)
+	return &gsoSender{fd: fd, ifi: ifi, seq: 1000}
 }
 
 // send sends one GSO packet of n payload bytes (the next sequence numbers).

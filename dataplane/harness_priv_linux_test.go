@@ -285,6 +285,15 @@ type sender struct {
 
 func newSender(t *testing.T, ns, dev string) *sender {
 	t.Helper()
+	fd, ifi := packetSocket(t, ns, dev, false)
+	return &sender{fd: fd, ifi: ifi}
+}
+
+// packetSocket opens a raw packet socket bound to dev in netns ns (with a
+// virtio-net header on every frame sent if vnetHdr) and returns it and
+// dev's ifindex.
+func packetSocket(t *testing.T, ns, dev string, vnetHdr bool) (fd, ifindex int) {
+	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()
@@ -305,15 +314,20 @@ func newSender(t *testing.T, ns, dev string) *sender {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(fd) })
+	if vnetHdr {
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
 		t.Fatal(err)
 	}
-	return &sender{fd: fd, ifi: ifi.Index}
+	return fd, ifi.Index
 }
 
 // send sends n client frames to the VM with the next sequence numbers.
