@@ -49,7 +49,7 @@ func agentArgs(runDir, imageDir, pkiDir string, h *Host) []string {
 	dir, sock, _ := agentFiles(runDir, h.Name)
 	return []string{
 		"--name", h.Name, "--api", sock, "--state-dir", dir, "--image-dir", imageDir,
-		"--bridge", bridge, "--accel", "tcg", "--accel-cache", filepath.Join(runDir, "accel.json"),
+		"--bridge", bridge, "--network", "core=" + coreBridge + "," + coreUplink, "--accel", "tcg", "--accel-cache", filepath.Join(runDir, "accel.json"),
 		"--quic-listen", netip.AddrPortFrom(h.Addr, quicPort).String(),
 		"--peers", filepath.Join(runDir, "peers"),
 		"--ca", filepath.Join(pkiDir, pki.CAFile),

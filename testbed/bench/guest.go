@@ -21,18 +21,26 @@ type Guest struct {
 	Label     string   // e.g. "idle-256M"
 	MemoryMiB int      // guest RAM
 	VNF       []string // vnf arguments
+	// Firewall: a second NIC on the core, forwarding (and NATing) the
+	// client's traffic to the server: a TCP flow crosses every move.
+	Firewall bool
 }
 
 // Spec is the guest's VM spec.
 func (g Guest) Spec() api.VMSpec {
-	return api.VMSpec{Name: "bench", MemoryMiB: g.MemoryMiB, VCPUs: 1, Image: "vnf",
+	s := api.VMSpec{Name: "bench", MemoryMiB: g.MemoryMiB, VCPUs: 1, Image: "vnf",
 		MAC: "52:54:00:be:0c:01", Address: guestIP + "/24", VNFArgs: g.VNF}
+	if g.Firewall {
+		s.NICs = []api.NIC{{MAC: "52:54:00:be:0c:02", Address: guestCore, Network: "core"}}
+	}
+	return s
 }
 
 // guests are the two cases.
 var guests = []Guest{
 	{Label: "idle-256M", MemoryMiB: 256, VNF: []string{"--wss", "0", "--dirty-rate", "0"}},
 	{Label: "full-1G", MemoryMiB: 1024, VNF: []string{"--wss", "600", "--fill", "random", "--dirty-rate", "0"}},
+	{Label: "firewall-256M", MemoryMiB: 256, VNF: []string{"--router", "eth0:eth1", "--wss", "0", "--dirty-rate", "0"}, Firewall: true},
 }
 
 var statusAddr = netip.AddrPortFrom(netip.MustParseAddr(guestIP), vnfproto.Port)

@@ -70,7 +70,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.runDir, "run-dir", "/run/nfb", "state of the bench's guests (removed at exit)")
 	fs.StringVar(&o.imageDir, "image-dir", env.ImageDir, "guest images (make image)")
 	fs.StringVar(&o.migratord, "migratord", "", "migratord binary for the nfhandoff methods (default: go build ./cmd/migratord into --run-dir)")
-	g := fs.String("guests", "idle-256M,full-1G", "guests to migrate: idle-256M, full-1G")
+	g := fs.String("guests", "idle-256M,full-1G", "guests to migrate: idle-256M, full-1G, firewall-256M (two NICs, forwarding and NATing a TCP flow from the client to a server behind it across every move)")
 	m := fs.String("methods", "qemu-tcp,qemu-tls,nfhandoff", "methods: qemu-tcp, qemu-tls, nfhandoff, nfhandoff-adaptive (the agents' default rate-adaptive start), nfhandoff-quic (QEMU's channel on a QUIC stream instead of a TLS lane over TCP), nfhandoff-multifd2 (two multifd channels, post-copy never)")
 	fs.IntVar(&o.traffic, "traffic-rate", 1000, "TWAMP-light test packets/s from the client namespace during every migration (0: none)")
 	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s")
@@ -167,9 +167,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		return fmt.Errorf("measuring memory: %w", err)
 	}
 	var runs []Run
+	var idle []IdleRun
 	for _, g := range gs {
-		rs, err := benchGuest(ctx, log, g, hosts, ms, o.warmup, o.runs, set)
-		runs = append(runs, rs...)
+		rs, is, err := benchGuest(ctx, log, g, hosts, ms, o.warmup, o.runs, set)
+		runs, idle = append(runs, rs...), append(idle, is...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", g.Label, err)
 		}
@@ -192,10 +193,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 			"lost-X = lost minus X's, gap/X = gap over X's (medians)\n", o.traffic, trafficLead, trafficTail)
 		printTraffic(stdout, rows, baselines)
 	}
+	if hasTCP(rows) {
+		fmt.Fprintf(stdout, "\nTCP through the firewall guest (client to the server behind it, NATed): Debian's iperf3 at %d Mbit/s from %v before each move to %v after; longest stall = the longest run of iperf3's 100 ms intervals without a byte\n",
+			tcpRate/1_000_000, trafficLead, trafficTail)
+		printTCP(stdout, rows, idle)
+	}
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{
 			"runs_per_config": o.runs, "warmup_per_config": o.warmup, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(),
-			"summary": rows, "runs": runs, "memory_touch": mem,
+			"summary": rows, "runs": runs, "memory_touch": mem, "idle_tcp": idle,
 		}, "", "  ")
 		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
 			return err
@@ -208,17 +214,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 // boots the guest on the first host with the family's first method and
 // moves it back and forth, each method of the family in turn, warmup
 // times uncounted then runs times, then stops it (one guest runs at a time: the machine is small).
-func benchGuest(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, warmup, runs int, set Settings) ([]Run, error) {
+func benchGuest(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, warmup, runs int, set Settings) ([]Run, []IdleRun, error) {
 	var out []Run
+	var idle []IdleRun
 	port := 49000
 	for _, fam := range families(ms) {
-		rs, err := benchFamily(ctx, log, g, hosts, fam, warmup, runs, set, &port)
+		rs, is, err := benchFamily(ctx, log, g, hosts, fam, warmup, runs, set, &port)
 		out = append(out, rs...)
+		idle = append(idle, is...)
 		if err != nil {
-			return out, err
+			return out, idle, err
 		}
 	}
-	return out, nil
+	return out, idle, nil
 }
 
 // families groups methods by Family, in first-seen order.
@@ -237,17 +245,26 @@ func families(ms []Method) [][]Method {
 	return out
 }
 
-func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, warmup, runs int, set Settings, port *int) ([]Run, error) {
+func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, warmup, runs int, set Settings, port *int) ([]Run, []IdleRun, error) {
 	spec := g.Spec()
 	from := hosts[0]
 	guest, err := ms[0].Boot(ctx, spec, from)
 	if err != nil {
-		return nil, fmt.Errorf("booting for %s: %w", ms[0].Name(), err)
+		return nil, nil, fmt.Errorf("booting for %s: %w", ms[0].Name(), err)
 	}
 	defer func() { stopGuest(guest) }()
 	before, err := waitReady(ctx, from)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var idle []IdleRun
+	if g.Firewall {
+		is, err := idleThroughput(ctx, g.Label, ms[0].Family())
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("idle throughput", "guest", g.Label, "family", ms[0].Family(), "mbps", is.Mbps)
+		idle = append(idle, is)
 	}
 	log.Info("guest ready", "guest", g.Label, "host", from.Name, "family", ms[0].Family(), "wss_pages", before.WSSPages)
 	var out []Run
@@ -264,7 +281,7 @@ func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, 
 				guest, from, before = dst, to, st
 			}
 			if err != nil {
-				return out, fmt.Errorf("%s run %d: %w", m.Name(), n, err)
+				return out, idle, fmt.Errorf("%s run %d: %w", m.Name(), n, err)
 			}
 			if n < 1 {
 				log.Info("warm-up move (not counted)", "guest", g.Label, "method", m.Name(), "total", r.TotalTime)
@@ -276,7 +293,7 @@ func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, 
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out, idle, nil
 }
 
 // move runs one migration and checks the guest afterwards.
@@ -289,6 +306,17 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 		}
 		defer tr.s.Stop()
 		sleep(ctx, trafficLead)
+	}
+	var tcp *tcpFlow
+	if len(mv.Spec.NICs) > 0 { // a firewall guest: a TCP flow through it too
+		var err error
+		if tcp, err = startTCP(ctx, tcpRate); err != nil {
+			return Run{}, nil, before, err
+		}
+		defer tcp.stop()
+		if tr == nil {
+			sleep(ctx, trafficLead)
+		}
 	}
 	w0, err := mv.From.WireBytes()
 	if err != nil {
@@ -316,10 +344,18 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 		}
 		tx = &t
 	}
+	var tcpRun *TCPRun
+	if tcp != nil {
+		if tr == nil {
+			sleep(ctx, trafficTail)
+		}
+		t, _ := tcp.stop()
+		tcpRun = &t
+	}
 	st, err := verify(ctx, mv.To, before)
 	r := Run{Method: m.Name(), From: mv.From.Name, To: mv.To.Name, TotalTime: o.Summary.TotalTime,
 		Downtime: o.Summary.Downtime, SetupTime: o.Summary.SetupTime, WireBytes: w1 - w0,
-		RAMBytes: o.Summary.RAM.Transferred, Traffic: tx, CPU: o.CPU}
+		RAMBytes: o.Summary.RAM.Transferred, Traffic: tx, TCP: tcpRun, CPU: o.CPU}
 	if rec := o.Record; rec != nil {
 		r.Record = &RecordRun{ID: rec.ID, EndToEnd: rec.Ended.Sub(rec.Started), PayloadBytes: rec.WireBytes,
 			Passes: rec.RAM.DirtySyncCount, Postcopy: rec.Postcopy, Decisions: len(rec.Decisions),

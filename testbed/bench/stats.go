@@ -23,7 +23,9 @@ type Run struct {
 	Record *RecordRun `json:"record,omitempty"`
 	// Traffic is what the test traffic saw (with --traffic-rate > 0).
 	Traffic *TrafficRun `json:"traffic,omitempty"`
-	CPU     CPU         `json:"cpu"`
+	// TCP is what the TCP flow through a firewall guest saw.
+	TCP *TCPRun `json:"tcp,omitempty"`
+	CPU CPU     `json:"cpu"`
 }
 
 // RecordRun is what the source agent's migration record says beyond
@@ -76,7 +78,9 @@ type Row struct {
 	Record *RecordRow `json:"record,omitempty"`
 	// The test traffic, when there was some.
 	Traffic *TrafficRow `json:"traffic,omitempty"`
-	CPU     CPURow      `json:"cpu_s_per_gib"`
+	// The TCP flows through a firewall guest.
+	TCP *TCPRow `json:"tcp,omitempty"`
+	CPU CPURow  `json:"cpu_s_per_gib"`
 }
 
 // CPURow is a method's CPU seconds per GiB of RAM QEMU moved, by process.
@@ -124,6 +128,7 @@ func summarise(runs []Run, baselines []string) []Row {
 	var tot, down, wire, e2e, quic, passes, paused [][]float64
 	tr := map[int]*[5][]float64{}  // row -> lost, gap, loss gap, gap-down, gap at
 	cpu := map[int]*[5][]float64{} // row -> CPU s/GiB: src, dst qemu, src, dst agent, total
+	tcp := map[int]*[2][]float64{} // row -> retransmits, longest stall ms
 	for _, r := range runs {
 		k := [2]string{r.Guest, r.Method}
 		i, ok := idx[k]
@@ -142,6 +147,9 @@ func summarise(runs []Run, baselines []string) []Row {
 			addTraffic(&rows[i], tr, i, x)
 		}
 		addCPU(cpu, i, r)
+		if r.TCP != nil {
+			addTCP(&rows[i], tcp, i, r.TCP)
+		}
 		if rec := r.Record; rec != nil {
 			if rows[i].Record == nil {
 				rows[i].Record = &RecordRow{}
@@ -166,6 +174,9 @@ func summarise(runs []Run, baselines []string) []Row {
 		if x := rows[i].Traffic; x != nil {
 			v := tr[i]
 			x.Lost, x.GapMS, x.LossGapMS, x.GapMinusDownMS, x.GapAtMS = stat(v[0]), stat(v[1]), stat(v[2]), stat(v[3]), stat(v[4])
+		}
+		if v := tcp[i]; v != nil {
+			rows[i].TCP.Retransmits, rows[i].TCP.LongestStallM = stat(v[0]), stat(v[1])
 		}
 		if v := cpu[i]; v != nil {
 			c := &rows[i].CPU

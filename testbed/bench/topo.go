@@ -143,12 +143,15 @@ func topoUp(runDir, imageDir string) ([]*Host, error) {
 	if err := switchUp(hosts); err != nil {
 		return hosts, err
 	}
+	if err := coreUp(hosts); err != nil {
+		return hosts, err
+	}
 	for _, h := range hosts {
 		err := h.Do(func() error {
 			var err error
 			h.L, err = vm.NewLauncher(vm.Config{
 				Host: h.Name, StateDir: filepath.Join(runDir, h.Name), ImageDir: imageDir,
-				Bridge: bridge, Accel: vm.AccelTCG, AccelCache: filepath.Join(runDir, "accel.json"),
+				Bridge: bridge, Networks: map[string]string{"core": coreBridge}, Accel: vm.AccelTCG, AccelCache: filepath.Join(runDir, "accel.json"),
 			})
 			return err
 		})
