@@ -70,7 +70,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.runDir, "run-dir", "/run/nfb", "state of the bench's guests (removed at exit)")
 	fs.StringVar(&o.imageDir, "image-dir", env.ImageDir, "guest images (make image)")
 	fs.StringVar(&o.migratord, "migratord", "", "migratord binary for the nfhandoff methods (default: go build ./cmd/migratord into --run-dir)")
-	g := fs.String("guests", "idle-256M,full-1G", "guests to migrate: idle-256M, full-1G, firewall-256M (two NICs, forwarding and NATing a TCP flow from the client to a server behind it across every move)")
+	g := fs.String("guests", "idle-256M,full-1G,firewall-256M", "guests to migrate: idle-256M, full-1G, firewall-256M (two NICs, forwarding and NATing a TCP flow from the client to a server behind it across every move)")
 	m := fs.String("methods", "qemu-tcp,qemu-tls,nfhandoff", "methods: qemu-tcp, qemu-tls, nfhandoff, nfhandoff-adaptive (the agents' default rate-adaptive start), nfhandoff-quic (QEMU's channel on a QUIC stream instead of a TLS lane over TCP), nfhandoff-multifd2 (two multifd channels, post-copy never)")
 	fs.IntVar(&o.traffic, "traffic-rate", 1000, "TWAMP-light test packets/s from the client namespace during every migration (0: none)")
 	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s")
@@ -299,7 +299,9 @@ func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, 
 // move runs one migration and checks the guest afterwards.
 func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, Running, vnfproto.Status, error) {
 	var tr *traffic
-	if rate := mv.Settings.TrafficRate; rate > 0 {
+	// A firewall guest's traffic is the TCP flow through it (below): its
+	// own reflector is not what it serves.
+	if rate := mv.Settings.TrafficRate; rate > 0 && len(mv.Spec.NICs) == 0 {
 		var err error
 		if tr, err = startTraffic(ctx, rate); err != nil {
 			return Run{}, nil, before, err
