@@ -181,7 +181,7 @@ func printTCP(w io.Writer, rows []Row, idle []IdleRun) {
 	}
 }
 
-// hasTCP reports whether the rows include a firewall guest's TCP flows.
+// hasNICs reports whether the runs include a firewall guest's.
 func hasTCP(rows []Row) bool {
 	return slices.ContainsFunc(rows, func(r Row) bool { return r.TCP != nil })
 }
