@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,7 +117,105 @@ func TestPrivFlowStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("stopped flow: %+v", r)
-	if !r.Survived() || r.Bytes == 0 || r.Intervals < 5 || r.Error != "" {
+	if !r.Survived() || r.Bytes == 0 || r.Intervals < 5 || r.Error != "" || r.Conn.RemotePort != 5298 {
 		t.Errorf("stopped flow %+v: want survived with bytes", r)
 	}
+}
+
+// A client that dies on its own before Stop did not survive, even without
+// a word from iperf3.
+func TestPrivFlowDied(t *testing.T) {
+	privtest.RequireCommand(t, "iperf3")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lo := netip.MustParseAddr("127.0.0.1")
+	s, err := StartServer(ctx, "", lo, 5297)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	f, err := Client{Server: lo, Port: 5297, Bitrate: 10_000_000}.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	f.cmd.Process.Kill()
+	for !f.Exited() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	r, err := f.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed flow: %+v", r)
+	if r.Survived() || !strings.Contains(r.Error, "ended before it was stopped") {
+		t.Errorf("killed flow %+v: want not survived", r)
+	}
+}
+
+// A stopped client's text output as iperf3 3.12 writes it with
+// --forceflush (trimmed): two intervals, one empty, then the interrupt and
+// the summary.
+const clientText = `Connecting to host 198.19.0.2, port 5201
+[  5] local 198.18.0.2 port 57500 connected to 198.19.0.2 port 5201
+[ ID] Interval           Transfer     Bitrate         Retr  Cwnd
+[  5]   0.00-0.10   sec   128 KBytes  10.5 Mbits/sec    0    950 KBytes       
+[  5]   0.10-0.20   sec  0.00 Bytes  0.00 bits/sec    2    950 KBytes       
+[  5]   0.20-0.30   sec  0.00 Bytes  0.00 bits/sec    1   1.41 KBytes       
+[  5]   0.30-0.36   sec  64.0 KBytes  9.44 Mbits/sec    0    950 KBytes       
+iperf3: interrupt - the client has terminated
+- - - - - - - - - - - - - - - - - - - - - - - - -
+[ ID] Interval           Transfer     Bitrate         Retr
+[  5]   0.00-0.36   sec   192 KBytes  4.37 Mbits/sec    3             sender
+[  5]   0.00-0.36   sec  0.00 Bytes  0.00 bits/sec                  receiver
+`
+
+func TestParseText(t *testing.T) {
+	r, err := ParseText([]byte(clientText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Result{Conn: Conn{"198.18.0.2", 57500, "198.19.0.2", 5201}, Seconds: 0.36, Bytes: 192 << 10, Retransmits: 3,
+		LongestStall: 200 * time.Millisecond, Intervals: 4, Error: interrupted}
+	if r != want {
+		t.Errorf("got %+v\nwant %+v", r, want)
+	}
+	// Cut off before the summary (the client died in its signal handler):
+	// the intervals add up.
+	cut := clientText[:strings.Index(clientText, "iperf3: interrupt")]
+	r, err = ParseText([]byte(cut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Bytes, want.Error = 192<<10, ""
+	if r != want {
+		t.Errorf("cut: got %+v\nwant %+v", r, want)
+	}
+	// Refused: iperf3's error, no interval.
+	r, err = ParseText([]byte("iperf3: error - unable to connect to server: Connection refused\n"))
+	if err != nil || r.Error != "unable to connect to server: Connection refused" || r.Survived() {
+		t.Errorf("refused: %+v, %v", r, err)
+	}
+	for _, bad := range []string{"", "Connecting to host x\n", "[  5]   0.30-0.20   sec  1 Bytes  0.00 bits/sec\n"} {
+		if _, err := ParseText([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: err %v, want ErrMalformed", bad, err)
+		}
+	}
+}
+
+func FuzzParseText(f *testing.F) {
+	f.Add([]byte(clientText))
+	f.Add([]byte("iperf3: error - x\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseText(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if r.LongestStall < 0 || r.Seconds < 0 || r.Intervals > maxIntervals {
+			t.Fatalf("nonsense result %+v", r)
+		}
+	})
 }

@@ -46,8 +46,9 @@ func command(ctx context.Context, ns string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, args[0], args[1:]...)
 }
 
-// args is the client's command line.
-func (c Client) args() ([]string, error) {
+// args is the client's command line: a JSON report at the end, or (text)
+// interval lines flushed as they end (see ParseText).
+func (c Client) args(text bool) ([]string, error) {
 	if c.Port == 0 {
 		c.Port = DefaultPort
 	}
@@ -58,20 +59,23 @@ func (c Client) args() ([]string, error) {
 	if secs < 1 || !c.Server.IsValid() {
 		return nil, fmt.Errorf("iperf3 client: want a server and a duration of at least 1s (got %s, %v)", c.Server, c.Duration)
 	}
-	args := []string{"iperf3", "--json", "-c", c.Server.String(), "-p", strconv.Itoa(c.Port),
+	args := []string{"iperf3", "-c", c.Server.String(), "-p", strconv.Itoa(c.Port),
 		"-t", strconv.Itoa(secs), "-i", strconv.FormatFloat(c.Interval.Seconds(), 'f', -1, 64),
 		"-l", strconv.Itoa(blockBytes), "-w", strconv.Itoa(windowBytes)}
 	if c.Bitrate > 0 {
 		args = append(args, "-b", strconv.FormatInt(c.Bitrate, 10))
 	}
-	return args, nil
+	if text {
+		return append(args, "--forceflush"), nil
+	}
+	return append(args, "--json"), nil
 }
 
 // Run runs the test and returns the client's account; a test that failed
 // (connection reset, server gone) returns the account with its Error set
 // and no error: that is a finding, not a failure to measure.
 func (c Client) Run(ctx context.Context) (Result, error) {
-	args, err := c.args()
+	args, err := c.args(false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -158,14 +162,13 @@ func (s *Server) Stop() {
 // Flow is a client test started with Start, running until Stop.
 type Flow struct {
 	cmd    *exec.Cmd
-	out    bytes.Buffer
-	stderr bytes.Buffer
+	out    bytes.Buffer // stdout and stderr: text lines (see ParseText)
 	exited chan struct{}
 	err    error
 	target string
 }
 
-// interrupted is the error iperf3 reports when its client is stopped with
+// interrupted is the notice iperf3 prints when its client is stopped with
 // SIGINT, as Stop does: the end of the test, not a failure.
 const interrupted = "interrupt - the client has terminated"
 
@@ -179,7 +182,7 @@ func (c Client) Start(ctx context.Context) (*Flow, error) {
 	if c.Port == 0 {
 		c.Port = DefaultPort
 	}
-	args, err := c.args()
+	args, err := c.args(true)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +190,7 @@ func (c Client) Start(ctx context.Context) (*Flow, error) {
 	// Not CommandContext: ctx ending must not kill the client before Stop
 	// has read its report.
 	f.cmd = command(context.WithoutCancel(ctx), c.Netns, args...)
-	f.cmd.Stdout, f.cmd.Stderr = &f.out, &f.stderr
+	f.cmd.Stdout, f.cmd.Stderr = &f.out, &f.out
 	if err := f.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting iperf3 client: %w", err)
 	}
@@ -198,13 +201,16 @@ func (c Client) Start(ctx context.Context) (*Flow, error) {
 	return f, nil
 }
 
-// Stop interrupts the client (SIGINT: it reports what it measured) and
-// returns its account; a flow that failed before (a reset) returns that
-// failure in Result.Error.
+// Stop interrupts the client (SIGINT: it prints its summary) and returns
+// its account; a flow that failed before (a reset) returns that failure in
+// Result.Error. A client that dies in its SIGINT handler has still printed
+// every interval up to the stop: its account is their sum.
 func (f *Flow) Stop() (Result, error) {
+	stopped := false
 	select {
 	case <-f.exited:
 	default:
+		stopped = true
 		f.cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-f.exited:
@@ -213,14 +219,24 @@ func (f *Flow) Stop() (Result, error) {
 			<-f.exited
 		}
 	}
-	r, err := Parse(f.out.Bytes(), true)
+	r, err := ParseText(f.out.Bytes())
 	if err != nil {
-		return Result{}, fmt.Errorf("iperf3 client to %s: %w (%v; %s)", f.target, err, f.err, bytes.TrimSpace(f.stderr.Bytes()))
+		return Result{}, fmt.Errorf("iperf3 client to %s: %w (%v; %s)", f.target, err, f.err, lastLine(f.out.Bytes()))
 	}
-	if r.Error == interrupted {
+	switch {
+	case stopped && r.Error == interrupted:
 		r.Error = ""
+	case !stopped && r.Error == "":
+		// It ended before Stop without saying why (it runs for a day).
+		r.Error = fmt.Sprintf("iperf3 ended before it was stopped (%v)", f.err)
 	}
 	return r, nil
+}
+
+// lastLine is b's last non-empty line, for an error message.
+func lastLine(b []byte) []byte {
+	b = bytes.TrimSpace(b)
+	return b[bytes.LastIndexByte(b, '\n')+1:]
 }
 
 // Exited reports whether the client has ended on its own (it could not
