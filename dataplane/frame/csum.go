@@ -16,17 +16,11 @@ import "encoding/binary"
 // is left alone (a corrupt frame stays corrupt). Fragments, IPv6 and other
 // protocols are left alone.
 func CompleteChecksum(frame []byte) bool {
-	if len(frame) < 14 {
+	off, ok := l2Len(frame)
+	if !ok {
 		return false
 	}
-	off := 12
-	eth := binary.BigEndian.Uint16(frame[off:])
-	for i := 0; i < 2 && (eth == 0x8100 || eth == 0x88a8) && len(frame) >= off+6; i++ {
-		off += 4
-		eth = binary.BigEndian.Uint16(frame[off:])
-	}
-	off += 2
-	if eth != 0x0800 || len(frame) < off+20 {
+	if eth := binary.BigEndian.Uint16(frame[off-2:]); eth != 0x0800 || len(frame) < off+20 {
 		return false
 	}
 	ip := frame[off:]
