@@ -62,8 +62,11 @@ func agentArgs(runDir, imageDir, pkiDir string, h *Host) []string {
 // dataplaneArgs are the flags of host h's agent for the eBPF hand-off:
 // stragglers taken on the uplink, pins under runDir/bpffs/<host>.
 func dataplaneArgs(runDir string, h *Host) []string {
-	return []string{"--uplink", uplink, "--bpf-pin-dir", filepath.Join(bpffsDir(runDir), h.Name)}
+	return []string{"--uplink", uplink, "--bpf-pin-dir", pinDir(runDir, h)}
 }
+
+// pinDir is where host h's agent pins its maps and links.
+func pinDir(runDir string, h *Host) string { return filepath.Join(bpffsDir(runDir), h.Name) }
 
 // peersFile is the agents' peers file: every host's QUIC address.
 func peersFile(hosts []*Host) []byte {

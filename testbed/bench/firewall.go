@@ -29,11 +29,6 @@ const (
 	// tcpRate is the TCP flow across every move of the firewall guest: a
 	// load its TCG guest forwards with room to spare.
 	tcpRate = 10_000_000
-	// idleFor and idleTimes: the unbounded flow that measures what the
-	// firewall forwards when not moving, per family (the dataplane's
-	// programs attached in PASS or not), median of idleTimes.
-	idleFor   = 4 * time.Second
-	idleTimes = 3
 )
 
 var serverIP = netip.MustParseAddr(serverAddr)
@@ -111,33 +106,6 @@ func (t *tcpFlow) stop() (TCPRun, iperf.Result) {
 	return TCPRun{Bytes: r.Bytes, Retransmits: r.Retransmits, LongestStall: r.LongestStall, Survived: r.Survived(), Error: r.Error}, r
 }
 
-// IdleRun is what the firewall forwards when not moving, for one family
-// of methods: the plain QEMU guest has no programs on its tap, the
-// agents' guest has the dataplane's, in PASS.
-type IdleRun struct {
-	Guest  string    `json:"guest"`
-	Family string    `json:"family"`
-	Mbps   []float64 `json:"mbps"`
-}
-
-// idleThroughput measures idleTimes unbounded flows of idleFor.
-func idleThroughput(ctx context.Context, guest, family string) (IdleRun, error) {
-	out := IdleRun{Guest: guest, Family: family}
-	for range idleTimes {
-		t, err := startTCP(ctx, 0)
-		if err != nil {
-			return out, err
-		}
-		sleep(ctx, idleFor)
-		run, r := t.stop()
-		if !run.Survived || r.Seconds <= 0 {
-			return out, fmt.Errorf("iperf3 through the firewall, not moving: %+v", run)
-		}
-		out.Mbps = append(out.Mbps, float64(r.Bytes)*8/r.Seconds/1e6)
-	}
-	return out, nil
-}
-
 // TCPRow summarises the TCP flows of one guest and method.
 type TCPRow struct {
 	Survived      int  `json:"survived"` // runs whose flow survived
@@ -158,7 +126,7 @@ func addTCP(row *Row, acc map[int]*[2][]float64, i int, t *TCPRun) {
 }
 
 // printTCP writes the TCP table and the idle throughput line.
-func printTCP(w io.Writer, rows []Row, idle []IdleRun) {
+func printTCP(w io.Writer, rows []Row, idle []IdleAB) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join([]string{"guest", "method", "survived", "retransmits", "longest stall ms"}, "\t"))
 	for _, r := range rows {
@@ -167,21 +135,14 @@ func printTCP(w io.Writer, rows []Row, idle []IdleRun) {
 		}
 	}
 	tw.Flush()
-	var base float64
 	for _, f := range idle {
-		m := stat(f.Mbps)
-		line := fmt.Sprintf("%s, not moving, unbounded flow: %s %s Mbit/s", f.Guest, f.Family, rng(m, "%.0f"))
-		if f.Family == "qemu" {
-			base = m.Median
-			line += " (no programs on the tap)"
-		} else if base > 0 {
-			line += fmt.Sprintf(" (the dataplane's programs in PASS): %.3f× the plain guest's", m.Median/base)
-		}
-		fmt.Fprintln(w, line)
+		a, d, r := stat(f.Attached), stat(f.Detached), stat(f.Ratios())
+		fmt.Fprintf(w, "%s, not moving, unbounded flow, %d × %v each way in turn (ABBA): the dataplane's programs attached (PASS) %s Mbit/s, detached %s Mbit/s; attached/detached per pair %s (target ≥ 0.98×)\n",
+			f.Guest, len(f.Attached), idleFor, rng(a, "%.0f"), rng(d, "%.0f"), rng(r, "%.3f×"))
 	}
 }
 
-// hasNICs reports whether the runs include a firewall guest's.
+// hasTCP reports whether the runs include a firewall guest's.
 func hasTCP(rows []Row) bool {
 	return slices.ContainsFunc(rows, func(r Row) bool { return r.TCP != nil })
 }

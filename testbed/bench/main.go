@@ -167,7 +167,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		return fmt.Errorf("measuring memory: %w", err)
 	}
 	var runs []Run
-	var idle []IdleRun
+	var idle []IdleAB
 	for _, g := range gs {
 		rs, is, err := benchGuest(ctx, log, g, hosts, ms, o.warmup, o.runs, set)
 		runs, idle = append(runs, rs...), append(idle, is...)
@@ -187,7 +187,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	}
 	fmt.Fprintln(stdout, "\nCPU seconds per GiB of RAM QEMU moved, user+system, from the request until the guest ran at the destination (both QEMUs include their guest's vCPU)")
 	printCPU(stdout, rows, baselines)
-	if o.traffic > 0 {
+	if o.traffic > 0 && slices.ContainsFunc(rows, func(r Row) bool { return r.Traffic != nil }) {
 		fmt.Fprintf(stdout, "\ntraffic during the migration: TWAMP-light at %d pps from the client namespace through the switch, from %v before to %v after; "+
 			"gap = longest time between two replies (lost or held back), loss gap = verify's largest gap (0 without loss), gap-down = gap minus QEMU downtime; "+
 			"lost-X = lost minus X's, gap/X = gap over X's (medians)\n", o.traffic, trafficLead, trafficTail)
@@ -214,9 +214,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 // boots the guest on the first host with the family's first method and
 // moves it back and forth, each method of the family in turn, warmup
 // times uncounted then runs times, then stops it (one guest runs at a time: the machine is small).
-func benchGuest(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, warmup, runs int, set Settings) ([]Run, []IdleRun, error) {
+func benchGuest(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, warmup, runs int, set Settings) ([]Run, []IdleAB, error) {
 	var out []Run
-	var idle []IdleRun
+	var idle []IdleAB
 	port := 49000
 	for _, fam := range families(ms) {
 		rs, is, err := benchFamily(ctx, log, g, hosts, fam, warmup, runs, set, &port)
@@ -245,7 +245,7 @@ func families(ms []Method) [][]Method {
 	return out
 }
 
-func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, warmup, runs int, set Settings, port *int) ([]Run, []IdleRun, error) {
+func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, ms []Method, warmup, runs int, set Settings, port *int) ([]Run, []IdleAB, error) {
 	spec := g.Spec()
 	from := hosts[0]
 	guest, err := ms[0].Boot(ctx, spec, from)
@@ -257,13 +257,13 @@ func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var idle []IdleRun
-	if g.Firewall {
-		is, err := idleThroughput(ctx, g.Label, ms[0].Family())
+	var idle []IdleAB
+	if dm, ok := ms[0].(dataplaneMethod); ok && g.Firewall && dm.PinDir(from) != "" {
+		is, err := idleCost(ctx, from, dm.PinDir(from), spec, g.Label)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("the dataplane's idle cost: %w", err)
 		}
-		log.Info("idle throughput", "guest", g.Label, "family", ms[0].Family(), "mbps", is.Mbps)
+		log.Info("idle throughput", "guest", g.Label, "attached_mbps", is.Attached, "detached_mbps", is.Detached)
 		idle = append(idle, is)
 	}
 	log.Info("guest ready", "guest", g.Label, "host", from.Name, "family", ms[0].Family(), "wss_pages", before.WSSPages)

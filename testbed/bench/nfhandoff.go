@@ -44,6 +44,7 @@ type agentSet struct {
 	agents   map[string]*agent // by host; nil until started
 	// dataplane: the agents run the eBPF hand-off (migratord has it).
 	dataplane bool
+	runDir    string // set by Setup
 	profile   profiling
 }
 
@@ -83,7 +84,7 @@ func (n *nfhandoff) Setup(ctx context.Context, runDir string, hosts []*Host) err
 	if err != nil {
 		return err
 	}
-	n.dataplane = hasDataplane(n.bin)
+	n.dataplane, n.runDir = hasDataplane(n.bin), runDir
 	if n.dataplane {
 		if err := mountBPFFS(runDir); err != nil {
 			return err
@@ -102,6 +103,20 @@ func (n *nfhandoff) Setup(ctx context.Context, runDir string, hosts []*Host) err
 		n.agents[h.Name] = a
 	}
 	return nil
+}
+
+// dataplaneMethod is a method whose guests have the agents' eBPF
+// dataplane on their path.
+type dataplaneMethod interface {
+	// PinDir is where h's agent pins its links ("": no dataplane).
+	PinDir(h *Host) string
+}
+
+func (n *nfhandoff) PinDir(h *Host) string {
+	if !n.dataplane {
+		return ""
+	}
+	return pinDir(n.runDir, h)
 }
 
 // Close stops the agents (and their guests); stopping twice is harmless.
