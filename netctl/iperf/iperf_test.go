@@ -129,12 +129,12 @@ func TestPrivFlowDied(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	lo := netip.MustParseAddr("127.0.0.1")
-	s, err := StartServer(ctx, "", lo, 5297)
+	s, err := StartServer(ctx, "", lo, 5295)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	f, err := Client{Server: lo, Port: 5297, Bitrate: 10_000_000}.Start(ctx)
+	f, err := Client{Server: lo, Port: 5295, Bitrate: 10_000_000}.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

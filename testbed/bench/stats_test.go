@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"bytes"
 	"strings"
 	"testing"
@@ -97,5 +98,13 @@ func TestSummariseTraffic(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("traffic table lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// Each pair's ratio is of neighbours in time; an odd flow out has none.
+func TestIdleRatios(t *testing.T) {
+	a := IdleAB{Attached: []float64{100, 300, 50}, Detached: []float64{200, 300}}
+	if got := a.Ratios(); !slices.Equal(got, []float64{0.5, 1}) {
+		t.Errorf("ratios %v, want [0.5 1]", got)
 	}
 }
