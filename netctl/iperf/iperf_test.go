@@ -96,21 +96,29 @@ func TestPrivClientServerLoopback(t *testing.T) {
 	}
 }
 
-// A flow started without an end and stopped: its account, not an error.
-func TestPrivFlowStopped(t *testing.T) {
+// startLoopbackFlow starts a one-off server on loopback port and a flow of
+// 10 Mbit/s to it, both ended with the test.
+func startLoopbackFlow(t *testing.T, port int) *Flow {
 	privtest.RequireCommand(t, "iperf3")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	lo := netip.MustParseAddr("127.0.0.1")
-	s, err := StartServer(ctx, "", lo, 5298)
+	s, err := StartServer(ctx, "", lo, port)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop()
-	f, err := Client{Server: lo, Port: 5298, Bitrate: 10_000_000}.Start(ctx)
+	t.Cleanup(s.Stop)
+	f, err := Client{Server: lo, Port: port, Bitrate: 10_000_000}.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.Stop() })
+	return f
+}
+
+// A flow started without an end and stopped: its account, not an error.
+func TestPrivFlowStopped(t *testing.T) {
+	f := startLoopbackFlow(t, 5298)
 	time.Sleep(1500 * time.Millisecond)
 	r, err := f.Stop()
 	if err != nil {
@@ -125,19 +133,7 @@ func TestPrivFlowStopped(t *testing.T) {
 // A client that dies on its own before Stop did not survive, even without
 // a word from iperf3.
 func TestPrivFlowDied(t *testing.T) {
-	privtest.RequireCommand(t, "iperf3")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	lo := netip.MustParseAddr("127.0.0.1")
-	s, err := StartServer(ctx, "", lo, 5295)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	f, err := Client{Server: lo, Port: 5295, Bitrate: 10_000_000}.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := startLoopbackFlow(t, 5295)
 	time.Sleep(500 * time.Millisecond)
 	f.cmd.Process.Kill()
 	for !f.Exited() {

@@ -139,6 +139,10 @@ func printTCP(w io.Writer, rows []Row, idle []IdleAB) {
 		a, d, r := stat(f.Attached), stat(f.Detached), stat(f.Ratios())
 		fmt.Fprintf(w, "%s, not moving, unbounded flow, %d × %v each way in turn (ABBA): the dataplane's programs attached (PASS) %s Mbit/s, detached %s Mbit/s; attached/detached per pair %s (target ≥ 0.98×)\n",
 			f.Guest, len(f.Attached), idleFor, rng(a, "%.0f"), rng(d, "%.0f"), rng(r, "%.3f×"))
+		if f.ProgRuns > 0 {
+			fmt.Fprintf(w, "  the programs on its path ran %d times over the attached flows, %.0f ns each: %.2f%% of one core\n",
+				f.ProgRuns, float64(f.ProgTime)/float64(f.ProgRuns), 100*f.CoreShare())
+		}
 	}
 }
 

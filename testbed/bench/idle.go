@@ -11,6 +11,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/vm"
@@ -36,6 +37,20 @@ type IdleAB struct {
 	Guest    string    `json:"guest"`
 	Attached []float64 `json:"attached_mbps"`
 	Detached []float64 `json:"detached_mbps"`
+	// ProgRuns and ProgTime are what the kernel's BPF run-time statistics
+	// counted for the path's programs over the attached flows: their cost
+	// in CPU, which the throughputs' spread cannot resolve.
+	ProgRuns uint64        `json:"prog_runs"`
+	ProgTime time.Duration `json:"prog_time_ns"`
+}
+
+// CoreShare is the programs' run time over the attached flows' time: the
+// share of one core they took.
+func (a IdleAB) CoreShare() float64 {
+	if len(a.Attached) == 0 {
+		return 0
+	}
+	return float64(a.ProgTime) / float64(time.Duration(len(a.Attached))*idleFor)
 }
 
 // Ratios are each pair's attached over detached throughput.
@@ -140,7 +155,25 @@ func idleCost(ctx context.Context, h *Host, pinDir string, spec api.VMSpec, labe
 			err = errors.Join(err, p.attach(h))
 		}
 	}()
+	progs, err := pathPrograms(hs)
+	if err != nil {
+		return out, err
+	}
+	defer func() {
+		for _, p := range progs {
+			p.Close()
+		}
+	}()
+	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		return out, fmt.Errorf("enabling BPF run-time statistics: %w", err)
+	}
+	defer stats.Close()
 	if _, err := idleFlow(ctx); err != nil {
+		return out, err
+	}
+	runs0, time0, err := runStats(progs)
+	if err != nil {
 		return out, err
 	}
 	for i := range 2 * idlePairs {
@@ -164,7 +197,44 @@ func idleCost(ctx context.Context, h *Host, pinDir string, spec api.VMSpec, labe
 			out.Detached = append(out.Detached, mbps)
 		}
 	}
-	return out, nil
+	runs1, time1, err := runStats(progs)
+	out.ProgRuns, out.ProgTime = runs1-runs0, time1-time0
+	return out, err
+}
+
+// pathPrograms are the distinct programs of the path's links (the taps
+// share one).
+func pathPrograms(hs []*pathHook) (map[ebpf.ProgramID]*ebpf.Program, error) {
+	progs := map[ebpf.ProgramID]*ebpf.Program{}
+	for _, p := range hs {
+		l, err := link.LoadPinnedLink(p.pin, nil)
+		if err != nil {
+			return progs, fmt.Errorf("%s's link (the agent's dataplane on tcx?): %w", p.dev, err)
+		}
+		info, err := l.Info()
+		l.Close()
+		if err != nil {
+			return progs, fmt.Errorf("%s's link: %w", p.dev, err)
+		}
+		if progs[info.Program] == nil {
+			if progs[info.Program], err = ebpf.NewProgramFromID(info.Program); err != nil {
+				return progs, fmt.Errorf("%s's program: %w", p.dev, err)
+			}
+		}
+	}
+	return progs, nil
+}
+
+// runStats sums the programs' run counts and run times so far.
+func runStats(progs map[ebpf.ProgramID]*ebpf.Program) (runs uint64, t time.Duration, err error) {
+	for _, p := range progs {
+		st, err := p.Stats()
+		if err != nil {
+			return 0, 0, fmt.Errorf("BPF run-time statistics: %w", err)
+		}
+		runs, t = runs+st.RunCount, t+st.Runtime
+	}
+	return runs, t, nil
 }
 
 // idleFlow is one unbounded flow of idleFor through the firewall, to a

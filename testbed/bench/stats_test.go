@@ -1,8 +1,8 @@
 package main
 
 import (
-	"slices"
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
