@@ -22,6 +22,13 @@
 // migratord has it. The wire bytes include the test traffic that crossed
 // the source's uplink while migrating (about 0.2 MiB/s at 1000 pps).
 //
+// The firewall guest (firewall-256M: two NICs, forwarding and NATing from
+// the client to a server on a core segment behind it) gets an iperf3 TCP
+// flow across every move instead (survived, retransmits, longest stall),
+// and once, not moving, the dataplane's idle cost: unbounded flows with
+// the agent's programs on its path attached and detached in turn, and the
+// programs' CPU from the kernel's BPF run-time statistics (idle.go).
+//
 // The plain methods move a guest the bench boots with migrator/vm; the
 // nfhandoff methods a guest their agent boots from the same spec. One
 // guest runs at a time. nfhandoff gets the plain methods' settings: the
