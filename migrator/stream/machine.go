@@ -31,7 +31,7 @@ type machine struct {
 	need  int    // bytes the current field needs
 	field []byte // the current field so far (at most maxField bytes)
 	skip  int64  // bytes to let go by before stepping
-	clean bool   // the stream may end here
+	clean bool   // the stream may end here (before the current field)
 
 	p    []byte // the Write being parsed
 	pos  int    // parse position in p
@@ -200,7 +200,7 @@ func (m *machine) close(where func(state) string) error {
 		m.emit(m.held)
 		m.held, m.hold = m.held[:0], false
 	}
-	if !m.opaque && !m.clean && m.sum.Err == nil {
+	if !m.opaque && (!m.clean || len(m.field) > 0) && m.sum.Err == nil {
 		err := fmt.Errorf("%w: truncated in %s at offset %d", ErrMalformed, where(m.st), m.base)
 		m.sum.Err = err
 		if m.sum.Refused == "" && !m.sum.RAMDone {
