@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 )
@@ -143,5 +144,41 @@ func TestDeviceStateIsOpaque(t *testing.T) {
 	}
 	if last := r.events[len(r.events)-1]; last.Kind != EventOpaque || last.Refused {
 		t.Errorf("last event %+v", last)
+	}
+}
+
+// BenchmarkWriter reads a RAM PART of 256 pages and 256 zero pages in
+// QEMU's 32 KiB writes.
+func BenchmarkWriter(b *testing.B) {
+	var e enc
+	e.header()
+	e.config("pc-i440fx-7.2", false)
+	e.start(secStart, 0, "ram")
+	e.memSize(false, Block{"pc.ram", 4 << 20})
+	e.eos()
+	e.footer(0)
+	head := e.Len()
+	e.part(secPart, 0)
+	for i := range uint64(256) {
+		e.page("pc.ram", i*PageSize, pageData(byte(i), 0))
+		e.zero("pc.ram", (256+i)*PageSize)
+	}
+	e.eos()
+	e.footer(0)
+	in := e.Bytes()
+	part := in[head:]
+	b.SetBytes(int64(len(part)))
+	w := NewWriter(io.Discard, nil, nil)
+	w.Write(in[:head])
+	b.ResetTimer()
+	for range b.N {
+		for p := part; len(p) > 0; {
+			n := min(len(p), 32<<10)
+			w.Write(p[:n])
+			p = p[n:]
+		}
+	}
+	if s := w.Summary(); s.Err != nil || s.Opaque != "" {
+		b.Fatal(s.Err, s.Opaque)
 	}
 }
