@@ -21,6 +21,8 @@ type coverage struct {
 	mu                   sync.Mutex
 	seen                 map[string][]bool
 	pages, zero, multifd int64
+	afterPackaged        int64 // pages after PACKAGED: sent in post-copy
+	packaged             bool
 	bad                  []string
 }
 
@@ -38,6 +40,9 @@ func (c *coverage) Page(p Page) {
 	default:
 		c.pages++
 	}
+	if c.packaged {
+		c.afterPackaged++
+	}
 	s := c.seen[p.Block]
 	i := int(p.Offset / PageSize)
 	for len(s) <= i {
@@ -47,7 +52,13 @@ func (c *coverage) Page(p Page) {
 	c.seen[p.Block] = s
 }
 
-func (c *coverage) Event(Event) {}
+func (c *coverage) Event(e Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.Kind == EventCommand && e.Cmd == cmdPackaged {
+		c.packaged = true
+	}
+}
 
 // missing counts the pages of blocks never reported.
 func (c *coverage) missing(blocks []Block) (n int, where string) {
@@ -165,8 +176,9 @@ func migrateThrough(t *testing.T, sc scenario) {
 		t.Errorf("main channel: RAM done %v, blocks %v, zero pages %d", main.RAMDone, main.Blocks, main.ZeroPages)
 	}
 	if sc.postcopy {
-		if !main.Postcopy || !main.EOF || main.Opaque != "" {
-			t.Errorf("post-copy: PACKAGED seen %v, EOF %v, opaque %q", main.Postcopy, main.EOF, main.Opaque)
+		if !main.Postcopy || !main.EOF || main.Opaque != "" || cov.afterPackaged == 0 {
+			t.Errorf("post-copy: PACKAGED seen %v, EOF %v, opaque %q, %d pages after PACKAGED",
+				main.Postcopy, main.EOF, main.Opaque, cov.afterPackaged)
 		}
 	} else if !strings.HasPrefix(main.Opaque, "device state from section") || main.Postcopy {
 		t.Errorf("pre-copy: opaque %q, post-copy %v", main.Opaque, main.Postcopy)
@@ -181,7 +193,8 @@ func migrateThrough(t *testing.T, sc scenario) {
 	if len(cov.bad) > 0 {
 		t.Errorf("odd pages: %q", cov.bad[:min(5, len(cov.bad))])
 	}
-	t.Logf("RAM %d MiB in %d blocks: %d pages, %d zero pages, %d multifd pages", ram>>20, len(main.Blocks), cov.pages, cov.zero, cov.multifd)
+	t.Logf("RAM %d MiB in %d blocks: %d pages, %d zero pages, %d multifd pages; %d after PACKAGED",
+		ram>>20, len(main.Blocks), cov.pages, cov.zero, cov.multifd, cov.afterPackaged)
 }
 
 // waitTransferred waits until the source has sent n bytes of RAM.
