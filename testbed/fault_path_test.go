@@ -2,6 +2,8 @@ package testbed
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,7 +117,8 @@ func TestIntegrationPathCut(t *testing.T) {
 func rolledBack(ctx context.Context, t *testing.T, env Env, s *verify.Sender, id string, last api.GuestStatus, undo func()) api.GuestStatus {
 	t.Helper()
 	time.Sleep(2 * time.Second) // traffic after the rollback
-	rep := verify.Analyze(s.Stop(), nil, verify.Limits{})
+	samples := s.Stop()
+	rep := verify.Analyze(samples, nil, verify.Limits{})
 	if undo != nil {
 		undo()
 	}
@@ -135,11 +138,40 @@ func rolledBack(ctx context.Context, t *testing.T, env Env, s *verify.Sender, id
 	case src.DroppedTotal() != 0:
 		t.Fatalf("the dataplane dropped %v, want nothing", src.Dropped)
 	case rep.Sent == 0 || rep.Lost != 0 || rep.Duplicated != 0 || rep.Reordered != 0:
-		t.Fatalf("TWAMP sent %d, lost %d, duplicated %d, reordered %d: want 0 lost, duplicated, reordered",
-			rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered)
+		t.Errorf("TWAMP sent %d, lost %d, duplicated %d, reordered %d: want 0 lost, duplicated, reordered; %s",
+			rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, lostRuns(samples, rec))
+		if st, err := api.NewClient(env.Socket("hostA")).VMStatus(ctx, "fw1"); err == nil && st.Guest != nil {
+			t.Logf("inside the guest since before the migration: %s", guestDrops(last, *st.Guest))
+		}
+		t.FailNow()
 	}
 	got := guestOn(ctx, t, env, "hostA", "fw1")
 	sameGuest(t, last, got)
 	goneFrom(ctx, t, env, "hostB", "fw1", time.Now().Add(recoveredWithin))
 	return got
+}
+
+// lostRuns describes the runs of lost samples: their sequence numbers,
+// when they were sent relative to the migration's start, and whether the
+// reflector's own numbering skipped there (its answers were lost) or not
+// (the requests never reached it).
+func lostRuns(samples []verify.Sample, m api.Migration) string {
+	var out []string
+	for i := 0; i < len(samples); i++ {
+		if !samples[i].Lost() {
+			continue
+		}
+		j := i
+		for j+1 < len(samples) && samples[j+1].Lost() {
+			j++
+		}
+		where := "requests never answered"
+		if i > 0 && j+1 < len(samples) && !samples[i-1].Lost() && samples[j+1].ReflectorSeq-samples[i-1].ReflectorSeq > 1 {
+			where = "the reflector answered: answers lost"
+		}
+		out = append(out, fmt.Sprintf("seq %d-%d sent %v after the migration started (%s)",
+			samples[i].Seq, samples[j].Seq, samples[i].Sent.Sub(m.Started).Round(time.Millisecond), where))
+		i = j
+	}
+	return strings.Join(out, "; ")
 }
