@@ -78,9 +78,10 @@ func checkFuzz(t *testing.T, data []byte, cut uint16, mk func(dst *bytes.Buffer,
 }
 
 func FuzzWriter(f *testing.F) {
-	full, _ := fullStream()
-	f.Add(full, uint16(100))
-	f.Add(full[:len(full)/2], uint16(4000))
+	// Small seeds: the fuzzer minimizes every input it finds interesting,
+	// and a 20 KiB one costs it minutes.
+	f.Add(smallStream(true), uint16(100))
+	f.Add(smallStream(false), uint16(60))
 	e := ramPrefix("x-ignore-shared")
 	e.u64(0x1000 | flagXBZRLE)
 	f.Add(e.Bytes(), uint16(17))
@@ -93,13 +94,52 @@ func FuzzWriter(f *testing.F) {
 }
 
 func FuzzMultifdWriter(f *testing.F) {
-	in, _ := multifdStream()
-	f.Add(in, uint16(70))
-	f.Add(in[:2000], uint16(1400))
+	in := append(multifdHello(1), multifdPacket(0, "pc.ram", PageSize, 0x3000)...)
+	in = append(in, pageData(1, 0)...)
+	f.Add(append(in, multifdPacket(multifdFlagSync, "", PageSize)...), uint16(70))
 	f.Add(append(multifdHello(2), multifdPacket(1<<2, "pc.ram", 10, 0)...), uint16(3))
 	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
 		checkFuzz(t, data, cut, func(dst *bytes.Buffer, v Visitor, opts ...Option) fuzzWriter {
 			return NewMultifdWriter(dst, v, nil, opts...)
 		})
 	})
+}
+
+// smallStream has one of each element the reader follows, and one page
+// when withPage.
+func smallStream(withPage bool) []byte {
+	var e enc
+	e.header()
+	e.config("pc", true, "x-ignore-shared")
+	e.command(cmdPostcopyAdvise, append(make([]byte, 6), 0x10, 0, 0, 0, 0, 0, 0, 0, 0x10, 0))
+	e.start(secStart, 1, "ram")
+	e.memSize(true, Block{"a", 0x2000}, Block{"b", 0x1000})
+	e.eos()
+	e.footer(1)
+	e.part(secPart, 1)
+	e.zero("a", 0x1000)
+	e.zero("b", 0)
+	if withPage {
+		e.page("a", 0, pageData(0, 0))
+	}
+	e.eos()
+	e.footer(1)
+	e.packaged([]byte{secCommand, 0, cmdPostcopyRun, 0, 0})
+	e.part(secEnd, 1)
+	e.zero("a", 0)
+	e.eos()
+	e.footer(1)
+	e.u8(secEOF)
+	e.vmdesc("{}")
+	return e.Bytes()
+}
+
+// The small seeds are valid streams.
+func TestSmallStream(t *testing.T) {
+	for _, withPage := range []bool{true, false} {
+		_, sum, _ := feed(t, smallStream(withPage))
+		if sum.Err != nil || sum.Opaque != "" || !sum.RAMDone || !sum.EOF || sum.ZeroPages != 3 {
+			t.Errorf("page %v: summary %+v", withPage, sum)
+		}
+	}
 }
