@@ -3,7 +3,6 @@ package stream
 import (
 	"encoding/binary"
 	"fmt"
-	"strings"
 )
 
 // Main-channel states.
@@ -194,109 +193,4 @@ func (w *Writer) top(t byte) error {
 		return m.expect(4, stCmdHead)
 	}
 	return malformedf("top-level type %#x at offset %d", t, w.elemAt)
-}
-
-// sectionStart decides on a START or FULL section: "ram" is read, any
-// other one ends the reading.
-func (w *Writer) sectionStart() error {
-	if w.secType == secStart && w.secName == ramSection {
-		if w.ramSeen {
-			return malformedf("a second RAM section (%d after %d)", w.secID, w.ramID)
-		}
-		w.ramSeen, w.ramID = true, w.secID
-		return w.ramSection()
-	}
-	if reason, ok := refusedSection(w.secName); ok {
-		return w.opaque(reason, true)
-	}
-	if !w.m.sum.RAMDone {
-		return w.opaque(fmt.Sprintf("section %q before RAM ended", w.secName), true)
-	}
-	return w.opaque(fmt.Sprintf("device state from section %q on", w.secName), false)
-}
-
-// refusedSection names the live sections whose streams page coding cannot
-// follow.
-func refusedSection(name string) (string, bool) {
-	switch {
-	case name == "block":
-		return `block migration (section "block")`, true
-	case name == "dirty-bitmap":
-		return `dirty bitmaps (section "dirty-bitmap")`, true
-	case strings.Contains(name, "vfio"):
-		return fmt.Sprintf("VFIO (section %q)", name), true
-	}
-	return "", false
-}
-
-// sectionPart continues the RAM section.
-func (w *Writer) sectionPart(id uint32) error {
-	if !w.ramSeen || id != w.ramID {
-		return malformedf("section %d continues but never started", id)
-	}
-	if w.m.sum.RAMDone {
-		return malformedf("RAM section %d continues after its END", id)
-	}
-	w.secID, w.secName = id, ramSection
-	return w.ramSection()
-}
-
-// subsection reads the configuration's known subsections (savevm.c).
-func (w *Writer) subsection() error {
-	switch w.subName {
-	case "configuration/target-page-bits":
-		return w.m.expect(4, stSubDone)
-	case "configuration/uuid":
-		return w.m.expect(16, stSubDone)
-	case "configuration/capabilities":
-		return w.m.expect(4, stCapCount)
-	}
-	return w.opaque(fmt.Sprintf("configuration subsection %q", w.subName), true)
-}
-
-func (w *Writer) nextCap() error {
-	if w.capsLeft == 0 {
-		return w.m.expect(1, stConfNext)
-	}
-	return w.m.expect(1, stCapLen)
-}
-
-// command reads a COMMAND's header.
-func (w *Writer) command(cmd, n uint16) error {
-	m := &w.m
-	m.sum.Commands++
-	w.cmd = cmd
-	switch cmd {
-	case cmdPackaged:
-		if n != 4 {
-			return malformedf("PACKAGED with %d bytes of arguments", n)
-		}
-		return m.expect(4, stPackaged)
-	case cmdPostcopyAdvise:
-		m.v.Event(Event{Kind: EventCommand, Offset: w.elemAt, Cmd: cmd, Len: uint32(n)})
-		switch n {
-		case 0: // post-copy for dirty bitmaps only
-			return m.expect(1, stTop)
-		case 16:
-			return m.expect(16, stAdvise)
-		}
-		return malformedf("POSTCOPY_ADVISE with %d bytes", n)
-	case cmdEnableColo:
-		return w.opaque("COLO", true)
-	case cmdOpenReturnPath, cmdPing, cmdPostcopyListen, cmdPostcopyRun, cmdRAMDiscard,
-		cmdRecvBitmap, cmdPostcopyResume:
-		m.v.Event(Event{Kind: EventCommand, Offset: w.elemAt, Cmd: cmd, Len: uint32(n)})
-		return m.pass(int64(n), stCmdDone)
-	}
-	return malformedf("command %d", cmd)
-}
-
-// advise checks POSTCOPY_ADVISE's page sizes: MEM_SIZE carries a block's
-// page size only when it differs from the host's, which only the two QEMUs
-// know; with every block on 4 KiB pages there is none to expect.
-func (w *Writer) advise(summary, target uint64) error {
-	if summary != hostPageSize || target != PageSize {
-		return w.opaque(fmt.Sprintf("post-copy with RAM page sizes %#x (target %#x)", summary, target), true)
-	}
-	return w.m.expect(1, stTop)
 }
