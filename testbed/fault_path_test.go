@@ -173,5 +173,13 @@ func lostRuns(samples []verify.Sample, m api.Migration) string {
 			samples[i].Seq, samples[j].Seq, samples[i].Sent.Sub(m.Started).Round(time.Millisecond), where))
 		i = j
 	}
+	for i := len(samples) - 1; i >= 0; i-- {
+		if !samples[i].Lost() {
+			out = append(out, fmt.Sprintf("the last answered, seq %d, sent %v and answered %v after the migration started; the last sent at %v",
+				samples[i].Seq, samples[i].Sent.Sub(m.Started).Round(time.Millisecond), samples[i].Received.Sub(m.Started).Round(time.Millisecond),
+				samples[len(samples)-1].Sent.Sub(m.Started).Round(time.Millisecond)))
+			break
+		}
+	}
 	return strings.Join(out, "; ")
 }
