@@ -1,5 +1,5 @@
 // Package stream reads QEMU 7.2's migration stream as it passes through an
-// agent (../shared/STREAM-NOTES.md): a Writer wraps the relay's destination,
+// agent (the formats of QEMU's migration/savevm.c, ram.c and multifd.c): a Writer wraps the relay's destination,
 // forwards every byte unchanged and, on the way, reports each RAM page
 // record (block, offset, payload or zero fill) to a Visitor; a
 // MultifdWriter does the same for a multifd channel's packets.
