@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -57,21 +58,7 @@ func multifdStream() ([]byte, []string) {
 }
 
 func feedMultifd(t testing.TB, in []byte, cuts ...int) (*recorder, Summary, []byte) {
-	t.Helper()
-	var dst bytes.Buffer
-	r := &recorder{t: t, in: in, dst: &dst}
-	w := NewMultifdWriter(&dst, r, nil)
-	prev := 0
-	for _, c := range append(cuts, len(in)) {
-		if n, err := w.Write(in[prev:c]); err != nil || n != c-prev {
-			t.Fatalf("Write(%d bytes) = %d, %v", c-prev, n, err)
-		}
-		prev = c
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return r, w.Summary(), dst.Bytes()
+	return feedWith(t, func(dst io.Writer, v Visitor) reader { return NewMultifdWriter(dst, v, nil) }, in, cuts...)
 }
 
 func TestMultifdEverySplit(t *testing.T) {

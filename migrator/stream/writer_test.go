@@ -47,10 +47,21 @@ func (r *recorder) Event(e Event) { r.events = append(r.events, e) }
 // feed writes in through a Writer in chunks cut at cuts and returns the
 // recorder, the Writer's Summary and what dst received.
 func feed(t testing.TB, in []byte, cuts ...int) (*recorder, Summary, []byte) {
+	return feedWith(t, func(dst io.Writer, v Visitor) reader { return NewWriter(dst, v, nil) }, in, cuts...)
+}
+
+// reader is what Writer and MultifdWriter have in common.
+type reader interface {
+	io.WriteCloser
+	Summary() Summary
+}
+
+// feedWith writes in through the reader newR makes, in chunks cut at cuts.
+func feedWith(t testing.TB, newR func(io.Writer, Visitor) reader, in []byte, cuts ...int) (*recorder, Summary, []byte) {
 	t.Helper()
 	var dst bytes.Buffer
 	r := &recorder{t: t, in: in, dst: &dst}
-	w := NewWriter(&dst, r, nil)
+	w := newR(&dst, r)
 	prev := 0
 	for _, c := range append(cuts, len(in)) {
 		if n, err := w.Write(in[prev:c]); err != nil || n != c-prev {

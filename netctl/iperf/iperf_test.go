@@ -58,16 +58,23 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"error": "x"}`), false)
 	f.Fuzz(func(t *testing.T, b []byte, sender bool) {
 		r, err := Parse(b, sender)
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
-			}
-			return
-		}
-		if r.LongestStall < 0 || r.Seconds < 0 || r.Intervals > maxIntervals {
-			t.Fatalf("nonsense result %+v", r)
-		}
+		checkParsed(t, r, err)
 	})
+}
+
+// checkParsed fails on a parse error that does not wrap ErrMalformed or a
+// result no report could give.
+func checkParsed(t *testing.T, r Result, err error) {
+	t.Helper()
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("error %v does not wrap ErrMalformed", err)
+		}
+		return
+	}
+	if r.LongestStall < 0 || r.Seconds < 0 || r.Intervals > maxIntervals {
+		t.Fatalf("nonsense result %+v", r)
+	}
 }
 
 // A real iperf3 on loopback (it is Debian's; make deps installs it); in
@@ -204,14 +211,6 @@ func FuzzParseText(f *testing.F) {
 	f.Add([]byte("iperf3: error - x\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := ParseText(b)
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
-			}
-			return
-		}
-		if r.LongestStall < 0 || r.Seconds < 0 || r.Intervals > maxIntervals {
-			t.Fatalf("nonsense result %+v", r)
-		}
+		checkParsed(t, r, err)
 	})
 }
