@@ -32,9 +32,9 @@ func TestPrivClsactFallback(t *testing.T) {
 		dev    string
 		egress bool
 	}{
-		hookTapEgress:     {"dt0", true},
-		hookUplinkIngress: {"vb", false},
-		hookTunnelIngress: {DefaultTunnelDev, false},
+		HookTapEgress:     {"dt0", true},
+		HookUplinkIngress: {"vb", false},
+		HookTunnelIngress: {DefaultTunnelDev, false},
 	}
 	for name, hk := range hooks {
 		checkClsactHook(t, hk.dev, name, hk.egress)

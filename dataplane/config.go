@@ -122,3 +122,12 @@ func (c Config) replayRate(captured float64) float64 {
 	}
 	return max(ReplayFactor*captured, DefaultReplayMin)
 }
+
+// Hook names: the program attached, and where (a tap's egress, the
+// uplink's and the tunnel's ingress); a tcx link is pinned under its name
+// (tchook.LinkPin).
+const (
+	HookTapEgress     = "tap_egress"
+	HookUplinkIngress = "uplink_ingress"
+	HookTunnelIngress = "tunnel_ingress"
+)

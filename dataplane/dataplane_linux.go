@@ -68,7 +68,7 @@ func New(ctx context.Context, cfg Config) (*Dataplane, error) {
 	if d.tunIndex, err = ensureTunnel(cfg.TunnelDev, cfg.TunnelPort); err != nil {
 		return nil, err
 	}
-	h, err := tchook.Attach(d.hookSpec(cfg.TunnelDev, d.tunIndex, hookTunnelIngress), d.objs.TunnelIngress, d.log)
+	h, err := tchook.Attach(d.hookSpec(cfg.TunnelDev, d.tunIndex, HookTunnelIngress), d.objs.TunnelIngress, d.log)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg Config) (*Dataplane, error) {
 		if err != nil {
 			return nil, err
 		}
-		h, err := tchook.Attach(d.hookSpec(cfg.Uplink, ifi, hookUplinkIngress), d.objs.UplinkIngress, d.log)
+		h, err := tchook.Attach(d.hookSpec(cfg.Uplink, ifi, HookUplinkIngress), d.objs.UplinkIngress, d.log)
 		if err != nil {
 			return nil, err
 		}
@@ -103,18 +103,11 @@ func New(ctx context.Context, cfg Config) (*Dataplane, error) {
 	return d, nil
 }
 
-// Hook names: the program attached, and where.
-const (
-	hookTapEgress     = "tap_egress"
-	hookUplinkIngress = "uplink_ingress"
-	hookTunnelIngress = "tunnel_ingress"
-)
-
 // hookSpec is where the program name goes on device dev (tap_egress on a
 // tap's egress, the others on ingress).
 func (d *Dataplane) hookSpec(dev string, ifindex int, name string) tchook.Spec {
 	return tchook.Spec{PinDir: d.cfg.PinDir, Dev: dev, Ifindex: ifindex, Name: name,
-		Egress: name == hookTapEgress, ForceClsact: d.cfg.ForceClsact}
+		Egress: name == HookTapEgress, ForceClsact: d.cfg.ForceClsact}
 }
 
 // load loads the objects with cfg.PinDir as the pin path of the maps. A

@@ -109,7 +109,7 @@ func (h *Handoff) hookTap(v *vmEntry, tap handoff.Tap) error {
 	if v.hook != nil {
 		return nil
 	}
-	hk, err := tchook.Attach(h.d.hookSpec(tap.Name, tap.Ifindex, hookTapEgress), h.d.objs.TapEgress, v.log)
+	hk, err := tchook.Attach(h.d.hookSpec(tap.Name, tap.Ifindex, HookTapEgress), h.d.objs.TapEgress, v.log)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ type Hook struct {
 // stale one (device recreated) is replaced. Where tcx is not supported the
 // program goes into a clsact filter.
 func Attach(s Spec, prog *ebpf.Program, log *slog.Logger) (*Hook, error) {
-	h := &Hook{Spec: s, pin: filepath.Join(s.PinDir, "links", s.Dev+"-"+s.Name)}
+	h := &Hook{Spec: s, pin: LinkPin(s.PinDir, s.Dev, s.Name)}
 	if !s.ForceClsact {
 		err := h.attachTCX(prog, log)
 		if err == nil {

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
+	"github.com/nfhandoff/nfhandoff/dataplane"
+	"github.com/nfhandoff/nfhandoff/dataplane/tchook"
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/vm"
 	"github.com/nfhandoff/nfhandoff/netctl/iperf"
@@ -75,17 +76,10 @@ type pathHook struct {
 func pathHooks(pinDir string, spec api.VMSpec) []*pathHook {
 	var hs []*pathHook
 	for i := range spec.AllNICs() {
-		hs = append(hs, &pathHook{dev: vm.NICTapName(spec.Name, i), typ: ebpf.AttachTCXEgress})
+		tap := vm.NICTapName(spec.Name, i)
+		hs = append(hs, &pathHook{dev: tap, typ: ebpf.AttachTCXEgress, pin: tchook.LinkPin(pinDir, tap, dataplane.HookTapEgress)})
 	}
-	hs = append(hs, &pathHook{dev: uplink, typ: ebpf.AttachTCXIngress})
-	for _, p := range hs {
-		name := "tap_egress" // as the dataplane names its hooks' pins
-		if p.typ == ebpf.AttachTCXIngress {
-			name = "uplink_ingress"
-		}
-		p.pin = filepath.Join(pinDir, "links", p.dev+"-"+name)
-	}
-	return hs
+	return append(hs, &pathHook{dev: uplink, typ: ebpf.AttachTCXIngress, pin: tchook.LinkPin(pinDir, uplink, dataplane.HookUplinkIngress)})
 }
 
 // detach detaches the pinned link (it stays pinned, defunct, until attach
@@ -94,16 +88,12 @@ func (p *pathHook) detach() error {
 	if p.prog != nil {
 		return nil // detached already
 	}
-	l, err := link.LoadPinnedLink(p.pin, nil)
+	l, id, err := p.load()
 	if err != nil {
-		return fmt.Errorf("%s's link (the agent's dataplane on tcx?): %w", p.dev, err)
+		return err
 	}
 	defer l.Close()
-	info, err := l.Info()
-	if err != nil {
-		return fmt.Errorf("%s's link: %w", p.dev, err)
-	}
-	if p.prog, err = ebpf.NewProgramFromID(info.Program); err != nil {
+	if p.prog, err = ebpf.NewProgramFromID(id); err != nil {
 		return fmt.Errorf("%s's program: %w", p.dev, err)
 	}
 	if err := l.Detach(); err != nil {
@@ -112,6 +102,20 @@ func (p *pathHook) detach() error {
 		return fmt.Errorf("detaching %s's link: %w", p.dev, err)
 	}
 	return nil
+}
+
+// load opens the pinned link and says which program it runs.
+func (p *pathHook) load() (link.Link, ebpf.ProgramID, error) {
+	l, err := link.LoadPinnedLink(p.pin, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s's link (the agent's dataplane on tcx?): %w", p.dev, err)
+	}
+	info, err := l.Info()
+	if err != nil {
+		l.Close()
+		return nil, 0, fmt.Errorf("%s's link: %w", p.dev, err)
+	}
+	return l, info.Program, nil
 }
 
 // attach attaches the kept program again (in h's namespace, where the
@@ -207,17 +211,13 @@ func idleCost(ctx context.Context, h *Host, pinDir string, spec api.VMSpec, labe
 func pathPrograms(hs []*pathHook) (map[ebpf.ProgramID]*ebpf.Program, error) {
 	progs := map[ebpf.ProgramID]*ebpf.Program{}
 	for _, p := range hs {
-		l, err := link.LoadPinnedLink(p.pin, nil)
+		l, id, err := p.load()
 		if err != nil {
-			return progs, fmt.Errorf("%s's link (the agent's dataplane on tcx?): %w", p.dev, err)
+			return progs, err
 		}
-		info, err := l.Info()
 		l.Close()
-		if err != nil {
-			return progs, fmt.Errorf("%s's link: %w", p.dev, err)
-		}
-		if progs[info.Program] == nil {
-			if progs[info.Program], err = ebpf.NewProgramFromID(info.Program); err != nil {
+		if progs[id] == nil {
+			if progs[id], err = ebpf.NewProgramFromID(id); err != nil {
 				return progs, fmt.Errorf("%s's program: %w", p.dev, err)
 			}
 		}
