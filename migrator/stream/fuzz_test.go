@@ -85,7 +85,7 @@ func FuzzWriter(f *testing.F) {
 	f.Add(smallStream(true), uint16(100))
 	f.Add(smallStream(false), uint16(60))
 	e := ramPrefix("x-ignore-shared")
-	e.u64(0x1000 | flagXBZRLE)
+	e.U64(0x1000 | flagXBZRLE)
 	f.Add(e.Bytes(), uint16(17))
 	f.Add([]byte("QEVM\x00\x00\x00\x03\x00\x06\x00\x00\x00\x02{}"), uint16(9))
 	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
@@ -110,29 +110,29 @@ func FuzzMultifdWriter(f *testing.F) {
 // smallStream has one of each element the reader follows, and one page
 // when withPage.
 func smallStream(withPage bool) []byte {
-	var e enc
-	e.header()
-	e.config("pc", true, "x-ignore-shared")
-	e.command(cmdPostcopyAdvise, append(make([]byte, 6), 0x10, 0, 0, 0, 0, 0, 0, 0, 0x10, 0))
-	e.start(secStart, 1, "ram")
-	e.memSize(true, Block{"a", 0x2000}, Block{"b", 0x1000})
-	e.eos()
-	e.footer(1)
-	e.part(secPart, 1)
-	e.zero("a", 0x1000)
-	e.zero("b", 0)
+	var e Builder
+	e.Header()
+	e.Config("pc", true, "x-ignore-shared")
+	e.Command(cmdPostcopyAdvise, append(make([]byte, 6), 0x10, 0, 0, 0, 0, 0, 0, 0, 0x10, 0))
+	e.Start(secStart, 1, "ram")
+	e.MemSize(true, Block{"a", 0x2000}, Block{"b", 0x1000})
+	e.Eos()
+	e.Footer(1)
+	e.Part(secPart, 1)
+	e.Zero("a", 0x1000)
+	e.Zero("b", 0)
 	if withPage {
-		e.page("a", 0, pageData(0, 0))
+		e.Page("a", 0, pageData(0, 0))
 	}
-	e.eos()
-	e.footer(1)
-	e.packaged([]byte{secCommand, 0, cmdPostcopyRun, 0, 0})
-	e.part(secEnd, 1)
-	e.zero("a", 0)
-	e.eos()
-	e.footer(1)
-	e.u8(secEOF)
-	e.vmdesc("{}")
+	e.Eos()
+	e.Footer(1)
+	e.Packaged([]byte{secCommand, 0, cmdPostcopyRun, 0, 0})
+	e.Part(secEnd, 1)
+	e.Zero("a", 0)
+	e.Eos()
+	e.Footer(1)
+	e.U8(secEOF)
+	e.Vmdesc("{}")
 	return e.Bytes()
 }
 

@@ -8,16 +8,16 @@ import (
 )
 
 // ramPrefix is a stream up to RAM's first PART header (section 5).
-func ramPrefix(caps ...string) *enc {
-	var e enc
-	e.header()
-	e.config("pc-i440fx-7.2", false, caps...)
-	e.start(secStart, 5, "ram")
-	e.memSize(len(caps) > 0, testBlocks...)
-	e.eos()
-	e.footer(5)
-	e.part(secPart, 5)
-	e.page("pc.ram", 0, pageData(0, 0))
+func ramPrefix(caps ...string) *Builder {
+	var e Builder
+	e.Header()
+	e.Config("pc-i440fx-7.2", false, caps...)
+	e.Start(secStart, 5, "ram")
+	e.MemSize(len(caps) > 0, testBlocks...)
+	e.Eos()
+	e.Footer(5)
+	e.Part(secPart, 5)
+	e.Page("pc.ram", 0, pageData(0, 0))
 	return &e
 }
 
@@ -26,47 +26,47 @@ func ramPrefix(caps ...string) *enc {
 func TestRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name, reason string
-		build        func(e *enc)
+		build        func(e *Builder)
 	}{
-		{"xbzrle", "xbzrle", func(e *enc) {
-			e.u64(0x1000 | flagXBZRLE | flagContinue)
+		{"xbzrle", "xbzrle", func(e *Builder) {
+			e.U64(0x1000 | flagXBZRLE | flagContinue)
 			e.Write([]byte{1, 0, 3, 9, 9, 9})
 		}},
-		{"compress", "compressed page", func(e *enc) {
-			e.u64(0x1000 | flagCompress | flagContinue)
+		{"compress", "compressed page", func(e *Builder) {
+			e.U64(0x1000 | flagCompress | flagContinue)
 			e.Write([]byte{0, 0, 0, 2, 9, 9})
 		}},
-		{"unknown flag", "unknown RAM record flags 0x220", func(e *enc) { e.u64(0x1000 | 0x200 | flagContinue) }},
-		{"two kinds", "unknown RAM record flags 0xa", func(e *enc) { e.u64(0x1000 | flagZero | flagPage) }},
-		{"block migration", "block migration", func(e *enc) {
-			e.eos()
-			e.footer(5)
-			e.start(secStart, 6, "block")
+		{"unknown flag", "unknown RAM record flags 0x220", func(e *Builder) { e.U64(0x1000 | 0x200 | flagContinue) }},
+		{"two kinds", "unknown RAM record flags 0xa", func(e *Builder) { e.U64(0x1000 | flagZero | flagPage) }},
+		{"block migration", "block migration", func(e *Builder) {
+			e.Eos()
+			e.Footer(5)
+			e.Start(secStart, 6, "block")
 		}},
-		{"dirty bitmaps", "dirty bitmaps", func(e *enc) {
-			e.eos()
-			e.footer(5)
-			e.start(secStart, 6, "dirty-bitmap")
+		{"dirty bitmaps", "dirty bitmaps", func(e *Builder) {
+			e.Eos()
+			e.Footer(5)
+			e.Start(secStart, 6, "dirty-bitmap")
 		}},
-		{"vfio", "VFIO", func(e *enc) {
-			e.eos()
-			e.footer(5)
-			e.start(secStart, 6, "0000:00:05.0/vfio")
+		{"vfio", "VFIO", func(e *Builder) {
+			e.Eos()
+			e.Footer(5)
+			e.Start(secStart, 6, "0000:00:05.0/vfio")
 		}},
-		{"device before RAM ended", `section "timer" before RAM ended`, func(e *enc) {
-			e.eos()
-			e.footer(5)
-			e.start(secFull, 6, "timer")
+		{"device before RAM ended", `section "timer" before RAM ended`, func(e *Builder) {
+			e.Eos()
+			e.Footer(5)
+			e.Start(secFull, 6, "timer")
 		}},
-		{"colo", "COLO", func(e *enc) {
-			e.eos()
-			e.footer(5)
-			e.command(cmdEnableColo, nil)
+		{"colo", "COLO", func(e *Builder) {
+			e.Eos()
+			e.Footer(5)
+			e.Command(cmdEnableColo, nil)
 		}},
-		{"huge pages", "post-copy with RAM page sizes 0x201000", func(e *enc) {
-			e.eos()
-			e.footer(5)
-			e.command(cmdPostcopyAdvise, append(bytes.Repeat([]byte{0}, 5), 0x20, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x10, 0))
+		{"huge pages", "post-copy with RAM page sizes 0x201000", func(e *Builder) {
+			e.Eos()
+			e.Footer(5)
+			e.Command(cmdPostcopyAdvise, append(bytes.Repeat([]byte{0}, 5), 0x20, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x10, 0))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,12 +90,12 @@ func TestRefused(t *testing.T) {
 
 // An unknown configuration subsection comes before any RAM: refused.
 func TestRefusedConfigSubsection(t *testing.T) {
-	var e enc
-	e.header()
-	e.config("pc-i440fx-7.2", false)
-	e.u8(secSubsection)
-	e.str8("configuration/something-new")
-	e.u32(1)
+	var e Builder
+	e.Header()
+	e.Config("pc-i440fx-7.2", false)
+	e.U8(secSubsection)
+	e.Str8("configuration/something-new")
+	e.U32(1)
 	e.Write(make([]byte, 100))
 	_, sum, out := feed(t, e.Bytes())
 	if !bytes.Equal(out, e.Bytes()) || !strings.Contains(sum.Refused, "something-new") {
@@ -109,42 +109,42 @@ func TestRefusedConfigSubsection(t *testing.T) {
 func TestMalformed(t *testing.T) {
 	for _, tc := range []struct {
 		name, msg string
-		build     func(e *enc)
+		build     func(e *Builder)
 	}{
-		{"truncated page", "truncated in PAGE record", func(e *enc) { e.page("pc.ram", 0x1000, make([]byte, 100)) }},
-		{"truncated header", "truncated in RAM record", func(e *enc) { e.Write([]byte{0, 0}) }},
-		{"bad footer id", "footer names section 6", func(e *enc) { e.eos(); e.footer(6) }},
-		{"no footer", "not the footer", func(e *enc) { e.eos(); e.u8(secEOF); e.u32(0) }},
-		{"giant packaged", "PACKAGED of", func(e *enc) {
-			e.eos()
-			e.footer(5)
-			e.command(cmdPackaged, []byte{0x40, 0, 0, 0})
+		{"truncated page", "truncated in PAGE record", func(e *Builder) { e.Page("pc.ram", 0x1000, make([]byte, 100)) }},
+		{"truncated header", "truncated in RAM record", func(e *Builder) { e.Write([]byte{0, 0}) }},
+		{"bad footer id", "footer names section 6", func(e *Builder) { e.Eos(); e.Footer(6) }},
+		{"no footer", "not the footer", func(e *Builder) { e.Eos(); e.U8(secEOF); e.U32(0) }},
+		{"giant packaged", "PACKAGED of", func(e *Builder) {
+			e.Eos()
+			e.Footer(5)
+			e.Command(cmdPackaged, []byte{0x40, 0, 0, 0})
 		}},
-		{"packaged arguments", "PACKAGED with 5 bytes", func(e *enc) {
-			e.eos()
-			e.footer(5)
-			e.command(cmdPackaged, []byte{0, 0, 0, 0, 0})
+		{"packaged arguments", "PACKAGED with 5 bytes", func(e *Builder) {
+			e.Eos()
+			e.Footer(5)
+			e.Command(cmdPackaged, []byte{0, 0, 0, 0, 0})
 		}},
-		{"giant vmdesc", "VM description of", func(e *enc) {
-			e.eos()
-			e.footer(5)
-			e.u8(secEOF)
-			e.u8(secVMDescription)
-			e.u32(1 << 31)
+		{"giant vmdesc", "VM description of", func(e *Builder) {
+			e.Eos()
+			e.Footer(5)
+			e.U8(secEOF)
+			e.U8(secVMDescription)
+			e.U32(1 << 31)
 		}},
-		{"after eof", "after EOF", func(e *enc) { e.eos(); e.footer(5); e.u8(secEOF); e.u8(3) }},
-		{"unknown block", `block "nope"`, func(e *enc) { e.page("nope", 0, make([]byte, PageSize)) }},
-		{"beyond block", "beyond block", func(e *enc) { e.page("pc.ram", 64<<10, make([]byte, PageSize)) }},
-		{"unknown section", "section 9 continues", func(e *enc) { e.eos(); e.footer(5); e.part(secPart, 9) }},
-		{"unknown command", "command 42", func(e *enc) { e.eos(); e.footer(5); e.command(42, nil) }},
-		{"unknown type", "top-level type 0x42", func(e *enc) { e.eos(); e.footer(5); e.u8(0x42) }},
-		{"second mem size", "outside the RAM section's START", func(e *enc) { e.memSize(false, testBlocks...) }},
-		{"trailing", "after the end", func(e *enc) {
-			e.eos()
-			e.footer(5)
-			e.u8(secEOF)
-			e.vmdesc("{}")
-			e.u8(0)
+		{"after eof", "after EOF", func(e *Builder) { e.Eos(); e.Footer(5); e.U8(secEOF); e.U8(3) }},
+		{"unknown block", `block "nope"`, func(e *Builder) { e.Page("nope", 0, make([]byte, PageSize)) }},
+		{"beyond block", "beyond block", func(e *Builder) { e.Page("pc.ram", 64<<10, make([]byte, PageSize)) }},
+		{"unknown section", "section 9 continues", func(e *Builder) { e.Eos(); e.Footer(5); e.Part(secPart, 9) }},
+		{"unknown command", "command 42", func(e *Builder) { e.Eos(); e.Footer(5); e.Command(42, nil) }},
+		{"unknown type", "top-level type 0x42", func(e *Builder) { e.Eos(); e.Footer(5); e.U8(0x42) }},
+		{"second mem size", "outside the RAM section's START", func(e *Builder) { e.MemSize(false, testBlocks...) }},
+		{"trailing", "after the end", func(e *Builder) {
+			e.Eos()
+			e.Footer(5)
+			e.U8(secEOF)
+			e.Vmdesc("{}")
+			e.U8(0)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -128,22 +128,22 @@ func TestFullStreamEverySplit(t *testing.T) {
 // A pre-copy stream: after RAM's END the first FULL device section turns
 // the reader opaque, which is normal: nothing is refused.
 func TestDeviceStateIsOpaque(t *testing.T) {
-	var e enc
-	e.header()
-	e.config("pc-i440fx-7.2", false)
-	e.start(secStart, 0, "ram")
-	e.memSize(false, testBlocks[0])
-	e.eos()
-	e.footer(0)
-	e.part(secEnd, 0)
-	e.page("pc.ram", 0x4000, pageData(1, 0x4000))
-	e.eos()
-	e.footer(0)
+	var e Builder
+	e.Header()
+	e.Config("pc-i440fx-7.2", false)
+	e.Start(secStart, 0, "ram")
+	e.MemSize(false, testBlocks[0])
+	e.Eos()
+	e.Footer(0)
+	e.Part(secEnd, 0)
+	e.Page("pc.ram", 0x4000, pageData(1, 0x4000))
+	e.Eos()
+	e.Footer(0)
 	at := e.Len()
-	e.start(secFull, 1, "timer")
+	e.Start(secFull, 1, "timer")
 	e.Write(bytes.Repeat([]byte{0x7e, 0x00, 0xff}, 100)) // anything
-	e.u8(secEOF)
-	e.vmdesc("{}")
+	e.U8(secEOF)
+	e.Vmdesc("{}")
 	in := e.Bytes()
 	r, sum, out := feed(t, in, at+3)
 	if !bytes.Equal(out, in) || len(r.pages) != 1 {
@@ -161,21 +161,21 @@ func TestDeviceStateIsOpaque(t *testing.T) {
 // BenchmarkWriter reads a RAM PART of 256 pages and 256 zero pages in
 // QEMU's 32 KiB writes.
 func BenchmarkWriter(b *testing.B) {
-	var e enc
-	e.header()
-	e.config("pc-i440fx-7.2", false)
-	e.start(secStart, 0, "ram")
-	e.memSize(false, Block{"pc.ram", 4 << 20})
-	e.eos()
-	e.footer(0)
+	var e Builder
+	e.Header()
+	e.Config("pc-i440fx-7.2", false)
+	e.Start(secStart, 0, "ram")
+	e.MemSize(false, Block{"pc.ram", 4 << 20})
+	e.Eos()
+	e.Footer(0)
 	head := e.Len()
-	e.part(secPart, 0)
+	e.Part(secPart, 0)
 	for i := range uint64(256) {
-		e.page("pc.ram", i*PageSize, pageData(byte(i), 0))
-		e.zero("pc.ram", (256+i)*PageSize)
+		e.Page("pc.ram", i*PageSize, pageData(byte(i), 0))
+		e.Zero("pc.ram", (256+i)*PageSize)
 	}
-	e.eos()
-	e.footer(0)
+	e.Eos()
+	e.Footer(0)
 	in := e.Bytes()
 	part := in[head:]
 	b.SetBytes(int64(len(part)))
