@@ -56,11 +56,13 @@ func (e *Builder) Start(typ byte, id uint32, name string) {
 	e.U32(0) // instance
 	e.U32(4) // version
 }
+
 // Part writes a PART or END section header.
 func (e *Builder) Part(typ byte, id uint32) { e.U8(typ); e.U32(id) }
+
 // Footer ends section id.
-func (e *Builder) Footer(id uint32)         { e.U8(secFooter); e.U32(id) }
-func (e *Builder) Eos()                     { e.U64(flagEOS) }
+func (e *Builder) Footer(id uint32) { e.U8(secFooter); e.U32(id) }
+func (e *Builder) Eos()             { e.U64(flagEOS) }
 
 // MemSize writes MEM_SIZE; addrs adds x-ignore-shared's addresses.
 func (e *Builder) MemSize(addrs bool, blocks ...Block) {
