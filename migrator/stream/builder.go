@@ -62,7 +62,7 @@ func (e *Builder) Part(typ byte, id uint32) { e.U8(typ); e.U32(id) }
 
 // Footer ends section id.
 func (e *Builder) Footer(id uint32) { e.U8(secFooter); e.U32(id) }
-func (e *Builder) Eos()             { e.U64(flagEOS) }
+func (e *Builder) EOS()             { e.U64(flagEOS) }
 
 // MemSize writes MEM_SIZE; addrs adds x-ignore-shared's addresses.
 func (e *Builder) MemSize(addrs bool, blocks ...Block) {
@@ -117,8 +117,8 @@ func (e *Builder) Packaged(nested []byte) {
 	e.Write(nested)
 }
 
-// Vmdesc writes the VM description after EOF.
-func (e *Builder) Vmdesc(json string) {
+// VMDesc writes the VM description after EOF.
+func (e *Builder) VMDesc(json string) {
 	e.U8(secVMDescription)
 	e.U32(uint32(len(json)))
 	e.WriteString(json)

@@ -116,7 +116,7 @@ func smallStream(withPage bool) []byte {
 	e.Command(cmdPostcopyAdvise, append(make([]byte, 6), 0x10, 0, 0, 0, 0, 0, 0, 0, 0x10, 0))
 	e.Start(secStart, 1, "ram")
 	e.MemSize(true, Block{"a", 0x2000}, Block{"b", 0x1000})
-	e.Eos()
+	e.EOS()
 	e.Footer(1)
 	e.Part(secPart, 1)
 	e.Zero("a", 0x1000)
@@ -124,15 +124,15 @@ func smallStream(withPage bool) []byte {
 	if withPage {
 		e.Page("a", 0, pageData(0, 0))
 	}
-	e.Eos()
+	e.EOS()
 	e.Footer(1)
 	e.Packaged([]byte{secCommand, 0, cmdPostcopyRun, 0, 0})
 	e.Part(secEnd, 1)
 	e.Zero("a", 0)
-	e.Eos()
+	e.EOS()
 	e.Footer(1)
 	e.U8(secEOF)
-	e.Vmdesc("{}")
+	e.VMDesc("{}")
 	return e.Bytes()
 }
 

@@ -14,7 +14,7 @@ func ramPrefix(caps ...string) *Builder {
 	e.Config("pc-i440fx-7.2", false, caps...)
 	e.Start(secStart, 5, "ram")
 	e.MemSize(len(caps) > 0, testBlocks...)
-	e.Eos()
+	e.EOS()
 	e.Footer(5)
 	e.Part(secPart, 5)
 	e.Page("pc.ram", 0, pageData(0, 0))
@@ -39,32 +39,32 @@ func TestRefused(t *testing.T) {
 		{"unknown flag", "unknown RAM record flags 0x220", func(e *Builder) { e.U64(0x1000 | 0x200 | flagContinue) }},
 		{"two kinds", "unknown RAM record flags 0xa", func(e *Builder) { e.U64(0x1000 | flagZero | flagPage) }},
 		{"block migration", "block migration", func(e *Builder) {
-			e.Eos()
+			e.EOS()
 			e.Footer(5)
 			e.Start(secStart, 6, "block")
 		}},
 		{"dirty bitmaps", "dirty bitmaps", func(e *Builder) {
-			e.Eos()
+			e.EOS()
 			e.Footer(5)
 			e.Start(secStart, 6, "dirty-bitmap")
 		}},
 		{"vfio", "VFIO", func(e *Builder) {
-			e.Eos()
+			e.EOS()
 			e.Footer(5)
 			e.Start(secStart, 6, "0000:00:05.0/vfio")
 		}},
 		{"device before RAM ended", `section "timer" before RAM ended`, func(e *Builder) {
-			e.Eos()
+			e.EOS()
 			e.Footer(5)
 			e.Start(secFull, 6, "timer")
 		}},
 		{"colo", "COLO", func(e *Builder) {
-			e.Eos()
+			e.EOS()
 			e.Footer(5)
 			e.Command(cmdEnableColo, nil)
 		}},
 		{"huge pages", "post-copy with RAM page sizes 0x201000", func(e *Builder) {
-			e.Eos()
+			e.EOS()
 			e.Footer(5)
 			e.Command(cmdPostcopyAdvise, append(bytes.Repeat([]byte{0}, 5), 0x20, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x10, 0))
 		}},
@@ -113,37 +113,37 @@ func TestMalformed(t *testing.T) {
 	}{
 		{"truncated page", "truncated in PAGE record", func(e *Builder) { e.Page("pc.ram", 0x1000, make([]byte, 100)) }},
 		{"truncated header", "truncated in RAM record", func(e *Builder) { e.Write([]byte{0, 0}) }},
-		{"bad footer id", "footer names section 6", func(e *Builder) { e.Eos(); e.Footer(6) }},
-		{"no footer", "not the footer", func(e *Builder) { e.Eos(); e.U8(secEOF); e.U32(0) }},
+		{"bad footer id", "footer names section 6", func(e *Builder) { e.EOS(); e.Footer(6) }},
+		{"no footer", "not the footer", func(e *Builder) { e.EOS(); e.U8(secEOF); e.U32(0) }},
 		{"giant packaged", "PACKAGED of", func(e *Builder) {
-			e.Eos()
+			e.EOS()
 			e.Footer(5)
 			e.Command(cmdPackaged, []byte{0x40, 0, 0, 0})
 		}},
 		{"packaged arguments", "PACKAGED with 5 bytes", func(e *Builder) {
-			e.Eos()
+			e.EOS()
 			e.Footer(5)
 			e.Command(cmdPackaged, []byte{0, 0, 0, 0, 0})
 		}},
 		{"giant vmdesc", "VM description of", func(e *Builder) {
-			e.Eos()
+			e.EOS()
 			e.Footer(5)
 			e.U8(secEOF)
 			e.U8(secVMDescription)
 			e.U32(1 << 31)
 		}},
-		{"after eof", "after EOF", func(e *Builder) { e.Eos(); e.Footer(5); e.U8(secEOF); e.U8(3) }},
+		{"after eof", "after EOF", func(e *Builder) { e.EOS(); e.Footer(5); e.U8(secEOF); e.U8(3) }},
 		{"unknown block", `block "nope"`, func(e *Builder) { e.Page("nope", 0, make([]byte, PageSize)) }},
 		{"beyond block", "beyond block", func(e *Builder) { e.Page("pc.ram", 64<<10, make([]byte, PageSize)) }},
-		{"unknown section", "section 9 continues", func(e *Builder) { e.Eos(); e.Footer(5); e.Part(secPart, 9) }},
-		{"unknown command", "command 42", func(e *Builder) { e.Eos(); e.Footer(5); e.Command(42, nil) }},
-		{"unknown type", "top-level type 0x42", func(e *Builder) { e.Eos(); e.Footer(5); e.U8(0x42) }},
+		{"unknown section", "section 9 continues", func(e *Builder) { e.EOS(); e.Footer(5); e.Part(secPart, 9) }},
+		{"unknown command", "command 42", func(e *Builder) { e.EOS(); e.Footer(5); e.Command(42, nil) }},
+		{"unknown type", "top-level type 0x42", func(e *Builder) { e.EOS(); e.Footer(5); e.U8(0x42) }},
 		{"second mem size", "outside the RAM section's START", func(e *Builder) { e.MemSize(false, testBlocks...) }},
 		{"trailing", "after the end", func(e *Builder) {
-			e.Eos()
+			e.EOS()
 			e.Footer(5)
 			e.U8(secEOF)
-			e.Vmdesc("{}")
+			e.VMDesc("{}")
 			e.U8(0)
 		}},
 	} {

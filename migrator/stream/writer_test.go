@@ -133,17 +133,17 @@ func TestDeviceStateIsOpaque(t *testing.T) {
 	e.Config("pc-i440fx-7.2", false)
 	e.Start(secStart, 0, "ram")
 	e.MemSize(false, testBlocks[0])
-	e.Eos()
+	e.EOS()
 	e.Footer(0)
 	e.Part(secEnd, 0)
 	e.Page("pc.ram", 0x4000, pageData(1, 0x4000))
-	e.Eos()
+	e.EOS()
 	e.Footer(0)
 	at := e.Len()
 	e.Start(secFull, 1, "timer")
 	e.Write(bytes.Repeat([]byte{0x7e, 0x00, 0xff}, 100)) // anything
 	e.U8(secEOF)
-	e.Vmdesc("{}")
+	e.VMDesc("{}")
 	in := e.Bytes()
 	r, sum, out := feed(t, in, at+3)
 	if !bytes.Equal(out, in) || len(r.pages) != 1 {
@@ -166,7 +166,7 @@ func BenchmarkWriter(b *testing.B) {
 	e.Config("pc-i440fx-7.2", false)
 	e.Start(secStart, 0, "ram")
 	e.MemSize(false, Block{"pc.ram", 4 << 20})
-	e.Eos()
+	e.EOS()
 	e.Footer(0)
 	head := e.Len()
 	e.Part(secPart, 0)
@@ -174,7 +174,7 @@ func BenchmarkWriter(b *testing.B) {
 		e.Page("pc.ram", i*PageSize, pageData(byte(i), 0))
 		e.Zero("pc.ram", (256+i)*PageSize)
 	}
-	e.Eos()
+	e.EOS()
 	e.Footer(0)
 	in := e.Bytes()
 	part := in[head:]

@@ -1,0 +1,130 @@
+package pagecode
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+)
+
+func TestRoundTripCodes(t *testing.T) {
+	var first, second [][]byte
+	for i := range 64 {
+		switch {
+		case i%4 == 0:
+			first = append(first, nil) // zero
+		case i%4 == 1:
+			first = append(first, testPage(uint64(i%8))) // repeats: refs
+		case i%4 == 2:
+			first = append(first, textPage(uint64(i))) // compresses
+		default:
+			first = append(first, testPage(uint64(1000+i))) // literal
+		}
+	}
+	for i, p := range first {
+		if p != nil && i%4 == 3 {
+			q := bytes.Clone(p)
+			q[100]++ // a guest's small write: a delta
+			p = q
+		}
+		second = append(second, p)
+	}
+	in := qemuStream(first, second)
+	for _, chunk := range []int{1, 7, 4096, 32 << 10, len(in)} {
+		es, _ := roundTrip(t, in, chunk, EncoderConfig{Key: NewKey(), Mode: ModeAlways})
+		if es.Refs == 0 || es.Deltas != 16 || es.Zstd == 0 || es.Lits == 0 {
+			t.Errorf("chunk %d: %+v", chunk, es)
+		}
+		if es.Out*3 > es.In {
+			t.Errorf("chunk %d: %d bytes on the link for %d", chunk, es.Out, es.In)
+		}
+	}
+}
+
+// A store smaller than the stream evicts on both ends alike.
+func TestRoundTripSmallStore(t *testing.T) {
+	var pass [][]byte
+	for i := range 200 {
+		pass = append(pass, testPage(uint64(i % 12)))
+	}
+	es, _ := roundTrip(t, qemuStream(pass, pass, pass), 1000, EncoderConfig{Key: NewKey(), Slots: minSlots, Mode: ModeAlways})
+	if es.Refs == 0 || es.Lits == 0 {
+		t.Errorf("%+v", es)
+	}
+}
+
+// Random memory stops being coded in auto mode, and still arrives.
+func TestAutoBacksOff(t *testing.T) {
+	var pass [][]byte
+	for i := range 3 * window {
+		pass = append(pass, testPage(uint64(i)))
+	}
+	es, _ := roundTrip(t, qemuStream(pass), 64<<10, EncoderConfig{Key: NewKey()})
+	if es.Raw < window || es.Raw+es.Lits+es.Zstd != es.Pages {
+		t.Errorf("%+v", es)
+	}
+}
+
+// A page rebuilt to content other than its name fails the decoding, and
+// nothing of it reaches QEMU.
+func TestMismatchFails(t *testing.T) {
+	in := qemuStream([][]byte{testPage(1), testPage(2)})
+	var link bytes.Buffer
+	e, _ := NewEncoder(&link, EncoderConfig{Key: NewKey(), Mode: ModeAlways}, nil)
+	e.Write(in)
+	e.Close()
+	b := link.Bytes()
+	i := bytes.Index(b, testPage(2))
+	if i < 0 {
+		t.Fatal("literal page not on the link")
+	}
+	b[i+5]++
+	var out bytes.Buffer
+	_, err := NewDecoder(bytes.NewReader(b), DecoderConfig{}, nil).WriteTo(&out)
+	if !errors.Is(err, ErrMismatch) {
+		t.Fatalf("err = %v", err)
+	}
+	if bytes.Contains(out.Bytes(), b[i:i+PageSize]) {
+		t.Fatal("the corrupt page reached QEMU")
+	}
+}
+
+func TestTruncatedLink(t *testing.T) {
+	in := qemuStream([][]byte{testPage(1)})
+	var link bytes.Buffer
+	e, _ := NewEncoder(&link, EncoderConfig{Key: NewKey(), Mode: ModeAlways}, nil)
+	e.Write(in) // no Close: the source died
+	_, err := NewDecoder(&link, DecoderConfig{}, nil).WriteTo(io.Discard)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestStoreLimit(t *testing.T) {
+	var link bytes.Buffer
+	e, _ := NewEncoder(&link, EncoderConfig{Key: NewKey(), Slots: 1 << 16}, nil)
+	e.Close()
+	_, err := NewDecoder(&link, DecoderConfig{MaxSlots: 1 << 10}, nil).WriteTo(io.Discard)
+	if !errors.Is(err, ErrMalformed) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDelta(t *testing.T) {
+	base := testPage(1)
+	page := bytes.Clone(base)
+	page[0]++
+	page[9]++
+	page[4000] = 0
+	d, ok := appendDelta(nil, base, page, PageSize)
+	if !ok || len(d) > 40 {
+		t.Fatalf("delta of %d bytes, ok %v", len(d), ok)
+	}
+	got := bytes.Clone(base)
+	if err := applyDelta(got, d); err != nil || !bytes.Equal(got, page) {
+		t.Fatalf("applyDelta: %v", err)
+	}
+	if _, ok := appendDelta(nil, base, testPage(2), 100); ok {
+		t.Fatal("a delta over its limit")
+	}
+}

@@ -1,0 +1,168 @@
+package pagecode
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// DecoderConfig configures a Decoder.
+type DecoderConfig struct {
+	// MaxSlots is the largest store the destination agrees to hold; 0:
+	// MaxStoreSlots.
+	MaxSlots int
+}
+
+// Decoder rebuilds QEMU's migration stream from the coded stream, for the
+// destination QEMU.
+type Decoder struct {
+	in   *bufio.Reader
+	max  int
+	log  *slog.Logger
+	st   *store
+	nm   namer
+	zdec *zstd.Decoder
+	page []byte
+	// scratch holds a zstd frame or a delta (each at most a page)
+	scratch []byte
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// NewDecoder returns a Decoder reading the coded stream from r. log may be
+// nil.
+func NewDecoder(r io.Reader, cfg DecoderConfig, log *slog.Logger) *Decoder {
+	if cfg.MaxSlots == 0 {
+		cfg.MaxSlots = MaxStoreSlots
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Decoder{in: bufio.NewReaderSize(r, 256<<10), max: cfg.MaxSlots, log: log, page: make([]byte, PageSize), scratch: make([]byte, PageSize)}
+}
+
+// Stats is what the decoder did so far.
+func (d *Decoder) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+func (d *Decoder) count(f func(*Stats)) {
+	d.mu.Lock()
+	f(&d.stats)
+	d.mu.Unlock()
+}
+
+// WriteTo writes QEMU's stream to w until the coded stream's end frame. A
+// stream that ends without one returns io.ErrUnexpectedEOF; one that
+// breaks the format, ErrMalformed; a page that does not match its name,
+// ErrMismatch. Nothing after such an error reaches w.
+func (d *Decoder) WriteTo(w io.Writer) (int64, error) {
+	cw := &countWriter{w: w}
+	out := bufio.NewWriterSize(cw, 256<<10)
+	err := d.run(out)
+	if err == nil {
+		err = out.Flush()
+	}
+	return cw.n, err
+}
+
+func (d *Decoder) run(out *bufio.Writer) error {
+	if err := d.preamble(); err != nil {
+		return err
+	}
+	for {
+		// Hand QEMU what it has before waiting for more.
+		if d.in.Buffered() == 0 {
+			if err := out.Flush(); err != nil {
+				return err
+			}
+		}
+		kind, err := d.in.ReadByte()
+		if err != nil {
+			return unexpected(err)
+		}
+		if kind == kindEnd {
+			d.count(func(s *Stats) { s.In++ })
+			return nil
+		}
+		if err := d.frame(kind, out); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *Decoder) preamble() error {
+	var p [len(magic) + 1 + len(Key{})]byte
+	if _, err := io.ReadFull(d.in, p[:]); err != nil {
+		return unexpected(err)
+	}
+	if string(p[:len(magic)]) != magic {
+		return fmt.Errorf("%w: no %s magic (% x)", ErrMalformed, magic, p[:len(magic)])
+	}
+	if v := p[len(magic)]; v != version {
+		return fmt.Errorf("%w: version %d, want %d", ErrMalformed, v, version)
+	}
+	slots, err := d.uvarint("store size", uint64(d.max))
+	if err != nil {
+		return err
+	}
+	if slots < minSlots {
+		return fmt.Errorf("%w: store of %d slots", ErrMalformed, slots)
+	}
+	d.st = newStore(slots)
+	d.nm = newNamer(Key(p[len(magic)+1:]))
+	d.count(func(s *Stats) { s.In += int64(len(p)) + int64(uvarintLen(uint64(slots))) })
+	return nil
+}
+
+// uvarint reads a uvarint no larger than most.
+func (d *Decoder) uvarint(what string, most uint64) (int, error) {
+	v, err := binary.ReadUvarint(d.in)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %w", ErrMalformed, what, unexpected(err))
+	}
+	if v > most {
+		return 0, fmt.Errorf("%w: %s %d (at most %d)", ErrMalformed, what, v, most)
+	}
+	return int(v), nil
+}
+
+func (d *Decoder) slot(what string) (int, error) {
+	return d.uvarint(what, uint64(d.st.slots()-1))
+}
+
+func (d *Decoder) name() (Name, error) {
+	var n Name
+	_, err := io.ReadFull(d.in, n[:])
+	return n, unexpected(err)
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func uvarintLen(v uint64) int { return len(binary.AppendUvarint(nil, v)) }
+
