@@ -45,7 +45,7 @@ func TestRoundTripCodes(t *testing.T) {
 func TestRoundTripSmallStore(t *testing.T) {
 	var pass [][]byte
 	for i := range 200 {
-		pass = append(pass, testPage(uint64(i % 12)))
+		pass = append(pass, testPage(uint64(i%12)))
 	}
 	es, _ := roundTrip(t, qemuStream(pass, pass, pass), 1000, EncoderConfig{Key: NewKey(), Slots: minSlots, Mode: ModeAlways})
 	if es.Refs == 0 || es.Lits == 0 {

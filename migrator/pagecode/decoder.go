@@ -165,4 +165,3 @@ func (c *countWriter) Write(p []byte) (int, error) {
 }
 
 func uvarintLen(v uint64) int { return len(binary.AppendUvarint(nil, v)) }
-

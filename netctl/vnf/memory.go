@@ -1,10 +1,10 @@
 package vnf
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"math/bits"
 	"sync/atomic"
 )
 
@@ -56,9 +56,29 @@ type pageState int
 const (
 	pageOK pageState = iota
 	pageUnwritten
-	pageCorrupt // checksum, index or a generation from the future
+	pageCorrupt // checksum, index or a generation from the future; a zero page not zero
 	pageStale   // intact but older than expected
 )
+
+// pageKind is what a page holds. The first three are the Fills; the others
+// are the kinds of a Mix.
+type pageKind uint8
+
+const (
+	kindRandom   pageKind = iota // FillRandom
+	kindZeroFill                 // FillZero: a header, then zeros
+	kindPattern                  // FillPattern
+	kindShared                   // Mix.Shared: code-like, alike across VMs
+	kindUnique                   // Mix.Unique: random, from the unique seed
+	kindText                     // Mix.Text: words, from the unique seed
+	kindZero                     // Mix.Zero: all zero, no header, never dirtied
+)
+
+// region is a run of pages of one kind that ends before page end.
+type region struct {
+	end  int
+	kind pageKind
+}
 
 // memory is the working set: one big allocation of pages plus, apart from
 // it, the generation each page is expected to carry. It is not safe for
@@ -66,32 +86,88 @@ const (
 type memory struct {
 	buf      []byte
 	expected []uint64 // 0 = never written
-	fill     Fill
+	regions  []region // in page order, the zero pages last
+	// dirtyable is the number of pages the dirtier rewrites: those before
+	// the zero pages.
+	dirtyable int
+	payloads
 
 	written, verified, corrupt, stale atomic.Uint64
 }
 
 func newMemory(pages int, fill Fill) *memory {
-	return &memory{buf: make([]byte, pages*PageSize), expected: make([]uint64, pages), fill: fill}
+	return allocMemory([]region{{pages, pageKind(fill)}}, payloads{})
+}
+
+// newMixedMemory lays out mix: shared, unique, text and zero pages in this
+// order, so the shared pages sit at the same indices in every VM with the
+// same Mix.Shared.
+func newMixedMemory(mix Mix, sharedSeed, uniqueSeed uint64) *memory {
+	const pagesPerMB = (1 << 20) / PageSize
+	var regions []region
+	end := 0
+	for i, mb := range mix.sizes() {
+		if *mb > 0 {
+			end += *mb * pagesPerMB
+			regions = append(regions, region{end, kindShared + pageKind(i)})
+		}
+	}
+	return allocMemory(regions, newPayloads(mix, sharedSeed, uniqueSeed))
+}
+
+func allocMemory(regions []region, p payloads) *memory {
+	pages := 0
+	if len(regions) > 0 {
+		pages = regions[len(regions)-1].end
+	}
+	m := &memory{buf: make([]byte, pages*PageSize), expected: make([]uint64, pages),
+		regions: regions, dirtyable: pages, payloads: p}
+	if n := len(regions); n > 0 && regions[n-1].kind == kindZero {
+		m.dirtyable = 0
+		if n > 1 {
+			m.dirtyable = regions[n-2].end
+		}
+	}
+	return m
 }
 
 func (m *memory) pages() int { return len(m.expected) }
 
 func (m *memory) page(i int) []byte { return m.buf[i*PageSize : (i+1)*PageSize : (i+1)*PageSize] }
 
-// write rewrites page i with the next generation and a fresh payload.
+func (m *memory) kind(i int) pageKind {
+	for _, r := range m.regions {
+		if i < r.end {
+			return r.kind
+		}
+	}
+	panic(fmt.Sprintf("page %d beyond the working set (%d pages)", i, m.pages()))
+}
+
+// write rewrites page i with the next generation and a fresh payload of its
+// kind. A zero page is cleared instead (which also makes the guest kernel
+// back it: memory never touched is not in the guest's RAM) and stays at
+// generation 1: it has no header to carry more.
 func (m *memory) write(i int) {
-	gen := m.expected[i] + 1
+	k := m.kind(i)
 	p := m.page(i)
+	if k == kindZero {
+		clear(p)
+		m.expected[i] = 1
+		m.written.Add(1)
+		return
+	}
+	gen := m.expected[i] + 1
 	binary.LittleEndian.PutUint64(p[offIndex:], uint64(i))
 	binary.LittleEndian.PutUint64(p[offGen:], gen)
-	fillPayload(p[headerLen:], m.fill, uint64(i), gen)
+	m.fillPayload(p[headerLen:], k, uint64(i), gen)
 	binary.LittleEndian.PutUint32(p[offCRC:], checksum(p))
 	m.expected[i] = gen
 	m.written.Add(1)
 }
 
-// verify checks page i and counts the outcome.
+// verify checks page i and counts the outcome. A zero page is corrupt
+// unless every byte is zero.
 func (m *memory) verify(i int) pageState {
 	want := m.expected[i]
 	if want == 0 {
@@ -99,6 +175,13 @@ func (m *memory) verify(i int) pageState {
 	}
 	m.verified.Add(1)
 	p := m.page(i)
+	if m.kind(i) == kindZero {
+		if !bytes.Equal(p, zeroPage[:]) {
+			m.corrupt.Add(1)
+			return pageCorrupt
+		}
+		return pageOK
+	}
 	gen := binary.LittleEndian.Uint64(p[offGen:])
 	switch {
 	case binary.LittleEndian.Uint32(p[offCRC:]) != checksum(p),
@@ -113,31 +196,9 @@ func (m *memory) verify(i int) pageState {
 	return pageOK
 }
 
+var zeroPage [PageSize]byte
+
 func checksum(p []byte) uint32 {
 	c := crc32.Update(0, castagnoli, p[:offCRC])
 	return crc32.Update(c, castagnoli, p[headerLen:])
-}
-
-func fillPayload(b []byte, f Fill, index, gen uint64) {
-	seed := index*0x9e3779b97f4a7c15 ^ gen*0xbf58476d1ce4e5b9
-	switch f {
-	case FillZero:
-		clear(b)
-	case FillPattern:
-		w := wyrand(&seed)
-		for i := 0; i+8 <= len(b); i += 8 {
-			binary.LittleEndian.PutUint64(b[i:], w)
-		}
-	default:
-		for i := 0; i+8 <= len(b); i += 8 {
-			binary.LittleEndian.PutUint64(b[i:], wyrand(&seed))
-		}
-	}
-}
-
-// wyrand is a small fast PRNG (Wang Yi's wyrand): cheap enough under TCG.
-func wyrand(s *uint64) uint64 {
-	*s += 0xa0761d6478bd642f
-	hi, lo := bits.Mul64(*s, *s^0xe7037ed1a0b428db)
-	return hi ^ lo
 }

@@ -50,9 +50,11 @@ func (w *workload) fill(ctx context.Context) error {
 	return nil
 }
 
-// dirty rewrites one random page.
+// dirty rewrites one random page, never a zero page of a mix.
 func (w *workload) dirty() {
-	w.mem.write(int(wyrand(&w.rng) % uint64(w.mem.pages())))
+	if n := w.mem.dirtyable; n > 0 {
+		w.mem.write(int(wyrand(&w.rng) % uint64(n)))
+	}
 }
 
 // run paces dirtier and verifier until ctx ends.
