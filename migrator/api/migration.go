@@ -61,6 +61,8 @@ type Migration struct {
 	// streams and its lanes (both directions, payload): the cost on the
 	// network.
 	WireBytes uint64 `json:"wire_bytes"`
+	// Codec is how the pages travelled; nil with codec none.
+	Codec *CodecReport `json:"codec,omitempty"`
 	Postcopy  bool   `json:"postcopy"` // whether post-copy was entered
 	// Recoveries counts the times a broken post-copy stream was resumed.
 	Recoveries int `json:"recoveries,omitempty"`

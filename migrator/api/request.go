@@ -30,6 +30,17 @@ const (
 	PipeQUIC = "quic"
 )
 
+// Codecs for MigrateRequest.Codec: how the agents carry RAM pages.
+const (
+	// CodecAuto: the source agent reads QEMU's stream and sends a page
+	// whose content the destination holds as a reference, a page sent
+	// again as a delta, others zstd-compressed when that pays, while
+	// coding pays (package pagecode).
+	CodecAuto = "auto"
+	// CodecNone: QEMU's bytes as they are.
+	CodecNone = "none"
+)
+
 // The defaults of a MigrateRequest: the one place they are written.
 // Defaults fills them in; the policy, the agent and netctl's flags read
 // them from here.
@@ -43,6 +54,8 @@ const (
 	// DefaultPipe is lanes: on a host whose cores the guests share, the
 	// agents' CPU per byte bounds the rate, and QUIC's costs 2.5 times more.
 	DefaultPipe = PipeTCP
+	// DefaultCodec codes pages: it backs off by itself where it does not pay.
+	DefaultCodec = CodecAuto
 	// DefaultMultifdChannels is the multifd channels of a request that
 	// names none and never uses post-copy (see Multifd).
 	DefaultMultifdChannels = 2
@@ -76,6 +89,8 @@ type MigrateRequest struct {
 	TimeoutAction string `json:"timeout_action"`
 	// Pipe carries QEMU's channels: tcp (default, lanes) or quic.
 	Pipe string `json:"pipe,omitempty"`
+	// Codec is how RAM pages travel: auto (default) or none.
+	Codec string `json:"codec,omitempty"`
 }
 
 // Defaults fills zero fields with the Default constants. MultifdChannels
@@ -101,6 +116,9 @@ func (r *MigrateRequest) Defaults() {
 	}
 	if r.Pipe == "" {
 		r.Pipe = DefaultPipe
+	}
+	if r.Codec == "" {
+		r.Codec = DefaultCodec
 	}
 }
 
@@ -148,6 +166,8 @@ func (r *MigrateRequest) Validate() error {
 		return bad("timeout action postcopy needs post-copy allowed (postcopy auto or always)")
 	case r.Pipe != PipeTCP && r.Pipe != PipeQUIC:
 		return bad("pipe %q: want tcp or quic", r.Pipe)
+	case r.Codec != CodecAuto && r.Codec != CodecNone:
+		return bad("codec %q: want auto or none", r.Codec)
 	}
 	return nil
 }

@@ -15,14 +15,14 @@ func TestMigrateRequestDefaults(t *testing.T) {
 	}{
 		{"all zero", MigrateRequest{VM: "fw1", To: "hostB"}, MigrateRequest{VM: "fw1", To: "hostB",
 			Bandwidth: 1 << 30, InitialBandwidth: 64 << 20, DowntimeTarget: Duration(50 * time.Millisecond),
-			Postcopy: PostcopyAuto, CompletionTimeout: Duration(5 * time.Minute), TimeoutAction: TimeoutAbort, Pipe: PipeTCP}},
+			Postcopy: PostcopyAuto, CompletionTimeout: Duration(5 * time.Minute), TimeoutAction: TimeoutAbort, Pipe: PipeTCP, Codec: CodecAuto}},
 		{"low bandwidth caps the first pass", MigrateRequest{Bandwidth: 8 << 20}, MigrateRequest{
 			Bandwidth: 8 << 20, InitialBandwidth: 8 << 20, DowntimeTarget: DefaultDowntimeTarget,
-			Postcopy: DefaultPostcopy, CompletionTimeout: DefaultCompletionTimeout, TimeoutAction: DefaultTimeoutAction, Pipe: DefaultPipe}},
+			Postcopy: DefaultPostcopy, CompletionTimeout: DefaultCompletionTimeout, TimeoutAction: DefaultTimeoutAction, Pipe: DefaultPipe, Codec: DefaultCodec}},
 		{"set fields kept", MigrateRequest{Bandwidth: 2 << 30, InitialBandwidth: 1 << 30, DowntimeTarget: Duration(time.Second),
-			Postcopy: PostcopyNever, MultifdChannels: 4, CompletionTimeout: Duration(time.Minute), TimeoutAction: TimeoutPostcopy, Pipe: PipeTCP},
+			Postcopy: PostcopyNever, MultifdChannels: 4, CompletionTimeout: Duration(time.Minute), TimeoutAction: TimeoutPostcopy, Pipe: PipeTCP, Codec: CodecNone},
 			MigrateRequest{Bandwidth: 2 << 30, InitialBandwidth: 1 << 30, DowntimeTarget: Duration(time.Second),
-				Postcopy: PostcopyNever, MultifdChannels: 4, CompletionTimeout: Duration(time.Minute), TimeoutAction: TimeoutPostcopy, Pipe: PipeTCP}},
+				Postcopy: PostcopyNever, MultifdChannels: 4, CompletionTimeout: Duration(time.Minute), TimeoutAction: TimeoutPostcopy, Pipe: PipeTCP, Codec: CodecNone}},
 	} {
 		got := tc.in
 		got.Defaults()

@@ -18,6 +18,9 @@ type EncoderConfig struct {
 	Key   Key
 	Slots int  // store slots; 0: DefaultStoreBytes worth
 	Mode  Mode // how eagerly to code
+	// Multifd reads a multifd channel (package stream's MultifdWriter)
+	// rather than the main channel.
+	Multifd bool
 }
 
 func (c *EncoderConfig) setDefaults() {
@@ -44,7 +47,7 @@ const minSlots = 16
 type Encoder struct {
 	mu    sync.Mutex
 	out   *bufio.Writer
-	sw    *stream.Writer
+	sw    reader
 	namer namer
 	m     *mirror
 	prev  map[pageKey]slotName // where the destination's copy of a page is
@@ -59,6 +62,12 @@ type Encoder struct {
 	dbuf    []byte
 	stats   Stats
 	err     error
+}
+
+// reader is what both of package stream's readers offer.
+type reader interface {
+	io.WriteCloser
+	Summary() stream.Summary
 }
 
 type pageKey struct {
@@ -90,7 +99,11 @@ func NewEncoder(dst io.Writer, cfg EncoderConfig, log *slog.Logger) (*Encoder, e
 		prev: make(map[pageKey]slotName), zenc: zenc, pol: policy{mode: cfg.Mode}, log: log,
 		raw: make([]byte, 0, maxRaw), frame: make([]byte, 0, frameHead+PageSize), zbuf: make([]byte, 0, PageSize+64),
 		dbuf: make([]byte, 0, maxDelta+64)}
-	e.sw = stream.NewWriter(sink{e}, visitor{e}, log)
+	if cfg.Multifd {
+		e.sw = stream.NewMultifdWriter(sink{e}, visitor{e}, log)
+	} else {
+		e.sw = stream.NewWriter(sink{e}, visitor{e}, log)
+	}
 	p := append([]byte(magic), version)
 	p = append(p, cfg.Key[:]...)
 	p = binary.AppendUvarint(p, uint64(cfg.Slots))

@@ -12,6 +12,9 @@ import (
 // fail cleans up a destination session that failed before its guest ran:
 // QEMU and its tap go, the hand-off rolls back, the source is told.
 func (d *dest) fail(ctx context.Context, cause error) {
+	if e := d.codecErr.Load(); e != nil {
+		cause = fmt.Errorf("%w (%v)", cause, *e)
+	}
 	d.log.Warn("incoming migration failed", "err", cause)
 	ctx = context.WithoutCancel(ctx)
 	p, _ := d.state()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
@@ -14,6 +15,7 @@ import (
 type channel struct {
 	index uint16
 	st    Stream
+	coded bool // the stream is package pagecode's (KindQEMUCoded)
 }
 
 // dest is one destination session.
@@ -26,7 +28,10 @@ type dest struct {
 	log   *slog.Logger
 	rec   *record
 	chans chan channel
-	flush chan Stream
+	// codecErr is why a coded QEMU channel was refused (a page that did
+	// not match its name, a malformed stream); nil if none was.
+	codecErr atomic.Pointer[error]
+	flush    chan Stream
 
 	guest    Guest
 	dir      string            // the VM's directory (sockets)

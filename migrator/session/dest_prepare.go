@@ -57,10 +57,10 @@ func (d *dest) prepare(ctx, pctx context.Context) error {
 // strictly in channel order: QEMU 7.2 takes the first connection as the
 // main channel.
 func (d *dest) connectChannels(ctx context.Context, sock string) {
-	pending := make(map[uint16]Stream)
+	pending := make(map[uint16]channel)
 	defer func() {
-		for _, st := range pending {
-			st.Close()
+		for _, c := range pending {
+			c.st.Close()
 		}
 	}()
 	var next uint16
@@ -72,12 +72,12 @@ func (d *dest) connectChannels(ctx context.Context, sock string) {
 				c.st.Close()
 				continue
 			}
-			pending[c.index] = c.st
+			pending[c.index] = c
 		case <-ctx.Done():
 			return
 		}
 		for {
-			st, ok := pending[next]
+			c, ok := pending[next]
 			if !ok {
 				break
 			}
@@ -86,15 +86,15 @@ func (d *dest) connectChannels(ctx context.Context, sock string) {
 			conn, err := dialer.DialContext(ctx, "unix", sock)
 			if err != nil {
 				d.log.Warn("connecting qemu channel", "channel", next, "err", err)
-				st.Close()
+				c.st.Close()
 				next++
 				continue
 			}
 			d.log.Debug("qemu channel connected", "channel", next)
-			go func(i uint16) {
+			go func(i uint16, st Stream) {
 				sent, recv, err := pipe(ctx, conn, st, nil)
 				d.log.Debug("qemu channel done", "channel", i, "sent", sent, "received", recv, "err", err)
-			}(next)
+			}(next, d.decode(c))
 			next++
 		}
 	}

@@ -78,7 +78,7 @@ func (s *Server) dispatch(ctx context.Context, c Conn, st Stream, h wire.StreamH
 	case wire.KindControl:
 		s.control(ctx, c, st, h)
 		return
-	case wire.KindQEMU, wire.KindFlush:
+	case wire.KindQEMU, wire.KindQEMUCoded, wire.KindFlush:
 		s.mu.Lock()
 		d := s.sessions[h.Session]
 		pc := s.postcopies[h.Session]
@@ -87,8 +87,8 @@ func (s *Server) dispatch(ctx context.Context, c Conn, st Stream, h wire.StreamH
 			return
 		}
 		if d != nil && (d.conn == c || pc != nil && pc.resumedOn(c)) {
-			if h.Kind == wire.KindQEMU {
-				d.chans <- channel{h.Channel, st}
+			if h.Kind != wire.KindFlush {
+				d.chans <- channel{h.Channel, st, h.Kind == wire.KindQEMUCoded}
 			} else {
 				select {
 				case d.flush <- st:

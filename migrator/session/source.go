@@ -46,6 +46,7 @@ type source struct {
 	rxPathTried bool              // rxPath was looked for (once per session)
 	handoff     *handoffRun       // the hand-off, once the guest runs at the destination
 	destStats   *api.HandoffStats // from the destination's HandoffDone
+	codecs      codecSet          // the page coders of QEMU's channels
 }
 
 // control is one message read from the control stream, or its end.
@@ -113,6 +114,7 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 	if s.ctl != nil {
 		defer s.ctl.Close()
 	}
+	s.recordCodec()
 	switch {
 	case err == nil:
 		return s.moved(ctx, s.conn), Moved

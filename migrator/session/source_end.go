@@ -35,6 +35,7 @@ func (s *source) moved(ctx context.Context, conn Conn) api.Migration {
 			}
 		})
 	}
+	s.recordCodec() // QEMU has quit: every byte went through
 	s.log.Info("migration completed")
 	return s.rec.finish(api.MigrationCompleted, "")
 }

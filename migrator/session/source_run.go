@@ -129,7 +129,7 @@ type openedChannel struct {
 func (s *source) preopen(ctx context.Context) <-chan openedChannel {
 	out := make(chan openedChannel, 1)
 	go func() {
-		st, via, err := s.openChannel(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: s.cfg.ID, Channel: 0})
+		st, via, err := s.openChannel(ctx, s.qemuHeader(0))
 		out <- openedChannel{st, via, err}
 	}()
 	return out
@@ -166,10 +166,17 @@ func (s *source) acceptChannels(ctx context.Context, ln net.Listener, first <-ch
 			}
 		}
 		if o.st == nil || o.err != nil { // none ahead, or it failed: once more, now
-			o.st, o.via, o.err = s.openChannel(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: s.cfg.ID, Channel: uint16(i)})
+			o.st, o.via, o.err = s.openChannel(ctx, s.qemuHeader(i))
 		}
 		if o.err != nil {
 			s.log.Warn("opening qemu stream", "channel", i, "err", o.err)
+			c.Close()
+			continue
+		}
+		st, err := s.encode(s.qemuHeader(i), o.st)
+		if err != nil {
+			s.log.Warn("coding qemu channel", "channel", i, "err", err)
+			o.st.Close()
 			c.Close()
 			continue
 		}
@@ -177,7 +184,7 @@ func (s *source) acceptChannels(ctx context.Context, ln net.Listener, first <-ch
 		go func(i int, st Stream) {
 			sent, recv, err := pipe(ctx, c, st, s.gate)
 			s.log.Debug("qemu channel done", "channel", i, "sent", sent, "received", recv, "err", err)
-		}(i, o.st)
+		}(i, st)
 	}
 }
 

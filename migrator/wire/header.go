@@ -12,6 +12,9 @@ const (
 	KindControl = 1 // the control stream of a migration session (frames)
 	KindQEMU    = 2 // one QEMU migration channel (raw bytes, both ways)
 	KindFlush   = 3 // buffered packets handed to the destination (issue 4)
+	// KindQEMUCoded is a QEMU channel whose source-to-destination bytes
+	// are package pagecode's coded stream (the way back stays raw).
+	KindQEMUCoded = 4
 )
 
 // Version is the stream header version this package writes and accepts.
@@ -37,7 +40,7 @@ type StreamHeader struct {
 // Validate reports whether h can be written: a known kind and a session ID
 // of 1 to MaxSession characters from [A-Za-z0-9_-].
 func (h StreamHeader) Validate() error {
-	if h.Kind < KindControl || h.Kind > KindFlush {
+	if h.Kind < KindControl || h.Kind > KindQEMUCoded {
 		return fmt.Errorf("%w: unknown stream kind %d", ErrMalformed, h.Kind)
 	}
 	return ValidSession(h.Session)

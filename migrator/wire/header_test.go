@@ -45,7 +45,7 @@ func TestHeaderLayout(t *testing.T) {
 func TestWriteHeaderInvalid(t *testing.T) {
 	for _, h := range []StreamHeader{
 		{Kind: 0, Session: "s"},
-		{Kind: 4, Session: "s"},
+		{Kind: KindQEMUCoded + 1, Session: "s"},
 		{Kind: KindControl},
 		{Kind: KindControl, Session: "a b"},
 		{Kind: KindControl, Session: "a/b"},

@@ -50,6 +50,9 @@ func (g *globals) printMigration(m api.Migration) {
 		}
 		fmt.Fprintf(tw, "  ram:\t%s\n", ram)
 		fmt.Fprintf(tw, "  wire bytes:\t%s\n", wire)
+		if c := m.Codec; c != nil {
+			fmt.Fprintf(tw, "  page coding:\t%s\n", fmtCodec(c))
+		}
 		fmt.Fprintf(tw, "  passes:\t%d\n", passes(m))
 	}
 	pc := fmt.Sprintf("yes (%d page requests from the destination)", m.RAM.PostcopyRequests)
@@ -61,9 +64,9 @@ func (g *globals) printMigration(m api.Migration) {
 	fmt.Fprintf(tw, "  throttle:\t%s\n", yesNo(m.Throttled > 0, fmt.Sprintf("%d%% of the guest's CPU", m.Throttled)))
 	printHandoff(tw, m)
 	r := m.Request
-	fmt.Fprintf(tw, "  request:\tbandwidth %s (first pass %s), downtime target %s, postcopy %s, multifd %d, pipe %s, timeout %s then %s\n",
+	fmt.Fprintf(tw, "  request:\tbandwidth %s (first pass %s), downtime target %s, postcopy %s, multifd %d, pipe %s, codec %s, timeout %s then %s\n",
 		fmtRate(uint64(r.Bandwidth)), fmtRate(uint64(r.InitialBandwidth)), dur(r.DowntimeTarget), or(r.Postcopy, "?"),
-		r.MultifdChannels, or(r.Pipe, api.PipeQUIC), dur(r.CompletionTimeout), or(r.TimeoutAction, "?"))
+		r.MultifdChannels, or(r.Pipe, api.PipeQUIC), or(r.Codec, api.CodecNone), dur(r.CompletionTimeout), or(r.TimeoutAction, "?"))
 	if len(m.Phases) > 0 {
 		fmt.Fprintf(tw, "  phases:\t%s\n", fmtPhases(m.Phases))
 	}
@@ -111,4 +114,18 @@ func yesNo(b bool, yes string) string {
 		return yes
 	}
 	return "no"
+}
+
+// fmtCodec says what page coding saved and how.
+func fmtCodec(c *api.CodecReport) string {
+	s := fmt.Sprintf("%s of QEMU's stream sent as %s", fmtBytes(uint64(c.QEMUBytes)), fmtBytes(uint64(c.LinkBytes)))
+	if c.QEMUBytes > 0 {
+		s += fmt.Sprintf(" (%.2f×)", float64(c.LinkBytes)/float64(c.QEMUBytes))
+	}
+	s += fmt.Sprintf("; %d pages: %d references, %d deltas, %d compressed, %d literal, %d uncoded",
+		c.Pages, c.Refs, c.Deltas, c.Zstd, c.Lits, c.Raw)
+	if c.Refused != "" {
+		s += "; not coded: " + c.Refused
+	}
+	return s
 }

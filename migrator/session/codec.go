@@ -1,0 +1,138 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/pagecode"
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
+)
+
+// codecSet is a source session's page coders, one per QEMU channel, under
+// one key.
+type codecSet struct {
+	mu   sync.Mutex
+	key  *pagecode.Key
+	encs []*pagecode.Encoder
+}
+
+// qemuHeader is the header of QEMU channel i's stream: coded unless the
+// request says codec none.
+func (s *source) qemuHeader(i int) wire.StreamHeader {
+	kind := uint8(wire.KindQEMUCoded)
+	if s.cfg.Request.Codec == api.CodecNone {
+		kind = wire.KindQEMU
+	}
+	return wire.StreamHeader{Kind: kind, Session: s.cfg.ID, Channel: uint16(i)}
+}
+
+// encode puts an encoder in front of st when h says the channel is coded.
+func (s *source) encode(h wire.StreamHeader, st Stream) (Stream, error) {
+	if h.Kind != wire.KindQEMUCoded {
+		return st, nil
+	}
+	c := &s.codecs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.key == nil {
+		k := pagecode.NewKey()
+		c.key = &k
+	}
+	enc, err := pagecode.NewEncoder(st, pagecode.EncoderConfig{Key: *c.key, Multifd: h.Channel > 0},
+		s.log.With("channel", h.Channel))
+	if err != nil {
+		return nil, fmt.Errorf("page coder: %w", err)
+	}
+	c.encs = append(c.encs, enc)
+	return &codedSource{Stream: st, enc: enc}, nil
+}
+
+// codecReport sums the channels' coders for the record; nil if none ran.
+func (s *source) codecReport() *api.CodecReport {
+	c := &s.codecs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.encs) == 0 {
+		return nil
+	}
+	r := &api.CodecReport{Codec: s.cfg.Request.Codec}
+	for _, e := range c.encs {
+		st := e.Stats()
+		r.QEMUBytes += st.In
+		r.LinkBytes += st.Out
+		r.Pages += st.Pages
+		r.Raw += st.Raw
+		r.Refs += st.Refs
+		r.Deltas += st.Deltas
+		r.Zstd += st.Zstd
+		r.Lits += st.Lits
+		if sum := e.Summary(); sum.Refused != "" && r.Refused == "" {
+			r.Refused = sum.Refused
+		}
+	}
+	return r
+}
+
+// recordCodec puts the coders' account in the record.
+func (s *source) recordCodec() {
+	if r := s.codecReport(); r != nil {
+		s.rec.update(false, func(m *api.Migration) { m.Codec = r })
+	}
+}
+
+// codedSource sends QEMU's bytes through a page encoder; the way back
+// (QEMU's return path) is the stream's own.
+type codedSource struct {
+	Stream
+	enc *pagecode.Encoder
+}
+
+func (c *codedSource) Write(p []byte) (int, error) { return c.enc.Write(p) }
+
+// CloseWrite ends the coded stream, then the stream's direction.
+func (c *codedSource) CloseWrite() error {
+	if err := c.enc.Close(); err != nil {
+		c.Stream.Close()
+		return err
+	}
+	return c.Stream.CloseWrite()
+}
+
+// codedDest rebuilds QEMU's bytes from a coded stream (pipe copies with
+// WriteTo); the way back is the stream's own.
+type codedDest struct {
+	Stream
+	dec   *pagecode.Decoder
+	onErr func(error)
+}
+
+// decode puts a decoder behind c's stream if it is coded.
+func (d *dest) decode(c channel) Stream {
+	if !c.coded {
+		return c.st
+	}
+	return &codedDest{Stream: c.st, dec: pagecode.NewDecoder(c.st, pagecode.DecoderConfig{}, d.log), onErr: func(err error) {
+		if errors.Is(err, pagecode.ErrMismatch) || errors.Is(err, pagecode.ErrMalformed) {
+			err = fmt.Errorf("qemu channel %d: %w", c.index, err)
+			d.codecErr.CompareAndSwap(nil, &err)
+			d.log.Error("coded stream refused", "err", err)
+		}
+	}}
+}
+
+// WriteTo rebuilds QEMU's bytes onto w. A refused stream is noted before
+// the pipe breaks QEMU's connection, so the failure it causes says why.
+func (c *codedDest) WriteTo(w io.Writer) (int64, error) {
+	n, err := c.dec.WriteTo(w)
+	if err != nil {
+		c.onErr(err)
+	}
+	return n, err
+}
+
+func (c *codedDest) Read([]byte) (int, error) {
+	return 0, errors.New("a coded stream is read by WriteTo")
+}
