@@ -7,7 +7,14 @@ import "encoding/binary"
 func (e *Encoder) code(key pageKey, page []byte) {
 	n := e.namer.name(page)
 	f := e.frame[:0]
-	if slot, ok := e.m.lookup(n); ok {
+	tampered := e.tamper > 0 && e.stats.Refs+e.stats.Deltas+e.stats.Zstd+e.stats.Lits+1 >= e.tamper
+	if tampered {
+		e.tamper = 0
+		e.log.Warn("test knob: altering a coded page after naming it", "page", e.stats.Pages)
+		page = append(e.tampered[:0], page...)
+		page[PageSize/2] ^= 0x5a
+	}
+	if slot, ok := e.m.lookup(n); ok && !tampered {
 		e.stats.Refs++
 		f = append(binary.AppendUvarint(append(f, kindRef), uint64(slot)), n[:]...)
 		e.prev[key] = slotName{slot, n}

@@ -128,3 +128,19 @@ func TestDelta(t *testing.T) {
 		t.Fatal("a delta over its limit")
 	}
 }
+
+// Tamper alters one page after naming it: the destination refuses it.
+func TestTamperRefused(t *testing.T) {
+	var pass [][]byte
+	for i := range 8 {
+		pass = append(pass, textPage(uint64(i%3)))
+	}
+	var link bytes.Buffer
+	e, _ := NewEncoder(&link, EncoderConfig{Key: NewKey(), Mode: ModeAlways, Tamper: 5}, nil)
+	e.Write(qemuStream(pass))
+	e.Close()
+	_, err := NewDecoder(&link, DecoderConfig{}, nil).WriteTo(io.Discard)
+	if !errors.Is(err, ErrMismatch) {
+		t.Fatalf("err = %v", err)
+	}
+}

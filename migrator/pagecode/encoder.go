@@ -21,6 +21,10 @@ type EncoderConfig struct {
 	// Multifd reads a multifd channel (package stream's MultifdWriter)
 	// rather than the main channel.
 	Multifd bool
+	// Tamper, a test knob, alters the Tamper-th coded page (1-based)
+	// after naming it, as a fault on the way would: the destination
+	// refuses it. 0 in production.
+	Tamper int64
 }
 
 func (c *EncoderConfig) setDefaults() {
@@ -53,15 +57,18 @@ type Encoder struct {
 	prev  map[pageKey]slotName // where the destination's copy of a page is
 	zenc  *zstd.Encoder
 	pol   policy
-	log   *slog.Logger
+	// tamper counts down to the page Tamper alters (0: none).
+	tamper int64
+	log    *slog.Logger
 
-	raw     []byte // QEMU bytes for the next raw frame
-	swallow int    // bytes of a coded page record still to drop
-	frame   []byte // scratch
-	zbuf    []byte
-	dbuf    []byte
-	stats   Stats
-	err     error
+	raw      []byte // QEMU bytes for the next raw frame
+	swallow  int    // bytes of a coded page record still to drop
+	frame    []byte // scratch
+	zbuf     []byte
+	dbuf     []byte
+	tampered []byte // Tamper's copy of the page
+	stats    Stats
+	err      error
 }
 
 // reader is what both of package stream's readers offer.
@@ -96,7 +103,7 @@ func NewEncoder(dst io.Writer, cfg EncoderConfig, log *slog.Logger) (*Encoder, e
 		return nil, fmt.Errorf("zstd encoder: %w", err)
 	}
 	e := &Encoder{out: bufio.NewWriterSize(dst, 256<<10), namer: newNamer(cfg.Key), m: newMirror(cfg.Slots),
-		prev: make(map[pageKey]slotName), zenc: zenc, pol: policy{mode: cfg.Mode}, log: log,
+		prev: make(map[pageKey]slotName), zenc: zenc, pol: policy{mode: cfg.Mode}, tamper: cfg.Tamper, log: log,
 		raw: make([]byte, 0, maxRaw), frame: make([]byte, 0, frameHead+PageSize), zbuf: make([]byte, 0, PageSize+64),
 		dbuf: make([]byte, 0, maxDelta+64)}
 	if cfg.Multifd {

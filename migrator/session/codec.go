@@ -41,7 +41,11 @@ func (s *source) encode(h wire.StreamHeader, st Stream) (Stream, error) {
 		k := pagecode.NewKey()
 		c.key = &k
 	}
-	enc, err := pagecode.NewEncoder(st, pagecode.EncoderConfig{Key: *c.key, Multifd: h.Channel > 0},
+	cfg := pagecode.EncoderConfig{Key: *c.key, Multifd: h.Channel > 0}
+	if h.Channel == 0 {
+		cfg.Tamper = s.cfg.Debug.CorruptPage
+	}
+	enc, err := pagecode.NewEncoder(st, cfg,
 		s.log.With("channel", h.Channel))
 	if err != nil {
 		return nil, fmt.Errorf("page coder: %w", err)

@@ -16,7 +16,9 @@ import (
 // buffers) and --debug-running-delay to kill a destination's agent after
 // the commit (testbed/fault_agent_test.go), and --debug-postcopy-rate to
 // make a post-copy last long enough to break it
-// (testbed/fault_postcopy_test.go); the session's unit tests set them
+// (testbed/fault_postcopy_test.go), and --debug-corrupt-page to check the
+// destination refuses a page that does not match its name; the session's
+// unit tests set them
 // directly.
 //
 // Why one struct handed on whole (migratord's flags -> agent.Config.Debug
@@ -36,6 +38,10 @@ type Debug struct {
 	// PostcopyRate paces a source's post-copy at this many bytes/s (0:
 	// unpaced, as in production): a post-copy long enough to break.
 	PostcopyRate uint64
+	// CorruptPage makes a source alter its Nth coded page (1-based) after
+	// naming it, as a fault on the way would: the destination must refuse
+	// it and the migration roll back (testbed/codec_test.go).
+	CorruptPage int64
 }
 
 // runningDelay waits cfg.Debug.RunningDelay with the guest running here
