@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,7 +47,7 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 	fs.SetOutput(stderr)
 	var (
 		cfg        vnf.Config
-		fill       = fs.String("fill", "random", "page payload: random, zero or pattern")
+		fill       = fs.String("fill", "random", "page payload without --mix: random, zero or pattern")
 		listen     = fs.String("listen", "0.0.0.0", "IP address to listen on")
 		twampPort  = fs.Int("twamp-port", twamp.Port, "TWAMP-light reflector UDP port")
 		echoPort   = fs.Int("echo-port", vnf.EchoPort, "UDP echo port")
@@ -55,10 +56,15 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 		kern       = fs.String("kernel-reflector", string(vnf.KernelReflectorAuto), "answer TWAMP-light test packets in the kernel (a tc program): auto (if it attaches), on or off")
 		routerArg  = fs.String("router", "", "be a stateful firewall/NAT from access interface IN to core interface OUT: IN:OUT (or IN,OUT), e.g. eth0:eth1")
 	)
-	fs.IntVar(&cfg.WSSMB, "wss", 0, "working set size in MiB")
+	mix := fs.String("mix", "", "lay the working set out like a VNF's memory, MiB per kind: shared=N:unique=N:text=N:zero=N (',' separates too, but only ':' passes the guest kernel command line; a kind left out has none). "+
+		"shared: code-like (compresses ~2-2.5x), byte-identical in VMs with the same --shared-seed until dirtied; unique: random, incompressible; text: words (compresses ~3x); unique and text differ in every VM. "+
+		"zero: all-zero pages without a header, never dirtied, verified to be all zero. Sets --wss (if also given, they must agree); not with --fill")
+	fs.IntVar(&cfg.WSSMB, "wss", 0, "working set size in MiB (with --mix, its total)")
 	fs.Float64Var(&cfg.DirtyRate, "dirty-rate", 0, "MiB/s of the working set rewritten (0 = none)")
 	fs.Float64Var(&cfg.VerifyRate, "verify-rate", vnf.DefaultVerifyRate, "MiB/s of the working set verified (negative = no verifier)")
 	fs.DurationVar(&cfg.VerifyPass, "verify-pass", vnf.DefaultVerifyPass, "shortest time between two full verify passes")
+	fs.Uint64Var(&cfg.SharedSeed, "shared-seed", 0, "seed of --mix's shared pages: VMs with the same seed hold the same shared pages (0 = a fixed seed, the same in every VM)")
+	fs.Uint64Var(&cfg.UniqueSeed, "unique-seed", 0, "seed of --mix's unique and text pages (0 = a random one, different in every VM)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, err
 	}
@@ -68,6 +74,11 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 	var err error
 	if cfg.Fill, err = vnf.ParseFill(*fill); err != nil {
 		return cfg, nil, err
+	}
+	if *mix != "" {
+		if err := parseMix(fs, *mix, &cfg); err != nil {
+			return cfg, nil, err
+		}
 	}
 	if cfg.KernelReflector, err = vnf.ParseKernelReflector(*kern); err != nil {
 		return cfg, nil, err
@@ -90,4 +101,22 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 		return cfg, nil, fmt.Errorf("parsing --log-level: %w", err)
 	}
 	return cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), nil
+}
+
+// parseMix sets cfg.Mix from --mix, which excludes --fill and sets --wss.
+func parseMix(fs *flag.FlagSet, s string, cfg *vnf.Config) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["fill"] {
+		return errors.New("--mix and --fill exclude each other: --mix says what every page holds")
+	}
+	m, err := vnf.ParseMix(s)
+	if err != nil {
+		return fmt.Errorf("parsing --mix: %w", err)
+	}
+	if set["wss"] && cfg.WSSMB != m.Total() {
+		return fmt.Errorf("--wss %d but --mix %s adds up to %d MiB", cfg.WSSMB, s, m.Total())
+	}
+	cfg.Mix, cfg.WSSMB = m, m.Total()
+	return nil
 }

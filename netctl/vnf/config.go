@@ -1,6 +1,8 @@
 package vnf
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -27,13 +29,26 @@ type Config struct {
 	// 0.0.0.0 on twamp.Port, EchoPort and vnfproto.Port.
 	TWAMPAddr, EchoAddr, StatusAddr string
 
-	WSSMB      int     // working set in MiB, 0 = none
+	// WSSMB is the working set in MiB, 0 = none (or, with a Mix, its
+	// total).
+	WSSMB      int
 	DirtyRate  float64 // MiB/s rewritten, 0 = no dirtying
 	VerifyRate float64 // MiB/s verified; 0 = DefaultVerifyRate, negative = no verifier
 	// VerifyPass is the shortest time between the starts of two full verify
 	// passes; 0 = DefaultVerifyPass.
 	VerifyPass time.Duration
-	Fill       Fill
+	// Fill is what every page holds without a Mix; with one, leave it
+	// at its zero value.
+	Fill Fill
+	// Mix lays the working set out in shared, unique, text and zero
+	// pages (see Mix); the zero value does not.
+	Mix Mix
+	// SharedSeed makes a Mix's shared pages: VMs with the same seed hold
+	// the same shared pages. 0 = DefaultSharedSeed.
+	SharedSeed uint64
+	// UniqueSeed makes a Mix's unique and text pages; 0 = a random seed,
+	// different in every VM.
+	UniqueSeed uint64
 
 	// KernelReflector says whether TWAMP-light test packets are answered
 	// in the kernel (package kreflect); the zero value does not try.
@@ -65,6 +80,17 @@ func (c *Config) setDefaults() {
 	if c.VerifyPass == 0 {
 		c.VerifyPass = DefaultVerifyPass
 	}
+	if c.WSSMB == 0 {
+		c.WSSMB = c.Mix.Total()
+	}
+	if c.SharedSeed == 0 {
+		c.SharedSeed = DefaultSharedSeed
+	}
+	if c.UniqueSeed == 0 {
+		var b [8]byte
+		rand.Read(b[:])
+		c.UniqueSeed = binary.LittleEndian.Uint64(b[:])
+	}
 }
 
 func (c *Config) validate() error {
@@ -83,6 +109,16 @@ func (c *Config) validate() error {
 	}
 	if c.Fill < FillRandom || c.Fill > FillPattern {
 		errs = append(errs, fmt.Errorf("unknown fill %d", c.Fill))
+	}
+	if !c.Mix.IsZero() {
+		if err := c.Mix.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("mix: %w", err))
+		} else if c.WSSMB != c.Mix.Total() {
+			errs = append(errs, fmt.Errorf("wss %d MiB but the mix %v adds up to %d MiB", c.WSSMB, c.Mix, c.Mix.Total()))
+		}
+		if c.Fill != FillRandom {
+			errs = append(errs, fmt.Errorf("fill %v and a mix: give one or the other", c.Fill))
+		}
 	}
 	return errors.Join(errs...)
 }

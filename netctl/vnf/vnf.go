@@ -69,7 +69,11 @@ func New(cfg Config, log *slog.Logger) (*VNF, error) {
 		v.Close()
 		return nil, err
 	}
-	v.mem = newMemory(cfg.WSSMB*(1<<20)/PageSize, cfg.Fill)
+	if cfg.Mix.IsZero() {
+		v.mem = newMemory(cfg.WSSMB*(1<<20)/PageSize, cfg.Fill)
+	} else {
+		v.mem = newMixedMemory(cfg.Mix, cfg.SharedSeed, cfg.UniqueSeed)
+	}
 	v.work = newWorkload(v.mem, cfg.DirtyRate, cfg.VerifyRate, cfg.VerifyPass,
 		binary.LittleEndian.Uint64(v.boot[:]), log.With("part", "memory"))
 	return v, nil
@@ -215,7 +219,7 @@ func (v *VNF) Run(parent context.Context) error {
 
 	t0 := time.Now()
 	if err := v.work.fill(ctx); err == nil {
-		v.log.Info("working set written", "pages", v.mem.pages(), "fill", v.cfg.Fill, "took", time.Since(t0).Round(time.Millisecond))
+		v.log.Info("working set written", "pages", v.mem.pages(), "content", v.content(), "took", time.Since(t0).Round(time.Millisecond))
 		tw, ec, st := v.Addrs()
 		v.log.Info("listening", "twamp", tw, "echo", ec, "status", st, "boot_id", hex.EncodeToString(v.boot[:]))
 		ready := v.cfg.Ready
@@ -236,6 +240,14 @@ func (v *VNF) Run(parent context.Context) error {
 		return nil
 	}
 	return context.Cause(ctx)
+}
+
+// content says what the working set holds, for the log.
+func (v *VNF) content() string {
+	if v.cfg.Mix.IsZero() {
+		return "fill " + v.cfg.Fill.String()
+	}
+	return fmt.Sprintf("mix %v, shared seed %#x", v.cfg.Mix, v.cfg.SharedSeed)
 }
 
 // Run is New followed by VNF.Run.

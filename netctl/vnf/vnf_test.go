@@ -118,6 +118,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{WSSMB: -1},
 		{DirtyRate: -1},
 		{Fill: Fill(9)},
+		{WSSMB: 2, Mix: Mix{Unique: 1}},
+		{Fill: FillZero, Mix: Mix{Unique: 1}},
 		{TWAMPAddr: "127.0.0.1:notaport"},
 	} {
 		if v, err := New(c, nil); err == nil {

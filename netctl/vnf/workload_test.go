@@ -70,3 +70,26 @@ func TestWorkloadMinPass(t *testing.T) {
 		t.Fatalf("passes = %d, want 1 within the minimum pass interval", w.passes.Load())
 	}
 }
+
+// The dirtier rewrites every kind of a mix but zero pages, which stay zero
+// and verified.
+func TestWorkloadMixed(t *testing.T) {
+	m := newMixedMemory(Mix{Shared: 1, Unique: 1, Text: 1, Zero: 1}, DefaultSharedSeed, 1)
+	w := newWorkload(m, 16, 256, 0, 1, nil)
+	if err := w.fill(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, func() bool { return w.passes.Load() >= 2 && m.written.Load() > uint64(m.pages())+500 })
+	if m.corrupt.Load() != 0 || m.stale.Load() != 0 {
+		t.Fatalf("clean memory reported corrupt %d stale %d", m.corrupt.Load(), m.stale.Load())
+	}
+	dirtied := map[pageKind]int{}
+	for i := range m.pages() {
+		if m.expected[i] > 1 {
+			dirtied[m.kind(i)]++
+		}
+	}
+	if dirtied[kindShared] == 0 || dirtied[kindUnique] == 0 || dirtied[kindText] == 0 || dirtied[kindZero] != 0 {
+		t.Fatalf("pages dirtied by kind: %v", dirtied)
+	}
+}
