@@ -7,14 +7,15 @@ import "encoding/binary"
 func (e *Encoder) code(key pageKey, page []byte) {
 	n := e.namer.name(page)
 	f := e.frame[:0]
+	orig := page
 	tampered := e.tamper > 0 && e.stats.Refs+e.stats.Deltas+e.stats.Zstd+e.stats.Lits+1 >= e.tamper
 	if tampered {
-		e.tamper = 0
-		e.log.Warn("test knob: altering a coded page after naming it", "page", e.stats.Pages)
 		page = append(e.tampered[:0], page...)
 		page[PageSize/2] ^= 0x5a
 	}
-	if slot, ok := e.m.lookup(n); ok && !tampered {
+	at := stamp{e.stream, e.seq + 1}
+	if slot, ok := e.g.ref(n, at); ok && !tampered {
+		e.seq++
 		e.stats.Refs++
 		f = append(binary.AppendUvarint(append(f, kindRef), uint64(slot)), n[:]...)
 		e.prev[key] = slotName{slot, n}
@@ -23,14 +24,15 @@ func (e *Encoder) code(key pageKey, page []byte) {
 		return
 	}
 	base := -1
-	if pv, ok := e.prev[key]; ok && e.m.holds(pv.slot, pv.name) {
+	pv, ok := e.prev[key]
+	if ok && e.g.base(pv.slot, pv.name, e.stream, e.basebuf) {
 		base = pv.slot
 	}
 	best := PageSize
 	var delta, z []byte
 	if base >= 0 {
 		var ok bool
-		if delta, ok = appendDelta(e.dbuf[:0], e.m.page(base), page, best-1); ok {
+		if delta, ok = appendDelta(e.dbuf[:0], e.basebuf, page, best-1); ok {
 			best = len(delta)
 		} else {
 			delta = nil
@@ -39,13 +41,27 @@ func (e *Encoder) code(key pageKey, page []byte) {
 	if e.pol.tryZstd() {
 		z = e.zenc.EncodeAll(page, e.zbuf[:0])
 		e.pol.zstdResult(len(z))
-		if len(z) < best {
-			best, delta = len(z), nil
-		} else {
+		if len(z) >= PageSize {
 			z = nil
 		}
 	}
-	slot := e.m.victim(base)
+	slot, withBase := e.g.store(n, page, at, base, pv.name)
+	if slot < 0 {
+		// No slot may be overwritten yet (other streams' frames on
+		// the way): the page goes as QEMU wrote it.
+		e.stats.Raw++
+		e.raw = append(e.raw, orig...)
+		e.flushRaw()
+		return
+	}
+	if tampered {
+		e.tamper = 0
+		e.log.Warn("test knob: a coded page altered after naming it", "page", e.stats.Pages)
+	}
+	e.seq++
+	if !withBase || z != nil && len(z) < len(delta) {
+		delta = nil
+	}
 	switch {
 	case delta != nil:
 		e.stats.Deltas++
@@ -61,7 +77,6 @@ func (e *Encoder) code(key pageKey, page []byte) {
 		f = append(binary.AppendUvarint(append(f, kindLit), uint64(slot)), n[:]...)
 		f = append(f, page...)
 	}
-	e.m.put(slot, n, page)
 	e.prev[key] = slotName{slot, n}
 	e.sent(len(f))
 	e.put(f)

@@ -44,19 +44,24 @@ func (d *Decoder) page1(kind byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if !d.st.holds(slot, name) {
+		gs := d.gs
+		gs.mu.Lock()
+		held := gs.st.holds(slot, name)
+		if held {
+			copy(d.page, gs.st.page(slot))
+		}
+		gs.mu.Unlock()
+		if !held {
 			return 0, fmt.Errorf("%w: slot %d does not hold %x", ErrMismatch, slot, name)
 		}
-		copy(d.page, d.st.page(slot))
+		d.seq.Add(1)
 		d.count(func(s *Stats) { s.Refs++ })
 		return 1 + uvarintLen(uint64(slot)) + len(name), nil
 	case kindDelta:
 		if base, err = d.slot("delta base"); err != nil {
 			return 0, err
 		}
-		if !d.st.used[base] {
-			return 0, fmt.Errorf("%w: delta against empty slot %d", ErrMalformed, base)
-		}
+
 	case kindLit, kindZstd:
 	default:
 		return 0, fmt.Errorf("%w: frame kind %d", ErrMalformed, kind)
@@ -93,7 +98,14 @@ func (d *Decoder) page1(kind byte) (int, error) {
 		if _, err := io.ReadFull(d.in, buf); err != nil {
 			return 0, unexpected(err)
 		}
-		copy(d.page, d.st.page(base))
+		gs := d.gs
+		gs.mu.Lock()
+		used := gs.st.used[base]
+		copy(d.page, gs.st.page(base))
+		gs.mu.Unlock()
+		if !used {
+			return 0, fmt.Errorf("%w: delta against empty slot %d", ErrMismatch, base)
+		}
 		if err := applyDelta(d.page, buf); err != nil {
 			return 0, err
 		}
@@ -103,7 +115,10 @@ func (d *Decoder) page1(kind byte) (int, error) {
 	if got := d.nm.name(d.page); got != name {
 		return 0, fmt.Errorf("%w: slot %d rebuilt as %x, named %x", ErrMismatch, slot, got, name)
 	}
-	d.st.put(slot, name, d.page)
+	d.gs.mu.Lock()
+	d.gs.st.put(slot, name, d.page)
+	d.gs.mu.Unlock()
+	d.seq.Add(1)
 	return size, nil
 }
 

@@ -8,27 +8,33 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 )
 
 // DecoderConfig configures a Decoder.
 type DecoderConfig struct {
-	// MaxSlots is the largest store the destination agrees to hold; 0:
-	// MaxStoreSlots.
+	// Stores holds the gangs' stores, shared by their channels' decoders;
+	// nil: a store of this decoder's own, of at most MaxSlots.
+	Stores *Stores
+	// MaxSlots bounds a store of the decoder's own; 0: MaxStoreSlots.
 	MaxSlots int
 }
 
 // Decoder rebuilds QEMU's migration stream from the coded stream, for the
 // destination QEMU.
 type Decoder struct {
-	in   *bufio.Reader
-	max  int
-	log  *slog.Logger
-	st   *store
-	nm   namer
-	zdec *zstd.Decoder
-	page []byte
+	in     *bufio.Reader
+	stores *Stores
+	log    *slog.Logger
+	gs     *gangStore
+	leave  func()
+	stream atomic.Uint32 // in the gang (0 until the preamble)
+	seq    atomic.Uint64 // page frames processed
+	nm     namer
+	zdec   *zstd.Decoder
+	page   []byte
 	// scratch holds a zstd frame or a delta (each at most a page)
 	scratch []byte
 
@@ -45,7 +51,11 @@ func NewDecoder(r io.Reader, cfg DecoderConfig, log *slog.Logger) *Decoder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Decoder{in: bufio.NewReaderSize(r, 256<<10), max: cfg.MaxSlots, log: log, page: make([]byte, PageSize), scratch: make([]byte, PageSize)}
+	stores := cfg.Stores
+	if stores == nil {
+		stores = NewStores(cfg.MaxSlots)
+	}
+	return &Decoder{in: bufio.NewReaderSize(r, 256<<10), stores: stores, log: log, page: make([]byte, PageSize), scratch: make([]byte, PageSize)}
 }
 
 // Stats is what the decoder did so far.
@@ -69,6 +79,9 @@ func (d *Decoder) WriteTo(w io.Writer) (int64, error) {
 	cw := &countWriter{w: w}
 	out := bufio.NewWriterSize(cw, 256<<10)
 	err := d.run(out)
+	if d.leave != nil {
+		d.leave()
+	}
 	if err == nil {
 		err = out.Flush()
 	}
@@ -101,7 +114,7 @@ func (d *Decoder) run(out *bufio.Writer) error {
 }
 
 func (d *Decoder) preamble() error {
-	var p [len(magic) + 1 + len(Key{})]byte
+	var p [len(magic) + 1 + len(Key{}) + len(GangID{})]byte
 	if _, err := io.ReadFull(d.in, p[:]); err != nil {
 		return unexpected(err)
 	}
@@ -111,16 +124,26 @@ func (d *Decoder) preamble() error {
 	if v := p[len(magic)]; v != version {
 		return fmt.Errorf("%w: version %d, want %d", ErrMalformed, v, version)
 	}
-	slots, err := d.uvarint("store size", uint64(d.max))
+	slots, err := d.uvarint("store size", MaxStoreSlots)
 	if err != nil {
 		return err
 	}
 	if slots < minSlots {
 		return fmt.Errorf("%w: store of %d slots", ErrMalformed, slots)
 	}
-	d.st = newStore(slots)
-	d.nm = newNamer(Key(p[len(magic)+1:]))
-	d.count(func(s *Stats) { s.In += int64(len(p)) + int64(uvarintLen(uint64(slots))) })
+	stream, err := d.uvarint("stream", 1<<32-1)
+	if err != nil {
+		return err
+	}
+	key := Key(p[len(magic)+1:])
+	if d.gs, d.leave, err = d.stores.join(GangID(p[len(magic)+1+len(key):]), slots); err != nil {
+		return err
+	}
+	d.stream.Store(uint32(stream))
+	d.nm = newNamer(key)
+	d.count(func(s *Stats) {
+		s.In += int64(len(p)) + int64(uvarintLen(uint64(slots))) + int64(uvarintLen(uint64(stream)))
+	})
 	return nil
 }
 
@@ -137,8 +160,12 @@ func (d *Decoder) uvarint(what string, most uint64) (int, error) {
 }
 
 func (d *Decoder) slot(what string) (int, error) {
-	return d.uvarint(what, uint64(d.st.slots()-1))
+	return d.uvarint(what, uint64(d.gs.st.slots()-1))
 }
+
+// Progress is the decoder's stream in its gang and the page frames
+// processed so far: the source's Gang.Ack.
+func (d *Decoder) Progress() (stream uint32, seq uint64) { return d.stream.Load(), d.seq.Load() }
 
 func (d *Decoder) name() (Name, error) {
 	var n Name

@@ -12,8 +12,8 @@
 //
 // # The coded stream
 //
-// A preamble ("NFPC", version, the 32-byte key, the store's slot count),
-// then frames, each a kind byte and its fields (uvarints unless noted):
+// A preamble ("NFPC", version, the 32-byte key, the 16-byte gang id, the
+// store's slot count, the stream's number in the gang), then frames, each a kind byte and its fields (uvarints unless noted):
 //
 //	raw    n, n bytes          QEMU's bytes other than page payloads
 //	lit    slot, name[16], 4096 bytes
@@ -27,4 +27,17 @@
 // ends are bounded by the preamble's slot count and evict the same entries
 // (the source's choice, written in the stream), with no clocks or
 // timeouts. A reference therefore never waits.
+//
+// # Gangs
+//
+// The channels of several VMs can share one store (a Gang at the source,
+// Stores at the destination), so that content sent for one VM goes as a
+// reference for the others. Their streams are processed at the
+// destination at their own paces, so the source refers to content another
+// stream stored only once the destination acknowledged that frame
+// (Gang.Ack, from Decoder.Progress), and overwrites a slot only once every
+// other stream's frame that stored or referred to it is acknowledged; a
+// page with no such slot free goes raw. Nothing at the destination ever
+// waits for another stream, so a stalled or dead VM cannot hold up the
+// others (Gang.Forget drops a dead stream's unacknowledged content).
 package pagecode

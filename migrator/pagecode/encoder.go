@@ -15,6 +15,9 @@ import (
 
 // EncoderConfig configures an Encoder.
 type EncoderConfig struct {
+	// Gang is the content store this channel shares with others; nil: one
+	// of its own, of Key and Slots.
+	Gang  *Gang
 	Key   Key
 	Slots int  // store slots; 0: DefaultStoreBytes worth
 	Mode  Mode // how eagerly to code
@@ -49,14 +52,16 @@ const minSlots = 16
 // Encoder codes the source QEMU's main migration channel onto the agent
 // link. Write it what QEMU writes; Close it when QEMU's side ends.
 type Encoder struct {
-	mu    sync.Mutex
-	out   *bufio.Writer
-	sw    reader
-	namer namer
-	m     *mirror
-	prev  map[pageKey]slotName // where the destination's copy of a page is
-	zenc  *zstd.Encoder
-	pol   policy
+	mu     sync.Mutex
+	out    *bufio.Writer
+	sw     reader
+	namer  namer
+	g      *Gang
+	stream uint32               // this channel's number in the gang
+	seq    uint64               // page frames sent
+	prev   map[pageKey]slotName // where the destination's copy of a page is
+	zenc   *zstd.Encoder
+	pol    policy
 	// tamper counts down to the page Tamper alters (0: none).
 	tamper int64
 	log    *slog.Logger
@@ -67,6 +72,7 @@ type Encoder struct {
 	zbuf     []byte
 	dbuf     []byte
 	tampered []byte // Tamper's copy of the page
+	basebuf  []byte // a delta's base
 	stats    Stats
 	err      error
 }
@@ -102,7 +108,13 @@ func NewEncoder(dst io.Writer, cfg EncoderConfig, log *slog.Logger) (*Encoder, e
 	if err != nil {
 		return nil, fmt.Errorf("zstd encoder: %w", err)
 	}
-	e := &Encoder{out: bufio.NewWriterSize(dst, 256<<10), namer: newNamer(cfg.Key), m: newMirror(cfg.Slots),
+	g := cfg.Gang
+	if g == nil {
+		if g, err = NewGang(cfg.Key, cfg.Slots); err != nil {
+			return nil, err
+		}
+	}
+	e := &Encoder{out: bufio.NewWriterSize(dst, 256<<10), namer: newNamer(g.key), g: g, stream: g.join(), basebuf: make([]byte, PageSize),
 		prev: make(map[pageKey]slotName), zenc: zenc, pol: policy{mode: cfg.Mode}, tamper: cfg.Tamper, log: log,
 		raw: make([]byte, 0, maxRaw), frame: make([]byte, 0, frameHead+PageSize), zbuf: make([]byte, 0, PageSize+64),
 		dbuf: make([]byte, 0, maxDelta+64)}
@@ -112,8 +124,10 @@ func NewEncoder(dst io.Writer, cfg EncoderConfig, log *slog.Logger) (*Encoder, e
 		e.sw = stream.NewWriter(sink{e}, visitor{e}, log)
 	}
 	p := append([]byte(magic), version)
-	p = append(p, cfg.Key[:]...)
-	p = binary.AppendUvarint(p, uint64(cfg.Slots))
+	p = append(p, g.key[:]...)
+	p = append(p, g.id[:]...)
+	p = binary.AppendUvarint(p, uint64(g.m.slots()))
+	p = binary.AppendUvarint(p, uint64(e.stream))
 	e.out.Write(p)
 	e.stats.Out += int64(len(p))
 	return e, nil

@@ -61,13 +61,14 @@ func (m *mirror) lookup(n Name) (int, bool) {
 }
 
 // victim picks the slot the next content goes to, never keep (a delta's
-// base): an empty one while any is left, then the first one the clock
-// hand finds not used since it last passed.
-func (m *mirror) victim(keep int) int {
-	for {
+// base) nor one ok refuses: an empty one while any is left, then the
+// first one the clock hand finds not used since it last passed. -1 if
+// two turns of the hand found none.
+func (m *mirror) victim(keep int, ok func(int) bool) int {
+	for range 2 * m.slots() {
 		s := m.hand
 		m.hand = (m.hand + 1) % m.slots()
-		if s == keep {
+		if s == keep || !ok(s) {
 			continue
 		}
 		if m.ref[s] && m.used[s] {
@@ -76,6 +77,7 @@ func (m *mirror) victim(keep int) int {
 		}
 		return s
 	}
+	return -1
 }
 
 // put stores content named n in slot, dropping what slot held.
