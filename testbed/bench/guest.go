@@ -36,11 +36,14 @@ func (g Guest) Spec() api.VMSpec {
 	return s
 }
 
-// guests are the two cases.
+// guests are the bench's cases: idle, full of random data, a firewall,
+// and memory laid out like a real VNF's (shared code-like pages, unique
+// random ones, text) for the agents' page coding.
 var guests = []Guest{
 	{Label: "idle-256M", MemoryMiB: 256, VNF: []string{"--wss", "0", "--dirty-rate", "0"}},
 	{Label: "full-1G", MemoryMiB: 1024, VNF: []string{"--wss", "600", "--fill", "random", "--dirty-rate", "0"}},
 	{Label: "firewall-256M", MemoryMiB: 256, VNF: []string{"--router", "eth0:eth1", "--wss", "0", "--dirty-rate", "0"}, Firewall: true},
+	{Label: "mix-512M", MemoryMiB: 512, VNF: []string{"--mix", "shared=200:unique=50:text=50", "--dirty-rate", "1"}},
 }
 
 var statusAddr = netip.AddrPortFrom(netip.MustParseAddr(guestIP), vnfproto.Port)

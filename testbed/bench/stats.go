@@ -40,6 +40,8 @@ type RecordRun struct {
 	Phases       []api.Phase   `json:"phases"`    // the record's, from the request on
 	Paused       time.Duration `json:"paused_ns"` // the guest's pause, stop to running
 	Target       time.Duration `json:"target_ns"` // the request's downtime target
+	// Codec is the coders' account; nil with codec none.
+	Codec *api.CodecReport `json:"codec,omitempty"`
 }
 
 // Stat is the median and range of one measure.
@@ -81,6 +83,8 @@ type Row struct {
 	// The TCP flows through a firewall guest.
 	TCP *TCPRow `json:"tcp,omitempty"`
 	CPU CPURow  `json:"cpu_s_per_gib"`
+	// The coders' accounts, for methods that code pages.
+	Codec *CodecRow `json:"codec,omitempty"`
 }
 
 // CPURow is a method's CPU seconds per GiB of RAM QEMU moved, by process.
@@ -208,6 +212,7 @@ func summarise(runs []Run, baselines []string) []Row {
 			}
 		}
 	}
+	summariseCodec(rows, runs)
 	return rows
 }
 
