@@ -7,15 +7,15 @@ type CodecReport struct {
 	// QEMUBytes QEMU wrote; LinkBytes the agents sent for them.
 	QEMUBytes int64 `json:"qemu_bytes"`
 	LinkBytes int64 `json:"link_bytes"`
-	// Pages are PAGE records (zero pages apart), by how they went: Raw as
-	// QEMU wrote them (coding paused where it did not pay), Refs as
-	// content the destination held, Deltas against its previous copy,
-	// Zstd compressed, Lits literal.
+	// Pages are PAGE records (zero pages apart), by how they went: Raw
+	// unnamed (naming paused where it did not pay), Refs as content the
+	// destination held, Deltas against its previous copy, Lits literal.
+	// Raw and literal pages are zstd-compressed on the link, in chunks,
+	// where that pays.
 	Pages  int64 `json:"pages"`
 	Raw    int64 `json:"raw"`
 	Refs   int64 `json:"refs"`
 	Deltas int64 `json:"deltas"`
-	Zstd   int64 `json:"zstd"`
 	Lits   int64 `json:"lits"`
 	// Refused says why pages could not be coded on a channel (a stream
 	// the reader cannot follow: xbzrle, compression, block migration, ...).

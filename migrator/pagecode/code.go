@@ -8,7 +8,7 @@ func (e *Encoder) code(key pageKey, page []byte) {
 	n := e.namer.name(page)
 	f := e.frame[:0]
 	orig := page
-	tampered := e.tamper > 0 && e.stats.Refs+e.stats.Deltas+e.stats.Zstd+e.stats.Lits+1 >= e.tamper
+	tampered := e.tamper > 0 && e.stats.Refs+e.stats.Deltas+e.stats.Lits+1 >= e.tamper
 	if tampered {
 		page = append(e.tampered[:0], page...)
 		page[PageSize/2] ^= 0x5a
@@ -19,7 +19,7 @@ func (e *Encoder) code(key pageKey, page []byte) {
 		e.stats.Refs++
 		f = append(binary.AppendUvarint(append(f, kindRef), uint64(slot)), n[:]...)
 		e.prev[key] = slotName{slot, n}
-		e.sent(len(f))
+		e.pol.coded(true)
 		e.put(f)
 		return
 	}
@@ -28,21 +28,12 @@ func (e *Encoder) code(key pageKey, page []byte) {
 	if ok && e.g.base(pv.slot, pv.name, e.stream, e.basebuf) {
 		base = pv.slot
 	}
-	best := PageSize
-	var delta, z []byte
+	var delta []byte
 	if base >= 0 {
-		var ok bool
-		if delta, ok = appendDelta(e.dbuf[:0], e.basebuf, page, best-1); ok {
-			best = len(delta)
-		} else {
-			delta = nil
-		}
-	}
-	if e.pol.tryZstd() {
-		z = e.zenc.EncodeAll(page, e.zbuf[:0])
-		e.pol.zstdResult(len(z))
-		if len(z) >= PageSize {
-			z = nil
+		// Worth it only well below a literal, which the link's
+		// compression may shrink too.
+		if d, ok := appendDelta(e.dbuf[:0], e.basebuf, page, PageSize/2); ok {
+			delta = d
 		}
 	}
 	slot, withBase := e.g.store(n, page, at, base, pv.name)
@@ -59,7 +50,7 @@ func (e *Encoder) code(key pageKey, page []byte) {
 		e.log.Warn("test knob: a coded page altered after naming it", "page", e.stats.Pages)
 	}
 	e.seq++
-	if !withBase || z != nil && len(z) < len(delta) {
+	if !withBase {
 		delta = nil
 	}
 	switch {
@@ -68,19 +59,12 @@ func (e *Encoder) code(key pageKey, page []byte) {
 		f = binary.AppendUvarint(append(f, kindDelta), uint64(base))
 		f = append(binary.AppendUvarint(f, uint64(slot)), n[:]...)
 		f = append(binary.AppendUvarint(f, uint64(len(delta))), delta...)
-	case z != nil:
-		e.stats.Zstd++
-		f = append(binary.AppendUvarint(append(f, kindZstd), uint64(slot)), n[:]...)
-		f = append(binary.AppendUvarint(f, uint64(len(z))), z...)
 	default:
 		e.stats.Lits++
 		f = append(binary.AppendUvarint(append(f, kindLit), uint64(slot)), n[:]...)
 		f = append(f, page...)
 	}
 	e.prev[key] = slotName{slot, n}
-	e.sent(len(f))
+	e.pol.coded(delta != nil)
 	e.put(f)
 }
-
-// sent tells the policy what a coded page cost on the link.
-func (e *Encoder) sent(n int) { e.pol.coded(n) }

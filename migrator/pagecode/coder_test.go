@@ -32,10 +32,10 @@ func TestRoundTripCodes(t *testing.T) {
 	in := qemuStream(first, second)
 	for _, chunk := range []int{1, 7, 4096, 32 << 10, len(in)} {
 		es, _ := roundTrip(t, in, chunk, EncoderConfig{Key: NewKey(), Mode: ModeAlways})
-		if es.Refs == 0 || es.Deltas != 16 || es.Zstd == 0 || es.Lits == 0 {
+		if es.Refs == 0 || es.Deltas != 16 || es.Lits == 0 {
 			t.Errorf("chunk %d: %+v", chunk, es)
 		}
-		if es.Out*3 > es.In {
+		if es.Out*5 > es.In*2 {
 			t.Errorf("chunk %d: %d bytes on the link for %d", chunk, es.Out, es.In)
 		}
 	}
@@ -60,7 +60,7 @@ func TestAutoBacksOff(t *testing.T) {
 		pass = append(pass, testPage(uint64(i)))
 	}
 	es, _ := roundTrip(t, qemuStream(pass), 64<<10, EncoderConfig{Key: NewKey()})
-	if es.Raw < window || es.Raw+es.Lits+es.Zstd != es.Pages {
+	if es.Raw < window || es.Raw+es.Lits != es.Pages {
 		t.Errorf("%+v", es)
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // DecoderConfig configures a Decoder.
@@ -33,9 +31,11 @@ type Decoder struct {
 	stream atomic.Uint32 // in the gang (0 until the preamble)
 	seq    atomic.Uint64 // page frames processed
 	nm     namer
-	zdec   *zstd.Decoder
+	link   *countReader
+	raw    *bufio.Reader // the link: the preamble, then zstd's input
+	chunks *chunkReader
 	page   []byte
-	// scratch holds a zstd frame or a delta (each at most a page)
+	// scratch holds a delta (at most a page)
 	scratch []byte
 
 	mu    sync.Mutex
@@ -55,14 +55,18 @@ func NewDecoder(r io.Reader, cfg DecoderConfig, log *slog.Logger) *Decoder {
 	if stores == nil {
 		stores = NewStores(cfg.MaxSlots)
 	}
-	return &Decoder{in: bufio.NewReaderSize(r, 256<<10), stores: stores, log: log, page: make([]byte, PageSize), scratch: make([]byte, PageSize)}
+	link := &countReader{r: r}
+	raw := bufio.NewReaderSize(link, 64<<10)
+	return &Decoder{in: raw, link: link, raw: raw, stores: stores, log: log, page: make([]byte, PageSize), scratch: make([]byte, PageSize)}
 }
 
 // Stats is what the decoder did so far.
 func (d *Decoder) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.stats
+	s := d.stats
+	s.In = d.link.n.Load()
+	return s
 }
 
 func (d *Decoder) count(f func(*Stats)) {
@@ -81,6 +85,9 @@ func (d *Decoder) WriteTo(w io.Writer) (int64, error) {
 	err := d.run(out)
 	if d.leave != nil {
 		d.leave()
+	}
+	if d.chunks != nil {
+		d.chunks.close()
 	}
 	if err == nil {
 		err = out.Flush()
@@ -101,11 +108,13 @@ func (d *Decoder) run(out *bufio.Writer) error {
 		}
 		kind, err := d.in.ReadByte()
 		if err != nil {
-			return unexpected(err)
+			return d.unexpected(err)
 		}
 		if kind == kindEnd {
-			d.count(func(s *Stats) { s.In++ })
-			return nil
+			if err := out.Flush(); err != nil {
+				return err
+			}
+			return d.trailer()
 		}
 		if err := d.frame(kind, out); err != nil {
 			return err
@@ -113,10 +122,24 @@ func (d *Decoder) run(out *bufio.Writer) error {
 	}
 }
 
+// trailer reads the link to its end after the end frame: the compressor's
+// epilogue, and nothing else.
+func (d *Decoder) trailer() error {
+	var b [1]byte
+	n, err := io.ReadFull(d.in, b[:])
+	switch {
+	case n > 0:
+		return fmt.Errorf("%w: bytes after the end frame", ErrMalformed)
+	case errors.Is(err, io.EOF):
+		return nil
+	}
+	return d.unexpected(err)
+}
+
 func (d *Decoder) preamble() error {
 	var p [len(magic) + 1 + len(Key{}) + len(GangID{})]byte
 	if _, err := io.ReadFull(d.in, p[:]); err != nil {
-		return unexpected(err)
+		return d.unexpected(err)
 	}
 	if string(p[:len(magic)]) != magic {
 		return fmt.Errorf("%w: no %s magic (% x)", ErrMalformed, magic, p[:len(magic)])
@@ -141,9 +164,8 @@ func (d *Decoder) preamble() error {
 	}
 	d.stream.Store(uint32(stream))
 	d.nm = newNamer(key)
-	d.count(func(s *Stats) {
-		s.In += int64(len(p)) + int64(uvarintLen(uint64(slots))) + int64(uvarintLen(uint64(stream)))
-	})
+	d.chunks = &chunkReader{d: d}
+	d.in = bufio.NewReaderSize(d.chunks, 256<<10)
 	return nil
 }
 
@@ -151,7 +173,7 @@ func (d *Decoder) preamble() error {
 func (d *Decoder) uvarint(what string, most uint64) (int, error) {
 	v, err := binary.ReadUvarint(d.in)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s: %w", ErrMalformed, what, unexpected(err))
+		return 0, fmt.Errorf("%w: %s: %w", ErrMalformed, what, d.unexpected(err))
 	}
 	if v > most {
 		return 0, fmt.Errorf("%w: %s %d (at most %d)", ErrMalformed, what, v, most)
@@ -170,22 +192,58 @@ func (d *Decoder) Progress() (stream uint32, seq uint64) { return d.stream.Load(
 func (d *Decoder) name() (Name, error) {
 	var n Name
 	_, err := io.ReadFull(d.in, n[:])
-	return n, unexpected(err)
+	return n, d.unexpected(err)
 }
 
-func unexpected(err error) error {
-	if errors.Is(err, io.EOF) {
+// unexpected turns the end of the link inside the stream into
+// io.ErrUnexpectedEOF, and an error of the decompressor (not the link's)
+// into ErrMalformed.
+func (d *Decoder) unexpected(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF):
 		return io.ErrUnexpectedEOF
+	case d.link.err == nil || !errors.Is(err, d.link.err):
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return err
 }
 
+// countReader counts the link's bytes and keeps its error (read on the
+// decoding goroutine only).
+type countReader struct {
+	r   io.Reader
+	n   atomic.Int64
+	err error
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	if err != nil && err != io.EOF {
+		c.err = err
+	}
+	return n, err
+}
+
+// countWriter counts what it writes; an encoder's writes pre (the
+// preamble) before its first bytes.
 type countWriter struct {
-	w io.Writer
-	n int64
+	w   io.Writer
+	n   int64
+	pre []byte
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
+	if c.pre != nil {
+		n, err := c.w.Write(c.pre)
+		c.n += int64(n)
+		if err != nil {
+			return 0, err
+		}
+		c.pre = nil
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err

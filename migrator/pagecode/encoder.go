@@ -1,7 +1,6 @@
 package pagecode
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -53,14 +52,16 @@ const minSlots = 16
 // link. Write it what QEMU writes; Close it when QEMU's side ends.
 type Encoder struct {
 	mu     sync.Mutex
-	out    *bufio.Writer
 	sw     reader
 	namer  namer
 	g      *Gang
 	stream uint32               // this channel's number in the gang
 	seq    uint64               // page frames sent
 	prev   map[pageKey]slotName // where the destination's copy of a page is
-	zenc   *zstd.Encoder
+	link   *countWriter         // the link, counting
+	zenc   *zstd.Encoder        // compresses chunks
+	chunk  []byte               // frames for the next chunk
+	zbuf   []byte
 	pol    policy
 	// tamper counts down to the page Tamper alters (0: none).
 	tamper int64
@@ -69,7 +70,6 @@ type Encoder struct {
 	raw      []byte // QEMU bytes for the next raw frame
 	swallow  int    // bytes of a coded page record still to drop
 	frame    []byte // scratch
-	zbuf     []byte
 	dbuf     []byte
 	tampered []byte // Tamper's copy of the page
 	basebuf  []byte // a delta's base
@@ -103,20 +103,22 @@ func NewEncoder(dst io.Writer, cfg EncoderConfig, log *slog.Logger) (*Encoder, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	g := cfg.Gang
+	if g == nil {
+		var err error
+		if g, err = NewGang(cfg.Key, cfg.Slots); err != nil {
+			return nil, err
+		}
+	}
+	link := &countWriter{w: dst}
 	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
 		zstd.WithEncoderCRC(false), zstd.WithSingleSegment(true), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, fmt.Errorf("zstd encoder: %w", err)
 	}
-	g := cfg.Gang
-	if g == nil {
-		if g, err = NewGang(cfg.Key, cfg.Slots); err != nil {
-			return nil, err
-		}
-	}
-	e := &Encoder{out: bufio.NewWriterSize(dst, 256<<10), namer: newNamer(g.key), g: g, stream: g.join(), basebuf: make([]byte, PageSize),
-		prev: make(map[pageKey]slotName), zenc: zenc, pol: policy{mode: cfg.Mode}, tamper: cfg.Tamper, log: log,
-		raw: make([]byte, 0, maxRaw), frame: make([]byte, 0, frameHead+PageSize), zbuf: make([]byte, 0, PageSize+64),
+	e := &Encoder{link: link, zenc: zenc, chunk: make([]byte, 0, 64<<10), zbuf: make([]byte, 0, 64<<10), namer: newNamer(g.key), g: g, stream: g.join(), basebuf: make([]byte, PageSize),
+		prev: make(map[pageKey]slotName), pol: policy{mode: cfg.Mode}, tamper: cfg.Tamper, log: log,
+		raw: make([]byte, 0, maxRaw), frame: make([]byte, 0, frameHead+PageSize),
 		dbuf: make([]byte, 0, maxDelta+64)}
 	if cfg.Multifd {
 		e.sw = stream.NewMultifdWriter(sink{e}, visitor{e}, log)
@@ -127,9 +129,7 @@ func NewEncoder(dst io.Writer, cfg EncoderConfig, log *slog.Logger) (*Encoder, e
 	p = append(p, g.key[:]...)
 	p = append(p, g.id[:]...)
 	p = binary.AppendUvarint(p, uint64(g.m.slots()))
-	p = binary.AppendUvarint(p, uint64(e.stream))
-	e.out.Write(p)
-	e.stats.Out += int64(len(p))
+	link.pre = binary.AppendUvarint(p, uint64(e.stream))
 	return e, nil
 }
 
@@ -142,10 +142,7 @@ func (e *Encoder) Write(p []byte) (int, error) {
 	}
 	e.stats.In += int64(len(p))
 	e.sw.Write(p) // lenient: its only errors are sink's, kept in e.err
-	e.flushRaw()
-	if err := e.out.Flush(); err != nil && e.err == nil {
-		e.err = err
-	}
+	e.flush()
 	if e.err != nil {
 		return 0, e.err
 	}
@@ -160,9 +157,7 @@ func (e *Encoder) Close() error {
 	e.sw.Close()
 	e.flushRaw()
 	e.put([]byte{kindEnd})
-	if err := e.out.Flush(); err != nil && e.err == nil {
-		e.err = err
-	}
+	e.flush()
 	return e.err
 }
 
@@ -170,22 +165,13 @@ func (e *Encoder) Close() error {
 func (e *Encoder) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.stats
+	s := e.stats
+	s.Out = e.link.n
+	return s
 }
 
 // Summary is what the stream reader saw (why it could not code, if so).
 func (e *Encoder) Summary() stream.Summary { return e.sw.Summary() }
-
-// put writes b to the link, counting it.
-func (e *Encoder) put(b []byte) {
-	if e.err != nil {
-		return
-	}
-	if _, err := e.out.Write(b); err != nil {
-		e.err = err
-	}
-	e.stats.Out += int64(len(b))
-}
 
 // flushRaw sends the pending QEMU bytes as a raw frame.
 func (e *Encoder) flushRaw() {

@@ -13,7 +13,6 @@ const PageSize = stream.PageSize
 const (
 	kindRaw   byte = 1
 	kindLit   byte = 2
-	kindZstd  byte = 3
 	kindRef   byte = 4
 	kindDelta byte = 5
 	kindEnd   byte = 6
@@ -26,6 +25,7 @@ const (
 	maxRaw = 256 << 10
 	// maxDelta bounds a delta: larger ones go literal.
 	maxDelta = PageSize
+
 	// frameHead is the most a page frame spends besides its payload:
 	// kind, two slots, the name and a length.
 	frameHead = 1 + 2*5 + len(Name{}) + 3

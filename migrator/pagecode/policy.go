@@ -6,11 +6,11 @@ import "fmt"
 type Mode int
 
 const (
-	// ModeAuto codes while coding pays and, while it does not (a guest
-	// of random, unshared memory), carries pages raw and probes again
-	// now and then: coding costs such a guest little.
+	// ModeAuto names pages while that pays and, while it does not (a
+	// guest of random, unshared memory), sends them unnamed and probes
+	// again now and then: naming costs such a guest little.
 	ModeAuto Mode = iota
-	// ModeAlways codes every page.
+	// ModeAlways names every page (a gang of VMs sharing content).
 	ModeAlways
 )
 
@@ -25,30 +25,27 @@ func ParseMode(s string) (Mode, error) {
 	return 0, fmt.Errorf("unknown coding mode %q (want auto or always)", s)
 }
 
-// The adaptive policy: coding is judged over windows of pages; a window
-// that saved less than a tenth of its bytes sends the next pages raw,
-// twice as many after each such window up to a limit. zstd is judged the
-// same way on its own, tried on one page in probeEvery while it does not
-// pay.
+// The adaptive policy: naming pages (hashing them, at both ends) pays
+// when pages go as references or deltas. It is judged over windows of
+// named pages: a window with fewer than payPercent of them sends the next
+// skipWindows windows' pages unnamed (the link's compression still
+// applies), then names a window again. A gang of several VMs should use
+// ModeAlways: its point is the content they share.
 const (
-	window     = 2048  // pages (8 MiB) per judgement
-	skipFirst  = 8192  // pages sent raw after the first window that did not pay
-	skipMost   = 65536 // and at most (256 MiB)
-	probeEvery = 16
-	payPercent = 90 // a window pays when it sent at most this share of its bytes
+	window      = 2048 // pages (8 MiB) per judgement
+	skipWindows = 8
+	payPercent  = 2
 )
 
 type policy struct {
 	mode Mode
 
-	pages, out int // this window's coded pages and their frames' bytes
-	skip, next int // pages still to send raw; the next skip's length
-
-	ztried, zout, zpage int // zstd: this window's tries and their bytes; pages seen
-	zoff                bool
+	pages, hits int // this window's named pages, and those sent as references or deltas
+	skip        int // pages still to send unnamed
+	zskip       int // frame bytes still to send uncompressed
 }
 
-// coding says whether the next page is coded.
+// coding says whether the next page is named.
 func (p *policy) coding() bool {
 	if p.mode == ModeAlways {
 		return true
@@ -60,37 +57,37 @@ func (p *policy) coding() bool {
 	return true
 }
 
-// coded accounts a coded page's frame of n bytes.
-func (p *policy) coded(n int) {
+// coded accounts a named page; hit says it went as a reference or delta.
+func (p *policy) coded(hit bool) {
 	p.pages++
-	p.out += n
+	if hit {
+		p.hits++
+	}
 	if p.pages < window {
 		return
 	}
-	if p.mode == ModeAuto && p.out*100 > p.pages*PageSize*payPercent {
-		if p.next == 0 {
-			p.next = skipFirst
-		}
-		p.skip, p.next = p.next, min(2*p.next, skipMost)
-	} else {
-		p.next = 0
+	if p.mode == ModeAuto && p.hits*100 < p.pages*payPercent {
+		p.skip = skipWindows * window
 	}
-	p.pages, p.out = 0, 0
+	p.pages, p.hits = 0, 0
 }
 
-// tryZstd says whether to try compressing the next page.
-func (p *policy) tryZstd() bool {
-	p.zpage++
-	return !p.zoff || p.zpage%probeEvery == 0
+// Compression is judged per chunk: one that did not pay stops it for the
+// next skipBytes of frames, then a chunk is tried again.
+const skipBytes = 4 << 20
+
+// compressing says whether to try compressing the next chunk.
+func (p *policy) compressing(n int) bool {
+	if p.zskip > 0 {
+		p.zskip -= n
+		return false
+	}
+	return true
 }
 
-// zstdResult accounts a compression to n bytes.
-func (p *policy) zstdResult(n int) {
-	p.ztried++
-	p.zout += n
-	if p.ztried < window/probeEvery {
-		return
+// compressed accounts a chunk's compression.
+func (p *policy) compressed(pays bool) {
+	if !pays {
+		p.zskip = skipBytes
 	}
-	p.zoff = p.zout*100 > p.ztried*PageSize*payPercent
-	p.ztried, p.zout = 0, 0
 }

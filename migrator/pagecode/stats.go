@@ -6,9 +6,8 @@ type Stats struct {
 	Out int64 `json:"out_bytes"` // bytes written: the link's (encoder) or QEMU's (decoder)
 
 	Pages  int64 `json:"pages"`  // PAGE records (zero pages are not counted)
-	Raw    int64 `json:"raw"`    // carried as they were (coding paused, not paying)
+	Raw    int64 `json:"raw"`    // not named (naming paused where it did not pay)
 	Refs   int64 `json:"refs"`   // content the destination held
 	Deltas int64 `json:"deltas"` // against the destination's previous copy
-	Zstd   int64 `json:"zstd"`   // compressed
-	Lits   int64 `json:"lits"`   // literal
+	Lits   int64 `json:"lits"`   // literal (compressed with the rest of the link)
 }

@@ -71,7 +71,6 @@ func (s *source) codecReport() *api.CodecReport {
 		r.Raw += st.Raw
 		r.Refs += st.Refs
 		r.Deltas += st.Deltas
-		r.Zstd += st.Zstd
 		r.Lits += st.Lits
 		if sum := e.Summary(); sum.Refused != "" && r.Refused == "" {
 			r.Refused = sum.Refused

@@ -87,8 +87,11 @@ func happyPath(t *testing.T, pipe string) {
 	if !slices.Equal(names, []string{"setup", "precopy", "switchover", "cleanup"}) {
 		t.Errorf("phases %q", names)
 	}
-	if m.QEMUDowntime != api.Duration(42*time.Millisecond) || m.WireBytes < uint64(len(payload)) || m.Role != "source" {
+	if m.QEMUDowntime != api.Duration(42*time.Millisecond) || m.WireBytes == 0 || m.Role != "source" {
 		t.Errorf("record: downtime %v wire %d role %s", m.QEMUDowntime, m.WireBytes, m.Role)
+	}
+	if c := m.Codec; c == nil || c.QEMUBytes != int64(len(payload)) || c.LinkBytes == 0 {
+		t.Errorf("record: coder's account %+v for %d bytes of QEMU's", c, len(payload))
 	}
 	if d := p.agent.record("hostA-1"); d.Role != "destination" || d.From != "hostA" || d.To != "hostB" {
 		t.Errorf("destination record %+v", d)

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
@@ -59,6 +60,9 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 	// The hand-off rolls back only now that the guest runs again: the
 	// buffered frames go back into its tap in order.
 	s.handoffRollback(ctx)
+	if errors.Is(cause, api.ErrQEMU) && !s.destAborted {
+		cause = s.destReason(ctx, cause) // the guest runs again meanwhile
+	}
 	if s.ctl != nil && !s.destAborted {
 		if err := wire.WriteMessage(s.ctl, wire.Abort{Reason: truncate(cause.Error())}); err != nil {
 			s.log.Debug("telling the destination to abort", "err", err)
@@ -86,4 +90,32 @@ func (s *source) handoffRollback(ctx context.Context) {
 		s.log.Warn("hand-off rollback", "err", err)
 	}
 	s.handoffStats(true)
+}
+
+// destReason returns err, or with the destination's Abort if it comes
+// within abortGrace: a migration the destination refused (e.g. a page
+// that did not match its name) fails here as QEMU's broken socket, and
+// only the destination knows why.
+func (s *source) destReason(ctx context.Context, err error) error {
+	if s.in == nil {
+		return err
+	}
+	t := time.NewTimer(abortGrace)
+	defer t.Stop()
+	for {
+		select {
+		case c, ok := <-s.in:
+			if !ok || c.err != nil {
+				return err
+			}
+			if m, ok := c.msg.(wire.Abort); ok {
+				s.destAborted = true
+				return fmt.Errorf("%w: %s aborted: %s (here: %v)", api.ErrPeer, s.cfg.Request.To, m.Reason, err)
+			}
+		case <-t.C:
+			return err
+		case <-ctx.Done():
+			return err
+		}
+	}
 }

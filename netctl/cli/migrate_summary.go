@@ -122,8 +122,8 @@ func fmtCodec(c *api.CodecReport) string {
 	if c.QEMUBytes > 0 {
 		s += fmt.Sprintf(" (%.2f×)", float64(c.LinkBytes)/float64(c.QEMUBytes))
 	}
-	s += fmt.Sprintf("; %d pages: %d references, %d deltas, %d compressed, %d literal, %d uncoded",
-		c.Pages, c.Refs, c.Deltas, c.Zstd, c.Lits, c.Raw)
+	s += fmt.Sprintf("; %d pages: %d references, %d deltas, %d literal, %d unnamed",
+		c.Pages, c.Refs, c.Deltas, c.Lits, c.Raw)
 	if c.Refused != "" {
 		s += "; not coded: " + c.Refused
 	}

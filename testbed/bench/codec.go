@@ -24,7 +24,6 @@ type CodecRow struct {
 	// The pages by how they went, % of Pages per run.
 	RefsPct   Stat `json:"refs_pct"`
 	DeltasPct Stat `json:"deltas_pct"`
-	ZstdPct   Stat `json:"zstd_pct"`
 	LitsPct   Stat `json:"lits_pct"`
 	RawPct    Stat `json:"raw_pct"`
 	// Refused are the distinct reasons a channel was not coded.
@@ -43,7 +42,7 @@ func summariseCodec(rows []Row, runs []Run) {
 	for i, r := range rows {
 		idx[[2]string{r.Guest, r.Method}] = i
 	}
-	v := map[int]*[9][]float64{} // row -> qemu, link MiB, link/qemu, pages, refs, deltas, zstd, lits, raw %
+	v := map[int]*[8][]float64{} // row -> qemu, link MiB, link/qemu, pages, refs, deltas, lits, raw %
 	for _, r := range runs {
 		if r.Record == nil || r.Record.Codec == nil {
 			continue
@@ -51,7 +50,7 @@ func summariseCodec(rows []Row, runs []Run) {
 		c, i := r.Record.Codec, idx[[2]string{r.Guest, r.Method}]
 		row := &rows[i]
 		if row.Codec == nil {
-			row.Codec, v[i] = &CodecRow{}, &[9][]float64{}
+			row.Codec, v[i] = &CodecRow{}, &[8][]float64{}
 		}
 		row.Codec.Runs++
 		if c.Refused != "" && !slices.Contains(row.Codec.Refused, c.Refused) {
@@ -62,14 +61,14 @@ func summariseCodec(rows []Row, runs []Run) {
 		x[1] = append(x[1], float64(c.LinkBytes)/(1<<20))
 		x[2] = append(x[2], ratio(float64(c.LinkBytes), float64(c.QEMUBytes)))
 		x[3] = append(x[3], float64(c.Pages))
-		for k, n := range []int64{c.Refs, c.Deltas, c.Zstd, c.Lits, c.Raw} {
+		for k, n := range []int64{c.Refs, c.Deltas, c.Lits, c.Raw} {
 			x[4+k] = append(x[4+k], 100*ratio(float64(n), float64(c.Pages)))
 		}
 	}
 	for i, x := range v {
 		c := rows[i].Codec
 		c.QEMUMiB, c.LinkMiB, c.LinkPerQEMU, c.Pages = stat(x[0]), stat(x[1]), stat(x[2]), stat(x[3])
-		c.RefsPct, c.DeltasPct, c.ZstdPct, c.LitsPct, c.RawPct = stat(x[4]), stat(x[5]), stat(x[6]), stat(x[7]), stat(x[8])
+		c.RefsPct, c.DeltasPct, c.LitsPct, c.RawPct = stat(x[4]), stat(x[5]), stat(x[6]), stat(x[7])
 		twin, ok := uncodedTwin[rows[i].Method]
 		j, found := idx[[2]string{rows[i].Guest, twin}]
 		if !ok || !found {
@@ -84,7 +83,7 @@ func summariseCodec(rows []Row, runs []Run) {
 // printCodec writes the coders' table, one line per row with an account.
 func printCodec(w io.Writer, rows []Row) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "guest\tmethod\truns\tQEMU MiB\tlink MiB\tlink/QEMU\tpages\trefs %\tdeltas %\tzstd %\tlits %\traw %\ttime/uncoded\twire/uncoded\trefused")
+	fmt.Fprintln(tw, "guest\tmethod\truns\tQEMU MiB\tlink MiB\tlink/QEMU\tpages\trefs %\tdeltas %\tlits %\traw %\ttime/uncoded\twire/uncoded\trefused")
 	for _, r := range rows {
 		c := r.Codec
 		if c == nil {
@@ -98,9 +97,9 @@ func printCodec(w io.Writer, rows []Row) {
 		if len(c.Refused) > 0 {
 			refused = strings.Join(c.Refused, "; ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d of %d\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%s\t%s\n", r.Guest, r.Method, c.Runs, r.Runs,
+		fmt.Fprintf(tw, "%s\t%s\t%d of %d\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%s\t%s\n", r.Guest, r.Method, c.Runs, r.Runs,
 			rng(c.QEMUMiB, "%.1f"), rng(c.LinkMiB, "%.1f"), rng(c.LinkPerQEMU, "%.2f"), rng(c.Pages, "%.0f"),
-			c.RefsPct.Median, c.DeltasPct.Median, c.ZstdPct.Median, c.LitsPct.Median, c.RawPct.Median, vs[0], vs[1], refused)
+			c.RefsPct.Median, c.DeltasPct.Median, c.LitsPct.Median, c.RawPct.Median, vs[0], vs[1], refused)
 	}
 	tw.Flush()
 }

@@ -13,7 +13,7 @@ func TestSummariseCodec(t *testing.T) {
 	ms := time.Millisecond
 	coded := func(link int64, refs int64) *RecordRun {
 		return &RecordRun{Codec: &api.CodecReport{Codec: api.CodecAuto, QEMUBytes: 100 << 20, LinkBytes: link << 20,
-			Pages: 1000, Refs: refs, Deltas: 100, Zstd: 400, Lits: 500 - refs}}
+			Pages: 1000, Refs: refs, Deltas: 100, Lits: 900 - refs}}
 	}
 	runs := []Run{
 		{Guest: "g", Method: "qemu-tcp", TotalTime: 100 * ms, WireBytes: 100 << 20},
@@ -34,7 +34,7 @@ func TestSummariseCodec(t *testing.T) {
 	if c.Runs != 2 || c.LinkMiB.Median != 50 || c.QEMUMiB.Median != 100 || c.LinkPerQEMU.Median != 0.5 || c.Pages.Median != 1000 {
 		t.Errorf("bytes %+v", c)
 	}
-	if c.RefsPct != (Stat{Median: 20, Min: 10, Max: 30}) || c.DeltasPct.Median != 10 || c.ZstdPct.Median != 40 || c.LitsPct.Median != 30 || c.RawPct.Median != 0 {
+	if c.RefsPct != (Stat{Median: 20, Min: 10, Max: 30}) || c.DeltasPct.Median != 10 || c.LitsPct.Median != 70 || c.RawPct.Median != 0 {
 		t.Errorf("split %+v", c)
 	}
 	if c.Uncoded != "nfhandoff-nocodec" || c.TotalRatio != 1.2 || c.WireRatio != 0.5 {
