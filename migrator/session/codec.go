@@ -11,11 +11,11 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
-// codecSet is a source session's page coders, one per QEMU channel, under
-// one key.
+// codecSet is a source session's page coders, one per QEMU channel,
+// sharing one store (a gang of one VM's channels).
 type codecSet struct {
 	mu   sync.Mutex
-	key  *pagecode.Key
+	gang *pagecode.Gang
 	encs []*pagecode.Encoder
 }
 
@@ -37,11 +37,14 @@ func (s *source) encode(h wire.StreamHeader, st Stream) (Stream, error) {
 	c := &s.codecs
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.key == nil {
-		k := pagecode.NewKey()
-		c.key = &k
+	if c.gang == nil {
+		g, err := pagecode.NewGang(pagecode.NewKey(), 0)
+		if err != nil {
+			return nil, fmt.Errorf("page coder: %w", err)
+		}
+		c.gang = g
 	}
-	cfg := pagecode.EncoderConfig{Key: *c.key, Multifd: h.Channel > 0}
+	cfg := pagecode.EncoderConfig{Gang: c.gang, Multifd: h.Channel > 0}
 	if h.Channel == 0 {
 		cfg.Tamper = s.cfg.Debug.CorruptPage
 	}
@@ -117,7 +120,7 @@ func (d *dest) decode(c channel) Stream {
 	if !c.coded {
 		return c.st
 	}
-	return &codedDest{Stream: c.st, dec: pagecode.NewDecoder(c.st, pagecode.DecoderConfig{}, d.log), onErr: func(err error) {
+	return &codedDest{Stream: c.st, dec: pagecode.NewDecoder(c.st, pagecode.DecoderConfig{Stores: d.srv.stores}, d.log), onErr: func(err error) {
 		if errors.Is(err, pagecode.ErrMismatch) || errors.Is(err, pagecode.ErrMalformed) {
 			err = fmt.Errorf("qemu channel %d: %w", c.index, err)
 			d.codecErr.CompareAndSwap(nil, &err)

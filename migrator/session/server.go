@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/pagecode"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -26,13 +27,16 @@ type Server struct {
 	resumed    int // of those, the ones ResumePostcopy runs
 	serving    map[Conn]bool
 	wg         sync.WaitGroup
+	// stores are the page coders' content stores of the sessions here,
+	// one per gang, bounded in total.
+	stores *pagecode.Stores
 }
 
 // NewServer returns a destination server.
 func NewServer(cfg DestConfig) *Server {
 	cfg.defaults()
 	return &Server{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*dest), late: make(map[string]chan Stream),
-		postcopies: make(map[string]*incomingPostcopy), serving: make(map[Conn]bool)}
+		postcopies: make(map[string]*incomingPostcopy), serving: make(map[Conn]bool), stores: pagecode.NewStores(0)}
 }
 
 // Active is the number of destination sessions under way, with the
