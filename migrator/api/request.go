@@ -54,8 +54,11 @@ const (
 	// DefaultPipe is lanes: on a host whose cores the guests share, the
 	// agents' CPU per byte bounds the rate, and QUIC's costs 2.5 times more.
 	DefaultPipe = PipeTCP
-	// DefaultCodec codes pages: it backs off by itself where it does not pay.
-	DefaultCodec = CodecAuto
+	// DefaultCodec is none: on a host whose cores the guests share,
+	// coding costs the source agent 2 to 4 times the CPU per byte today
+	// (chunked zstd and the copies around it), which lengthens a move
+	// more than its fewer bytes shorten it (README, "Page coding").
+	DefaultCodec = CodecNone
 	// DefaultMultifdChannels is the multifd channels of a request that
 	// names none and never uses post-copy (see Multifd).
 	DefaultMultifdChannels = 2
@@ -89,7 +92,7 @@ type MigrateRequest struct {
 	TimeoutAction string `json:"timeout_action"`
 	// Pipe carries QEMU's channels: tcp (default, lanes) or quic.
 	Pipe string `json:"pipe,omitempty"`
-	// Codec is how RAM pages travel: auto (default) or none.
+	// Codec is how RAM pages travel: none (default) or auto.
 	Codec string `json:"codec,omitempty"`
 }
 

@@ -19,12 +19,12 @@ type codecSet struct {
 	encs []*pagecode.Encoder
 }
 
-// qemuHeader is the header of QEMU channel i's stream: coded unless the
-// request says codec none.
+// qemuHeader is the header of QEMU channel i's stream: coded if the
+// request says codec auto.
 func (s *source) qemuHeader(i int) wire.StreamHeader {
-	kind := uint8(wire.KindQEMUCoded)
-	if s.cfg.Request.Codec == api.CodecNone {
-		kind = wire.KindQEMU
+	kind := uint8(wire.KindQEMU)
+	if s.cfg.Request.Codec == api.CodecAuto {
+		kind = wire.KindQEMUCoded
 	}
 	return wire.StreamHeader{Kind: kind, Session: s.cfg.ID, Channel: uint16(i)}
 }

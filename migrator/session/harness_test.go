@@ -274,7 +274,9 @@ func testSpec() api.VMSpec {
 
 // sourceConfig is a source session of fw1 from hostA to hostB.
 func (p *pair) sourceConfig(g *fakeQEMU) SourceConfig {
-	req := api.MigrateRequest{VM: "fw1", To: "hostB"}
+	// The sessions' tests code pages (not the default): the fake QEMUs'
+	// bytes go through the coders both ways.
+	req := api.MigrateRequest{VM: "fw1", To: "hostB", Codec: api.CodecAuto}
 	req.Defaults()
 	return SourceConfig{
 		ID: "hostA-1", Host: "hostA", Request: req, Spec: testSpec(), Guest: g, Dir: g.dir,

@@ -77,7 +77,7 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		fmt.Sprintf("parallel RAM channels (default 0 with post-copy auto/always, %d with never)", api.DefaultMultifdChannels))
 	f.DurationVar(&o.completion, "completion-timeout", time.Duration(api.DefaultCompletionTimeout), "limit on the whole migration")
 	f.StringVar(&o.req.TimeoutAction, "timeout-action", api.DefaultTimeoutAction, "at the completion timeout: abort (guest stays on the source) or postcopy")
-	f.StringVar(&o.req.Codec, "codec", api.DefaultCodec, "how RAM pages travel between the agents: auto (content the destination holds goes as a reference, a page sent again as a delta, others compressed when that pays; backs off where it does not pay) or none (QEMU's bytes as they are)")
+	f.StringVar(&o.req.Codec, "codec", api.DefaultCodec, "how RAM pages travel between the agents: none (QEMU's bytes as they are) or auto (content the destination holds goes as a reference, a page sent again as a delta, the rest zstd-compressed in chunks where that pays: fewer bytes, more CPU)")
 	f.StringVar(&o.req.Pipe, "pipe", api.DefaultPipe, "what carries QEMU's channels between the agents: quic (streams of the agents' QUIC connection) or tcp (TLS lanes over TCP beside the QUIC connection: a third of its CPU per byte)")
 	f.BoolVar(&o.detach, "detach", false, "start the migration, print its ID and return")
 	f.StringVar(&o.cancelID, "cancel", "", "cancel the running migration with this ID instead (see netctl migrations)")

@@ -19,7 +19,7 @@ func TestPrintMigration(t *testing.T) {
 	for _, want := range []string{
 		"migration hostA-1: fw1 from hostA to hostB (source)", "state:      ACTIVE", "started:    2026-06-01 12:00:00 UTC (2s ago)",
 		"progress:   42%, 107.5/256.0 MiB", "elapsed:    1s", "post-copy:  no", "decisions:  none",
-		"request:    bandwidth 1.0 GiB/s (first pass 64.0 MiB/s), downtime target 50ms, postcopy auto, multifd 0, pipe tcp, codec auto, timeout 5m0s then abort",
+		"request:    bandwidth 1.0 GiB/s (first pass 64.0 MiB/s), downtime target 50ms, postcopy auto, multifd 0, pipe tcp, codec none, timeout 5m0s then abort",
 		"phases:     setup 1s, precopy (running)",
 	} {
 		if !strings.Contains(out.String(), want) {

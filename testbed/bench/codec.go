@@ -12,7 +12,7 @@ import (
 )
 
 // uncodedTwin names, by method, the same method with codec none.
-var uncodedTwin = map[string]string{"nfhandoff": "nfhandoff-nocodec"}
+var uncodedTwin = map[string]string{"nfhandoff-codec": "nfhandoff"}
 
 // CodecRow summarises the coders' accounts of one guest and method.
 type CodecRow struct {

@@ -36,12 +36,12 @@
 // QEMU channel (see nfhandoff.go); nfhandoff-adaptive (opt-in, --methods)
 // keeps the agents' default rate-adaptive start.
 //
-// The agents code RAM pages on their link (migrator/pagecode) by default;
-// nfhandoff-nocodec (opt-in) carries QEMU's bytes as they are. For every
-// method that coded pages a table gives the coders' account: QEMU's bytes,
-// the link's, the pages by how they went (references, deltas, zstd,
-// literal, raw) and, for nfhandoff, its total time and wire bytes over
-// nfhandoff-nocodec's. The mix-512M guest (opt-in, --guests) holds memory
+// nfhandoff-codec (opt-in) has the agents code RAM pages on their link
+// (migrator/pagecode, --codec auto; the default is none). For every method
+// that coded pages a table gives the coders' account: QEMU's bytes, the
+// link's, the pages by how they went (references, deltas, literal,
+// unnamed) and, for nfhandoff-codec, its total time and wire bytes over
+// nfhandoff's. The mix-512M guest (opt-in, --guests) holds memory
 // laid out like a real VNF's (vnf --mix shared=200:unique=50:text=50,
 // 1 MiB/s dirtied), the page coding's case.
 //

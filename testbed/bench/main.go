@@ -28,7 +28,7 @@ import (
 func methods(o options) []Method {
 	agents := &agentSet{bin: o.migratord, root: o.root, imageDir: o.imageDir, profile: o.profile}
 	return []Method{&plain{}, &plain{tls: true}, &nfhandoff{agentSet: agents}, &nfhandoff{adaptive: true, agentSet: agents},
-		&nfhandoff{pipe: api.PipeQUIC, agentSet: agents}, &nfhandoff{multifd: 2, agentSet: agents}, &nfhandoff{nocodec: true, agentSet: agents}}
+		&nfhandoff{pipe: api.PipeQUIC, agentSet: agents}, &nfhandoff{multifd: 2, agentSet: agents}, &nfhandoff{codec: true, agentSet: agents}}
 }
 
 var baselines = []string{"qemu-tcp", "qemu-tls"}
@@ -71,7 +71,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.imageDir, "image-dir", env.ImageDir, "guest images (make image)")
 	fs.StringVar(&o.migratord, "migratord", "", "migratord binary for the nfhandoff methods (default: go build ./cmd/migratord into --run-dir)")
 	g := fs.String("guests", "idle-256M,full-1G,firewall-256M", "guests to migrate: idle-256M, full-1G, firewall-256M (two NICs, forwarding and NATing a TCP flow from the client to a server behind it across every move), mix-512M (a VNF-like working set: vnf --mix shared=200:unique=50:text=50, 1 MiB/s dirtied)")
-	m := fs.String("methods", "qemu-tcp,qemu-tls,nfhandoff", "methods: qemu-tcp, qemu-tls, nfhandoff, nfhandoff-adaptive (the agents' default rate-adaptive start), nfhandoff-quic (QEMU's channel on a QUIC stream instead of a TLS lane over TCP), nfhandoff-multifd2 (two multifd channels, post-copy never), nfhandoff-nocodec (QEMU's bytes as they are: --codec none)")
+	m := fs.String("methods", "qemu-tcp,qemu-tls,nfhandoff", "methods: qemu-tcp, qemu-tls, nfhandoff, nfhandoff-adaptive (the agents' default rate-adaptive start), nfhandoff-quic (QEMU's channel on a QUIC stream instead of a TLS lane over TCP), nfhandoff-multifd2 (two multifd channels, post-copy never), nfhandoff-codec (RAM pages coded on the agents' link: --codec auto)")
 	fs.IntVar(&o.traffic, "traffic-rate", 1000, "TWAMP-light test packets/s from the client namespace during every migration (0: none)")
 	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s")
 	fs.DurationVar(&o.downtime, "downtime", 300*time.Millisecond, "QEMU downtime-limit for every method")
@@ -182,12 +182,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	printTable(stdout, rows, baselines)
 	if slices.ContainsFunc(rows, func(r Row) bool { return r.Record != nil }) {
 		fmt.Fprintln(stdout, "\nnfhandoff, from the source agent's record: end-to-end = request until the record completed (dial, destination QEMU start, hand-back, source QEMU quit); QEMU times above exclude that, as for the plain methods (destination started first)."+
-			" nfhandoff runs one QEMU channel (postcopy auto, no multifd) on a TLS lane over TCP with its initial bandwidth = the cap (nfhandoff-adaptive: the agents' default 64 MiB/s start; nfhandoff-quic: the channel on a QUIC stream; nfhandoff-multifd2: two multifd channels, post-copy never; nfhandoff-nocodec: codec none, every other method codes pages)")
+			" nfhandoff runs one QEMU channel (postcopy auto, no multifd) on a TLS lane over TCP with its initial bandwidth = the cap (nfhandoff-adaptive: the agents' default 64 MiB/s start; nfhandoff-quic: the channel on a QUIC stream; nfhandoff-multifd2: two multifd channels, post-copy never; nfhandoff-codec: --codec auto, RAM pages coded on the link)")
 		printRecords(stdout, rows)
 	}
 	if slices.ContainsFunc(rows, func(r Row) bool { return r.Codec != nil }) {
 		fmt.Fprintln(stdout, "\nthe coders' account, from the source agent's record: QEMU = the bytes QEMU wrote, link = what the agents sent for them (before TLS); "+
-			"the split is of the PAGE records (zero pages apart), % by how they went (medians); time and wire over "+uncodedTwin["nfhandoff"]+"'s, for nfhandoff")
+			"the split is of the PAGE records (zero pages apart), % by how they went (medians); time and wire over "+uncodedTwin["nfhandoff-codec"]+"'s, for nfhandoff-codec")
 		printCodec(stdout, rows)
 	}
 	fmt.Fprintln(stdout, "\nCPU seconds per GiB of RAM QEMU moved, user+system, from the request until the guest ran at the destination (both QEMUs include their guest's vCPU)")

@@ -28,14 +28,14 @@ import (
 // postcopy never) would change QEMU's migration stream, not the transport.
 // The bench guests dirty little or no memory (mix-512M: 1 MiB/s), so
 // pre-copy converges and post-copy is never entered (a run that entered it
-// is marked in the record table). The agents code RAM pages on their link
-// (the request's default codec, auto) unless nocodec: nfhandoff-nocodec
-// carries QEMU's bytes as they are, everything else as nfhandoff.
+// is marked in the record table). With codec, nfhandoff-codec, the agents
+// code RAM pages on their link (--codec auto), everything else as
+// nfhandoff (the request's default codec, none).
 type nfhandoff struct {
 	adaptive  bool   // InitialBandwidth left at the agent's default
 	pipe      string // the request's pipe; "": the default
 	multifd   int    // multifd channels (post-copy never); 0: the request's default
-	nocodec   bool   // codec none; false: the request's default (auto)
+	codec     bool   // codec auto; false: the request's default (none)
 	*agentSet        // shared by the nfhandoff methods
 }
 
@@ -60,8 +60,8 @@ func (n *nfhandoff) Name() string {
 		return fmt.Sprintf("nfhandoff-multifd%d", n.multifd)
 	case n.pipe != "":
 		return "nfhandoff-" + n.pipe
-	case n.nocodec:
-		return "nfhandoff-nocodec"
+	case n.codec:
+		return "nfhandoff-codec"
 	}
 	return "nfhandoff"
 }
@@ -182,8 +182,8 @@ func (n *nfhandoff) Migrate(ctx context.Context, mv Move) (Outcome, error) {
 	if n.multifd > 0 {
 		req.Postcopy, req.MultifdChannels = api.PostcopyNever, n.multifd
 	}
-	if n.nocodec {
-		req.Codec = api.CodecNone
+	if n.codec {
+		req.Codec = api.CodecAuto
 	}
 	c0, err := n.cpuStart(ctx, src, dst, mv.Spec.Name)
 	if err != nil {
