@@ -112,9 +112,9 @@ func formatSize(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// hiddenFlags are accepted but left out of --help (test knobs).
-var hiddenFlags = map[string]bool{"debug-switchover-delay": true, "debug-running-delay": true,
-	"debug-store-fail-writes-after-arrival": true, "debug-postcopy-rate": true}
+// hiddenPrefix marks the flags accepted but left out of --help: the test
+// knobs (session.Debug and the like), all named debug-*.
+const hiddenPrefix = "debug-"
 
 // setUsage makes fs's usage list every flag but the hidden ones. Call it
 // after defining the flags and before parsing (defaults are taken then).
@@ -122,7 +122,7 @@ func setUsage(fs *flag.FlagSet, w io.Writer) {
 	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
 	shown.SetOutput(w)
 	fs.VisitAll(func(f *flag.Flag) {
-		if !hiddenFlags[f.Name] {
+		if !strings.HasPrefix(f.Name, hiddenPrefix) {
 			shown.Var(f.Value, f.Name, f.Usage)
 		}
 	})
