@@ -147,6 +147,7 @@ type Agent struct {
 	tunnelPeers tunnelPeers // guarded by peersMu
 
 	writes writer // the record writes, and those the store failed (persist.go)
+	gangs  gangs  // the content stores of gangs migrating from here
 }
 
 // entry is the agent's live view of one VM.

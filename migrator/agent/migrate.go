@@ -88,6 +88,11 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		return api.Migration{}, err
 	}
 
+	gang, leaveGang, err := a.gangs.join(req.Gang, req.To)
+	if err != nil {
+		a.clearMigrating(e)
+		return api.Migration{}, fmt.Errorf("gang %s: %w", req.Gang, err)
+	}
 	base := a.baseContext()
 	mctx, cancel := context.WithCancelCause(base)
 	live := &liveMigration{cancel: cancel, done: make(chan struct{}),
@@ -100,7 +105,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 	a.metrics.migrationsStarted.WithLabelValues("source").Inc()
 
 	cfg := session.SourceConfig{
-		ID: id, Host: a.cfg.Host, Request: req, Spec: rec.Spec, Guest: guest,
+		ID: id, Host: a.cfg.Host, Request: req, Spec: rec.Spec, Guest: guest, Gang: gang,
 		Dir: filepath.Dir(rec.QMPSocket), Conn: conn,
 		Dial:    func(ctx context.Context) (session.Conn, error) { return a.cfg.Dial(ctx, req.To) },
 		Handoff: a.cfg.Handoff, Record: a.recordMigration, Commit: a.storeCommitted, Logger: a.log, Started: started,
@@ -110,6 +115,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 	go func() {
 		defer a.sessions.Done()
 		defer cancel(nil)
+		defer leaveGang()
 		tctx, tcancel := context.WithTimeout(mctx, time.Duration(req.CompletionTimeout)+2*time.Minute)
 		defer tcancel()
 		m, out := session.RunSource(tctx, cfg)

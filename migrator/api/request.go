@@ -94,6 +94,11 @@ type MigrateRequest struct {
 	Pipe string `json:"pipe,omitempty"`
 	// Codec is how RAM pages travel: none (default) or auto.
 	Codec string `json:"codec,omitempty"`
+	// Gang names the group of migrations this one moves with (netctl
+	// migrate VM1 VM2 …, netctl evacuate): with codec auto, the gang's
+	// migrations to one host share one content store, so content one VM
+	// sent goes as a reference for the others. "": alone.
+	Gang string `json:"gang,omitempty"`
 }
 
 // Defaults fills zero fields with the Default constants. MultifdChannels
@@ -171,6 +176,8 @@ func (r *MigrateRequest) Validate() error {
 		return bad("pipe %q: want tcp or quic", r.Pipe)
 	case r.Codec != CodecAuto && r.Codec != CodecNone:
 		return bad("codec %q: want auto or none", r.Codec)
+	case r.Gang != "" && !nameRE.MatchString(r.Gang):
+		return bad("gang %q: want a name such as %q", r.Gang, "evac-hosta-1")
 	}
 	return nil
 }

@@ -75,6 +75,7 @@ type Encoder struct {
 	basebuf  []byte // a delta's base
 	stats    Stats
 	err      error
+	left     sync.Once // the gang left
 }
 
 // reader is what both of package stream's readers offer.
@@ -149,8 +150,8 @@ func (e *Encoder) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Close ends the coded stream cleanly (QEMU's side ended). It does not
-// close dst.
+// Close ends the coded stream cleanly (QEMU's side ended) and leaves the
+// gang. It does not close dst.
 func (e *Encoder) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -158,7 +159,15 @@ func (e *Encoder) Close() error {
 	e.flushRaw()
 	e.put([]byte{kindEnd})
 	e.flush()
+	e.left.Do(func() { e.g.leave(e.stream, e.err != nil) })
 	return e.err
+}
+
+// Abandon leaves the gang without ending the stream (it broke): what the
+// destination did not acknowledge is forgotten. After Close it does
+// nothing.
+func (e *Encoder) Abandon() {
+	e.left.Do(func() { e.g.leave(e.stream, true) })
 }
 
 // Stats is what the encoder did so far.
@@ -169,6 +178,10 @@ func (e *Encoder) Stats() Stats {
 	s.Out = e.link.n
 	return s
 }
+
+// Ack records the destination's acknowledgement of this channel's page
+// frames through seq (BackReader's), for the gang.
+func (e *Encoder) Ack(seq uint64) { e.g.Ack(e.stream, seq) }
 
 // Summary is what the stream reader saw (why it could not code, if so).
 func (e *Encoder) Summary() stream.Summary { return e.sw.Summary() }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // GangID names a gang's content store at the destination.
@@ -31,6 +32,40 @@ type Gang struct {
 	pins  [][]stamp // per slot: the latest frame of each stream that refers to it
 	acked map[uint32]uint64
 	next  uint32 // the next stream's number
+
+	active int       // encoders of the gang not yet closed
+	idle   time.Time // when the last one closed
+}
+
+// GangIdle is how long a gang with no stream may be joined again: a
+// destination keeps a gang's store StoreLinger after its last stream, and
+// the difference covers the two ends' clocks for the same stream (the
+// source closes its end first, the destination a little later).
+const (
+	GangIdle    = 20 * time.Second
+	StoreLinger = 60 * time.Second
+)
+
+// Stale says whether the gang has had no stream for GangIdle: a new
+// migration must not join it, since the destination may have dropped its
+// store.
+func (g *Gang) Stale() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.active == 0 && !g.idle.IsZero() && time.Since(g.idle) > GangIdle
+}
+
+// leave ends a stream: forget drops what the destination did not
+// acknowledge (the stream broke).
+func (g *Gang) leave(stream uint32, broke bool) {
+	if broke {
+		g.Forget(stream)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.active--; g.active == 0 {
+		g.idle = time.Now()
+	}
 }
 
 // stamp is a stream's page frame: seq counts its page frames from 1.
@@ -89,6 +124,7 @@ func (g *Gang) join() uint32 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.next++
+	g.active++
 	return g.next
 }
 

@@ -23,6 +23,7 @@ func TestGangSharesContent(t *testing.T) {
 				t.Fatal(err)
 			}
 			stores := NewStores(0)
+			stores.linger = 10 * time.Millisecond
 			var ins [vms][]byte
 			for v := range vms {
 				var pass [][]byte
@@ -100,8 +101,22 @@ func TestGangSharesContent(t *testing.T) {
 			if slots > minSlots && refs < 3*100 {
 				t.Errorf("%d references across the gang", refs)
 			}
-			if len(stores.gangs) != 0 || stores.total != 0 {
-				t.Errorf("destination stores left: %d gangs, %d slots", len(stores.gangs), stores.total)
+			// The store outlives its streams by linger, then goes.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				stores.mu.Lock()
+				n, total := len(stores.gangs), stores.total
+				stores.mu.Unlock()
+				if n == 0 && total == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("destination stores left: %d gangs, %d slots", n, total)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if g.Stale() {
+				t.Error("a gang stale as soon as its streams ended")
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package pagecode
 import (
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Stores are a destination agent's content stores, one per gang, shared
@@ -12,6 +13,8 @@ type Stores struct {
 	most  int // slots in all
 	total int
 	gangs map[GangID]*gangStore
+	// linger is how long a store outlives its last stream (StoreLinger).
+	linger time.Duration
 }
 
 // gangStore is one gang's store at the destination.
@@ -26,7 +29,17 @@ func NewStores(most int) *Stores {
 	if most == 0 {
 		most = MaxStoreSlots
 	}
-	return &Stores{most: most, gangs: make(map[GangID]*gangStore)}
+	return &Stores{most: most, gangs: make(map[GangID]*gangStore), linger: StoreLinger}
+}
+
+// drop frees gang id's store if no stream joined it again.
+func (s *Stores) drop(id GangID, g *gangStore, slots int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g.users == 0 && s.gangs[id] == g {
+		delete(s.gangs, id)
+		s.total -= slots
+	}
 }
 
 // join returns gang id's store of slots, made by the first of its
@@ -52,8 +65,8 @@ func (s *Stores) join(id GangID, slots int) (*gangStore, func(), error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if g.users--; g.users == 0 {
-				delete(s.gangs, id)
-				s.total -= slots
+				// The gang's next stream may come (see GangIdle).
+				time.AfterFunc(s.linger, func() { s.drop(id, g, slots) })
 			}
 		})
 	}, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/pagecode"
@@ -38,6 +39,9 @@ func (s *source) encode(h wire.StreamHeader, st Stream) (Stream, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gang == nil {
+		c.gang = s.cfg.Gang
+	}
+	if c.gang == nil {
 		g, err := pagecode.NewGang(pagecode.NewKey(), 0)
 		if err != nil {
 			return nil, fmt.Errorf("page coder: %w", err)
@@ -45,6 +49,9 @@ func (s *source) encode(h wire.StreamHeader, st Stream) (Stream, error) {
 		c.gang = g
 	}
 	cfg := pagecode.EncoderConfig{Gang: c.gang, Multifd: h.Channel > 0}
+	if s.cfg.Gang != nil {
+		cfg.Mode = pagecode.ModeAlways // the gang's point: content the VMs share
+	}
 	if h.Channel == 0 {
 		cfg.Tamper = s.cfg.Debug.CorruptPage
 	}
@@ -54,7 +61,7 @@ func (s *source) encode(h wire.StreamHeader, st Stream) (Stream, error) {
 		return nil, fmt.Errorf("page coder: %w", err)
 	}
 	c.encs = append(c.encs, enc)
-	return &codedSource{Stream: st, enc: enc}, nil
+	return &codedSource{Stream: st, enc: enc, back: pagecode.NewBackReader(st, enc.Ack)}, nil
 }
 
 // codecReport sums the channels' coders for the record; nil if none ran.
@@ -89,14 +96,23 @@ func (s *source) recordCodec() {
 	}
 }
 
-// codedSource sends QEMU's bytes through a page encoder; the way back
-// (QEMU's return path) is the stream's own.
+// codedSource sends QEMU's bytes through a page encoder, and reads the way
+// back: QEMU's return path and the destination's acknowledgements.
 type codedSource struct {
 	Stream
-	enc *pagecode.Encoder
+	enc  *pagecode.Encoder
+	back *pagecode.BackReader
 }
 
 func (c *codedSource) Write(p []byte) (int, error) { return c.enc.Write(p) }
+
+// Close closes the stream; an encoder not closed cleanly leaves its gang
+// as broken (what the destination did not acknowledge is forgotten).
+func (c *codedSource) Close() error {
+	c.enc.Abandon()
+	return c.Stream.Close()
+}
+func (c *codedSource) Read(p []byte) (int, error) { return c.back.Read(p) }
 
 // CloseWrite ends the coded stream, then the stream's direction.
 func (c *codedSource) CloseWrite() error {
@@ -108,11 +124,61 @@ func (c *codedSource) CloseWrite() error {
 }
 
 // codedDest rebuilds QEMU's bytes from a coded stream (pipe copies with
-// WriteTo); the way back is the stream's own.
+// WriteTo), and frames the way back: QEMU's return path and, every
+// ackEvery while the decoder makes progress, its acknowledgement.
 type codedDest struct {
 	Stream
 	dec   *pagecode.Decoder
 	onErr func(error)
+	back  *pagecode.BackWriter
+	stop  chan struct{}
+	once  sync.Once
+	acks  sync.WaitGroup
+}
+
+// ackEvery paces the acknowledgements: a gang's other streams may refer
+// to what this one stored once it is acknowledged.
+const ackEvery = 10 * time.Millisecond
+
+func (c *codedDest) acknowledge() {
+	defer c.acks.Done()
+	t := time.NewTicker(ackEvery)
+	defer t.Stop()
+	var sent uint64
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		if _, seq := c.dec.Progress(); seq != sent {
+			if c.back.Ack(seq) != nil {
+				return
+			}
+			sent = seq
+		}
+	}
+}
+
+// stopAcks ends the acknowledgements and waits for the last one written.
+func (c *codedDest) stopAcks() {
+	c.once.Do(func() { close(c.stop) })
+	c.acks.Wait()
+}
+
+func (c *codedDest) Write(p []byte) (int, error) { return c.back.Write(p) }
+
+func (c *codedDest) CloseWrite() error {
+	c.stopAcks()
+	return c.Stream.CloseWrite()
+}
+
+// Close closes the stream first: an acknowledgement blocked on a peer
+// that stopped reading then fails instead of holding the close.
+func (c *codedDest) Close() error {
+	err := c.Stream.Close()
+	c.stopAcks()
+	return err
 }
 
 // decode puts a decoder behind c's stream if it is coded.
@@ -120,13 +186,17 @@ func (d *dest) decode(c channel) Stream {
 	if !c.coded {
 		return c.st
 	}
-	return &codedDest{Stream: c.st, dec: pagecode.NewDecoder(c.st, pagecode.DecoderConfig{Stores: d.srv.stores}, d.log), onErr: func(err error) {
-		if errors.Is(err, pagecode.ErrMismatch) || errors.Is(err, pagecode.ErrMalformed) {
-			err = fmt.Errorf("qemu channel %d: %w", c.index, err)
-			d.codecErr.CompareAndSwap(nil, &err)
-			d.log.Error("coded stream refused", "err", err)
-		}
-	}}
+	cd := &codedDest{Stream: c.st, dec: pagecode.NewDecoder(c.st, pagecode.DecoderConfig{Stores: d.srv.stores}, d.log),
+		back: pagecode.NewBackWriter(c.st), stop: make(chan struct{}), onErr: func(err error) {
+			if errors.Is(err, pagecode.ErrMismatch) || errors.Is(err, pagecode.ErrMalformed) {
+				err = fmt.Errorf("qemu channel %d: %w", c.index, err)
+				d.codecErr.CompareAndSwap(nil, &err)
+				d.log.Error("coded stream refused", "err", err)
+			}
+		}}
+	cd.acks.Add(1)
+	go cd.acknowledge()
+	return cd
 }
 
 // WriteTo rebuilds QEMU's bytes onto w. A refused stream is noted before

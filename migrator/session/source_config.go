@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"github.com/nfhandoff/nfhandoff/migrator/pagecode"
 	"log/slog"
 	"time"
 
@@ -61,6 +62,10 @@ type SourceConfig struct {
 	// FixedPause is the agent's last measure of the pause's fixed part
 	// towards Request.To (api.PauseParts.Fixed); 0: the policy's default.
 	FixedPause time.Duration
+
+	// Gang is the content store this migration's page coders share with
+	// the other migrations of its gang (Request.Gang); nil: its own.
+	Gang *pagecode.Gang
 
 	// Debug are test-only knobs; zero in production.
 	Debug Debug

@@ -125,6 +125,7 @@ operation fails, 2 on a usage error.`,
 		newHealthCmd(g),
 		newVMCmd(g),
 		newMigrateCmd(g),
+		newEvacuateCmd(g),
 		newMigrationsCmd(g),
 		newCertsCmd(g),
 	)

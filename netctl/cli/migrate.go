@@ -21,12 +21,13 @@ type migrateOpts struct {
 	resolveID  string // --resolve: settle a migration whose outcome is unknown
 	guestOn    string // --guest-on, with --resolve
 	verify     verifyOpts
+	parallel   int // several VMs (a gang): at most this many at once; 0: all
 }
 
 func newMigrateCmd(g *globals) *cobra.Command {
 	o := &migrateOpts{}
 	cmd := &cobra.Command{
-		Use:   "migrate VM --to HOST [flags]",
+		Use:   "migrate VM [VM...] --to HOST [flags]",
 		Short: "Live-migrate a guest to another host, showing progress as it goes",
 		Long:  migrateLong,
 		Example: `  netctl --host hostA migrate fw1 --to hostB
@@ -34,14 +35,15 @@ func newMigrateCmd(g *globals) *cobra.Command {
   netctl --host hostA migrate fw1 --to hostB --bandwidth 256MiB/s --postcopy never --multifd 4
   netctl --host hostB migrate fw1 --to hostA --verify --max-lost 10 --max-gap 500ms -o json
   netctl --host hostA migrate fw1 --to hostB --detach
+  netctl --host hostA migrate fw1 fw2 fw3 --to hostB --codec auto --parallel 2
   netctl --host hostA migrate --cancel hostA-3
   netctl --host hostA migrate --resolve hostA-3 --guest-on source`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.cancelID != "" || o.resolveID != "" {
 				return cobra.NoArgs(cmd, args)
 			}
-			if len(args) != 1 {
-				return fmt.Errorf("want exactly one VM name: netctl migrate VM --to HOST (got %d arguments)", len(args))
+			if len(args) == 0 {
+				return fmt.Errorf("want a VM name: netctl migrate VM [VM...] --to HOST")
 			}
 			return nil
 		},
@@ -59,6 +61,12 @@ func newMigrateCmd(g *globals) *cobra.Command {
 				return runMigrateResolve(cmd.Context(), g, o.resolveID, o.guestOn)
 			case o.guestOn != "":
 				return usageErrorf("--guest-on goes with --resolve")
+			}
+			if len(args) > 1 || o.parallel != 0 {
+				if o.detach {
+					return usageErrorf("--detach moves one VM")
+				}
+				return runMigrateGang(cmd.Context(), g, o, args, o.parallel)
 			}
 			o.req.VM = args[0]
 			return runMigrate(cmd.Context(), g, o)
@@ -79,6 +87,7 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.req.TimeoutAction, "timeout-action", api.DefaultTimeoutAction, "at the completion timeout: abort (guest stays on the source) or postcopy")
 	f.StringVar(&o.req.Codec, "codec", api.DefaultCodec, "how RAM pages travel between the agents: none (QEMU's bytes as they are) or auto (content the destination holds goes as a reference, a page sent again as a delta, the rest zstd-compressed in chunks where that pays: fewer bytes, more CPU)")
 	f.StringVar(&o.req.Pipe, "pipe", api.DefaultPipe, "what carries QEMU's channels between the agents: quic (streams of the agents' QUIC connection) or tcp (TLS lanes over TCP beside the QUIC connection: a third of its CPU per byte)")
+	f.IntVar(&o.parallel, "parallel", 0, "with several VMs (a gang): migrate at most this many at once (default: all)")
 	f.BoolVar(&o.detach, "detach", false, "start the migration, print its ID and return")
 	f.StringVar(&o.cancelID, "cancel", "", "cancel the running migration with this ID instead (see netctl migrations)")
 	f.StringVar(&o.resolveID, "resolve", "", "settle the migration with this ID, whose outcome is unknown, as --guest-on says (the destination is asked once more first: its answer wins)")

@@ -196,8 +196,10 @@ func TestMigrateUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"migrate", "--to", "hostB"}, "want exactly one VM name"},
-		{[]string{"migrate", "fw1", "fw2", "--to", "hostB"}, "want exactly one VM name"},
+		{[]string{"migrate", "--to", "hostB"}, "want a VM name"},
+		{[]string{"migrate", "fw1", "fw2", "--to", "hostB", "--verify"}, "--verify checks one VM"},
+		{[]string{"migrate", "fw1", "fw1", "--to", "hostB"}, "fw1 given twice"},
+		{[]string{"migrate", "fw1", "fw2", "--to", "hostB", "--detach"}, "--detach moves one VM"},
 		{[]string{"migrate", "fw1"}, "no destination: give --to HOST"},
 		{[]string{"migrate", "fw1", "--to", "/run/x/api.sock"}, "want a host name"},
 		{[]string{"migrate", "fw1", "--to", "hostA"}, "--to hostA is the source host"},
