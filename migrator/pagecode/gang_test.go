@@ -22,8 +22,9 @@ func TestGangSharesContent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The store outlives a stream that ended (StoreLinger): a
+			// stream whose decoder starts later still finds it.
 			stores := NewStores(0)
-			stores.linger = 10 * time.Millisecond
 			var ins [vms][]byte
 			for v := range vms {
 				var pass [][]byte
@@ -66,6 +67,9 @@ func TestGangSharesContent(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					_, err := decs[v].WriteTo(&outs[v])
+					if err != nil {
+						pr.CloseWithError(err) // the encoder stops too
+					}
 					errs <- err
 				}()
 			}
@@ -101,23 +105,47 @@ func TestGangSharesContent(t *testing.T) {
 			if slots > minSlots && refs < 3*100 {
 				t.Errorf("%d references across the gang", refs)
 			}
-			// The store outlives its streams by linger, then goes.
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				stores.mu.Lock()
-				n, total := len(stores.gangs), stores.total
-				stores.mu.Unlock()
-				if n == 0 && total == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("destination stores left: %d gangs, %d slots", n, total)
-				}
-				time.Sleep(10 * time.Millisecond)
+			if len(stores.gangs) != 1 {
+				t.Errorf("%d destination stores, want the gang's, lingering", len(stores.gangs))
 			}
 			if g.Stale() {
 				t.Error("a gang stale as soon as its streams ended")
 			}
 		})
+	}
+}
+
+// A gang's store at the destination outlives its last stream by linger,
+// is kept if a stream joins again meanwhile, then goes.
+func TestStoresLinger(t *testing.T) {
+	s := NewStores(0)
+	s.linger = 20 * time.Millisecond
+	id := GangID{1}
+	_, leave1, err := s.join(id, minSlots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leave1()
+	g2, leave2, _ := s.join(id, minSlots) // within linger: the same store
+	time.Sleep(50 * time.Millisecond)
+	s.mu.Lock()
+	kept := s.gangs[id] == g2
+	s.mu.Unlock()
+	if !kept {
+		t.Fatal("the store went while a stream used it")
+	}
+	leave2()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		n, total := len(s.gangs), s.total
+		s.mu.Unlock()
+		if n == 0 && total == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d stores, %d slots left", n, total)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
