@@ -72,7 +72,7 @@ func TestIntegrationCodecRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := migrateVerified(ctx, t, env, "hostA", "hostB", "--verify-rate", "1000", "--max-lost", "-1")
+	r := migrateVerified(ctx, t, env, "hostA", "hostB", "--codec", "auto", "--verify-rate", "1000", "--max-lost", "-1")
 	m, v := r.M, r.V
 	t.Logf("%s: %s (%s); lost %d dup %d reordered %d", m.ID, m.State, m.Reason, v.Lost, v.Duplicated, v.Reordered)
 	if m.State != api.MigrationFailed || r.Err == nil {

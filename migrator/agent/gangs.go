@@ -2,15 +2,17 @@ package agent
 
 import (
 	"sync"
+	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/pagecode"
 )
 
 // gangs are the page coders' stores of the gangs migrating from here, by
-// gang name and destination: created by a gang's first migration, dropped
-// with its last; a migration that finds its gang stale (no stream for
-// pagecode.GangIdle: the destination may have dropped its copy) starts it
-// afresh.
+// gang name and destination: created by a gang's first migration, kept
+// pagecode.GangIdle after its last (the next of a gang moved one at a time
+// starts just after), then dropped; a migration that finds its gang stale
+// (no stream for GangIdle: the destination may have dropped its copy)
+// starts it afresh.
 type gangs struct {
 	mu sync.Mutex
 	m  map[gangKey]*gangStore
@@ -50,9 +52,21 @@ func (gs *gangs) join(name, to string) (*pagecode.Gang, func(), error) {
 		once.Do(func() {
 			gs.mu.Lock()
 			defer gs.mu.Unlock()
-			if s.users--; s.users == 0 && gs.m[k] == s {
-				delete(gs.m, k)
+			if s.users--; s.users == 0 {
+				time.AfterFunc(gangKeep, func() { gs.drop(k, s) })
 			}
 		})
 	}, nil
+}
+
+// gangKeep is how long a gang outlives its last migration here.
+var gangKeep = pagecode.GangIdle
+
+// drop forgets k's store s if no migration joined it again.
+func (gs *gangs) drop(k gangKey, s *gangStore) {
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	if s.users == 0 && gs.m[k] == s {
+		delete(gs.m, k)
+	}
 }

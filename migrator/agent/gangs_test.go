@@ -1,10 +1,14 @@
 package agent
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // A gang's migrations to one host share one store; another host, another
 // gang or no gang get their own; the last to leave drops it.
 func TestGangsJoin(t *testing.T) {
+	gangKeep = 10 * time.Millisecond
 	var gs gangs
 	a, leaveA, _ := gs.join("g1", "hostB")
 	b, leaveB, _ := gs.join("g1", "hostB")
@@ -21,9 +25,24 @@ func TestGangsJoin(t *testing.T) {
 		leaveE()
 	}
 	leaveB()
+	if f, leaveF, _ := gs.join("g1", "hostB"); f != a { // the next, just after
+		t.Fatal("a gang's store went as its last member left")
+	} else {
+		leaveF()
+	}
 	leaveC()
 	leaveD()
-	if len(gs.m) != 0 {
-		t.Fatalf("%d stores left", len(gs.m))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		gs.mu.Lock()
+		n := len(gs.m)
+		gs.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d stores left", n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
