@@ -248,5 +248,3 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
-
-func uvarintLen(v uint64) int { return len(binary.AppendUvarint(nil, v)) }

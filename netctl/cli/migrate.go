@@ -114,20 +114,30 @@ func (o *migrateOpts) request() (api.MigrateRequest, error) {
 	return r, nil
 }
 
-func runMigrate(ctx context.Context, g *globals, o *migrateOpts) error {
+// requestFrom is the request and the source agent: the target host,
+// which must not be the destination.
+func (o *migrateOpts) requestFrom(g *globals) (api.MigrateRequest, *target, error) {
 	req, err := o.request()
 	if err != nil {
-		return err
-	}
-	if err := o.verify.validate(o.detach); err != nil {
-		return err
+		return req, nil, err
 	}
 	t, err := g.target()
 	if err != nil {
-		return err
+		return req, nil, err
 	}
 	if req.To == t.name {
-		return usageErrorf("--to %s is the source host: pick another host", req.To)
+		return req, nil, usageErrorf("--to %s is the source host: pick another host", req.To)
+	}
+	return req, t, nil
+}
+
+func runMigrate(ctx context.Context, g *globals, o *migrateOpts) error {
+	if err := o.verify.validate(o.detach); err != nil {
+		return err
+	}
+	req, t, err := o.requestFrom(g)
+	if err != nil {
+		return err
 	}
 	var vs *verifySession
 	if o.verify.on {

@@ -40,16 +40,9 @@ func runMigrateGang(ctx context.Context, g *globals, o *migrateOpts, vms []strin
 		seen[vm] = true
 	}
 	o.req.VM = vms[0] // the request is validated once, for the first
-	req, err := o.request()
+	req, t, err := o.requestFrom(g)
 	if err != nil {
 		return err
-	}
-	t, err := g.target()
-	if err != nil {
-		return err
-	}
-	if req.To == t.name {
-		return usageErrorf("--to %s is the source host: pick another host", req.To)
 	}
 	if parallel <= 0 || parallel > len(vms) {
 		parallel = len(vms)
