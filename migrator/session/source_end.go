@@ -93,14 +93,16 @@ func (s *source) handoffRollback(ctx context.Context) {
 }
 
 // destReason returns err, or with the destination's Abort if it comes
-// within abortGrace: a migration the destination refused (e.g. a page
+// within abortGrace and 2 s: a migration the destination refused (e.g. a page
 // that did not match its name) fails here as QEMU's broken socket, and
 // only the destination knows why.
 func (s *source) destReason(ctx context.Context, err error) error {
 	if s.in == nil {
 		return err
 	}
-	t := time.NewTimer(abortGrace)
+	// The destination itself waits up to abortGrace for the source's
+	// Abort before it sends its own: wait longer, or both give up at once.
+	t := time.NewTimer(abortGrace + 2*time.Second)
 	defer t.Stop()
 	for {
 		select {
