@@ -29,37 +29,49 @@ func (e *Encoder) flush() {
 	e.emit()
 }
 
+// chunkRoom is the room kept before a chunk's frames (and before its
+// compressed form) for its header: a mode byte and a uvarint below 2^28.
+// The header and the chunk then go to the link in one write: each write
+// is a TLS record and a system call on the lanes.
+const chunkRoom = 5
+
 // emit sends the chunk.
 func (e *Encoder) emit() {
-	if len(e.chunk) == 0 || e.err != nil {
-		e.chunk = e.chunk[:0]
+	frames := e.chunk[chunkRoom:]
+	if len(frames) == 0 || e.err != nil {
+		e.chunk = e.chunk[:chunkRoom]
 		return
 	}
-	mode, payload := chunkStored, e.chunk
-	if e.pol.compressing(len(e.chunk)) {
-		e.zbuf = e.zenc.EncodeAll(e.chunk, e.zbuf[:0])
-		pays := len(e.zbuf)*100 < len(e.chunk)*zstdPays
+	mode, buf := chunkStored, e.chunk
+	if e.pol.compressing(len(frames)) {
+		e.zbuf = e.zenc.EncodeAll(frames, e.zbuf[:chunkRoom])
+		pays := (len(e.zbuf)-chunkRoom)*100 < len(frames)*zstdPays
 		e.pol.compressed(pays)
 		if pays {
-			mode, payload = chunkZstd, e.zbuf
+			mode, buf = chunkZstd, e.zbuf
 		}
 	}
-	h := binary.AppendUvarint(append(e.frame[:0], mode), uint64(len(payload)))
-	if _, err := e.link.Write(h); err != nil {
-		e.err = err
-	} else if _, err := e.link.Write(payload); err != nil {
+	var room [chunkRoom]byte // not e.frame: put's b may be it
+	h := binary.AppendUvarint(append(room[:0], mode), uint64(len(buf)-chunkRoom))
+	start := chunkRoom - len(h)
+	copy(buf[start:], h)
+	if _, err := e.link.Write(buf[start:]); err != nil {
 		e.err = err
 	}
-	e.chunk = e.chunk[:0]
+	e.chunk = e.chunk[:chunkRoom]
 }
 
-// put adds frame bytes to the chunk, sending it when full.
+// put adds frame bytes to the chunk, sending it when full; a chunk's
+// frames never pass maxChunk (b is at most a raw frame, well below it).
 func (e *Encoder) put(b []byte) {
 	if e.err != nil {
 		return
 	}
+	if len(e.chunk)-chunkRoom+len(b) > maxChunk {
+		e.emit()
+	}
 	e.chunk = append(e.chunk, b...)
-	if len(e.chunk) >= maxChunk {
+	if len(e.chunk)-chunkRoom >= maxChunk {
 		e.emit()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -142,5 +143,54 @@ func TestTamperRefused(t *testing.T) {
 	_, err := NewDecoder(&link, DecoderConfig{}, nil).WriteTo(io.Discard)
 	if !errors.Is(err, ErrMismatch) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestLargeWrites: a Write of several MiB (the agents' pipe writes 32 KiB,
+// but nothing bounds a caller) still makes chunks the decoder takes, for
+// chunks that go stored (random pages) and compressed (text).
+func TestLargeWrites(t *testing.T) {
+	var random, text [][]byte
+	for i := range 2048 {
+		random = append(random, testPage(uint64(i)))
+		text = append(text, textPage(uint64(i)))
+	}
+	for _, in := range [][]byte{qemuStream(random), qemuStream(text)} {
+		for _, chunk := range []int{1 << 20, 3 << 20, 16 << 20} {
+			roundTrip(t, in, chunk, EncoderConfig{Key: NewKey()})
+		}
+	}
+}
+
+// TestAutoPauseDoubles: each window that does not pay pauses naming for
+// twice as many windows as the last, up to maxSkipWindows; one that pays
+// names every page again.
+func TestAutoPauseDoubles(t *testing.T) {
+	p := policy{mode: ModeAuto}
+	judge := func(hit bool) int { // names a window; the pause it earns
+		for range window {
+			if !p.coding() {
+				t.Fatal("a page unnamed inside a judged window")
+			}
+			p.coded(hit)
+		}
+		n := 0
+		for !p.coding() {
+			n++
+		}
+		return n / window
+	}
+	var got []int
+	for range 6 {
+		got = append(got, judge(false))
+	}
+	if want := []int{8, 16, 32, 64, 64, 64}; !slices.Equal(got, want) {
+		t.Fatalf("pauses %v, want %v", got, want)
+	}
+	if n := judge(true); n != 0 {
+		t.Fatalf("a paying window paused %d windows", n)
+	}
+	if n := judge(false); n != skipWindows {
+		t.Fatalf("after a paying window: paused %d, want %d", n, skipWindows)
 	}
 }

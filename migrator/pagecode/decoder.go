@@ -202,6 +202,8 @@ func (d *Decoder) unexpected(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, ErrMalformed):
+		return err
 	case errors.Is(err, io.EOF):
 		return io.ErrUnexpectedEOF
 	case d.link.err == nil || !errors.Is(err, d.link.err):

@@ -117,7 +117,7 @@ func NewEncoder(dst io.Writer, cfg EncoderConfig, log *slog.Logger) (*Encoder, e
 	if err != nil {
 		return nil, fmt.Errorf("zstd encoder: %w", err)
 	}
-	e := &Encoder{link: link, zenc: zenc, chunk: make([]byte, 0, 64<<10), zbuf: make([]byte, 0, 64<<10), namer: newNamer(g.key), g: g, stream: g.join(), basebuf: make([]byte, PageSize),
+	e := &Encoder{link: link, zenc: zenc, chunk: make([]byte, chunkRoom, 64<<10), zbuf: make([]byte, chunkRoom, 64<<10), namer: newNamer(g.key), g: g, stream: g.join(), basebuf: make([]byte, PageSize),
 		prev: make(map[pageKey]slotName), pol: policy{mode: cfg.Mode}, tamper: cfg.Tamper, log: log,
 		raw: make([]byte, 0, maxRaw), frame: make([]byte, 0, frameHead+PageSize),
 		dbuf: make([]byte, 0, maxDelta+64)}

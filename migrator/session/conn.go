@@ -45,6 +45,12 @@ type halfCloser interface {
 	CloseWrite() error
 }
 
+// pipeRead is the most one read of QEMU's socket takes (the gate may take
+// less) when the stream does not read it itself: a page coder's stream
+// (transport.Stream's ReadFrom reads as much at a time). io.Copy's 32 KiB
+// cost a chunk, a TLS record and a system call per 32 KiB.
+const pipeRead = 1 << 20
+
 // pipe copies bytes both ways between a local connection (QEMU's socket)
 // and a stream, passing each direction's end on as a half-close, until
 // both directions are done or ctx ends. It returns the bytes carried each
@@ -75,10 +81,10 @@ func pipe(ctx context.Context, local net.Conn, s Stream, g *gate) (sent, receive
 	}()
 	// half copies one direction into *n; its clean end is passed on with
 	// closeWrite, an error ends both directions.
-	half := func(dst io.Writer, src io.Reader, n *int64, closeWrite func() error) {
+	half := func(dst io.Writer, src io.Reader, n *int64, closeWrite func() error, buf []byte) {
 		defer wg.Done()
 		var err error
-		if *n, err = io.Copy(dst, src); err != nil {
+		if *n, err = io.CopyBuffer(dst, src, buf); err != nil {
 			fail(err)
 			local.Close()
 			s.Close()
@@ -87,13 +93,17 @@ func pipe(ctx context.Context, local net.Conn, s Stream, g *gate) (sent, receive
 		fail(closeWrite())
 	}
 	wg.Add(2)
-	go half(s, gatedReader{ctx: ctx, r: local, g: g}, &sent, s.CloseWrite) // local -> stream
-	go half(local, s, &received, func() error {                            // stream -> local
+	var buf []byte
+	if _, ok := s.(io.ReaderFrom); !ok {
+		buf = make([]byte, pipeRead)
+	}
+	go half(s, gatedReader{ctx: ctx, r: local, g: g}, &sent, s.CloseWrite, buf) // local -> stream
+	go half(local, s, &received, func() error {                                 // stream -> local
 		if hc, ok := local.(halfCloser); ok {
 			return hc.CloseWrite()
 		}
 		return nil
-	})
+	}, nil)
 	wg.Wait()
 	close(done)
 	local.Close()
