@@ -12,7 +12,8 @@ import (
 )
 
 func newMigrationsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var gang string
+	cmd := &cobra.Command{
 		Use:     "migrations [ID]",
 		Aliases: []string{"migration"},
 		Short:   "List the migrations an agent has recorded, or show one in detail",
@@ -28,18 +29,63 @@ prints at the end (times, RAM and wire bytes, passes, post-copy, throttle,
 phases, policy decisions), live progress while it still runs, and the
 verification if there is one.
 
--o json prints the records (api.Migration) as the agent keeps them.`,
+With --gang NAME, the gang's record from the source agent's records (each
+keeps its gang's name): one line per VM and the gang's sum, as "netctl
+migrate VM1 VM2 …" and "netctl evacuate" print at the end.
+
+-o json prints the records (api.Migration) as the agent keeps them; with
+--gang, the gang (its name, hosts and one record per VM).`,
 		Example: `  netctl --host hostA migrations
   netctl --host hostA migrations hostA-3
-  netctl --host hostB migrations hostA-3 -o json`,
+  netctl --host hostB migrations hostA-3 -o json
+  netctl --host hostA migrations --gang evac-hosta-1`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: action(func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
+			switch {
+			case gang != "" && len(args) == 1:
+				return usageErrorf("give a migration ID or --gang, not both")
+			case gang != "":
+				return runGangShow(cmd.Context(), g, gang)
+			case len(args) == 1:
 				return runMigrationShow(cmd.Context(), g, args[0])
 			}
 			return runMigrations(cmd.Context(), g)
 		}),
 	}
+	cmd.Flags().StringVar(&gang, "gang", "", "show the gang of this name (its source agent's records)")
+	return cmd
+}
+
+// runGangShow prints gang name's record from the source agent's records:
+// the migrations it started for the gang, oldest first.
+func runGangShow(ctx context.Context, g *globals, name string) error {
+	t, err := g.target()
+	if err != nil {
+		return err
+	}
+	ms, err := call(ctx, g, t, t.client.ListMigrations)
+	if err != nil {
+		return fmt.Errorf("listing migrations on %s: %w", t.name, err)
+	}
+	r := GangResult{Gang: name, From: t.name, Migrations: []api.Migration{}}
+	for _, m := range ms {
+		if m.Request.Gang == name && m.Role == "source" {
+			r.Migrations = append(r.Migrations, m)
+			r.To = m.To
+		}
+	}
+	if len(r.Migrations) == 0 {
+		return fmt.Errorf("%s has no migration of a gang %q (a gang's records are on its source agent)", t.name, name)
+	}
+	slices.SortStableFunc(r.Migrations, func(a, b api.Migration) int { return a.Started.Compare(b.Started) })
+	if g.jsonOut() {
+		return g.printJSON(r)
+	}
+	for _, m := range r.Migrations {
+		fmt.Fprintln(g.env.Stdout, gangLine(m))
+	}
+	printGang(g, r)
+	return nil
 }
 
 func runMigrations(ctx context.Context, g *globals) error {

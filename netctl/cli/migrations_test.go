@@ -82,3 +82,34 @@ func TestVerdictWord(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrationsGang: --gang gathers a gang's records from its source
+// agent, oldest first, as text and as json; an unknown gang is an error.
+func TestMigrationsGang(t *testing.T) {
+	t.Parallel()
+	env, agents := testbed(t, "hostA")
+	a := agents["hostA"]
+	for i, vm := range []string{"fw2", "fw1"} {
+		m := api.Migration{ID: "hostA-" + vm, VM: vm, From: "hostA", To: "hostB", Role: "source",
+			Request: api.MigrateRequest{VM: vm, To: "hostB", Gang: "evac-hosta-1"},
+			Started: testNow.Add(-time.Duration(i+1) * time.Minute)}
+		completed(&m, testNow.Add(-time.Duration(i)*time.Minute))
+		a.addMigration(m)
+	}
+	a.addMigration(api.Migration{ID: "hostA-9", VM: "fw9", From: "hostA", To: "hostB", Role: "source",
+		Request: api.MigrateRequest{VM: "fw9", To: "hostB"}, Started: testNow})
+	r := run(t, env, "--host", "hostA", "migrations", "--gang", "evac-hosta-1")
+	check(t, r, 0, "out:  fw1: completed (hostA-fw1)", "out:  fw2: completed (hostA-fw2)",
+		"out:gang evac-hosta-1: 2 of 2 moved to hostB (fw1 fw2)")
+	if strings.Index(r.stdout, "fw1:") > strings.Index(r.stdout, "fw2:") || strings.Contains(r.stdout, "fw9") {
+		t.Errorf("want fw1 then fw2, not fw9:\n%s", r.stdout)
+	}
+	r = run(t, env, "--host", "hostA", "-o", "json", "migrations", "--gang", "evac-hosta-1")
+	var g GangResult
+	decodeOne(t, r.stdout, &g)
+	if g.Gang != "evac-hosta-1" || g.From != "hostA" || g.To != "hostB" || len(g.Migrations) != 2 {
+		t.Errorf("json %+v", g)
+	}
+	check(t, run(t, env, "--host", "hostA", "migrations", "--gang", "nope"), 1, "err:hostA has no migration of a gang \"nope\"")
+	check(t, run(t, env, "--host", "hostA", "migrations", "hostA-9", "--gang", "x"), 2, "err:give a migration ID or --gang, not both")
+}
