@@ -20,6 +20,8 @@ type source struct {
 	rec  *record
 	pcfg policy.Config
 	pol  *policy.Policy
+	// passLogged is the last pass logged (sample).
+	passLogged int
 
 	conn         Conn
 	ctl          Stream

@@ -49,6 +49,12 @@ func (s *source) sample(ctx context.Context) error {
 	if s.phase >= srcCommitted || (smp.Status != qmpcmd.MigrationActive && smp.Status != qmpcmd.MigrationPostcopyActive) {
 		return nil
 	}
+	if smp.Pass > s.passLogged {
+		// One line per pass: what the policy judged (rates in bytes/s).
+		s.passLogged = smp.Pass
+		s.log.Info("pass", "pass", smp.Pass, "remaining", smp.Remaining, "rate", smp.Rate,
+			"dirty_rate", smp.DirtyRate, "bandwidth", s.pol.Bandwidth(), "elapsed", smp.Elapsed)
+	}
 	for _, a := range s.pol.Observe(smp) {
 		if err := s.apply(ctx, a, smp.Pass); err != nil {
 			return err
