@@ -54,6 +54,7 @@ func runMigrateGang(ctx context.Context, g *globals, o *migrateOpts, vms []strin
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	now := make([]api.Migration, len(vms)) // each VM's latest record (zero: waiting)
 	slots := make(chan struct{}, parallel)
 	for i, vm := range vms {
 		wg.Add(1)
@@ -66,16 +67,42 @@ func runMigrateGang(ctx context.Context, g *globals, o *migrateOpts, vms []strin
 				return
 			}
 			defer func() { <-slots }()
-			m := moveOne(ctx, g, t, req, vm, res.Gang)
+			m := moveOne(ctx, g, t, req, vm, res.Gang, func(m api.Migration) {
+				mu.Lock()
+				now[i] = m
+				mu.Unlock()
+			})
 			mu.Lock()
 			res.Migrations[i] = m
+			now[i] = m
 			if !g.jsonOut() {
 				fmt.Fprintf(g.logw(), "%s\n", gangLine(m))
 			}
 			mu.Unlock()
 		}()
 	}
+	done := make(chan struct{})
+	var reporter sync.WaitGroup
+	if !g.jsonOut() {
+		reporter.Go(func() {
+			tick := time.NewTicker(gangReport)
+			defer tick.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+				}
+				mu.Lock()
+				line := gangProgress(vms, now)
+				mu.Unlock()
+				fmt.Fprintln(g.logw(), line)
+			}
+		})
+	}
 	wg.Wait()
+	close(done)
+	reporter.Wait()
 	if g.jsonOut() {
 		if err := g.printJSON(res); err != nil {
 			return err
@@ -87,8 +114,8 @@ func runMigrateGang(ctx context.Context, g *globals, o *migrateOpts, vms []strin
 }
 
 // moveOne starts vm's migration in the gang and waits for its end,
-// cancelling it if ctx ends first.
-func moveOne(ctx context.Context, g *globals, t *target, req api.MigrateRequest, vm, gang string) api.Migration {
+// cancelling it if ctx ends first; seen gets each record read meanwhile.
+func moveOne(ctx context.Context, g *globals, t *target, req api.MigrateRequest, vm, gang string, seen func(api.Migration)) api.Migration {
 	req.VM, req.Gang = vm, gang
 	m, err := call(ctx, g, t, func(ctx context.Context) (api.Migration, error) {
 		return t.client.Migrate(ctx, req)
@@ -96,6 +123,7 @@ func moveOne(ctx context.Context, g *globals, t *target, req api.MigrateRequest,
 	if err != nil {
 		return api.Migration{VM: vm, From: t.name, To: req.To, State: api.MigrationFailed, Reason: err.Error(), Request: req}
 	}
+	seen(m)
 	for !api.Ended(m.State) {
 		select {
 		case <-ctx.Done():
@@ -107,9 +135,37 @@ func moveOne(ctx context.Context, g *globals, t *target, req api.MigrateRequest,
 		})
 		if err == nil {
 			m = got
+			seen(m)
 		}
 	}
 	return m
+}
+
+// gangReport is how often a gang's progress line is printed while it moves.
+const gangReport = 5 * time.Second
+
+// gangProgress is the gang's progress: each VM's state (and percent while
+// its memory moves), then how many ended and the bytes QEMU sent so far.
+func gangProgress(vms []string, now []api.Migration) string {
+	parts := make([]string, len(vms))
+	ended := 0
+	var sent uint64
+	for i, m := range now {
+		switch {
+		case m.State == "":
+			parts[i] = vms[i] + " waiting"
+			continue
+		case api.Ended(m.State):
+			ended++
+			parts[i] = vms[i] + " " + m.State
+		case m.Progress.Total > 0:
+			parts[i] = fmt.Sprintf("%s %s %.0f%%", vms[i], m.State, m.Progress.Percent)
+		default:
+			parts[i] = vms[i] + " " + m.State
+		}
+		sent += m.Progress.Transferred
+	}
+	return fmt.Sprintf("  gang: %s; %d of %d ended, %s sent", strings.Join(parts, ", "), ended, len(vms), fmtBytes(sent))
 }
 
 // gangLine is one VM's end, as it happens.

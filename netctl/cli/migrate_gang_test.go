@@ -62,3 +62,19 @@ func TestEvacuate(t *testing.T) {
 		t.Fatalf("requests %+v", a.mig.requests)
 	}
 }
+
+// TestGangProgress: each VM's state, percent while its memory moves, and
+// the gang's count of ended VMs and bytes sent.
+func TestGangProgress(t *testing.T) {
+	now := []api.Migration{
+		{State: api.MigrationCompleted, Progress: api.Progress{Transferred: 100 << 20, Total: 128 << 20, Percent: 100}},
+		{State: api.MigrationActive, Progress: api.Progress{Transferred: 30 << 20, Total: 128 << 20, Percent: 42.4}},
+		{State: api.MigrationSetup},
+		{},
+	}
+	got := gangProgress([]string{"fw1", "fw2", "fw3", "fw4"}, now)
+	want := "  gang: fw1 completed, fw2 active 42%, fw3 setup, fw4 waiting; 1 of 4 ended, 130.0 MiB sent"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
