@@ -12,7 +12,7 @@ import (
 )
 
 // uncodedTwin names, by method, the same method with codec none.
-var uncodedTwin = map[string]string{"nfhandoff-codec": "nfhandoff"}
+var uncodedTwin = map[string]string{"nfhandoff-codec": "nfhandoff", "nfhandoff-gang": "nfhandoff-none"}
 
 // CodecRow summarises the coders' accounts of one guest and method.
 type CodecRow struct {

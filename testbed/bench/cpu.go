@@ -62,3 +62,52 @@ func parseProcStat(s string) (procTimes, error) {
 	}
 	return procTimes{Self: t[0] + t[1], Reaped: t[2] + t[3]}, nil
 }
+
+// plus is c and d added, process by process.
+func (c CPU) plus(d CPU) CPU {
+	return CPU{SrcQEMU: c.SrcQEMU + d.SrcQEMU, DstQEMU: c.DstQEMU + d.DstQEMU,
+		SrcAgent: c.SrcAgent + d.SrcAgent, DstAgent: c.DstAgent + d.DstAgent}
+}
+
+// MachineCPU is what the whole machine's processors did over an interval,
+// summed over them (/proc/stat): busy (user, nice, system, irq and softirq,
+// whoever it was for), idle (with iowait) and stolen by the hypervisor of
+// this VM.
+type MachineCPU struct {
+	Busy  time.Duration `json:"busy_ns"`
+	Idle  time.Duration `json:"idle_ns"`
+	Steal time.Duration `json:"steal_ns"`
+}
+
+// readMachineCPU reads the machine's processor times so far.
+func readMachineCPU() (MachineCPU, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return MachineCPU{}, err
+	}
+	return parseMachineCPU(string(b))
+}
+
+// parseMachineCPU reads /proc/stat's first line: cpu user nice system
+// idle iowait irq softirq steal ...
+func parseMachineCPU(s string) (MachineCPU, error) {
+	line, _, _ := strings.Cut(s, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return MachineCPU{}, fmt.Errorf("proc stat: first line %q, want cpu and at least 8 times", line)
+	}
+	var t [8]time.Duration
+	for k := range t {
+		v, err := strconv.ParseUint(f[1+k], 10, 64)
+		if err != nil {
+			return MachineCPU{}, fmt.Errorf("proc stat cpu field %d: %w", 1+k, err)
+		}
+		t[k] = time.Duration(v) * time.Second / userHZ
+	}
+	return MachineCPU{Busy: t[0] + t[1] + t[2] + t[5] + t[6], Idle: t[3] + t[4], Steal: t[7]}, nil
+}
+
+// since is m minus an earlier reading.
+func (m MachineCPU) since(m0 MachineCPU) MachineCPU {
+	return MachineCPU{Busy: m.Busy - m0.Busy, Idle: m.Idle - m0.Idle, Steal: m.Steal - m0.Steal}
+}

@@ -25,3 +25,22 @@ func TestParseProcStat(t *testing.T) {
 		t.Fatalf("own stat: %v", err)
 	}
 }
+
+func TestParseMachineCPU(t *testing.T) {
+	got, err := parseMachineCPU("cpu  200 10 100 3000 5 1 40 7 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := time.Second / userHZ
+	if want := (MachineCPU{Busy: 351 * s, Idle: 3005 * s, Steal: 7 * s}); got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for _, bad := range []string{"", "cpu 1 2 3", "intr 1 2 3 4 5 6 7 8", "cpu 1 2 3 4 5 6 7 x"} {
+		if _, err := parseMachineCPU(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	if _, err := readMachineCPU(); err != nil {
+		t.Error(err)
+	}
+}

@@ -31,9 +31,9 @@
 //
 // The plain methods move a guest the bench boots with migrator/vm; the
 // nfhandoff methods a guest their agent boots from the same spec. One
-// guest runs at a time. nfhandoff gets the plain methods' settings: the
-// same bandwidth cap from the first byte, the same downtime limit, one
-// QEMU channel (see nfhandoff.go); nfhandoff-adaptive (opt-in, --methods)
+// guest (or one gang) runs at a time. nfhandoff gets the plain methods'
+// settings: the same bandwidth cap from the first byte, the same downtime
+// limit, one QEMU channel (see nfhandoff.go); nfhandoff-adaptive (opt-in, --methods)
 // keeps the agents' default rate-adaptive start.
 //
 // nfhandoff-codec (opt-in) has the agents code RAM pages on their link
@@ -44,6 +44,23 @@
 // nfhandoff's. The mix-512M guest (opt-in, --guests) holds memory
 // laid out like a real VNF's (vnf --mix shared=200:unique=50:text=50,
 // 1 MiB/s dirtied), the page coding's case.
+//
+// The gang4-mix-512M guest (opt-in, --guests; issue 10's gang) is four
+// mix-512M guests with one --shared-seed and their own --unique-seed,
+// booted together on one host and moved to the other all at once, each
+// under its own TWAMP-light stream (at --traffic-rate if the four, not
+// moving, answer it at once with bounded latency, else the highest lower
+// rate they do, said in the table's notes). The plain methods move them
+// started together (qemu-tcp-together) and one after another
+// (qemu-tcp-sequential), the nfhandoff methods as one gang through the
+// agents (the request's gang field, all at once, as netctl migrate VM1 VM2
+// … --parallel 4 does): nfhandoff-codec as nfhandoff-gang, nfhandoff as
+// nfhandoff-none. Its table gives per gang move the time (first request
+// to the last guest running at its destination), the migration's bytes on
+// the wire (both uplinks' counters halved, the test frames taken off), the
+// ratios to qemu-tcp-together, CPU per GiB of every QEMU and agent, what
+// the machine's processors did meanwhile, each guest's lost packets and
+// the gang's references (gang.go, gangmove.go, gangstats.go, rate.go).
 //
 // It builds its own topology with the prefix "nfb-" (never the testbed's
 // nfh-*): two hosts and a client on a switch, checks after every migration that the guest still

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,6 +25,9 @@ type Guest struct {
 	// Firewall: a second NIC on the core, forwarding (and NATing) the
 	// client's traffic to the server: a TCP flow crosses every move.
 	Firewall bool
+	// Gang: this many guests of this configuration, moved as one (see
+	// gang.go); 0: one guest.
+	Gang int
 }
 
 // Spec is the guest's VM spec.
@@ -36,41 +40,79 @@ func (g Guest) Spec() api.VMSpec {
 	return s
 }
 
+// Specs are the VM specs of the guest, or of each guest of a gang: the
+// same memory and vnf arguments, each its own name (bench-1, bench-2, ...),
+// MAC and address; one --shared-seed for all, so their shared pages are
+// byte-identical, and a --unique-seed each, so their unique and text
+// pages differ.
+func (g Guest) Specs() []api.VMSpec {
+	if g.Gang == 0 {
+		return []api.VMSpec{g.Spec()}
+	}
+	specs := make([]api.VMSpec, g.Gang)
+	for i := range specs {
+		s := g.Spec()
+		s.Name, s.MAC = fmt.Sprintf("bench-%d", i+1), fmt.Sprintf("52:54:00:be:0d:%02x", i+1)
+		s.Address = netip.AddrFrom4([4]byte{198, 19, 200, byte(101 + i)}).String() + "/24"
+		s.VNFArgs = append(slices.Clone(g.VNF), "--shared-seed", gangSharedSeed, "--unique-seed", strconv.Itoa(i+1))
+		specs[i] = s
+	}
+	return specs
+}
+
+// gangSharedSeed is the --shared-seed of every guest of a gang.
+const gangSharedSeed = "20261207"
+
+// specIP is the guest's (first NIC's) address.
+func specIP(s api.VMSpec) netip.Addr {
+	p, err := netip.ParsePrefix(s.Address)
+	if err != nil {
+		panic(fmt.Sprintf("bench guest %s: address %q: %v", s.Name, s.Address, err))
+	}
+	return p.Addr()
+}
+
+// mixVNF is a VNF-like working set: 200 MiB of code-like pages, 50 MiB
+// unique random, 50 MiB text; 1 MiB/s dirtied.
+var mixVNF = []string{"--mix", "shared=200:unique=50:text=50", "--dirty-rate", "1"}
+
 // guests are the bench's cases: idle, full of random data, a firewall,
 // and memory laid out like a real VNF's (shared code-like pages, unique
-// random ones, text) for the agents' page coding.
+// random ones, text) for the agents' page coding, alone or four at once
+// (issue 10's gang).
 var guests = []Guest{
 	{Label: "idle-256M", MemoryMiB: 256, VNF: []string{"--wss", "0", "--dirty-rate", "0"}},
 	{Label: "full-1G", MemoryMiB: 1024, VNF: []string{"--wss", "600", "--fill", "random", "--dirty-rate", "0"}},
 	{Label: "firewall-256M", MemoryMiB: 256, VNF: []string{"--router", "eth0:eth1", "--wss", "0", "--dirty-rate", "0"}, Firewall: true},
-	{Label: "mix-512M", MemoryMiB: 512, VNF: []string{"--mix", "shared=200:unique=50:text=50", "--dirty-rate", "1"}},
+	{Label: "mix-512M", MemoryMiB: 512, VNF: mixVNF},
+	{Label: "gang4-mix-512M", MemoryMiB: 512, VNF: mixVNF, Gang: 4},
 }
 
-var statusAddr = netip.AddrPortFrom(netip.MustParseAddr(guestIP), vnfproto.Port)
-
-// status asks the guest's vnf for its status from inside h's namespace.
-func status(ctx context.Context, h *Host, d time.Duration) (vnfproto.Status, error) {
+// status asks the vnf of the guest at ip on h for its status, from inside
+// h's namespace.
+func status(ctx context.Context, h *Host, ip netip.Addr, d time.Duration) (vnfproto.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var st vnfproto.Status
 	err := h.Do(func() error {
 		var err error
-		st, err = vnfproto.Query(ctx, statusAddr)
+		st, err = vnfproto.Query(ctx, netip.AddrPortFrom(ip, vnfproto.Port))
 		return err
 	})
 	return st, err
 }
 
-// waitReady waits until the vnf on h has written its working set once.
-func waitReady(ctx context.Context, h *Host) (vnfproto.Status, error) {
+// waitReady waits until the vnf of the guest at ip on h has written its
+// working set once.
+func waitReady(ctx context.Context, h *Host, ip netip.Addr) (vnfproto.Status, error) {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		st, err := status(ctx, h, 5*time.Second)
+		st, err := status(ctx, h, ip, 5*time.Second)
 		if err == nil && st.PagesWritten >= st.WSSPages {
 			return st, nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return st, fmt.Errorf("guest on %s not ready (written %d of %d pages): %v", h.Name, st.PagesWritten, st.WSSPages, err)
+			return st, fmt.Errorf("guest %s on %s not ready (written %d of %d pages): %v", ip, h.Name, st.PagesWritten, st.WSSPages, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -79,16 +121,16 @@ func waitReady(ctx context.Context, h *Host) (vnfproto.Status, error) {
 	}
 }
 
-// verify checks the guest on h after a migration: it answers, has the
+// verify checks the guest at ip on h after a migration: it answers, has the
 // same boot ID as before, and after two more full verify passes of its
 // working set (so every page was read after the move) counts no corrupt or
 // stale page.
-func verify(ctx context.Context, h *Host, before vnfproto.Status) (vnfproto.Status, error) {
+func verify(ctx context.Context, h *Host, ip netip.Addr, before vnfproto.Status) (vnfproto.Status, error) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		st, err := status(ctx, h, 20*time.Second)
+		st, err := status(ctx, h, ip, 20*time.Second)
 		if err != nil {
-			return st, fmt.Errorf("guest does not answer on %s after migration: %w", h.Name, err)
+			return st, fmt.Errorf("guest %s does not answer on %s after migration: %w", ip, h.Name, err)
 		}
 		if st.BootID != before.BootID {
 			return st, fmt.Errorf("guest rebooted: boot id %s, was %s", hex.EncodeToString(st.BootID[:]), hex.EncodeToString(before.BootID[:]))

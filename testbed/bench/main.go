@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/policy"
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/testbed"
 )
@@ -70,7 +71,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.runDir, "run-dir", "/run/nfb", "state of the bench's guests (removed at exit)")
 	fs.StringVar(&o.imageDir, "image-dir", env.ImageDir, "guest images (make image)")
 	fs.StringVar(&o.migratord, "migratord", "", "migratord binary for the nfhandoff methods (default: go build ./cmd/migratord into --run-dir)")
-	g := fs.String("guests", "idle-256M,full-1G,firewall-256M", "guests to migrate: idle-256M, full-1G, firewall-256M (two NICs, forwarding and NATing a TCP flow from the client to a server behind it across every move), mix-512M (a VNF-like working set: vnf --mix shared=200:unique=50:text=50, 1 MiB/s dirtied)")
+	g := fs.String("guests", "idle-256M,full-1G,firewall-256M", "guests to migrate: idle-256M, full-1G, firewall-256M (two NICs, forwarding and NATing a TCP flow from the client to a server behind it across every move), mix-512M (a VNF-like working set: vnf --mix shared=200:unique=50:text=50, 1 MiB/s dirtied), gang4-mix-512M (four mix-512M guests with one --shared-seed moved at once: every plain method together and one after another, every nfhandoff method as one gang; issue 10's row (a))")
 	m := fs.String("methods", "qemu-tcp,qemu-tls,nfhandoff", "methods: qemu-tcp, qemu-tls, nfhandoff, nfhandoff-adaptive (the agents' default rate-adaptive start), nfhandoff-quic (QEMU's channel on a QUIC stream instead of a TLS lane over TCP), nfhandoff-multifd2 (two multifd channels, post-copy never), nfhandoff-codec (RAM pages coded on the agents' link: --codec auto)")
 	fs.IntVar(&o.traffic, "traffic-rate", 1000, "TWAMP-light test packets/s from the client namespace during every migration (0: none)")
 	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s")
@@ -168,7 +169,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	}
 	var runs []Run
 	var idle []IdleAB
+	var gangs GangResults
 	for _, g := range gs {
+		if g.Gang > 0 {
+			if err := gangs.bench(ctx, log, g, hosts, ms, o.warmup, o.runs, set); err != nil {
+				return fmt.Errorf("%s: %w", g.Label, err)
+			}
+			continue
+		}
 		rs, is, err := benchGuest(ctx, log, g, hosts, ms, o.warmup, o.runs, set)
 		runs, idle = append(runs, rs...), append(idle, is...)
 		if err != nil {
@@ -179,34 +187,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	fmt.Fprintf(stdout, "live migration, median [min-max] of %d runs after %d warm-up move(s) per method (not counted); QEMU max-bandwidth %d MiB/s and downtime-limit %v for every method; wire = source uplink tx+rx\n",
 		o.runs, o.warmup, o.bandwidth>>20, o.downtime)
 	fmt.Fprintf(stdout, "%s; every source QEMU quits as its guest runs at the destination\n", mem)
-	printTable(stdout, rows, baselines)
-	if slices.ContainsFunc(rows, func(r Row) bool { return r.Record != nil }) {
-		fmt.Fprintln(stdout, "\nnfhandoff, from the source agent's record: end-to-end = request until the record completed (dial, destination QEMU start, hand-back, source QEMU quit); QEMU times above exclude that, as for the plain methods (destination started first)."+
-			" nfhandoff runs one QEMU channel (postcopy auto, no multifd) on a TLS lane over TCP with its initial bandwidth = the cap (nfhandoff-adaptive: the agents' default 64 MiB/s start; nfhandoff-quic: the channel on a QUIC stream; nfhandoff-multifd2: two multifd channels, post-copy never; nfhandoff-codec: --codec auto, RAM pages coded on the link)")
-		printRecords(stdout, rows)
+	if len(runs) > 0 {
+		printSingles(stdout, rows, idle, o.traffic)
 	}
-	if slices.ContainsFunc(rows, func(r Row) bool { return r.Codec != nil }) {
-		fmt.Fprintln(stdout, "\nthe coders' account, from the source agent's record: QEMU = the bytes QEMU wrote, link = what the agents sent for them (before TLS); "+
-			"the split is of the PAGE records (zero pages apart), % by how they went (medians); time and wire over "+uncodedTwin["nfhandoff-codec"]+"'s, for nfhandoff-codec")
-		printCodec(stdout, rows)
-	}
-	fmt.Fprintln(stdout, "\nCPU seconds per GiB of RAM QEMU moved, user+system, from the request until the guest ran at the destination (both QEMUs include their guest's vCPU)")
-	printCPU(stdout, rows, baselines)
-	if o.traffic > 0 && slices.ContainsFunc(rows, func(r Row) bool { return r.Traffic != nil }) {
-		fmt.Fprintf(stdout, "\ntraffic during the migration: TWAMP-light at %d pps from the client namespace through the switch, from %v before to %v after; "+
-			"gap = longest time between two replies (lost or held back), loss gap = verify's largest gap (0 without loss), gap-down = gap minus QEMU downtime; "+
-			"lost-X = lost minus X's, gap/X = gap over X's (medians)\n", o.traffic, trafficLead, trafficTail)
-		printTraffic(stdout, rows, baselines)
-	}
-	if hasTCP(rows) {
-		fmt.Fprintf(stdout, "\nTCP through the firewall guest (client to the server behind it, NATed): Debian's iperf3 at %d Mbit/s from %v before each move to %v after; longest stall = the longest run of iperf3's 100 ms intervals without a byte\n",
-			tcpRate/1_000_000, trafficLead, trafficTail)
-		printTCP(stdout, rows, idle)
+	var gangSum *GangSummary
+	if len(gangs.Runs) > 0 {
+		s := summariseGangs(gangs)
+		printGangs(stdout, s)
+		gangSum = &s
 	}
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{
 			"runs_per_config": o.runs, "warmup_per_config": o.warmup, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(),
-			"summary": rows, "runs": runs, "memory_touch": mem, "idle_tcp": idle,
+			"summary": rows, "runs": runs, "memory_touch": mem, "idle_tcp": idle, "gang": gangSum,
 		}, "", "  ")
 		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
 			return err
@@ -258,7 +251,7 @@ func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, 
 		return nil, nil, fmt.Errorf("booting for %s: %w", ms[0].Name(), err)
 	}
 	defer func() { stopGuest(guest) }()
-	before, err := waitReady(ctx, from)
+	before, err := waitReady(ctx, from, specIP(spec))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -308,7 +301,7 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 	// own reflector is not what it serves.
 	if rate := mv.Settings.TrafficRate; rate > 0 && len(mv.Spec.NICs) == 0 {
 		var err error
-		if tr, err = startTraffic(ctx, rate); err != nil {
+		if tr, err = startTraffic(ctx, specIP(mv.Spec), rate); err != nil {
 			return Run{}, nil, before, err
 		}
 		defer tr.s.Stop()
@@ -359,19 +352,32 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 		t, _ := tcp.stop()
 		tcpRun = &t
 	}
-	st, err := verify(ctx, mv.To, before)
-	r := Run{Method: m.Name(), From: mv.From.Name, To: mv.To.Name, TotalTime: o.Summary.TotalTime,
-		Downtime: o.Summary.Downtime, SetupTime: o.Summary.SetupTime, WireBytes: w1 - w0,
-		RAMBytes: o.Summary.RAM.Transferred, Traffic: tx, TCP: tcpRun, CPU: o.CPU}
-	if rec := o.Record; rec != nil {
-		r.Record = &RecordRun{ID: rec.ID, EndToEnd: rec.Ended.Sub(rec.Started), PayloadBytes: rec.WireBytes,
-			Passes: rec.RAM.DirtySyncCount, Postcopy: rec.Postcopy, Decisions: len(rec.Decisions),
-			Phases: rec.Phases, Paused: time.Duration(rec.Paused), Target: time.Duration(rec.Request.DowntimeTarget), Codec: rec.Codec}
-	}
+	st, err := verify(ctx, mv.To, specIP(mv.Spec), before)
+	r := runOf(m.Name(), mv, o)
+	r.WireBytes, r.Traffic, r.TCP = w1-w0, tx, tcpRun
 	if err != nil && ctx.Err() == nil {
 		err = fmt.Errorf("INTEGRITY CHECK FAILED after %s move %s→%s: %w", m.Name(), mv.From.Name, mv.To.Name, err)
 	}
 	return r, o.Dst, st, err
+}
+
+// runOf is what a move's outcome says, as a Run (no wire bytes, no
+// traffic: the harness measures those).
+func runOf(method string, mv Move, o Outcome) Run {
+	r := Run{Method: method, From: mv.From.Name, To: mv.To.Name, TotalTime: o.Summary.TotalTime,
+		Downtime: o.Summary.Downtime, SetupTime: o.Summary.SetupTime, RAMBytes: o.Summary.RAM.Transferred, CPU: o.CPU}
+	if rec := o.Record; rec != nil {
+		r.Record = &RecordRun{ID: rec.ID, EndToEnd: rec.Ended.Sub(rec.Started), PayloadBytes: rec.WireBytes,
+			Passes: rec.RAM.DirtySyncCount, Postcopy: rec.Postcopy, Decisions: len(rec.Decisions),
+			Phases: rec.Phases, Paused: time.Duration(rec.Paused), Target: time.Duration(rec.Request.DowntimeTarget), Codec: rec.Codec,
+			PausedParts: rec.PausedParts}
+		for _, d := range rec.Decisions {
+			if d.Action == policy.KindNote {
+				r.Record.Notes = append(r.Record.Notes, d.Reason)
+			}
+		}
+	}
+	return r
 }
 
 func stopGuest(g Running) {

@@ -42,7 +42,29 @@ type Outcome struct {
 	Dst     Running        // the guest, running on To
 	// Record is the agent's record of the migration (nfhandoff only).
 	Record *api.Migration
-	CPU    CPU // what the move cost each process
+	CPU    CPU       // what the move cost each process
+	Asked  time.Time // when the move was asked for (set for the moves of a gang)
+}
+
+// GangOutcome is what moving several guests at once reports.
+type GangOutcome struct {
+	// Outcomes are the moves', in order; one that did not complete is
+	// zero (no Dst).
+	Outcomes []Outcome
+	// Time is from the first move asked for until the last guest ran at
+	// its destination and its source QEMU had quit.
+	Time time.Duration
+	// CPU is every process's of the moves, each counted once (the
+	// Outcomes' CPU is zero where a process served several moves).
+	CPU CPU
+}
+
+// gangMethod is a method that moves several guests as one gang itself
+// (the agents' gang); the harness moves the others' guests together and
+// one after another with Migrate (gang.go).
+type gangMethod interface {
+	GangName() string // its row's label
+	MigrateGang(ctx context.Context, mvs []Move) (GangOutcome, error)
 }
 
 // Method is one way of migrating. Methods of one Family share a guest:

@@ -11,6 +11,36 @@ import (
 	"text/tabwriter"
 )
 
+// printSingles writes the tables of the guests moved one at a time: side
+// by side, the records, the coders', CPU, traffic, TCP through the
+// firewall; rate is the test traffic's (0: none).
+func printSingles(w io.Writer, rows []Row, idle []IdleAB, rate int) {
+	printTable(w, rows, baselines)
+	if slices.ContainsFunc(rows, func(r Row) bool { return r.Record != nil }) {
+		fmt.Fprintln(w, "\nnfhandoff, from the source agent's record: end-to-end = request until the record completed (dial, destination QEMU start, hand-back, source QEMU quit); QEMU times above exclude that, as for the plain methods (destination started first)."+
+			" nfhandoff runs one QEMU channel (postcopy auto, no multifd) on a TLS lane over TCP with its initial bandwidth = the cap (nfhandoff-adaptive: the agents' default 64 MiB/s start; nfhandoff-quic: the channel on a QUIC stream; nfhandoff-multifd2: two multifd channels, post-copy never; nfhandoff-codec: --codec auto, RAM pages coded on the link)")
+		printRecords(w, rows)
+	}
+	if slices.ContainsFunc(rows, func(r Row) bool { return r.Codec != nil }) {
+		fmt.Fprintln(w, "\nthe coders' account, from the source agent's record: QEMU = the bytes QEMU wrote, link = what the agents sent for them (before TLS); "+
+			"the split is of the PAGE records (zero pages apart), % by how they went (medians); time and wire over "+uncodedTwin["nfhandoff-codec"]+"'s, for nfhandoff-codec")
+		printCodec(w, rows)
+	}
+	fmt.Fprintln(w, "\nCPU seconds per GiB of RAM QEMU moved, user+system, from the request until the guest ran at the destination (both QEMUs include their guest's vCPU)")
+	printCPU(w, rows, baselines)
+	if rate > 0 && slices.ContainsFunc(rows, func(r Row) bool { return r.Traffic != nil }) {
+		fmt.Fprintf(w, "\ntraffic during the migration: TWAMP-light at %d pps from the client namespace through the switch, from %v before to %v after; "+
+			"gap = longest time between two replies (lost or held back), loss gap = verify's largest gap (0 without loss), gap-down = gap minus QEMU downtime; "+
+			"lost-X = lost minus X's, gap/X = gap over X's (medians)\n", rate, trafficLead, trafficTail)
+		printTraffic(w, rows, baselines)
+	}
+	if hasTCP(rows) {
+		fmt.Fprintf(w, "\nTCP through the firewall guest (client to the server behind it, NATed): Debian's iperf3 at %d Mbit/s from %v before each move to %v after; longest stall = the longest run of iperf3's 100 ms intervals without a byte\n",
+			tcpRate/1_000_000, trafficLead, trafficTail)
+		printTCP(w, rows, idle)
+	}
+}
+
 // printTable writes the side-by-side table.
 func printTable(w io.Writer, rows []Row, baselines []string) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)

@@ -42,6 +42,10 @@ type RecordRun struct {
 	Target       time.Duration `json:"target_ns"` // the request's downtime target
 	// Codec is the coders' account; nil with codec none.
 	Codec *api.CodecReport `json:"codec,omitempty"`
+	// PausedParts is where Paused went; Notes the record's note
+	// decisions (a pause over the target names its largest part).
+	PausedParts *api.PauseParts `json:"paused_parts,omitempty"`
+	Notes       []string        `json:"notes,omitempty"`
 }
 
 // Stat is the median and range of one measure.

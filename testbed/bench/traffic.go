@@ -46,27 +46,51 @@ type TrafficRun struct {
 
 // traffic is a running test stream.
 type traffic struct {
-	s    *netverify.Sender
-	rate int
+	s       *netverify.Sender
+	rate    int
+	samples []netverify.Sample // once stopped
 }
 
-// startTraffic starts the stream at rate packets/s.
-func startTraffic(ctx context.Context, rate int) (*traffic, error) {
+// startTraffic starts the stream to the guest at ip at rate packets/s.
+func startTraffic(ctx context.Context, ip netip.Addr, rate int) (*traffic, error) {
 	s, err := netverify.Start(ctx, netverify.Config{
-		Target: netip.AddrPortFrom(netip.MustParseAddr(guestIP), twamp.Port),
+		Target: netip.AddrPortFrom(ip, twamp.Port),
 		Rate:   rate, Netns: clientNS,
 	}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("starting test traffic: %w", err)
+		return nil, fmt.Errorf("starting test traffic to %s: %w", ip, err)
 	}
 	return &traffic{s: s, rate: rate}, nil
+}
+
+// testFrameBytes is one test packet's frame, either way: verify's default
+// UDP payload (the reflector answers with as many bytes), UDP, IPv4 and
+// Ethernet headers.
+const testFrameBytes = netverify.DefaultSize + 8 + 20 + 14
+
+// frameBytes is what the stream put on the wire in [from, to): the
+// packets sent and the first reply of each received then (a duplicate is
+// left out), testFrameBytes each.
+func frameBytes(samples []netverify.Sample, from, to time.Time) uint64 {
+	in := func(t time.Time) bool { return !t.IsZero() && !t.Before(from) && t.Before(to) }
+	var n uint64
+	for _, s := range samples {
+		if in(s.Sent) {
+			n++
+		}
+		if in(s.Received) {
+			n++
+		}
+	}
+	return n * testFrameBytes
 }
 
 // stop ends the stream and analyses it against the migration's phases
 // (nil for the plain methods), QEMU's downtime and when the migration was
 // asked for.
 func (t *traffic) stop(phases []api.Phase, downtime time.Duration, asked time.Time) TrafficRun {
-	rep := netverify.Analyze(t.s.Stop(), phases, netverify.Limits{MaxLost: -1})
+	t.samples = t.s.Stop()
+	rep := netverify.Analyze(t.samples, phases, netverify.Limits{MaxLost: -1})
 	gap := time.Duration(rep.RecvGap)
 	r := TrafficRun{Rate: t.rate, Sent: rep.Sent, Lost: rep.Lost, Duplicated: rep.Duplicated, Reordered: rep.Reordered,
 		Gap: gap, LossGap: time.Duration(rep.LargestGap), GapMinusDowntime: gap - downtime,

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	netverify "github.com/nfhandoff/nfhandoff/netctl/verify"
+)
+
+// A gang's test traffic: each guest gets --traffic-rate if the machine's
+// TCG guests, all booted and none moving, answer that much at once with
+// bounded latency (the integration tests' definition, see bounded);
+// otherwise the highest of gangRates below it that they do. A rate they
+// answer only with a growing queue is the edge of collapse, not a load
+// to move them under.
+var gangRates = []int{1000, 750, 500, 250, 100}
+
+const (
+	// probeFor is how long each rate is probed.
+	probeFor = 6 * time.Second
+	// maxMedian bounds the median round trip of every second of a probe
+	// but the first (~20× a TCG guest's well below its limit).
+	maxMedian = 20 * time.Millisecond
+)
+
+// chooseRate sets the test traffic's rate, once: the highest of
+// rateCandidates(asked) that the guests, booted and not moving, answer all
+// at once with bounded latency.
+func (res *GangResults) chooseRate(ctx context.Context, log *slog.Logger, specs []api.VMSpec, asked int) error {
+	if asked <= 0 || res.Rate > 0 {
+		return nil
+	}
+	ips := make([]netip.Addr, len(specs))
+	for i, s := range specs {
+		ips[i] = specIP(s)
+	}
+	rate, probes, err := sustainedRate(ctx, ips, asked)
+	res.AskedRate, res.Rate, res.Probes = asked, rate, probes
+	log.Info("gang test traffic", "asked_pps", asked, "rate_pps", rate, "probes", probes)
+	return err
+}
+
+// rateCandidates are the rates to probe, highest first: asked, then the
+// gangRates below it.
+func rateCandidates(asked int) []int {
+	out := []int{asked}
+	for _, r := range gangRates {
+		if r < asked {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// sustainedRate probes rateCandidates(asked) in turn, all guests at once,
+// and returns the first that every guest answers with bounded latency,
+// and one line per probe.
+func sustainedRate(ctx context.Context, ips []netip.Addr, asked int) (int, []string, error) {
+	var lines []string
+	for _, rate := range rateCandidates(asked) {
+		ok, line, err := probeAll(ctx, ips, rate)
+		lines = append(lines, line)
+		if err != nil {
+			return 0, lines, err
+		}
+		if ok {
+			return rate, lines, nil
+		}
+	}
+	return 0, lines, fmt.Errorf("%d guests do not answer even %d pps each at once with bounded latency: %s",
+		len(ips), gangRates[len(gangRates)-1], strings.Join(lines, "; "))
+}
+
+// probeAll sends rate packets/s to every guest at once for probeFor and
+// says whether each answered with bounded latency.
+func probeAll(ctx context.Context, ips []netip.Addr, rate int) (bool, string, error) {
+	var trs []*traffic
+	defer func() { stopAll(trs) }()
+	for _, ip := range ips {
+		tr, err := startTraffic(ctx, ip, rate)
+		if err != nil {
+			return false, "", err
+		}
+		trs = append(trs, tr)
+	}
+	c0, err := readMachineCPU()
+	if err != nil {
+		return false, "", err
+	}
+	sleep(ctx, probeFor)
+	c1, err := readMachineCPU()
+	if err != nil {
+		return false, "", err
+	}
+	stopAll(trs)
+	ok := true
+	var each []string
+	for i, tr := range trs {
+		samples := tr.s.Stop()
+		rep := netverify.Analyze(samples, nil, netverify.Limits{MaxLost: 0})
+		meds := secondMedians(samples, probeFor)
+		b := bounded(rep, meds)
+		ok = ok && b
+		worst := time.Duration(0)
+		if len(meds) > 1 {
+			worst = slices.Max(meds[1:])
+		}
+		each = append(each, fmt.Sprintf("%s sent %d lost %d dup %d reord %d, worst median %v (bounded %v)",
+			ips[i], rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, worst.Round(10*time.Microsecond), b))
+	}
+	m := c1.since(c0)
+	return ok, fmt.Sprintf("%d pps each: %s; the machine's processors meanwhile %.1f s busy, %.1f s idle, %.1f s stolen",
+		rate, strings.Join(each, ", "), m.Busy.Seconds(), m.Idle.Seconds(), m.Steal.Seconds()), ctx.Err()
+}
+
+// bounded reports whether every packet was answered once and in order and
+// the median round trip of every second but the first (the guest's warm-up)
+// was at most maxMedian.
+func bounded(r netverify.Report, medians []time.Duration) bool {
+	if r.Sent == 0 || r.Lost != 0 || r.Duplicated != 0 || r.Reordered != 0 || !r.ReflectorSeqContinuous || len(medians) < 3 {
+		return false
+	}
+	return slices.Max(medians[1:]) <= maxMedian
+}
+
+// secondMedians are the median round trips of each second of a probe of
+// length d, from its first packet on.
+func secondMedians(samples []netverify.Sample, d time.Duration) []time.Duration {
+	if len(samples) == 0 {
+		return nil
+	}
+	var out []time.Duration
+	t0 := samples[0].Sent
+	for from := t0; from.Before(t0.Add(d)); from = from.Add(time.Second) {
+		out = append(out, medianRTT(samples, from, from.Add(time.Second)))
+	}
+	return out
+}
+
+// medianRTT is the median round trip of the samples sent in [from, to); a
+// lost sample counts as infinitely late.
+func medianRTT(samples []netverify.Sample, from, to time.Time) time.Duration {
+	var rtts []time.Duration
+	for _, s := range samples {
+		switch {
+		case s.Sent.Before(from) || !s.Sent.Before(to):
+		case s.Received.IsZero():
+			rtts = append(rtts, time.Duration(math.MaxInt64))
+		default:
+			rtts = append(rtts, s.RTT)
+		}
+	}
+	if len(rtts) == 0 {
+		return 0
+	}
+	slices.Sort(rtts)
+	return rtts[len(rtts)/2]
+}
