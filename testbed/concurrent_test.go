@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,24 +74,14 @@ func TestIntegrationConcurrentMigrations(t *testing.T) {
 	}
 
 	// The guests must sustain the load before it means anything.
+	names := make([]string, len(gs))
+	ips := make([]netip.Addr, len(gs))
+	for i, g := range gs {
+		names[i], ips[i] = g.name, g.ip
+	}
 	rate := 0
 	for _, r := range concurrentRates {
-		var wg sync.WaitGroup
-		probes := make([]rateProbe, len(gs))
-		errs := make([]error, len(gs))
-		for i, g := range gs {
-			wg.Go(func() { probes[i], errs[i] = probeAt(ctx, g.ip, r, probeFor) })
-		}
-		wg.Wait()
-		all := true
-		for i, p := range probes {
-			if errs[i] != nil {
-				t.Fatal(errs[i])
-			}
-			t.Logf("%s, %d guests at once: %s", gs[i].name, len(gs), p)
-			all = all && p.bounded()
-		}
-		if all {
+		if boundedAtOnce(ctx, t, names, ips, r) {
 			rate = r
 			break
 		}
