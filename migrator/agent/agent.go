@@ -148,6 +148,8 @@ type Agent struct {
 
 	writes writer // the record writes, and those the store failed (persist.go)
 	gangs  gangs  // the content stores of gangs migrating from here
+	// blackouts orders the switchovers of the migrations from here
+	blackouts *session.Blackouts
 }
 
 // entry is the agent's live view of one VM.
@@ -180,6 +182,7 @@ func New(cfg Config) (*Agent, error) {
 		migs: make(map[string]*liveMigration),
 		// outcomes to settle
 		unsettled: make(map[string]*unsettled),
+		blackouts: session.NewBlackouts(),
 	}
 	if cfg.DebugStoreFailAfterArrival {
 		a.log.Warn("debug: the store will fail every write once an incoming guest runs here")

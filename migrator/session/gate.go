@@ -24,7 +24,9 @@ import (
 // It starts open and unpaced.
 type gate struct {
 	mu     sync.Mutex
-	open   chan struct{} // closed while the gate is open
+	open   chan struct{} // closed while the gate is open: neither held nor quieted
+	held   bool          // by its own session (hold)
+	quiet  int           // blackouts of other migrations holding it (Blackouts)
 	rate   uint64        // bytes/s; 0: unpaced
 	tokens float64       // bytes that may be read now; negative: read ahead of the pace
 	last   time.Time     // when tokens were last brought up to date
@@ -42,21 +44,43 @@ func newGate() *gate {
 func (g *gate) hold() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	select {
-	case <-g.open:
-		g.open = make(chan struct{})
-	default:
-	}
+	g.held = true
+	g.sync()
 }
 
-// release opens the gate.
+// release opens the gate (unless another migration's blackout holds it).
 func (g *gate) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.held = false
+	g.sync()
+}
+
+// quieten holds (on) or releases the gate for another migration's
+// blackout; it counts, apart from hold and release.
+func (g *gate) quieten(on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if on {
+		g.quiet++
+	} else if g.quiet > 0 {
+		g.quiet--
+	}
+	g.sync()
+}
+
+// sync opens or closes g.open to match held and quiet. Call with mu held.
+func (g *gate) sync() {
+	want := !g.held && g.quiet == 0
 	select {
 	case <-g.open:
+		if !want {
+			g.open = make(chan struct{})
+		}
 	default:
-		close(g.open)
+		if want {
+			close(g.open)
+		}
 	}
 }
 

@@ -39,7 +39,10 @@ type source struct {
 	summary      <-chan struct{} // closed once readSummary is done (nil: not started)
 	destAborted  bool            // the destination sent Abort: it has no guest
 	agentStopped bool            // stopGuest stopped the guest (not QEMU)
-	begun        bool            // Handoff.Begin succeeded: the record carries its account
+	// endBlackout ends this guest's blackout (Blackouts), leaveBlackouts
+	// this migration's part in others'; both at once, and only once.
+	endBlackout, leaveBlackouts func()
+	begun                       bool // Handoff.Begin succeeded: the record carries its account
 
 	bandwidth   uint64            // the pace of QEMU's channels now (gate.setRate); 0: unpaced
 	gate        *gate             // paces QEMU's channels, and holds them while the agent stops the guest
@@ -88,6 +91,8 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 		s.pcfg.FixedPause = cfg.FixedPause
 	}
 	s.gate = newGate()
+	s.leaveBlackouts, s.endBlackout = cfg.Blackouts.join(s.gate), func() {}
+	defer func() { s.endBlackout(); s.leaveBlackouts() }()
 	s.pol = policy.New(s.pcfg)
 	s.bandwidth = s.pcfg.InitialBandwidth
 	s.gate.setRate(s.bandwidth)

@@ -66,6 +66,9 @@ type SourceConfig struct {
 	// Gang is the content store this migration's page coders share with
 	// the other migrations of its gang (Request.Gang); nil: its own.
 	Gang *pagecode.Gang
+	// Blackouts orders this migration's switchover with the agent's other
+	// migrations' (nil: no order).
+	Blackouts *Blackouts
 
 	// Debug are test-only knobs; zero in production.
 	Debug Debug

@@ -100,6 +100,9 @@ func (s *source) onMessage(ctx context.Context, m any) error {
 			s.rec.update(true, func(m *api.Migration) { m.Paused = api.Duration(paused) })
 			s.notePause(paused, m, s.rec.get().Progress.Pass)
 		}
+		// Its blackout is over; its post-copy, if any, must not be held.
+		s.endBlackout()
+		s.leaveBlackouts()
 		s.log.Info("guest running at the destination; handing its traffic off", "postcopy", s.postcopy, "paused", paused)
 		s.startHandoff(ctx, s.conn)
 		return nil

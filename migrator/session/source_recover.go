@@ -201,7 +201,7 @@ func (s *source) resumeStream(ctx, pctx context.Context, attempt int) error {
 func FinishPostcopy(ctx context.Context, cfg SourceConfig) error {
 	cfg.defaults()
 	s := &source{cfg: cfg, log: cfg.Logger.With("migration", cfg.ID, "vm", cfg.Spec.Name, "to", cfg.Request.To), gate: newGate(),
-		restarted: true}
+		restarted: true, endBlackout: func() {}, leaveBlackouts: func() {}} // its guest runs at the destination
 	s.gate.setRate(cfg.Debug.PostcopyRate)
 	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()

@@ -29,6 +29,12 @@ const (
 // for post-copy, starts it; then QEMU's channels flow again and QEMU
 // finishes with the guest stopped.
 func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
+	s.endBlackout()
+	end, waited := s.cfg.Blackouts.begin(ctx, s.gate)
+	s.endBlackout = end
+	if waited > time.Millisecond {
+		s.log.Info("waited for another guest's blackout before stopping this one", "waited", waited)
+	}
 	s.gate.hold()
 	defer s.gate.release()
 	if a.Kind == policy.KindPostcopy {
