@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // agentCPU is what the processes of an agent move (or gang) had used at
@@ -12,6 +13,7 @@ type agentCPU struct {
 	srcPIDs  []int // the source QEMUs
 	a, b     procTimes
 	qemus    []procTimes
+	aw, bw   time.Duration // the agents' run-queue waits
 }
 
 // cpuStart reads the agents' and the source QEMUs' CPU times before a move
@@ -28,6 +30,9 @@ func (n *nfhandoff) cpuStart(ctx context.Context, src, dst *agent, names []strin
 	var err error
 	if c.a, err = readProcTimes(src.cmd.Process.Pid); err == nil {
 		c.b, err = readProcTimes(dst.cmd.Process.Pid)
+	}
+	if err == nil {
+		c.aw, c.bw, err = agentWaits(src, dst)
 	}
 	for _, pid := range c.srcPIDs {
 		if err != nil {
@@ -74,6 +79,11 @@ func (c agentCPU) end(dstPIDs []int) (CPU, error) {
 			cpu.SrcQEMU -= q.Self
 		}
 	}
+	aw, bw, err := agentWaits(c.src, c.dst)
+	if err != nil {
+		return CPU{}, err
+	}
+	cpu.SrcAgentWait, cpu.DstAgentWait = aw-c.aw, bw-c.bw
 	for _, pid := range dstPIDs {
 		d, err := readProcTimes(pid)
 		if err != nil {
@@ -82,4 +92,17 @@ func (c agentCPU) end(dstPIDs []int) (CPU, error) {
 		cpu.DstQEMU += d.Self
 	}
 	return cpu, nil
+}
+
+// agentWaits reads both agents' run-queue waits.
+func agentWaits(src, dst *agent) (time.Duration, time.Duration, error) {
+	a, err := readRunWait(src.cmd.Process.Pid)
+	if err != nil {
+		return 0, 0, fmt.Errorf("source agent's wait: %w", err)
+	}
+	b, err := readRunWait(dst.cmd.Process.Pid)
+	if err != nil {
+		return 0, 0, fmt.Errorf("destination agent's wait: %w", err)
+	}
+	return a, b, nil
 }

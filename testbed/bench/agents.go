@@ -98,7 +98,13 @@ func agentPKI(runDir string, hosts []*Host) (string, error) {
 
 // startAgent runs bin in h's namespace, in its own process group (a
 // Ctrl-C reaches the bench, which stops the agent in order), and waits
-// until its API answers.
+// until its API answers. The agents stay in the bench's session: with the
+// kernel's autogroups on, a session is a scheduler group, and an agent in
+// a session of its own (each QEMU has one: the launcher's setsid) ran less
+// and waited more under a gang's load (2026-12-06, a gang of four,
+// nfhandoff-gang, four moves each way: 42-60 s against 32-44 s, the
+// source agent waiting 103-160 s against 45-63 s for a processor, the
+// source QEMUs' vCPUs taking the difference).
 func startAgent(ctx context.Context, bin, runDir, imageDir, pkiDir string, h *Host, extra []string) (*agent, error) {
 	dir, sock, logPath := agentFiles(runDir, h.Name)
 	lf, err := os.Create(logPath)

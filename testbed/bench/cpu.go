@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,10 @@ type CPU struct {
 	DstQEMU  time.Duration `json:"dst_qemu_ns"`
 	SrcAgent time.Duration `json:"src_agent_ns"`
 	DstAgent time.Duration `json:"dst_agent_ns"`
+	// The agents' threads' time runnable but waiting for a processor
+	// (schedstat), not CPU time: what the scheduler held them back.
+	SrcAgentWait time.Duration `json:"src_agent_wait_ns"`
+	DstAgentWait time.Duration `json:"dst_agent_wait_ns"`
 }
 
 // Total is the CPU time of every process of the move.
@@ -66,7 +71,44 @@ func parseProcStat(s string) (procTimes, error) {
 // plus is c and d added, process by process.
 func (c CPU) plus(d CPU) CPU {
 	return CPU{SrcQEMU: c.SrcQEMU + d.SrcQEMU, DstQEMU: c.DstQEMU + d.DstQEMU,
-		SrcAgent: c.SrcAgent + d.SrcAgent, DstAgent: c.DstAgent + d.DstAgent}
+		SrcAgent: c.SrcAgent + d.SrcAgent, DstAgent: c.DstAgent + d.DstAgent,
+		SrcAgentWait: c.SrcAgentWait + d.SrcAgentWait, DstAgentWait: c.DstAgentWait + d.DstAgentWait}
+}
+
+// readRunWait is how long pid's threads have been runnable but waiting
+// for a processor, summed over the threads alive now
+// (/proc/PID/task/*/schedstat: run, wait, timeslices, in ns).
+func readRunWait(pid int) (time.Duration, error) {
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(files) == 0 {
+		return 0, fmt.Errorf("schedstat of %d: no threads (%v)", pid, err)
+	}
+	var sum time.Duration
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		w, err := parseSchedstat(string(b))
+		if err != nil {
+			return 0, err
+		}
+		sum += w
+	}
+	return sum, nil
+}
+
+// parseSchedstat reads the wait (the second field) of a schedstat line.
+func parseSchedstat(s string) (time.Duration, error) {
+	f := strings.Fields(s)
+	if len(f) < 2 {
+		return 0, fmt.Errorf("schedstat %q: want run, wait and timeslices", s)
+	}
+	v, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("schedstat wait: %w", err)
+	}
+	return time.Duration(v), nil
 }
 
 // MachineCPU is what the whole machine's processors did over an interval,

@@ -44,3 +44,17 @@ func TestParseMachineCPU(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestParseSchedstat(t *testing.T) {
+	if w, err := parseSchedstat("4425747 3739017 9\n"); err != nil || w != 3739017 {
+		t.Errorf("got %v, %v; want 3739017ns", w, err)
+	}
+	for _, bad := range []string{"", "1", "1 x 2"} {
+		if _, err := parseSchedstat(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	if _, err := readRunWait(os.Getpid()); err != nil {
+		t.Error(err)
+	}
+}

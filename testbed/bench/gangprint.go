@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,11 +48,13 @@ func printGangs(w io.Writer, s GangSummary) {
 	fmt.Fprintln(w, "\ngangs' CPU seconds per GiB of RAM the QEMUs moved, user+system, summed over the gang (all QEMUs with their guests' vCPUs; each agent counted once)")
 	printCPU(w, rows, base)
 	fmt.Fprintln(w, "\nthe machine's processors over each gang move (/proc/stat, seconds summed over its cores): busy = user, system, irq and softirq for anyone; "+
-		"other = busy minus the moves' processes above (the bench and its test traffic, the kernel's work outside them, guests not moving, other tenants of the machine); steal = taken by the hypervisor")
+		"other = busy minus the moves' processes above (the bench and its test traffic, the kernel's work outside them, guests not moving, other tenants of the machine); steal = taken by the hypervisor; "+
+		"agents waited = both agents' threads runnable but not running (schedstat). "+schedNote())
 	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "guest\tmethod\tbusy s\tidle s\tsteal s\tother s")
+	fmt.Fprintln(tw, "guest\tmethod\tbusy s\tidle s\tsteal s\tother s\tagents waited s")
 	for _, r := range s.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Guest, r.Method, rng(r.BusyS, "%.1f"), rng(r.IdleS, "%.1f"), rng(r.StealS, "%.1f"), rng(r.OtherS, "%.1f"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Guest, r.Method, rng(r.BusyS, "%.1f"), rng(r.IdleS, "%.1f"), rng(r.StealS, "%.1f"),
+			rng(r.OtherS, "%.1f"), rng(r.AgentWaitS, "%.1f"))
 	}
 	tw.Flush()
 	codec := append(rows, s.Members...)
@@ -116,4 +119,15 @@ func printOverTarget(w io.Writer, runs []GangRun) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// schedNote says how the scheduler groups the moves' processes: with
+// autogroups on, every session is a group the scheduler shares the
+// processors between evenly.
+func schedNote() string {
+	b, err := os.ReadFile("/proc/sys/kernel/sched_autogroup_enabled")
+	if err != nil || strings.TrimSpace(string(b)) != "1" {
+		return "The kernel's autogroups are off."
+	}
+	return "The kernel's autogroups are on: every QEMU (its own session) is a scheduler group of its own, the agents share the bench's (see startAgent); the groups share the processors evenly."
 }

@@ -118,21 +118,24 @@ type GangRow struct {
 	IdleS  Stat `json:"machine_idle_s"`
 	StealS Stat `json:"machine_steal_s"`
 	OtherS Stat `json:"machine_other_s"`
+	// AgentWaitS is both agents' threads' time runnable but waiting for a
+	// processor, seconds (CPU.SrcAgentWait + DstAgentWait).
+	AgentWaitS Stat `json:"agents_wait_s"`
 }
 
 // summariseGangs summarises the runs of res.
 func summariseGangs(res GangResults) GangSummary {
 	var totals, members []Run
-	per := map[string]*[5][]float64{} // gang and method -> test MiB, busy, idle, steal, other s
+	per := map[string]*[6][]float64{} // gang and method -> test MiB, busy, idle, steal, other, agents' wait s
 	for _, r := range res.Runs {
 		totals, members = append(totals, r.total()), append(members, r.VMs...)
 		k := r.Guest + "\x00" + r.Method
 		if per[k] == nil {
-			per[k] = &[5][]float64{}
+			per[k] = &[6][]float64{}
 		}
 		v, m := per[k], r.Machine
 		v[0] = append(v[0], float64(r.TestBytes)/(1<<20))
-		for i, d := range []time.Duration{m.Busy, m.Idle, m.Steal, m.Busy - r.CPU.Total()} {
+		for i, d := range []time.Duration{m.Busy, m.Idle, m.Steal, m.Busy - r.CPU.Total(), r.CPU.SrcAgentWait + r.CPU.DstAgentWait} {
 			v[1+i] = append(v[1+i], d.Seconds())
 		}
 	}
@@ -146,7 +149,8 @@ func summariseGangs(res GangResults) GangSummary {
 	}
 	for _, row := range summarise(totals, []string{gangBaseline}) {
 		v := per[row.Guest+"\x00"+row.Method]
-		gr := GangRow{Row: row, TestMiB: stat(v[0]), BusyS: stat(v[1]), IdleS: stat(v[2]), StealS: stat(v[3]), OtherS: stat(v[4])}
+		gr := GangRow{Row: row, TestMiB: stat(v[0]), BusyS: stat(v[1]), IdleS: stat(v[2]), StealS: stat(v[3]), OtherS: stat(v[4]),
+			AgentWaitS: stat(v[5])}
 		for _, m := range s.Members {
 			if m.Method != row.Method || !strings.HasPrefix(m.Guest, row.Guest+"/") || m.Traffic == nil {
 				continue
