@@ -3,7 +3,6 @@ package testbed
 import (
 	"context"
 	"fmt"
-	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -105,34 +104,8 @@ func probeAt(ctx context.Context, ip netip.Addr, rate int, d time.Duration) (rat
 	case <-time.After(d):
 	}
 	samples := s.Stop()
-	p := rateProbe{Rate: rate, R: verify.Analyze(samples, nil, verify.Limits{MaxLost: 0})}
-	if len(samples) > 0 {
-		t0 := samples[0].Sent
-		for from := t0; from.Before(t0.Add(d)); from = from.Add(time.Second) {
-			p.Medians = append(p.Medians, medianRTT(samples, from, from.Add(time.Second)))
-		}
-	}
-	return p, ctx.Err()
-}
-
-// medianRTT is the median round trip of the samples sent in [from, to); a
-// lost sample counts as infinitely late.
-func medianRTT(samples []verify.Sample, from, to time.Time) time.Duration {
-	var rtts []time.Duration
-	for _, s := range samples {
-		switch {
-		case s.Sent.Before(from) || !s.Sent.Before(to):
-		case s.Received.IsZero():
-			rtts = append(rtts, time.Duration(math.MaxInt64))
-		default:
-			rtts = append(rtts, s.RTT)
-		}
-	}
-	if len(rtts) == 0 {
-		return 0
-	}
-	slices.Sort(rtts)
-	return rtts[len(rtts)/2]
+	return rateProbe{Rate: rate, R: verify.Analyze(samples, nil, verify.Limits{MaxLost: 0}),
+		Medians: verify.SecondMedians(samples, d)}, ctx.Err()
 }
 
 // maxSustainedRate finds the highest of probeRates that the guest, not
@@ -257,11 +230,8 @@ func TestProbeSustained(t *testing.T) {
 			}
 			ss = append(ss, s)
 		}
-		p := rateProbe{Rate: rate, R: verify.Analyze(ss, nil, verify.Limits{MaxLost: 0})}
-		for from := t0; from.Before(t0.Add(secs * time.Second)); from = from.Add(time.Second) {
-			p.Medians = append(p.Medians, medianRTT(ss, from, from.Add(time.Second)))
-		}
-		return p
+		return rateProbe{Rate: rate, R: verify.Analyze(ss, nil, verify.Limits{MaxLost: 0}),
+			Medians: verify.SecondMedians(ss, secs*time.Second)}
 	}
 	ms := time.Millisecond
 	for _, c := range []struct {

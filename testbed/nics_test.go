@@ -62,13 +62,7 @@ func twoNICsSustained(samples [][]verify.Sample, d time.Duration) (bool, string)
 	ok, line := true, ""
 	for i, ss := range samples {
 		r := verify.Analyze(ss, nil, verify.Limits{})
-		var medians []time.Duration
-		if len(ss) > 0 {
-			t0 := ss[0].Sent
-			for from := t0; from.Before(t0.Add(d)); from = from.Add(time.Second) {
-				medians = append(medians, medianRTT(ss, from, from.Add(time.Second)))
-			}
-		}
+		medians := verify.SecondMedians(ss, d)
 		good := r.Sent > 0 && r.Lost == 0 && r.Duplicated == 0 && r.Reordered == 0 && len(medians) >= 3 && slices.Max(medians[1:]) <= maxMedian
 		ok = ok && good
 		line += fmt.Sprintf("; nic %d: sent %d lost %d dup %d reordered %d medians %v", twoNICsFlows[i].nic, r.Sent, r.Lost, r.Duplicated, r.Reordered, medians)

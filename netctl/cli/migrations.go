@@ -59,13 +59,9 @@ migrate VM1 VM2 …" and "netctl evacuate" print at the end.
 // runGangShow prints gang name's record from the source agent's records:
 // the migrations it started for the gang, oldest first.
 func runGangShow(ctx context.Context, g *globals, name string) error {
-	t, err := g.target()
+	t, ms, err := listMigrations(ctx, g)
 	if err != nil {
 		return err
-	}
-	ms, err := call(ctx, g, t, t.client.ListMigrations)
-	if err != nil {
-		return fmt.Errorf("listing migrations on %s: %w", t.name, err)
 	}
 	r := GangResult{Gang: name, From: t.name, Migrations: []api.Migration{}}
 	for _, m := range ms {
@@ -88,14 +84,23 @@ func runGangShow(ctx context.Context, g *globals, name string) error {
 	return nil
 }
 
-func runMigrations(ctx context.Context, g *globals) error {
+// listMigrations reads the records of the agent chosen with --host.
+func listMigrations(ctx context.Context, g *globals) (*target, []api.Migration, error) {
 	t, err := g.target()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ms, err := call(ctx, g, t, t.client.ListMigrations)
 	if err != nil {
-		return fmt.Errorf("listing migrations on %s: %w", t.name, err)
+		return nil, nil, fmt.Errorf("listing migrations on %s: %w", t.name, err)
+	}
+	return t, ms, nil
+}
+
+func runMigrations(ctx context.Context, g *globals) error {
+	t, ms, err := listMigrations(ctx, g)
+	if err != nil {
+		return err
 	}
 	if ms == nil {
 		ms = []api.Migration{}

@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +243,33 @@ func TestAnalyzeReflectorSmallSkip(t *testing.T) {
 	}
 	if r := Analyze(s, nil, Limits{MaxLost: 0}); r.ReflectorSeqContinuous || r.Pass {
 		t.Errorf("unexplained skip: jumps %d pass %v", r.ReflectorSeqJumps, r.Pass)
+	}
+}
+
+// TestSecondMedians: one median per second of the run, a lost packet as
+// infinitely late, a second without packets as 0.
+func TestSecondMedians(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	var ss []Sample
+	add := func(at, rtt time.Duration, lost bool) {
+		s := Sample{Sent: t0.Add(at)}
+		if !lost {
+			s.RTT, s.Received = rtt, s.Sent.Add(rtt)
+		}
+		ss = append(ss, s)
+	}
+	add(0, 1*time.Millisecond, false)
+	add(300*time.Millisecond, 3*time.Millisecond, false)
+	add(600*time.Millisecond, 2*time.Millisecond, false)
+	add(1100*time.Millisecond, 0, true)
+	add(1500*time.Millisecond, 0, true)
+	add(1700*time.Millisecond, 5*time.Millisecond, false)
+	got := SecondMedians(ss, 3*time.Second)
+	want := []time.Duration{2 * time.Millisecond, math.MaxInt64, 0}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if SecondMedians(nil, time.Second) != nil {
+		t.Error("medians of no samples")
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -105,7 +104,7 @@ func probeAll(ctx context.Context, ips []netip.Addr, rate int) (bool, string, er
 	for i, tr := range trs {
 		samples := tr.s.Stop()
 		rep := netverify.Analyze(samples, nil, netverify.Limits{MaxLost: 0})
-		meds := secondMedians(samples, probeFor)
+		meds := netverify.SecondMedians(samples, probeFor)
 		b := bounded(rep, meds)
 		ok = ok && b
 		worst := time.Duration(0)
@@ -128,38 +127,4 @@ func bounded(r netverify.Report, medians []time.Duration) bool {
 		return false
 	}
 	return slices.Max(medians[1:]) <= maxMedian
-}
-
-// secondMedians are the median round trips of each second of a probe of
-// length d, from its first packet on.
-func secondMedians(samples []netverify.Sample, d time.Duration) []time.Duration {
-	if len(samples) == 0 {
-		return nil
-	}
-	var out []time.Duration
-	t0 := samples[0].Sent
-	for from := t0; from.Before(t0.Add(d)); from = from.Add(time.Second) {
-		out = append(out, medianRTT(samples, from, from.Add(time.Second)))
-	}
-	return out
-}
-
-// medianRTT is the median round trip of the samples sent in [from, to); a
-// lost sample counts as infinitely late.
-func medianRTT(samples []netverify.Sample, from, to time.Time) time.Duration {
-	var rtts []time.Duration
-	for _, s := range samples {
-		switch {
-		case s.Sent.Before(from) || !s.Sent.Before(to):
-		case s.Received.IsZero():
-			rtts = append(rtts, time.Duration(math.MaxInt64))
-		default:
-			rtts = append(rtts, s.RTT)
-		}
-	}
-	if len(rtts) == 0 {
-		return 0
-	}
-	slices.Sort(rtts)
-	return rtts[len(rtts)/2]
 }

@@ -34,7 +34,7 @@ func TestBounded(t *testing.T) {
 			}
 			ss = append(ss, s)
 		}
-		meds := secondMedians(ss, secs*time.Second)
+		meds := netverify.SecondMedians(ss, secs*time.Second)
 		if len(meds) != secs {
 			t.Fatalf("%d medians, want %d", len(meds), secs)
 		}
