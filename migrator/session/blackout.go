@@ -13,7 +13,9 @@ import (
 // and the link. Four moves at once on two cores were paused 89-276 ms,
 // every part of the pause stretched by the others' pre-copy, against 30-45
 // ms for one alone. A guest waits, still running, for another's blackout
-// to end (at most blackoutWait) before it is stopped. A migration leaves
+// to end (at most blackoutWait) before it is stopped, and a blackout holds
+// the others for at most blackoutWait too (a guest stuck in its switchover,
+// e.g. on a path cut, must not stall the others' moves). A migration leaves
 // once its guest runs at the destination: a post-copy is never held (its
 // guest's page faults wait on the stream). A nil *Blackouts orders nothing.
 type Blackouts struct {
@@ -22,10 +24,11 @@ type Blackouts struct {
 	running chan struct{}  // non-nil while a blackout runs; closed at its end
 }
 
-// blackoutWait bounds how long a guest's stop waits for another guest's
-// blackout (stuck, e.g. on a destination that never answers): past it, the
-// two pauses overlap, as without Blackouts.
-const blackoutWait = 2 * time.Second
+// blackoutWait bounds how long a blackout holds the others, and so how
+// long a guest's stop waits for another guest's blackout (stuck, e.g. on a
+// destination that never answers): past it, the two overlap, as without
+// Blackouts. A healthy blackout lasts tens of milliseconds.
+var blackoutWait = 2 * time.Second
 
 // NewBlackouts returns an agent's Blackouts.
 func NewBlackouts() *Blackouts { return &Blackouts{members: map[*gate]bool{}} }
@@ -89,10 +92,12 @@ func (b *Blackouts) begin(ctx context.Context, self *gate) (end func(), waited t
 		}
 	}
 	var once sync.Once
-	return func() {
+	var expiry *time.Timer
+	end = func() {
 		once.Do(func() {
-			b.mu.Lock()
+			b.mu.Lock() // begin holds it while it sets expiry
 			defer b.mu.Unlock()
+			expiry.Stop()
 			for g, held := range b.members {
 				if held {
 					g.quieten(false)
@@ -102,5 +107,7 @@ func (b *Blackouts) begin(ctx context.Context, self *gate) (end func(), waited t
 			b.running = nil
 			close(done)
 		})
-	}, time.Since(start)
+	}
+	expiry = time.AfterFunc(blackoutWait, end)
+	return end, time.Since(start)
 }

@@ -119,3 +119,34 @@ func TestBlackoutsWaitEnds(t *testing.T) {
 		t.Fatalf("waited %v, c open %v, a open %v: want >= 20ms, c still held by a's blackout, a open", waited, isOpen(c), isOpen(a))
 	}
 }
+
+// TestBlackoutExpires: a blackout that is never ended releases the others
+// after blackoutWait, and the next may begin.
+func TestBlackoutExpires(t *testing.T) {
+	defer func(d time.Duration) { blackoutWait = d }(blackoutWait)
+	blackoutWait = 20 * time.Millisecond
+	b := NewBlackouts()
+	a, c := newGate(), newGate()
+	defer b.join(a)()
+	defer b.join(c)()
+	endA, _ := b.begin(context.Background(), a) // never ended in time
+	for deadline := time.Now().Add(5 * time.Second); !isOpen(c); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a's blackout, never ended, still holds c after 5 s")
+		}
+	}
+	blackoutWait = time.Minute // c's must not expire while the test looks
+	end, _ := b.begin(context.Background(), c)
+	defer end()
+	if !isOpen(c) || isOpen(a) {
+		t.Fatalf("c open %v, a open %v: want c's blackout, a held by it", isOpen(c), isOpen(a))
+	}
+	endA() // late: changes nothing
+	if isOpen(a) {
+		t.Fatal("a's late end released c's hold on a")
+	}
+	end()
+	if !isOpen(a) {
+		t.Fatal("c's end left a held")
+	}
+}
