@@ -19,10 +19,10 @@ const (
 	dropHeldUnrecovered = "held_unrecovered"
 	dropRollbackDest    = "rollback_dest"
 	dropFlushLost       = "flush_lost"
-	dropRestart         = "restart"   // held in the memory of a previous run of the agent
-	dropRingLost        = "ring_lost" // a ring record that never came (malformed)
-	dropDetached        = "detached"  // captured, and the entry removed before they were handed on
-	dropInject          = "inject"    // the tap refused them, or too short to inject (no Ethernet header)
+	dropRestart         = "restart"      // held in the memory of a previous run of the agent
+	dropRingLost        = "ring_lost"    // a ring record that never came (malformed)
+	dropDetached        = "detached"     // captured, and the entry removed before they were handed on
+	dropInject          = api.DropInject // the tap refused them, or too short to inject (no Ethernet header)
 	// dropStall: the tap's full queue dropped them while the guest, here
 	// in post-copy, was stuck on pages that had not arrived (the stream
 	// broke, before the pause was noticed and the traffic held).

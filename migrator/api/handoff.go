@@ -24,7 +24,7 @@ type HandoffStats struct {
 	// too_large, tap_full, inject, forward, no_tap, tunnel_refused (came
 	// through the tunnel from a host not in the peers file, or with
 	// another VNI), held_unrecovered, rollback_dest, flush_lost,
-	// ring_lost, restart, detached, postcopy_stall.
+	// flush_unconfirmed, ring_lost, restart, detached, postcopy_stall.
 	Dropped        map[string]uint64   `json:"dropped,omitempty"`
 	GARPs          int                 `json:"garps,omitempty"`
 	HighWaterBytes int64               `json:"high_water_bytes,omitempty"` // user-space queue high-water mark
@@ -33,6 +33,20 @@ type HandoffStats struct {
 	// (the fields above are then their sum, see Add); empty for one NIC.
 	NICs []HandoffStats `json:"nics,omitempty"`
 }
+
+// Drop reasons the migrator's sessions read or write (the dataplane
+// names the others).
+const (
+	// DropInject (destination): frames the tap refused, or too short to
+	// inject.
+	DropInject = "inject"
+	// DropFlushUnconfirmed (source): frames written on the flush stream
+	// that the destination never reported injecting nor failing to: its
+	// agent died while taking them, or its report never came. They are
+	// lost if it died before injecting them; its own record, when it has
+	// one, says what it injected.
+	DropFlushUnconfirmed = "flush_unconfirmed"
+)
 
 // DroppedTotal is the sum of Dropped over all reasons.
 func (h HandoffStats) DroppedTotal() uint64 {

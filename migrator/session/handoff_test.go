@@ -354,3 +354,40 @@ func TestAgentSwitchoverQEMUFirst(t *testing.T) {
 		t.Errorf("no note that QEMU stopped the guest itself: %+v", m.Decisions)
 	}
 }
+
+// The source counts the flushed frames the destination's account does not
+// confirm: a QUIC write succeeds once buffered, so a destination agent
+// that dies while taking the flush loses frames the source wrote.
+func TestHandoffUnconfirmedFlush(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	p.hA.stats = api.HandoffStats{Buffered: 8, Flushed: 8}
+	p.hB.stats = api.HandoffStats{Flushed: 4, Dropped: map[string]uint64{api.DropInject: 1}}
+	m := mustMove(t, p.sourceConfig(src))
+	if m.Handoff == nil {
+		t.Fatal("no hand-off report in the source record")
+	}
+	if got := m.Handoff.Source.Dropped[api.DropFlushUnconfirmed]; got != 3 {
+		t.Errorf("source dropped %v: want %s 3 (8 flushed, 4 injected, 1 refused)", m.Handoff.Source.Dropped, api.DropFlushUnconfirmed)
+	}
+	if p.hA.stats.Dropped != nil {
+		t.Errorf("the dataplane's own account changed: %v", p.hA.stats.Dropped)
+	}
+}
+
+func TestUnconfirmedFlush(t *testing.T) {
+	for _, c := range []struct {
+		src, dst api.HandoffStats
+		want     uint64
+	}{
+		{api.HandoffStats{}, api.HandoffStats{}, 0},
+		{api.HandoffStats{Flushed: 10}, api.HandoffStats{Flushed: 10}, 0},
+		{api.HandoffStats{Flushed: 10}, api.HandoffStats{}, 10}, // no report: none confirmed
+		{api.HandoffStats{Flushed: 10}, api.HandoffStats{Flushed: 7, Dropped: map[string]uint64{api.DropInject: 2}}, 1},
+		{api.HandoffStats{Flushed: 3}, api.HandoffStats{Flushed: 5}, 0}, // never below zero
+	} {
+		if got := unconfirmedFlush(c.src, c.dst); got != c.want {
+			t.Errorf("unconfirmedFlush(%d, %d+%v) = %d, want %d", c.src.Flushed, c.dst.Flushed, c.dst.Dropped, got, c.want)
+		}
+	}
+}

@@ -51,7 +51,10 @@ type source struct {
 	rxPathTried bool              // rxPath was looked for (once per session)
 	handoff     *handoffRun       // the hand-off, once the guest runs at the destination
 	destStats   *api.HandoffStats // from the destination's HandoffDone
-	codecs      codecSet          // the page coders of QEMU's channels
+	// flushSettled: the wait for the destination's account of the flush
+	// is over; what it does not confirm counts as api.DropFlushUnconfirmed.
+	flushSettled bool
+	codecs       codecSet // the page coders of QEMU's channels
 }
 
 // control is one message read from the control stream, or its end.
@@ -131,6 +134,7 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 		// If the destination said Running, the hand-off has happened
 		// (it does not wait for post-copy): record it, roll nothing back.
 		s.waitHandoff()
+		s.flushSettled = true // no account will come from a failed post-copy
 		s.handoffStats(true)
 		m := s.rec.finish(api.MigrationFailed, fmt.Sprintf("post-copy failed: %v; no rollback once post-copy has started: "+
 			"the guest is lost (source QEMU paused, never resumed; check %s)", err, cfg.Request.To))

@@ -27,6 +27,7 @@ func (s *source) moved(ctx context.Context, conn Conn) api.Migration {
 		s.log.Warn("quitting source qemu", "err", err)
 	}
 	s.waitHandoffDone(ctx, conn)
+	s.flushSettled = true
 	s.handoffStats(true)
 	if conn != nil {
 		sent, recv := conn.Stats()

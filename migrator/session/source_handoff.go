@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"time"
@@ -55,11 +56,33 @@ func (s *source) handoffStats(persist bool) {
 		return
 	}
 	st := s.cfg.Handoff.Stats(s.cfg.Spec)
-	s.rec.update(persist, func(m *api.Migration) {
-		r := &api.HandoffReport{Source: st}
-		if s.destStats != nil {
-			r.Destination = *s.destStats
+	var dst api.HandoffStats
+	if s.destStats != nil {
+		dst = *s.destStats
+	}
+	if s.flushSettled {
+		if n := unconfirmedFlush(st, dst); n > 0 {
+			st.Dropped = maps.Clone(st.Dropped)
+			if st.Dropped == nil {
+				st.Dropped = map[string]uint64{}
+			}
+			st.Dropped[api.DropFlushUnconfirmed] += n
 		}
-		m.Handoff = r
+	}
+	s.rec.update(persist, func(m *api.Migration) {
+		m.Handoff = &api.HandoffReport{Source: st, Destination: dst}
 	})
+}
+
+// unconfirmedFlush is how many frames the source wrote on the flush stream
+// (src.Flushed counts the frames on the stream) that the destination's
+// account neither injected nor counted as failed to inject. A QUIC write
+// succeeds once the frames are buffered: only the destination's report
+// says they arrived.
+func unconfirmedFlush(src, dst api.HandoffStats) uint64 {
+	confirmed := dst.Flushed + dst.Dropped[api.DropInject]
+	if src.Flushed <= confirmed {
+		return 0
+	}
+	return src.Flushed - confirmed
 }
