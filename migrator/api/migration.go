@@ -53,6 +53,10 @@ type Migration struct {
 	// (the source hears it in Running, less how long the guest had run
 	// by then). 0 if unknown.
 	Paused Duration `json:"paused,omitempty"`
+	// ResumedAt is when the guest ran at the destination, on the source's
+	// clock (its stop plus Paused); zero if unknown. A VNF's recovery
+	// (e.g. verify's) is timed from here.
+	ResumedAt time.Time `json:"resumed_at,omitempty"`
 	// PausedParts is where Paused went; nil if unknown.
 	PausedParts *PauseParts `json:"paused_parts,omitempty"`
 	SetupTime   Duration    `json:"setup_time"`

@@ -97,7 +97,9 @@ func (s *source) onMessage(ctx context.Context, m any) error {
 			// The guest ran since the destination's cont, m.Since ago.
 			heard := time.Since(s.pause.stopped)
 			paused = heard - min(max(time.Duration(m.Since), 0), heard)
-			s.rec.update(true, func(m *api.Migration) { m.Paused = api.Duration(paused) })
+			s.rec.update(true, func(m *api.Migration) {
+				m.Paused, m.ResumedAt = api.Duration(paused), s.pause.stopped.Add(paused).UTC()
+			})
 			s.notePause(paused, m, s.rec.get().Progress.Pass)
 		}
 		// Its blackout is over; its post-copy, if any, must not be held.
