@@ -1,0 +1,116 @@
+package prefetch
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// errDetached: Write before Attach, or after End.
+var errDetached = errors.New("prefetch: no stream to the source qemu")
+
+// Write takes the destination's return-path bytes, cut anywhere, and
+// writes each message to QEMU once it is whole (rewritten if it must be),
+// so that injected requests can only fall between messages.
+func (in *Injector) Write(p []byte) (int, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.w == nil {
+		return 0, errDetached
+	}
+	var out []byte
+	for rest := p; len(rest) > 0; {
+		if in.raw {
+			out = in.emit(out, segRaw, rest, rest)
+			break
+		}
+		want := headerLen
+		if len(in.msg) >= headerLen {
+			want += int(binary.BigEndian.Uint16(in.msg[2:]))
+		}
+		k := min(want-len(in.msg), len(rest))
+		in.msg, rest = append(in.msg, rest[:k]...), rest[k:]
+		switch {
+		case len(in.msg) == headerLen:
+			typ, n := binary.BigEndian.Uint16(in.msg), binary.BigEndian.Uint16(in.msg[2:])
+			if why := checkHeader(typ, n); why != "" {
+				out = in.giveUp(out, why)
+			} else if n == 0 {
+				out = in.message(out)
+			}
+		case len(in.msg) == want:
+			out = in.message(out)
+		}
+	}
+	if len(out) > 0 {
+		if _, err := in.w.Write(out); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// message handles the whole message in in.msg.
+func (in *Injector) message(out []byte) []byte {
+	m := in.msg
+	in.msg = in.msg[:0]
+	switch binary.BigEndian.Uint16(m) {
+	case msgReqPagesID:
+		name := m[headerLen+reqLen+1:]
+		if len(name) != int(m[headerLen+reqLen]) {
+			in.msg = m
+			return in.giveUp(out, "REQ_PAGES_ID whose block name does not fill it")
+		}
+		in.destBlock, in.qemuBlock = string(name), string(name)
+	case msgReqPages:
+		if in.destBlock != "" && in.qemuBlock != in.destBlock {
+			// QEMU would read it against an injected block.
+			in.stats.Rewritten++
+			in.qemuBlock = in.destBlock
+			req := m[headerLen:]
+			return in.emit(out, segRewrite, m, reqPagesID(in.destBlock,
+				binary.BigEndian.Uint64(req), binary.BigEndian.Uint32(req[8:])))
+		}
+	case msgShut:
+		in.stop("the destination shut the return path")
+	}
+	return in.emit(out, segPass, m, m)
+}
+
+// giveUp passes the message read so far and all that follows through
+// untouched: the parser cannot follow the stream.
+func (in *Injector) giveUp(out []byte, why string) []byte {
+	in.stop("malformed return path: " + why)
+	in.log.Warn("return path not understood: passing it through", "why", why)
+	in.raw = true
+	m := in.msg
+	in.msg = in.msg[:0]
+	return in.emit(out, segRaw, m, m)
+}
+
+// emit appends b, from the input in, to out.
+func (in *Injector) emit(out []byte, kind segment, src, b []byte) []byte {
+	if in.trace != nil {
+		in.trace(kind, src, b)
+	}
+	return append(out, b...)
+}
+
+// End is the return path's end: a message cut short is passed on as it
+// is, and nothing more is written to QEMU.
+func (in *Injector) End() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.w == nil {
+		return nil
+	}
+	w := in.w
+	in.w = nil
+	if len(in.msg) == 0 {
+		in.stop("the return path ended")
+		return nil
+	}
+	out := in.giveUp(nil, "cut short at its end")
+	in.stop("the return path ended")
+	_, err := w.Write(out)
+	return err
+}
