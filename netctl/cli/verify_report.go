@@ -125,6 +125,9 @@ func printReport(w io.Writer, r verify.Report, files []string) {
 	}
 	fmt.Fprintf(tw, "  largest gap:\t%s\n", gap)
 	fmt.Fprintf(tw, "  latency:\tp50 %s, p99 %s, max %s\n", fmtMillis(r.LatencyP50), fmtMillis(r.LatencyP99), fmtMillis(r.LatencyMax))
+	if r.Recovery != nil {
+		fmt.Fprintf(tw, "  vnf recovery:\t%s\n", r.Recovery)
+	}
 	cont := "continuous"
 	if !r.ReflectorSeqContinuous {
 		cont = fmt.Sprintf("BROKEN, %d jumps (the VNF restarted or is another instance)", r.ReflectorSeqJumps)

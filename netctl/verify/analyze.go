@@ -50,6 +50,10 @@ type Report struct {
 	// it (nil without one); HandoffDropped the frames it dropped.
 	Handoff        *api.HandoffReport `json:"handoff,omitempty"`
 	HandoffDropped uint64             `json:"handoff_dropped"`
+	// Recovery is how long the VNF took to reflect at its pre-migration
+	// rate again after the guest resumed at the destination (nil without
+	// the resume's time, or with too little traffic to say).
+	Recovery *Recovery `json:"recovery,omitempty"`
 	// TCP is the TCP flow's account (netctl migrate --verify-tcp; nil
 	// without one).
 	TCP     *TCPCheck `json:"tcp,omitempty"`
@@ -60,14 +64,17 @@ type Report struct {
 // Analyze computes the report of samples (in any order) against the
 // migration's phases and the limits.
 func Analyze(samples []Sample, phases []api.Phase, lim Limits) Report {
-	return analyze(samples, phases, nil, lim)
+	return analyze(samples, api.Migration{Phases: phases}, lim)
 }
 
-func analyze(samples []Sample, phases []api.Phase, handoff *api.HandoffReport, lim Limits) Report {
+// analyze is the report against what m says: its phases, its hand-off,
+// when it started and when the guest resumed at the destination.
+func analyze(samples []Sample, m api.Migration, lim Limits) Report {
+	phases := m.Phases
 	bySeq := slices.SortedFunc(slices.Values(samples), func(a, b Sample) int { return cmp.Compare(a.Seq, b.Seq) })
 	var r Report
 	r.Sent = len(bySeq)
-	r.Handoff, r.HandoffDropped = handoff, handoffDropped(handoff)
+	r.Handoff, r.HandoffDropped = m.Handoff, handoffDropped(m.Handoff)
 	var got []Sample // answered, in arrival order
 	for _, s := range bySeq {
 		if s.Lost() {
@@ -95,6 +102,7 @@ func analyze(samples []Sample, phases []api.Phase, handoff *api.HandoffReport, l
 		r.RecvGapPhase = phaseAt(phases, r.RecvGapStart, r.RecvGapStart.Add(time.Duration(r.RecvGap)))
 	}
 	r.gap(bySeq, phases)
+	r.Recovery = recovery(bySeq, got, m.Started, m.ResumedAt)
 	r.latency(got)
 	r.reflector(bySeq, got)
 	r.verdict(lim)

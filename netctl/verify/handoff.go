@@ -14,7 +14,7 @@ import (
 // lost test packets (a hand-off that dropped anything fails the default
 // verdict, even if no test packet was among the drops).
 func AnalyzeMigration(samples []Sample, m api.Migration, lim Limits) Report {
-	return analyze(samples, m.Phases, m.Handoff, lim)
+	return analyze(samples, m, lim)
 }
 
 // handoffDropped is the frames both ends of h dropped.

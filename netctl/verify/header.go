@@ -45,6 +45,9 @@ func (t *timeline) headerLines() []string {
 		if m.Postcopy {
 			s += ", post-copy"
 		}
+		if rec := r.Recovery; rec != nil {
+			s += ", " + rec.String()
+		}
 		lines = append(lines, s)
 	}
 	cont := "continuous"

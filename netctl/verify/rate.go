@@ -55,6 +55,14 @@ func (t *timeline) ratePlot(zoom [2]float64, xlabel string) (*plot.Plot, string)
 		sent.Dashes = []vg.Length{6, 6}
 		p.Add(noPad{sent}, label(t.tmin, t.rate, fmt.Sprintf("sent %.0f pps", t.rate), vg.Point{X: 8, Y: 6}, draw.XLeft))
 	}
+	if rec := t.r.Recovery; rec != nil && rec.Time > 0 && !t.m.ResumedAt.IsZero() {
+		// The VNF's recovery: from its resume at the destination until it
+		// reflected at its rate again, outlined along the bottom.
+		x0 := t.sec(t.m.ResumedAt)
+		x1 := x0 + time.Duration(rec.Time).Seconds()
+		p.Add(&bands{bs: []band{{x0, min(x1, t.tmax), 0, v1 * 0.04}}, fill: colRecovery, minW: minBandW},
+			label(x1, v1*0.04, "recovery "+fmtMS(rec.Time), vg.Point{X: 4, Y: 2}, draw.XLeft))
+	}
 	if zoom[0] > t.tmin || zoom[1] < t.tmax {
 		z := band{max(zoom[0], t.tmin), min(zoom[1], t.tmax), math.Inf(-1), math.Inf(1)}
 		p.Add(&bands{bs: []band{z}, edge: line(1.2, colText), minW: minBandW},

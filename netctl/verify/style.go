@@ -23,6 +23,9 @@ var (
 	colClip    = rgba(245, 124, 0, 255)
 	colPass    = rgba(27, 128, 54, 255)
 	colBuffer  = rgba(121, 85, 72, 220) // when the source buffered the VM's packets
+	// colRecovery: from the resume at the destination until the VNF
+	// reflected at its rate again.
+	colRecovery = rgba(142, 36, 170, 200)
 )
 
 // phaseColors: shading and label colour per phase name.

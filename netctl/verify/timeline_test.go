@@ -157,3 +157,26 @@ func pathBounds(p vg.Path) vg.Rectangle {
 	}
 	return r
 }
+
+// The VNF's recovery after its resume is named in the header and drawn
+// along the bottom of the rate plot.
+func TestTimelineRecoverySVG(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	s := served(t0, 6500*time.Millisecond)
+	m := api.Migration{ID: "hostA-1", VM: "fw1", From: "hostA", To: "hostB", State: api.MigrationCompleted,
+		Started: t0.Add(3 * time.Second), ResumedAt: t0.Add(5 * time.Second), Postcopy: true}
+	r := AnalyzeMigration(s, m, Limits{MaxLost: -1})
+	var b bytes.Buffer
+	if err := newTimeline(m, r, s).writeSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	texts := svgTexts(t, b.Bytes())
+	for _, want := range []string{"recovered 3100ms after the resume (to 90% of 1000/s)", "recovery 3100ms"} {
+		if !hasText(texts, want) {
+			t.Errorf("svg lacks the text %q", want)
+		}
+	}
+	if !hasFill(b.String(), colRecovery) {
+		t.Errorf("svg has nothing filled in the recovery colour")
+	}
+}
