@@ -58,6 +58,10 @@ type Config struct {
 	// (package router); the zero value does not.
 	Router router.Config
 
+	// WSReportPort is the virtio-serial port the working-set reports go to
+	// (package wsguest), e.g. wsguest.DefaultPort; "" sends none.
+	WSReportPort string
+
 	// Ready receives "vnf: ready\n" once all sockets listen; nil = os.Stdout.
 	Ready io.Writer
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
 	"github.com/nfhandoff/nfhandoff/netctl/vnf/kreflect"
 	"github.com/nfhandoff/nfhandoff/netctl/vnf/router"
+	"github.com/nfhandoff/nfhandoff/netctl/vnf/wsguest"
 )
 
 // VNF is a running network function: its sockets, counters and memory.
@@ -216,6 +217,12 @@ func (v *VNF) Run(parent context.Context) error {
 	serve("status", func(ctx context.Context) error {
 		return vnfproto.Serve(ctx, v.statusConn, v.Status, v.log.With("server", "status"))
 	})
+	if v.cfg.WSReportPort != "" {
+		// From the start: the report grows as the working set is written.
+		wg.Go(func() {
+			wsguest.Run(ctx, wsguest.Config{Port: v.cfg.WSReportPort, Hot: v.mem.buf}, v.log.With("part", "ws-report"))
+		})
+	}
 
 	t0 := time.Now()
 	if err := v.work.fill(ctx); err == nil {

@@ -1,0 +1,39 @@
+package wsguest
+
+import (
+	"math"
+
+	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
+)
+
+// ranges coalesces frames, in the order they come, into at most
+// wsreport.MaxRanges ranges; frames beyond that are counted as left out.
+type ranges struct {
+	rs      []wsreport.Range
+	sealed  int    // ranges before this one are not extended
+	dropped uint64 // frames left out for want of room
+}
+
+func (r *ranges) add(pfn uint64) {
+	if n := len(r.rs); n > r.sealed {
+		last := &r.rs[n-1]
+		if last.End() == pfn && last.Count < math.MaxUint32 {
+			last.Count++
+			return
+		}
+	}
+	if len(r.rs) >= wsreport.MaxRanges || pfn >= wsreport.MaxFrame {
+		r.dropped++
+		return
+	}
+	r.rs = append(r.rs, wsreport.Range{Start: pfn, Count: 1})
+}
+
+// seal keeps the ranges so far apart from those to come: the working
+// set's last range must not grow into other memory.
+func (r *ranges) seal() { r.sealed = len(r.rs) }
+
+// reset empties r, keeping its room.
+func (r *ranges) reset() {
+	r.rs, r.sealed, r.dropped = r.rs[:0], 0, 0
+}

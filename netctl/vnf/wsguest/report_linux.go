@@ -1,0 +1,87 @@
+package wsguest
+
+import (
+	"fmt"
+	"os"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
+)
+
+// Scan makes the reports of this process. It is not safe for concurrent use.
+type Scan struct {
+	sc  scanner
+	out ranges
+	seq uint64
+}
+
+// NewScan opens /proc/self/pagemap. Frames read as zero without
+// CAP_SYS_ADMIN: such a process reports no ranges.
+func NewScan() (*Scan, error) {
+	f, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		return nil, fmt.Errorf("opening pagemap: %w", err)
+	}
+	return &Scan{sc: scanner{pagemap: f}}, nil
+}
+
+// Close closes the pagemap.
+func (s *Scan) Close() error { return s.sc.pagemap.Close() }
+
+// Report scans the resident frames of hot (the working set), then of the
+// process's other readable mappings. The ranges stay valid until the next
+// call.
+func (s *Scan) Report(hot []byte) (wsreport.Report, error) {
+	s.out.reset()
+	var h span
+	if len(hot) > 0 {
+		h.lo = uintptr(unsafe.Pointer(unsafe.SliceData(hot)))
+		h.hi = h.lo + uintptr(len(hot))
+		if _, err := s.sc.resident(h, &s.out); err != nil {
+			return wsreport.Report{}, fmt.Errorf("reading pagemap: %w", err)
+		}
+	}
+	s.out.seal()
+	nHot := len(s.out.rs)
+	maps, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return wsreport.Report{}, fmt.Errorf("opening maps: %w", err)
+	}
+	spans, err := mappings(maps, h)
+	maps.Close()
+	if err != nil {
+		return wsreport.Report{}, fmt.Errorf("reading maps: %w", err)
+	}
+	var flags uint16
+	budget := maxScanPages
+	for _, sp := range spans {
+		if budget <= 0 {
+			flags |= wsreport.Truncated
+			break
+		}
+		if sp.hi-sp.lo > uintptr(budget)*pageSize {
+			sp.hi = sp.lo + uintptr(budget)*pageSize
+		}
+		n, err := s.sc.resident(sp, &s.out)
+		if err != nil {
+			return wsreport.Report{}, fmt.Errorf("reading pagemap: %w", err)
+		}
+		budget -= n
+	}
+	if s.out.dropped > 0 {
+		flags |= wsreport.Truncated
+	}
+	s.seq++
+	return wsreport.Report{Seq: s.seq, Uptime: monotonic(), Flags: flags, Ranges: s.out.rs, Hot: nHot}, nil
+}
+
+func monotonic() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}

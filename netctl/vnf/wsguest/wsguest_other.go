@@ -1,0 +1,28 @@
+//go:build !linux
+
+package wsguest
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// DefaultPort is the name of the port migratord gives its guests.
+const DefaultPort = "org.nfhandoff.ws.0"
+
+// Config configures Run.
+type Config struct {
+	Port         string
+	Hot          []byte
+	Interval     time.Duration
+	WriteTimeout time.Duration
+}
+
+// Run logs that reports are not implemented on GOOS and returns.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) {
+	if log != nil {
+		log.Warn("working-set reports not implemented on " + runtime.GOOS)
+	}
+}
