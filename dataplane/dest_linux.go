@@ -18,7 +18,7 @@ import (
 //	Prepare   -> HOLD      frames for the VM are queued until the flush has been injected
 //	Started                runs here: its ARP answered while held; gratuitous ARPs announce it
 //	Flushed   -> RELEASE   the flush, then the HOLD queue, go into the tap; the program sets PASS (release_linux.go)
-//	Rollback               the entry goes, its frames counted as dropped
+//	Rollback               the entry goes, its unicast frames counted as dropped (dest_rollback_linux.go)
 
 // prepare (destination, before QEMU starts) puts a NIC in HOLD. Without an
 // Attach yet, the entry is made without a tap (Attach keeps HOLD).
@@ -174,22 +174,4 @@ func awaitRelease(ctx context.Context, v *vmEntry, drained <-chan struct{}) erro
 		}
 	}
 	return err
-}
-
-// rollbackDest: the HOLD entry goes (the tap, until Detach, passes
-// whatever still comes); its frames are counted as dropped "rollback_dest".
-func (h *Handoff) rollbackDest(ctx context.Context, v *vmEntry) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.role = roleNone
-	queued, inRing := v.dropUnsent(h.d.maps)
-	n := queued + inRing
-	v.stats.drop(dropRollbackDest, n)
-	v.freeze(h.d.maps)
-	// The entry goes: the tap (until Detach) passes whatever still comes.
-	if err := del(h.d.maps.vms, v.key); err != nil {
-		return fmt.Errorf("vm %s: rollback: %w", v.name, err)
-	}
-	v.log.Info("rolled back: hold entry removed", "dropped", n)
-	return nil
 }

@@ -139,8 +139,9 @@ func hostOrder(ip netip.Addr) uint32 {
 // rollback undoes this end's part of a failed migration for a NIC. At the source
 // (the guest runs again there) the buffered frames go back into the tap, in
 // order, behind the residue still queued in it, through RELEASE
-// (rollbackSource); at the destination the HOLD entry goes and its frames
-// are counted as dropped "rollback_dest" (rollbackDest). An entry adopted
+// (rollbackSource); at the destination the HOLD entry goes and its unicast
+// frames are counted as dropped "rollback_dest", its flooded ones apart
+// (rollbackDest). An entry adopted
 // from a previous run in MIRROR or BUFFER (its agent died as the source of
 // a migration that the new run rolled back) is rolled back as a source's:
 // the frames the previous run held are lost (dropped "restart"), those

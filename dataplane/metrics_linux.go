@@ -85,7 +85,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descHigh, float64(s.HighWaterBytes), name...)
 		for k, n := range map[string]uint64{
 			"flushed": s.Flushed, "residue": s.Residue, "held_in_qemu": s.HeldInQEMU,
-			"released": s.Released, "returned": s.Returned,
+			"released": s.Released, "returned": s.Returned, "rollback_flooded": s.RollbackFlooded,
 		} {
 			counter(descHandoff, n, append(name, k)...)
 		}

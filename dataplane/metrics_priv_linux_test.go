@@ -49,7 +49,7 @@ func TestPrivCollector(t *testing.T) {
 	compare(t, reg, "nfh_dataplane_queue_high_water_bytes", "High-water mark of a VM's user-space queue in its current or last migration.", "gauge", "", map[string]int{"": 120}, "")
 	compare(t, reg, "nfh_handoff_dropped_total", "Frames dropped in a VM's current or last migration's hand-off, by reason.", "counter", "reason", map[string]int{"queue_full": 1}, "queue_full")
 	compare(t, reg, "nfh_handoff_frames_total", "Frames of a VM's current or last migration's hand-off, by kind.", "counter", "kind", nil,
-		"flushed", "residue", "held_in_qemu", "released", "returned")
+		"flushed", "residue", "held_in_qemu", "released", "returned", "rollback_flooded")
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP nfh_dataplane_orphan_records_total Ring records of VMs this agent does not know (discarded).
 # TYPE nfh_dataplane_orphan_records_total counter
@@ -66,7 +66,7 @@ nfh_dataplane_tunnel_drops_total{reason="tunnel_refused"} 0
 		t.Fatal(err)
 	}
 	compare(t, reg, "nfh_handoff_frames_total", "Frames of a VM's current or last migration's hand-off, by kind.", "counter", "kind", map[string]int{"released": 2},
-		"flushed", "residue", "held_in_qemu", "released", "returned")
+		"flushed", "residue", "held_in_qemu", "released", "returned", "rollback_flooded")
 	compare(t, reg, "nfh_dataplane_queue_bytes", "Bytes in a VM's user-space hand-off queue.", "gauge", "", map[string]int{"": 0}, "")
 	waitMode(t, d, modePass, func() { s.send(1) })
 	compare(t, reg, "nfh_dataplane_mode", "A VM's current hand-off mode (1 for the current one).", "gauge", "mode", map[string]int{"pass": 1}, "pass")

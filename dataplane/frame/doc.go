@@ -4,7 +4,8 @@
 // destination (FlushWriter, FlushReader, Origin), the completion of a
 // checksum the kernel left partial (CompleteChecksum), the last MIRROR
 // copies a source keeps to find the frame QEMU held (MirrorRing), and the
-// probe frame that tells whether QEMU still reads a tap (Probe, IsProbe).
+// probe frame that tells whether QEMU still reads a tap (Probe, IsProbe),
+// and whether a frame was flooded to every host (Flooded).
 //
 // It is pure Go and runs on every GOOS.
 package frame

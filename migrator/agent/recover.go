@@ -100,6 +100,7 @@ func withRestart(stored *api.HandoffReport, now api.HandoffStats, source bool) *
 	s.Returned += now.Returned
 	s.Released += now.Released
 	s.GuardTripped += now.GuardTripped
+	s.RollbackFlooded += now.RollbackFlooded // beside its rollback_dest drops
 	if now.ReplayRate > 0 {
 		s.ReplayRate = now.ReplayRate
 	}

@@ -13,6 +13,10 @@ type HandoffStats struct {
 	ForwardedIn uint64 `json:"forwarded_in,omitempty"` // dest: stragglers received through the tunnel
 	Returned    uint64 `json:"returned,omitempty"`     // source rollback: frames put back into the source tap
 	ARPAnswered uint64 `json:"arp_answered,omitempty"` // dest: ARP requests for the guest answered by the host while its traffic was held
+	// RollbackFlooded (dest rollback): held broadcast and multicast frames
+	// let go with the HOLD entry. Not a loss: the bridges flooded them to
+	// the source too, where the guest had its copy.
+	RollbackFlooded uint64 `json:"rollback_flooded,omitempty"`
 	// GuardTripped (dest): times the dataplane found the agent gone during
 	// a post-copy and held the guest's traffic itself until the agent's
 	// next run.
@@ -23,8 +27,10 @@ type HandoffStats struct {
 	// Dropped counts frames lost, by reason: ring_full, queue_full,
 	// too_large, tap_full, inject, forward, no_tap, tunnel_refused (came
 	// through the tunnel from a host not in the peers file, or with
-	// another VNI), held_unrecovered, rollback_dest, flush_lost,
-	// flush_unconfirmed, ring_lost, restart, detached, postcopy_stall.
+	// another VNI), held_unrecovered, rollback_dest (held unicast frames
+	// a rolled-back destination let go; the flooded ones are in
+	// RollbackFlooded), flush_lost, flush_unconfirmed, ring_lost, restart,
+	// detached, postcopy_stall.
 	Dropped        map[string]uint64   `json:"dropped,omitempty"`
 	GARPs          int                 `json:"garps,omitempty"`
 	HighWaterBytes int64               `json:"high_water_bytes,omitempty"` // user-space queue high-water mark
@@ -78,6 +84,7 @@ func (h *HandoffStats) Add(o HandoffStats) {
 	h.ForwardedIn += o.ForwardedIn
 	h.Returned += o.Returned
 	h.ARPAnswered += o.ARPAnswered
+	h.RollbackFlooded += o.RollbackFlooded
 	h.GuardTripped += o.GuardTripped
 	h.ReplayRate = max(h.ReplayRate, o.ReplayRate)
 	for r, n := range o.Dropped {

@@ -44,11 +44,11 @@ func TestHandoffReportJSON(t *testing.T) {
 
 func TestHandoffStatsAdd(t *testing.T) {
 	var sum HandoffStats
-	sum.Add(HandoffStats{Buffered: 3, Flushed: 2, GARPs: 3, HighWaterBytes: 100, ReplayRate: 1000,
+	sum.Add(HandoffStats{Buffered: 3, Flushed: 2, GARPs: 3, HighWaterBytes: 100, ReplayRate: 1000, RollbackFlooded: 2,
 		Dropped: map[string]uint64{"queue_full": 1}, Modes: map[string]Duration{"buffer": Duration(20 * time.Millisecond)}})
-	sum.Add(HandoffStats{Buffered: 4, Flushed: 5, GARPs: 3, HighWaterBytes: 50, ReplayRate: 500,
+	sum.Add(HandoffStats{Buffered: 4, Flushed: 5, GARPs: 3, HighWaterBytes: 50, ReplayRate: 500, RollbackFlooded: 5,
 		Dropped: map[string]uint64{"queue_full": 2, "tap_full": 1}, Modes: map[string]Duration{"buffer": Duration(30 * time.Millisecond), "mirror": Duration(time.Second)}})
-	if sum.Buffered != 7 || sum.Flushed != 7 || sum.GARPs != 6 || sum.HighWaterBytes != 100 || sum.ReplayRate != 1000 {
+	if sum.Buffered != 7 || sum.Flushed != 7 || sum.GARPs != 6 || sum.HighWaterBytes != 100 || sum.ReplayRate != 1000 || sum.RollbackFlooded != 7 {
 		t.Errorf("sum %+v", sum)
 	}
 	if sum.Dropped["queue_full"] != 3 || sum.Dropped["tap_full"] != 1 || sum.DroppedTotal() != 4 {

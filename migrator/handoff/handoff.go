@@ -64,7 +64,8 @@ type Handoff interface {
 	// Rollback undoes what the other methods did on this end: at the
 	// source (called after the guest was resumed there), BUFFER goes back
 	// into the source tap, in order, and PASS; at the destination the HOLD
-	// entry goes (held frames counted as dropped "rollback_dest"). After
+	// entry goes (held unicast frames counted as dropped "rollback_dest",
+	// the flooded ones, which the source had too, as RollbackFlooded). After
 	// an agent restart it also rolls back a source's part that the
 	// previous run left (the frames that run held count as dropped).
 	Rollback(ctx context.Context, spec api.VMSpec) error

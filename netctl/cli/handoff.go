@@ -65,12 +65,15 @@ func printHandoff(tw io.Writer, m api.Migration) {
 	fmt.Fprintf(tw, "    source:\tmirrored %d, buffered %d, tap residue %d, held by QEMU %d, flushed %d, forwarded %d, returned %d\n",
 		s.Mirrored, s.Buffered, s.Residue, s.HeldInQEMU, s.Flushed, s.Forwarded, s.Returned)
 	if api.Ended(m.State) || d.Held+d.Flushed+d.Released+d.ForwardedIn > 0 || d.GARPs > 0 {
-		arp := ""
+		extra := ""
 		if d.ARPAnswered > 0 { // only when its traffic was held long enough for a sender to ask
-			arp = fmt.Sprintf(", ARP answered %d", d.ARPAnswered)
+			extra = fmt.Sprintf(", ARP answered %d", d.ARPAnswered)
+		}
+		if d.RollbackFlooded > 0 { // only after a rollback: broadcasts the source's guest had too
+			extra += fmt.Sprintf(", flooded frames let go on rollback %d", d.RollbackFlooded)
 		}
 		fmt.Fprintf(tw, "    destination:\theld %d, released %d, injected from the flush %d, forwarded in %d, GARPs %d%s\n",
-			d.Held, d.Released, d.Flushed, d.ForwardedIn, d.GARPs, arp)
+			d.Held, d.Released, d.Flushed, d.ForwardedIn, d.GARPs, extra)
 	}
 	fmt.Fprintf(tw, "    high-water:\tsource queue %s, destination queue %s\n", fmtBytes(uint64(s.HighWaterBytes)), fmtBytes(uint64(d.HighWaterBytes)))
 	if modes := fmtModes(s.Modes, d.Modes); modes != "" {

@@ -69,6 +69,26 @@ func TestPrintMigrationHandoff(t *testing.T) {
 	}
 }
 
+// A rolled-back destination shows the flooded frames it let go beside its
+// counters, not among the drops.
+func TestPrintMigrationRollbackFlooded(t *testing.T) {
+	m := runningMigration()
+	completed(&m, testNow.Add(2*time.Second))
+	withHandoff(nil)(&m, testNow)
+	m.Handoff.Destination = api.HandoffStats{Held: 9, RollbackFlooded: 7, Dropped: map[string]uint64{"rollback_dest": 2}}
+	var out bytes.Buffer
+	g := &globals{env: Env{Stdout: &out, Now: func() time.Time { return testNow.Add(3 * time.Second) }}}
+	g.printMigration(m)
+	for _, want := range []string{
+		"  hand-off:       dropped 2 (rollback_dest 2 (destination))",
+		"    destination:  held 9, released 0, injected from the flush 0, forwarded in 0, GARPs 0, flooded frames let go on rollback 7\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestMigrateVerifyHandoffDrops(t *testing.T) {
 	t.Parallel()
 	env, a := verifyBed(t)
