@@ -34,7 +34,7 @@ const concurrentBandwidth = 24 << 20
 //
 // The load is one the guests sustain: the rate is the highest of
 // concurrentRates that all four answer at once with bounded latency (the
-// medians of every second at most maxMedian, see bounded): 1000 pps here
+// medians of every second at most verify.ProbeMaxMedian, see verify.Probe.Bounded): 1000 pps here
 // since the guests answer in their kernel (with the Go socket reflector,
 // medians of 250-900 ms at 1000 pps); the test fails, naming the machine
 // as too slow, if they do not sustain the lowest.

@@ -19,7 +19,7 @@ import (
 
 // evacRates are the TWAMP-light rates per guest the evacuation test tries,
 // highest first: it takes the first at which all four guests, probed at
-// twice that rate at once, keep bounded latency (see rateProbe.bounded).
+// twice that rate at once, keep bounded latency (see verify.Probe.Bounded).
 // The headroom is for the move: coding the gang's pages costs the source
 // agent CPU that the four guests' TCG QEMUs share on these two cores.
 var evacRates = []int{500, 250, 100}
@@ -262,11 +262,11 @@ func nthStarted[T any](ctx context.Context, t *testing.T, c *api.Client, vms []s
 
 // boundedAtOnce probes the guests at ips (named names) at rate each, all
 // at once (probeAt for probeFor), logs each probe and reports whether all
-// kept bounded latency (rateProbe.bounded).
+// kept bounded latency (verify.Probe.Bounded).
 func boundedAtOnce(ctx context.Context, t *testing.T, names []string, ips []netip.Addr, rate int) bool {
 	t.Helper()
 	var wg sync.WaitGroup
-	probes := make([]rateProbe, len(ips))
+	probes := make([]verify.Probe, len(ips))
 	errs := make([]error, len(ips))
 	for i, ip := range ips {
 		wg.Go(func() { probes[i], errs[i] = probeAt(ctx, ip, rate, probeFor) })
@@ -278,7 +278,7 @@ func boundedAtOnce(ctx context.Context, t *testing.T, names []string, ips []neti
 			t.Fatal(errs[i])
 		}
 		t.Logf("%s, %d guests at once: %s", names[i], len(ips), p)
-		all = all && p.bounded()
+		all = all && p.Bounded()
 	}
 	return all
 }

@@ -118,8 +118,8 @@ func TestIntegrationFirewall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("through the firewall, not moving: %s (bounded %v)", p, p.bounded())
-	if !p.bounded() {
+	t.Logf("through the firewall, not moving: %s (bounded %v)", p, p.Bounded())
+	if !p.Bounded() {
 		t.Fatalf("the firewall does not forward 1000 pps with bounded latency when not moving: %s", p)
 	}
 

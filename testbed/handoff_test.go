@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/netctl/verify"
 	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
 
@@ -144,7 +145,7 @@ func lossless(t *testing.T, r verified) {
 // sequence continues, neither end drops a frame, and the guest is intact
 // at each destination. Then it measures the highest rate the guest
 // sustains when not migrating (every packet answered in order, with a
-// bounded round trip and no growing queue: see maxMedian) and migrates at
+// bounded round trip and no growing queue: see verify.ProbeMaxMedian) and migrates at
 // about half that rate (see withHeadroom) with the same properties.
 func TestIntegrationHandoff(t *testing.T) {
 	env := requireTestbed(t)
@@ -179,7 +180,7 @@ func TestIntegrationHandoff(t *testing.T) {
 		most, probes := maxSustainedRate(ctx, t)
 		rate := withHeadroom(most)
 		t.Logf("guest sustains up to %d pps when not migrating (median of each second <= %v, not growing; probes: %s); migrating at %d pps",
-			most, maxMedian, probes, rate)
+			most, verify.ProbeMaxMedian, probes, rate)
 		before := guestOn(ctx, t, env, host, "fw1") // the probe's own drops are not the move's
 		r := migrateVerified(ctx, t, env, host, "hostB", "--verify-rate", fmt.Sprint(rate), "--verify-before", "1s", "--verify-after", "2s")
 		t.Logf("migration at %d pps: %s", rate, handoffLine(r))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"testing"
 	"time"
 
@@ -56,16 +55,16 @@ func startFlows(ctx context.Context, t *testing.T, rate int) []*verify.Sender {
 
 // twoNICsSustained reports whether the guest answered both flows of a
 // probe once each and in order, the median round trip of every second but
-// the first at most maxMedian (the reflector's sequence is shared by the
+// the first at most verify.ProbeMaxMedian (the reflector's sequence is shared by the
 // two flows, so neither sees it continuous).
 func twoNICsSustained(samples [][]verify.Sample, d time.Duration) (bool, string) {
 	ok, line := true, ""
 	for i, ss := range samples {
-		r := verify.Analyze(ss, nil, verify.Limits{})
-		medians := verify.SecondMedians(ss, d)
-		good := r.Sent > 0 && r.Lost == 0 && r.Duplicated == 0 && r.Reordered == 0 && len(medians) >= 3 && slices.Max(medians[1:]) <= maxMedian
-		ok = ok && good
-		line += fmt.Sprintf("; nic %d: sent %d lost %d dup %d reordered %d medians %v", twoNICsFlows[i].nic, r.Sent, r.Lost, r.Duplicated, r.Reordered, medians)
+		p := verify.NewProbe(ss, 0, d)
+		p.Report.ReflectorSeqContinuous = true // shared by the two flows
+		ok = ok && p.Bounded()
+		r := p.Report
+		line += fmt.Sprintf("; nic %d: sent %d lost %d dup %d reordered %d medians %v", twoNICsFlows[i].nic, r.Sent, r.Lost, r.Duplicated, r.Reordered, p.Medians)
 	}
 	return ok, line
 }

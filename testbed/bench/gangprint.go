@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	netverify "github.com/nfhandoff/nfhandoff/netctl/verify"
 )
 
 // printGangs writes the gangs' tables: the gangs side by side, their CPU,
@@ -78,10 +80,10 @@ func gangRateNote(r GangResults) string {
 		return "no test traffic (--traffic-rate 0)"
 	case r.Rate == r.AskedRate:
 		return fmt.Sprintf("test traffic: %d pps to each guest; the guests, booted and not moving, answered it all at once with bounded latency (every packet once and in order, the median round trip of every second but the first at most %v): %s",
-			r.Rate, maxMedian, strings.Join(r.Probes, "; "))
+			r.Rate, netverify.ProbeMaxMedian, strings.Join(r.Probes, "; "))
 	}
 	return fmt.Sprintf("test traffic: %d pps to each guest, NOT the %d asked: the guests, booted and not moving, did not answer %d pps all at once with bounded latency (every packet once and in order, the median round trip of every second but the first at most %v); probes: %s",
-		r.Rate, r.AskedRate, r.AskedRate, maxMedian, strings.Join(r.Probes, "; "))
+		r.Rate, r.AskedRate, r.AskedRate, netverify.ProbeMaxMedian, strings.Join(r.Probes, "; "))
 }
 
 // hasCodec reports whether any row has a coders' account.

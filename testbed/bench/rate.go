@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,19 +14,14 @@ import (
 
 // A gang's test traffic: each guest gets --traffic-rate if the machine's
 // TCG guests, all booted and none moving, answer that much at once with
-// bounded latency (the integration tests' definition, see bounded);
+// bounded latency (the integration tests' definition: verify.Probe.Bounded);
 // otherwise the highest of gangRates below it that they do. A rate they
 // answer only with a growing queue is the edge of collapse, not a load
 // to move them under.
 var gangRates = []int{1000, 750, 500, 250, 100}
 
-const (
-	// probeFor is how long each rate is probed.
-	probeFor = 6 * time.Second
-	// maxMedian bounds the median round trip of every second of a probe
-	// but the first (~20× a TCG guest's well below its limit).
-	maxMedian = 20 * time.Millisecond
-)
+// probeFor is how long each rate is probed.
+const probeFor = 6 * time.Second
 
 // chooseRate sets the test traffic's rate, once: the highest of
 // rateCandidates(asked) that the guests, booted and not moving, answer all
@@ -102,29 +96,13 @@ func probeAll(ctx context.Context, ips []netip.Addr, rate int) (bool, string, er
 	ok := true
 	var each []string
 	for i, tr := range trs {
-		samples := tr.s.Stop()
-		rep := netverify.Analyze(samples, nil, netverify.Limits{MaxLost: 0})
-		meds := netverify.SecondMedians(samples, probeFor)
-		b := bounded(rep, meds)
+		p := netverify.NewProbe(tr.s.Stop(), rate, probeFor)
+		b := p.Bounded()
 		ok = ok && b
-		worst := time.Duration(0)
-		if len(meds) > 1 {
-			worst = slices.Max(meds[1:])
-		}
 		each = append(each, fmt.Sprintf("%s sent %d lost %d dup %d reord %d, worst median %v (bounded %v)",
-			ips[i], rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, worst.Round(10*time.Microsecond), b))
+			ips[i], p.Report.Sent, p.Report.Lost, p.Report.Duplicated, p.Report.Reordered, p.WorstMedian().Round(10*time.Microsecond), b))
 	}
 	m := c1.since(c0)
 	return ok, fmt.Sprintf("%d pps each: %s; the machine's processors meanwhile %.1f s busy, %.1f s idle, %.1f s stolen",
 		rate, strings.Join(each, ", "), m.Busy.Seconds(), m.Idle.Seconds(), m.Steal.Seconds()), ctx.Err()
-}
-
-// bounded reports whether every packet was answered once and in order and
-// the median round trip of every second but the first (the guest's warm-up)
-// was at most maxMedian.
-func bounded(r netverify.Report, medians []time.Duration) bool {
-	if r.Sent == 0 || r.Lost != 0 || r.Duplicated != 0 || r.Reordered != 0 || !r.ReflectorSeqContinuous || len(medians) < 3 {
-		return false
-	}
-	return slices.Max(medians[1:]) <= maxMedian
 }
