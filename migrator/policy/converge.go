@@ -8,6 +8,12 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
 
+// workingSetCover: with a working set to send first, a remaining dirty
+// set up to this many times its size counts as the working set being
+// rewritten (a guest dirties more than its hot pages: stacks, the page
+// cache), more than that as something prefetch would not cover.
+const workingSetCover = 2
+
 // notConverging says why pre-copy is not converging at this pass
 // boundary, or "".
 func (p *Policy) notConverging(s Sample) string {
@@ -15,6 +21,13 @@ func (p *Policy) notConverging(s Sample) string {
 	if p.stalled >= p.cfg.StallPasses {
 		return fmt.Sprintf("remaining %s not shrinking over %d passes (best %s; %s)",
 			mib(s.Remaining), p.stalled, mib(p.best), flow)
+	}
+	if p.stalled >= 1 && s.WorkingSet > 0 && s.Remaining <= workingSetCover*s.WorkingSet {
+		// What pre-copy keeps resending is about what the guest says it
+		// uses, and that goes first after the switch: another pass would
+		// only send it again.
+		return fmt.Sprintf("remaining %s not shrinking over a pass (best %s; %s), within %d× the %s working set the guest reports, which goes first after the switch",
+			mib(s.Remaining), mib(p.best), flow, workingSetCover, mib(s.WorkingSet))
 	}
 	if p.bandwidth >= p.cfg.MaxBandwidth && s.DirtyRate >= p.cfg.MaxBandwidth {
 		return fmt.Sprintf("dirty %s at or above the maximum bandwidth %s",

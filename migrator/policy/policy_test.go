@@ -18,6 +18,9 @@ func at(pass int, elapsed time.Duration, remaining, dirty, rate uint64) Sample {
 		Remaining: remaining * mi, DirtyRate: dirty * mi, Rate: rate * mi}
 }
 
+// ws is s with a working set of mib MiB reported.
+func ws(s Sample, mib uint64) Sample { s.WorkingSet = mib * mi; return s }
+
 // run feeds samples and returns "kind[:value]" per action, and the actions.
 func run(p *Policy, samples []Sample) ([]string, []Action) {
 	var got []string
@@ -79,6 +82,16 @@ func TestObserve(t *testing.T) {
 			at(3, 11*sec, 120, 50, 55), at(4, 12*sec, 119, 50, 55), at(5, 13*sec, 121, 50, 55),
 			at(6, 14*sec, 118, 50, 55), at(7, 15*sec, 120, 50, 55),
 		}, []string{"postcopy"}, "remaining 118.0 MiB not shrinking over 4 passes"},
+		// With a working set that goes first, one pass without progress is
+		// enough, when what remains is about that working set.
+		{"remaining stalls, a working set reported: post-copy after one pass", Config{}, []Sample{
+			at(1, 8*sec, 100, 0, 60), ws(at(2, 10*sec, 120, 50, 55), 64), ws(at(3, 11*sec, 119, 50, 55), 64),
+		}, []string{"postcopy"}, "within 2× the 64.0 MiB working set the guest reports"},
+		{"remaining stalls, far above the reported working set: the usual passes", Config{}, []Sample{
+			at(1, 8*sec, 100, 0, 60), ws(at(2, 10*sec, 120, 50, 55), 16), ws(at(3, 11*sec, 120, 50, 55), 16),
+			ws(at(4, 12*sec, 119, 50, 55), 16), ws(at(5, 13*sec, 121, 50, 55), 16), ws(at(6, 14*sec, 118, 50, 55), 16),
+			ws(at(7, 15*sec, 120, 50, 55), 16),
+		}, []string{"postcopy"}, "not shrinking over 4 passes"},
 		{"projected over the limit", Config{CompletionTimeout: 100 * sec}, []Sample{
 			at(1, 30*sec, 100, 0, 60), at(2, 40*sec, 500, 9, 10),
 		}, []string{"postcopy"}, "projected total 9m0s over the limit 1m15s"},

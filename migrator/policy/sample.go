@@ -22,6 +22,10 @@ type Sample struct {
 	ExpectedDowntime              time.Duration
 	ThrottlePct                   int  // cpu-throttle-percentage, 0 when not throttling
 	PostcopyActive                bool // status postcopy-*
+	// WorkingSet is how many bytes of the guest's working set would go
+	// first after a switch to post-copy: a fresh report of the guest's,
+	// with prefetch on (0: none; set by the caller).
+	WorkingSet uint64
 }
 
 // queryMigrate is QEMU 7.2's MigrationInfo (qapi/migration.json), the
