@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
 )
 
 // TapName is the tap device of the VM named vmName: "nfht" + 8 hex digits
@@ -36,6 +37,7 @@ func tapFD(nic int) int { return 3 + nic }
 // paths are the per-VM files.
 type paths struct {
 	Dir, QMP, OOB, Console, PID, Stderr string
+	WS                                  string // the working-set port's socket (wsArgs)
 }
 
 func vmPaths(stateDir, name string) paths {
@@ -47,6 +49,7 @@ func vmPaths(stateDir, name string) paths {
 		Console: filepath.Join(dir, "console.log"),
 		PID:     filepath.Join(dir, "qemu.pid"),
 		Stderr:  filepath.Join(dir, "qemu.stderr"),
+		WS:      filepath.Join(dir, "ws.sock"), // shorter than qmp.sock
 	}
 }
 
@@ -120,6 +123,22 @@ func guestName(name string) string { return "guest=" + name + ",debug-threads=on
 // qmpArg is the -qmp argument; Adopt looks for it too.
 func qmpArg(sock string) string { return "unix:" + sock + ",server=on,wait=off" }
 
+// wsArgs give the guest a virtio-serial port for its working-set reports
+// (wsreport.PortName), on a unix socket the agent reads. QEMU is the
+// server, without waiting: the socket lives exactly as long as the guest,
+// on both ends of a migration, and an agent (a restarted one too)
+// connects and reconnects at will; while none is connected the port is
+// closed in the guest and its reports go nowhere. The devices come after
+// the NICs, which keep their PCI slots; both ends of a migration build
+// them alike, as device state migrates.
+func wsArgs(sock string) []string {
+	return []string{
+		"-device", "virtio-serial-pci,id=vser0",
+		"-chardev", "socket,id=ws0,path=" + sock + ",server=on,wait=off",
+		"-device", "virtserialport,bus=vser0.0,chardev=ws0,name=" + wsreport.PortName,
+	}
+}
+
 // qemuArgs is QEMU's command line (without argv[0]) for spec. An incoming
 // guest waits for migrate-incoming and stays paused afterwards.
 func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths, incoming bool) []string {
@@ -145,6 +164,7 @@ func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths, incoming b
 			"-netdev", "tap,id="+id+",fd="+strconv.Itoa(tapFD(i)),
 			"-device", "virtio-net-pci,netdev="+id+",mac="+n.MAC+",romfile=")
 	}
+	args = append(args, wsArgs(p.WS)...)
 	args = append(args,
 		"-qmp", qmpArg(p.QMP),
 		// A second QMP socket for out-of-band commands (qmpx.OOB): a

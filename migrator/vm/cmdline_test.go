@@ -141,7 +141,7 @@ func TestQEMUArgsNICs(t *testing.T) {
 	args := qemuArgs(spec, AccelTCG, "/k", "/i", vmPaths("/st", "vnf1"), false)
 	var nets []string
 	for i, a := range args {
-		if a == "-netdev" || a == "-device" {
+		if a == "-netdev" || a == "-device" && strings.HasPrefix(args[i+1], "virtio-net-pci") {
 			nets = append(nets, args[i+1])
 		}
 	}
@@ -159,6 +159,8 @@ func TestQEMUArgsNICs(t *testing.T) {
 		"-smp 1,maxcpus=2 -nodefaults -no-user-config -display none -vga none -kernel /k -initrd /i " +
 		"-append console=ttyS0 panic=-1 nfh.ip=198.18.0.100/24 -chardev file,id=con0,path=/st/vms/vnf1/console.log " +
 		"-serial chardev:con0 -netdev tap,id=net0,fd=3 -device virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01,romfile= " +
+		"-device virtio-serial-pci,id=vser0 -chardev socket,id=ws0,path=/st/vms/vnf1/ws.sock,server=on,wait=off " +
+		"-device virtserialport,bus=vser0.0,chardev=ws0,name=org.nfhandoff.ws.0 " +
 		"-qmp unix:/st/vms/vnf1/qmp.sock,server=on,wait=off -qmp unix:/st/vms/vnf1/oob.sock,server=on,wait=off " +
 		"-pidfile /st/vms/vnf1/qemu.pid -sandbox on -no-reboot -msg timestamp=on"
 	if got := strings.Join(qemuArgs(one, AccelTCG, "/k", "/i", vmPaths("/st", "vnf1"), false), " "); got != wantOne {
@@ -182,7 +184,7 @@ func TestVMPaths(t *testing.T) {
 	p := vmPaths("/var/lib/nfh/hostA", "vm1")
 	want := paths{"/var/lib/nfh/hostA/vms/vm1", "/var/lib/nfh/hostA/vms/vm1/qmp.sock", "/var/lib/nfh/hostA/vms/vm1/oob.sock",
 		"/var/lib/nfh/hostA/vms/vm1/console.log", "/var/lib/nfh/hostA/vms/vm1/qemu.pid",
-		"/var/lib/nfh/hostA/vms/vm1/qemu.stderr"}
+		"/var/lib/nfh/hostA/vms/vm1/qemu.stderr", "/var/lib/nfh/hostA/vms/vm1/ws.sock"}
 	if p != want {
 		t.Errorf("got %+v, want %+v", p, want)
 	}

@@ -81,6 +81,10 @@ func (i *Instance) ExitReason() string {
 // second QMP socket (guests started by older builds have none).
 func (i *Instance) DialOOB(ctx context.Context) (*qmpx.OOB, error) { return qmpx.DialOOB(ctx, i.p.OOB) }
 
+// WSSocket is the unix socket of the guest's working-set port (wsArgs);
+// guests started by older builds have none.
+func (i *Instance) WSSocket() string { return i.p.WS }
+
 // QMP is the guest's shared QMP connection (Execute + Events).
 func (i *Instance) QMP() *qmpx.Monitor { return i.mon }
 

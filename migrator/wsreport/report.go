@@ -22,6 +22,10 @@ const (
 	MaxFrame  = 1 << 52
 )
 
+// PortName is the virtio-serial port the reports travel on: migratord
+// gives its guests one by this name, and the vnf looks for it.
+const PortName = "org.nfhandoff.ws.0"
+
 // Magic starts every report.
 var Magic = [4]byte{'N', 'F', 'W', 'S'}
 

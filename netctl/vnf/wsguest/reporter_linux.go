@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultPort is the name of the port migratord gives its guests.
-const DefaultPort = "org.nfhandoff.ws.0"
+const DefaultPort = wsreport.PortName
 
 // Config configures Run.
 type Config struct {

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
 )
 
 // DefaultPort is the name of the port migratord gives its guests.
-const DefaultPort = "org.nfhandoff.ws.0"
+const DefaultPort = wsreport.PortName
 
 // Config configures Run.
 type Config struct {
