@@ -1,0 +1,12 @@
+// Package wswatch keeps the latest working-set report of one guest: a
+// Watcher connects to the unix socket of the guest's report port (QEMU
+// serves it), reads reports with wsreport.Scanner, checks each against the
+// guest's RAM (wsreport.Validate) and keeps the latest with the time it
+// arrived, for a migration to fetch those pages first.
+//
+// A guest is not trusted: garbage and malformed reports are counted and
+// logged at a bounded rate, a report holds at most wsreport.MaxRanges
+// ranges, and the Watcher paces itself (MinInterval between results), so
+// a guest that floods its port costs the agent a bounded share of a core
+// and no more memory than one report.
+package wswatch
