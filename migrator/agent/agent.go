@@ -25,6 +25,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/session"
 	"github.com/nfhandoff/nfhandoff/migrator/store"
+	"github.com/nfhandoff/nfhandoff/migrator/wswatch"
 )
 
 // GuestQuerier reads the vnf status of the guest at addr.
@@ -166,6 +167,9 @@ type entry struct {
 	// attached: the hand-off is attached to the guest's tap (Handoff.Attach
 	// succeeded); guarded by Agent.mu.
 	attached bool
+	// ws reads the guest's working-set reports while the agent watches it
+	// (nil if it has no port); guarded by Agent.mu.
+	ws *wswatch.Watcher
 }
 
 // New checks cfg and returns an agent. It touches no guest until Serve.

@@ -20,8 +20,9 @@ func (a *Agent) VMStatus(ctx context.Context, name string) (api.VMStatus, error)
 	}
 	a.mu.Lock()
 	st := api.VMStatus{VM: e.rec}
-	inst := e.inst
+	inst, ws := e.inst, e.ws
 	a.mu.Unlock()
+	st.WorkingSet = workingSetStatus(ws)
 
 	if inst == nil {
 		st.GuestError = fmt.Sprintf("vm is %s", st.State)

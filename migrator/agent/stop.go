@@ -56,11 +56,14 @@ func (a *Agent) StopVM(ctx context.Context, name string) (api.VM, error) {
 }
 
 // watch marks the VM failed when its QEMU exits without a Stop. It gives up
-// when the agent shuts down: the guest then outlives the agent.
+// when the agent shuts down: the guest then outlives the agent. Meanwhile
+// it reads the guest's working-set reports.
 func (a *Agent) watch(e *entry, inst Instance) {
+	ws := a.watchWorkingSet(e, inst)
 	a.watchers.Add(1)
 	go func() {
 		defer a.watchers.Done()
+		defer a.unwatchWorkingSet(e, ws)
 		select {
 		case <-inst.Done():
 		case <-a.quit:

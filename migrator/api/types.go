@@ -269,6 +269,9 @@ type VMStatus struct {
 	// Guest is the vnf's status; nil with GuestError set when unreachable.
 	Guest      *GuestStatus `json:"guest,omitempty"`
 	GuestError string       `json:"guest_error,omitempty"`
+	// WorkingSet is what the agent holds of the guest's working-set
+	// reports; nil when it reads none (the guest is not running here).
+	WorkingSet *WorkingSetStatus `json:"working_set,omitempty"`
 }
 
 // Health is the agent's liveness answer.

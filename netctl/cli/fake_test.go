@@ -33,8 +33,9 @@ type fakeAgent struct {
 	polls      int          // status requests served
 	guestAfter int          // the vnf answers from this status request on (1-based); <0 never
 	guest      api.GuestStatus
-	failReason string // if set, status reports the VM failed with this reason
-	startErr   error  // if set, POST /v1/vms fails with it
+	ws         *api.WorkingSetStatus // the working set status shows
+	failReason string                // if set, status reports the VM failed with this reason
+	startErr   error                 // if set, POST /v1/vms fails with it
 	delay      time.Duration
 	mig        fakeMigrations
 }
@@ -158,7 +159,7 @@ func (f *fakeAgent) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.polls++
-	st := api.VMStatus{VM: *vm, QEMUStatus: "running"}
+	st := api.VMStatus{VM: *vm, QEMUStatus: "running", WorkingSet: f.ws}
 	switch {
 	case f.failReason != "":
 		st.State, st.Reason, st.QEMUStatus = api.StateFailed, f.failReason, ""

@@ -32,6 +32,12 @@ that failed: interfaces, modules, ruleset or forwarding), the connections
 its conntrack tracks now and the packets its forward chain dropped (new
 connections from the core side, or anything else the ruleset refuses).
 
+"working set" is the latest report the vnf sent its agent of the memory it
+uses (its working set first, "hot", then its code, stacks and heap), which
+a post-copy migration fetches first: its pages, ranges, sequence number
+and age, the reports received, and those the agent rejected (malformed);
+"-o json" has it under working_set.
+
 The boot id stays the same across a migration and changes when the guest
 reboots; the reflector sequence continues across a migration. Integrity
 errors (corrupt or stale pages) mean guest memory was damaged: they are
@@ -106,6 +112,9 @@ func (g *globals) printVMStatus(st api.VMStatus) error {
 		fmt.Fprintf(tw, "  tap:\t%s\n", or(st.Tap, "-"))
 	}
 	fmt.Fprintf(tw, "  console log:\t%s\n", or(st.ConsoleLog, "-"))
+	if st.State == api.StateRunning {
+		fmt.Fprintf(tw, "  working set:\t%s\n", workingSetLine(st.WorkingSet))
+	}
 	gs := st.Guest
 	if gs == nil {
 		fmt.Fprintf(tw, "vnf: not answering: %s\n", or(st.GuestError, "no status"))

@@ -1,0 +1,94 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
+	"github.com/nfhandoff/nfhandoff/migrator/wswatch"
+)
+
+// wsPorter is implemented by instances with a working-set report port
+// (*vm.Instance): its socket, "" if none.
+type wsPorter interface {
+	WSSocket() string
+}
+
+// watchWorkingSet starts reading the guest's working-set reports for as
+// long as the agent watches inst; nil if it has no port.
+func (a *Agent) watchWorkingSet(e *entry, inst Instance) *wswatch.Watcher {
+	p, ok := inst.(wsPorter)
+	if !ok || p.WSSocket() == "" {
+		return nil
+	}
+	a.mu.Lock()
+	name, mib := e.rec.Spec.Name, e.rec.Spec.MemoryMiB
+	a.mu.Unlock()
+	w := wswatch.Start(context.Background(), wswatch.Config{
+		Socket: p.WSSocket(), RAMBytes: uint64(mib) << 20, Logger: a.log.With("vm", name),
+	})
+	a.mu.Lock()
+	old := e.ws
+	e.ws = w
+	a.mu.Unlock()
+	if old != nil {
+		old.Stop() // an earlier instance's (not expected)
+	}
+	return w
+}
+
+// unwatchWorkingSet stops w and forgets its reports.
+func (a *Agent) unwatchWorkingSet(e *entry, w *wswatch.Watcher) {
+	if w == nil {
+		return
+	}
+	w.Stop()
+	a.mu.Lock()
+	if e.ws == w {
+		e.ws = nil
+	}
+	a.mu.Unlock()
+}
+
+// WorkingSet returns the named VM's latest working-set report, checked
+// against its RAM (ranges disjoint, inside RAM, hottest first), and its
+// age; ok is false without one (no such VM running here, or no report
+// yet).
+func (a *Agent) WorkingSet(name string) (wsreport.Checked, time.Duration, bool) {
+	a.mu.Lock()
+	var w *wswatch.Watcher
+	if e := a.vms[name]; e != nil {
+		w = e.ws
+	}
+	a.mu.Unlock()
+	if w == nil {
+		return wsreport.Checked{}, 0, false
+	}
+	l, ok := w.Latest()
+	if !ok {
+		return wsreport.Checked{}, 0, false
+	}
+	return l.Checked, time.Since(l.At), true
+}
+
+// workingSetStatus is the API's view of w; nil for no reader.
+func workingSetStatus(w *wswatch.Watcher) *api.WorkingSetStatus {
+	if w == nil {
+		return nil
+	}
+	l, ok := w.Latest()
+	st := &api.WorkingSetStatus{Connected: l.Connected, Received: l.Received, Rejected: l.Rejected}
+	if !ok {
+		return st
+	}
+	c := l.Checked
+	st.Seq, st.Age = l.Seq, time.Since(l.At)
+	st.Ranges, st.Pages, st.HotRanges = len(c.Ranges), c.Pages, c.Hot
+	for _, r := range c.Ranges[:c.Hot] {
+		st.HotPages += uint64(r.Count)
+	}
+	st.Dropped, st.Clipped = c.Dropped, c.Clipped
+	st.Truncated = l.Flags&wsreport.Truncated != 0
+	return st
+}

@@ -1,0 +1,95 @@
+package agent
+
+import (
+	"context"
+	"io"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
+	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
+)
+
+// wsRuntime gives the fake's guests a working-set port at sock.
+type wsRuntime struct {
+	*fakeRuntime
+	sock string
+}
+
+type wsInstance struct {
+	Instance
+	sock string
+}
+
+func (i wsInstance) WSSocket() string { return i.sock }
+
+func (r wsRuntime) Start(ctx context.Context, spec api.VMSpec, onTap handoff.TapHook) (Instance, error) {
+	inst, err := r.fakeRuntime.Start(ctx, spec, onTap)
+	if err != nil {
+		return nil, err
+	}
+	return wsInstance{inst, r.sock}, nil
+}
+
+// The agent reads a running guest's reports from its port, shows the
+// latest in the VM's status and WorkingSet, counts garbage, and lets go
+// of the port when the VM stops.
+func TestWorkingSetReports(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "ws.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	h := newHarnessWith(t, func(c *Config) { c.Runtime = wsRuntime{c.Runtime.(*fakeRuntime), sock} })
+	ctx := ctxT(t)
+	if _, err := h.client.StartVM(ctx, spec("vm1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := wsreport.Report{Seq: 3, Hot: 1, Ranges: []wsreport.Range{{Start: 1000, Count: 256}, {Start: 10, Count: 4}, {Start: 1 << 40, Count: 1}}}
+	b, _ := wsreport.Encode(nil, r)
+	conn.Write(append([]byte("noise"), b...))
+
+	var st api.VMStatus
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if st, err = h.client.VMStatus(ctx, "vm1"); err != nil {
+			t.Fatal(err)
+		}
+		if ws := st.WorkingSet; ws != nil && ws.Seq == 3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	want := api.WorkingSetStatus{Connected: true, Received: 1, Rejected: 1, Seq: 3, Ranges: 2, Pages: 260,
+		HotRanges: 1, HotPages: 256, Dropped: 1}
+	if ws := st.WorkingSet; ws == nil || ws.Age <= 0 || ws.Age > 5*time.Second {
+		t.Fatalf("working set %+v: want a fresh report", ws)
+	} else if ws.Age = 0; *ws != want {
+		t.Errorf("working set %+v\nwant %+v", *ws, want)
+	}
+	c, age, ok := h.agent.WorkingSet("vm1")
+	if !ok || c.Pages != 260 || age <= 0 {
+		t.Errorf("WorkingSet: %+v %v %v", c, age, ok)
+	}
+	if _, _, ok := h.agent.WorkingSet("nope"); ok {
+		t.Error("a working set for no VM")
+	}
+
+	if _, err := h.client.StopVM(ctx, "vm1"); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("port still read after the stop: %v", err)
+	}
+	if _, _, ok := h.agent.WorkingSet("vm1"); ok {
+		t.Error("a working set after the stop")
+	}
+}
