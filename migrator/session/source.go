@@ -30,6 +30,7 @@ type source struct {
 	attempts     int               // post-copy recovery attempts (Recover.Attempt)
 	recovered    int               // post-copy streams resumed
 	restarted    bool              // FinishPostcopy: the agent that began the migration died
+	conn0        Conn              // the connection the migration began on, its counters then sent0, recv0
 	sent0, recv0 uint64
 
 	phase sourcePhase // advance moves it
@@ -136,6 +137,7 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 		s.waitHandoff()
 		s.flushSettled = true // no account will come from a failed post-copy
 		s.handoffStats(true)
+		s.recordWire()
 		m := s.rec.finish(api.MigrationFailed, fmt.Sprintf("post-copy failed: %v; no rollback once post-copy has started: "+
 			"the guest is lost (source QEMU paused, never resumed; check %s)", err, cfg.Request.To))
 		s.log.Error("post-copy migration failed", "err", err)

@@ -29,14 +29,7 @@ func (s *source) moved(ctx context.Context, conn Conn) api.Migration {
 	s.waitHandoffDone(ctx, conn)
 	s.flushSettled = true
 	s.handoffStats(true)
-	if conn != nil {
-		sent, recv := conn.Stats()
-		s.rec.update(false, func(m *api.Migration) {
-			if conn == s.conn {
-				m.WireBytes = (sent - s.sent0) + (recv - s.recv0)
-			}
-		})
-	}
+	s.recordWire()
 	s.recordCodec() // QEMU has quit: every byte went through
 	s.log.Info("migration completed")
 	return s.rec.finish(api.MigrationCompleted, "")
@@ -73,7 +66,22 @@ func (s *source) rollback(ctx context.Context, cause error) api.Migration {
 	if !guestAlive(g) {
 		reason += " (source qemu gone)"
 	}
+	s.recordWire()
 	return s.rec.finish(state, reason)
+}
+
+// recordWire records the bytes the migration's connection carried since
+// it began, however it ends. Only that connection's counters count: a
+// post-copy resumed, or the destination asked after a lost connection,
+// may go over a new one, whose counters began elsewhere.
+func (s *source) recordWire() {
+	if s.conn0 == nil {
+		return // never connected
+	}
+	sent, recv := s.conn0.Stats()
+	s.rec.update(false, func(m *api.Migration) {
+		m.WireBytes = (sent - s.sent0) + (recv - s.recv0)
+	})
 }
 
 // rollbackWait bounds the wait for the hand-off's rollback: the buffered

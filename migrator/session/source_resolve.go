@@ -45,6 +45,7 @@ func (s *source) resolve(ctx context.Context, cause error) (api.Migration, Outco
 	if reason == "" {
 		// Not an end: the agent keeps asking (and the operator may
 		// resolve it), with the guest paused here meanwhile.
+		s.recordWire()
 		s.rec.update(true, func(m *api.Migration) {
 			m.State, m.Reason = api.MigrationUnknown, fmt.Sprintf("outcome unknown: guest paused on the source; %s not answering (%v)", to, cause)
 		})
@@ -58,6 +59,7 @@ func (s *source) resolve(ctx context.Context, cause error) (api.Migration, Outco
 	}
 	s.handoffRollback(ctx)
 	s.log.Warn("destination aborted after commit; guest resumed on the source", "reason", reason)
+	s.recordWire()
 	return s.rec.finish(api.MigrationFailed, reason), Stayed
 }
 

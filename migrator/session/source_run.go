@@ -26,7 +26,7 @@ func (s *source) run(ctx, pctx context.Context) error {
 			return fmt.Errorf("%w: dialing %s: %w", api.ErrPeer, to, err)
 		}
 	}
-	s.conn = conn
+	s.conn, s.conn0 = conn, conn
 	s.sent0, s.recv0 = conn.Stats()
 	ctl, err := conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindControl, Session: cfg.ID})
 	if err != nil {
