@@ -24,6 +24,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/dataplane"
 	"github.com/nfhandoff/nfhandoff/migrator/agent"
 	"github.com/nfhandoff/nfhandoff/migrator/pki"
+	"github.com/nfhandoff/nfhandoff/migrator/prefetch"
 	"github.com/nfhandoff/nfhandoff/migrator/session"
 	"github.com/nfhandoff/nfhandoff/migrator/store"
 	"github.com/nfhandoff/nfhandoff/migrator/transport"
@@ -83,6 +84,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.debug.SwitchoverDelay, "debug-switchover-delay", 0, "test knob: as a source, wait this long in BUFFER before migrate-continue")
 	fs.DurationVar(&o.debug.RunningDelay, "debug-running-delay", 0, "test knob: as a destination, wait this long with the guest running here before telling the source")
 	fs.Uint64Var(&o.debug.PostcopyRate, "debug-postcopy-rate", 0, "test knob: as a source, pace post-copy at this many `bytes/s` (0: unpaced)")
+	fs.Func("debug-prefetch", "test knob: as a source, the working set a request for post-copy prefetch sends first: `BLOCK:START:LEN[,...]`", func(v string) error {
+		_, err := prefetch.ParseRanges(v)
+		o.debug.PrefetchRanges = v
+		return err
+	})
 	fs.Int64Var(&o.debug.CorruptPage, "debug-corrupt-page", 0, "test knob: as a source, alter the `N`th coded page after naming it (the destination must refuse it)")
 	fs.BoolVar(&o.debugStoreFailAfterArrival, "debug-store-fail-writes-after-arrival", false, "test knob: once an incoming guest runs here, the store fails every write")
 	setUsage(fs, stderr)

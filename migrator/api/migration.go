@@ -66,8 +66,11 @@ type Migration struct {
 	// network.
 	WireBytes uint64 `json:"wire_bytes"`
 	// Codec is how the pages travelled; nil with codec none.
-	Codec    *CodecReport `json:"codec,omitempty"`
-	Postcopy bool         `json:"postcopy"` // whether post-copy was entered
+	Codec *CodecReport `json:"codec,omitempty"`
+	// Prefetch is what the source asked for first in post-copy; nil if
+	// nothing was asked for (PostcopyPrefetch none, or no post-copy).
+	Prefetch *PrefetchReport `json:"prefetch,omitempty"`
+	Postcopy bool            `json:"postcopy"` // whether post-copy was entered
 	// Recoveries counts the times a broken post-copy stream was resumed.
 	Recoveries int `json:"recoveries,omitempty"`
 	Throttled  int `json:"throttled"` // final CPU throttle percentage, 0 if none

@@ -41,6 +41,16 @@ const (
 	CodecNone = "none"
 )
 
+// Post-copy prefetch for MigrateRequest.PostcopyPrefetch: what the source
+// agent asks its QEMU to send first once post-copy has started.
+const (
+	// PrefetchWorkingSet: the guest's working set, as the source agent
+	// knows it, ahead of QEMU's background scan (package prefetch).
+	PrefetchWorkingSet = "working-set"
+	// PrefetchNone: QEMU's own order (the destination's faults first).
+	PrefetchNone = "none"
+)
+
 // The defaults of a MigrateRequest: the one place they are written.
 // Defaults fills them in; the policy, the agent and netctl's flags read
 // them from here.
@@ -59,6 +69,9 @@ const (
 	// (chunked zstd and the copies around it), which lengthens a move
 	// more than its fewer bytes shorten it (README, "Page coding").
 	DefaultCodec = CodecNone
+	// DefaultPostcopyPrefetch is none until the guests report their
+	// working set (issue 11).
+	DefaultPostcopyPrefetch = PrefetchNone
 	// DefaultMultifdChannels is the multifd channels of a request that
 	// names none and never uses post-copy (see Multifd).
 	DefaultMultifdChannels = 2
@@ -94,6 +107,9 @@ type MigrateRequest struct {
 	Pipe string `json:"pipe,omitempty"`
 	// Codec is how RAM pages travel: none (default) or auto.
 	Codec string `json:"codec,omitempty"`
+	// PostcopyPrefetch is what the source sends first in post-copy:
+	// none (default) or working-set.
+	PostcopyPrefetch string `json:"postcopy_prefetch,omitempty"`
 	// Gang names the group of migrations this one moves with (netctl
 	// migrate VM1 VM2 …, netctl evacuate): with codec auto, the gang's
 	// migrations to one host share one content store, so content one VM
@@ -127,6 +143,9 @@ func (r *MigrateRequest) Defaults() {
 	}
 	if r.Codec == "" {
 		r.Codec = DefaultCodec
+	}
+	if r.PostcopyPrefetch == "" {
+		r.PostcopyPrefetch = DefaultPostcopyPrefetch
 	}
 }
 
@@ -176,6 +195,8 @@ func (r *MigrateRequest) Validate() error {
 		return bad("pipe %q: want tcp or quic", r.Pipe)
 	case r.Codec != CodecAuto && r.Codec != CodecNone:
 		return bad("codec %q: want auto or none", r.Codec)
+	case r.PostcopyPrefetch != PrefetchNone && r.PostcopyPrefetch != PrefetchWorkingSet:
+		return bad("postcopy prefetch %q: want working-set or none", r.PostcopyPrefetch)
 	case r.Gang != "" && !nameRE.MatchString(r.Gang):
 		return bad("gang %q: want a name such as %q", r.Gang, "evac-hosta-1")
 	}

@@ -15,14 +15,15 @@ func TestMigrateRequestDefaults(t *testing.T) {
 	}{
 		{"all zero", MigrateRequest{VM: "fw1", To: "hostB"}, MigrateRequest{VM: "fw1", To: "hostB",
 			Bandwidth: 1 << 30, InitialBandwidth: 64 << 20, DowntimeTarget: Duration(50 * time.Millisecond),
-			Postcopy: PostcopyAuto, CompletionTimeout: Duration(5 * time.Minute), TimeoutAction: TimeoutAbort, Pipe: PipeTCP, Codec: CodecNone}},
+			Postcopy: PostcopyAuto, CompletionTimeout: Duration(5 * time.Minute), TimeoutAction: TimeoutAbort, Pipe: PipeTCP, Codec: CodecNone, PostcopyPrefetch: PrefetchNone}},
 		{"low bandwidth caps the first pass", MigrateRequest{Bandwidth: 8 << 20}, MigrateRequest{
 			Bandwidth: 8 << 20, InitialBandwidth: 8 << 20, DowntimeTarget: DefaultDowntimeTarget,
-			Postcopy: DefaultPostcopy, CompletionTimeout: DefaultCompletionTimeout, TimeoutAction: DefaultTimeoutAction, Pipe: DefaultPipe, Codec: DefaultCodec}},
+			Postcopy: DefaultPostcopy, CompletionTimeout: DefaultCompletionTimeout, TimeoutAction: DefaultTimeoutAction, Pipe: DefaultPipe, Codec: DefaultCodec, PostcopyPrefetch: DefaultPostcopyPrefetch}},
 		{"set fields kept", MigrateRequest{Bandwidth: 2 << 30, InitialBandwidth: 1 << 30, DowntimeTarget: Duration(time.Second),
-			Postcopy: PostcopyNever, MultifdChannels: 4, CompletionTimeout: Duration(time.Minute), TimeoutAction: TimeoutPostcopy, Pipe: PipeTCP, Codec: CodecNone},
+			Postcopy: PostcopyNever, MultifdChannels: 4, CompletionTimeout: Duration(time.Minute), TimeoutAction: TimeoutPostcopy, Pipe: PipeTCP, Codec: CodecNone, PostcopyPrefetch: PrefetchWorkingSet},
 			MigrateRequest{Bandwidth: 2 << 30, InitialBandwidth: 1 << 30, DowntimeTarget: Duration(time.Second),
-				Postcopy: PostcopyNever, MultifdChannels: 4, CompletionTimeout: Duration(time.Minute), TimeoutAction: TimeoutPostcopy, Pipe: PipeTCP, Codec: CodecNone}},
+				Postcopy: PostcopyNever, MultifdChannels: 4, CompletionTimeout: Duration(time.Minute), TimeoutAction: TimeoutPostcopy, Pipe: PipeTCP, Codec: CodecNone,
+				PostcopyPrefetch: PrefetchWorkingSet}},
 	} {
 		got := tc.in
 		got.Defaults()
@@ -75,6 +76,8 @@ func TestMigrateRequestValidate(t *testing.T) {
 		{func(r *MigrateRequest) { r.CompletionTimeout = Duration(time.Millisecond) }, "completion timeout"},
 		{func(r *MigrateRequest) { r.TimeoutAction = "retry" }, "timeout action"},
 		{func(r *MigrateRequest) { r.Postcopy, r.TimeoutAction = PostcopyNever, TimeoutPostcopy }, "needs post-copy"},
+		{func(r *MigrateRequest) { r.PostcopyPrefetch = PrefetchWorkingSet }, ""},
+		{func(r *MigrateRequest) { r.PostcopyPrefetch = "all" }, "postcopy prefetch"},
 	} {
 		r := MigrateRequest{VM: "fw1", To: "hostB"}
 		r.Defaults()

@@ -63,6 +63,7 @@ func (s *syncBuffer) Bytes() []byte {
 // traced is an attached Injector that records what it wrote.
 type traced struct {
 	*Injector
+	*Writer
 	out  bytes.Buffer
 	segs []seg
 }
@@ -81,6 +82,6 @@ func newTraced(t testing.TB, cfg Config) *traced {
 	in.trace = func(k segment, src, b []byte) {
 		tr.segs = append(tr.segs, seg{k, bytes.Clone(src), bytes.Clone(b)})
 	}
-	in.Attach(&tr.out)
+	tr.Writer = in.Attach(&tr.out)
 	return tr
 }

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 )
 
-// Injector sits on the return path in front of the source QEMU (Write),
+// Injector sits on the return path in front of the source QEMU (Attach),
 // learns the main channel's progress (Observe) and, once started, adds
 // requests for a list of ranges between the destination's messages.
 type Injector struct {
@@ -70,10 +70,11 @@ func New(cfg Config, log *slog.Logger) (*Injector, error) {
 }
 
 // Attach makes w, a stream's connection to the source QEMU, the return
-// path's destination. A second Attach is a resumed post-copy stream: no
+// path's destination, and returns what writes the destination's bytes to
+// it. A second Attach is a resumed post-copy stream: no
 // more injection, but the destination's plain REQ_PAGES still name its
 // block where QEMU might read them against another.
-func (in *Injector) Attach(w io.Writer) {
+func (in *Injector) Attach(w io.Writer) *Writer {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.attached++; in.attached > 1 {
@@ -82,6 +83,7 @@ func (in *Injector) Attach(w io.Writer) {
 		in.qemuBlock = unknownBlock
 	}
 	in.w, in.msg, in.raw, in.injected = w, in.msg[:0], false, false
+	return &Writer{in: in, gen: in.attached}
 }
 
 // Observe counts n bytes the main channel carried to the destination.
@@ -137,4 +139,12 @@ func (in *Injector) stop(why string) {
 			in.log.Info("working-set prefetch stopped", "why", why, "pages", in.stats.Pages)
 		}
 	}
+}
+
+// Skip records why nothing is injected (no working set, no RAM blocks).
+func (in *Injector) Skip(why string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.started = true
+	in.stop(why)
 }

@@ -5,16 +5,23 @@ import (
 	"errors"
 )
 
-// errDetached: Write before Attach, or after End.
+// errDetached: Write after End, or on a stream another Attach replaced.
 var errDetached = errors.New("prefetch: no stream to the source qemu")
+
+// Writer is one stream's return path into the source QEMU (Attach).
+type Writer struct {
+	in  *Injector
+	gen int // in.attached when made
+}
 
 // Write takes the destination's return-path bytes, cut anywhere, and
 // writes each message to QEMU once it is whole (rewritten if it must be),
 // so that injected requests can only fall between messages.
-func (in *Injector) Write(p []byte) (int, error) {
+func (w *Writer) Write(p []byte) (int, error) {
+	in := w.in
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.w == nil {
+	if in.w == nil || in.attached != w.gen {
 		return 0, errDetached
 	}
 	var out []byte
@@ -97,13 +104,14 @@ func (in *Injector) emit(out []byte, kind segment, src, b []byte) []byte {
 
 // End is the return path's end: a message cut short is passed on as it
 // is, and nothing more is written to QEMU.
-func (in *Injector) End() error {
+func (w *Writer) End() error {
+	in := w.in
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.w == nil {
+	if in.w == nil || in.attached != w.gen {
 		return nil
 	}
-	w := in.w
+	qemu := in.w
 	in.w = nil
 	if len(in.msg) == 0 {
 		in.stop("the return path ended")
@@ -111,6 +119,6 @@ func (in *Injector) End() error {
 	}
 	out := in.giveUp(nil, "cut short at its end")
 	in.stop("the return path ended")
-	_, err := w.Write(out)
+	_, err := qemu.Write(out)
 	return err
 }

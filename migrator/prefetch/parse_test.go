@@ -145,9 +145,12 @@ func TestResumedStream(t *testing.T) {
 	tr.Write(reqPagesID("pc.ram", 0, 0x1000))
 	tr.plan(testBlocks, []Range{{"vga.vram", 0, 0x1000}, {"pc.ram", 0, 128 << 20}})
 	var again bytes.Buffer
-	tr.Attach(&again)
+	w := tr.Attach(&again)
 	tr.pump()
-	tr.Write(reqPages(0x2000, 0x1000))
+	if _, err := tr.Write(pong(1)); err == nil {
+		t.Fatal("the old stream's Writer still writes")
+	}
+	w.Write(reqPages(0x2000, 0x1000))
 	if want := reqPagesID("pc.ram", 0x2000, 0x1000); !bytes.Equal(again.Bytes(), want) {
 		t.Fatalf("resumed stream got %x, want %x", again.Bytes(), want)
 	}

@@ -42,6 +42,11 @@ type Debug struct {
 	// naming it, as a fault on the way would: the destination must refuse
 	// it and the migration roll back (testbed/codec_test.go).
 	CorruptPage int64
+	// PrefetchRanges is a fixed working set a source prefetches when the
+	// request asks for it and no WorkingSet is configured
+	// (testbed/prefetch_test.go), as prefetch.ParseRanges reads it: a
+	// string keeps Debug comparable.
+	PrefetchRanges string
 }
 
 // runningDelay waits cfg.Debug.RunningDelay with the guest running here

@@ -86,6 +86,7 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	f.DurationVar(&o.completion, "completion-timeout", time.Duration(api.DefaultCompletionTimeout), "limit on the whole migration")
 	f.StringVar(&o.req.TimeoutAction, "timeout-action", api.DefaultTimeoutAction, "at the completion timeout: abort (guest stays on the source) or postcopy")
 	f.StringVar(&o.req.Codec, "codec", api.DefaultCodec, "how RAM pages travel between the agents: none (QEMU's bytes as they are) or auto (content the destination holds goes as a reference, a page sent again as a delta, the rest zstd-compressed in chunks where that pays: fewer bytes, more CPU)")
+	f.StringVar(&o.req.PostcopyPrefetch, "postcopy-prefetch", api.DefaultPostcopyPrefetch, "what the source sends first once post-copy has started: none (QEMU's order: the destination's faults, then its scan) or working-set (the guest's working set, as the source agent knows it, in small chunks ahead of the scan)")
 	f.StringVar(&o.req.Pipe, "pipe", api.DefaultPipe, "what carries QEMU's channels between the agents: quic (streams of the agents' QUIC connection) or tcp (TLS lanes over TCP beside the QUIC connection: a third of its CPU per byte)")
 	f.IntVar(&o.parallel, "parallel", 0, "with several VMs (a gang): migrate at most this many at once (default: all)")
 	f.BoolVar(&o.detach, "detach", false, "start the migration, print its ID and return")

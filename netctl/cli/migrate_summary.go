@@ -61,6 +61,9 @@ func (g *globals) printMigration(m api.Migration) {
 			m.RAM.PostcopyRequests, m.Recoveries)
 	}
 	fmt.Fprintf(tw, "  post-copy:\t%s\n", yesNo(m.Postcopy, pc))
+	if p := m.Prefetch; p != nil {
+		fmt.Fprintf(tw, "  prefetch:\t%s\n", fmtPrefetch(p))
+	}
 	fmt.Fprintf(tw, "  throttle:\t%s\n", yesNo(m.Throttled > 0, fmt.Sprintf("%d%% of the guest's CPU", m.Throttled)))
 	printHandoff(tw, m)
 	r := m.Request

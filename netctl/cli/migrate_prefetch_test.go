@@ -1,0 +1,17 @@
+package cli
+
+import (
+	"testing"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+)
+
+func TestFmtPrefetch(t *testing.T) {
+	p := &api.PrefetchReport{Mode: api.PrefetchWorkingSet, Requests: 4, Pages: 64, Planned: 4096,
+		Refused: map[string]int64{"out of range": 16, "misaligned": 1}, Rewritten: 2, Stopped: "the destination shut the return path"}
+	want := "working-set: 64 of 4096 pages asked for first, in 4 requests; pages refused: 1 misaligned, 16 out of range; " +
+		"2 of the destination's requests named their block again; stopped: the destination shut the return path"
+	if got := fmtPrefetch(p); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
