@@ -9,6 +9,7 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 	"github.com/nfhandoff/nfhandoff/migrator/policy"
+	"github.com/nfhandoff/nfhandoff/migrator/prefetch"
 	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
@@ -56,6 +57,10 @@ type source struct {
 	// is over; what it does not confirm counts as api.DropFlushUnconfirmed.
 	flushSettled bool
 	codecs       codecSet // the page coders of QEMU's channels
+	// prefetch injects the working set's page requests in post-copy (nil:
+	// off); pipes is the QEMU channels' context, which it runs in.
+	prefetch *prefetch.Injector
+	pipes    context.Context
 }
 
 // control is one message read from the control stream, or its end.
@@ -111,6 +116,8 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 
 	pctx, stopPipes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipes()
+	s.pipes = pctx
+	s.newPrefetch()
 	err := s.run(ctx, pctx)
 	for err != nil && s.postcopy && !s.completed && errors.Is(err, api.ErrPeer) {
 		// The stream broke in post-copy: resume it, as often as it takes.
@@ -126,6 +133,7 @@ func RunSource(ctx context.Context, cfg SourceConfig) (api.Migration, Outcome) {
 		defer s.ctl.Close()
 	}
 	s.recordCodec()
+	s.recordPrefetch()
 	switch {
 	case err == nil:
 		return s.moved(ctx, s.conn), Moved

@@ -3,8 +3,10 @@ package session
 import (
 	"context"
 	"errors"
-	"github.com/nfhandoff/nfhandoff/migrator/pagecode"
 	"log/slog"
+
+	"github.com/nfhandoff/nfhandoff/migrator/pagecode"
+	"github.com/nfhandoff/nfhandoff/migrator/prefetch"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
@@ -69,6 +71,10 @@ type SourceConfig struct {
 	// Blackouts orders this migration's switchover with the agent's other
 	// migrations' (nil: no order).
 	Blackouts *Blackouts
+	// WorkingSet is the guest's working set, hottest first, that a request
+	// for working-set prefetch asks QEMU to send first at the post-copy
+	// switch (nil: none known).
+	WorkingSet func() []prefetch.Range
 
 	// Debug are test-only knobs; zero in production.
 	Debug Debug

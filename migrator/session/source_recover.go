@@ -180,7 +180,7 @@ func (s *source) resumeStream(ctx, pctx context.Context, attempt int) error {
 		return fmt.Errorf("%w: opening the resumed channel to %s: %w", api.ErrPeer, to, err)
 	}
 	go func() {
-		sent, recv, err := pipe(pctx, local, st, s.gate)
+		sent, recv, err := pipe(pctx, s.prefetchConn(local), st, s.gate)
 		s.log.Debug("resumed qemu channel done", "attempt", attempt, "sent", sent, "received", recv, "err", err)
 	}()
 	ok = true

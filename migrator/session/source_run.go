@@ -181,6 +181,9 @@ func (s *source) acceptChannels(ctx context.Context, ln net.Listener, first <-ch
 			continue
 		}
 		s.log.Info("qemu channel open", "channel", i, "pipe", o.via)
+		if i == 0 {
+			c = s.prefetchConn(c)
+		}
 		go func(i int, st Stream) {
 			sent, recv, err := pipe(ctx, c, st, s.gate)
 			s.log.Debug("qemu channel done", "channel", i, "sent", sent, "received", recv, "err", err)

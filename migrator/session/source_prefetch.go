@@ -1,0 +1,118 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/prefetch"
+)
+
+// ramBlockTimeout bounds x-query-ramblock at the post-copy switch.
+const ramBlockTimeout = 2 * time.Second
+
+// newPrefetch makes the injector of a request for working-set prefetch
+// that may reach post-copy (the main channel's return path is only read in
+// post-copy; multifd never is: QEMU 7.2 cannot do both).
+func (s *source) newPrefetch() {
+	r := s.cfg.Request
+	if r.PostcopyPrefetch != api.PrefetchWorkingSet || r.Postcopy == api.PostcopyNever || r.Multifd() > 0 {
+		return
+	}
+	in, err := prefetch.New(prefetch.Config{}, s.log.With("part", "prefetch"))
+	if err != nil {
+		s.log.Warn("post-copy prefetch off", "err", err)
+		return
+	}
+	s.prefetch = in
+}
+
+// prefetchConn puts the injector between the main channel and its QEMU
+// connection c: what QEMU sends is counted (the window), what comes back
+// for it goes through the injector. Unchanged without prefetch.
+func (s *source) prefetchConn(c net.Conn) net.Conn {
+	if s.prefetch == nil {
+		return c
+	}
+	return &prefetchConn{Conn: c, in: s.prefetch, w: s.prefetch.Attach(c)}
+}
+
+type prefetchConn struct {
+	net.Conn
+	in *prefetch.Injector
+	w  *prefetch.Writer
+}
+
+func (c *prefetchConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.in.Observe(n)
+	return n, err
+}
+
+func (c *prefetchConn) Write(p []byte) (int, error) { return c.w.Write(p) }
+
+// CloseWrite passes on a message cut short at the end, then the end.
+func (c *prefetchConn) CloseWrite() error {
+	err := c.w.End()
+	if hc, ok := c.Conn.(halfCloser); ok {
+		err = errors.Join(err, hc.CloseWrite())
+	}
+	return err
+}
+
+// startPrefetch asks QEMU for its RAM blocks and starts injecting the
+// working set, in the background: post-copy has started and the commit
+// must not wait.
+func (s *source) startPrefetch(ctx context.Context) {
+	in := s.prefetch
+	if in == nil {
+		return
+	}
+	var ranges []prefetch.Range
+	switch {
+	case s.cfg.WorkingSet != nil:
+		ranges = s.cfg.WorkingSet()
+	case s.cfg.Debug.PrefetchRanges != "":
+		var err error
+		if ranges, err = prefetch.ParseRanges(s.cfg.Debug.PrefetchRanges); err != nil {
+			s.log.Warn("debug: prefetch ranges", "err", err)
+		}
+	}
+	if len(ranges) == 0 {
+		in.Skip("no working set")
+		return
+	}
+	go func() {
+		var txt prefetch.RAMBlockText
+		err := bounded(ctx, ramBlockTimeout, func(ctx context.Context) error {
+			return s.cfg.Guest.Execute(ctx, prefetch.QueryRAMBlock, nil, &txt)
+		})
+		var blocks []prefetch.Block
+		if err == nil {
+			blocks, err = prefetch.ParseRAMBlocks(txt.Text)
+		}
+		if err != nil {
+			s.log.Warn("no ram blocks to check the working set against: not prefetching", "err", err)
+			in.Skip("no ram blocks: " + err.Error())
+			return
+		}
+		in.Start(ctx, blocks, ranges)
+	}()
+}
+
+// recordPrefetch puts the injector's account in the record.
+func (s *source) recordPrefetch() {
+	if s.prefetch == nil {
+		return
+	}
+	st := s.prefetch.Stats()
+	if st.Requests == 0 && st.Stopped == "" && st.Rewritten == 0 && len(st.Refused) == 0 {
+		return
+	}
+	s.rec.update(false, func(m *api.Migration) {
+		m.Prefetch = &api.PrefetchReport{Mode: s.cfg.Request.PostcopyPrefetch, Requests: st.Requests, Pages: st.Pages,
+			Planned: st.Planned, Refused: st.Refused, Rewritten: st.Rewritten, Stopped: st.Stopped}
+	})
+}
