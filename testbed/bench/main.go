@@ -59,6 +59,7 @@ type options struct {
 	traffic   int // test packets/s during each migration, 0: none
 	verbose   bool
 	profile   profiling
+	linkRate  string // tc rate of the hosts' link to each other; "": unshaped
 }
 
 func parse(args []string) (options, error) {
@@ -76,6 +77,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.traffic, "traffic-rate", 1000, "TWAMP-light test packets/s from the client namespace during every migration (0: none)")
 	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s")
 	fs.DurationVar(&o.downtime, "downtime", 300*time.Millisecond, "QEMU downtime-limit for every method")
+	fs.StringVar(&o.linkRate, "link-rate", "", "shape what the hosts send each other (every method's migration, not the guests' traffic) to this rate each way, e.g. 1gbit: an operator's migration network (default: unshaped, loopback speed)")
 	fs.BoolVar(&o.verbose, "v", false, "log each step")
 	fs.StringVar(&o.profile.dir, "cpu-profile", "", "write a Go CPU profile of both agents during every nfhandoff move into this `dir`")
 	fs.DurationVar(&o.profile.length, "cpu-profile-length", 10*time.Second, "length of each agent profile, from the migrate request (the move waits for it)")
@@ -96,6 +98,9 @@ func parse(args []string) (options, error) {
 	}
 	if o.runs < 1 {
 		return o, errors.New("--runs must be at least 1")
+	}
+	if o.linkRate != "" && !linkRateRE.MatchString(o.linkRate) {
+		return o, fmt.Errorf("--link-rate %q: want a rate like 1gbit or 500mbit", o.linkRate)
 	}
 	return o, nil
 }
@@ -153,6 +158,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		unmountBPFFS(o.runDir)
 		os.RemoveAll(o.runDir)
 	}()
+	if err == nil {
+		err = shapeLinks(hosts, o.linkRate)
+	}
 	if err != nil {
 		return fmt.Errorf("topology: %w", err)
 	}
@@ -186,6 +194,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	rows := summarise(runs, baselines)
 	fmt.Fprintf(stdout, "live migration, median [min-max] of %d runs after %d warm-up move(s) per method (not counted); QEMU max-bandwidth %d MiB/s and downtime-limit %v for every method; wire = source uplink tx+rx\n",
 		o.runs, o.warmup, o.bandwidth>>20, o.downtime)
+	if o.linkRate != "" {
+		fmt.Fprintf(stdout, "the hosts' link to each other shaped to %s each way (every method's migration; the guests' traffic is not)\n", o.linkRate)
+	}
 	fmt.Fprintf(stdout, "%s; every source QEMU quits as its guest runs at the destination\n", mem)
 	if len(runs) > 0 {
 		printSingles(stdout, rows, idle, o.traffic)
@@ -198,7 +209,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	}
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{
-			"runs_per_config": o.runs, "warmup_per_config": o.warmup, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(),
+			"runs_per_config": o.runs, "warmup_per_config": o.warmup, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(), "link_rate": o.linkRate,
 			"summary": rows, "runs": runs, "memory_touch": mem, "idle_tcp": idle, "gang": gangSum,
 		}, "", "  ")
 		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
