@@ -2,6 +2,9 @@ package testbed
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,8 +22,9 @@ func TestIntegrationWorkingSetReport(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	const wssMiB = 64
-	startGuest(ctx, t, env, "hostA", "--wss", "64")
-	before := freshReport(ctx, t, env, "hostA", 0, wssMiB)
+	startGuest(ctx, t, env, "hostA", "--wss", strconv.Itoa(wssMiB))
+	before := freshReport(ctx, t, env, "hostA", 9, wssMiB)
+	logReportCost(ctx, t, env, "hostA")
 
 	m := migrate(ctx, t, env, "hostA", api.MigrateRequest{VM: "fw1", To: "hostB"})
 	if m.State != api.MigrationCompleted {
@@ -30,6 +34,21 @@ func TestIntegrationWorkingSetReport(t *testing.T) {
 	after := freshReport(ctx, t, env, "hostB", before.Seq, wssMiB)
 	if after.Rejected != 0 || before.Rejected != 0 {
 		t.Errorf("rejected reports: %d on hostA, %d on hostB; want none from an honest guest", before.Rejected, after.Rejected)
+	}
+}
+
+// logReportCost logs what the vnf says a report costs it (its console).
+func logReportCost(ctx context.Context, t *testing.T, env Env, host string) {
+	t.Helper()
+	vm, err := api.NewClient(env.Socket(host)).GetVM(ctx, "fw1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(vm.ConsoleLog)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "msg=\"working-set report") {
+			t.Logf("fw1's console: %s", strings.TrimSpace(l))
+		}
 	}
 }
 

@@ -68,9 +68,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) {
 			}
 		}
 		if p != nil {
+			t0 := time.Now()
 			r, err := scan.Report(cfg.Hot)
 			if err == nil {
 				buf, err = wsreport.Encode(buf[:0], r)
+			}
+			if err == nil && (r.Seq == 1 || r.Seq == 10) {
+				// What a report costs the guest, once early, once settled.
+				log.Info("working-set report", "seq", r.Seq, "ranges", len(r.Ranges), "hot_ranges", r.Hot,
+					"pages", r.Pages(), "bytes", len(buf), "took", time.Since(t0).Round(time.Microsecond))
 			}
 			if err != nil {
 				once("scan", err)
