@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/prefetch"
 )
 
@@ -82,5 +83,26 @@ func TestPrefetchPipe(t *testing.T) {
 	}
 	if stats := in.Stats(); stats.Requests != 16 || stats.Pages != 256 || len(got) != len(back)+16*len(req(3, 0, "pc.ram")) {
 		t.Fatalf("stats %+v, qemu read %d bytes", stats, len(got))
+	}
+}
+
+// Prefetch is off unless the request asks for it and may reach post-copy.
+func TestPrefetchSwitch(t *testing.T) {
+	for _, tc := range []struct {
+		prefetch, postcopy string
+		on                 bool
+	}{
+		{"", api.PostcopyAuto, false},
+		{api.PrefetchNone, api.PostcopyAlways, false},
+		{api.PrefetchWorkingSet, api.PostcopyAuto, true},
+		{api.PrefetchWorkingSet, api.PostcopyNever, false},
+	} {
+		r := api.MigrateRequest{VM: "fw1", To: "hostB", Postcopy: tc.postcopy, PostcopyPrefetch: tc.prefetch}
+		r.Defaults()
+		s := &source{cfg: SourceConfig{Request: r}, log: slog.New(slog.DiscardHandler)}
+		s.newPrefetch()
+		if (s.prefetch != nil) != tc.on {
+			t.Errorf("prefetch %q, postcopy %s: on %v, want %v", tc.prefetch, tc.postcopy, s.prefetch != nil, tc.on)
+		}
 	}
 }
