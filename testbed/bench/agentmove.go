@@ -38,6 +38,9 @@ func (n *nfhandoff) request(mv Move, gang string) api.MigrateRequest {
 	if n.codec {
 		req.Codec = api.CodecAuto
 	}
+	if n.prefetch != "" {
+		req.Postcopy, req.PostcopyPrefetch = api.PostcopyAlways, n.prefetch
+	}
 	return req
 }
 

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 )
 
@@ -62,11 +61,7 @@ func moveGang(ctx context.Context, o gangOrder, mvs []Move, before []vnfproto.St
 		vr := runOf(o.label, mv, oc)
 		vr.Guest = mv.Spec.Name
 		if trs != nil {
-			var phases []api.Phase
-			if oc.Record != nil {
-				phases = oc.Record.Phases
-			}
-			t := trs[i].stop(phases, oc.Summary.Downtime, oc.Asked)
+			t := trs[i].stop(migrationOf(oc), oc.Summary.Downtime, oc.Asked)
 			if oc.Record != nil {
 				t.Handoff = oc.Record.Handoff
 			}

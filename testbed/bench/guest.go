@@ -28,6 +28,14 @@ type Guest struct {
 	// Gang: this many guests of this configuration, moved as one (see
 	// gang.go); 0: one guest.
 	Gang int
+	// MaxBandwidth, if set, is this guest's QEMU max-bandwidth for every
+	// method instead of --max-bandwidth (bytes/s): a cap its dirty rate
+	// beats, so that post-copy is forced.
+	MaxBandwidth uint64
+	// TrafficTail, if set, is how long the test traffic runs on after
+	// each move instead of trafficTail: long enough to see the VNF
+	// recover after post-copy.
+	TrafficTail time.Duration
 }
 
 // Spec is the guest's VM spec.
@@ -86,7 +94,17 @@ var guests = []Guest{
 	{Label: "firewall-256M", MemoryMiB: 256, VNF: []string{"--router", "eth0:eth1", "--wss", "0", "--dirty-rate", "0"}, Firewall: true},
 	{Label: "mix-512M", MemoryMiB: 512, VNF: mixVNF},
 	{Label: "gang4-mix-512M", MemoryMiB: 512, VNF: mixVNF, Gang: 4},
+	{Label: "ws-256M", MemoryMiB: 512, VNF: wsVNF, MaxBandwidth: wsCap, TrafficTail: 6 * time.Second},
 }
+
+// wsVNF is issue 11's post-copy guest: a 256 MiB working set rewritten at
+// 48 MiB/s, half again the wsCap its moves get, so pre-copy never
+// converges and post-copy is what moves it. The vnf reports its working
+// set every second (--ws-report-port's default) for the agents' prefetch.
+var wsVNF = []string{"--wss", "256", "--dirty-rate", "48"}
+
+// wsCap is ws-256M's max-bandwidth: 32 MiB/s.
+const wsCap = 32 << 20
 
 // status asks the vnf of the guest at ip on h for its status, from inside
 // h's namespace.

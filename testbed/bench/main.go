@@ -29,7 +29,8 @@ import (
 func methods(o options) []Method {
 	agents := &agentSet{bin: o.migratord, root: o.root, imageDir: o.imageDir, profile: o.profile}
 	return []Method{&plain{}, &plain{tls: true}, &nfhandoff{agentSet: agents}, &nfhandoff{adaptive: true, agentSet: agents},
-		&nfhandoff{pipe: api.PipeQUIC, agentSet: agents}, &nfhandoff{multifd: 2, agentSet: agents}, &nfhandoff{codec: true, agentSet: agents}}
+		&nfhandoff{pipe: api.PipeQUIC, agentSet: agents}, &nfhandoff{multifd: 2, agentSet: agents}, &nfhandoff{codec: true, agentSet: agents},
+		&plain{postcopy: true}, &nfhandoff{prefetch: api.PrefetchNone, agentSet: agents}, &nfhandoff{prefetch: api.PrefetchWorkingSet, agentSet: agents}}
 }
 
 var baselines = []string{"qemu-tcp", "qemu-tls"}
@@ -72,10 +73,10 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.runDir, "run-dir", "/run/nfb", "state of the bench's guests (removed at exit)")
 	fs.StringVar(&o.imageDir, "image-dir", env.ImageDir, "guest images (make image)")
 	fs.StringVar(&o.migratord, "migratord", "", "migratord binary for the nfhandoff methods (default: go build ./cmd/migratord into --run-dir)")
-	g := fs.String("guests", "idle-256M,full-1G,firewall-256M", "guests to migrate: idle-256M, full-1G, firewall-256M (two NICs, forwarding and NATing a TCP flow from the client to a server behind it across every move), mix-512M (a VNF-like working set: vnf --mix shared=200:unique=50:text=50, 1 MiB/s dirtied), gang4-mix-512M (four mix-512M guests with one --shared-seed moved at once: every plain method together and one after another, every nfhandoff method as one gang; issue 10's row (a))")
-	m := fs.String("methods", "qemu-tcp,qemu-tls,nfhandoff", "methods: qemu-tcp, qemu-tls, nfhandoff, nfhandoff-adaptive (the agents' default rate-adaptive start), nfhandoff-quic (QEMU's channel on a QUIC stream instead of a TLS lane over TCP), nfhandoff-multifd2 (two multifd channels, post-copy never), nfhandoff-codec (RAM pages coded on the agents' link: --codec auto)")
+	g := fs.String("guests", "idle-256M,full-1G,firewall-256M", "guests to migrate: idle-256M, full-1G, firewall-256M (two NICs, forwarding and NATing a TCP flow from the client to a server behind it across every move), mix-512M (a VNF-like working set: vnf --mix shared=200:unique=50:text=50, 1 MiB/s dirtied), gang4-mix-512M (four mix-512M guests with one --shared-seed moved at once: every plain method together and one after another, every nfhandoff method as one gang; issue 10's row (a)), ws-256M (512 MiB, a 256 MiB working set rewritten at 48 MiB/s, its own max-bandwidth of 32 MiB/s: post-copy is forced; issue 11's row, with the post-copy methods)")
+	m := fs.String("methods", "qemu-tcp,qemu-tls,nfhandoff", "methods: qemu-tcp, qemu-tls, nfhandoff, nfhandoff-adaptive (the agents' default rate-adaptive start), nfhandoff-quic (QEMU's channel on a QUIC stream instead of a TLS lane over TCP), nfhandoff-multifd2 (two multifd channels, post-copy never), nfhandoff-codec (RAM pages coded on the agents' link: --codec auto), qemu-postcopy (plain QEMU over TCP, migrate-start-postcopy after the first pass), nfhandoff-postcopy (postcopy always: post-copy after the first pass, prefetch none), nfhandoff-postcopy-ws (the same with the working-set prefetch)")
 	fs.IntVar(&o.traffic, "traffic-rate", 1000, "TWAMP-light test packets/s from the client namespace during every migration (0: none)")
-	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s")
+	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s (a guest with its own, ws-256M, keeps it)")
 	fs.DurationVar(&o.downtime, "downtime", 300*time.Millisecond, "QEMU downtime-limit for every method")
 	fs.StringVar(&o.linkRate, "link-rate", "", "shape what the hosts send each other (every method's migration, not the guests' traffic) to this rate each way, e.g. 1gbit: an operator's migration network (default: unshaped, loopback speed)")
 	fs.BoolVar(&o.verbose, "v", false, "log each step")
@@ -185,7 +186,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 			}
 			continue
 		}
-		rs, is, err := benchGuest(ctx, log, g, hosts, ms, o.warmup, o.runs, set)
+		gset := set
+		if g.MaxBandwidth > 0 {
+			gset.MaxBandwidth = g.MaxBandwidth
+		}
+		gset.TrafficTail = g.TrafficTail
+		rs, is, err := benchGuest(ctx, log, g, hosts, ms, o.warmup, o.runs, gset)
 		runs, idle = append(runs, rs...), append(idle, is...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", g.Label, err)
@@ -197,9 +203,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if o.linkRate != "" {
 		fmt.Fprintf(stdout, "the hosts' link to each other shaped to %s each way (every method's migration; the guests' traffic is not)\n", o.linkRate)
 	}
+	for _, g := range gs {
+		if g.MaxBandwidth > 0 {
+			fmt.Fprintf(stdout, "%s: max-bandwidth %d MiB/s for every method (the guest's own)\n", g.Label, g.MaxBandwidth>>20)
+		}
+		if g.TrafficTail > 0 {
+			fmt.Fprintf(stdout, "%s: test traffic until %v after each move (for the VNF's recovery)\n", g.Label, g.TrafficTail)
+		}
+	}
 	fmt.Fprintf(stdout, "%s; every source QEMU quits as its guest runs at the destination\n", mem)
 	if len(runs) > 0 {
 		printSingles(stdout, rows, idle, o.traffic)
+	}
+	pcs := summarisePostcopy(rows, runs, postcopyBaseline)
+	if len(pcs) > 0 {
+		printPostcopy(stdout, pcs)
 	}
 	var gangSum *GangSummary
 	if len(gangs.Runs) > 0 {
@@ -210,7 +228,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{
 			"runs_per_config": o.runs, "warmup_per_config": o.warmup, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(), "link_rate": o.linkRate,
-			"summary": rows, "runs": runs, "memory_touch": mem, "idle_tcp": idle, "gang": gangSum,
+			"summary": rows, "runs": runs, "memory_touch": mem, "idle_tcp": idle, "gang": gangSum, "postcopy": pcs,
 		}, "", "  ")
 		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
 			return err
@@ -344,12 +362,8 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 	}
 	var tx *TrafficRun
 	if tr != nil {
-		sleep(ctx, trafficTail)
-		var phases []api.Phase
-		if o.Record != nil {
-			phases = o.Record.Phases
-		}
-		t := tr.stop(phases, o.Summary.Downtime, asked)
+		sleep(ctx, mv.Settings.tail())
+		t := tr.stop(migrationOf(o), o.Summary.Downtime, asked)
 		if o.Record != nil {
 			t.Handoff = o.Record.Handoff
 		}
@@ -387,6 +401,12 @@ func runOf(method string, mv Move, o Outcome) Run {
 				r.Record.Notes = append(r.Record.Notes, d.Reason)
 			}
 		}
+		if rec.Postcopy {
+			r.Postcopy = &PostcopyRun{RemoteFaults: rec.RemoteFaults(), Requests: rec.RAM.PostcopyRequests, Prefetch: rec.Prefetch}
+		}
+	}
+	if o.Postcopy { // plain QEMU: every request is the guest's
+		r.Postcopy = &PostcopyRun{RemoteFaults: o.Summary.RAM.PostcopyRequests, Requests: o.Summary.RAM.PostcopyRequests}
 	}
 	return r
 }

@@ -27,6 +27,17 @@ type Settings struct {
 	MaxBandwidth uint64        // bytes/s
 	Downtime     time.Duration // QEMU downtime-limit
 	TrafficRate  int           // test packets/s during each migration (0: none)
+	// TrafficTail is how long the test traffic runs on after each
+	// migration (0: trafficTail).
+	TrafficTail time.Duration
+}
+
+// tail is s's TrafficTail or the default.
+func (s Settings) tail() time.Duration {
+	if s.TrafficTail > 0 {
+		return s.TrafficTail
+	}
+	return trafficTail
 }
 
 // Running is a guest as the family of methods that booted it holds it.
@@ -44,6 +55,12 @@ type Outcome struct {
 	Record *api.Migration
 	CPU    CPU       // what the move cost each process
 	Asked  time.Time // when the move was asked for (set for the moves of a gang)
+	// Started and Resumed, for a method without a record that measures
+	// them (qemu-postcopy): when the source QEMU was asked to migrate and
+	// when the guest ran at the destination. Postcopy: QEMU was told to
+	// start post-copy.
+	Started, Resumed time.Time
+	Postcopy         bool
 }
 
 // GangOutcome is what moving several guests at once reports.

@@ -27,12 +27,16 @@ import (
 // pre-copy converges and post-copy is never entered (a run that entered it
 // is marked in the record table). With codec, nfhandoff-codec, the agents
 // code RAM pages on their link (--codec auto), everything else as
-// nfhandoff (the request's default codec, none).
+// nfhandoff (the request's default codec, none). With prefetch (issue
+// 11's row, nfhandoff-postcopy and nfhandoff-postcopy-ws) the request says
+// postcopy always, so both switch to post-copy at the end of the first
+// pass, as qemu-postcopy does, and differ in the prefetch only.
 type nfhandoff struct {
 	adaptive  bool   // InitialBandwidth left at the agent's default
 	pipe      string // the request's pipe; "": the default
 	multifd   int    // multifd channels (post-copy never); 0: the request's default
 	codec     bool   // codec auto; false: the request's default (none)
+	prefetch  string // postcopy always with this PostcopyPrefetch; "": neither
 	*agentSet        // shared by the nfhandoff methods
 }
 
@@ -59,6 +63,10 @@ func (n *nfhandoff) Name() string {
 		return "nfhandoff-" + n.pipe
 	case n.codec:
 		return "nfhandoff-codec"
+	case n.prefetch == api.PrefetchNone:
+		return "nfhandoff-postcopy"
+	case n.prefetch == api.PrefetchWorkingSet:
+		return "nfhandoff-postcopy-ws"
 	}
 	return "nfhandoff"
 }

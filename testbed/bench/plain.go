@@ -13,15 +13,20 @@ import (
 )
 
 // plain is QEMU migrating by itself over TCP, optionally with its own TLS
-// (tls-creds-x509 objects on both ends, verify-peer on).
+// (tls-creds-x509 objects on both ends, verify-peer on) or through
+// post-copy (plainpostcopy.go).
 type plain struct {
-	tls   bool
-	creds map[string]qemuCreds // per host
+	tls      bool
+	postcopy bool
+	creds    map[string]qemuCreds // per host
 }
 
 func (p *plain) Name() string {
-	if p.tls {
+	switch {
+	case p.tls:
 		return "qemu-tls"
+	case p.postcopy:
+		return "qemu-postcopy"
 	}
 	return "qemu-tcp"
 }
@@ -99,7 +104,7 @@ func plainCPU(srcPID, dstPID int, s0 procTimes) (CPU, error) {
 }
 
 func (p *plain) migrate(ctx context.Context, mv Move, src, dst *vm.Instance) (Outcome, error) {
-	caps := map[string]bool{"events": true, "pause-before-switchover": false}
+	caps := map[string]bool{"events": true, "pause-before-switchover": false, qmpcmd.CapPostcopyRAM: p.postcopy}
 	params := map[string]any{
 		"max-bandwidth":  mv.Settings.MaxBandwidth,
 		"downtime-limit": mv.Settings.Downtime.Milliseconds(),
@@ -126,6 +131,9 @@ func (p *plain) migrate(ctx context.Context, mv Move, src, dst *vm.Instance) (Ou
 	uri := "tcp:" + net.JoinHostPort(mv.To.Addr.String(), strconv.Itoa(mv.Port))
 	if err := dst.Execute(ctx, qmpcmd.MigrateIncoming, qmpcmd.URI{URI: uri}, nil); err != nil {
 		return Outcome{}, fmt.Errorf("%s %s: %w", qmpcmd.MigrateIncoming, uri, err)
+	}
+	if p.postcopy {
+		return p.migratePostcopy(ctx, src, dst, uri)
 	}
 	if err := src.Execute(ctx, qmpcmd.Migrate, qmpcmd.URI{URI: uri}, nil); err != nil {
 		return Outcome{}, fmt.Errorf("%s %s: %w", qmpcmd.Migrate, uri, err)

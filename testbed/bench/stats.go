@@ -26,6 +26,8 @@ type Run struct {
 	// TCP is what the TCP flow through a firewall guest saw.
 	TCP *TCPRun `json:"tcp,omitempty"`
 	CPU CPU     `json:"cpu"`
+	// Postcopy is set for a move that went through post-copy.
+	Postcopy *PostcopyRun `json:"postcopy,omitempty"`
 }
 
 // RecordRun is what the source agent's migration record says beyond

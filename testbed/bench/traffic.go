@@ -42,6 +42,10 @@ type TrafficRun struct {
 	ReflectorContinuous bool          `json:"reflector_seq_continuous"`
 	// Handoff is the agents' account (nfhandoff with the eBPF dataplane).
 	Handoff *api.HandoffReport `json:"handoff,omitempty"`
+	// Recovery is how long after the guest ran at the destination the
+	// VNF reflected at 90% of its pre-migration rate again (verify's);
+	// nil when the resume is unknown (plain methods but qemu-postcopy).
+	Recovery *netverify.Recovery `json:"recovery,omitempty"`
 }
 
 // traffic is a running test stream.
@@ -85,20 +89,29 @@ func frameBytes(samples []netverify.Sample, from, to time.Time) uint64 {
 	return n * testFrameBytes
 }
 
-// stop ends the stream and analyses it against the migration's phases
-// (nil for the plain methods), QEMU's downtime and when the migration was
-// asked for.
-func (t *traffic) stop(phases []api.Phase, downtime time.Duration, asked time.Time) TrafficRun {
+// stop ends the stream and analyses it against the migration m (the
+// record; for a plain method its start and resume if measured, else
+// nothing), QEMU's downtime and when the migration was asked for.
+func (t *traffic) stop(m api.Migration, downtime time.Duration, asked time.Time) TrafficRun {
 	t.samples = t.s.Stop()
-	rep := netverify.Analyze(t.samples, phases, netverify.Limits{MaxLost: -1})
+	rep := netverify.AnalyzeMigration(t.samples, m, netverify.Limits{MaxLost: -1})
 	gap := time.Duration(rep.RecvGap)
 	r := TrafficRun{Rate: t.rate, Sent: rep.Sent, Lost: rep.Lost, Duplicated: rep.Duplicated, Reordered: rep.Reordered,
 		Gap: gap, LossGap: time.Duration(rep.LargestGap), GapMinusDowntime: gap - downtime,
-		GapPhase: rep.RecvGapPhase, ReflectorContinuous: rep.ReflectorSeqContinuous}
+		GapPhase: rep.RecvGapPhase, ReflectorContinuous: rep.ReflectorSeqContinuous, Recovery: rep.Recovery}
 	if !rep.RecvGapStart.IsZero() {
 		r.GapAt = rep.RecvGapStart.Sub(asked)
 	}
 	return r
+}
+
+// migrationOf is what the traffic is analysed against: the record, or
+// for a plain method when it started and its guest resumed, if measured.
+func migrationOf(o Outcome) api.Migration {
+	if o.Record != nil {
+		return *o.Record
+	}
+	return api.Migration{Started: o.Started, ResumedAt: o.Resumed}
 }
 
 // sleep waits d or until ctx ends.
