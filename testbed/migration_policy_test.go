@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/prefetch"
 )
 
 // A guest that dirties memory faster than the migration may send it: the
@@ -161,6 +162,23 @@ func TestIntegrationMigrationPostcopy(t *testing.T) {
 	if err != nil || dm.State != api.MigrationCompleted || dm.Role != "destination" {
 		t.Fatalf("destination record %+v, %v", dm, err)
 	}
+	// By default the guest's reported working set went first: all of it
+	// (--wss 64: 16384 pages) valid, asked for until the post-copy ended
+	// (the destination then shuts its return path: what was left had come
+	// by the background scan).
+	if p := m.Prefetch; p == nil || p.Planned < 16384 || p.Requests == 0 || len(p.Refused) != 0 ||
+		(p.Pages != p.Planned && p.Stopped != prefetch.StoppedReturnPathShut) {
+		t.Fatalf("prefetch %+v: want the guest's working set (at least 16384 pages) valid and asked for", p)
+	}
+	// Back without the working set: QEMU's own order, the same guest.
+	back := migrate(ctx, t, env, "hostB", api.MigrateRequest{VM: "fw1", To: "hostA",
+		Bandwidth: fastCap, Postcopy: api.PostcopyAuto, PostcopyPrefetch: api.PrefetchNone})
+	t.Logf("remote faults after the switch: %d with the working set first (%d pages in %d requests), %d without; paused %v and %v",
+		m.RemoteFaults(), m.Prefetch.Pages, m.Prefetch.Requests, back.RemoteFaults(), time.Duration(m.Paused), time.Duration(back.Paused))
+	if back.State != api.MigrationCompleted || !back.Postcopy || back.Prefetch != nil {
+		t.Fatalf("move back: %s (%s), post-copy %v, prefetch %+v: want completed through post-copy, no prefetch", back.State, back.Reason, back.Postcopy, back.Prefetch)
+	}
+	sameGuest(t, got, settled(ctx, t, env, "hostA", 2))
 }
 
 // TestIntegrationMigrationThrottle: the same fast-dirtying guest with

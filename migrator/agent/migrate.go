@@ -110,6 +110,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		Dial:    func(ctx context.Context) (session.Conn, error) { return a.cfg.Dial(ctx, req.To) },
 		Handoff: a.cfg.Handoff, Record: a.recordMigration, Commit: a.storeCommitted, Logger: a.log, Started: started,
 		Debug: a.cfg.Debug, FixedPause: a.lastFixedPause(req.To), Blackouts: a.blackouts,
+		WorkingSet: a.workingSet(req.VM),
 	}
 	a.sessions.Add(1)
 	go func() {

@@ -21,3 +21,14 @@ type PrefetchReport struct {
 	// asked for ("" it did not).
 	Stopped string `json:"stopped,omitempty"`
 }
+
+// RemoteFaults are the page requests the guest's faults made at the
+// destination in post-copy: QEMU's count (postcopy-requests, every request
+// its return path brought) less those the source agent injected.
+func (m Migration) RemoteFaults() uint64 {
+	n := m.RAM.PostcopyRequests
+	if m.Prefetch != nil && m.Prefetch.Requests > 0 {
+		n -= min(n, uint64(m.Prefetch.Requests))
+	}
+	return n
+}

@@ -69,9 +69,10 @@ const (
 	// (chunked zstd and the copies around it), which lengthens a move
 	// more than its fewer bytes shorten it (README, "Page coding").
 	DefaultCodec = CodecNone
-	// DefaultPostcopyPrefetch is none until the guests report their
-	// working set (issue 11).
-	DefaultPostcopyPrefetch = PrefetchNone
+	// DefaultPostcopyPrefetch is working-set: once post-copy has started,
+	// the guest's working set goes first when the guest reports one (a
+	// fresh report, see the agent); without one QEMU's own order stays.
+	DefaultPostcopyPrefetch = PrefetchWorkingSet
 	// DefaultMultifdChannels is the multifd channels of a request that
 	// names none and never uses post-copy (see Multifd).
 	DefaultMultifdChannels = 2

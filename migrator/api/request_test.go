@@ -15,7 +15,7 @@ func TestMigrateRequestDefaults(t *testing.T) {
 	}{
 		{"all zero", MigrateRequest{VM: "fw1", To: "hostB"}, MigrateRequest{VM: "fw1", To: "hostB",
 			Bandwidth: 1 << 30, InitialBandwidth: 64 << 20, DowntimeTarget: Duration(50 * time.Millisecond),
-			Postcopy: PostcopyAuto, CompletionTimeout: Duration(5 * time.Minute), TimeoutAction: TimeoutAbort, Pipe: PipeTCP, Codec: CodecNone, PostcopyPrefetch: PrefetchNone}},
+			Postcopy: PostcopyAuto, CompletionTimeout: Duration(5 * time.Minute), TimeoutAction: TimeoutAbort, Pipe: PipeTCP, Codec: CodecNone, PostcopyPrefetch: PrefetchWorkingSet}},
 		{"low bandwidth caps the first pass", MigrateRequest{Bandwidth: 8 << 20}, MigrateRequest{
 			Bandwidth: 8 << 20, InitialBandwidth: 8 << 20, DowntimeTarget: DefaultDowntimeTarget,
 			Postcopy: DefaultPostcopy, CompletionTimeout: DefaultCompletionTimeout, TimeoutAction: DefaultTimeoutAction, Pipe: DefaultPipe, Codec: DefaultCodec, PostcopyPrefetch: DefaultPostcopyPrefetch}},

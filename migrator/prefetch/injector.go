@@ -131,6 +131,11 @@ func (in *Injector) Stats() Stats {
 	return s
 }
 
+// StoppedReturnPathShut is Stats.Stopped when the destination ended the
+// post-copy (it shuts its return path once it has every page): what was
+// not asked for by then came with QEMU's background scan.
+const StoppedReturnPathShut = "the destination shut the return path"
+
 // stop ends injection for why (the first reason stays).
 func (in *Injector) stop(why string) {
 	if in.stopped == "" {

@@ -78,7 +78,7 @@ func (in *Injector) message(out []byte) []byte {
 				binary.BigEndian.Uint64(req), binary.BigEndian.Uint32(req[8:])))
 		}
 	case msgShut:
-		in.stop("the destination shut the return path")
+		in.stop(StoppedReturnPathShut)
 	}
 	return in.emit(out, segPass, m, m)
 }

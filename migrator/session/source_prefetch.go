@@ -72,13 +72,13 @@ func (s *source) startPrefetch(ctx context.Context) {
 	}
 	var ranges []prefetch.Range
 	switch {
-	case s.cfg.WorkingSet != nil:
-		ranges = s.cfg.WorkingSet()
-	case s.cfg.Debug.PrefetchRanges != "":
+	case s.cfg.Debug.PrefetchRanges != "": // a test's list wins
 		var err error
 		if ranges, err = prefetch.ParseRanges(s.cfg.Debug.PrefetchRanges); err != nil {
 			s.log.Warn("debug: prefetch ranges", "err", err)
 		}
+	case s.cfg.WorkingSet != nil:
+		ranges = s.cfg.WorkingSet()
 	}
 	if len(ranges) == 0 {
 		in.Skip("no working set")
@@ -100,6 +100,20 @@ func (s *source) startPrefetch(ctx context.Context) {
 		}
 		in.Start(ctx, blocks, ranges)
 	}()
+}
+
+// workingSetBytes is the size of the working set prefetch would send
+// first after a switch to post-copy now (0: no prefetch, or no fresh
+// report): the policy may then switch earlier.
+func (s *source) workingSetBytes() uint64 {
+	if s.prefetch == nil || s.cfg.WorkingSet == nil {
+		return 0
+	}
+	var n uint64
+	for _, r := range s.cfg.WorkingSet() {
+		n += r.Len
+	}
+	return n
 }
 
 // recordPrefetch puts the injector's account in the record.

@@ -86,13 +86,15 @@ func TestPrefetchPipe(t *testing.T) {
 	}
 }
 
-// Prefetch is off unless the request asks for it and may reach post-copy.
+// Prefetch is on by default and when asked for, if the move may reach
+// post-copy; off when asked off.
 func TestPrefetchSwitch(t *testing.T) {
 	for _, tc := range []struct {
 		prefetch, postcopy string
 		on                 bool
 	}{
-		{"", api.PostcopyAuto, false},
+		{"", api.PostcopyAuto, true}, // the default
+		{api.PrefetchNone, api.PostcopyAuto, false},
 		{api.PrefetchNone, api.PostcopyAlways, false},
 		{api.PrefetchWorkingSet, api.PostcopyAuto, true},
 		{api.PrefetchWorkingSet, api.PostcopyNever, false},

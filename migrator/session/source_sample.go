@@ -52,8 +52,10 @@ func (s *source) sample(ctx context.Context) error {
 	if smp.Pass > s.passLogged {
 		// One line per pass: what the policy judged (rates in bytes/s).
 		s.passLogged = smp.Pass
+		smp.WorkingSet = s.workingSetBytes()
 		s.log.Info("pass", "pass", smp.Pass, "remaining", smp.Remaining, "rate", smp.Rate,
-			"dirty_rate", smp.DirtyRate, "bandwidth", s.pol.Bandwidth(), "elapsed", smp.Elapsed)
+			"dirty_rate", smp.DirtyRate, "bandwidth", s.pol.Bandwidth(), "elapsed", smp.Elapsed,
+			"working_set", smp.WorkingSet)
 	}
 	for _, a := range s.pol.Observe(smp) {
 		if err := s.apply(ctx, a, smp.Pass); err != nil {

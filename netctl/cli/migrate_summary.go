@@ -55,10 +55,10 @@ func (g *globals) printMigration(m api.Migration) {
 		}
 		fmt.Fprintf(tw, "  passes:\t%d\n", passes(m))
 	}
-	pc := fmt.Sprintf("yes (%d page requests from the destination)", m.RAM.PostcopyRequests)
+	pc := fmt.Sprintf("yes (%d page requests from the destination's faults)", m.RemoteFaults())
 	if m.Recoveries > 0 {
-		pc = fmt.Sprintf("yes (%d page requests from the destination; its stream broke and was resumed %d time(s))",
-			m.RAM.PostcopyRequests, m.Recoveries)
+		pc = fmt.Sprintf("yes (%d page requests from the destination's faults; its stream broke and was resumed %d time(s))",
+			m.RemoteFaults(), m.Recoveries)
 	}
 	fmt.Fprintf(tw, "  post-copy:\t%s\n", yesNo(m.Postcopy, pc))
 	if p := m.Prefetch; p != nil {

@@ -39,7 +39,7 @@ func TestPrintMigration(t *testing.T) {
 	g.printMigration(m)
 	for _, want := range []string{
 		"state:          COMPLETED", "total time:     2.4s", "qemu downtime:  38ms", "passes:         3",
-		"post-copy:      yes (17 page requests from the destination)", "throttle:       30% of the guest's CPU",
+		"post-copy:      yes (17 page requests from the destination's faults)", "throttle:       30% of the guest's CPU",
 		"decisions:      1\n    pass 3", "throttle 30%: not converging\n",
 		"guest paused:   45ms (stop on hostA to running on hostB)",
 		"paused in:      final pass 20ms, hand-off 2ms, completion 8ms, destination 10ms, messages 5ms",

@@ -45,7 +45,7 @@ func TestMigrateProgress(t *testing.T) {
 	}
 	want := api.MigrateRequest{VM: "fw1", To: "hostB", Bandwidth: 512 << 20, InitialBandwidth: 100 << 20,
 		DowntimeTarget: api.Duration(30 * time.Millisecond), Postcopy: api.PostcopyNever, MultifdChannels: 4,
-		CompletionTimeout: api.Duration(2 * time.Minute), TimeoutAction: api.TimeoutAbort, Pipe: api.PipeTCP, Codec: api.CodecNone, PostcopyPrefetch: api.PrefetchNone}
+		CompletionTimeout: api.Duration(2 * time.Minute), TimeoutAction: api.TimeoutAbort, Pipe: api.PipeTCP, Codec: api.CodecNone, PostcopyPrefetch: api.PrefetchWorkingSet}
 	if got := a.mig.requests; len(got) != 1 || got[0] != want {
 		t.Errorf("agent got requests %+v, want %+v", got, want)
 	}

@@ -1,0 +1,52 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/prefetch"
+	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
+)
+
+// workingSetFresh is how old a guest's working-set report may be for the
+// source to send it first after a switch to post-copy: the guest sends one
+// a second; an older one means it stopped (a stale set costs bandwidth
+// ahead of the background scan, never correctness).
+const workingSetFresh = 5 * time.Second
+
+// ramBlock is the RAM block a guest-physical frame lives in, for the
+// machine the launcher builds (pc-i440fx): "pc.ram" from offset 0 up to
+// the PCI hole, whose start depends on the RAM size and the machine's
+// options; below lowIdentity it is always the address itself. Frames
+// above it are left out: these guests (a few GiB at most) have none, and
+// a wrong guess would only be refused by the injector's checks.
+const (
+	ramBlock    = "pc.ram"
+	lowIdentity = 3 << 30 // 0xc0000000: the lowest start of the i440fx PCI hole
+)
+
+// workingSetRanges maps a checked report onto QEMU's RAM block, hottest
+// first, leaving out frames beyond lowIdentity.
+func workingSetRanges(c wsreport.Checked) []prefetch.Range {
+	const page = 4096
+	out := make([]prefetch.Range, 0, len(c.Ranges))
+	for _, r := range c.Ranges {
+		start, end := r.Start*page, min(r.End()*page, lowIdentity)
+		if start >= end {
+			continue
+		}
+		out = append(out, prefetch.Range{Block: ramBlock, Start: start, Len: end - start})
+	}
+	return out
+}
+
+// workingSet is the session's source of the guest's working set: the
+// latest report of the VM, if fresh (nil otherwise).
+func (a *Agent) workingSet(vm string) func() []prefetch.Range {
+	return func() []prefetch.Range {
+		c, age, ok := a.WorkingSet(vm)
+		if !ok || age > workingSetFresh {
+			return nil
+		}
+		return workingSetRanges(c)
+	}
+}
