@@ -36,6 +36,10 @@ type Guest struct {
 	// each move instead of trafficTail: long enough to see the VNF
 	// recover after post-copy.
 	TrafficTail time.Duration
+	// ProbeRate: the test traffic is the highest rate up to
+	// --traffic-rate that the guest answers with bounded latency while
+	// not moving (RateProbe), not --traffic-rate as such.
+	ProbeRate bool
 }
 
 // Spec is the guest's VM spec.
@@ -94,7 +98,7 @@ var guests = []Guest{
 	{Label: "firewall-256M", MemoryMiB: 256, VNF: []string{"--router", "eth0:eth1", "--wss", "0", "--dirty-rate", "0"}, Firewall: true},
 	{Label: "mix-512M", MemoryMiB: 512, VNF: mixVNF},
 	{Label: "gang4-mix-512M", MemoryMiB: 512, VNF: mixVNF, Gang: 4},
-	{Label: "ws-256M", MemoryMiB: 512, VNF: wsVNF, MaxBandwidth: wsCap, TrafficTail: 6 * time.Second},
+	{Label: "ws-256M", MemoryMiB: 512, VNF: wsVNF, MaxBandwidth: wsCap, TrafficTail: 6 * time.Second, ProbeRate: true},
 }
 
 // wsVNF is issue 11's post-copy guest: a 256 MiB working set rewritten at

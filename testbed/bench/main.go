@@ -179,6 +179,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	var runs []Run
 	var idle []IdleAB
 	var gangs GangResults
+	var probes []*RateProbe
 	for _, g := range gs {
 		if g.Gang > 0 {
 			if err := gangs.bench(ctx, log, g, hosts, ms, o.warmup, o.runs, set); err != nil {
@@ -191,6 +192,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 			gset.MaxBandwidth = g.MaxBandwidth
 		}
 		gset.TrafficTail = g.TrafficTail
+		if g.ProbeRate {
+			gset.Probe = &RateProbe{Guest: g.Label}
+			probes = append(probes, gset.Probe)
+		}
 		rs, is, err := benchGuest(ctx, log, g, hosts, ms, o.warmup, o.runs, gset)
 		runs, idle = append(runs, rs...), append(idle, is...)
 		if err != nil {
@@ -211,6 +216,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 			fmt.Fprintf(stdout, "%s: test traffic until %v after each move (for the VNF's recovery)\n", g.Label, g.TrafficTail)
 		}
 	}
+	for _, p := range probes {
+		fmt.Fprintln(stdout, p)
+	}
 	fmt.Fprintf(stdout, "%s; every source QEMU quits as its guest runs at the destination\n", mem)
 	if len(runs) > 0 {
 		printSingles(stdout, rows, idle, o.traffic)
@@ -228,7 +236,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{
 			"runs_per_config": o.runs, "warmup_per_config": o.warmup, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(), "link_rate": o.linkRate,
-			"summary": rows, "runs": runs, "memory_touch": mem, "idle_tcp": idle, "gang": gangSum, "postcopy": pcs,
+			"summary": rows, "runs": runs, "memory_touch": mem, "idle_tcp": idle, "gang": gangSum, "postcopy": pcs, "rate_probes": probes,
 		}, "", "  ")
 		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
 			return err
@@ -292,6 +300,12 @@ func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, 
 		}
 		log.Info("idle throughput", "guest", g.Label, "attached_mbps", is.Attached, "detached_mbps", is.Detached)
 		idle = append(idle, is)
+	}
+	if p := set.Probe; p != nil {
+		if err := p.choose(ctx, log, specIP(spec), set.TrafficRate); err != nil {
+			return nil, idle, fmt.Errorf("the test traffic's rate: %w", err)
+		}
+		set.TrafficRate = p.Rate
 	}
 	log.Info("guest ready", "guest", g.Label, "host", from.Name, "family", ms[0].Family(), "wss_pages", before.WSSPages)
 	var out []Run

@@ -30,6 +30,9 @@ type Settings struct {
 	// TrafficTail is how long the test traffic runs on after each
 	// migration (0: trafficTail).
 	TrafficTail time.Duration
+	// Probe, if set, chooses TrafficRate once, on the first guest booted,
+	// for every method (Guest.ProbeRate).
+	Probe *RateProbe
 }
 
 // tail is s's TrafficTail or the default.

@@ -106,3 +106,32 @@ func probeAll(ctx context.Context, ips []netip.Addr, rate int) (bool, string, er
 	return ok, fmt.Sprintf("%d pps each: %s; the machine's processors meanwhile %.1f s busy, %.1f s idle, %.1f s stolen",
 		rate, strings.Join(each, ", "), m.Busy.Seconds(), m.Idle.Seconds(), m.Steal.Seconds()), ctx.Err()
 }
+
+// RateProbe is the test traffic's rate for a guest moved alone that asks
+// for one (Guest.ProbeRate): the highest of rateCandidates(--traffic-rate)
+// it answers, booted and not moving, with bounded latency; probed once,
+// on the guest the first family of methods boots, and kept for every
+// method.
+type RateProbe struct {
+	Guest  string   `json:"guest"`
+	Asked  int      `json:"asked_pps"`
+	Rate   int      `json:"rate_pps"`
+	Probes []string `json:"probes"`
+}
+
+// choose probes the guest at ip unless a rate was chosen already.
+func (p *RateProbe) choose(ctx context.Context, log *slog.Logger, ip netip.Addr, asked int) error {
+	if p.Rate > 0 || asked <= 0 {
+		return nil
+	}
+	rate, probes, err := sustainedRate(ctx, []netip.Addr{ip}, asked)
+	p.Asked, p.Rate, p.Probes = asked, rate, probes
+	log.Info("test traffic", "guest", p.Guest, "asked_pps", asked, "rate_pps", rate, "probes", probes)
+	return err
+}
+
+// String says what was chosen and why.
+func (p *RateProbe) String() string {
+	return fmt.Sprintf("%s: test traffic %d pps (asked %d): the highest the guest, booted and not moving, answered with bounded latency; probes: %s",
+		p.Guest, p.Rate, p.Asked, strings.Join(p.Probes, "; "))
+}

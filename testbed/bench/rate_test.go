@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,5 +32,16 @@ func TestFrameBytes(t *testing.T) {
 	}
 	if got, want := frameBytes(ss, at(0), at(100)), uint64(5*testFrameBytes); got != want {
 		t.Errorf("frameBytes = %d, want %d", got, want)
+	}
+}
+
+func TestRateProbeChosenOnce(t *testing.T) {
+	p := &RateProbe{Guest: "ws-256M", Asked: 1000, Rate: 500, Probes: []string{"1000 pps each: a", "750 pps each: b", "500 pps each: c"}}
+	// A chosen rate is kept: no probe (which would need the testbed) runs.
+	if err := p.choose(context.Background(), slog.New(slog.DiscardHandler), netip.Addr{}, 1000); err != nil || p.Rate != 500 {
+		t.Fatalf("choose again: rate %d, %v", p.Rate, err)
+	}
+	if s := p.String(); !strings.Contains(s, "ws-256M: test traffic 500 pps (asked 1000)") || !strings.Contains(s, "750 pps each: b; 500") {
+		t.Errorf("String: %s", s)
 	}
 }
