@@ -24,6 +24,13 @@ type Injector struct {
 	// everything passes through as bytes.
 	msg []byte
 	raw bool
+	// After RECV_BITMAP (a resumed post-copy) the destination writes the
+	// block's received bitmap as bytes, not as a message: its be64 size
+	// (bitmapSize, being read while inBitmap), the bitmap and a be64 end
+	// mark (rawLeft: bytes of them still to pass as they are).
+	inBitmap   bool
+	bitmapSize []byte
+	rawLeft    uint64
 	// The block the destination last named, and the one QEMU reads a
 	// plain REQ_PAGES against ("" none, unknownBlock: not sure).
 	destBlock, qemuBlock string
@@ -83,6 +90,7 @@ func (in *Injector) Attach(w io.Writer) *Writer {
 		in.qemuBlock = unknownBlock
 	}
 	in.w, in.msg, in.raw, in.injected = w, in.msg[:0], false, false
+	in.inBitmap, in.bitmapSize, in.rawLeft = false, in.bitmapSize[:0], 0
 	return &Writer{in: in, gen: in.attached}
 }
 

@@ -30,6 +30,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 			out = in.emit(out, segRaw, rest, rest)
 			break
 		}
+		if in.inBitmap || in.rawLeft > 0 {
+			out, rest = in.bitmap(out, rest)
+			continue
+		}
 		want := headerLen
 		if len(in.msg) >= headerLen {
 			want += int(binary.BigEndian.Uint16(in.msg[2:]))
@@ -79,8 +83,38 @@ func (in *Injector) message(out []byte) []byte {
 		}
 	case msgShut:
 		in.stop(StoppedReturnPathShut)
+	case msgRecvBitmap:
+		in.inBitmap, in.bitmapSize = true, in.bitmapSize[:0]
 	}
 	return in.emit(out, segPass, m, m)
+}
+
+// maxBitmap bounds a received bitmap's size (one bit per page: 32 MiB
+// for 1 TiB of RAM); a larger one is not understood.
+const maxBitmap = 1 << 30
+
+// bitmap passes on, as they are, the bytes that follow RECV_BITMAP: the
+// bitmap's be64 size, the bitmap, a be64 end mark (QEMU 7.2,
+// ramblock_recv_bitmap_send). It returns what is left of rest.
+func (in *Injector) bitmap(out, rest []byte) ([]byte, []byte) {
+	if in.inBitmap {
+		k := min(8-len(in.bitmapSize), len(rest))
+		in.bitmapSize, rest = append(in.bitmapSize, rest[:k]...), rest[k:]
+		if len(in.bitmapSize) < 8 {
+			return out, rest
+		}
+		in.inBitmap = false
+		size := binary.BigEndian.Uint64(in.bitmapSize)
+		if size > maxBitmap {
+			in.msg = append(in.msg[:0], in.bitmapSize...)
+			return in.giveUp(out, "received bitmap larger than 1 GiB"), rest
+		}
+		in.rawLeft = size + 8
+		return in.emit(out, segRaw, in.bitmapSize, in.bitmapSize), rest
+	}
+	k := int(min(in.rawLeft, uint64(len(rest))))
+	in.rawLeft -= uint64(k)
+	return in.emit(out, segRaw, rest[:k], rest[:k]), rest[k:]
 }
 
 // giveUp passes the message read so far and all that follows through
@@ -113,6 +147,11 @@ func (w *Writer) End() error {
 	}
 	qemu := in.w
 	in.w = nil
+	if in.inBitmap && len(in.bitmapSize) > 0 {
+		// A bitmap's size cut short: pass it on as it is.
+		in.msg = append(in.msg, in.bitmapSize...)
+		in.inBitmap = false
+	}
 	if len(in.msg) == 0 {
 		in.stop("the return path ended")
 		return nil

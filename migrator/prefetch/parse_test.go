@@ -2,6 +2,7 @@ package prefetch
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strings"
 	"testing"
 )
@@ -156,5 +157,47 @@ func TestResumedStream(t *testing.T) {
 	}
 	if st := tr.Stats(); st.Requests != 0 || st.Stopped != "post-copy stream resumed" {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A resumed post-copy's return path: RECV_BITMAP is followed by the
+// block's received bitmap as bytes (be64 size, the bitmap, be64 end mark),
+// which must pass as they are wherever the input is cut, and the messages
+// after it are read again.
+func TestRecvBitmapPassesThrough(t *testing.T) {
+	bitmap := binary.BigEndian.AppendUint64(nil, 24)
+	bitmap = append(bitmap, bytes.Repeat([]byte{0x04, 0x00, 0x10}, 8)...) // looks like a header, is not one
+	bitmap = binary.BigEndian.AppendUint64(bitmap, 0x0123456789abcdef)
+	in := bytes.Join([][]byte{
+		rpMsg(msgRecvBitmap, append([]byte{6}, "pc.ram"...)), bitmap,
+		rpMsg(msgResumeAck, make([]byte, 4)),
+		reqPagesID("vga.vram", 0x1000, 0x1000), reqPages(0x2000, 0x1000), shut(),
+	}, nil)
+	for i := 0; i <= len(in); i++ {
+		tr := newTraced(t, Config{})
+		tr.Write(in[:i])
+		tr.Write(in[i:])
+		tr.End()
+		if !bytes.Equal(tr.out.Bytes(), in) {
+			t.Fatalf("cut at %d: qemu got %x", i, tr.out.Bytes())
+		}
+		if st := tr.Stats(); strings.HasPrefix(st.Stopped, "malformed") {
+			t.Fatalf("cut at %d: %s", i, st.Stopped)
+		}
+		if tr.destBlock != "vga.vram" {
+			t.Fatalf("cut at %d: the messages after the bitmap were not read (block %q)", i, tr.destBlock)
+		}
+	}
+}
+
+// A bitmap size no block could have: the rest passes through untouched.
+func TestRecvBitmapTooLarge(t *testing.T) {
+	in := append(rpMsg(msgRecvBitmap, append([]byte{6}, "pc.ram"...)), binary.BigEndian.AppendUint64(nil, 1<<40)...)
+	in = append(in, reqPages(0x2000, 0x1000)...)
+	tr := newTraced(t, Config{})
+	tr.Write(in)
+	tr.End()
+	if !bytes.Equal(tr.out.Bytes(), in) || !strings.Contains(tr.Stats().Stopped, "bitmap") {
+		t.Fatalf("qemu got %x, stopped %q", tr.out.Bytes(), tr.Stats().Stopped)
 	}
 }
