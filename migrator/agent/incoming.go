@@ -104,7 +104,7 @@ func (d destAgent) Adopt(spec api.VMSpec, g session.Guest) error {
 	a.storeLater(putVM(rec))
 	a.setAccel(rec.Accel)
 	if inst != nil {
-		a.watch(e, inst)
+		a.watch(e, inst, false) // reports once the migration completed (Record)
 	}
 	a.log.Info("vm arrived", "vm", spec.Name, "pid", rec.PID, "taps", rec.AllTaps())
 	return nil
@@ -127,6 +127,9 @@ func (d destAgent) Release(spec api.VMSpec) {
 
 func (d destAgent) Record(m api.Migration, persist bool) {
 	d.a.recordMigration(m, persist)
+	if m.State == api.MigrationCompleted {
+		d.a.startReports(m.VM)
+	}
 	if api.Ended(m.State) {
 		d.a.metrics.migrationEnded(m)
 	} else if m.State == api.MigrationSetup && persist && len(m.Phases) == 1 {

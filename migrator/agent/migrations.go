@@ -198,6 +198,19 @@ func (a *Agent) reconcileMigrations() error {
 		a.recordMigration(m, true)
 		a.log.Warn("unfinished migration marked failed", "migration", m.ID, "role", m.Role, "vm", m.VM)
 	}
+	// Guests adopted with an incoming migration that is now settled:
+	// their reports can be read (startReports).
+	a.mu.Lock()
+	var names []string
+	for name := range a.vms {
+		names = append(names, name)
+	}
+	a.mu.Unlock()
+	for _, name := range names {
+		if !a.incomingUnfinished(name) {
+			a.startReports(name)
+		}
+	}
 	return nil
 }
 
@@ -242,6 +255,9 @@ func (a *Agent) resumePostcopy(m api.Migration) bool {
 		m.Handoff = withRestart(m.Handoff, a.cfg.Handoff.Stats(spec), false)
 		m.Ended = time.Now().UTC()
 		a.recordMigration(m, true)
+		if m.State == api.MigrationCompleted {
+			a.startReports(m.VM)
+		}
 		a.log.Info("incoming post-copy left by the previous run ended", "migration", m.ID, "vm", m.VM, "state", m.State, "err", err)
 	})
 	return true

@@ -57,13 +57,16 @@ func (a *Agent) StopVM(ctx context.Context, name string) (api.VM, error) {
 
 // watch marks the VM failed when its QEMU exits without a Stop. It gives up
 // when the agent shuts down: the guest then outlives the agent. Meanwhile
-// it reads the guest's working-set reports.
-func (a *Agent) watch(e *entry, inst Instance) {
-	ws := a.watchWorkingSet(e, inst)
+// it reads the guest's working-set reports, from now on if reports (else
+// from startReports on).
+func (a *Agent) watch(e *entry, inst Instance, reports bool) {
+	if reports {
+		a.watchWorkingSet(e, inst)
+	}
 	a.watchers.Add(1)
 	go func() {
 		defer a.watchers.Done()
-		defer a.unwatchWorkingSet(e, ws)
+		defer a.unwatchWorkingSet(e)
 		select {
 		case <-inst.Done():
 		case <-a.quit:

@@ -62,7 +62,7 @@ func (a *Agent) startVM(ctx context.Context, spec api.VMSpec) (api.VM, error) {
 	a.mu.Lock()
 	e.rec, e.inst = rec, inst
 	a.mu.Unlock()
-	a.watch(e, inst)
+	a.watch(e, inst, true)
 	return rec, nil
 }
 

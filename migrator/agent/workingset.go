@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
@@ -38,17 +39,57 @@ func (a *Agent) watchWorkingSet(e *entry, inst Instance) *wswatch.Watcher {
 	return w
 }
 
-// unwatchWorkingSet stops w and forgets its reports.
-func (a *Agent) unwatchWorkingSet(e *entry, w *wswatch.Watcher) {
-	if w == nil {
-		return
-	}
-	w.Stop()
+// unwatchWorkingSet stops e's reader, if any, and forgets its reports.
+func (a *Agent) unwatchWorkingSet(e *entry) {
 	a.mu.Lock()
-	if e.ws == w {
-		e.ws = nil
+	w := e.ws
+	e.ws = nil
+	a.mu.Unlock()
+	if w != nil {
+		w.Stop()
+	}
+}
+
+// startReports starts reading VM name's reports once an incoming
+// migration has completed here. Not before: while a guest runs here in
+// post-copy, a connection the agent opens or (dying) closes on the port's
+// socket makes QEMU's main thread tell the guest through a virtqueue whose
+// pages may still be at the source, and a main thread blocked on a page of
+// a broken stream cannot answer the next agent's QMP.
+func (a *Agent) startReports(name string) {
+	a.mu.Lock()
+	e := a.vms[name]
+	var inst Instance
+	if e != nil && e.ws == nil && !e.stopped && !e.gone {
+		inst = e.inst
 	}
 	a.mu.Unlock()
+	if inst == nil {
+		return
+	}
+	select {
+	case <-inst.Done():
+		return // its watch has ended: nothing would stop the reader
+	default:
+	}
+	a.watchWorkingSet(e, inst)
+}
+
+// incomingUnfinished reports whether the store holds an unfinished
+// incoming migration of VM name (a restarted agent's adoption: its
+// reports wait for startReports).
+func (a *Agent) incomingUnfinished(name string) bool {
+	raws, err := a.cfg.Store.ListMigrations()
+	if err != nil {
+		return true // not known: wait, the reports are not needed to run
+	}
+	for _, r := range raws {
+		var m api.Migration
+		if json.Unmarshal(r.Data, &m) == nil && m.VM == name && m.Role == "destination" && !api.Ended(m.State) {
+			return true
+		}
+	}
+	return false
 }
 
 // WorkingSet returns the named VM's latest working-set report, checked

@@ -63,8 +63,8 @@ func (c *prefetchConn) CloseWrite() error {
 }
 
 // startPrefetch asks QEMU for its RAM blocks and starts injecting the
-// working set, in the background: post-copy has started and the commit
-// must not wait.
+// working set, in the background, once the guest runs at the destination
+// in post-copy (its Running).
 func (s *source) startPrefetch(ctx context.Context) {
 	in := s.prefetch
 	if in == nil {

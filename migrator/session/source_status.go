@@ -55,7 +55,6 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		s.rec.phase("postcopy", now)
 		s.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
 		s.log.Info("post-copy: the guest moves to the destination now")
-		s.startPrefetch(s.pipes)
 		return s.commit()
 	case qmpcmd.MigrationCompleted:
 		if s.completed {
