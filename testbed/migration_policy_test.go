@@ -21,6 +21,10 @@ import (
 // measures climbs to the cap.
 var fastDirtyArgs = []string{"--wss", "64", "--dirty-rate", "24"}
 
+// wsReportPort is the vnf's working-set report port (its --ws-report-port,
+// off by default).
+const wsReportPort = "org.nfhandoff.ws.0"
+
 const fastCap = 16 << 20 // bytes/s
 
 // startGuest starts fw1 on host with vnf args and returns its first status.
@@ -138,7 +142,7 @@ func TestIntegrationMigrationPostcopy(t *testing.T) {
 	upMigrationTestbed(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	first := startGuest(ctx, t, env, "hostA", fastDirtyArgs...)
+	first := startGuest(ctx, t, env, "hostA", append([]string{"--ws-report-port", wsReportPort}, fastDirtyArgs...)...)
 
 	m := migrate(ctx, t, env, "hostA", api.MigrateRequest{VM: "fw1", To: "hostB",
 		Bandwidth: fastCap, Postcopy: api.PostcopyAuto})

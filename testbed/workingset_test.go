@@ -22,7 +22,7 @@ func TestIntegrationWorkingSetReport(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	const wssMiB = 64
-	startGuest(ctx, t, env, "hostA", "--wss", strconv.Itoa(wssMiB))
+	startGuest(ctx, t, env, "hostA", "--wss", strconv.Itoa(wssMiB), "--ws-report-port", wsReportPort)
 	before := freshReport(ctx, t, env, "hostA", 9, wssMiB)
 	logReportCost(ctx, t, env, "hostA")
 

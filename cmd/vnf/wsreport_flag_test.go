@@ -7,13 +7,14 @@ import (
 	"github.com/nfhandoff/nfhandoff/netctl/vnf/wsguest"
 )
 
-// Reports are on by default; an empty name turns them off.
+// Reports are off by default (see the flag); a name turns them on.
 func TestParseFlagsWSReportPort(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{nil, wsguest.DefaultPort},
+		{nil, ""},
+		{[]string{"--ws-report-port", wsguest.DefaultPort}, wsguest.DefaultPort},
 		{[]string{"--ws-report-port="}, ""},
 		{[]string{"--ws-report-port", "org.example.ws"}, "org.example.ws"},
 	} {
