@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/prefetch"
 )
 
 // A guest that dirties memory faster than the migration may send it: the
@@ -132,22 +131,34 @@ func logDecisions(t *testing.T, m api.Migration) {
 }
 
 // TestIntegrationMigrationPostcopy: a guest dirtying memory faster than the
-// bandwidth cap moves hostA→hostB with --postcopy auto. The policy finds
-// pre-copy not converging and switches to post-copy, and the record says
-// why; at the destination it is the same boot, its memory stays intact
-// over further full verify passes, its reflector sequence continues and one
-// QEMU runs it.
+// bandwidth cap moves in post-copy three times, each way of choosing what
+// goes first once:
+//   - hostA→hostB (--postcopy auto), the guest's reported working set first
+//     (the default): the policy finds pre-copy not converging and switches
+//     to post-copy, the record says why, and all of the working set was
+//     valid and asked for;
+//   - back on a coded pipe (--postcopy always), hostB's agent's fixed
+//     working set first (prefetchRanges): the ranges QEMU would refuse are
+//     kept from it and counted by why;
+//   - hostA→hostB again (--postcopy auto) without prefetch: QEMU's own
+//     order, no prefetch report.
+//
+// Each move completes through post-copy; after it, at the destination, it is
+// the same boot, its memory stays intact over further full verify passes,
+// its reflector sequence continues, one QEMU runs it and the source no
+// longer has it.
 func TestIntegrationMigrationPostcopy(t *testing.T) {
 	env := requireTestbed(t)
+	env = env.WithAgentArgs("hostB", "--debug-prefetch", prefetchRanges) // only as a source: the second move
 	upMigrationTestbed(t, env)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	first := startGuest(ctx, t, env, "hostA", append([]string{"--ws-report-port", wsReportPort}, fastDirtyArgs...)...)
 
 	m := migrate(ctx, t, env, "hostA", api.MigrateRequest{VM: "fw1", To: "hostB",
 		Bandwidth: fastCap, Postcopy: api.PostcopyAuto})
-	t.Logf("%s: %s in %v, downtime %v, passes %d, post-copy requests %d, %d wire bytes",
-		m.ID, m.State, m.TotalTime, m.QEMUDowntime, m.RAM.DirtySyncCount, m.RAM.PostcopyRequests, m.WireBytes)
+	t.Logf("%s: %s in %v, downtime %v, passes %d, post-copy requests %d, %d wire bytes, prefetch %+v",
+		m.ID, m.State, m.TotalTime, m.QEMUDowntime, m.RAM.DirtySyncCount, m.RAM.PostcopyRequests, m.WireBytes, m.Prefetch)
 	logDecisions(t, m)
 	if m.State != api.MigrationCompleted {
 		t.Fatalf("%s: %s: %s, want completed", m.ID, m.State, m.Reason)
@@ -166,23 +177,32 @@ func TestIntegrationMigrationPostcopy(t *testing.T) {
 	if err != nil || dm.State != api.MigrationCompleted || dm.Role != "destination" {
 		t.Fatalf("destination record %+v, %v", dm, err)
 	}
-	// By default the guest's reported working set went first: all of it
-	// (--wss 64: 16384 pages) valid, asked for until the post-copy ended
-	// (the destination then shuts its return path: what was left had come
-	// by the background scan).
-	if p := m.Prefetch; p == nil || p.Planned < 16384 || p.Requests == 0 || len(p.Refused) != 0 ||
-		(p.Pages != p.Planned && p.Stopped != prefetch.StoppedReturnPathShut) {
-		t.Fatalf("prefetch %+v: want the guest's working set (at least 16384 pages) valid and asked for", p)
+	wantGuestPrefetch(t, m)
+
+	// Back, coded, with hostB's fixed working set first. The policy's
+	// switch was checked above: this one switches after the first pass.
+	fixed := migrate(ctx, t, env, "hostB", api.MigrateRequest{VM: "fw1", To: "hostA", Codec: api.CodecAuto,
+		Bandwidth: fastCap, Postcopy: api.PostcopyAlways, PostcopyPrefetch: api.PrefetchWorkingSet})
+	t.Logf("%s (codec auto): %s in %v, downtime %v, post-copy requests %d, prefetch %+v",
+		fixed.ID, fixed.State, fixed.TotalTime, fixed.QEMUDowntime, fixed.RAM.PostcopyRequests, fixed.Prefetch)
+	if fixed.State != api.MigrationCompleted || !fixed.Postcopy {
+		t.Fatalf("%s: %s (post-copy %v): %s, want completed through post-copy", fixed.ID, fixed.State, fixed.Postcopy, fixed.Reason)
 	}
-	// Back without the working set: QEMU's own order, the same guest.
-	back := migrate(ctx, t, env, "hostB", api.MigrateRequest{VM: "fw1", To: "hostA",
+	wantFixedPrefetch(t, fixed)
+	got2 := settled(ctx, t, env, "hostA", 2)
+	sameGuest(t, got, got2)
+	absentFrom(ctx, t, env, "hostB", "fw1")
+
+	// Without prefetch: QEMU's own order, the same guest.
+	none := migrate(ctx, t, env, "hostA", api.MigrateRequest{VM: "fw1", To: "hostB",
 		Bandwidth: fastCap, Postcopy: api.PostcopyAuto, PostcopyPrefetch: api.PrefetchNone})
-	t.Logf("remote faults after the switch: %d with the working set first (%d pages in %d requests), %d without; paused %v and %v",
-		m.RemoteFaults(), m.Prefetch.Pages, m.Prefetch.Requests, back.RemoteFaults(), time.Duration(m.Paused), time.Duration(back.Paused))
-	if back.State != api.MigrationCompleted || !back.Postcopy || back.Prefetch != nil {
-		t.Fatalf("move back: %s (%s), post-copy %v, prefetch %+v: want completed through post-copy, no prefetch", back.State, back.Reason, back.Postcopy, back.Prefetch)
+	t.Logf("remote faults after the switch: %d with the guest's working set first (%d pages in %d requests), %d without; paused %v and %v",
+		m.RemoteFaults(), m.Prefetch.Pages, m.Prefetch.Requests, none.RemoteFaults(), time.Duration(m.Paused), time.Duration(none.Paused))
+	if none.State != api.MigrationCompleted || !none.Postcopy || none.Prefetch != nil {
+		t.Fatalf("%s: %s (%s), post-copy %v, prefetch %+v: want completed through post-copy, no prefetch", none.ID, none.State, none.Reason, none.Postcopy, none.Prefetch)
 	}
-	sameGuest(t, got, settled(ctx, t, env, "hostA", 2))
+	sameGuest(t, got2, settled(ctx, t, env, "hostB", 2))
+	absentFrom(ctx, t, env, "hostA", "fw1")
 }
 
 // TestIntegrationMigrationThrottle: the same fast-dirtying guest with
