@@ -110,7 +110,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		Dial:    func(ctx context.Context) (session.Conn, error) { return a.cfg.Dial(ctx, req.To) },
 		Handoff: a.cfg.Handoff, Record: a.recordMigration, Commit: a.storeCommitted, Logger: a.log, Started: started,
 		Debug: a.cfg.Debug, FixedPause: a.lastFixedPause(req.To), Blackouts: a.blackouts,
-		WorkingSet: a.workingSet(req.VM),
+		WorkingSet: a.workingSet(req.VM), QuietGuest: a.quietReports(req.VM),
 	}
 	a.sessions.Add(1)
 	go func() {
@@ -159,6 +159,7 @@ func (a *Agent) sourceEnded(e *entry, inst Instance, m api.Migration, out sessio
 	case <-inst.Done():
 		a.exited(e, inst) // the guest died during the migration
 	default:
+		a.startReports(m.VM) // quieted for the move that left it here
 	}
 }
 

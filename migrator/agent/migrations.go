@@ -207,7 +207,7 @@ func (a *Agent) reconcileMigrations() error {
 	}
 	a.mu.Unlock()
 	for _, name := range names {
-		if !a.incomingUnfinished(name) {
+		if !a.migrationUnfinished(name) {
 			a.startReports(name)
 		}
 	}

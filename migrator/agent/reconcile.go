@@ -113,7 +113,7 @@ func (a *Agent) adopted(ctx context.Context, rec api.VM, inst Instance) *entry {
 	a.attachAdopted(ctx, e, inst)
 	a.add(e)
 	a.setAccel(got.Accel)
-	a.watch(e, inst, !a.incomingUnfinished(rec.Spec.Name))
+	a.watch(e, inst, !a.migrationUnfinished(rec.Spec.Name))
 	a.log.Info("vm adopted", "vm", rec.Spec.Name, "pid", got.PID)
 	return e
 }

@@ -66,6 +66,7 @@ func (a *Agent) recoverOutgoing(ctx context.Context, e *entry, inst Instance, m 
 	log.Warn("agent restarted during the migration: rolled back before the commit")
 	m.State, m.Reason, m.Ended = api.MigrationFailed, reason, time.Now().UTC()
 	a.recordMigration(m, true)
+	a.startReports(m.VM)
 }
 
 // rollBackHere resumes outgoing migration m's guest here (QEMU's migration

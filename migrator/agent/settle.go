@@ -196,6 +196,7 @@ func (a *Agent) settleStayed(ctx context.Context, e *entry, inst Instance, m *ap
 	a.mu.Unlock()
 	m.State, m.Reason, m.Ended = api.MigrationFailed, reason, time.Now().UTC()
 	a.recordMigration(*m, true)
+	a.startReports(m.VM)
 	a.log.Warn("unknown outcome settled: the guest runs here", "migration", m.ID, "reason", reason)
 }
 

@@ -50,20 +50,27 @@ func (a *Agent) unwatchWorkingSet(e *entry) {
 	}
 }
 
-// startReports starts reading VM name's reports once an incoming
-// migration has completed here. Not before: while a guest runs here in
-// post-copy, a connection the agent opens or (dying) closes on the port's
-// socket makes QEMU's main thread tell the guest through a virtqueue whose
-// pages may still be at the source, and a main thread blocked on a page of
-// a broken stream cannot answer the next agent's QMP.
+// startReports starts asking VM name for its reports once an incoming
+// migration has completed here, or an outgoing one ended with the guest
+// here. Not before: while a guest runs here in post-copy, a connection the
+// agent opens or (dying) closes on the port's socket makes QEMU's main
+// thread tell the guest through a virtqueue whose pages may still be at
+// the source, and a main thread blocked on a page of a broken stream
+// cannot answer the next agent's QMP; and while it is stopped for a move
+// away, QEMU would write that news into memory already sent.
 func (a *Agent) startReports(name string) {
 	a.mu.Lock()
 	e := a.vms[name]
 	var inst Instance
-	if e != nil && e.ws == nil && !e.stopped && !e.gone {
-		inst = e.inst
+	var ws *wswatch.Watcher
+	if e != nil && !e.stopped && !e.gone {
+		inst, ws = e.inst, e.ws
 	}
 	a.mu.Unlock()
+	if ws != nil {
+		ws.Resume() // quieted by a migration that left the guest here
+		return
+	}
 	if inst == nil {
 		return
 	}
@@ -75,21 +82,44 @@ func (a *Agent) startReports(name string) {
 	a.watchWorkingSet(e, inst)
 }
 
-// incomingUnfinished reports whether the store holds an unfinished
-// incoming migration of VM name (a restarted agent's adoption: its
+// migrationUnfinished reports whether the store holds an unfinished
+// migration of VM name, either way (a restarted agent's adoption: its
 // reports wait for startReports).
-func (a *Agent) incomingUnfinished(name string) bool {
+func (a *Agent) migrationUnfinished(name string) bool {
 	raws, err := a.cfg.Store.ListMigrations()
 	if err != nil {
 		return true // not known: wait, the reports are not needed to run
 	}
 	for _, r := range raws {
 		var m api.Migration
-		if json.Unmarshal(r.Data, &m) == nil && m.VM == name && m.Role == "destination" && !api.Ended(m.State) {
+		if json.Unmarshal(r.Data, &m) == nil && m.VM == name && !api.Ended(m.State) {
 			return true
 		}
 	}
 	return false
+}
+
+// quietTimeout bounds the wait for a guest's answer in flight when a
+// migration quiets its port: the guest still runs meanwhile.
+const quietTimeout = 250 * time.Millisecond
+
+// quietReports is the session's hook to let go of VM name's report port
+// before it stops the guest (see wswatch.Watcher.Quiet).
+func (a *Agent) quietReports(name string) func(context.Context) {
+	return func(ctx context.Context) {
+		a.mu.Lock()
+		var w *wswatch.Watcher
+		if e := a.vms[name]; e != nil {
+			w = e.ws
+		}
+		a.mu.Unlock()
+		if w == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(ctx, quietTimeout)
+		defer cancel()
+		w.Quiet(ctx)
+	}
 }
 
 // WorkingSet returns the named VM's latest working-set report, checked
@@ -119,7 +149,8 @@ func workingSetStatus(w *wswatch.Watcher) *api.WorkingSetStatus {
 		return nil
 	}
 	l, ok := w.Latest()
-	st := &api.WorkingSetStatus{Connected: l.Connected, Received: l.Received, Rejected: l.Rejected}
+	st := &api.WorkingSetStatus{Connected: l.Connected, Quiet: l.Quiet, Asked: l.Asked, Unanswered: l.Unanswered,
+		Received: l.Received, Rejected: l.Rejected}
 	if !ok {
 		return st
 	}

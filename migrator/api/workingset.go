@@ -5,8 +5,14 @@ import "time"
 // WorkingSetStatus is what the agent holds of a guest's working-set
 // reports (migrator/wsreport), which post-copy fetches first.
 type WorkingSetStatus struct {
-	// Connected: the agent is reading the guest's report port now.
+	// Connected: the agent holds the guest's report port now; Quiet: it
+	// let go of it for a migration (it asks again if the guest stays).
 	Connected bool `json:"connected"`
+	Quiet     bool `json:"quiet,omitempty"`
+	// Asked counts the agent's requests for a report (the guest writes
+	// only when asked); Unanswered those the guest did not answer in time.
+	Asked      uint64 `json:"asked,omitempty"`
+	Unanswered uint64 `json:"unanswered,omitempty"`
 	// Received counts the reports taken; Rejected those refused (and the
 	// runs of garbage skipped), since the agent began reading.
 	Received uint64 `json:"received"`

@@ -302,6 +302,7 @@ func TestAgentSwitchover(t *testing.T) {
 	src.hold = true
 	cfg := p.sourceConfig(src)
 	cfg.Handoff = quiescing{p.hA}
+	cfg.QuietGuest = func(context.Context) { p.hA.add("QuietGuest") }
 	cfg.Request.DowntimeTarget = api.Duration(120 * time.Millisecond)
 	go func() {
 		waitFor(t, "source active", func() bool { return src.getStatus() == "active" })
@@ -313,9 +314,9 @@ func TestAgentSwitchover(t *testing.T) {
 	}()
 	m := mustMove(t, cfg)
 	calls := p.callList()
-	inOrder(t, calls, "src.Begin", "src.qemu.migrate", "src.Quiesce", "src.qemu.stop",
+	inOrder(t, calls, "src.Begin", "src.qemu.migrate", "src.QuietGuest", "src.Quiesce", "src.qemu.stop",
 		"src.Switchover", "src.qemu.migrate-continue", "src.Resumed(true)")
-	exactlyOnce(t, calls, "src.Quiesce", "src.qemu.stop")
+	exactlyOnce(t, calls, "src.QuietGuest", "src.Quiesce", "src.qemu.stop")
 	src.mu.Lock()
 	params := strings.Join(src.params, " ")
 	src.mu.Unlock()

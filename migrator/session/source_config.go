@@ -75,6 +75,11 @@ type SourceConfig struct {
 	// for working-set prefetch asks QEMU to send first at the post-copy
 	// switch (nil: none known).
 	WorkingSet func() []prefetch.Range
+	// QuietGuest, called before the guest is stopped, lets go of the
+	// guest's side channels (its working-set port) so that nothing talks
+	// to the guest through them while it is stopped or in post-copy (nil:
+	// none). It returns within a bound of its own.
+	QuietGuest func(context.Context)
 
 	// Debug are test-only knobs; zero in production.
 	Debug Debug

@@ -29,6 +29,7 @@ const (
 // for post-copy, starts it; then QEMU's channels flow again and QEMU
 // finishes with the guest stopped.
 func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
+	s.quietGuest(ctx)
 	s.endBlackout()
 	end, waited := s.cfg.Blackouts.begin(ctx, s.gate)
 	s.endBlackout = end
@@ -77,6 +78,14 @@ func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 		}
 	}
 	return nil
+}
+
+// quietGuest lets go of the guest's side channels (QuietGuest) while it
+// still runs here.
+func (s *source) quietGuest(ctx context.Context) {
+	if s.cfg.QuietGuest != nil {
+		s.cfg.QuietGuest(ctx)
+	}
 }
 
 // rxSettle waits (at most rxSettleMax) until QEMU has seen free buffers in
@@ -168,6 +177,9 @@ func (s *source) apply(ctx context.Context, a policy.Action, pass int) error {
 		s.bandwidth = a.Bandwidth
 		s.gate.setRate(s.bandwidth)
 		return nil
+	}
+	if a.Kind == policy.KindPostcopy {
+		s.quietGuest(ctx)
 	}
 	if err := policy.Apply(ctx, s.cfg.Guest, a); err != nil {
 		s.log.Warn("applying policy decision", "action", a.Kind, "err", err)

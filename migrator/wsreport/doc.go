@@ -1,9 +1,11 @@
 // Package wsreport is the working-set report a guest sends its host: the
 // guest-physical page ranges it uses, hottest first, so that a post-copy
-// migration can fetch them before the guest faults on them. The vnf writes
-// one every second to a virtio-serial port; migratord reads the port's
-// chardev socket (Scanner), checks each report against the guest's RAM
-// (Validate) and keeps the latest.
+// migration can fetch them before the guest faults on them. migratord asks
+// for one every second on a virtio-serial port's chardev socket (a
+// request: RequestLen bytes, see AppendRequest and LastRequest) and the
+// vnf answers each request with one report and writes nothing unasked;
+// migratord reads the answers (Scanner), checks each report against the
+// guest's RAM (Validate) and keeps the latest.
 //
 // A report is fixed-layout and big-endian (HeaderLen bytes, then nranges
 // ranges of RangeLen bytes):
@@ -13,7 +15,7 @@
 //	6   flags    uint16  1 truncated (the guest had more ranges than fit)
 //	8   length   uint32  of the whole report, header included
 //	12  crc32c   uint32  Castagnoli, of the whole report with this field zero
-//	16  seq      uint64  counts the guest's reports
+//	16  seq      uint64  the id of the request it answers
 //	24  uptime   uint64  the guest's clock (CLOCK_MONOTONIC), nanoseconds
 //	32  nranges  uint32  at most MaxRanges
 //	36  hot      uint32  how many leading ranges are the working set proper

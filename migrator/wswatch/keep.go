@@ -36,8 +36,9 @@ func (w *Watcher) rejected(err error) {
 	w.lastLog, w.quiet = now, 0
 }
 
-func (w *Watcher) setConnected(on bool) {
+// count updates the counters under the lock.
+func (w *Watcher) count(f func(*Latest)) {
 	w.mu.Lock()
-	w.latest.Connected = on
+	f(&w.latest)
 	w.mu.Unlock()
 }

@@ -64,9 +64,45 @@ func wait(t *testing.T, w *Watcher, what string, ok func(Latest) bool) Latest {
 }
 
 func start(t *testing.T, sock string) *Watcher {
-	w := Start(context.Background(), Config{Socket: sock, RAMBytes: ram, Redial: 10 * time.Millisecond, MinInterval: time.Millisecond})
+	w := Start(context.Background(), Config{Socket: sock, RAMBytes: ram, Redial: 10 * time.Millisecond,
+		Interval: 10 * time.Millisecond, MinInterval: time.Millisecond})
 	t.Cleanup(w.Stop)
 	return w
+}
+
+// requests returns the ids of the requests read from c, until c closes.
+func requests(c net.Conn) <-chan uint32 {
+	ids := make(chan uint32, 64)
+	go func() {
+		defer close(ids)
+		var carry []byte
+		buf := make([]byte, 256)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			id, ok, tail := wsreport.LastRequest(append(carry, buf[:n]...))
+			carry = append([]byte(nil), tail...)
+			if ok {
+				ids <- id
+			}
+		}
+	}()
+	return ids
+}
+
+// answer waits for a request on c and writes reply(id).
+func answer(t *testing.T, ids <-chan uint32, c net.Conn, reply func(id uint32) []byte) uint32 {
+	t.Helper()
+	select {
+	case id := <-ids:
+		c.Write(reply(id))
+		return id
+	case <-time.After(5 * time.Second):
+		t.Fatal("no request")
+	}
+	return 0
 }
 
 // Good reports are kept, validated against the RAM; garbage, a bad
@@ -79,32 +115,115 @@ func TestWatcherGoodGarbageHuge(t *testing.T) {
 		t.Fatal("a report before any was sent")
 	}
 	c := <-conns
-	c.Write(enc(t, wsreport.Report{Seq: 1, Hot: 1, Ranges: []wsreport.Range{{Start: 100, Count: 50}, {Start: 16380, Count: 100}}}))
-	l := wait(t, w, "first report", func(l Latest) bool { return l.Seq == 1 })
-	if l.Checked.Pages != 54 || l.Checked.Clipped != 1 || !l.Connected || l.Received != 1 {
+	ids := requests(c)
+	id := answer(t, ids, c, func(id uint32) []byte {
+		return enc(t, wsreport.Report{Seq: uint64(id), Hot: 1, Ranges: []wsreport.Range{{Start: 100, Count: 50}, {Start: 16380, Count: 100}}})
+	})
+	l := wait(t, w, "first report", func(l Latest) bool { return l.Seq == uint64(id) })
+	if l.Checked.Pages != 54 || l.Checked.Clipped != 1 || !l.Connected || l.Received != 1 || l.Asked < 1 {
 		t.Errorf("first report: %+v, want 54 pages (one range clipped at the RAM's end)", l)
 	}
 
-	var junk []byte
-	junk = append(junk, bytes.Repeat([]byte("garbage!"), 1000)...)
-	bad := enc(t, wsreport.Report{Seq: 2, Ranges: []wsreport.Range{{Start: 1, Count: 1}}})
-	bad[len(bad)-1] ^= 1 // checksum
-	junk = append(junk, bad...)
-	huge := enc(t, wsreport.Report{Seq: 3})
-	binary.BigEndian.PutUint32(huge[8:], 1<<31) // a length to allocate
-	junk = append(junk, huge...)
-	lying := wsreport.Report{Seq: 4, Ranges: make([]wsreport.Range, wsreport.MaxRanges), Hot: 10}
-	for i := range lying.Ranges {
-		lying.Ranges[i] = wsreport.Range{Start: uint64(i % 3), Count: 1<<32 - 1} // all of RAM, many times
-	}
-	junk = append(junk, enc(t, lying)...)
-	c.Write(junk)
-	l = wait(t, w, "lying report", func(l Latest) bool { return l.Seq == 4 })
+	id = answer(t, ids, c, func(id uint32) []byte {
+		var junk []byte
+		junk = append(junk, bytes.Repeat([]byte("garbage!"), 1000)...)
+		bad := enc(t, wsreport.Report{Seq: uint64(id), Ranges: []wsreport.Range{{Start: 1, Count: 1}}})
+		bad[len(bad)-1] ^= 1 // checksum
+		junk = append(junk, bad...)
+		huge := enc(t, wsreport.Report{Seq: uint64(id)})
+		binary.BigEndian.PutUint32(huge[8:], 1<<31) // a length to allocate
+		junk = append(junk, huge...)
+		lying := wsreport.Report{Seq: uint64(id), Ranges: make([]wsreport.Range, wsreport.MaxRanges), Hot: 10}
+		for i := range lying.Ranges {
+			lying.Ranges[i] = wsreport.Range{Start: uint64(i % 3), Count: 1<<32 - 1} // all of RAM, many times
+		}
+		return append(junk, enc(t, lying)...)
+	})
+	l = wait(t, w, "lying report", func(l Latest) bool { return l.Seq == uint64(id) })
 	if l.Checked.Pages != ram/wsreport.FrameSize || l.Rejected < 3 || l.Received != 2 {
 		t.Errorf("after the junk: pages %d (want the RAM's %d), rejected %d, received %d", l.Checked.Pages, ram/wsreport.FrameSize, l.Rejected, l.Received)
 	}
-	c.Write(enc(t, wsreport.Report{Seq: 5, Ranges: []wsreport.Range{{Start: 7, Count: 1}}}))
-	wait(t, w, "report after the junk", func(l Latest) bool { return l.Seq == 5 && l.Checked.Pages == 1 })
+	id = answer(t, ids, c, func(id uint32) []byte {
+		return enc(t, wsreport.Report{Seq: uint64(id), Ranges: []wsreport.Range{{Start: 7, Count: 1}}})
+	})
+	wait(t, w, "report after the junk", func(l Latest) bool { return l.Seq == uint64(id) && l.Checked.Pages == 1 })
+}
+
+// A guest that does not answer is asked again on a new connection.
+func TestWatcherUnanswered(t *testing.T) {
+	sock, conns := serve(t)
+	w := Start(context.Background(), Config{Socket: sock, RAMBytes: ram, Redial: 10 * time.Millisecond,
+		Interval: 10 * time.Millisecond, ReplyTimeout: 50 * time.Millisecond})
+	t.Cleanup(w.Stop)
+	c := <-conns
+	<-requests(c) // and no answer
+	c = <-conns
+	ids := requests(c)
+	id := answer(t, ids, c, func(id uint32) []byte { return enc(t, wsreport.Report{Seq: uint64(id)}) })
+	l := wait(t, w, "answer on the new connection", func(l Latest) bool { return l.Seq == uint64(id) })
+	if l.Unanswered < 1 || l.Asked < 2 {
+		t.Errorf("%+v: want one unanswered of at least two asked", l)
+	}
+}
+
+// Quiet closes the connection once the request in flight is answered and
+// asks nothing more; Resume connects again. The report is kept.
+func TestWatcherQuietResume(t *testing.T) {
+	sock, conns := serve(t)
+	w := start(t, sock)
+	c := <-conns
+	ids := requests(c)
+	id := <-ids // in flight
+	quiet := make(chan struct{})
+	go func() { w.Quiet(context.Background()); close(quiet) }()
+	select {
+	case <-quiet:
+		t.Fatal("Quiet returned before the answer in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.Write(enc(t, wsreport.Report{Seq: uint64(id)}))
+	select {
+	case <-quiet:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Quiet hangs after the answer")
+	}
+	if _, ok := <-ids; ok {
+		t.Error("a request after Quiet")
+	}
+	l, _ := w.Latest()
+	if l.Connected || !l.Quiet || l.Seq != uint64(id) {
+		t.Errorf("quiet: %+v", l)
+	}
+	select {
+	case <-conns:
+		t.Fatal("connected while quiet")
+	case <-time.After(50 * time.Millisecond):
+	}
+	w.Resume()
+	c = <-conns
+	ids = requests(c)
+	id = answer(t, ids, c, func(id uint32) []byte { return enc(t, wsreport.Report{Seq: uint64(id)}) })
+	wait(t, w, "report after Resume", func(l Latest) bool { return l.Seq == uint64(id) && !l.Quiet && l.Connected })
+}
+
+// Quiet's ctx bounds the wait for an answer that does not come.
+func TestWatcherQuietBounded(t *testing.T) {
+	sock, conns := serve(t)
+	w := start(t, sock)
+	c := <-conns
+	<-requests(c) // never answered
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { w.Quiet(ctx); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Quiet hangs past its ctx")
+	}
+	if l, _ := w.Latest(); l.Connected {
+		t.Error("still connected")
+	}
 }
 
 // The Watcher reconnects when the port's socket closes (QEMU keeps
@@ -113,12 +232,12 @@ func TestWatcherReconnects(t *testing.T) {
 	sock, conns := serve(t)
 	w := start(t, sock)
 	c := <-conns
-	c.Write(enc(t, wsreport.Report{Seq: 1}))
-	wait(t, w, "first", func(l Latest) bool { return l.Seq == 1 })
+	id := answer(t, requests(c), c, func(id uint32) []byte { return enc(t, wsreport.Report{Seq: uint64(id)}) })
+	wait(t, w, "first", func(l Latest) bool { return l.Seq == uint64(id) })
 	c.Close()
 	c = <-conns
-	c.Write(enc(t, wsreport.Report{Seq: 2}))
-	wait(t, w, "after reconnecting", func(l Latest) bool { return l.Seq == 2 && l.Connected })
+	id = answer(t, requests(c), c, func(id uint32) []byte { return enc(t, wsreport.Report{Seq: uint64(id)}) })
+	wait(t, w, "after reconnecting", func(l Latest) bool { return l.Seq == uint64(id) && l.Connected })
 }
 
 // Stop returns while a guest holds a report half-written.

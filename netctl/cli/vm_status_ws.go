@@ -15,8 +15,14 @@ func workingSetLine(ws *api.WorkingSetStatus) string {
 		return "not read (the guest does not run here)"
 	}
 	var notes []string
-	if !ws.Connected {
+	switch {
+	case ws.Quiet:
+		notes = append(notes, "port let go for a migration")
+	case !ws.Connected:
 		notes = append(notes, "port not connected")
+	}
+	if ws.Unanswered > 0 {
+		notes = append(notes, fmt.Sprintf("%d of %d requests unanswered", ws.Unanswered, ws.Asked))
 	}
 	if ws.Rejected > 0 {
 		notes = append(notes, fmt.Sprintf("%d rejected", ws.Rejected))

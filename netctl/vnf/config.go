@@ -58,9 +58,12 @@ type Config struct {
 	// (package router); the zero value does not.
 	Router router.Config
 
-	// WSReportPort is the virtio-serial port the working-set reports go to
-	// (package wsguest), e.g. wsguest.DefaultPort; "" sends none.
+	// WSReportPort is the virtio-serial port on which the host asks for
+	// working-set reports (package wsguest), e.g. wsguest.DefaultPort;
+	// "" answers none.
 	WSReportPort string
+	// WSReportLies, for tests, makes the answers lie (wsguest.LieGarbage…).
+	WSReportLies []string
 
 	// Ready receives "vnf: ready\n" once all sockets listen; nil = os.Stdout.
 	Ready io.Writer

@@ -1,6 +1,7 @@
 package wsguest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
 )
 
 // ErrNoPort: no virtio-serial port has the name asked for.
@@ -19,10 +22,18 @@ var ErrNoPort = errors.New("no virtio-serial port")
 // errNoHost: the port's host end is closed (nobody reads it).
 var errNoHost = errors.New("host end of the port closed")
 
-// port is an open virtio-serial port, written without blocking.
+// errNoRequest: no whole request arrived within requestPoll.
+var errNoRequest = errors.New("no request")
+
+// requestPoll bounds one wait for a request, so that Run sees its ctx end.
+const requestPoll = 250 * time.Millisecond
+
+// port is an open virtio-serial port, read and written without blocking.
 type port struct {
-	fd   int
-	path string
+	fd    int
+	path  string
+	carry []byte // the start of a request cut by a read
+	buf   [4096]byte
 }
 
 // openPort finds the port named name under sys (/sys/class/virtio-ports)
@@ -41,7 +52,7 @@ func openPort(sys, dev, name string) (*port, error) {
 				return nil, err
 			}
 		}
-		fd, err := unix.Open(node, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+		fd, err := unix.Open(node, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", node, err)
 		}
@@ -101,3 +112,33 @@ func (p *port) write(b []byte, d time.Duration) error {
 }
 
 func (p *port) close() error { return unix.Close(p.fd) }
+
+// request waits up to requestPoll for requests and returns the id of the
+// last whole one read. A port whose host end is closed reads as EOF (and
+// polls as hung up): errNoHost.
+func (p *port) request(ctx context.Context) (uint32, error) {
+	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
+	k, err := unix.Poll(fds, int(requestPoll/time.Millisecond))
+	switch {
+	case err != nil && !errors.Is(err, unix.EINTR):
+		return 0, fmt.Errorf("polling %s: %w", p.path, err)
+	case k == 0 || ctx.Err() != nil:
+		return 0, errNoRequest
+	}
+	n, err := unix.Read(p.fd, p.buf[:])
+	switch {
+	case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
+		return 0, errNoRequest
+	case err != nil:
+		return 0, fmt.Errorf("reading %s: %w", p.path, err)
+	case n == 0:
+		p.carry = p.carry[:0] // a request cut by the host's close is void
+		return 0, errNoHost
+	}
+	id, ok, tail := wsreport.LastRequest(append(p.carry, p.buf[:n]...))
+	p.carry = append(p.carry[:0], tail...)
+	if !ok {
+		return 0, errNoRequest
+	}
+	return id, nil
+}

@@ -74,27 +74,62 @@ func TestMknod(t *testing.T) {
 	}
 }
 
-// Run sends a report at once and then every interval; the host side
-// decodes them in order.
-func TestRunSendsReports(t *testing.T) {
-	sys, dev, r := fakePort(t, DefaultPort)
+// Run answers each request with one report carrying its id, the last of
+// several queued up, and nothing unasked.
+func TestRunAnswersRequests(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := os.NewFile(uintptr(fds[1]), "host")
+	defer host.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	hot := make([]byte, 8*pageSize)
+	for i := 0; i < len(hot); i += pageSize {
+		hot[i] = 1 // resident
+	}
+	opened := false
+	open := func() (*port, error) {
+		if opened {
+			return nil, errors.New("opened twice")
+		}
+		opened = true
+		return &port{fd: fds[0], path: "socketpair"}, nil
+	}
 	go func() {
 		defer close(done)
-		Run(ctx, Config{Port: DefaultPort, Hot: hot, Interval: 20 * time.Millisecond, sys: sys, dev: dev}, nil)
+		Run(ctx, Config{Port: DefaultPort, Hot: hot, MinGap: time.Millisecond, open: open}, nil)
 	}()
 	defer func() { cancel(); <-done }()
-	r.SetReadDeadline(time.Now().Add(10 * time.Second))
-	sc := wsreport.NewScanner(r)
-	for want := uint64(1); want <= 3; want++ {
+	sc := wsreport.NewScanner(host)
+	ask := func(ids ...uint32) {
+		var b []byte
+		for _, id := range ids {
+			b = wsreport.AppendRequest(b, id)
+		}
+		b = append([]byte("noise"), b...)
+		for len(b) > 0 { // one byte at a time: requests cut anywhere
+			if _, err := host.Write(b[:1]); err != nil {
+				t.Fatal(err)
+			}
+			b = b[1:]
+		}
+	}
+	host.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, want := range []uint32{1, 7, 1 << 31} {
+		ask(want)
 		rep, err := sc.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Seq != want {
-			t.Fatalf("report %d has seq %d", want, rep.Seq)
+		if rep.Seq != uint64(want) || rep.Hot < 1 || rep.Pages() < 8 {
+			t.Fatalf("answer to %d: seq %d, %d hot of %d ranges, %d pages", want, rep.Seq, rep.Hot, len(rep.Ranges), rep.Pages())
 		}
+	}
+	// Unasked, the guest writes nothing.
+	host.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if rep, err := sc.Next(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("unasked: %+v, %v", rep, err)
 	}
 }

@@ -15,7 +15,6 @@ import (
 type Scan struct {
 	sc  scanner
 	out ranges
-	seq uint64
 }
 
 // NewScan opens /proc/self/pagemap. Frames read as zero without
@@ -31,7 +30,7 @@ func NewScan() (*Scan, error) {
 // Close closes the pagemap.
 func (s *Scan) Close() error { return s.sc.pagemap.Close() }
 
-// Report scans the resident frames of hot (the working set), then of the
+// Report (its Seq zero: the caller's) scans the resident frames of hot (the working set), then of the
 // process's other readable mappings. The ranges stay valid until the next
 // call.
 func (s *Scan) Report(hot []byte) (wsreport.Report, error) {
@@ -74,8 +73,7 @@ func (s *Scan) Report(hot []byte) (wsreport.Report, error) {
 	if s.out.dropped > 0 {
 		flags |= wsreport.Truncated
 	}
-	s.seq++
-	return wsreport.Report{Seq: s.seq, Uptime: monotonic(), Flags: flags, Ranges: s.out.rs, Hot: nHot}, nil
+	return wsreport.Report{Uptime: monotonic(), Flags: flags, Ranges: s.out.rs, Hot: nHot}, nil
 }
 
 func monotonic() time.Duration {

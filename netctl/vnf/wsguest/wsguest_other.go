@@ -18,8 +18,10 @@ const DefaultPort = wsreport.PortName
 type Config struct {
 	Port         string
 	Hot          []byte
-	Interval     time.Duration
+	MinGap       time.Duration
 	WriteTimeout time.Duration
+	Retry        time.Duration
+	Lies         []string
 }
 
 // Run logs that reports are not implemented on GOOS and returns.
