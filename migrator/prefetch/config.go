@@ -5,8 +5,10 @@ import "fmt"
 // The defaults of a Config: the one place they are written.
 const (
 	// DefaultWindow bounds the injected bytes not yet served: a fault
-	// queued behind them waits about window/link-rate (2 ms at 1 Gbit/s).
-	DefaultWindow = 256 << 10
+	// queued behind them waits about window/link-rate (1 ms at 1 Gbit/s,
+	// 12 ms at 10 MiB/s); two chunks, so one is in flight while the
+	// next is asked for.
+	DefaultWindow = 2 * DefaultChunkPages * pageWire
 	// DefaultChunkPages is the target pages of one injected request.
 	DefaultChunkPages = 16
 )

@@ -11,6 +11,10 @@
 // served stay under a window: a real fault queued behind them waits at
 // most about window/link-rate. A chunk counts as served once the main
 // channel has carried its pages' bytes since it was injected (Observe).
+// Once the destination asks for a page, nothing more is injected until the
+// main channel has carried it too: the thread waiting for it may be QEMU's
+// main thread, and should the stream break meanwhile, a main thread stuck
+// on a page answers no QMP, so the stream can no longer be recovered.
 //
 // Safety first: every injected request names its block and is checked
 // against QEMU's RAM blocks (a bad one would fail the migration and, in

@@ -43,6 +43,7 @@ type Injector struct {
 	next          int     // ranges[next] is being injected, from off
 	off           uint64
 	due           int64  // fwd by which every injected chunk is served
+	faultDue      int64  // fwd by which the destination's last request is served (fault)
 	stopped       string // why injection stopped ("" it did not)
 	stats         Stats
 

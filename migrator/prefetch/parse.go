@@ -64,7 +64,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 func (in *Injector) message(out []byte) []byte {
 	m := in.msg
 	in.msg = in.msg[:0]
-	switch binary.BigEndian.Uint16(m) {
+	typ := binary.BigEndian.Uint16(m)
+	if typ == msgReqPagesID || typ == msgReqPages {
+		in.fault(m[headerLen:])
+	}
+	switch typ {
 	case msgReqPagesID:
 		name := m[headerLen+reqLen+1:]
 		if len(name) != int(m[headerLen+reqLen]) {
@@ -87,6 +91,20 @@ func (in *Injector) message(out []byte) []byte {
 		in.inBitmap, in.bitmapSize = true, in.bitmapSize[:0]
 	}
 	return in.emit(out, segPass, m, m)
+}
+
+// fault notes a page request of the destination (req: be64 start, be32
+// length): a thread of its QEMU waits for those pages, perhaps its main
+// thread, which nothing else can run meanwhile (QMP included). QEMU
+// serves requests FIFO, so the pages come after what was injected before
+// them; nothing more is injected until they are carried too, so that a
+// burst of faults never waits behind new injected pages.
+func (in *Injector) fault(req []byte) {
+	n := int64(pageWire)
+	if len(req) >= reqLen {
+		n = max(pages(uint64(binary.BigEndian.Uint32(req[8:]))), 1) * pageWire
+	}
+	in.faultDue = max(in.due, in.fwd.Load()) + n
 }
 
 // maxBitmap bounds a received bitmap's size (one bit per page: 32 MiB

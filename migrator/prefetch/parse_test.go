@@ -78,6 +78,7 @@ func TestRewriteAfterInjection(t *testing.T) {
 	tr := newTraced(t, Config{})
 	tr.plan(testBlocks, []Range{{"vga.vram", 0x10000, 0x1000}})
 	tr.Write(reqPagesID("pc.ram", 0x4000, 0x1000))
+	tr.Observe(pageWire) // the fault's page carried
 	tr.pump()
 	tr.Write(reqPages(0x5000, 0x1000))
 	tr.Write(reqPages(0x6000, 0x1000))
@@ -88,6 +89,35 @@ func TestRewriteAfterInjection(t *testing.T) {
 	}
 	if st := tr.Stats(); st.Rewritten != 1 || st.Requests != 1 || st.Pages != 1 || st.Stopped != "" {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A destination's request holds injection back until the main channel has
+// carried its pages, behind what was injected before it: a burst of
+// faults never waits behind new injected pages.
+func TestFaultDefersInjection(t *testing.T) {
+	tr := newTraced(t, Config{})
+	tr.plan(testBlocks, []Range{{"pc.ram", 0x100000, 64 * TargetPage}})
+	tr.pump()
+	first := tr.Stats().Requests
+	if first == 0 {
+		t.Fatal("nothing injected")
+	}
+	tr.Write(reqPagesID("pc.ram", 0x4000, 2*TargetPage)) // a fault of two pages
+	tr.Observe(int(tr.outstanding()))                    // what was injected carried
+	tr.pump()
+	if n := tr.Stats().Requests; n != first {
+		t.Fatalf("%d requests injected while the fault's pages were not carried", n-first)
+	}
+	tr.Observe(2*pageWire - 1)
+	tr.pump()
+	if n := tr.Stats().Requests; n != first {
+		t.Fatal("injected a byte before the fault's pages were carried")
+	}
+	tr.Observe(1)
+	tr.pump()
+	if n := tr.Stats().Requests; n == first {
+		t.Fatal("injection did not go on once the fault was served")
 	}
 }
 

@@ -23,7 +23,7 @@ func (in *Injector) pump() bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var out []byte
-	for in.open() && in.next < len(in.ranges) {
+	for in.open() && in.next < len(in.ranges) && in.fwd.Load() >= in.faultDue {
 		r := in.ranges[in.next]
 		n := min(in.blocks.chunkLen(r.Block, in.cfg.ChunkPages), r.Len-in.off)
 		cost := pages(n) * pageWire
