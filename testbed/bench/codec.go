@@ -8,7 +8,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 )
 
 // uncodedTwin names, by method, the same method with codec none.
@@ -82,7 +81,7 @@ func summariseCodec(rows []Row, runs []Run) {
 
 // printCodec writes the coders' table, one line per row with an account.
 func printCodec(w io.Writer, rows []Row) {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "guest\tmethod\truns\tQEMU MiB\tlink MiB\tlink/QEMU\tpages\trefs %\tdeltas %\tlits %\traw %\ttime/uncoded\twire/uncoded\trefused")
 	for _, r := range rows {
 		c := r.Codec
@@ -102,4 +101,9 @@ func printCodec(w io.Writer, rows []Row) {
 			c.RefsPct.Median, c.DeltasPct.Median, c.LitsPct.Median, c.RawPct.Median, vs[0], vs[1], refused)
 	}
 	tw.Flush()
+}
+
+// hasCodec reports whether any row has a coders' account.
+func hasCodec(rows []Row) bool {
+	return slices.ContainsFunc(rows, func(r Row) bool { return r.Codec != nil })
 }

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/netctl/iperf"
@@ -127,7 +126,7 @@ func addTCP(row *Row, acc map[int]*[2][]float64, i int, t *TCPRun) {
 
 // printTCP writes the TCP table and the idle throughput line.
 func printTCP(w io.Writer, rows []Row, idle []IdleAB) {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, strings.Join([]string{"guest", "method", "survived", "retransmits", "longest stall ms"}, "\t"))
 	for _, r := range rows {
 		if x := r.TCP; x != nil {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	netverify "github.com/nfhandoff/nfhandoff/netctl/verify"
@@ -21,7 +20,7 @@ func printGangs(w io.Writer, s GangSummary) {
 		"-gang: the agents with --codec auto as one gang (one store), -none: the same gang with --codec none; largest pause = the longest guest's (nfhandoff: the record's paused); "+
 		"CPU per GiB of RAM the QEMUs moved, every QEMU (with its guest's vCPU) and both agents; lost/dup/reord of each guest's test traffic; refs = pages sent as references, %% of the gang's pages\n")
 	fmt.Fprintln(w, gangRateNote(s.GangResults))
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, strings.Join([]string{"guest", "method", "runs", "total time ms", "wire MiB", "wire/" + gangBaseline, "time/" + gangBaseline,
 		"largest pause ms", "CPU s/GiB", "lost per VM", "dup/reord", "refs %", "test MiB"}, "\t"))
 	for _, r := range s.Rows {
@@ -52,7 +51,7 @@ func printGangs(w io.Writer, s GangSummary) {
 	fmt.Fprintln(w, "\nthe machine's processors over each gang move (/proc/stat, seconds summed over its cores): busy = user, system, irq and softirq for anyone; "+
 		"other = busy minus the moves' processes above (the bench and its test traffic, the kernel's work outside them, guests not moving, other tenants of the machine); steal = taken by the hypervisor; "+
 		"agents waited = both agents' threads runnable but not running (schedstat). "+schedNote())
-	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	tw = newTable(w)
 	fmt.Fprintln(tw, "guest\tmethod\tbusy s\tidle s\tsteal s\tother s\tagents waited s")
 	for _, r := range s.Rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Guest, r.Method, rng(r.BusyS, "%.1f"), rng(r.IdleS, "%.1f"), rng(r.StealS, "%.1f"),
@@ -84,16 +83,6 @@ func gangRateNote(r GangResults) string {
 	}
 	return fmt.Sprintf("test traffic: %d pps to each guest, NOT the %d asked: the guests, booted and not moving, did not answer %d pps all at once with bounded latency (every packet once and in order, the median round trip of every second but the first at most %v); probes: %s",
 		r.Rate, r.AskedRate, r.AskedRate, netverify.ProbeMaxMedian, strings.Join(r.Probes, "; "))
-}
-
-// hasCodec reports whether any row has a coders' account.
-func hasCodec(rows []Row) bool {
-	for _, r := range rows {
-		if r.Codec != nil {
-			return true
-		}
-	}
-	return false
 }
 
 // printOverTarget lists the gangs' guests whose pause was over the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,21 +18,18 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
-	"github.com/nfhandoff/nfhandoff/migrator/policy"
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/testbed"
 )
 
 // methods are every method the bench knows, in table order; the first two
-// are the baselines the ratios are taken against.
+// are the baselines the ratios are taken against (report.go).
 func methods(o options) []Method {
 	agents := &agentSet{bin: o.migratord, root: o.root, imageDir: o.imageDir, profile: o.profile}
 	return []Method{&plain{}, &plain{tls: true}, &nfhandoff{agentSet: agents}, &nfhandoff{adaptive: true, agentSet: agents},
 		&nfhandoff{pipe: api.PipeQUIC, agentSet: agents}, &nfhandoff{multifd: 2, agentSet: agents}, &nfhandoff{codec: true, agentSet: agents},
 		&plain{postcopy: true}, &nfhandoff{prefetch: api.PrefetchNone, agentSet: agents}, &nfhandoff{prefetch: api.PrefetchWorkingSet, agentSet: agents}}
 }
-
-var baselines = []string{"qemu-tcp", "qemu-tls"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -176,13 +172,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if err != nil {
 		return fmt.Errorf("measuring memory: %w", err)
 	}
-	var runs []Run
-	var idle []IdleAB
-	var gangs GangResults
-	var probes []*RateProbe
+	res := results{mem: mem}
 	for _, g := range gs {
 		if g.Gang > 0 {
-			if err := gangs.bench(ctx, log, g, hosts, ms, o.warmup, o.runs, set); err != nil {
+			if err := res.gangs.bench(ctx, log, g, hosts, ms, o.warmup, o.runs, set); err != nil {
 				return fmt.Errorf("%s: %w", g.Label, err)
 			}
 			continue
@@ -194,55 +187,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		gset.TrafficTail = g.TrafficTail
 		if g.ProbeRate {
 			gset.Probe = &RateProbe{Guest: g.Label}
-			probes = append(probes, gset.Probe)
+			res.probes = append(res.probes, gset.Probe)
 		}
 		rs, is, err := benchGuest(ctx, log, g, hosts, ms, o.warmup, o.runs, gset)
-		runs, idle = append(runs, rs...), append(idle, is...)
+		res.runs, res.idle = append(res.runs, rs...), append(res.idle, is...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", g.Label, err)
 		}
 	}
-	rows := summarise(runs, baselines)
-	fmt.Fprintf(stdout, "live migration, median [min-max] of %d runs after %d warm-up move(s) per method (not counted); QEMU max-bandwidth %d MiB/s and downtime-limit %v for every method; wire = source uplink tx+rx\n",
-		o.runs, o.warmup, o.bandwidth>>20, o.downtime)
-	if o.linkRate != "" {
-		fmt.Fprintf(stdout, "the hosts' link to each other shaped to %s each way (every method's migration; the guests' traffic is not)\n", o.linkRate)
+	rep := newReport(o, gs, res)
+	rep.print(stdout)
+	if o.jsonOut == "" {
+		return nil
 	}
-	for _, g := range gs {
-		if g.MaxBandwidth > 0 {
-			fmt.Fprintf(stdout, "%s: max-bandwidth %d MiB/s for every method (the guest's own)\n", g.Label, g.MaxBandwidth>>20)
-		}
-		if g.TrafficTail > 0 {
-			fmt.Fprintf(stdout, "%s: test traffic until %v after each move (for the VNF's recovery)\n", g.Label, g.TrafficTail)
-		}
-	}
-	for _, p := range probes {
-		fmt.Fprintln(stdout, p)
-	}
-	fmt.Fprintf(stdout, "%s; every source QEMU quits as its guest runs at the destination\n", mem)
-	if len(runs) > 0 {
-		printSingles(stdout, rows, idle, o.traffic)
-	}
-	pcs := summarisePostcopy(rows, runs, postcopyBaseline)
-	if len(pcs) > 0 {
-		printPostcopy(stdout, pcs)
-	}
-	var gangSum *GangSummary
-	if len(gangs.Runs) > 0 {
-		s := summariseGangs(gangs)
-		printGangs(stdout, s)
-		gangSum = &s
-	}
-	if o.jsonOut != "" {
-		b, _ := json.MarshalIndent(map[string]any{
-			"runs_per_config": o.runs, "warmup_per_config": o.warmup, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(), "link_rate": o.linkRate,
-			"summary": rows, "runs": runs, "memory_touch": mem, "idle_tcp": idle, "gang": gangSum, "postcopy": pcs, "rate_probes": probes,
-		}, "", "  ")
-		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return os.WriteFile(o.jsonOut, rep.jsonFile(), 0o644)
 }
 
 // benchGuest migrates g with every method: per family of methods it
@@ -398,31 +356,6 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 		err = fmt.Errorf("INTEGRITY CHECK FAILED after %s move %s→%s: %w", m.Name(), mv.From.Name, mv.To.Name, err)
 	}
 	return r, o.Dst, st, err
-}
-
-// runOf is what a move's outcome says, as a Run (no wire bytes, no
-// traffic: the harness measures those).
-func runOf(method string, mv Move, o Outcome) Run {
-	r := Run{Method: method, From: mv.From.Name, To: mv.To.Name, TotalTime: o.Summary.TotalTime,
-		Downtime: o.Summary.Downtime, SetupTime: o.Summary.SetupTime, RAMBytes: o.Summary.RAM.Transferred, CPU: o.CPU}
-	if rec := o.Record; rec != nil {
-		r.Record = &RecordRun{ID: rec.ID, EndToEnd: rec.Ended.Sub(rec.Started), PayloadBytes: rec.WireBytes,
-			Passes: rec.RAM.DirtySyncCount, Postcopy: rec.Postcopy, Decisions: len(rec.Decisions),
-			Phases: rec.Phases, Paused: time.Duration(rec.Paused), Target: time.Duration(rec.Request.DowntimeTarget), Codec: rec.Codec,
-			PausedParts: rec.PausedParts}
-		for _, d := range rec.Decisions {
-			if d.Action == policy.KindNote {
-				r.Record.Notes = append(r.Record.Notes, d.Reason)
-			}
-		}
-		if rec.Postcopy {
-			r.Postcopy = &PostcopyRun{RemoteFaults: rec.RemoteFaults(), Requests: rec.RAM.PostcopyRequests, Prefetch: rec.Prefetch}
-		}
-	}
-	if o.Postcopy { // plain QEMU: every request is the guest's
-		r.Postcopy = &PostcopyRun{RemoteFaults: o.Summary.RAM.PostcopyRequests, Requests: o.Summary.RAM.PostcopyRequests}
-	}
-	return r
 }
 
 func stopGuest(g Running) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	netverify "github.com/nfhandoff/nfhandoff/netctl/verify"
 )
@@ -16,7 +15,7 @@ func printPostcopy(w io.Writer, rows []PostcopyRow) {
 		"remote faults = the guest's own page requests after the switch (QEMU's postcopy-requests at the source less the agent's injected requests); "+
 		"recovery = from the guest's resume at the destination to the end of the last 500 ms window with under %.0f%% of the pre-migration reply rate (recovered: runs back at it before the traffic ended); "+
 		"ratios of the medians over %s's (issue 11's targets: recovery <= 0.3, faults <= 0.2)\n", postcopyPass, netverify.RecoveredShare*100, postcopyBaseline)
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, strings.Join([]string{"guest", "method", "post-copy runs", "total time ms", "pause ms", "remote faults", "injected pages",
 		"recovery ms", "recovered", "lost", "dup/reord", "recovery/" + postcopyBaseline, "faults/" + postcopyBaseline}, "\t"))
 	for _, r := range rows {

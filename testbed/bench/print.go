@@ -21,7 +21,7 @@ func printSingles(w io.Writer, rows []Row, idle []IdleAB, rate int) {
 			" nfhandoff runs one QEMU channel (postcopy auto, no multifd) on a TLS lane over TCP with its initial bandwidth = the cap (nfhandoff-adaptive: the agents' default 64 MiB/s start; nfhandoff-quic: the channel on a QUIC stream; nfhandoff-multifd2: two multifd channels, post-copy never; nfhandoff-codec: --codec auto, RAM pages coded on the link)")
 		printRecords(w, rows)
 	}
-	if slices.ContainsFunc(rows, func(r Row) bool { return r.Codec != nil }) {
+	if hasCodec(rows) {
 		fmt.Fprintln(w, "\nthe coders' account, from the source agent's record: QEMU = the bytes QEMU wrote, link = what the agents sent for them (before TLS); "+
 			"the split is of the PAGE records (zero pages apart), % by how they went (medians); time and wire over "+uncodedTwin["nfhandoff-codec"]+"'s, for nfhandoff-codec")
 		printCodec(w, rows)
@@ -43,7 +43,7 @@ func printSingles(w io.Writer, rows []Row, idle []IdleAB, rate int) {
 
 // printTable writes the side-by-side table.
 func printTable(w io.Writer, rows []Row, baselines []string) {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	tw := newTable(w)
 	head := []string{"guest", "method", "runs", "total time ms", "downtime ms", "wire MiB"}
 	for _, b := range baselines {
 		head = append(head, "time/"+b, "down/"+b, "wire/"+b)
@@ -66,7 +66,7 @@ func printTable(w io.Writer, rows []Row, baselines []string) {
 
 // printRecords writes what the agents' records add, if any method has them.
 func printRecords(w io.Writer, rows []Row) {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	tw := newTable(w)
 	head := false
 	for _, r := range rows {
 		rec := r.Record
@@ -83,6 +83,11 @@ func printRecords(w io.Writer, rows []Row) {
 	tw.Flush()
 }
 
+// newTable is the layout of every table: columns two spaces apart.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+}
+
 // rng formats "median [min-max]".
 func rng(s Stat, f string) string {
 	return fmt.Sprintf(f+" ["+f+"-"+f+"]", s.Median, s.Min, s.Max)
@@ -90,7 +95,7 @@ func rng(s Stat, f string) string {
 
 // printTraffic writes the traffic table, if any row has traffic.
 func printTraffic(w io.Writer, rows []Row, baselines []string) {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	tw := newTable(w)
 	head := []string{"guest", "method", "lost", "gap ms", "gap at ms (phase)", "loss gap ms", "downtime ms", "gap-down ms", "dup/reord/breaks", "hand-off carried/dropped"}
 	for _, b := range baselines {
 		head = append(head, "lost-"+b, "gap/"+b)
@@ -127,7 +132,7 @@ func printTraffic(w io.Writer, rows []Row, baselines []string) {
 
 // printCPU writes the CPU table: seconds per GiB of RAM QEMU moved.
 func printCPU(w io.Writer, rows []Row, baselines []string) {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	tw := newTable(w)
 	head := []string{"guest", "method", "src qemu", "dst qemu", "src agent", "dst agent", "total"}
 	for _, b := range baselines {
 		head = append(head, "total/"+b)
