@@ -95,7 +95,7 @@ func (s *Sender) receive() {
 			s.arrivals++
 		}
 		r.copies++
-		s.lastReply = at
+		s.lastReply = s.now()
 		s.mu.Unlock()
 	}
 }

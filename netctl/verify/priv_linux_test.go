@@ -32,19 +32,21 @@ func namedNetnsWithReflector(t *testing.T) (string, netip.AddrPort) {
 
 func TestPrivSenderNetns(t *testing.T) {
 	name, addr := namedNetnsWithReflector(t)
-	run := func(ns string) Report {
-		s, err := Start(t.Context(), Config{Target: addr, Rate: 500, Netns: ns, Drain: 100 * time.Millisecond}, nil)
+	// Counted in packets, not seconds: a busy machine may starve the
+	// sender; inside, Stop waits for every reply.
+	run := func(ns string, drain time.Duration) Report {
+		s, err := Start(t.Context(), Config{Target: addr, Rate: 500, Netns: ns, Drain: drain}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		waitSent(t, s, 100)
 		return Analyze(s.Stop(), nil, Limits{MaxLost: 0})
 	}
-	if r := run(name); !r.Pass || r.Sent == 0 {
+	if r := run(name, DefaultDrainMax); !r.Pass || r.Sent == 0 {
 		t.Errorf("inside %s: %s", name, r.Verdict)
 	}
 	// From the test's own namespace the reflector is not there.
-	if r := run(""); r.Received != 0 {
+	if r := run("", 100*time.Millisecond); r.Received != 0 {
 		t.Errorf("outside: %d replies", r.Received)
 	}
 	if _, err := Start(t.Context(), Config{Target: addr, Netns: name + "-missing"}, nil); err == nil {

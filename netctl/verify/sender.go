@@ -47,12 +47,13 @@ type Sender struct {
 	cfg   Config
 	conn  *net.UDPConn
 	start time.Time
+	now   func() time.Time // Stop's clock for late replies: time.Now, in tests a fake
 
 	mu        sync.Mutex
 	recs      []record // index = sender seq
 	arrivals  int32
 	strays    int
-	lastReply int64 // ns since start of the last matched reply, copies too
+	lastReply time.Time // the last matched reply's, copies too, by now
 
 	cancel   context.CancelFunc
 	sendDone chan struct{}
@@ -65,6 +66,11 @@ type Sender struct {
 // and starts sending at cfg.Rate until ctx ends or Stop is called. log may
 // be nil.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Sender, error) {
+	return start(ctx, cfg, log, time.Now)
+}
+
+// start is Start with the clock Stop measures Drain and DrainMax on.
+func start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Time) (*Sender, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -79,7 +85,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Sender, error) {
 	_ = conn.SetReadBuffer(1 << 20)
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Sender{
-		log: log, cfg: cfg, conn: conn, start: time.Now(),
+		log: log, cfg: cfg, conn: conn, start: time.Now(), now: now,
 		recs:     make([]record, 0, min(cfg.Rate*120, 1<<20)),
 		cancel:   cancel,
 		sendDone: make(chan struct{}),
@@ -104,13 +110,15 @@ func (s *Sender) Counts() (sent, received int) {
 // from the last reply or from the call, whichever is later), or
 // Config.DrainMax has passed since the call, whichever comes first: replies
 // that keep trickling in, such as the frames a rollback re-injects at a
-// bounded rate, count as received, not lost. Later calls return the same
-// samples.
+// bounded rate, count as received, not lost. A reply waiting in the socket
+// has arrived, even if this process has not yet run to read it (a busy
+// machine): Stop does not give up as idle while one waits. Later calls
+// return the same samples.
 func (s *Sender) Stop() []Sample {
 	s.stopOnce.Do(func() {
 		s.cancel()
 		<-s.sendDone
-		why := s.drain(time.Now())
+		why := s.drain(s.now())
 		s.conn.Close()
 		<-s.recvDone
 		s.samples = s.build()
@@ -127,13 +135,16 @@ const drainPoll = 10 * time.Millisecond
 func (s *Sender) drain(t0 time.Time) string {
 	hard := t0.Add(s.cfg.DrainMax)
 	for {
+		// The clock before the counters: should this goroutine stall in
+		// between, a reply taken in meanwhile moves last on rather than
+		// now past it.
+		now := s.now()
 		s.mu.Lock()
-		sent, got, last := len(s.recs), int(s.arrivals), s.start.Add(time.Duration(s.lastReply))
+		sent, got, last := len(s.recs), int(s.arrivals), s.lastReply
 		s.mu.Unlock()
 		if got >= sent {
 			return "all answered"
 		}
-		now := time.Now()
 		if last.Before(t0) {
 			last = t0
 		}
@@ -141,10 +152,15 @@ func (s *Sender) drain(t0 time.Time) string {
 		switch {
 		case !now.Before(hard):
 			return "drain max"
-		case !now.Before(idle):
+		case now.Before(idle):
+			time.Sleep(min(drainPoll, idle.Sub(now), hard.Sub(now)))
+		case queued(s.conn):
+			// Replies came while this process did not run; the receiver
+			// is about to take them in.
+			time.Sleep(time.Millisecond)
+		default:
 			return "idle"
 		}
-		time.Sleep(min(drainPoll, idle.Sub(now), hard.Sub(now)))
 	}
 }
 
