@@ -7,10 +7,11 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
 )
 
-// workingSetFresh is how old a guest's working-set report may be for the
-// source to send it first after a switch to post-copy: the guest sends one
-// a second; an older one means it stopped (a stale set costs bandwidth
-// ahead of the background scan, never correctness).
+// workingSetFresh is how old a guest's working-set report may have been
+// when the migration quieted its port (at its start) for the source to
+// send it first after a switch to post-copy: the agent asks every second;
+// an older one means the guest stopped answering (a stale set costs
+// bandwidth ahead of the background scan, never correctness).
 const workingSetFresh = 5 * time.Second
 
 // ramBlock is the RAM block a guest-physical frame lives in, for the
@@ -40,13 +41,14 @@ func workingSetRanges(c wsreport.Checked) []prefetch.Range {
 }
 
 // workingSet is the session's source of the guest's working set: the
-// latest report of the VM, if fresh (nil otherwise).
+// latest report of the VM, if it was fresh when the migration quieted the
+// port (nil otherwise).
 func (a *Agent) workingSet(vm string) func() []prefetch.Range {
 	return func() []prefetch.Range {
-		c, age, ok := a.WorkingSet(vm)
-		if !ok || age > workingSetFresh {
+		l, ok := a.latestReport(vm)
+		if !ok || l.Staleness(time.Now()) > workingSetFresh {
 			return nil
 		}
-		return workingSetRanges(c)
+		return workingSetRanges(l.Checked)
 	}
 }

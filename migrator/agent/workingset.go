@@ -104,9 +104,11 @@ func (a *Agent) migrationUnfinished(name string) bool {
 const quietTimeout = 250 * time.Millisecond
 
 // quietReports is the session's hook to let go of VM name's report port
-// before it stops the guest (see wswatch.Watcher.Quiet).
-func (a *Agent) quietReports(name string) func(context.Context) {
-	return func(ctx context.Context) {
+// (see wswatch.Watcher.Quiet): before QEMU's first pass if the agent holds
+// a fresh report (else it keeps asking during pre-copy, for one), and in
+// any case (final) before the guest is stopped.
+func (a *Agent) quietReports(name string) func(context.Context, bool) {
+	return func(ctx context.Context, final bool) {
 		a.mu.Lock()
 		var w *wswatch.Watcher
 		if e := a.vms[name]; e != nil {
@@ -114,6 +116,9 @@ func (a *Agent) quietReports(name string) func(context.Context) {
 		}
 		a.mu.Unlock()
 		if w == nil {
+			return
+		}
+		if l, ok := w.Latest(); !final && (!ok || l.Staleness(time.Now()) > workingSetFresh) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(ctx, quietTimeout)
@@ -127,6 +132,15 @@ func (a *Agent) quietReports(name string) func(context.Context) {
 // age; ok is false without one (no such VM running here, or no report
 // yet).
 func (a *Agent) WorkingSet(name string) (wsreport.Checked, time.Duration, bool) {
+	l, ok := a.latestReport(name)
+	if !ok {
+		return wsreport.Checked{}, 0, false
+	}
+	return l.Checked, time.Since(l.At), true
+}
+
+// latestReport is VM name's reader's latest report; ok false without one.
+func (a *Agent) latestReport(name string) (wswatch.Latest, bool) {
 	a.mu.Lock()
 	var w *wswatch.Watcher
 	if e := a.vms[name]; e != nil {
@@ -134,13 +148,9 @@ func (a *Agent) WorkingSet(name string) (wsreport.Checked, time.Duration, bool) 
 	}
 	a.mu.Unlock()
 	if w == nil {
-		return wsreport.Checked{}, 0, false
+		return wswatch.Latest{}, false
 	}
-	l, ok := w.Latest()
-	if !ok {
-		return wsreport.Checked{}, 0, false
-	}
-	return l.Checked, time.Since(l.At), true
+	return w.Latest()
 }
 
 // workingSetStatus is the API's view of w; nil for no reader.

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -302,7 +303,7 @@ func TestAgentSwitchover(t *testing.T) {
 	src.hold = true
 	cfg := p.sourceConfig(src)
 	cfg.Handoff = quiescing{p.hA}
-	cfg.QuietGuest = func(context.Context) { p.hA.add("QuietGuest") }
+	cfg.QuietGuest = func(_ context.Context, final bool) { p.hA.add(fmt.Sprintf("QuietGuest(%v)", final)) }
 	cfg.Request.DowntimeTarget = api.Duration(120 * time.Millisecond)
 	go func() {
 		waitFor(t, "source active", func() bool { return src.getStatus() == "active" })
@@ -314,9 +315,10 @@ func TestAgentSwitchover(t *testing.T) {
 	}()
 	m := mustMove(t, cfg)
 	calls := p.callList()
-	inOrder(t, calls, "src.Begin", "src.qemu.migrate", "src.QuietGuest", "src.Quiesce", "src.qemu.stop",
+	// Quiet before the first pass if it may, and before the stop.
+	inOrder(t, calls, "src.Begin", "src.QuietGuest(false)", "src.qemu.migrate", "src.QuietGuest(true)", "src.Quiesce", "src.qemu.stop",
 		"src.Switchover", "src.qemu.migrate-continue", "src.Resumed(true)")
-	exactlyOnce(t, calls, "src.QuietGuest", "src.Quiesce", "src.qemu.stop")
+	exactlyOnce(t, calls, "src.QuietGuest(false)", "src.QuietGuest(true)", "src.Quiesce", "src.qemu.stop")
 	src.mu.Lock()
 	params := strings.Join(src.params, " ")
 	src.mu.Unlock()

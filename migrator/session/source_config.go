@@ -75,11 +75,14 @@ type SourceConfig struct {
 	// for working-set prefetch asks QEMU to send first at the post-copy
 	// switch (nil: none known).
 	WorkingSet func() []prefetch.Range
-	// QuietGuest, called before the guest is stopped, lets go of the
-	// guest's side channels (its working-set port) so that nothing talks
-	// to the guest through them while it is stopped or in post-copy (nil:
-	// none). It returns within a bound of its own.
-	QuietGuest func(context.Context)
+	// QuietGuest lets go of the guest's side channels (its working-set
+	// port) so that nothing talks to the guest through them while it is
+	// stopped or in post-copy (nil: none). It is called before QEMU's
+	// first pass (final false: the hook may wait, e.g. for a report yet
+	// to come, and their rings then go over in pre-copy) and before the
+	// guest is stopped (final true: it must). It returns within a bound
+	// of its own.
+	QuietGuest func(ctx context.Context, final bool)
 
 	// Debug are test-only knobs; zero in production.
 	Debug Debug

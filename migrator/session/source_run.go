@@ -76,6 +76,11 @@ func (s *source) run(ctx, pctx context.Context) error {
 	// Subscribed for the session's life (pctx): a recovered post-copy
 	// goes on watching them.
 	s.events = cfg.Guest.Events(pctx)
+	// Before the first pass: the side channel's rings, quiet from now on,
+	// go over in pre-copy; touched until the stop they would be missing
+	// at the destination, where loading the devices reads every ring
+	// (a post-copy fault each: a longer pause).
+	s.quietGuest(ctx, false)
 	if err := cfg.Guest.Execute(ctx, qmpcmd.Migrate, qmpcmd.UnixURI(sock), nil); err != nil {
 		if ctx.Err() != nil {
 			// Cancelled with the command in flight: QEMU may have

@@ -29,7 +29,7 @@ const (
 // for post-copy, starts it; then QEMU's channels flow again and QEMU
 // finishes with the guest stopped.
 func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
-	s.quietGuest(ctx)
+	s.quietGuest(ctx, true)
 	s.endBlackout()
 	end, waited := s.cfg.Blackouts.begin(ctx, s.gate)
 	s.endBlackout = end
@@ -82,9 +82,9 @@ func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 
 // quietGuest lets go of the guest's side channels (QuietGuest) while it
 // still runs here.
-func (s *source) quietGuest(ctx context.Context) {
+func (s *source) quietGuest(ctx context.Context, final bool) {
 	if s.cfg.QuietGuest != nil {
-		s.cfg.QuietGuest(ctx)
+		s.cfg.QuietGuest(ctx, final)
 	}
 }
 
@@ -179,7 +179,7 @@ func (s *source) apply(ctx context.Context, a policy.Action, pass int) error {
 		return nil
 	}
 	if a.Kind == policy.KindPostcopy {
-		s.quietGuest(ctx)
+		s.quietGuest(ctx, true)
 	}
 	if err := policy.Apply(ctx, s.cfg.Guest, a); err != nil {
 		s.log.Warn("applying policy decision", "action", a.Kind, "err", err)

@@ -17,8 +17,11 @@ type Config struct {
 	Socket   string       // the port's unix socket (required)
 	RAMBytes uint64       // the guest's RAM, for wsreport.Validate
 	Logger   *slog.Logger // nil discards
-	// Redial is the pause before reconnecting; 0 = 1s.
-	Redial time.Duration
+	// Redial is the pause before reconnecting; 0 = 1s. After a request
+	// goes unanswered it doubles, up to MaxRedial (0 = 5s), until the
+	// guest answers: a guest that does not report costs little, and one
+	// still booting is heard within seconds once it does.
+	Redial, MaxRedial time.Duration
 	// Interval is the time between two requests; 0 = 1s.
 	Interval time.Duration
 	// ReplyTimeout bounds the wait for an answer; 0 = 2s. A guest that
@@ -37,6 +40,9 @@ func (c *Config) defaults() {
 	}
 	if c.Redial <= 0 {
 		c.Redial = time.Second
+	}
+	if c.MaxRedial < c.Redial {
+		c.MaxRedial = max(5*time.Second, c.Redial)
 	}
 	if c.Interval <= 0 {
 		c.Interval = time.Second
@@ -67,8 +73,19 @@ type Latest struct {
 	Asked, Unanswered uint64
 	Connected         bool
 	// Quiet: the Watcher holds no connection and asks nothing until
-	// Resume (the guest is being migrated).
-	Quiet bool
+	// Resume (the guest is being migrated), since QuietAt.
+	Quiet   bool
+	QuietAt time.Time
+}
+
+// Staleness is how old the report was when the Watcher stopped asking
+// (quiet), or is now: a migration that quieted the port uses the report
+// it had then.
+func (l Latest) Staleness(now time.Time) time.Duration {
+	if l.Quiet && l.QuietAt.After(l.At) {
+		return l.QuietAt.Sub(l.At)
+	}
+	return now.Sub(l.At)
 }
 
 // Watcher asks one guest for its reports until Stop.
@@ -125,7 +142,9 @@ func (w *Watcher) Latest() (Latest, bool) {
 // nothing to tell the guest, and the guest has nothing to write.
 func (w *Watcher) Quiet(ctx context.Context) {
 	w.mu.Lock()
-	w.latest.Quiet = true
+	if !w.latest.Quiet {
+		w.latest.Quiet, w.latest.QuietAt = true, time.Now()
+	}
 	w.changedLocked()
 	w.mu.Unlock()
 	forced := false
@@ -184,6 +203,7 @@ func (w *Watcher) loud(ctx context.Context) bool {
 func (w *Watcher) run(ctx context.Context) {
 	var d net.Dialer
 	failing := false
+	redial := w.cfg.Redial
 	for w.loud(ctx) {
 		c, err := d.DialContext(ctx, "unix", w.cfg.Socket)
 		if err != nil {
@@ -194,19 +214,29 @@ func (w *Watcher) run(ctx context.Context) {
 		} else {
 			failing = false
 			w.setConn(c)
-			err = w.ask(ctx, c)
+			answered, err := w.ask(ctx, c)
 			c.Close()
 			w.setConn(nil)
+			switch {
+			case answered:
+				redial = w.cfg.Redial
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				redial = min(2*redial, w.cfg.MaxRedial)
+			}
 			if err == nil {
 				continue // quiet: wait for Resume
 			}
 			if ctx.Err() == nil {
-				w.log.Debug("working-set port closed", "socket", w.cfg.Socket, "err", err)
+				w.log.Debug("working-set port closed", "socket", w.cfg.Socket, "err", err, "redial", redial)
 			}
 		}
+		w.mu.Lock()
+		ch := w.changed
+		w.mu.Unlock()
 		select {
 		case <-ctx.Done():
-		case <-time.After(w.cfg.Redial):
+		case <-time.After(redial):
+		case <-ch: // Quiet or Resume: look again at once
 		}
 	}
 }
@@ -220,8 +250,9 @@ func (w *Watcher) setConn(c net.Conn) {
 }
 
 // ask asks for a report every Interval and takes the answers, until c
-// fails (its error) or the Watcher is told to be quiet (nil).
-func (w *Watcher) ask(ctx context.Context, c net.Conn) error {
+// fails (its error) or the Watcher is told to be quiet (nil); answered:
+// the guest answered a request on c.
+func (w *Watcher) ask(ctx context.Context, c net.Conn) (answered bool, err error) {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	sc := wsreport.NewScanner(c)
@@ -231,21 +262,22 @@ func (w *Watcher) ask(ctx context.Context, c net.Conn) error {
 		quiet, ch := w.latest.Quiet, w.changed
 		w.mu.Unlock()
 		if quiet {
-			return nil
+			return answered, nil
 		}
 		w.id++
 		req = wsreport.AppendRequest(req[:0], w.id)
 		c.SetWriteDeadline(time.Now().Add(w.cfg.ReplyTimeout))
 		if _, err := c.Write(req); err != nil {
-			return err
+			return answered, err
 		}
 		w.count(func(l *Latest) { l.Asked++ })
 		if err := w.await(ctx, c, sc, w.id); err != nil {
-			return err
+			return answered, err
 		}
+		answered = true
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return answered, ctx.Err()
 		case <-time.After(w.cfg.Interval):
 		case <-ch: // Quiet (or a change of no interest): look again
 		}

@@ -263,3 +263,39 @@ func TestWatcherNoSocket(t *testing.T) {
 		t.Errorf("latest %+v without a socket", l)
 	}
 }
+
+// A guest that never answers is asked ever more rarely: the pause before
+// reconnecting doubles up to MaxRedial (a lower bound on time only).
+func TestWatcherBacksOff(t *testing.T) {
+	sock, conns := serve(t)
+	w := Start(context.Background(), Config{Socket: sock, RAMBytes: ram, Redial: 5 * time.Millisecond,
+		MaxRedial: 80 * time.Millisecond, ReplyTimeout: 10 * time.Millisecond})
+	t.Cleanup(w.Stop)
+	var last time.Time
+	for i := range 6 {
+		select {
+		case <-conns:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("connection %d never came", i)
+		}
+		// Redials 10, 20, 40, 80, 80 ms after the 10 ms reply wait.
+		if now := time.Now(); i == 5 && now.Sub(last) < 80*time.Millisecond {
+			t.Errorf("sixth connection %v after the fifth, want at least MaxRedial", now.Sub(last))
+		} else {
+			last = now
+		}
+	}
+}
+
+// A report's staleness is its age when the Watcher went quiet, if it did.
+func TestLatestStaleness(t *testing.T) {
+	at := time.Now()
+	l := Latest{At: at}
+	if s := l.Staleness(at.Add(time.Minute)); s != time.Minute {
+		t.Errorf("not quiet: %v", s)
+	}
+	l.Quiet, l.QuietAt = true, at.Add(time.Second)
+	if s := l.Staleness(at.Add(time.Hour)); s != time.Second {
+		t.Errorf("quiet: %v, want the age at the quiet", s)
+	}
+}
