@@ -109,12 +109,7 @@ const quietTimeout = 250 * time.Millisecond
 // any case (final) before the guest is stopped.
 func (a *Agent) quietReports(name string) func(context.Context, bool) {
 	return func(ctx context.Context, final bool) {
-		a.mu.Lock()
-		var w *wswatch.Watcher
-		if e := a.vms[name]; e != nil {
-			w = e.ws
-		}
-		a.mu.Unlock()
+		w := a.watcher(name)
 		if w == nil {
 			return
 		}
@@ -141,12 +136,7 @@ func (a *Agent) WorkingSet(name string) (wsreport.Checked, time.Duration, bool) 
 
 // latestReport is VM name's reader's latest report; ok false without one.
 func (a *Agent) latestReport(name string) (wswatch.Latest, bool) {
-	a.mu.Lock()
-	var w *wswatch.Watcher
-	if e := a.vms[name]; e != nil {
-		w = e.ws
-	}
-	a.mu.Unlock()
+	w := a.watcher(name)
 	if w == nil {
 		return wswatch.Latest{}, false
 	}
@@ -173,4 +163,14 @@ func workingSetStatus(w *wswatch.Watcher) *api.WorkingSetStatus {
 	st.Dropped, st.Clipped = c.Dropped, c.Clipped
 	st.Truncated = l.Flags&wsreport.Truncated != 0
 	return st
+}
+
+// watcher is VM name's report reader, nil if none.
+func (a *Agent) watcher(name string) *wswatch.Watcher {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e := a.vms[name]; e != nil {
+		return e.ws
+	}
+	return nil
 }
