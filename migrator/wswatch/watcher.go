@@ -146,8 +146,13 @@ func (w *Watcher) Quiet(ctx context.Context) {
 		w.latest.Quiet, w.latest.QuietAt = true, time.Now()
 	}
 	w.changedLocked()
+	// A guest that never answered will not answer now: no wait (the
+	// caller is about to stop it, and the default guest sends none).
+	forced := w.latest.Received == 0
+	if c := w.conn; forced && c != nil {
+		c.Close()
+	}
 	w.mu.Unlock()
-	forced := false
 	for {
 		w.mu.Lock()
 		c, ch := w.conn, w.changed

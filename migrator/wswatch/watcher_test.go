@@ -173,7 +173,8 @@ func TestWatcherQuietResume(t *testing.T) {
 	w := start(t, sock)
 	c := <-conns
 	ids := requests(c)
-	id := <-ids // in flight
+	answer(t, ids, c, func(id uint32) []byte { return enc(t, wsreport.Report{Seq: uint64(id)}) })
+	id := <-ids // in flight, from a guest that answers
 	quiet := make(chan struct{})
 	go func() { w.Quiet(context.Background()); close(quiet) }()
 	select {
@@ -297,5 +298,24 @@ func TestLatestStaleness(t *testing.T) {
 	l.Quiet, l.QuietAt = true, at.Add(time.Second)
 	if s := l.Staleness(at.Add(time.Hour)); s != time.Second {
 		t.Errorf("quiet: %v, want the age at the quiet", s)
+	}
+}
+
+// Quiet does not wait for a guest that has never answered: it lets go at
+// once, whatever its ctx allows.
+func TestWatcherQuietSilentGuest(t *testing.T) {
+	sock, conns := serve(t)
+	w := start(t, sock)
+	c := <-conns
+	<-requests(c) // in flight, and the guest never answers
+	done := make(chan struct{})
+	go func() { w.Quiet(context.Background()); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Quiet waits for a guest that never answered")
+	}
+	if l, _ := w.Latest(); l.Connected || !l.Quiet {
+		t.Errorf("%+v: want quiet, not connected", l)
 	}
 }
