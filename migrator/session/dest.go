@@ -40,7 +40,7 @@ func (d *dest) run(ctx context.Context) {
 	d.pipes = pctx
 	defer func() {
 		if d.oob != nil { // not handed to a post-copy
-			d.oob.Close()
+			releaseOOB(ctx, d.oob, d.log)
 		}
 	}()
 	if err := d.prepare(ctx, pctx); err != nil {

@@ -44,12 +44,13 @@ type incomingPostcopy struct {
 	resumed     chan struct{} // closed once the stream was first resumed
 	resumedOnce sync.Once
 
-	mu        sync.Mutex
-	restarted bool        // the source agent restarted (Recover.Restarted)
-	conn      Conn        // the connection a resumed channel is taken from
-	channel   chan Stream // the resumed channel, once RecoverReady was sent
-	ctl       Stream      // the control stream of the last recovery
-	count     int         // recoveries taken
+	mu          sync.Mutex
+	leftForNext bool        // wait ended with the agent: the next run resumes the post-copy
+	restarted   bool        // the source agent restarted (Recover.Restarted)
+	conn        Conn        // the connection a resumed channel is taken from
+	channel     chan Stream // the resumed channel, once RecoverReady was sent
+	ctl         Stream      // the control stream of the last recovery
+	count       int         // recoveries taken
 }
 
 func newIncomingPostcopy(ctx context.Context, id, source string, spec api.VMSpec, h handoff.Handoff, g Guest, dir string,
@@ -84,16 +85,31 @@ func dialOOB(ctx context.Context, g Guest, log *slog.Logger) *qmpx.OOB {
 }
 
 // close ends what the post-copy holds (the resumed channel's pipe ends
-// with its context).
+// with its context). The out-of-band connection stays with QEMU for the
+// next run if this one stops with the post-copy unfinished.
 func (p *incomingPostcopy) close() {
-	if p.oob != nil {
-		p.oob.Close()
-	}
 	p.mu.Lock()
 	if p.ctl != nil {
 		p.ctl.Close()
 	}
+	keep := p.leftForNext
 	p.mu.Unlock()
+	if p.oob == nil {
+		return
+	}
+	if keep {
+		p.oob.Close()
+		return
+	}
+	releaseOOB(p.pipes, p.oob, p.log)
+}
+
+// releaseOOB lets go of an out-of-band connection for good (QEMU keeps it
+// otherwise, see qmpx.OOB.Keep), bounded: QEMU's main thread answers.
+func releaseOOB(ctx context.Context, oob *qmpx.OOB, log *slog.Logger) {
+	if err := bounded(context.WithoutCancel(ctx), 2*time.Second, oob.Release); err != nil {
+		log.Warn("releasing the out-of-band qmp connection", "err", err)
+	}
 }
 
 // control is the control stream of the last recovery (nil: none yet).
@@ -106,7 +122,12 @@ func (p *incomingPostcopy) control() Stream {
 // wait returns once the incoming migration completed, taking recoveries
 // meanwhile; an error if it failed or QEMU exited; ctx's error when the
 // agent stops (its successor takes the post-copy over).
-func (p *incomingPostcopy) wait(ctx context.Context) error {
+func (p *incomingPostcopy) wait(ctx context.Context) (err error) {
+	defer func() {
+		p.mu.Lock()
+		p.leftForNext = err != nil && ctx.Err() != nil
+		p.mu.Unlock()
+	}()
 	events := p.guest.Events(ctx)
 	var oobEvents <-chan qmpx.Event
 	if p.oob != nil {

@@ -49,6 +49,16 @@ func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
 	dctx, cancel := bounded(ctx, 10*time.Second)
 	mon, err := qmpx.Dial(dctx, p.QMP, log)
 	cancel()
+	lateQMP := false
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		// A QEMU that keeps our out-of-band connection was the destination
+		// of a post-copy: its main thread may wait for a page that only a
+		// recovery (out of band) brings. Adopt it now; QMP follows.
+		if fd, _ := keptOOBFD(p, rec.PID); fd >= 0 {
+			log.Warn("qemu's main thread does not answer (an incoming post-copy waits for a page?): adopted through the kept out-of-band connection; qmp connects once it answers", "err", err)
+			mon, err, lateQMP = qmpx.DialLater(p.QMP, log), nil, true
+		}
+	}
 	if err != nil {
 		closeTaps(taps)
 		closePidfd()
@@ -89,9 +99,12 @@ func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
 		inst.exited("")
 	}()
 
-	qctx, qcancel := bounded(ctx, 10*time.Second)
-	status, err := inst.QueryStatus(qctx)
-	qcancel()
+	status := "unknown: qmp not connected yet"
+	if !lateQMP {
+		qctx, qcancel := bounded(ctx, 10*time.Second)
+		status, err = inst.QueryStatus(qctx)
+		qcancel()
+	}
 	if err != nil {
 		mon.Close()
 		closeTaps(taps)

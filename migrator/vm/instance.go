@@ -77,10 +77,6 @@ func (i *Instance) ExitReason() string {
 	return i.reason
 }
 
-// DialOOB opens a QMP connection with out-of-band execution on the guest's
-// second QMP socket (guests started by older builds have none).
-func (i *Instance) DialOOB(ctx context.Context) (*qmpx.OOB, error) { return qmpx.DialOOB(ctx, i.p.OOB) }
-
 // WSSocket is the unix socket of the guest's working-set port (wsArgs);
 // guests started by older builds have none.
 func (i *Instance) WSSocket() string { return i.p.WS }

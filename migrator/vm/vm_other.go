@@ -9,6 +9,7 @@ import (
 	"runtime"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpx"
 )
 
 var (
@@ -59,3 +60,7 @@ const ProbeMarker = "NFH-PROBE-OK"
 func (l *Launcher) probe(context.Context, string, string) (string, string) {
 	return AccelTCG, errNotImplemented.Error()
 }
+
+// DialOOB opens a QMP connection with out-of-band execution on the guest's
+// second QMP socket.
+func (i *Instance) DialOOB(ctx context.Context) (*qmpx.OOB, error) { return qmpx.DialOOB(ctx, i.p.OOB) }

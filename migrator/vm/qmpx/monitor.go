@@ -24,9 +24,11 @@ type Event struct {
 
 // Monitor is a shared QMP connection.
 type Monitor struct {
+	ready   chan struct{} // closed once mon and version are set
 	mon     qmp.Monitor
 	log     *slog.Logger
 	version string
+	abort   chan struct{} // closed by Close: a pending dial gives up
 
 	mu     sync.Mutex
 	subs   map[*subscriber]struct{}
@@ -85,18 +87,106 @@ func New(ctx context.Context, mon qmp.Monitor, log *slog.Logger) (*Monitor, erro
 		mon.Disconnect()
 		return nil, fmt.Errorf("qmp events: %w", err)
 	}
-	m := &Monitor{
-		mon:  mon,
-		log:  log,
-		subs: make(map[*subscriber]struct{}),
-		done: make(chan struct{}),
-	}
+	m := newMonitor(log)
+	m.mon = mon
+	close(m.ready)
 	go m.pump(events)
 	return m, nil
 }
 
-// Version is QEMU's version as announced in the QMP greeting ("" if unknown).
-func (m *Monitor) Version() string { return m.version }
+func newMonitor(log *slog.Logger) *Monitor {
+	return &Monitor{ready: make(chan struct{}), log: log, abort: make(chan struct{}),
+		subs: make(map[*subscriber]struct{}), done: make(chan struct{})}
+}
+
+// DialLater returns a Monitor that connects to path in the background, for
+// a QEMU that does not answer a handshake now: on the destination of a
+// paused post-copy its main thread waits for a page, and QMP's handshake
+// runs there. Execute waits for the connection (or its ctx); events flow
+// from then on. It tries until connected or Close.
+func DialLater(path string, log *slog.Logger) *Monitor {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := newMonitor(log)
+	go m.dialLater(path)
+	return m
+}
+
+// laterRetry spaces the attempts of DialLater when the socket refuses.
+const laterRetry = time.Second
+
+func (m *Monitor) dialLater(path string) {
+	start := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-m.abort:
+			cancel()
+		case <-m.ready:
+		}
+	}()
+	for ctx.Err() == nil {
+		// No deadline: the greeting comes when QEMU's main thread is free.
+		sm, err := qmp.NewSocketMonitor("unix", path, 5*time.Second)
+		if err == nil {
+			var c *Monitor
+			if c, err = New(ctx, sm, m.log); err == nil {
+				m.adopt(c, sm)
+				m.log.Info("qmp connected", "after", time.Since(start).Round(time.Millisecond))
+				return
+			}
+		}
+		m.log.Debug("qmp dial", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(laterRetry):
+		}
+	}
+}
+
+// adopt takes c's connection as m's (c was made by New for it); a Close
+// that came first closes it.
+func (m *Monitor) adopt(c *Monitor, sm *qmp.SocketMonitor) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		c.Close()
+		return
+	}
+	m.mon = c.mon
+	if sm.Version != nil {
+		m.version = sm.Version.String()
+	}
+	close(m.ready)
+	m.mu.Unlock()
+	// c's pump fans out to c's subscribers: m subscribes to c, once.
+	go func() {
+		for e := range c.Events(context.Background()) {
+			m.mu.Lock()
+			for s := range m.subs {
+				s.push(e)
+			}
+			m.mu.Unlock()
+		}
+		m.mu.Lock()
+		m.closed = true
+		m.mu.Unlock()
+		m.finish()
+	}()
+}
+
+// Version is QEMU's version as announced in the QMP greeting ("" if unknown
+// or not connected yet).
+func (m *Monitor) Version() string {
+	select {
+	case <-m.ready:
+		return m.version
+	default:
+		return ""
+	}
+}
 
 // Done is closed when the connection has ended (QEMU exited or Close).
 func (m *Monitor) Done() <-chan struct{} { return m.done }
@@ -107,8 +197,12 @@ func (m *Monitor) Close() error {
 	m.closeOnce.Do(func() {
 		m.mu.Lock()
 		m.closed = true
+		mon := m.mon
 		m.mu.Unlock()
-		err = m.mon.Disconnect()
+		close(m.abort)
+		if mon != nil {
+			err = mon.Disconnect()
+		}
 		m.finish()
 	})
 	return err
@@ -119,6 +213,13 @@ func (m *Monitor) Close() error {
 // error naming the command. If ctx ends first Execute returns ctx.Err();
 // the command itself may still complete inside QEMU.
 func (m *Monitor) Execute(ctx context.Context, cmd string, args, out any) error {
+	select {
+	case <-m.ready:
+	case <-m.done:
+		return fmt.Errorf("qmp %s: %w", cmd, ErrClosed)
+	case <-ctx.Done():
+		return fmt.Errorf("qmp %s: waiting for qemu to take a qmp connection: %w", cmd, ctx.Err())
+	}
 	select {
 	case <-m.done:
 		return fmt.Errorf("qmp %s: %w", cmd, ErrClosed)

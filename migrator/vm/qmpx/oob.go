@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // OOB is a QMP connection negotiated with out-of-band execution, on QEMU's
@@ -27,7 +30,9 @@ type OOB struct {
 	conn net.Conn
 	wmu  sync.Mutex // one writer at a time
 
+	prefix  string // of request ids: this process's
 	mu      sync.Mutex
+	kept    string // QEMU keeps a descriptor of our end under this name (Keep)
 	next    int
 	pending map[string]chan oobReply
 	events  chan Event
@@ -54,8 +59,39 @@ func DialOOB(ctx context.Context, path string) (*OOB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("qmp oob: %w", err)
 	}
+	return NegotiateOOB(ctx, conn, "")
+}
+
+// NegotiateOOB reads QEMU's greeting on a fresh connection to a QMP socket
+// and negotiates OOB. It takes conn (closed on error).
+//
+// With keep set, QEMU is then handed a descriptor of the connection's own
+// client end (getfd keep): the connection outlives this process, and a
+// successor takes QEMU's copy back (pidfd_getfd) to ResumeOOB it; Release
+// ends that. Kept says whether QEMU took it. Negotiation and getfd run in
+// QEMU's main thread: call this while it is free (at launch).
+func NegotiateOOB(ctx context.Context, conn net.Conn, keep string) (*OOB, error) {
+	r, err := negotiate(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	o := &OOB{conn: conn, prefix: fmt.Sprintf("nfh%d-", os.Getpid()), pending: map[string]chan oobReply{},
+		events: make(chan Event, oobEvents), closed: make(chan struct{})}
+	if keep != "" {
+		if err := o.keep(ctx, r, keep); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	go o.read(r)
+	return o, nil
+}
+
+func negotiate(ctx context.Context, conn net.Conn) (*bufio.Reader, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
+	defer conn.SetDeadline(time.Time{})
 	r := bufio.NewReaderSize(conn, 64<<10)
 	var greeting struct {
 		QMP struct {
@@ -67,7 +103,6 @@ func DialOOB(ctx context.Context, path string) (*OOB, error) {
 		err = json.Unmarshal(line, &greeting)
 	}
 	if err != nil {
-		conn.Close()
 		return nil, fmt.Errorf("qmp oob: reading the greeting: %w", err)
 	}
 	oob := false
@@ -75,39 +110,126 @@ func DialOOB(ctx context.Context, path string) (*OOB, error) {
 		oob = oob || c == "oob"
 	}
 	if !oob {
-		conn.Close()
-		return nil, fmt.Errorf("qmp oob: %s offers no out-of-band execution", path)
+		return nil, fmt.Errorf("qmp oob: %s offers no out-of-band execution", conn.RemoteAddr())
 	}
 	if _, err := conn.Write([]byte(`{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}` + "\n")); err != nil {
-		conn.Close()
 		return nil, fmt.Errorf("qmp oob: negotiating: %w", err)
 	}
+	refused, err := readReply(r, "negotiating")
+	if err == nil && refused != "" {
+		err = fmt.Errorf("qmp oob: negotiating: %s", refused)
+	}
+	return r, err
+}
+
+// readReply reads up to the reply to the one command in flight: QEMU's
+// refusal as refused, a broken connection as err.
+func readReply(r *bufio.Reader, what string) (refused string, err error) {
 	for {
 		line, err := r.ReadBytes('\n')
 		if err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("qmp oob: negotiating: %w", err)
+			return "", fmt.Errorf("qmp oob: %s: %w", what, err)
 		}
 		var rep oobReply
 		if json.Unmarshal(line, &rep) == nil && (rep.Return != nil || rep.Error != nil) {
 			if rep.Error != nil {
-				conn.Close()
-				return nil, fmt.Errorf("qmp oob: negotiating: %s", rep.Error.Desc)
+				return rep.Error.Desc, nil
 			}
-			break
+			return "", nil
 		}
 	}
-	conn.SetDeadline(time.Time{})
-	o := &OOB{conn: conn, pending: map[string]chan oobReply{}, events: make(chan Event, oobEvents), closed: make(chan struct{})}
-	go o.read(r)
-	return o, nil
+}
+
+// keep hands QEMU our end (getfd name), before the reader runs: QEMU makes
+// a descriptor it receives blocking, and the flag belongs to the socket's
+// open file, ours too. So the reply is read on a blocking socket (ctx's end
+// shuts the socket down to wake the read), and the flag reset after it.
+// QEMU refusing is not an error: the connection serves, unkept.
+func (o *OOB) keep(ctx context.Context, r *bufio.Reader, name string) error {
+	uc, ok := o.conn.(*net.UnixConn)
+	if !ok {
+		return errors.New("qmp oob: keep: not a unix connection")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("qmp oob: keep: %w", err)
+	}
+	b, _ := json.Marshal(map[string]any{"execute": "getfd", "arguments": map[string]any{"fdname": name}})
+	var werr error
+	if err := raw.Control(func(fd uintptr) {
+		_, _, werr = uc.WriteMsgUnix(append(b, '\n'), unix.UnixRights(int(fd)), nil)
+	}); err != nil || werr != nil {
+		return fmt.Errorf("qmp oob: keep: %w", errors.Join(err, werr))
+	}
+	stop := context.AfterFunc(ctx, func() {
+		raw.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
+	})
+	refused, rerr := readReply(r, "keep")
+	stopped := stop()
+	var nerr error
+	raw.Control(func(fd uintptr) { nerr = unix.SetNonblock(int(fd), true) })
+	switch {
+	case !stopped:
+		return fmt.Errorf("qmp oob: keep: %w", ctx.Err())
+	case rerr != nil:
+		return rerr
+	case nerr != nil:
+		return fmt.Errorf("qmp oob: keep: %w", nerr)
+	case refused == "":
+		o.kept = name
+	}
+	return nil
+}
+
+// Kept says whether QEMU keeps a descriptor of the connection (Keep).
+func (o *OOB) Kept() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.kept != ""
+}
+
+// ResumeOOB takes over a connection negotiated by an earlier process and
+// kept by QEMU under name (NegotiateOOB): no greeting, no negotiation, so
+// it works while QEMU's main thread is blocked. What that process left
+// unread is skipped up to the next whole message; its requests' ids cannot
+// match ours (ids carry the pid).
+func ResumeOOB(conn net.Conn, name string) *OOB {
+	o := &OOB{conn: conn, prefix: fmt.Sprintf("nfh%d-", os.Getpid()), pending: map[string]chan oobReply{},
+		events: make(chan Event, oobEvents), closed: make(chan struct{}), kept: name}
+	go o.read(bufio.NewReaderSize(conn, 64<<10))
+	return o
+}
+
+// Release undoes the keeping (closefd, in band: bound ctx) and closes the
+// connection: QEMU's end then closes too, and its OOB socket takes a new
+// client. Close alone leaves the connection kept, for the next run.
+func (o *OOB) Release(ctx context.Context) error {
+	o.mu.Lock()
+	name := o.kept
+	o.mu.Unlock()
+	var err error
+	select {
+	case <-o.closed: // QEMU's end is gone: nothing kept
+	default:
+		if name != "" {
+			err = o.exec(ctx, "execute", "closefd", map[string]any{"fdname": name}, nil, nil)
+		}
+	}
+	o.Close()
+	return err
 }
 
 // Exec runs cmd out of band and decodes its return into out (if not nil).
 func (o *OOB) Exec(ctx context.Context, cmd string, args, out any) error {
+	return o.exec(ctx, "exec-oob", cmd, args, out, nil)
+}
+
+// exec sends cmd under key ("exec-oob", or "execute" for in band) with
+// write (nil: a plain write) and waits for its reply.
+func (o *OOB) exec(ctx context.Context, key, cmd string, args, out any, write func([]byte) error) error {
 	o.mu.Lock()
 	o.next++
-	id := "oob" + strconv.Itoa(o.next)
+	id := o.prefix + strconv.Itoa(o.next)
 	ch := make(chan oobReply, 1)
 	o.pending[id] = ch
 	o.mu.Unlock()
@@ -116,7 +238,7 @@ func (o *OOB) Exec(ctx context.Context, cmd string, args, out any) error {
 		delete(o.pending, id)
 		o.mu.Unlock()
 	}()
-	req := map[string]any{"exec-oob": cmd, "id": id}
+	req := map[string]any{key: cmd, "id": id}
 	if args != nil {
 		req["arguments"] = args
 	}
@@ -124,25 +246,29 @@ func (o *OOB) Exec(ctx context.Context, cmd string, args, out any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
+	b = append(b, '\n')
+	if write == nil {
+		write = func(b []byte) error { _, err := o.conn.Write(b); return err }
+	}
 	o.wmu.Lock()
-	_, err = o.conn.Write(append(b, '\n'))
+	err = write(b)
 	o.wmu.Unlock()
 	if err != nil {
-		return fmt.Errorf("%s (oob): %w", cmd, err)
+		return fmt.Errorf("%s (%s): %w", cmd, key, err)
 	}
 	select {
 	case rep := <-ch:
 		if rep.Error != nil {
-			return fmt.Errorf("%s (oob): %s: %s", cmd, rep.Error.Class, rep.Error.Desc)
+			return fmt.Errorf("%s (%s): %s: %s", cmd, key, rep.Error.Class, rep.Error.Desc)
 		}
 		if out != nil && rep.Return != nil {
 			return json.Unmarshal(rep.Return, out)
 		}
 		return nil
 	case <-o.closed:
-		return fmt.Errorf("%s (oob): %w", cmd, o.err)
+		return fmt.Errorf("%s (%s): %w", cmd, key, o.err)
 	case <-ctx.Done():
-		return fmt.Errorf("%s (oob): %w", cmd, ctx.Err())
+		return fmt.Errorf("%s (%s): %w", cmd, key, ctx.Err())
 	}
 }
 
