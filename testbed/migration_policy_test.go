@@ -21,7 +21,7 @@ import (
 var fastDirtyArgs = []string{"--wss", "64", "--dirty-rate", "24"}
 
 // wsReportPort is the vnf's working-set report port (its --ws-report-port,
-// off by default).
+// the default, named where a test relies on reports).
 const wsReportPort = "org.nfhandoff.ws.0"
 
 const fastCap = 16 << 20 // bytes/s

@@ -60,12 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 	mix := fs.String("mix", "", "lay the working set out like a VNF's memory, MiB per kind: shared=N:unique=N:text=N:zero=N (',' separates too, but only ':' passes the guest kernel command line; a kind left out has none). "+
 		"shared: code-like (compresses ~2-2.5x), byte-identical in VMs with the same --shared-seed until dirtied; unique: random, incompressible; text: words (compresses ~3x); unique and text differ in every VM. "+
 		"zero: all-zero pages without a header, never dirtied, verified to be all zero. Sets --wss (if also given, they must agree); not with --fill")
-	// Off unless asked: a reported working set makes the source inject
-	// page requests in post-copy, and a page the destination's QEMU main
-	// thread waits for (the guest's receive buffers) then queues behind
-	// them; should the destination's agent die in that wait, the stream
-	// cannot be recovered (QMP needs that thread). See the README.
-	fs.StringVar(&cfg.WSReportPort, "ws-report-port", "", "virtio-serial port (by name, e.g. "+wsguest.DefaultPort+") on which the host asks for the working-set report, for its post-copy prefetch; the vnf answers each request and writes nothing unasked; no such port: runs without (default \"\": off)")
+	fs.StringVar(&cfg.WSReportPort, "ws-report-port", wsguest.DefaultPort, "virtio-serial port (by name) on which the host asks for the working-set report, for its post-copy prefetch; the vnf answers each request and writes nothing unasked; no such port: runs without; \"\": off")
 	lies := fs.String("ws-report-lie", "", "for tests: answer the host's working-set requests with these lies in turn, separated by ':' (or ','): "+
 		"garbage, wrong-id, out-of-range, huge, stale, or all (see package wsguest)")
 	fs.IntVar(&cfg.WSSMB, "wss", 0, "working set size in MiB (with --mix, its total)")

@@ -7,13 +7,14 @@ import (
 	"github.com/nfhandoff/nfhandoff/netctl/vnf/wsguest"
 )
 
-// Reports are off by default (see the flag); a name turns them on.
+// Reports are on by default (the port the host's QEMU gives the guest);
+// "" turns them off.
 func TestParseFlagsWSReportPort(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{nil, ""},
+		{nil, wsguest.DefaultPort},
 		{[]string{"--ws-report-port", wsguest.DefaultPort}, wsguest.DefaultPort},
 		{[]string{"--ws-report-port="}, ""},
 		{[]string{"--ws-report-port", "org.example.ws"}, "org.example.ws"},

@@ -46,15 +46,22 @@ func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
 		pidfdMu.Unlock()
 	}
 	taps := l.adoptTaps(log, pidfd, rec)
-	dctx, cancel := bounded(ctx, 10*time.Second)
+	// A QEMU that keeps our out-of-band connection was the destination of
+	// a post-copy: its main thread may wait for a page that only a
+	// recovery (out of band) brings, so it is adopted without QMP's
+	// handshake if that does not come soon (QMP follows, DialLater), and
+	// the recovery is not kept waiting.
+	kept, _ := keptOOBFD(p, rec.PID)
+	wait := 10 * time.Second
+	if kept >= 0 {
+		wait = 2 * time.Second
+	}
+	dctx, cancel := bounded(ctx, wait)
 	mon, err := qmpx.Dial(dctx, p.QMP, log)
 	cancel()
 	lateQMP := false
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		// A QEMU that keeps our out-of-band connection was the destination
-		// of a post-copy: its main thread may wait for a page that only a
-		// recovery (out of band) brings. Adopt it now; QMP follows.
-		if fd, _ := keptOOBFD(p, rec.PID); fd >= 0 {
+		if kept >= 0 {
 			log.Warn("qemu's main thread does not answer (an incoming post-copy waits for a page?): adopted through the kept out-of-band connection; qmp connects once it answers", "err", err)
 			mon, err, lateQMP = qmpx.DialLater(p.QMP, log), nil, true
 		}

@@ -104,8 +104,8 @@ var guests = []Guest{
 // wsVNF is issue 11's post-copy guest: a 256 MiB working set rewritten at
 // 48 MiB/s, half again the wsCap its moves get, so pre-copy never
 // converges and post-copy is what moves it. The vnf answers its agent's
-// requests for its working set (--ws-report-port; off by default) for the
-// agents' prefetch.
+// requests for its working set (--ws-report-port, the default, named: the
+// row relies on it) for the agents' prefetch.
 var wsVNF = []string{"--wss", "256", "--dirty-rate", "48", "--ws-report-port", "org.nfhandoff.ws.0"}
 
 // wsCap is ws-256M's max-bandwidth: 32 MiB/s.
