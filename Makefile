@@ -5,7 +5,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 BIN := build/bin
 IMAGE_DIR := build/images
 HOSTS ?= 2
-FUZZTIME ?= 5s
+FUZZTIME ?= 3s
 
 .PHONY: all deps build generate check-generate image test test-unit test-priv test-integration fuzz lint soak bench demo demo-firewall testbed-up testbed-down clean
 
@@ -62,10 +62,11 @@ test-integration:
 	set -o pipefail; NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) \
 	  $(GO) test -count=1 -p 1 -timeout 45m -v -run 'TestIntegration' ./... 2>&1 | tee build/integration.log
 
-## soak: the seeded fault soak alone (20 moves, half with a random fault; NFH_SOAK_SEED=N replays a run), root
+## soak: the seeded fault soak alone (SOAK_MOVES moves, 40 by default, half with a random fault; `make test` runs 12; NFH_SOAK_SEED=N with the same SOAK_MOVES replays a run), root
+SOAK_MOVES ?= 40
 soak: image
-	NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) \
-	  $(GO) test -count=1 -p 1 -timeout 20m -v -run 'TestIntegrationSoak$$' ./testbed/
+	NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) NFH_SOAK_MOVES=$(SOAK_MOVES) \
+	  $(GO) test -count=1 -p 1 -timeout 60m -v -run 'TestIntegrationSoak$$' ./testbed/
 
 ## bench: plain QEMU (TCP, TLS) versus nfhandoff, side by side, same guests, one run
 bench: image
