@@ -20,6 +20,22 @@ type PrefetchReport struct {
 	// Stopped says why injection stopped before the working set was all
 	// asked for ("" it did not).
 	Stopped string `json:"stopped,omitempty"`
+	// Faults sorts the destination's own page requests by what the
+	// working set knew of them.
+	Faults *PrefetchFaults `json:"faults,omitempty"`
+}
+
+// PrefetchFaults sorts the destination's own page requests (its guest's
+// faults, and its QEMU's): those before injection started (the destination
+// loading its devices), those in the working set already asked for (on
+// their way: the prefetch was late), those in it not asked for yet (the
+// prefetch had not got there), and those outside it (the report missed
+// them: kernel memory, pages of other programs).
+type PrefetchFaults struct {
+	Before  int64 `json:"before"`
+	Asked   int64 `json:"asked"`
+	Ahead   int64 `json:"ahead"`
+	Outside int64 `json:"outside"`
 }
 
 // RemoteFaults are the page requests the guest's faults made at the

@@ -50,4 +50,5 @@ type Stats struct {
 	Rewritten int64            // destination's REQ_PAGES rewritten to name its block
 	Planned   int64            // target pages of the valid ranges
 	Stopped   string           // why injection stopped before the end ("": it did not)
+	Faults    Faults           // the destination's own requests, sorted
 }

@@ -39,8 +39,9 @@ type Injector struct {
 
 	started, done bool
 	blocks        blockSet
-	ranges        []Range // valid, hottest first
-	next          int     // ranges[next] is being injected, from off
+	ranges        []Range  // valid, hottest first
+	sorted        []placed // ranges by block and start (classify)
+	next          int      // ranges[next] is being injected, from off
 	off           uint64
 	due           int64  // fwd by which every injected chunk is served
 	faultDue      int64  // fwd by which the destination's last request is served (fault)

@@ -66,6 +66,11 @@ func (in *Injector) message(out []byte) []byte {
 	in.msg = in.msg[:0]
 	typ := binary.BigEndian.Uint16(m)
 	if typ == msgReqPagesID || typ == msgReqPages {
+		block := in.destBlock
+		if n := headerLen + reqLen + 1; typ == msgReqPagesID && len(m) > n-1 && len(m) == n+int(m[n-1]) {
+			block = string(m[n:])
+		}
+		in.classify(block, m[headerLen:])
 		in.fault(m[headerLen:])
 	}
 	switch typ {

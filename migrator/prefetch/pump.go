@@ -12,6 +12,7 @@ func (in *Injector) plan(blocks []Block, ranges []Range) {
 		in.ranges = append(in.ranges, r)
 		in.stats.Planned += pages(r.Len)
 	}
+	in.index()
 	in.log.Info("working-set prefetch starting", "ranges", len(in.ranges), "pages", in.stats.Planned,
 		"refused", in.stats.Refused)
 	in.poke()

@@ -122,11 +122,13 @@ func (s *source) recordPrefetch() {
 		return
 	}
 	st := s.prefetch.Stats()
-	if st.Requests == 0 && st.Stopped == "" && st.Rewritten == 0 && len(st.Refused) == 0 {
+	f := st.Faults
+	if st.Requests == 0 && st.Stopped == "" && st.Rewritten == 0 && len(st.Refused) == 0 && f == (prefetch.Faults{}) {
 		return
 	}
 	s.rec.update(false, func(m *api.Migration) {
 		m.Prefetch = &api.PrefetchReport{Mode: s.cfg.Request.PostcopyPrefetch, Requests: st.Requests, Pages: st.Pages,
-			Planned: st.Planned, Refused: st.Refused, Rewritten: st.Rewritten, Stopped: st.Stopped}
+			Planned: st.Planned, Refused: st.Refused, Rewritten: st.Rewritten, Stopped: st.Stopped,
+			Faults: &api.PrefetchFaults{Before: f.Before, Asked: f.Asked, Ahead: f.Ahead, Outside: f.Outside}}
 	})
 }

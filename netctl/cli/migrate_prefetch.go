@@ -26,5 +26,9 @@ func fmtPrefetch(p *api.PrefetchReport) string {
 	if p.Stopped != "" {
 		s += "; stopped: " + p.Stopped
 	}
+	if f := p.Faults; f != nil {
+		s += fmt.Sprintf("; the destination's own requests: %d before the prefetch, %d asked for already, %d not reached yet, %d outside the working set",
+			f.Before, f.Asked, f.Ahead, f.Outside)
+	}
 	return s
 }

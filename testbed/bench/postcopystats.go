@@ -47,8 +47,11 @@ type PostcopyRow struct {
 	Measured   int  `json:"recovery_measured"`
 	Recovered  int  `json:"recovered"`
 	Lost       Stat `json:"lost"`
-	Duplicated int  `json:"duplicated"` // over all runs
-	Reordered  int  `json:"reordered"`
+	// Split sorts the remote faults by what the working set knew of them
+	// (medians of the runs with a prefetch account; nil: none).
+	Split      *api.PrefetchFaults `json:"remote_faults_split,omitempty"`
+	Duplicated int                 `json:"duplicated"` // over all runs
+	Reordered  int                 `json:"reordered"`
 	// Medians over the baseline's (nil without one in the run).
 	RecoveryRatio *float64 `json:"recovery_ratio,omitempty"`
 	FaultsRatio   *float64 `json:"remote_faults_ratio,omitempty"`
@@ -62,6 +65,7 @@ func summarisePostcopy(rows []Row, runs []Run, base string) []PostcopyRow {
 	for _, row := range rows {
 		var pc PostcopyRow
 		var faults, pages, rec []float64
+		var split [4][]float64
 		for _, r := range runs {
 			if r.Guest != row.Guest || r.Method != row.Method {
 				continue
@@ -72,6 +76,11 @@ func summarisePostcopy(rows []Row, runs []Run, base string) []PostcopyRow {
 				var n int64
 				if p.Prefetch != nil {
 					n = p.Prefetch.Pages
+					if f := p.Prefetch.Faults; f != nil {
+						for i, v := range []int64{f.Before, f.Asked, f.Ahead, f.Outside} {
+							split[i] = append(split[i], float64(v))
+						}
+					}
 				}
 				pages = append(pages, float64(n))
 			}
@@ -88,6 +97,10 @@ func summarisePostcopy(rows []Row, runs []Run, base string) []PostcopyRow {
 		}
 		pc.Guest, pc.Method, pc.Runs, pc.TotalMS, pc.PauseMS = row.Guest, row.Method, row.Runs, row.TotalMS, row.DowntimeM
 		pc.RemoteFaults, pc.InjectedPages, pc.RecoveryMS = stat(faults), stat(pages), stat(rec)
+		if len(split[0]) > 0 {
+			med := func(v []float64) int64 { return int64(stat(v).Median) }
+			pc.Split = &api.PrefetchFaults{Before: med(split[0]), Asked: med(split[1]), Ahead: med(split[2]), Outside: med(split[3])}
+		}
 		if t := row.Traffic; t != nil {
 			pc.Lost, pc.Duplicated, pc.Reordered = t.Lost, t.Duplicated, t.Reordered
 		}

@@ -69,7 +69,8 @@ func fakeResults() (options, []Guest, results) {
 	r.Traffic, r.Record = recovery(400*ms, true), rec(90*ms, nil)
 	r.Record.Postcopy = true
 	r.Postcopy = &PostcopyRun{RemoteFaults: 500, Requests: 600,
-		Prefetch: &api.PrefetchReport{Mode: api.PrefetchWorkingSet, Requests: 100, Pages: 65536}}
+		Prefetch: &api.PrefetchReport{Mode: api.PrefetchWorkingSet, Requests: 100, Pages: 65536,
+			Faults: &api.PrefetchFaults{Before: 20, Asked: 300, Ahead: 100, Outside: 80}}}
 	runs = append(runs, r)
 
 	over := gangRun("nfhandoff-gang", 1, 8*time.Second, 200, [2]int{0, 1}, true)
