@@ -56,6 +56,8 @@ type options struct {
 	verbose   bool
 	profile   profiling
 	linkRate  string // tc rate of the hosts' link to each other; "": unshaped
+	// trafficReports: each move's verify report goes in a directory here
+	trafficReports string
 }
 
 func parse(args []string) (options, error) {
@@ -74,6 +76,7 @@ func parse(args []string) (options, error) {
 	bw := fs.Uint64("max-bandwidth", 10<<30, "QEMU max-bandwidth for every method, bytes/s (a guest with its own, ws-256M, keeps it)")
 	fs.DurationVar(&o.downtime, "downtime", 300*time.Millisecond, "QEMU downtime-limit for every method")
 	fs.StringVar(&o.linkRate, "link-rate", "", "shape what the hosts send each other (every method's migration, not the guests' traffic) to this rate each way, e.g. 1gbit: an operator's migration network (default: unshaped, loopback speed)")
+	fs.StringVar(&o.trafficReports, "traffic-reports", "", "write each move's test traffic as netctl migrate --verify --report does (report.json with every packet, timeline.png/.svg) into `dir`/GUEST-METHOD-HHMMSS")
 	fs.BoolVar(&o.verbose, "v", false, "log each step")
 	fs.StringVar(&o.profile.dir, "cpu-profile", "", "write a Go CPU profile of both agents during every nfhandoff move into this `dir`")
 	fs.DurationVar(&o.profile.length, "cpu-profile-length", 10*time.Second, "length of each agent profile, from the migrate request (the move waits for it)")
@@ -166,7 +169,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 			return fmt.Errorf("setting up %s: %w", m.Name(), err)
 		}
 	}
-	set := Settings{MaxBandwidth: o.bandwidth, Downtime: o.downtime, TrafficRate: o.traffic}
+	set := Settings{MaxBandwidth: o.bandwidth, Downtime: o.downtime, TrafficRate: o.traffic, TrafficReports: o.trafficReports}
 	mem, err := measureColdMemory()
 	if err != nil {
 		return fmt.Errorf("measuring memory: %w", err)

@@ -33,6 +33,9 @@ type Settings struct {
 	// Probe, if set, chooses TrafficRate once, on the first guest booted,
 	// for every method (Guest.ProbeRate).
 	Probe *RateProbe
+	// TrafficReports is where each move's test traffic is written as
+	// netctl migrate --verify --report would ("": nowhere).
+	TrafficReports string
 }
 
 // tail is s's TrafficTail or the default.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
@@ -144,6 +145,12 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 		t := tr.stop(migrationOf(o), o.Summary.Downtime, asked)
 		if o.Record != nil {
 			t.Handoff = o.Record.Handoff
+		}
+		if dir := mv.Settings.TrafficReports; dir != "" {
+			dir = filepath.Join(dir, fmt.Sprintf("%s-%s-%s", mv.Spec.Name, m.Name(), asked.Format("150405")))
+			if err := tr.writeReport(dir); err != nil {
+				return Run{}, o.Dst, before, fmt.Errorf("writing the traffic report: %w", err)
+			}
 		}
 		tx = &t
 	}

@@ -53,6 +53,8 @@ type traffic struct {
 	s       *netverify.Sender
 	rate    int
 	samples []netverify.Sample // once stopped
+	m       api.Migration      // what stop analysed them against
+	rep     netverify.Report
 }
 
 // startTraffic starts the stream to the guest at ip at rate packets/s.
@@ -89,12 +91,19 @@ func frameBytes(samples []netverify.Sample, from, to time.Time) uint64 {
 	return n * testFrameBytes
 }
 
+// writeReport writes the stopped stream's report into dir (Settings.TrafficReports).
+func (t *traffic) writeReport(dir string) error {
+	_, err := netverify.WriteReport(dir, t.m, t.rep, t.samples)
+	return err
+}
+
 // stop ends the stream and analyses it against the migration m (the
 // record; for a plain method its start and resume if measured, else
 // nothing), QEMU's downtime and when the migration was asked for.
 func (t *traffic) stop(m api.Migration, downtime time.Duration, asked time.Time) TrafficRun {
 	t.samples = t.s.Stop()
 	rep := netverify.AnalyzeMigration(t.samples, m, netverify.Limits{MaxLost: -1})
+	t.m, t.rep = m, rep
 	gap := time.Duration(rep.RecvGap)
 	r := TrafficRun{Rate: t.rate, Sent: rep.Sent, Lost: rep.Lost, Duplicated: rep.Duplicated, Reordered: rep.Reordered,
 		Gap: gap, LossGap: time.Duration(rep.LargestGap), GapMinusDowntime: gap - downtime,
