@@ -1,6 +1,7 @@
 package prefetch
 
 import (
+	"cmp"
 	"encoding/binary"
 	"slices"
 	"strings"
@@ -32,18 +33,8 @@ func (in *Injector) index() {
 		if c := strings.Compare(a.Block, b.Block); c != 0 {
 			return c
 		}
-		return cmpUint(a.Start, b.Start)
+		return cmp.Compare(a.Start, b.Start)
 	})
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // classify counts a destination's request (req: be64 start, be32 length)

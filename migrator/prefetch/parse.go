@@ -66,11 +66,6 @@ func (in *Injector) message(out []byte) []byte {
 	in.msg = in.msg[:0]
 	typ := binary.BigEndian.Uint16(m)
 	if typ == msgReqPagesID || typ == msgReqPages {
-		block := in.destBlock
-		if n := headerLen + reqLen + 1; typ == msgReqPagesID && len(m) > n-1 && len(m) == n+int(m[n-1]) {
-			block = string(m[n:])
-		}
-		in.classify(block, m[headerLen:])
 		in.fault(m[headerLen:])
 	}
 	switch typ {
@@ -81,7 +76,9 @@ func (in *Injector) message(out []byte) []byte {
 			return in.giveUp(out, "REQ_PAGES_ID whose block name does not fill it")
 		}
 		in.destBlock, in.qemuBlock = string(name), string(name)
+		in.classify(in.destBlock, m[headerLen:])
 	case msgReqPages:
+		in.classify(in.destBlock, m[headerLen:])
 		if in.destBlock != "" && in.qemuBlock != in.destBlock {
 			// QEMU would read it against an injected block.
 			in.stats.Rewritten++

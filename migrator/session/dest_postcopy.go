@@ -105,7 +105,7 @@ func (p *incomingPostcopy) close() {
 }
 
 // releaseOOB lets go of an out-of-band connection for good (QEMU keeps it
-// otherwise, see qmpx.OOB.Keep), bounded: QEMU's main thread answers.
+// otherwise, see qmpx.NegotiateOOB), bounded: QEMU's main thread answers.
 func releaseOOB(ctx context.Context, oob *qmpx.OOB, log *slog.Logger) {
 	if err := bounded(context.WithoutCancel(ctx), 2*time.Second, oob.Release); err != nil {
 		log.Warn("releasing the out-of-band qmp connection", "err", err)

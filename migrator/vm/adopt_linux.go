@@ -60,11 +60,9 @@ func (l *Launcher) Adopt(ctx context.Context, rec api.VM) (*Instance, error) {
 	mon, err := qmpx.Dial(dctx, p.QMP, log)
 	cancel()
 	lateQMP := false
-	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		if kept >= 0 {
-			log.Warn("qemu's main thread does not answer (an incoming post-copy waits for a page?): adopted through the kept out-of-band connection; qmp connects once it answers", "err", err)
-			mon, err, lateQMP = qmpx.DialLater(p.QMP, log), nil, true
-		}
+	if err != nil && kept >= 0 && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("qemu's main thread does not answer (an incoming post-copy waits for a page?): adopted through the kept out-of-band connection; qmp connects once it answers", "err", err)
+		mon, err, lateQMP = qmpx.DialLater(p.QMP, log), nil, true
 	}
 	if err != nil {
 		closeTaps(taps)

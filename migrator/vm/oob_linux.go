@@ -53,7 +53,7 @@ func (i *Instance) DialOOB(ctx context.Context) (*qmpx.OOB, error) {
 		i.log.Warn("qemu does not keep the out-of-band qmp connection: a restarted agent cannot reach a blocked qemu")
 		return o, nil
 	}
-	if err := writeFileAtomic(filepath.Join(i.p.Dir, oobKeepFile), []byte(strconv.FormatUint(ino, 10)+"\n")); err != nil {
+	if err := writeFileAtomic(filepath.Join(i.p.Dir, oobKeepFile), []byte(strconv.FormatUint(ino, 10)+"\n"), 0o600); err != nil {
 		i.log.Warn("recording the kept out-of-band qmp connection", "err", err)
 	}
 	return o, nil
@@ -134,13 +134,4 @@ func socketInode(conn net.Conn) (uint64, error) {
 
 type syscallConner interface {
 	SyscallConn() (syscall.RawConn, error)
-}
-
-// writeFileAtomic writes path through a temporary file and a rename.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -52,22 +52,32 @@ func Dial(ctx context.Context, path string, log *slog.Logger) (*Monitor, error) 
 	if err != nil {
 		return nil, fmt.Errorf("dialing qmp: %w", err)
 	}
-	m, err := New(ctx, sm, log)
-	if err != nil {
-		return nil, err
-	}
-	if sm.Version != nil {
-		m.version = sm.Version.String()
-	}
-	return m, nil
+	return New(ctx, sm, log)
 }
 
 // New wraps an unconnected qmp.Monitor (a SocketMonitor, or a fake in
 // tests): it connects, subscribes to events and starts the pump.
 func New(ctx context.Context, mon qmp.Monitor, log *slog.Logger) (*Monitor, error) {
+	events, err := handshake(ctx, mon)
+	if err != nil {
+		return nil, err
+	}
+	m := newMonitor(log)
+	m.attach(mon, events)
+	return m, nil
+}
+
+func newMonitor(log *slog.Logger) *Monitor {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	return &Monitor{ready: make(chan struct{}), log: log, abort: make(chan struct{}),
+		subs: make(map[*subscriber]struct{}), done: make(chan struct{})}
+}
+
+// handshake connects mon, giving up when ctx ends, and subscribes to its
+// events; mon is disconnected on error.
+func handshake(ctx context.Context, mon qmp.Monitor) (<-chan qmp.Event, error) {
 	connected := make(chan error, 1)
 	go func() { connected <- mon.Connect() }()
 	select {
@@ -87,16 +97,26 @@ func New(ctx context.Context, mon qmp.Monitor, log *slog.Logger) (*Monitor, erro
 		mon.Disconnect()
 		return nil, fmt.Errorf("qmp events: %w", err)
 	}
-	m := newMonitor(log)
-	m.mon = mon
-	close(m.ready)
-	go m.pump(events)
-	return m, nil
+	return events, nil
 }
 
-func newMonitor(log *slog.Logger) *Monitor {
-	return &Monitor{ready: make(chan struct{}), log: log, abort: make(chan struct{}),
-		subs: make(map[*subscriber]struct{}), done: make(chan struct{})}
+// attach makes the connected mon m's connection and starts the pump;
+// false if m was closed first (mon is disconnected then).
+func (m *Monitor) attach(mon qmp.Monitor, events <-chan qmp.Event) bool {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		mon.Disconnect()
+		return false
+	}
+	m.mon = mon
+	if sm, ok := mon.(*qmp.SocketMonitor); ok && sm.Version != nil {
+		m.version = sm.Version.String()
+	}
+	close(m.ready)
+	m.mu.Unlock()
+	go m.pump(events)
+	return true
 }
 
 // DialLater returns a Monitor that connects to path in the background, for
@@ -105,9 +125,6 @@ func newMonitor(log *slog.Logger) *Monitor {
 // runs there. Execute waits for the connection (or its ctx); events flow
 // from then on. It tries until connected or Close.
 func DialLater(path string, log *slog.Logger) *Monitor {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	m := newMonitor(log)
 	go m.dialLater(path)
 	return m
@@ -131,10 +148,11 @@ func (m *Monitor) dialLater(path string) {
 		// No deadline: the greeting comes when QEMU's main thread is free.
 		sm, err := qmp.NewSocketMonitor("unix", path, 5*time.Second)
 		if err == nil {
-			var c *Monitor
-			if c, err = New(ctx, sm, m.log); err == nil {
-				m.adopt(c, sm)
-				m.log.Info("qmp connected", "after", time.Since(start).Round(time.Millisecond))
+			var events <-chan qmp.Event
+			if events, err = handshake(ctx, sm); err == nil {
+				if m.attach(sm, events) {
+					m.log.Info("qmp connected", "after", time.Since(start).Round(time.Millisecond))
+				}
 				return
 			}
 		}
@@ -144,37 +162,6 @@ func (m *Monitor) dialLater(path string) {
 		case <-time.After(laterRetry):
 		}
 	}
-}
-
-// adopt takes c's connection as m's (c was made by New for it); a Close
-// that came first closes it.
-func (m *Monitor) adopt(c *Monitor, sm *qmp.SocketMonitor) {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		c.Close()
-		return
-	}
-	m.mon = c.mon
-	if sm.Version != nil {
-		m.version = sm.Version.String()
-	}
-	close(m.ready)
-	m.mu.Unlock()
-	// c's pump fans out to c's subscribers: m subscribes to c, once.
-	go func() {
-		for e := range c.Events(context.Background()) {
-			m.mu.Lock()
-			for s := range m.subs {
-				s.push(e)
-			}
-			m.mu.Unlock()
-		}
-		m.mu.Lock()
-		m.closed = true
-		m.mu.Unlock()
-		m.finish()
-	}()
 }
 
 // Version is QEMU's version as announced in the QMP greeting ("" if unknown

@@ -32,7 +32,7 @@ type OOB struct {
 
 	prefix  string // of request ids: this process's
 	mu      sync.Mutex
-	kept    string // QEMU keeps a descriptor of our end under this name (Keep)
+	kept    string // QEMU keeps a descriptor of our end under this name (NegotiateOOB)
 	next    int
 	pending map[string]chan oobReply
 	events  chan Event
@@ -76,8 +76,7 @@ func NegotiateOOB(ctx context.Context, conn net.Conn, keep string) (*OOB, error)
 		conn.Close()
 		return nil, err
 	}
-	o := &OOB{conn: conn, prefix: fmt.Sprintf("nfh%d-", os.Getpid()), pending: map[string]chan oobReply{},
-		events: make(chan Event, oobEvents), closed: make(chan struct{})}
+	o := newOOB(conn, "")
 	if keep != "" {
 		if err := o.keep(ctx, r, keep); err != nil {
 			conn.Close()
@@ -181,7 +180,7 @@ func (o *OOB) keep(ctx context.Context, r *bufio.Reader, name string) error {
 	return nil
 }
 
-// Kept says whether QEMU keeps a descriptor of the connection (Keep).
+// Kept says whether QEMU keeps a descriptor of the connection.
 func (o *OOB) Kept() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -194,10 +193,16 @@ func (o *OOB) Kept() bool {
 // unread is skipped up to the next whole message; its requests' ids cannot
 // match ours (ids carry the pid).
 func ResumeOOB(conn net.Conn, name string) *OOB {
-	o := &OOB{conn: conn, prefix: fmt.Sprintf("nfh%d-", os.Getpid()), pending: map[string]chan oobReply{},
-		events: make(chan Event, oobEvents), closed: make(chan struct{}), kept: name}
+	o := newOOB(conn, name)
 	go o.read(bufio.NewReaderSize(conn, 64<<10))
 	return o
+}
+
+// newOOB is an OOB on conn, kept under kept ("" not), its reader not yet
+// started.
+func newOOB(conn net.Conn, kept string) *OOB {
+	return &OOB{conn: conn, prefix: fmt.Sprintf("nfh%d-", os.Getpid()), kept: kept,
+		pending: map[string]chan oobReply{}, events: make(chan Event, oobEvents), closed: make(chan struct{})}
 }
 
 // Release undoes the keeping (closefd, in band: bound ctx) and closes the
@@ -212,7 +217,7 @@ func (o *OOB) Release(ctx context.Context) error {
 	case <-o.closed: // QEMU's end is gone: nothing kept
 	default:
 		if name != "" {
-			err = o.exec(ctx, "execute", "closefd", map[string]any{"fdname": name}, nil, nil)
+			err = o.exec(ctx, "execute", "closefd", map[string]any{"fdname": name}, nil)
 		}
 	}
 	o.Close()
@@ -221,12 +226,12 @@ func (o *OOB) Release(ctx context.Context) error {
 
 // Exec runs cmd out of band and decodes its return into out (if not nil).
 func (o *OOB) Exec(ctx context.Context, cmd string, args, out any) error {
-	return o.exec(ctx, "exec-oob", cmd, args, out, nil)
+	return o.exec(ctx, "exec-oob", cmd, args, out)
 }
 
-// exec sends cmd under key ("exec-oob", or "execute" for in band) with
-// write (nil: a plain write) and waits for its reply.
-func (o *OOB) exec(ctx context.Context, key, cmd string, args, out any, write func([]byte) error) error {
+// exec sends cmd under key ("exec-oob", or "execute" for in band) and
+// waits for its reply.
+func (o *OOB) exec(ctx context.Context, key, cmd string, args, out any) error {
 	o.mu.Lock()
 	o.next++
 	id := o.prefix + strconv.Itoa(o.next)
@@ -246,12 +251,8 @@ func (o *OOB) exec(ctx context.Context, key, cmd string, args, out any, write fu
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	b = append(b, '\n')
-	if write == nil {
-		write = func(b []byte) error { _, err := o.conn.Write(b); return err }
-	}
 	o.wmu.Lock()
-	err = write(b)
+	_, err = o.conn.Write(append(b, '\n'))
 	o.wmu.Unlock()
 	if err != nil {
 		return fmt.Errorf("%s (%s): %w", cmd, key, err)
