@@ -89,6 +89,17 @@ func dumpLogs(t *testing.T, env Env) {
 	t.Helper()
 	logs, _ := filepath.Glob(filepath.Join(env.RunDir, "*", "migratord.log"))
 	cons, _ := filepath.Glob(filepath.Join(env.RunDir, "*", "state", "vms", "*", "console.log"))
+	// Kept as files, not printed: a failing test's own messages must stay
+	// the last lines of its output (what a CI summary shows of it).
+	dir, err := keepLogs(t.Name(), env.RunDir, append(logs, cons...))
+	if err != nil {
+		t.Logf("keeping the agents' and guests' logs: %v", err)
+	} else {
+		t.Logf("the agents' and guests' logs of this test: %s (NFH_TEST_LOGS=1 prints them here)", dir)
+	}
+	if os.Getenv("NFH_TEST_LOGS") == "" {
+		return
+	}
 	for _, p := range logs {
 		// The agents' warnings and errors from every run (the log is
 		// appended to across restarts), then the tail.
@@ -111,6 +122,36 @@ func dumpLogs(t *testing.T, env Env) {
 		}
 		t.Logf("--- %s ---\n%s", p, b)
 	}
+}
+
+// keepLogs copies files (under runDir) into a new directory for the test
+// named name, under $NFH_TEST_LOG_DIR (the system's temporary directory's
+// nfh-test-logs by default), keeping their paths below runDir, and returns
+// that directory.
+func keepLogs(name, runDir string, files []string) (string, error) {
+	root := os.Getenv("NFH_TEST_LOG_DIR")
+	if root == "" {
+		root = filepath.Join(os.TempDir(), "nfh-test-logs")
+	}
+	dir := filepath.Join(root, strings.NewReplacer("/", "_", " ", "_").Replace(name)+"-"+time.Now().UTC().Format("20060102T150405.000"))
+	for _, f := range files {
+		rel, err := filepath.Rel(runDir, f)
+		if err != nil {
+			return "", err
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }
 
 // TestIntegrationFoundation walks the foundation end to end on the testbed:
