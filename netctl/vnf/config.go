@@ -31,8 +31,16 @@ type Config struct {
 
 	// WSSMB is the working set in MiB, 0 = none (or, with a Mix, its
 	// total).
-	WSSMB      int
-	DirtyRate  float64 // MiB/s rewritten, 0 = no dirtying
+	WSSMB     int
+	DirtyRate float64 // MiB/s rewritten, 0 = no dirtying
+	// HotMB confines the dirtier's random rewrites to the first HotMB MiB
+	// of the working set, its hot part (reported first); 0 = all of it.
+	HotMB int
+	// SweepRate is MiB/s written in order, wrapping, over the working set
+	// after its hot part (with HotMB): a guest that fills a ring, a log or
+	// a cache and moves on, so what it wrote a while ago is not touched
+	// again soon; 0 = none.
+	SweepRate  float64
 	VerifyRate float64 // MiB/s verified; 0 = DefaultVerifyRate, negative = no verifier
 	// VerifyPass is the shortest time between the starts of two full verify
 	// passes; 0 = DefaultVerifyPass.
@@ -107,6 +115,15 @@ func (c *Config) validate() error {
 	}
 	if c.DirtyRate < 0 {
 		errs = append(errs, fmt.Errorf("negative dirty rate %g", c.DirtyRate))
+	}
+	if c.HotMB < 0 || c.HotMB > c.WSSMB {
+		errs = append(errs, fmt.Errorf("hot part %d MiB of a %d MiB working set", c.HotMB, c.WSSMB))
+	}
+	if c.SweepRate < 0 {
+		errs = append(errs, fmt.Errorf("negative sweep rate %g", c.SweepRate))
+	}
+	if c.SweepRate > 0 && (c.HotMB == 0 || c.HotMB >= c.WSSMB) {
+		errs = append(errs, fmt.Errorf("a sweep rate needs a hot part smaller than the working set (--hot-mib %d of --wss %d)", c.HotMB, c.WSSMB))
 	}
 	if c.VerifyPass < 0 {
 		errs = append(errs, fmt.Errorf("negative verify pass interval %v", c.VerifyPass))

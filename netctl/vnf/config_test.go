@@ -36,6 +36,10 @@ func TestConfigMixErrors(t *testing.T) {
 		{Config{Fill: FillPattern, Mix: Mix{Shared: 1}}, "fill pattern and a mix"},
 		{Config{Mix: Mix{Shared: -1, Unique: 2}}, "mix: shared=-1"},
 		{Config{Mix: Mix{Text: maxMixMiB + 1}}, "mix: text="},
+		{Config{WSSMB: 64, HotMB: 65}, "hot part 65 MiB of a 64 MiB working set"},
+		{Config{WSSMB: 64, HotMB: 64, SweepRate: 1}, "a sweep rate needs a hot part smaller"},
+		{Config{WSSMB: 64, SweepRate: 1}, "a sweep rate needs a hot part smaller"},
+		{Config{WSSMB: 64, HotMB: 8, SweepRate: -1}, "negative sweep rate"},
 	} {
 		tt.c.setDefaults()
 		if err := tt.c.validate(); err == nil || !strings.Contains(err.Error(), tt.want) {

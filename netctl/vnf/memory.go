@@ -106,6 +106,15 @@ func allocMemory(regions []region, p payloads) *memory {
 
 func (m *memory) pages() int { return len(m.expected) }
 
+// hotPart is what the guest reports as its working set first: the first
+// hot pages, or all of the memory (hot 0).
+func (m *memory) hotPart(hot int) []byte {
+	if hot > 0 {
+		return m.buf[:hot*PageSize]
+	}
+	return m.buf
+}
+
 func (m *memory) page(i int) []byte { return m.buf[i*PageSize : (i+1)*PageSize : (i+1)*PageSize] }
 
 func (m *memory) kind(i int) pageKind {

@@ -77,6 +77,7 @@ func New(cfg Config, log *slog.Logger) (*VNF, error) {
 	}
 	v.work = newWorkload(v.mem, cfg.DirtyRate, cfg.VerifyRate, cfg.VerifyPass,
 		binary.LittleEndian.Uint64(v.boot[:]), log.With("part", "memory"))
+	v.work.shape(cfg.HotMB, cfg.SweepRate)
 	return v, nil
 }
 
@@ -220,7 +221,7 @@ func (v *VNF) Run(parent context.Context) error {
 	if v.cfg.WSReportPort != "" {
 		// From the start: the report grows as the working set is written.
 		wg.Go(func() {
-			wsguest.Run(ctx, wsguest.Config{Port: v.cfg.WSReportPort, Hot: v.mem.buf, Lies: v.cfg.WSReportLies}, v.log.With("part", "ws-report"))
+			wsguest.Run(ctx, wsguest.Config{Port: v.cfg.WSReportPort, Hot: v.mem.hotPart(v.work.hot), Lies: v.cfg.WSReportLies}, v.log.With("part", "ws-report"))
 		})
 	}
 

@@ -20,6 +20,9 @@ const maxBurst = 0.1
 type workload struct {
 	mem       *memory
 	dirtyPPS  float64       // pages per second, 0 = none
+	hot       int           // the dirtier's pages: the first hot of the dirtyable ones (0 = all)
+	sweepPPS  float64       // pages per second written in order after the hot ones, 0 = none
+	sweep     int           // the sweep's next page, counted from hot
 	verifyPPS float64       // pages per second, 0 = none
 	minPass   time.Duration // shortest time between starts of two verify passes
 	log       *slog.Logger
@@ -50,11 +53,32 @@ func (w *workload) fill(ctx context.Context) error {
 	return nil
 }
 
-// dirty rewrites one random page, never a zero page of a mix.
+// shape confines the dirtier to the first hotMB MiB of the dirtyable pages
+// (0: all of them) and sweeps the rest in order at sweepMBps.
+func (w *workload) shape(hotMB int, sweepMBps float64) {
+	const pagesPerMB = (1 << 20) / PageSize
+	w.hot = min(hotMB*pagesPerMB, w.mem.dirtyable)
+	if w.hot > 0 && w.hot < w.mem.dirtyable {
+		w.sweepPPS = sweepMBps * pagesPerMB
+	}
+}
+
+// dirty rewrites one random page (of the hot part, with one), never a zero
+// page of a mix.
 func (w *workload) dirty() {
-	if n := w.mem.dirtyable; n > 0 {
+	n := w.mem.dirtyable
+	if w.hot > 0 {
+		n = w.hot
+	}
+	if n > 0 {
 		w.mem.write(int(wyrand(&w.rng) % uint64(n)))
 	}
+}
+
+// sweepOne rewrites the sweep's next page after the hot part, wrapping.
+func (w *workload) sweepOne() {
+	w.mem.write(w.hot + w.sweep)
+	w.sweep = (w.sweep + 1) % (w.mem.dirtyable - w.hot)
 }
 
 // run paces dirtier and verifier until ctx ends.
@@ -64,11 +88,11 @@ func (w *workload) run(ctx context.Context) {
 		return
 	}
 	var (
-		dirtyTok, verifyTok float64
-		cursor              int
-		passStart           = time.Now()
-		last                = passStart
-		reported            uint64
+		dirtyTok, sweepTok, verifyTok float64
+		cursor                        int
+		passStart                     = time.Now()
+		last                          = passStart
+		reported                      uint64
 	)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -85,6 +109,12 @@ func (w *workload) run(ctx context.Context) {
 		dirtyTok = min(dirtyTok+dt*w.dirtyPPS, max(1, w.dirtyPPS*maxBurst))
 		for ; dirtyTok >= 1; dirtyTok-- {
 			w.dirty()
+		}
+		if w.sweepPPS > 0 {
+			sweepTok = min(sweepTok+dt*w.sweepPPS, max(1, w.sweepPPS*maxBurst))
+			for ; sweepTok >= 1; sweepTok-- {
+				w.sweepOne()
+			}
 		}
 
 		waiting := cursor == 0 && now.Sub(passStart) < w.minPass && w.passes.Load() > 0
@@ -110,7 +140,7 @@ func (w *workload) run(ctx context.Context) {
 		}
 
 		next := tick
-		if w.dirtyPPS == 0 {
+		if w.dirtyPPS == 0 && w.sweepPPS == 0 {
 			switch {
 			case w.verifyPPS == 0:
 				return // nothing left to do

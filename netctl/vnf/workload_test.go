@@ -93,3 +93,46 @@ func TestWorkloadMixed(t *testing.T) {
 		t.Fatalf("pages dirtied by kind: %v", dirtied)
 	}
 }
+
+// TestWorkloadShape: with a hot part the dirtier rewrites only its pages
+// and the sweep walks the rest in order, wrapping, never the hot part.
+func TestWorkloadShape(t *testing.T) {
+	const pagesPerMB = (1 << 20) / PageSize
+	m := newMemory(4*pagesPerMB, FillZero)
+	w := newWorkload(m, 0, 0, 0, 1, discard())
+	w.shape(1, 8)
+	if w.hot != pagesPerMB || w.sweepPPS != 8*pagesPerMB {
+		t.Fatalf("hot %d pages, sweep %g pages/s: want %d, %d", w.hot, w.sweepPPS, pagesPerMB, 8*pagesPerMB)
+	}
+	for range 10000 {
+		w.dirty()
+	}
+	for i := range m.pages() {
+		if i >= w.hot && m.expected[i] != 0 {
+			t.Fatalf("the dirtier wrote page %d, past the hot part's %d pages", i, w.hot)
+		}
+	}
+	rest := m.pages() - w.hot
+	for range rest + 5 {
+		w.sweepOne()
+	}
+	for i := w.hot; i < m.pages(); i++ {
+		want := uint64(1)
+		if i-w.hot < 5 {
+			want = 2 // wrapped
+		}
+		if m.expected[i] != want {
+			t.Fatalf("page %d: generation %d after a sweep and 5 pages, want %d", i, m.expected[i], want)
+		}
+	}
+	if string(m.hotPart(w.hot)) != string(m.buf[:w.hot*PageSize]) || len(m.hotPart(0)) != len(m.buf) {
+		t.Fatal("hotPart is not the hot pages (or all of them without a hot part)")
+	}
+
+	// A hot part as large as the working set leaves nothing to sweep.
+	w2 := newWorkload(newMemory(pagesPerMB, FillZero), 0, 0, 0, 1, discard())
+	w2.shape(1, 8)
+	if w2.sweepPPS != 0 {
+		t.Fatalf("sweep %g pages/s with nothing after the hot part", w2.sweepPPS)
+	}
+}

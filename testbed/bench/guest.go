@@ -99,7 +99,18 @@ var guests = []Guest{
 	{Label: "mix-512M", MemoryMiB: 512, VNF: mixVNF},
 	{Label: "gang4-mix-512M", MemoryMiB: 512, VNF: mixVNF, Gang: 4},
 	{Label: "ws-256M", MemoryMiB: 512, VNF: wsVNF, MaxBandwidth: wsCap, TrafficTail: 6 * time.Second, ProbeRate: true},
+	{Label: "ws-hot-256M", MemoryMiB: 512, VNF: wsHotVNF, MaxBandwidth: wsCap, TrafficTail: 6 * time.Second, ProbeRate: true},
 }
+
+// wsHotVNF is a post-copy guest whose dirty memory at the switch is mostly
+// not what it touches next: a 32 MiB hot part rewritten at random at 48
+// MiB/s (all of it dirty at any pass) and the rest of its 256 MiB working
+// set written in order at 24 MiB/s, a ring it fills and moves on from (what
+// it wrote during the last pass is dirty at the switch, but it writes on
+// ahead, into pages sent before). Together faster than wsCap, so post-copy
+// is forced; after the switch only the hot part's missing pages stall it,
+// and which of the dirty pages arrive first is what matters.
+var wsHotVNF = []string{"--wss", "256", "--hot-mib", "32", "--dirty-rate", "48", "--sweep-rate", "24", "--ws-report-port", "org.nfhandoff.ws.0"}
 
 // wsVNF is issue 11's post-copy guest: a 256 MiB working set rewritten at
 // 48 MiB/s, half again the wsCap its moves get, so pre-copy never
