@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/prefetch"
@@ -42,13 +43,17 @@ func workingSetRanges(c wsreport.Checked) []prefetch.Range {
 
 // workingSet is the session's source of the guest's working set: the
 // latest report of the VM, if it was fresh when the migration quieted the
-// port (nil otherwise).
-func (a *Agent) workingSet(vm string) func() []prefetch.Range {
-	return func() []prefetch.Range {
+// port (none otherwise, and why).
+func (a *Agent) workingSet(vm string) func() ([]prefetch.Range, string) {
+	return func() ([]prefetch.Range, string) {
 		l, ok := a.latestReport(vm)
-		if !ok || l.Staleness(time.Now()) > workingSetFresh {
-			return nil
+		if !ok {
+			return nil, "the guest has sent no report"
 		}
-		return workingSetRanges(l.Checked)
+		if age := l.Staleness(time.Now()); age > workingSetFresh {
+			return nil, fmt.Sprintf("the guest's last report was %v old when the migration let go of its port (fresh: within %v)",
+				age.Round(time.Millisecond), workingSetFresh)
+		}
+		return workingSetRanges(l.Checked), ""
 	}
 }

@@ -73,8 +73,8 @@ type SourceConfig struct {
 	Blackouts *Blackouts
 	// WorkingSet is the guest's working set, hottest first, that a request
 	// for working-set prefetch asks QEMU to send first at the post-copy
-	// switch (nil: none known).
-	WorkingSet func() []prefetch.Range
+	// switch, or none and why (nil: none known).
+	WorkingSet func() ([]prefetch.Range, string)
 	// QuietGuest lets go of the guest's side channels (its working-set
 	// port) so that nothing talks to the guest through them while it is
 	// stopped or in post-copy (nil: none). It is called before QEMU's

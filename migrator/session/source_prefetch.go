@@ -71,6 +71,7 @@ func (s *source) startPrefetch(ctx context.Context) {
 		return
 	}
 	var ranges []prefetch.Range
+	why := "none known"
 	switch {
 	case s.cfg.Debug.PrefetchRanges != "": // a test's list wins
 		var err error
@@ -78,10 +79,10 @@ func (s *source) startPrefetch(ctx context.Context) {
 			s.log.Warn("debug: prefetch ranges", "err", err)
 		}
 	case s.cfg.WorkingSet != nil:
-		ranges = s.cfg.WorkingSet()
+		ranges, why = s.cfg.WorkingSet()
 	}
 	if len(ranges) == 0 {
-		in.Skip("no working set")
+		in.Skip("no working set: " + why)
 		return
 	}
 	go func() {
@@ -110,7 +111,8 @@ func (s *source) workingSetBytes() uint64 {
 		return 0
 	}
 	var n uint64
-	for _, r := range s.cfg.WorkingSet() {
+	ranges, _ := s.cfg.WorkingSet()
+	for _, r := range ranges {
 		n += r.Len
 	}
 	return n
