@@ -103,14 +103,15 @@ var guests = []Guest{
 }
 
 // wsHotVNF is a post-copy guest whose dirty memory at the switch is mostly
-// not what it touches next: a 32 MiB hot part rewritten at random at 48
-// MiB/s (all of it dirty at any pass) and the rest of its 256 MiB working
-// set written in order at 24 MiB/s, a ring it fills and moves on from (what
-// it wrote during the last pass is dirty at the switch, but it writes on
-// ahead, into pages sent before). Together faster than wsCap, so post-copy
-// is forced; after the switch only the hot part's missing pages stall it,
-// and which of the dirty pages arrive first is what matters.
-var wsHotVNF = []string{"--wss", "256", "--hot-mib", "32", "--dirty-rate", "48", "--sweep-rate", "24", "--ws-report-port", "org.nfhandoff.ws.0"}
+// not what it touches next: a 32 MiB hot part rewritten at random at 16
+// MiB/s (nearly all of it dirty after a pass of several seconds) and the
+// rest of its 256 MiB working set written in order at 24 MiB/s, a ring it
+// fills and moves on from (what it wrote during the last pass is dirty at
+// the switch, but it writes on ahead, into pages sent before). Together
+// faster than wsCap, so post-copy is forced; after the switch only the hot
+// part's missing pages stall it, and which of the dirty pages arrive first
+// is what matters.
+var wsHotVNF = []string{"--wss", "256", "--hot-mib", "32", "--dirty-rate", "16", "--sweep-rate", "24", "--ws-report-port", "org.nfhandoff.ws.0"}
 
 // wsVNF is issue 11's post-copy guest: a 256 MiB working set rewritten at
 // 48 MiB/s, half again the wsCap its moves get, so pre-copy never

@@ -13,24 +13,37 @@ import (
 
 // Scan makes the reports of this process. It is not safe for concurrent use.
 type Scan struct {
-	sc  scanner
-	out ranges
+	sc     scanner
+	out    ranges
+	kflags *os.File // nil: not readable
 }
 
-// NewScan opens /proc/self/pagemap. Frames read as zero without
-// CAP_SYS_ADMIN: such a process reports no ranges.
+// NewScan opens /proc/self/pagemap, and /proc/kpageflags if it can. Frames
+// read as zero without CAP_SYS_ADMIN: such a process reports no ranges.
 func NewScan() (*Scan, error) {
 	f, err := os.Open("/proc/self/pagemap")
 	if err != nil {
 		return nil, fmt.Errorf("opening pagemap: %w", err)
 	}
-	return &Scan{sc: scanner{pagemap: f}}, nil
+	s := &Scan{sc: scanner{pagemap: f}}
+	if k, err := os.Open("/proc/kpageflags"); err == nil {
+		s.sc.kpageflags, s.kflags = k, k // else no kernel frames in the reports
+	}
+	return s, nil
 }
 
-// Close closes the pagemap.
-func (s *Scan) Close() error { return s.sc.pagemap.Close() }
+// Close closes the pagemap and kpageflags.
+func (s *Scan) Close() error {
+	if s.kflags != nil {
+		s.kflags.Close()
+	}
+	return s.sc.pagemap.Close()
+}
 
-// Report (its Seq zero: the caller's) scans the resident frames of hot (the working set), then of the
+// Report (its Seq zero: the caller's) scans the resident frames of hot (the
+// working set), then the kernel's frames the guest's work keeps touching
+// (page tables, slab, the kernel's own multi-page buffers, such as the
+// network's receive buffers; see kernelFrames), then the frames of the
 // process's other readable mappings. The ranges stay valid until the next
 // call.
 func (s *Scan) Report(hot []byte) (wsreport.Report, error) {
@@ -45,6 +58,11 @@ func (s *Scan) Report(hot []byte) (wsreport.Report, error) {
 	}
 	s.out.seal()
 	nHot := len(s.out.rs)
+	if s.sc.kpageflags != nil {
+		if err := s.sc.kernelFrames(maxKernelFrames, &s.out); err != nil {
+			return wsreport.Report{}, fmt.Errorf("reading kpageflags: %w", err)
+		}
+	}
 	maps, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return wsreport.Report{}, fmt.Errorf("opening maps: %w", err)

@@ -19,15 +19,75 @@ const (
 	// maxScanPages bounds the pages of other mappings looked at per
 	// report (4 GiB of address space; 8 MiB of pagemap).
 	maxScanPages = 1 << 20
+	// maxKernelFrames bounds the frames whose kernel page flags a report
+	// reads (4 GiB of guest memory; 8 MiB of kpageflags).
+	maxKernelFrames = 1 << 20
 )
+
+// Kernel page flags (Documentation/admin-guide/mm/pagemap.rst).
+const (
+	kpfSlab     = 1 << 7
+	kpfLRU      = 1 << 5
+	kpfBuddy    = 1 << 10
+	kpfCompHead = 1 << 15
+	kpfCompTail = 1 << 16
+	kpfHuge     = 1 << 17
+	kpfTHP      = 1 << 22
+	kpfPgtable  = 1 << 26
+)
+
+// kernelPage says whether a frame with these kernel page flags holds what
+// the kernel writes as the guest works: page tables, slab (socket buffers'
+// heads among them) and the kernel's own multi-page allocations, which
+// are neither on an LRU list nor free nor huge pages (the network's
+// receive buffers among them). The kernel's code and the page cache are
+// not: they are not rewritten.
+func kernelPage(f uint64) bool {
+	switch {
+	case f&(kpfPgtable|kpfSlab) != 0:
+		return true
+	case f&(kpfCompHead|kpfCompTail) != 0:
+		return f&(kpfLRU|kpfBuddy|kpfHuge|kpfTHP) == 0
+	}
+	return false
+}
 
 // span is a range of virtual addresses [lo, hi).
 type span struct{ lo, hi uintptr }
 
-// scanner reads the process's pagemap.
+// scanner reads the process's pagemap and the kernel's page flags.
 type scanner struct {
-	pagemap *os.File
-	entries []byte
+	pagemap    *os.File
+	kpageflags io.ReaderAt // nil: no kernel frames
+	entries    []byte
+}
+
+// kernelFrames adds the frames, among the first max, whose flags say
+// kernelPage, in frame order.
+func (sc *scanner) kernelFrames(max uint64, out *ranges) error {
+	if sc.entries == nil {
+		sc.entries = make([]byte, 8*512)
+	}
+	for pfn := uint64(0); pfn < max; {
+		n := min(uint64(len(sc.entries)/8), max-pfn)
+		b := sc.entries[:8*n]
+		k, err := sc.kpageflags.ReadAt(b, int64(pfn*8))
+		for i := 0; i+8 <= k; i += 8 {
+			if kernelPage(binary.LittleEndian.Uint64(b[i:])) {
+				out.add(pfn + uint64(i/8))
+			}
+		}
+		if k < len(b) {
+			if err == io.EOF || (err == nil && k == 0) {
+				return nil // past the last frame
+			}
+			if err != nil {
+				return err
+			}
+		}
+		pfn += uint64(k / 8)
+	}
+	return nil
 }
 
 // resident adds the frames of the resident pages of s to out, in address

@@ -1,6 +1,8 @@
 package wsguest
 
 import (
+	"bytes"
+	"encoding/binary"
 	"os"
 	"reflect"
 	"strings"
@@ -62,5 +64,43 @@ func TestScanReport(t *testing.T) {
 	}
 	if _, err := wsreport.Encode(nil, r); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestKernelFrames: the frames whose flags say page table, slab or a
+// kernel multi-page buffer are reported, in order; pages of processes,
+// free pages, huge pages and the rest are not; a short kpageflags ends
+// the scan, and so does the bound.
+func TestKernelFrames(t *testing.T) {
+	flags := []uint64{
+		0,                      // 0: nothing known (a free block's tail, kernel code)
+		kpfPgtable,             // 1
+		kpfSlab,                // 2
+		kpfSlab | kpfCompHead,  // 3
+		kpfCompHead,            // 4: a kernel buffer
+		kpfCompTail,            // 5
+		kpfCompHead | kpfLRU,   // 6: a process's large folio
+		kpfCompHead | kpfBuddy, // 7: free
+		kpfCompTail | kpfTHP,   // 8
+		kpfCompTail | kpfHuge,  // 9
+		kpfLRU | 1<<12,         // 10: anonymous
+		kpfPgtable,             // 11
+	}
+	b := make([]byte, 8*len(flags))
+	for i, f := range flags {
+		binary.LittleEndian.PutUint64(b[8*i:], f)
+	}
+	var out ranges
+	sc := scanner{kpageflags: bytes.NewReader(b), entries: make([]byte, 8*4)} // several reads
+	if err := sc.kernelFrames(1<<20, &out); err != nil {
+		t.Fatal(err)
+	}
+	want := []wsreport.Range{{Start: 1, Count: 5}, {Start: 11, Count: 1}}
+	if !reflect.DeepEqual(out.rs, want) {
+		t.Errorf("ranges %+v, want %+v", out.rs, want)
+	}
+	out.reset()
+	if err := sc.kernelFrames(3, &out); err != nil || !reflect.DeepEqual(out.rs, []wsreport.Range{{Start: 1, Count: 2}}) {
+		t.Errorf("the first 3 frames: %+v, %v; want frames 1-2", out.rs, err)
 	}
 }
