@@ -90,6 +90,48 @@ func TestPrivHoldFlushRelease(t *testing.T) {
 	}
 }
 
+// HOLD, then Flushed with no traffic after it: once every held frame is
+// in, the release ends by itself (PASS, the release over) instead of
+// waiting for a frame that would let the program flip it, and the frames
+// reach the tap in order. A post-copy's end waits for the release (Unwatch).
+func TestPrivReleaseEndsWithoutTraffic(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	d, _, r, h, s := childHandoff(t, Config{})
+	if err := h.Prepare(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, 20)
+	waitCaptured(t, d, 20)
+	if err := h.Flushed(ctx, testSpec, flushStream(5)); err != nil {
+		t.Fatal(err)
+	}
+	waitMode(t, d, modePass, nil) // no frame sent since
+	v := d.handoff.byKey(keyOf(vmMAC))
+	v.mu.Lock()
+	done := v.release.done
+	v.mu.Unlock()
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the release did not end without traffic")
+		}
+	}
+	want := append(seqs(tagFlush, 1, 5), seqs(tagClient, 1, 20)...)
+	wantSeq(t, r.waitFor(t, len(want)), want)
+	if c, _ := d.maps.countersOf(keyOf(vmMAC)); c.ReleasedPass != 0 {
+		t.Errorf("released_pass %d: the program passed a frame, none was sent after the hold", c.ReleasedPass)
+	}
+	if st := h.Stats(testSpec); st.Released != 20 || st.DroppedTotal() != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
 // MIRROR, the guest stops (reader paused: residue stays in the tap),
 // BUFFER, then Rollback after the guest resumed, with the client still
 // sending: every frame reaches the tap once, in order.

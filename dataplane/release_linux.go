@@ -146,6 +146,9 @@ func (h *Handoff) releaseLoop(v *vmEntry, inj *tapio.Injector, returned bool, dr
 		}
 		if v.released() >= captured {
 			markDrained()
+			if h.passReleased(v) {
+				break
+			}
 			poll = min(poll*2, releasePollMax)
 		}
 		t := time.NewTimer(poll)
@@ -167,6 +170,27 @@ func (h *Handoff) releaseLoop(v *vmEntry, inj *tapio.Injector, returned bool, dr
 	}
 	v.mu.Unlock()
 	v.log.Info("release over", "injected", injected, "failed", failed, "tx_dropped", res.TxDropped)
+}
+
+// passReleased sets PASS once every captured frame is in, as the program
+// does at the next frame on the same condition (and, the condition once
+// true, captures nothing more), so that the release of a guest without
+// traffic ends too: until then a post-copy's end waited for a frame (an
+// idle guest's move took 30 s longer, its flush reported unconfirmed).
+// False if the mode is no longer RELEASE (the program flipped it, or user
+// space set another) or the write failed.
+func (h *Handoff) passReleased(v *vmEntry) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	st, exists, err := h.d.maps.state(v.key)
+	if err != nil || !exists || st.Mode != modeRelease {
+		return false
+	}
+	if err := h.setMode(v, modePass, "", nil); err != nil {
+		v.log.Warn("passing after the release", "err", err)
+		return false
+	}
+	return true
 }
 
 // captureRate is the rate (frames/s) at which v's queued frames were
