@@ -3,6 +3,7 @@ package qmpcmd
 // Commands.
 const (
 	QMPCapabilities = "qmp_capabilities" // leaves QMP's negotiation mode
+	QueryVersion    = "query-version"    // the handshake's step check (qmpx)
 
 	QueryStatus = "query-status" // reply: StatusInfo
 	Stop        = "stop"         // pause the guest

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/digitalocean/go-qemu/qmp"
+
+	"github.com/nfhandoff/nfhandoff/migrator/vm/qmpcmd"
 )
 
 // ErrClosed is returned by Execute once the connection has ended.
@@ -48,11 +50,20 @@ func Dial(ctx context.Context, path string, log *slog.Logger) (*Monitor, error) 
 	if timeout <= 0 {
 		return nil, fmt.Errorf("dialing qmp %s: %w", path, context.DeadlineExceeded)
 	}
-	sm, err := qmp.NewSocketMonitor("unix", path, timeout)
-	if err != nil {
-		return nil, fmt.Errorf("dialing qmp: %w", err)
+	for {
+		sm, err := qmp.NewSocketMonitor("unix", path, timeout)
+		if err != nil {
+			return nil, fmt.Errorf("dialing qmp: %w", err)
+		}
+		m, err := New(ctx, sm, log)
+		if errors.Is(err, errOutOfStep) && ctx.Err() == nil {
+			if log != nil {
+				log.Info("qmp connection out of step after its handshake: connecting again", "err", err)
+			}
+			continue // a new connection; the race is rare
+		}
+		return m, err
 	}
-	return New(ctx, sm, log)
 }
 
 // New wraps an unconnected qmp.Monitor (a SocketMonitor, or a fake in
@@ -97,7 +108,55 @@ func handshake(ctx context.Context, mon qmp.Monitor) (<-chan qmp.Event, error) {
 		mon.Disconnect()
 		return nil, fmt.Errorf("qmp events: %w", err)
 	}
+	if err := inStep(ctx, mon); err != nil {
+		mon.Disconnect()
+		return nil, err
+	}
 	return events, nil
+}
+
+// errOutOfStep: the connection's replies are one behind its commands.
+var errOutOfStep = errors.New("qmp replies out of step with commands")
+
+// syncID marks the handshake's step check.
+const syncID = "nfh-sync"
+
+// inStep checks that the next reply is the next command's: go-qemu's
+// handshake takes whatever message follows qmp_capabilities for its reply,
+// and an event QEMU sends in between (a MIGRATION event from the incoming
+// thread, as a post-copy resumes while an agent reconnects) leaves the
+// real reply queued, so that every command after would get the reply of
+// the one before (query-status answering "postcopy-active"). The check's
+// reply echoes its id; a reply without it is that stale one, and the
+// connection is dropped for a new one (errOutOfStep).
+func inStep(ctx context.Context, mon qmp.Monitor) error {
+	type result struct {
+		buf []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		buf, err := mon.Run([]byte(`{"execute":"` + qmpcmd.QueryVersion + `","id":"` + syncID + `"}`))
+		ch <- result{buf, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		mon.Disconnect() // Run returns once the connection ends
+		<-ch
+		return fmt.Errorf("qmp handshake: checking replies: %w", ctx.Err())
+	}
+	if r.err != nil {
+		return fmt.Errorf("qmp handshake: checking replies: %w", r.err)
+	}
+	var reply struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(r.buf, &reply) != nil || reply.ID != syncID {
+		return fmt.Errorf("qmp handshake: %w (%.80s)", errOutOfStep, r.buf)
+	}
+	return nil
 }
 
 // attach makes the connected mon m's connection and starts the pump;

@@ -155,3 +155,40 @@ func waitClosed(t *testing.T, ch <-chan Event) {
 		}
 	}
 }
+
+// TestDialOutOfStep: an event between qmp_capabilities and its reply
+// would leave every reply one command behind (go-qemu's handshake takes
+// the event for the reply); Dial sees it and connects again, and replies
+// then answer their own commands.
+func TestDialOutOfStep(t *testing.T) {
+	srv, err := qmpxtest.NewServer(filepath.Join(t.TempDir(), "qmp.sock"), func(cmd string, _ json.RawMessage) (any, error) {
+		switch cmd {
+		case "query-status":
+			return map[string]any{"status": "running", "running": true}, nil
+		case "query-migrate":
+			return map[string]any{"status": "postcopy-active"}, nil
+		}
+		return nil, fmt.Errorf("The command %s has not been found", cmd)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.EventBeforeHandshakeReply("MIGRATION")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := Dial(ctx, srv.Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for range 2 {
+		var mig, st struct{ Status string }
+		if err := m.Execute(ctx, "query-migrate", nil, &mig); err != nil || mig.Status != "postcopy-active" {
+			t.Fatalf("query-migrate: %v %+v", err, mig)
+		}
+		if err := m.Execute(ctx, "query-status", nil, &st); err != nil || st.Status != "running" {
+			t.Fatalf("query-status: %v %+v: a reply out of step", err, st)
+		}
+	}
+}

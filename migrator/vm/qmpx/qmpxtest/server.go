@@ -24,10 +24,21 @@ type Server struct {
 	ln      net.Listener
 	handler Handler
 
-	mu   sync.Mutex
-	conn net.Conn
-	enc  *json.Encoder
-	wg   sync.WaitGroup
+	mu    sync.Mutex
+	conn  net.Conn
+	enc   *json.Encoder
+	early []string // events to send before the next capabilities reply
+	wg    sync.WaitGroup
+}
+
+// EventBeforeHandshakeReply makes the next client's handshake race with an
+// event, as QEMU's can (an event from another thread between leaving the
+// negotiation mode and writing qmp_capabilities' reply): the event name
+// goes out just before that reply.
+func (s *Server) EventBeforeHandshakeReply(name string) {
+	s.mu.Lock()
+	s.early = append(s.early, name)
+	s.mu.Unlock()
 }
 
 // NewServer listens on the unix socket path and serves clients with h.
@@ -77,20 +88,32 @@ func (s *Server) handle(c net.Conn) {
 		var req struct {
 			Execute   string          `json:"execute"`
 			Arguments json.RawMessage `json:"arguments"`
+			ID        json.RawMessage `json:"id"`
 		}
 		if err := dec.Decode(&req); err != nil {
 			return
 		}
-		var resp any
 		if req.Execute == qmpcmd.QMPCapabilities {
-			resp = map[string]any{"return": struct{}{}}
-		} else if ret, err := s.handler(req.Execute, req.Arguments); err != nil {
-			resp = map[string]any{"error": map[string]string{"class": "GenericError", "desc": err.Error()}}
-		} else {
-			if ret == nil {
-				ret = struct{}{}
+			s.mu.Lock()
+			if len(s.early) > 0 {
+				enc.Encode(map[string]any{"event": s.early[0], "data": map[string]any{},
+					"timestamp": map[string]int64{"seconds": time.Now().Unix(), "microseconds": 0}})
+				s.early = s.early[1:]
+				s.mu.Unlock()
+				time.Sleep(50 * time.Millisecond) // the client reads the event alone
+			} else {
+				s.mu.Unlock()
 			}
+		}
+		var resp map[string]any
+		switch ret, err := s.answer(req.Execute, req.Arguments); {
+		case err != nil:
+			resp = map[string]any{"error": map[string]string{"class": "GenericError", "desc": err.Error()}}
+		default:
 			resp = map[string]any{"return": ret}
+		}
+		if len(req.ID) > 0 {
+			resp["id"] = req.ID // as QEMU does
 		}
 		s.mu.Lock()
 		err := enc.Encode(resp)
@@ -99,6 +122,22 @@ func (s *Server) handle(c net.Conn) {
 			return
 		}
 	}
+}
+
+// answer answers the handshake's commands itself and the rest with the
+// Handler.
+func (s *Server) answer(cmd string, args json.RawMessage) (any, error) {
+	switch cmd {
+	case qmpcmd.QMPCapabilities:
+		return struct{}{}, nil
+	case qmpcmd.QueryVersion:
+		return map[string]any{"qemu": map[string]int{"major": 7, "minor": 2, "micro": 0}, "package": "qmpxtest"}, nil
+	}
+	ret, err := s.handler(cmd, args)
+	if err == nil && ret == nil {
+		ret = struct{}{}
+	}
+	return ret, err
 }
 
 // ErrNoClient is returned by Emit when no client is connected.
