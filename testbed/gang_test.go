@@ -60,7 +60,8 @@ func TestIntegrationGang(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second) // traffic after the moves
 	for i, m := range res.Migrations {
-		rep := verify.Analyze(senders[names[i]].Stop(), nil, verify.Limits{})
+		samples := senders[names[i]].Stop()
+		rep := verify.Analyze(samples, nil, verify.Limits{})
 		t.Logf("%s %s: %s (%s), paused %v, wire %d; TWAMP sent %d lost %d dup %d reordered %d; codec %+v",
 			m.VM, m.ID, m.State, m.Reason, time.Duration(m.Paused), m.WireBytes, rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, m.Codec)
 		switch {
@@ -69,7 +70,8 @@ func TestIntegrationGang(t *testing.T) {
 		case m.Request.Gang != res.Gang || m.Codec == nil:
 			t.Fatalf("%s: gang %q (want %q), coder's account %v", m.VM, m.Request.Gang, res.Gang, m.Codec)
 		case rep.Sent == 0 || rep.Lost != 0 || rep.Duplicated != 0 || rep.Reordered != 0:
-			t.Fatalf("%s: TWAMP sent %d, lost %d, duplicated %d, reordered %d: want 0", m.VM, rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered)
+			t.Fatalf("%s: TWAMP sent %d, lost %d, duplicated %d, reordered %d: want 0; %s; phases %s; hand-off %+v",
+				m.VM, rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, lostRuns(samples, m), phaseTimes(m.Phases), m.Handoff)
 		}
 	}
 	// The shared content is sharedMiB of pages; the VM that moved second
