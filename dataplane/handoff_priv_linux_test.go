@@ -93,7 +93,8 @@ func TestPrivHoldFlushRelease(t *testing.T) {
 // HOLD, then Flushed with no traffic after it: once every held frame is
 // in, the release ends by itself (PASS, the release over) instead of
 // waiting for a frame that would let the program flip it, and the frames
-// reach the tap in order. A post-copy's end waits for the release (Unwatch).
+// reach the tap in order, and Unwatch, which a post-copy's end calls and
+// which waits for the release, returns.
 func TestPrivReleaseEndsWithoutTraffic(t *testing.T) {
 	if !isChild(t) {
 		b := newBed(t)
@@ -111,16 +112,10 @@ func TestPrivReleaseEndsWithoutTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitMode(t, d, modePass, nil) // no frame sent since
-	v := d.handoff.byKey(keyOf(vmMAC))
-	v.mu.Lock()
-	done := v.release.done
-	v.mu.Unlock()
-	if done != nil {
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("the release did not end without traffic")
-		}
+	uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := h.Unwatch(uctx, testSpec); err != nil { // what a post-copy's end waits on
+		t.Fatalf("the release did not end without traffic: %v", err)
 	}
 	want := append(seqs(tagFlush, 1, 5), seqs(tagClient, 1, 20)...)
 	wantSeq(t, r.waitFor(t, len(want)), want)
