@@ -80,10 +80,12 @@ type Latest struct {
 
 // Staleness is how old the report was when the Watcher stopped asking
 // (quiet), or is now: a migration that quieted the port uses the report
-// it had then.
+// it had then. The answer to a request in flight, which Quiet waits for,
+// arrives after QuietAt: it was new at the quiet (0), not as old as the
+// time since.
 func (l Latest) Staleness(now time.Time) time.Duration {
-	if l.Quiet && l.QuietAt.After(l.At) {
-		return l.QuietAt.Sub(l.At)
+	if l.Quiet {
+		return max(0, l.QuietAt.Sub(l.At))
 	}
 	return now.Sub(l.At)
 }

@@ -299,6 +299,11 @@ func TestLatestStaleness(t *testing.T) {
 	if s := l.Staleness(at.Add(time.Hour)); s != time.Second {
 		t.Errorf("quiet: %v, want the age at the quiet", s)
 	}
+	// The answer in flight at the quiet, which Quiet waited for: new then.
+	l.At = l.QuietAt.Add(40 * time.Millisecond)
+	if s := l.Staleness(at.Add(time.Hour)); s != 0 {
+		t.Errorf("answer after the quiet: %v, want 0", s)
+	}
 }
 
 // Quiet does not wait for a guest that has never answered: it lets go at
