@@ -65,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 		"garbage, wrong-id, out-of-range, huge, stale, or all (see package wsguest)")
 	fs.IntVar(&cfg.WSSMB, "wss", 0, "working set size in MiB (with --mix, its total)")
 	fs.Float64Var(&cfg.DirtyRate, "dirty-rate", 0, "MiB/s of the working set rewritten (0 = none)")
-	fs.IntVar(&cfg.HotMB, "hot-mib", 0, "the dirtier rewrites only the first MiB of the working set, its hot part, reported first (0 = all of it)")
+	fs.IntVar(&cfg.HotMB, "hot-mib", 0, "the dirtier rewrites only the first MiB of the working set, its hot part, reported first after the kernel's packet path (0 = all of it)")
 	fs.Float64Var(&cfg.SweepRate, "sweep-rate", 0, "MiB/s written in order, wrapping, over the working set after --hot-mib (0 = none)")
 	fs.Float64Var(&cfg.VerifyRate, "verify-rate", vnf.DefaultVerifyRate, "MiB/s of the working set verified (negative = no verifier)")
 	fs.DurationVar(&cfg.VerifyPass, "verify-pass", vnf.DefaultVerifyPass, "shortest time between two full verify passes")

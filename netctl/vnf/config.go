@@ -34,7 +34,8 @@ type Config struct {
 	WSSMB     int
 	DirtyRate float64 // MiB/s rewritten, 0 = no dirtying
 	// HotMB confines the dirtier's random rewrites to the first HotMB MiB
-	// of the working set, its hot part (reported first); 0 = all of it.
+	// of the working set, its hot part (reported first after the kernel's
+	// packet path); 0 = all of it.
 	HotMB int
 	// SweepRate is MiB/s written in order, wrapping, over the working set
 	// after its hot part (with HotMB): a guest that fills a ring, a log or

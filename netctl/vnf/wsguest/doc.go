@@ -1,9 +1,11 @@
 // Package wsguest is the guest side of the working-set report
-// (migrator/wsreport): it finds the physical frames of what the vnf uses,
-// its working set first, then its other resident memory (code, stacks,
-// heap), in /proc/self/pagemap, and answers each request migratord writes
-// to a virtio-serial port with one report. Socket buffers and other
-// kernel memory are not the process's pages and are not reported.
+// (migrator/wsreport): it finds the physical frames of what the vnf uses
+// and answers each request migratord writes to a virtio-serial port with
+// one report, hottest first: the kernel's frames on the packet path (page
+// tables, the kernel's own multi-page buffers such as the network's
+// receive buffers, from /proc/kpageflags) and its working set (from
+// /proc/self/pagemap), then the kernel's objects (slab), then its other
+// resident memory (code, stacks, heap).
 //
 // The guest writes only when asked, never unasked: while a migration
 // stops the guest or runs it in post-copy, QEMU's emulation of the port

@@ -12,6 +12,7 @@ type ranges struct {
 	rs      []wsreport.Range
 	sealed  int    // ranges before this one are not extended
 	dropped uint64 // frames left out for want of room
+	limit   int    // of ranges; 0: wsreport.MaxRanges
 }
 
 func (r *ranges) add(pfn uint64) {
@@ -22,11 +23,26 @@ func (r *ranges) add(pfn uint64) {
 			return
 		}
 	}
-	if len(r.rs) >= wsreport.MaxRanges || pfn >= wsreport.MaxFrame {
+	limit := wsreport.MaxRanges
+	if r.limit > 0 {
+		limit = min(r.limit, limit)
+	}
+	if len(r.rs) >= limit || pfn >= wsreport.MaxFrame {
 		r.dropped++
 		return
 	}
 	r.rs = append(r.rs, wsreport.Range{Start: pfn, Count: 1})
+}
+
+// addRanges adds the frames of rs, in order, and counts those rs left
+// out as left out here too.
+func (r *ranges) addRanges(rs ranges) {
+	for _, x := range rs.rs {
+		for pfn := x.Start; pfn < x.End(); pfn++ {
+			r.add(pfn)
+		}
+	}
+	r.dropped += rs.dropped
 }
 
 // seal keeps the ranges so far apart from those to come: the working

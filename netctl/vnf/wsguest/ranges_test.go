@@ -29,3 +29,23 @@ func TestRangesCoalesce(t *testing.T) {
 		t.Errorf("%d ranges, %d dropped; want %d and 11", len(r.rs), r.dropped, wsreport.MaxRanges)
 	}
 }
+
+// A limited ranges leaves out what is beyond its limit; addRanges carries
+// the frames and the count of those left out.
+func TestRangesLimitAndAdd(t *testing.T) {
+	small := ranges{limit: 2}
+	for _, f := range []uint64{1, 2, 4, 6, 7} {
+		small.add(f)
+	}
+	rg := func(start uint64, n uint32) wsreport.Range { return wsreport.Range{Start: start, Count: n} }
+	if want := []wsreport.Range{rg(1, 2), rg(4, 1)}; !reflect.DeepEqual(small.rs, want) || small.dropped != 2 {
+		t.Errorf("limited: %v, %d dropped; want %v, 2", small.rs, small.dropped, want)
+	}
+	var r ranges
+	r.add(0)
+	r.seal()
+	r.addRanges(small)
+	if want := []wsreport.Range{rg(0, 1), rg(1, 2), rg(4, 1)}; !reflect.DeepEqual(r.rs, want) || r.dropped != 2 {
+		t.Errorf("added: %v, %d dropped; want %v, 2", r.rs, r.dropped, want)
+	}
+}

@@ -13,9 +13,13 @@ import (
 
 // Scan makes the reports of this process. It is not safe for concurrent use.
 type Scan struct {
-	sc     scanner
-	out    ranges
-	kflags *os.File // nil: not readable
+	sc  scanner
+	out ranges
+	// The kernel's frames on the packet path, named before the working
+	// set, in at most a quarter of a report's ranges (the working set
+	// must have room); and its objects, named after.
+	path, objects ranges
+	kflags        *os.File // nil: not readable
 }
 
 // NewScan opens /proc/self/pagemap, and /proc/kpageflags if it can. Frames
@@ -25,7 +29,7 @@ func NewScan() (*Scan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening pagemap: %w", err)
 	}
-	s := &Scan{sc: scanner{pagemap: f}}
+	s := &Scan{sc: scanner{pagemap: f}, path: ranges{limit: wsreport.MaxRanges / 4}}
 	if k, err := os.Open("/proc/kpageflags"); err == nil {
 		s.sc.kpageflags, s.kflags = k, k // else no kernel frames in the reports
 	}
@@ -40,14 +44,23 @@ func (s *Scan) Close() error {
 	return s.sc.pagemap.Close()
 }
 
-// Report (its Seq zero: the caller's) scans the resident frames of hot (the
-// working set), then the kernel's frames the guest's work keeps touching
-// (page tables, slab, the kernel's own multi-page buffers, such as the
-// network's receive buffers; see kernelFrames), then the frames of the
-// process's other readable mappings. The ranges stay valid until the next
-// call.
+// Report (its Seq zero: the caller's) names, hottest first: the kernel's
+// frames on the packet path (page tables, the kernel's own multi-page
+// buffers such as the network's receive buffers; see kernelKind) and the
+// resident frames of hot (the working set), together its Hot ranges; then
+// the kernel's objects (slab); then the frames of the process's other
+// readable mappings. The ranges stay valid until the next call.
 func (s *Scan) Report(hot []byte) (wsreport.Report, error) {
 	s.out.reset()
+	s.path.reset()
+	s.objects.reset()
+	if s.sc.kpageflags != nil {
+		if err := s.sc.kernelFrames(maxKernelFrames, &s.path, &s.objects); err != nil {
+			return wsreport.Report{}, fmt.Errorf("reading kpageflags: %w", err)
+		}
+		s.out.addRanges(s.path)
+		s.out.seal()
+	}
 	var h span
 	if len(hot) > 0 {
 		h.lo = uintptr(unsafe.Pointer(unsafe.SliceData(hot)))
@@ -58,11 +71,7 @@ func (s *Scan) Report(hot []byte) (wsreport.Report, error) {
 	}
 	s.out.seal()
 	nHot := len(s.out.rs)
-	if s.sc.kpageflags != nil {
-		if err := s.sc.kernelFrames(maxKernelFrames, &s.out); err != nil {
-			return wsreport.Report{}, fmt.Errorf("reading kpageflags: %w", err)
-		}
-	}
+	s.out.addRanges(s.objects)
 	maps, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return wsreport.Report{}, fmt.Errorf("opening maps: %w", err)

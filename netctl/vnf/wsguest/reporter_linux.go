@@ -16,7 +16,7 @@ const DefaultPort = wsreport.PortName
 // Config configures Run.
 type Config struct {
 	Port string // virtio-serial port name (required)
-	Hot  []byte // the working set, reported first
+	Hot  []byte // the working set, reported first after the kernel's packet path
 	// MinGap bounds the guest's cost: at most one report per MinGap,
 	// however often the host asks; 0 = 100ms.
 	MinGap time.Duration

@@ -36,20 +36,37 @@ const (
 	kpfPgtable  = 1 << 26
 )
 
-// kernelPage says whether a frame with these kernel page flags holds what
-// the kernel writes as the guest works: page tables, slab (socket buffers'
-// heads among them) and the kernel's own multi-page allocations, which
-// are neither on an LRU list nor free nor huge pages (the network's
-// receive buffers among them). The kernel's code and the page cache are
-// not: they are not rewritten.
-func kernelPage(f uint64) bool {
+// frameKind sorts the kernel's frames by when a report names them.
+type frameKind int
+
+const (
+	notKernel frameKind = iota
+	// packetPath: page tables and the kernel's own multi-page buffers,
+	// which are neither on an LRU list nor free nor huge pages. Every
+	// packet lands in the network's receive buffers (virtio-net's 32 KiB
+	// fragments, written by QEMU as the packet arrives) and every access
+	// of the working set walks the page tables (whose accessed and dirty
+	// bits it sets): after a post-copy switch these are touched first,
+	// so the report names them before the working set.
+	packetPath
+	// kernelObject: slab, the kernel's objects (socket buffers' heads
+	// among many others), named after the working set.
+	kernelObject
+)
+
+// kernelKind says which of the kernel's frames the guest's work keeps
+// writing, from their kernel page flags. The kernel's code and the page
+// cache are not among them: they are not rewritten.
+func kernelKind(f uint64) frameKind {
 	switch {
-	case f&(kpfPgtable|kpfSlab) != 0:
-		return true
-	case f&(kpfCompHead|kpfCompTail) != 0:
-		return f&(kpfLRU|kpfBuddy|kpfHuge|kpfTHP) == 0
+	case f&kpfPgtable != 0:
+		return packetPath
+	case f&kpfSlab != 0:
+		return kernelObject
+	case f&(kpfCompHead|kpfCompTail) != 0 && f&(kpfLRU|kpfBuddy|kpfHuge|kpfTHP) == 0:
+		return packetPath
 	}
-	return false
+	return notKernel
 }
 
 // span is a range of virtual addresses [lo, hi).
@@ -62,9 +79,10 @@ type scanner struct {
 	entries    []byte
 }
 
-// kernelFrames adds the frames, among the first max, whose flags say
-// kernelPage, in frame order.
-func (sc *scanner) kernelFrames(max uint64, out *ranges) error {
+// kernelFrames adds the frames, among the first max, that the guest's
+// work keeps writing (kernelKind), in frame order: those on the packet
+// path to path, the kernel's objects to objects.
+func (sc *scanner) kernelFrames(max uint64, path, objects *ranges) error {
 	if sc.entries == nil {
 		sc.entries = make([]byte, 8*512)
 	}
@@ -73,8 +91,11 @@ func (sc *scanner) kernelFrames(max uint64, out *ranges) error {
 		b := sc.entries[:8*n]
 		k, err := sc.kpageflags.ReadAt(b, int64(pfn*8))
 		for i := 0; i+8 <= k; i += 8 {
-			if kernelPage(binary.LittleEndian.Uint64(b[i:])) {
-				out.add(pfn + uint64(i/8))
+			switch kernelKind(binary.LittleEndian.Uint64(b[i:])) {
+			case packetPath:
+				path.add(pfn + uint64(i/8))
+			case kernelObject:
+				objects.add(pfn + uint64(i/8))
 			}
 		}
 		if k < len(b) {

@@ -48,29 +48,55 @@ func TestScanReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	kflags := s.sc.kpageflags
+	s.sc.kpageflags = nil // the process's own frames alone first
 	r, err := s.Report(hot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var hotPages uint64
-	for _, x := range r.Ranges[:r.Hot] {
-		hotPages += uint64(x.Count)
+	if p := pages(r.Ranges[:r.Hot]); p != 64 || r.Hot == len(r.Ranges) || r.Seq != 0 || r.Uptime <= 0 {
+		t.Errorf("hot %d pages in %d of %d ranges, seq %d, uptime %v; want 64 and more ranges after", p, r.Hot, len(r.Ranges), r.Seq, r.Uptime)
 	}
-	if hotPages != 64 || r.Hot == len(r.Ranges) || r.Seq != 0 || r.Uptime <= 0 {
-		t.Errorf("hot %d pages in %d of %d ranges, seq %d, uptime %v; want 64 and more ranges after", hotPages, r.Hot, len(r.Ranges), r.Seq, r.Uptime)
+	own := append([]wsreport.Range(nil), r.Ranges[:r.Hot]...)
+	check := func(r wsreport.Report) {
+		t.Helper()
+		if c := wsreport.Validate(r, 1<<50); c.Pages != r.Pages() {
+			t.Errorf("a frame named twice: %d pages, %d distinct", r.Pages(), c.Pages)
+		}
+		if _, err := wsreport.Encode(nil, r); err != nil {
+			t.Error(err)
+		}
 	}
-	if c := wsreport.Validate(r, 1<<50); c.Pages != r.Pages() {
-		t.Errorf("a frame named twice: %d pages, %d distinct", r.Pages(), c.Pages)
+	check(r)
+	if kflags == nil {
+		return
 	}
-	if _, err := wsreport.Encode(nil, r); err != nil {
-		t.Error(err)
+	// With the kernel's frames: those on the packet path (if any among
+	// the first maxKernelFrames: a large host allocates above them first)
+	// lead, and the working set is still among the Hot ranges, after them.
+	s.sc.kpageflags = kflags
+	if r, err = s.Report(hot); err != nil {
+		t.Fatal(err)
 	}
+	n := len(own)
+	if r.Hot < n || !reflect.DeepEqual(r.Ranges[r.Hot-n:r.Hot], own) {
+		t.Errorf("hot ranges %d, the last %d of them %v; want the working set's %v after the kernel's", r.Hot, n, r.Ranges[max(0, r.Hot-n):r.Hot], own)
+	}
+	check(r)
 }
 
-// TestKernelFrames: the frames whose flags say page table, slab or a
-// kernel multi-page buffer are reported, in order; pages of processes,
-// free pages, huge pages and the rest are not; a short kpageflags ends
-// the scan, and so does the bound.
+func pages(rs []wsreport.Range) (n uint64) {
+	for _, x := range rs {
+		n += uint64(x.Count)
+	}
+	return n
+}
+
+// TestKernelFrames: the frames whose flags say page table or a kernel
+// multi-page buffer are on the packet path, slab frames are the kernel's
+// objects, each in order; pages of processes, free pages, huge pages and
+// the rest are neither; a short kpageflags ends the scan, and so does the
+// bound.
 func TestKernelFrames(t *testing.T) {
 	flags := []uint64{
 		0,                      // 0: nothing known (a free block's tail, kernel code)
@@ -90,17 +116,21 @@ func TestKernelFrames(t *testing.T) {
 	for i, f := range flags {
 		binary.LittleEndian.PutUint64(b[8*i:], f)
 	}
-	var out ranges
+	var path, objects ranges
 	sc := scanner{kpageflags: bytes.NewReader(b), entries: make([]byte, 8*4)} // several reads
-	if err := sc.kernelFrames(1<<20, &out); err != nil {
+	if err := sc.kernelFrames(1<<20, &path, &objects); err != nil {
 		t.Fatal(err)
 	}
-	want := []wsreport.Range{{Start: 1, Count: 5}, {Start: 11, Count: 1}}
-	if !reflect.DeepEqual(out.rs, want) {
-		t.Errorf("ranges %+v, want %+v", out.rs, want)
+	want := []wsreport.Range{{Start: 1, Count: 1}, {Start: 4, Count: 2}, {Start: 11, Count: 1}}
+	if !reflect.DeepEqual(path.rs, want) {
+		t.Errorf("packet path %+v, want %+v", path.rs, want)
 	}
-	out.reset()
-	if err := sc.kernelFrames(3, &out); err != nil || !reflect.DeepEqual(out.rs, []wsreport.Range{{Start: 1, Count: 2}}) {
-		t.Errorf("the first 3 frames: %+v, %v; want frames 1-2", out.rs, err)
+	if want := []wsreport.Range{{Start: 2, Count: 2}}; !reflect.DeepEqual(objects.rs, want) {
+		t.Errorf("objects %+v, want %+v", objects.rs, want)
+	}
+	path.reset()
+	objects.reset()
+	if err := sc.kernelFrames(3, &path, &objects); err != nil || len(path.rs) != 1 || len(objects.rs) != 1 || objects.rs[0].Count != 1 {
+		t.Errorf("the first 3 frames: %+v %+v, %v; want frames 1 and 2", path.rs, objects.rs, err)
 	}
 }
