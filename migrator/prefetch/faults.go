@@ -2,7 +2,9 @@ package prefetch
 
 import (
 	"cmp"
+	"context"
 	"encoding/binary"
+	"log/slog"
 	"slices"
 	"strings"
 )
@@ -23,11 +25,14 @@ type placed struct {
 	order int
 }
 
-// index sorts the planned ranges by block and start, for classify.
+// index sorts the planned ranges by block and start, for classify, and
+// notes the bytes planned before each (logFault).
 func (in *Injector) index() {
 	in.sorted = make([]placed, len(in.ranges))
+	in.before = make([]uint64, len(in.ranges)+1)
 	for i, r := range in.ranges {
 		in.sorted[i] = placed{r, i}
+		in.before[i+1] = in.before[i] + r.Len
 	}
 	slices.SortFunc(in.sorted, func(a, b placed) int {
 		if c := strings.Compare(a.Block, b.Block); c != 0 {
@@ -59,12 +64,33 @@ func (in *Injector) classify(block string, req []byte) {
 	})
 	if i == len(in.sorted) || in.sorted[i].Block != block || in.sorted[i].Start > start {
 		in.stats.Faults.Outside++
+		in.logFault(block, start, "outside", 0)
 		return
 	}
 	p := in.sorted[i]
 	if in.done || p.order < in.next || p.order == in.next && start-p.Start < in.off {
 		in.stats.Faults.Asked++
+		in.logFault(block, start, "asked", in.before[p.order]+start-p.Start)
 		return
 	}
 	in.stats.Faults.Ahead++
+	in.logFault(block, start, "ahead", in.before[p.order]+start-p.Start)
+}
+
+// logFault logs (debug) a destination's request after injection began and
+// where it was in the order against where injection was: which of the
+// report's parts a guest touches before they arrive (a few dozen a move).
+func (in *Injector) logFault(block string, start uint64, class string, pos uint64) {
+	if !in.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	reached := in.before[len(in.ranges)]
+	if !in.done && in.next < len(in.ranges) {
+		reached = in.before[in.next] + in.off
+	}
+	attrs := []any{"block", block, "offset", start, "class", class, "prefetch_at_mib", float64(reached) / (1 << 20)}
+	if class != "outside" {
+		attrs = append(attrs, "order_mib", float64(pos)/(1<<20))
+	}
+	in.log.Debug("destination page request", attrs...)
 }

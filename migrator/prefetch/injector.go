@@ -41,6 +41,7 @@ type Injector struct {
 	blocks        blockSet
 	ranges        []Range  // valid, hottest first
 	sorted        []placed // ranges by block and start (classify)
+	before        []uint64 // bytes planned before ranges[i]; the last: all
 	next          int      // ranges[next] is being injected, from off
 	off           uint64
 	due           int64  // fwd by which every injected chunk is served
