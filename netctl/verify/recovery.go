@@ -17,8 +17,9 @@ type Recovery struct {
 	Rate float64 `json:"rate"`
 	// Time runs from the guest's resume at the destination to the end of
 	// the last window in which fewer than RecoveredShare of Rate's replies
-	// arrived (0: it kept up from the start). Without Recovered it runs to
-	// the end of the traffic, which it never reached.
+	// arrived before it kept up for recoverySustain (0: it kept up from
+	// the start). Without Recovered it runs to the end of the traffic,
+	// which it never reached.
 	Time      api.Duration `json:"time"`
 	Recovered bool         `json:"recovered"`
 }
@@ -28,6 +29,10 @@ const (
 	recoveryWindow = 500 * time.Millisecond
 	recoveryStep   = 50 * time.Millisecond
 	recoveryBefore = 2 * time.Second // the pre-migration rate's window
+	// recoverySustain is how long every window must keep up for the VNF
+	// to be back at its rate: a window short later on (the sender's
+	// pacing, a busy host) is a new dip, not the move's recovery.
+	recoverySustain = time.Second
 	// RecoveredShare of the pre-migration rate is "at its rate again": a
 	// window's count varies with the sender's pacing and the arrival bins.
 	RecoveredShare = 0.9
@@ -58,6 +63,7 @@ func recovery(bySeq, got []Sample, start, resumed time.Time) *Recovery {
 	}
 	lo := 0 // first arrival not before the window's start
 	short := false
+	keptUp := resumed // start of the windows keeping up since
 	for u := resumed; !u.After(end); u = u.Add(recoveryStep) {
 		for lo < len(got) && got[lo].Received.Before(u) {
 			lo++
@@ -68,9 +74,12 @@ func recovery(bySeq, got []Sample, start, resumed time.Time) *Recovery {
 		}
 		if short = float64(n) < want; short {
 			rec.Time = api.Duration(u.Add(recoveryWindow).Sub(resumed))
+			keptUp = u.Add(recoveryStep)
+		} else if u.Sub(keptUp) >= recoverySustain {
+			break // back at its rate
 		}
 	}
-	rec.Recovered = !short // the last window decides
+	rec.Recovered = !short // the traffic's last window, or the sustained run, decides
 	return rec
 }
 

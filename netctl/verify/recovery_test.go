@@ -79,3 +79,34 @@ func TestRecoveryRateFromPace(t *testing.T) {
 		t.Errorf("recovery %+v: want the pace 1000/s, recovered at once", rec)
 	}
 }
+
+// A dip well after the VNF was back at its rate (the sender's pacing, a
+// busy host) is not the move's recovery: it had kept up for
+// recoverySustain by then.
+func TestRecoveryLaterDip(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	m := api.Migration{Started: t0.Add(3 * time.Second), ResumedAt: t0.Add(5 * time.Second)}
+	var got []Sample
+	for _, s := range served(t0, 5*time.Second) {
+		if at := s.Sent.Sub(t0); at >= 8*time.Second && at < 8300*time.Millisecond {
+			continue // 300 replies lost 3 s after the resume
+		}
+		got = append(got, s)
+	}
+	rec := AnalyzeMigration(got, m, Limits{}).Recovery
+	if rec == nil || rec.Time != 0 || !rec.Recovered {
+		t.Errorf("recovery %+v: want recovered at once", rec)
+	}
+	// The same dip within the first second after the resume counts.
+	got = got[:0]
+	for _, s := range served(t0, 5*time.Second) {
+		if at := s.Sent.Sub(t0); at >= 5500*time.Millisecond && at < 5800*time.Millisecond {
+			continue
+		}
+		got = append(got, s)
+	}
+	rec = AnalyzeMigration(got, m, Limits{}).Recovery
+	if rec == nil || time.Duration(rec.Time) < 800*time.Millisecond || time.Duration(rec.Time) > 1300*time.Millisecond || !rec.Recovered {
+		t.Errorf("recovery %+v: want about 1.3 s (the last short window ends then)", rec)
+	}
+}

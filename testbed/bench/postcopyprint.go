@@ -15,7 +15,7 @@ func printPostcopy(w io.Writer, rows []PostcopyRow) {
 		"pause = the record's paused, for qemu-postcopy the source's STOP to the destination's RESUME event; "+
 		"remote faults = the guest's own page requests after the switch (QEMU's postcopy-requests at the source less the agent's injected requests); "+
 		"split (with a prefetch, medians) = the destination's own requests before the prefetch began / in the working set asked for already / in it not reached yet / outside it; "+
-		"recovery = from the guest's resume at the destination to the end of the last 500 ms window with under %.0f%% of the pre-migration reply rate (recovered: runs back at it before the traffic ended); "+
+		"recovery = from the guest's resume at the destination to the end of the last 500 ms window with under %.0f%% of the pre-migration reply rate before a second of windows at it (recovered: back at it before the traffic ended); "+
 		"ratios of the medians over %s's (issue 11's targets: recovery <= 0.3, faults <= 0.2)\n", postcopyPass, netverify.RecoveredShare*100, postcopyBaseline)
 	tw := newTable(w)
 	fmt.Fprintln(tw, strings.Join([]string{"guest", "method", "post-copy runs", "total time ms", "pause ms", "remote faults", "split", "injected pages",
