@@ -62,8 +62,8 @@ packets sent, received, lost, duplicated and reordered; the largest gap in
 the traffic and the migration phase it fell in; round-trip latency p50 and
 p99; the VNF's recovery: from the guest's resume at the destination until
 it reflected at its pre-migration rate again (90% of it in every 500ms
-window for a second: a dip after that is not the move's; in post-copy, first touches of pages still at the
-source slow it); whether the reflector's own sequence numbers continued
+window for a second: a dip after that is not the move's; in post-copy,
+first touches of pages still at the source slow it); whether the reflector's own sequence numbers continued
 without a jump (the same guest memory, not a restarted vnf); and the hand-off's
 account (buffered, flushed, held, forwarded, dropped by reason, GARPs,
 queue high-water mark, time in BUFFER). The verdict is PASS when no more

@@ -23,26 +23,36 @@ func (r *ranges) add(pfn uint64) {
 			return
 		}
 	}
-	limit := wsreport.MaxRanges
-	if r.limit > 0 {
-		limit = min(r.limit, limit)
-	}
-	if len(r.rs) >= limit || pfn >= wsreport.MaxFrame {
+	if len(r.rs) >= r.max() || pfn >= wsreport.MaxFrame {
 		r.dropped++
 		return
 	}
 	r.rs = append(r.rs, wsreport.Range{Start: pfn, Count: 1})
 }
 
-// addRanges adds the frames of rs, in order, and counts those rs left
-// out as left out here too.
+// addRanges adds the ranges of rs, in order, as add would frame by frame,
+// and counts those rs left out as left out here too.
 func (r *ranges) addRanges(rs ranges) {
 	for _, x := range rs.rs {
-		for pfn := x.Start; pfn < x.End(); pfn++ {
-			r.add(pfn)
+		if n := len(r.rs); n > r.sealed && r.rs[n-1].End() == x.Start && uint64(r.rs[n-1].Count)+uint64(x.Count) <= math.MaxUint32 {
+			r.rs[n-1].Count += x.Count
+			continue
 		}
+		if len(r.rs) >= r.max() || x.End() > wsreport.MaxFrame {
+			r.dropped += uint64(x.Count)
+			continue
+		}
+		r.rs = append(r.rs, x)
 	}
 	r.dropped += rs.dropped
+}
+
+// max is the most ranges r holds.
+func (r *ranges) max() int {
+	if r.limit > 0 {
+		return min(r.limit, wsreport.MaxRanges)
+	}
+	return wsreport.MaxRanges
 }
 
 // seal keeps the ranges so far apart from those to come: the working

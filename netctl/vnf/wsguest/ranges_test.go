@@ -48,4 +48,11 @@ func TestRangesLimitAndAdd(t *testing.T) {
 	if want := []wsreport.Range{rg(0, 1), rg(1, 2), rg(4, 1)}; !reflect.DeepEqual(r.rs, want) || r.dropped != 2 {
 		t.Errorf("added: %v, %d dropped; want %v, 2", r.rs, r.dropped, want)
 	}
+	// Unsealed, an adjacent range extends the last one, as add would.
+	var u ranges
+	u.add(0)
+	u.addRanges(small)
+	if want := []wsreport.Range{rg(0, 3), rg(4, 1)}; !reflect.DeepEqual(u.rs, want) {
+		t.Errorf("added unsealed: %v; want %v", u.rs, want)
+	}
 }
