@@ -62,12 +62,7 @@ func TestPrivHoldFlushRelease(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	d, _, r, h, s := childHandoff(t, Config{})
-	if err := h.Prepare(ctx, testSpec); err != nil {
-		t.Fatal(err)
-	}
-	s.mustSend(t, 20)
-	waitCaptured(t, d, 20)
+	d, r, h, s := holding(t, Config{}, 20)
 	if got := r.frames(); len(got) != 0 {
 		t.Fatalf("frames reached the tap during HOLD: %v", got)
 	}
@@ -102,12 +97,7 @@ func TestPrivReleaseEndsWithoutTraffic(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	d, _, r, h, s := childHandoff(t, Config{})
-	if err := h.Prepare(ctx, testSpec); err != nil {
-		t.Fatal(err)
-	}
-	s.mustSend(t, 20)
-	waitCaptured(t, d, 20)
+	d, r, h, _ := holding(t, Config{}, 20)
 	if err := h.Flushed(ctx, testSpec, flushStream(5)); err != nil {
 		t.Fatal(err)
 	}
@@ -175,12 +165,7 @@ func TestPrivTinyQueue(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	d, _, r, h, s := childHandoff(t, Config{QueueBytes: 5 * 60})
-	if err := h.Prepare(ctx, testSpec); err != nil {
-		t.Fatal(err)
-	}
-	s.mustSend(t, 20)
-	waitCaptured(t, d, 20)
+	d, r, h, s := holding(t, Config{QueueBytes: 5 * 60}, 20)
 	waitConsumed(t, d, 20) // the five queued and 15 dropped before the release makes room
 	if err := h.Flushed(ctx, testSpec, nil); err != nil {
 		t.Fatal(err)
@@ -454,12 +439,7 @@ func TestPrivDetachDuringHold(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	d, _, _, h, s := childHandoff(t, Config{})
-	if err := h.Prepare(ctx, testSpec); err != nil {
-		t.Fatal(err)
-	}
-	s.mustSend(t, 4)
-	waitCaptured(t, d, 4)
+	_, _, h, _ := holding(t, Config{}, 4)
 	if err := h.Detach(ctx, testSpec); err != nil {
 		t.Fatal(err)
 	}

@@ -425,6 +425,19 @@ func childHandoff(t *testing.T, cfg Config) (*Dataplane, handoff.Tap, *tapReader
 	return d, tap, r, d.Handoff(), newSender(t, os.Getenv("DPT_CLIENT"), "vc")
 }
 
+// holding (in a child) is childHandoff with the hand-off prepared (HOLD)
+// and n client frames sent and captured.
+func holding(t *testing.T, cfg Config, n int) (*Dataplane, *tapReader, *Handoff, *sender) {
+	t.Helper()
+	d, _, r, h, s := childHandoff(t, cfg)
+	if err := h.Prepare(context.Background(), testSpec); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSend(t, n)
+	waitCaptured(t, d, uint64(n))
+	return d, r, h, s
+}
+
 // childSetup makes the child's dataplane (pins under $DPT_BPFFS/name) and
 // its tap dt0 on br0 with a reader.
 func childSetup(t *testing.T, cfg Config) (*Dataplane, handoff.Tap, *tapReader) {
