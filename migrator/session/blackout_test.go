@@ -115,8 +115,10 @@ func TestBlackoutsWaitEnds(t *testing.T) {
 	defer cancel()
 	end, waited := b.begin(ctx, c)
 	end()
-	if waited < 20*time.Millisecond || isOpen(c) || !isOpen(a) {
-		t.Fatalf("waited %v, c open %v, a open %v: want >= 20ms, c still held by a's blackout, a open", waited, isOpen(c), isOpen(a))
+	// It waited until its ctx ended (the time it measures starts after the
+	// ctx's timer did: on a busy machine it reads under 20 ms).
+	if ctx.Err() == nil || waited <= 0 || isOpen(c) || !isOpen(a) {
+		t.Fatalf("waited %v (ctx %v), c open %v, a open %v: want a wait until the ctx ended, c still held by a's blackout, a open", waited, ctx.Err(), isOpen(c), isOpen(a))
 	}
 }
 
