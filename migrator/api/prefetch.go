@@ -5,9 +5,18 @@ package api
 type PrefetchReport struct {
 	Mode string `json:"mode"` // PostcopyPrefetch
 	// Requests injected on the return path, and the 4 KiB pages they
-	// asked for (QEMU skips pages it already sent).
+	// asked for: with QEMU's discards parsed, only pages it still had to
+	// send; without, every planned page (QEMU skips those it need not
+	// send again).
 	Requests int64 `json:"requests"`
 	Pages    int64 `json:"pages"`
+	// Sent are the asked pages QEMU sent while asked for (the main
+	// channel's page records); it skipped the others, there already.
+	Sent int64 `json:"sent"`
+	// Clean are the planned pages not asked for: not to be sent again
+	// (QEMU's discards at the switch said so), or sent before injection
+	// got to them.
+	Clean int64 `json:"clean"`
 	// Planned are the pages of the valid ranges of the working set.
 	Planned int64 `json:"planned"`
 	// Refused are the pages of ranges QEMU would have refused (a request

@@ -49,6 +49,14 @@ type Stats struct {
 	Refused   map[string]int64 // target pages refused by validation, by why
 	Rewritten int64            // destination's REQ_PAGES rewritten to name its block
 	Planned   int64            // target pages of the valid ranges
-	Stopped   string           // why injection stopped before the end ("": it did not)
-	Faults    Faults           // the destination's own requests, sorted
+	// Sent is the injected pages QEMU sent (the others were there
+	// already: not dirty at the source), as the main channel's page
+	// records told (Sent).
+	Sent int64
+	// Clean is the planned pages not asked for: QEMU's discards said
+	// they were not to be sent again (there already), or they were sent
+	// before injection got to them.
+	Clean   int64
+	Stopped string // why injection stopped before the end ("": it did not)
+	Faults  Faults // the destination's own requests, sorted
 }

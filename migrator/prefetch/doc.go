@@ -5,12 +5,21 @@
 // QEMU 7.2's format (migration/migration.c, source_return_path_thread).
 //
 // The source QEMU queues page requests FIFO and serves them one page at a
-// time ahead of its background scan (migration/ram.c,
-// ram_save_queue_pages, get_queued_page). An Injector therefore sends the
-// working set in small chunks, and only while the injected pages not yet
-// served stay under a window: a real fault queued behind them waits at
-// most about window/link-rate. A chunk counts as served once the main
-// channel has carried its pages' bytes since it was injected (Observe).
+// time ahead of its background scan, skipping a queued page it has no
+// reason to send again (migration/ram.c, ram_save_queue_pages,
+// get_queued_page). An Injector therefore sends the working set in small
+// chunks, and only while the injected pages not yet served stay under a
+// window: a real fault queued behind them waits at most about
+// window/link-rate. What is still to be sent it learns from the main
+// channel's parse: QEMU's RAM_DISCARD commands at the switch list every
+// page it will send again (its dirty bitmap after the last sync; nothing
+// dirties the source's memory after it), and each page record takes one
+// off (Discard, Sent). It asks only for those, so clean pages of the
+// working set cost nothing and do not hold the window, and it counts its
+// window exactly. Without discards (a stream it cannot parse) every page
+// counts, and a chunk is served once the main channel has carried its
+// pages' bytes since it was injected (Observe) or a later request's page
+// went by.
 // Once the destination asks for a page, nothing more is injected until the
 // main channel has carried it too: the thread waiting for it may be QEMU's
 // main thread, and should the stream break meanwhile, a main thread stuck

@@ -44,9 +44,11 @@ type Injector struct {
 	before        []uint64 // bytes planned before ranges[i]; the last: all
 	next          int      // ranges[next] is being injected, from off
 	off           uint64
-	due           int64  // fwd by which every injected chunk is served
-	faultDue      int64  // fwd by which the destination's last request is served (fault)
-	stopped       string // why injection stopped ("" it did not)
+	due           int64       // fwd by which every injected chunk is served
+	queue         []queued    // requests at QEMU not known served, in its order
+	tracking      atomic.Bool // a plan with ranges, or discards: Sent matters
+	dirty         dirtySet    // pages still to be sent (Discard, Sent)
+	stopped       string      // why injection stopped ("" it did not)
 	stats         Stats
 
 	trace func(kind segment, in, out []byte) // tests: what went where
@@ -152,7 +154,7 @@ func (in *Injector) stop(why string) {
 	if in.stopped == "" {
 		in.stopped = why
 		if in.started && !in.done {
-			in.log.Info("working-set prefetch stopped", "why", why, "pages", in.stats.Pages)
+			in.log.Info("working-set prefetch stopped", "why", why, "pages", in.stats.Pages, "sent", in.stats.Sent)
 		}
 	}
 }

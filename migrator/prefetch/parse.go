@@ -65,9 +65,6 @@ func (in *Injector) message(out []byte) []byte {
 	m := in.msg
 	in.msg = in.msg[:0]
 	typ := binary.BigEndian.Uint16(m)
-	if typ == msgReqPagesID || typ == msgReqPages {
-		in.fault(m[headerLen:])
-	}
 	switch typ {
 	case msgReqPagesID:
 		name := m[headerLen+reqLen+1:]
@@ -76,8 +73,10 @@ func (in *Injector) message(out []byte) []byte {
 			return in.giveUp(out, "REQ_PAGES_ID whose block name does not fill it")
 		}
 		in.destBlock, in.qemuBlock = string(name), string(name)
+		in.fault(in.destBlock, m[headerLen:])
 		in.classify(in.destBlock, m[headerLen:])
 	case msgReqPages:
+		in.fault(in.destBlock, m[headerLen:])
 		in.classify(in.destBlock, m[headerLen:])
 		if in.destBlock != "" && in.qemuBlock != in.destBlock {
 			// QEMU would read it against an injected block.
@@ -101,12 +100,13 @@ func (in *Injector) message(out []byte) []byte {
 // serves requests FIFO, so the pages come after what was injected before
 // them; nothing more is injected until they are carried too, so that a
 // burst of faults never waits behind new injected pages.
-func (in *Injector) fault(req []byte) {
-	n := int64(pageWire)
-	if len(req) >= reqLen {
-		n = max(pages(uint64(binary.BigEndian.Uint32(req[8:]))), 1) * pageWire
+func (in *Injector) fault(block string, req []byte) {
+	if len(req) < reqLen {
+		return
 	}
-	in.faultDue = max(in.due, in.fwd.Load()) + n
+	start, n := binary.BigEndian.Uint64(req), binary.BigEndian.Uint32(req[8:])
+	in.prune()
+	in.enqueue(block, start, n, max(in.due, in.fwd.Load())+max(pages(uint64(n)), 1)*pageWire, true)
 }
 
 // maxBitmap bounds a received bitmap's size (one bit per page: 32 MiB

@@ -13,6 +13,7 @@ func (in *Injector) plan(blocks []Block, ranges []Range) {
 		in.stats.Planned += pages(r.Len)
 	}
 	in.index()
+	in.tracking.Store(len(in.ranges) > 0 || in.tracking.Load())
 	in.log.Info("working-set prefetch starting", "ranges", len(in.ranges), "pages", in.stats.Planned,
 		"refused", in.stats.Refused)
 	in.poke()
@@ -24,19 +25,34 @@ func (in *Injector) pump() bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var out []byte
-	for in.open() && in.next < len(in.ranges) && in.fwd.Load() >= in.faultDue {
+	for in.open() && in.next < len(in.ranges) && !in.faultWaiting() {
 		r := in.ranges[in.next]
-		n := min(in.blocks.chunkLen(r.Block, in.cfg.ChunkPages), r.Len-in.off)
+		start, n := r.Start+in.off, min(in.blocks.chunkLen(r.Block, in.cfg.ChunkPages), r.Len-in.off)
+		if in.skipsClean(r.Block) {
+			// Ask only for pages still to be sent: the others cost QEMU
+			// nothing but a look, and would hold the window.
+			s, e, ok := in.dirty.next(r.Block, start, r.Start+r.Len)
+			if !ok {
+				s = r.Start + r.Len
+			}
+			in.stats.Clean += pages(s - start)
+			if !ok {
+				in.next, in.off = in.next+1, 0
+				continue
+			}
+			in.off, start, n = s-r.Start, s, min(e-s, n)
+		}
 		cost := pages(n) * pageWire
 		if in.outstanding() > 0 && in.outstanding()+cost > in.cfg.Window {
 			break
 		}
-		msg := reqPagesID(r.Block, r.Start+in.off, uint32(n))
+		msg := reqPagesID(r.Block, start, uint32(n))
 		if in.trace != nil {
 			in.trace(segInject, nil, msg)
 		}
 		out = append(out, msg...)
 		in.due = max(in.due, in.fwd.Load()) + cost
+		in.enqueue(r.Block, start, uint32(n), in.due, false)
 		in.stats.Requests++
 		in.stats.Pages += pages(n)
 		in.qemuBlock, in.injected = r.Block, true
@@ -51,7 +67,8 @@ func (in *Injector) pump() bool {
 	}
 	if in.open() && in.next == len(in.ranges) && !in.done {
 		in.done = true
-		in.log.Info("working-set prefetch injected", "requests", in.stats.Requests, "pages", in.stats.Pages)
+		in.log.Info("working-set prefetch injected", "requests", in.stats.Requests, "pages", in.stats.Pages,
+			"sent_so_far", in.stats.Sent)
 	}
 	return in.stopped == "" && !in.raw && !in.done // else wait: for a stream, or the window
 }
@@ -61,8 +78,8 @@ func (in *Injector) open() bool {
 	return in.started && in.stopped == "" && !in.raw && in.w != nil
 }
 
-// outstanding is the injected page bytes the main channel has not yet
-// carried: QEMU serves its queue FIFO, ahead of its background scan.
-func (in *Injector) outstanding() int64 {
-	return max(0, in.due-in.fwd.Load())
+// skipsClean: the pages of block still to be sent are known (blocks of
+// target pages only: QEMU discards and sends others in whole host pages).
+func (in *Injector) skipsClean(block string) bool {
+	return in.dirty.known() && in.blocks[block].PageSize == TargetPage
 }

@@ -1,6 +1,7 @@
 package prefetch
 
 import (
+	"bytes"
 	"context"
 	"maps"
 	"testing"
@@ -105,5 +106,116 @@ func TestConfig(t *testing.T) {
 	}
 	if _, err := New(Config{ChunkPages: -1}, nil); err == nil {
 		t.Error("a negative chunk accepted")
+	}
+}
+
+// QEMU skips the clean pages of a request and sends the next dirty one: a
+// page record of a later request frees the window of the earlier ones at
+// once, where the byte model would wait for their pages' worth of bytes.
+func TestSentFreesWindow(t *testing.T) {
+	tr := newTraced(t, Config{}) // two chunks of 16 pages
+	tr.plan(testBlocks, []Range{{"pc.ram", 0, 1 << 20}})
+	tr.pump()
+	if n := tr.Stats().Requests; n != 2 {
+		t.Fatalf("%d requests, want 2", n)
+	}
+	tr.Sent("vga.vram", 16*TargetPage) // another block's page: the background scan
+	tr.Sent("pc.ram", 1<<20)           // not asked for
+	tr.pump()
+	if n := tr.Stats().Requests; n != 2 {
+		t.Fatalf("%d requests after pages of no request, want 2", n)
+	}
+	// The first chunk was clean; the second's first page went.
+	tr.Sent("pc.ram", 16*TargetPage)
+	tr.pump()
+	if n, o := tr.Stats().Requests, tr.outstanding(); n != 3 || o != (15+16)*pageWire {
+		t.Fatalf("%d requests, %d bytes outstanding; want 3, %d", n, o, (15+16)*pageWire)
+	}
+	// A fault holds injection back until its page is sent.
+	tr.Write(reqPagesID("pc.ram", 0x80000, TargetPage))
+	tr.Sent("pc.ram", 47*TargetPage) // the third chunk's last page: all three served
+	tr.pump()
+	if n := tr.Stats().Requests; n != 3 {
+		t.Fatalf("%d requests injected behind a fault", n)
+	}
+	tr.Sent("pc.ram", 0x80000)
+	tr.pump()
+	if st := tr.Stats(); st.Requests != 5 || st.Sent != 2 {
+		t.Fatalf("stats %+v: want 5 requests, 2 injected pages sent", st)
+	}
+	if tr.Observe(1 << 30); tr.outstanding() != 0 {
+		t.Fatal("the byte model no longer bounds the wait")
+	}
+}
+
+// With QEMU's discards known, only pages still to be sent are asked for
+// (a page the background scan sent meanwhile is not), and the window
+// counts exactly those not sent yet.
+func TestDiscardAsksOnlyDirty(t *testing.T) {
+	tr := newTraced(t, Config{})
+	tr.Discard("pc.ram", 0x4000, 0x3000) // pages 4-6
+	tr.Discard("pc.ram", 0x10000, 0x1000)
+	tr.Discard("mem1", 0, 2<<20) // huge pages: asked for as planned
+	tr.Sent("pc.ram", 0x5000)    // by the background scan, before injection
+	tr.plan(testBlocks, []Range{{"pc.ram", 0, 0x20000}, {"mem1", 2 << 20, 2 << 20}})
+	tr.pump()
+	want := [][]byte{reqPagesID("pc.ram", 0x4000, 0x1000), reqPagesID("pc.ram", 0x6000, 0x1000),
+		reqPagesID("pc.ram", 0x10000, 0x1000)}
+	got := splitMessages(t, tr.out.Bytes())
+	if len(got) != len(want) {
+		t.Fatalf("%d requests, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("request %d: %x, want %x", i, got[i], want[i])
+		}
+	}
+	if st := tr.Stats(); st.Pages != 3 || st.Clean != 29 {
+		t.Errorf("stats %+v: want 3 pages asked, 29 clean", st)
+	}
+	if o := tr.outstanding(); o != 3*pageWire {
+		t.Fatalf("%d bytes outstanding, want 3 pages", o)
+	}
+	tr.Sent("pc.ram", 0x10000) // out of order: the background scan's
+	if o := tr.outstanding(); o != 2*pageWire {
+		t.Fatalf("%d bytes outstanding, want 2 pages", o)
+	}
+	tr.Observe(1 << 30) // bytes alone serve nothing now
+	if o := tr.outstanding(); o != 2*pageWire {
+		t.Fatalf("%d bytes outstanding after bytes, want 2 pages", o)
+	}
+	tr.Sent("pc.ram", 0x4000)
+	tr.Sent("pc.ram", 0x6000)
+	if o := tr.outstanding(); o != 0 {
+		t.Fatalf("%d bytes outstanding, want none", o)
+	}
+	tr.pump() // mem1's 2 MiB page: more than the window, alone
+	if st := tr.Stats(); st.Pages != 3+512 || st.Sent != 3 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestDirtySet(t *testing.T) {
+	var d dirtySet
+	if d.known() {
+		t.Fatal("known before a discard")
+	}
+	d.add("a", 0x3000, 0x42000) // pages 3..68
+	d.clear("a", 0x5000)
+	if s, e, ok := d.next("a", 0, 1<<20); !ok || s != 0x3000 || e != 0x5000 {
+		t.Errorf("next %#x-%#x %v", s, e, ok)
+	}
+	if s, e, ok := d.next("a", 0x5000, 0x10000); !ok || s != 0x6000 || e != 0x10000 {
+		t.Errorf("next %#x-%#x %v", s, e, ok)
+	}
+	if _, _, ok := d.next("a", 0x45000, 1<<40); ok {
+		t.Error("a page past the discards")
+	}
+	if n := d.count("a", 0, 1<<20); n != 65 {
+		t.Errorf("count %d, want 65", n)
+	}
+	d.add("b", 1<<62, 1<<62) // past any RAM: no longer trusted
+	if d.known() {
+		t.Error("known after an impossible discard")
 	}
 }

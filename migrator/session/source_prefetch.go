@@ -3,11 +3,13 @@ package session
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/prefetch"
+	"github.com/nfhandoff/nfhandoff/migrator/stream"
 )
 
 // ramBlockTimeout bounds x-query-ramblock at the post-copy switch.
@@ -36,17 +38,31 @@ func (s *source) prefetchConn(c net.Conn) net.Conn {
 	if s.prefetch == nil {
 		return c
 	}
-	return &prefetchConn{Conn: c, in: s.prefetch, w: s.prefetch.Attach(c)}
+	in := s.prefetch
+	// QEMU's discards at the switch say which pages it will send again,
+	// its page records which it sent: the injector asks for those not
+	// sent yet, and knows when QEMU served a request.
+	pages := stream.NewWriter(io.Discard, stream.Funcs{
+		OnPage: func(p stream.Page) { in.Sent(p.Block, p.Offset) },
+		OnEvent: func(e stream.Event) {
+			for _, x := range e.Extents {
+				in.Discard(e.Name, x.Start, x.Len)
+			}
+		},
+	}, s.log.With("part", "prefetch"))
+	return &prefetchConn{Conn: c, in: in, w: in.Attach(c), pages: pages}
 }
 
 type prefetchConn struct {
 	net.Conn
-	in *prefetch.Injector
-	w  *prefetch.Writer
+	in    *prefetch.Injector
+	w     *prefetch.Writer
+	pages *stream.Writer // parses what QEMU sends, forwards nothing
 }
 
 func (c *prefetchConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	c.pages.Write(p[:n]) // never fails: io.Discard, and a parse error turns it opaque
 	c.in.Observe(n)
 	return n, err
 }
@@ -129,7 +145,7 @@ func (s *source) recordPrefetch() {
 		return
 	}
 	s.rec.update(false, func(m *api.Migration) {
-		m.Prefetch = &api.PrefetchReport{Mode: s.cfg.Request.PostcopyPrefetch, Requests: st.Requests, Pages: st.Pages,
+		m.Prefetch = &api.PrefetchReport{Mode: s.cfg.Request.PostcopyPrefetch, Requests: st.Requests, Pages: st.Pages, Sent: st.Sent, Clean: st.Clean,
 			Planned: st.Planned, Refused: st.Refused, Rewritten: st.Rewritten, Stopped: st.Stopped,
 			Faults: &api.PrefetchFaults{Before: f.Before, Asked: f.Asked, Ahead: f.Ahead, Outside: f.Outside}}
 	})

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 )
@@ -196,5 +197,25 @@ func TestMalformedStart(t *testing.T) {
 				t.Errorf("err %v, want %q", sum.Err, tc.msg)
 			}
 		})
+	}
+}
+
+// A RAM_DISCARD the destination would refuse turns the reader opaque.
+func TestMalformedDiscard(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"version": {1, 1, 'a', 0},
+		"name":    {0, 9, 'a', 0},
+		"nul":     {0, 1, 'a', 'b'},
+		"ranges":  {0, 1, 'a', 0, 1, 2, 3},
+		"empty":   nil,
+	} {
+		var e Builder
+		e.Header()
+		e.Command(cmdRAMDiscard, data)
+		w := NewWriter(io.Discard, nil, nil)
+		w.Write(e.Bytes())
+		if s := w.Summary(); s.Err == nil {
+			t.Errorf("%s: no error, summary %+v", name, s)
+		}
 	}
 }

@@ -47,7 +47,7 @@ func fullStream() ([]byte, []string) {
 	pg("vga.vram", 0x3000)
 	e.EOS()
 	e.Footer(2)
-	e.Command(cmdRAMDiscard, []byte{0, 6, 'p', 'c', '.', 'r', 'a', 'm', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0})
+	e.Command(cmdRAMDiscard, []byte{0, 6, 'p', 'c', '.', 'r', 'a', 'm', 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x20, 0})
 	e.Command(cmdPing, []byte{0, 0, 0, 2})
 	var nested Builder
 	nested.Command(cmdPostcopyListen, nil)

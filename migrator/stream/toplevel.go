@@ -28,6 +28,7 @@ const (
 	stCmdDone                 // command data went by
 	stAdvise                  // POSTCOPY_ADVISE: be64 page-size summary, be64 target page size
 	stPackaged                // PACKAGED: be32 N
+	stDiscard                 // RAM_DISCARD's data
 	stAfterEOF                // VMDESCRIPTION or the end
 	stVMDescLen               // be32 JSON length
 	stVMDescDone              // the JSON went by
@@ -47,7 +48,7 @@ var stateNames = [...]string{"header", "top-level element", "section header", "s
 	"section header", "section id", "section footer", "configuration", "configuration",
 	"configuration", "configuration subsection", "configuration subsection",
 	"configuration subsection", "configuration subsection", "capabilities", "capabilities",
-	"capabilities", "command", "command", "POSTCOPY_ADVISE", "PACKAGED", "EOF", "VM description",
+	"capabilities", "command", "command", "POSTCOPY_ADVISE", "PACKAGED", "RAM_DISCARD", "EOF", "VM description",
 	"VM description", "end", "RAM record", "RAM record", "RAM record", "ZERO record",
 	"PAGE record", "MEM_SIZE", "MEM_SIZE", "MEM_SIZE", "MEM_SIZE"}
 
@@ -147,6 +148,8 @@ func (w *Writer) step(st state, b []byte) error {
 		// The nested stream (LISTEN, the device state, RUN) is the
 		// destination's to read: it passes untouched.
 		return m.pass(int64(n), stCmdDone)
+	case stDiscard:
+		return w.discard(b)
 	case stCmdDone:
 		return m.expect(1, stTop)
 	case stAfterEOF:

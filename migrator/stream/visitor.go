@@ -28,20 +28,25 @@ const (
 	EventEOF                      // the main channel's EOF
 	EventOpaque                   // the reader stopped following: Reason says why
 	EventPacket                   // a multifd packet header (Len: its normal pages)
+	EventDiscard                  // RAM_DISCARD's ranges (Name: the block; Len: how many), after its EventCommand
 )
 
 // Event is a stream element other than a page.
 type Event struct {
 	Kind    EventKind
-	Offset  int64  // stream offset of the element
-	Type    byte   // EventSection: secStart, secPart or secEnd (0x01..0x03)
-	Section uint32 // EventSection: section id
-	Name    string // EventSection: idstr
-	Cmd     uint16 // EventCommand
-	Len     uint32 // EventCommand: data length (PACKAGED: N); EventPacket: pages
-	Reason  string // EventOpaque
-	Refused bool   // EventOpaque: page coding cannot follow this stream
+	Offset  int64    // stream offset of the element
+	Type    byte     // EventSection: secStart, secPart or secEnd (0x01..0x03)
+	Section uint32   // EventSection: section id
+	Name    string   // EventSection: idstr
+	Cmd     uint16   // EventCommand
+	Len     uint32   // EventCommand: data length (PACKAGED: N); EventPacket: pages
+	Reason  string   // EventOpaque
+	Refused bool     // EventOpaque: page coding cannot follow this stream
+	Extents []Extent // EventDiscard: the block's ranges, in bytes
 }
+
+// Extent is a range of a RAM block, in bytes.
+type Extent struct{ Start, Len uint64 }
 
 // Visitor receives what the reader finds, in stream order, before the
 // bytes are forwarded. Its methods run on the writing goroutine: a slow

@@ -94,10 +94,20 @@ func TestFullStream(t *testing.T) {
 		t.Errorf("blocks %v, bytes %d, channel %d", sum.Blocks, sum.Bytes, sum.Channel)
 	}
 	var cmds []uint16
+	var discards []Extent
 	for _, e := range r.events {
-		if e.Kind == EventCommand {
+		switch e.Kind {
+		case EventCommand:
 			cmds = append(cmds, e.Cmd)
+		case EventDiscard:
+			if e.Name != "pc.ram" || e.Len != uint32(len(e.Extents)) {
+				t.Errorf("discard %+v", e)
+			}
+			discards = append(discards, e.Extents...)
 		}
+	}
+	if !slices.Equal(discards, []Extent{{0x1000, 0x2000}}) {
+		t.Errorf("discarded %v", discards)
 	}
 	if !slices.Equal(cmds, []uint16{cmdOpenReturnPath, cmdPing, cmdPostcopyAdvise, cmdRAMDiscard, cmdPing, cmdPackaged}) {
 		t.Errorf("commands %v", cmds)

@@ -12,7 +12,8 @@ import (
 // fmtPrefetch says what the source asked its QEMU to send first in
 // post-copy, and what it left out.
 func fmtPrefetch(p *api.PrefetchReport) string {
-	s := fmt.Sprintf("%s: %d of %d pages asked for first, in %d requests", p.Mode, p.Pages, p.Planned, p.Requests)
+	s := fmt.Sprintf("%s: %d of %d pages asked for first, in %d requests (%d sent for them); %d there already, not asked for",
+		p.Mode, p.Pages, p.Planned, p.Requests, p.Sent, p.Clean)
 	if len(p.Refused) > 0 {
 		var why []string
 		for _, k := range slices.Sorted(maps.Keys(p.Refused)) {
