@@ -17,6 +17,9 @@ type PrefetchReport struct {
 	// (QEMU's discards at the switch said so), or sent before injection
 	// got to them.
 	Clean int64 `json:"clean"`
+	// Readahead are the asked pages that followed the destination's
+	// sequential requests (a guest writing in order), ahead of the plan.
+	Readahead int64 `json:"readahead,omitempty"`
 	// Planned are the pages of the valid ranges of the working set.
 	Planned int64 `json:"planned"`
 	// Refused are the pages of ranges QEMU would have refused (a request

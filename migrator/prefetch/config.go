@@ -56,7 +56,10 @@ type Stats struct {
 	// Clean is the planned pages not asked for: QEMU's discards said
 	// they were not to be sent again (there already), or they were sent
 	// before injection got to them.
-	Clean   int64
-	Stopped string // why injection stopped before the end ("": it did not)
-	Faults  Faults // the destination's own requests, sorted
+	Clean int64
+	// Readahead is the asked pages that followed the destination's
+	// sequential requests, ahead of the plan (readahead.go).
+	Readahead int64
+	Stopped   string // why injection stopped before the end ("": it did not)
+	Faults    Faults // the destination's own requests, sorted
 }

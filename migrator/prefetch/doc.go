@@ -19,7 +19,9 @@
 // window exactly. Without discards (a stream it cannot parse) every page
 // counts, and a chunk is served once the main channel has carried its
 // pages' bytes since it was injected (Observe) or a later request's page
-// went by.
+// went by. The destination's own requests in order (a guest writing or
+// reading a buffer in order) make the pages after them go first
+// (readahead.go).
 // Once the destination asks for a page, nothing more is injected until the
 // main channel has carried it too: the thread waiting for it may be QEMU's
 // main thread, and should the stream break meanwhile, a main thread stuck

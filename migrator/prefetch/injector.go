@@ -48,6 +48,9 @@ type Injector struct {
 	queue         []queued    // requests at QEMU not known served, in its order
 	tracking      atomic.Bool // a plan with ranges, or discards: Sent matters
 	dirty         dirtySet    // pages still to be sent (Discard, Sent)
+	ra            []readahead // the destination's sequential requests
+	raTurn        int         // the stream whose turn it is to read ahead
+	faults        int64       // the destination's requests so far
 	stopped       string      // why injection stopped ("" it did not)
 	stats         Stats
 

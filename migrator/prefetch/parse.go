@@ -106,6 +106,7 @@ func (in *Injector) fault(block string, req []byte) {
 	}
 	start, n := binary.BigEndian.Uint64(req), binary.BigEndian.Uint32(req[8:])
 	in.prune()
+	in.noteFault(block, start)
 	in.enqueue(block, start, n, max(in.due, in.fwd.Load())+max(pages(uint64(n)), 1)*pageWire, true)
 }
 

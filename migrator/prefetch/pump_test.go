@@ -219,3 +219,67 @@ func TestDirtySet(t *testing.T) {
 		t.Error("known after an impossible discard")
 	}
 }
+
+// Two of the destination's requests in a row, the second a little after
+// the first, put the dirty pages after the second ahead of the plan, even
+// while the second waits.
+func TestReadaheadAfterSequentialFaults(t *testing.T) {
+	tr := newTraced(t, Config{ChunkPages: 4, Window: 64 * pageWire})
+	tr.Discard("pc.ram", 0, 32<<20)
+	tr.plan(testBlocks, []Range{{"pc.ram", 0, 0x10000}})
+	tr.pump() // the plan's 16 pages
+	for p := uint64(0); p < 16; p++ {
+		tr.Sent("pc.ram", p*TargetPage)
+	}
+	tr.Sent("pc.ram", 0x200000+TargetPage) // the background scan's
+	tr.Write(reqPagesID("pc.ram", 0x100000, TargetPage))
+	tr.Sent("pc.ram", 0x100000)
+	tr.Write(reqPagesID("pc.ram", 0x200000, TargetPage)) // 1 MiB on: sequential, waiting
+	tr.out.Reset()
+	tr.pump()
+	got := splitMessages(t, tr.out.Bytes())
+	want := [][]byte{reqPagesID("pc.ram", 0x202000, 4*TargetPage), reqPagesID("pc.ram", 0x206000, 4*TargetPage)}
+	if len(got) < len(want) {
+		t.Fatalf("%d requests, want at least %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("request %d: %x, want %x", i, got[i], want[i])
+		}
+	}
+	if st := tr.Stats(); st.Readahead == 0 || st.Readahead > readaheadPages {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// Streams interleaved (a guest writing one buffer in order while it reads
+// another) are each followed.
+func TestReadaheadInterleavedStreams(t *testing.T) {
+	tr := newTraced(t, Config{ChunkPages: 4, Window: 64 * pageWire})
+	tr.Discard("pc.ram", 0, 64<<20)
+	tr.plan(testBlocks, []Range{{"pc.ram", 0, 0x4000}})
+	tr.pump()
+	for _, off := range []uint64{0x100000, 0x2000000, 0x180000, 0x2080000} {
+		tr.Write(reqPagesID("pc.ram", off, TargetPage))
+		tr.Sent("pc.ram", off)
+	}
+	for p := uint64(0); p < 4; p++ {
+		tr.Sent("pc.ram", p*TargetPage)
+	}
+	tr.out.Reset()
+	tr.pump()
+	got := splitMessages(t, tr.out.Bytes())
+	want := [][]byte{reqPagesID("pc.ram", 0x181000, 4*TargetPage), reqPagesID("pc.ram", 0x2081000, 4*TargetPage)}
+	var found int
+	for _, w := range want {
+		for _, g := range got {
+			if bytes.Equal(g, w) {
+				found++
+				break
+			}
+		}
+	}
+	if found != len(want) {
+		t.Fatalf("%d requests, %d of the streams' first readahead chunks among them", len(got), found)
+	}
+}

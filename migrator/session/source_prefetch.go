@@ -145,7 +145,7 @@ func (s *source) recordPrefetch() {
 		return
 	}
 	s.rec.update(false, func(m *api.Migration) {
-		m.Prefetch = &api.PrefetchReport{Mode: s.cfg.Request.PostcopyPrefetch, Requests: st.Requests, Pages: st.Pages, Sent: st.Sent, Clean: st.Clean,
+		m.Prefetch = &api.PrefetchReport{Mode: s.cfg.Request.PostcopyPrefetch, Requests: st.Requests, Pages: st.Pages, Sent: st.Sent, Clean: st.Clean, Readahead: st.Readahead,
 			Planned: st.Planned, Refused: st.Refused, Rewritten: st.Rewritten, Stopped: st.Stopped,
 			Faults: &api.PrefetchFaults{Before: f.Before, Asked: f.Asked, Ahead: f.Ahead, Outside: f.Outside}}
 	})

@@ -14,6 +14,9 @@ import (
 func fmtPrefetch(p *api.PrefetchReport) string {
 	s := fmt.Sprintf("%s: %d of %d pages asked for first, in %d requests (%d sent for them); %d there already, not asked for",
 		p.Mode, p.Pages, p.Planned, p.Requests, p.Sent, p.Clean)
+	if p.Readahead > 0 {
+		s += fmt.Sprintf("; %d of them read ahead of the guest's sequential faults", p.Readahead)
+	}
 	if len(p.Refused) > 0 {
 		var why []string
 		for _, k := range slices.Sorted(maps.Keys(p.Refused)) {
