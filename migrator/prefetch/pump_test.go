@@ -283,3 +283,21 @@ func TestReadaheadInterleavedStreams(t *testing.T) {
 		t.Fatalf("%d requests, %d of the streams' first readahead chunks among them", len(got), found)
 	}
 }
+
+// A parse that stops following the stream falls back to the byte model:
+// pages it can no longer see sent do not hold the window for ever.
+func TestLostFallsBackToBytes(t *testing.T) {
+	tr := newTraced(t, Config{})
+	tr.Discard("pc.ram", 0, 1<<20)
+	tr.plan(testBlocks, []Range{{"pc.ram", 0, 1 << 20}})
+	tr.pump()
+	first := tr.Stats().Requests
+	tr.Observe(1 << 30)
+	if tr.pump(); tr.Stats().Requests != first {
+		t.Fatal("bytes served requests while the pages still to be sent were known")
+	}
+	tr.Lost("malformed")
+	if tr.pump(); tr.Stats().Requests == first {
+		t.Fatal("injection stuck after the parse was lost")
+	}
+}

@@ -127,6 +127,19 @@ func (in *Injector) Discard(block string, start, n uint64) {
 	in.tracking.Store(true)
 }
 
+// Lost notes that the main channel's parse stopped following the stream
+// (why): pages sent from then on go unseen, so the pages still to be sent
+// are no longer known, and the window falls back to the byte model.
+func (in *Injector) Lost(why string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.dirty.known() {
+		in.log.Info("post-copy prefetch: stream no longer followed, window by bytes", "why", why)
+	}
+	in.dirty.broken = true
+	in.poke()
+}
+
 // faultWaiting: a destination's request is not known served (nothing is
 // injected behind it meanwhile).
 func (in *Injector) faultWaiting() bool {

@@ -48,6 +48,9 @@ func (s *source) prefetchConn(c net.Conn) net.Conn {
 			for _, x := range e.Extents {
 				in.Discard(e.Name, x.Start, x.Len)
 			}
+			if e.Kind == stream.EventOpaque {
+				in.Lost(e.Reason)
+			}
 		},
 	}, s.log.With("part", "prefetch"))
 	return &prefetchConn{Conn: c, in: in, w: in.Attach(c), pages: pages}
