@@ -40,7 +40,7 @@ func (in *Injector) pump() bool {
 			}
 		}
 		cost := pages(n) * pageWire
-		if in.outstanding() > 0 && in.outstanding()+cost > in.cfg.Window {
+		if o := in.outstanding(); o > 0 && o+cost > in.cfg.Window {
 			break
 		}
 		msg := reqPagesID(block, start, uint32(n))
