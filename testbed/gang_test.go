@@ -31,12 +31,16 @@ func TestIntegrationGang(t *testing.T) {
 	b := api.NewClient(env.Socket("hostB"))
 
 	const sharedMiB = 24
+	// 128 MiB guests have ~47 MiB available after their kernel and
+	// initramfs: too near the vnf's 32 MiB working set and its runtime
+	// (CI saw the guest's OOM killer end the vnf).
+	const gangGuestMiB = "192"
 	names := []string{"fw1", "fw2"}
 	before := map[string]api.GuestStatus{}
 	senders := map[string]*verify.Sender{}
 	for i, name := range names {
 		ip := netip.MustParseAddr(fmt.Sprintf("198.18.0.%d", 100+i))
-		args := []string{"--host", "hostA", "vm", "start", name, "--ip", ip.String() + "/24", "--gw", gateway, "--mem", "128",
+		args := []string{"--host", "hostA", "vm", "start", name, "--ip", ip.String() + "/24", "--gw", gateway, "--mem", gangGuestMiB,
 			"--", "--mix", fmt.Sprintf("shared=%d:unique=4:text=4", sharedMiB), "--dirty-rate", "1", "--verify-rate", "2"}
 		if _, _, err := env.Netctl(ctx, args...); err != nil {
 			t.Fatalf("vm start %s: %v", name, err)

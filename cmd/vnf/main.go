@@ -37,6 +37,15 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	switch limit, avail, err := vnf.LimitMemory(); {
+	case err != nil:
+		log.Warn("no memory limit", "err", err)
+	case limit > 0:
+		log.Info("memory limit", "limit_mib", limit>>20, "available_mib", avail>>20)
+		if ws := int64(cfg.WSSMB) << 20; ws > limit {
+			log.Warn("the working set is larger than the memory limit: the guest cannot hold it", "wss_mib", cfg.WSSMB, "limit_mib", limit>>20)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return vnf.Run(ctx, cfg, log)
