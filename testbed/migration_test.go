@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,17 +145,27 @@ func absentFrom(ctx context.Context, t *testing.T, env Env, host, vm string) {
 // agents record the migration as completed. Then the destination agent is
 // killed during pre-copy: the guest keeps running once on the source and
 // the destination is left clean.
+//
+// The vnf first writes freedMiB and frees it: free page reporting (the
+// guest's virtio-balloon) must make it travel as zero pages, so QEMU's
+// normal (content) pages of each move stay under what that memory alone
+// would have been plus the working set.
 func TestIntegrationMigration(t *testing.T) {
 	env := requireTestbed(t)
 	upMigrationTestbed(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
+	const wssMiB, freedMiB = 32, 128
 	if _, _, err := env.Netctl(ctx, "--host", "hostA", "vm", "start", "fw1",
-		"--ip", guestAddr, "--gw", gateway, "--mem", "256", "--", "--wss", "32", "--dirty-rate", "1"); err != nil {
+		"--ip", guestAddr, "--gw", gateway, "--mem", "320", "--", "--wss", strconv.Itoa(wssMiB), "--dirty-rate", "1",
+		"--freed-mib", strconv.Itoa(freedMiB)); err != nil {
 		t.Fatalf("vm start: %v", err)
 	}
 	first := guestOn(ctx, t, env, "hostA", "fw1")
 	last := first
+	// The guest's kernel reports free memory 2 s after it was freed
+	// (mm/page_reporting.c's delay), then QEMU discards it.
+	time.Sleep(4 * time.Second)
 
 	for i, hop := range [][2]string{{"hostA", "hostB"}, {"hostB", "hostA"}} {
 		from, to := hop[0], hop[1]
@@ -162,8 +173,12 @@ func TestIntegrationMigration(t *testing.T) {
 		if m.State != api.MigrationCompleted {
 			t.Fatalf("hop %d %s→%s: %s: %s", i+1, from, to, m.State, m.Reason)
 		}
-		t.Logf("hop %d %s→%s: total %v, downtime %v, %d wire bytes, phases %d", i+1, from, to,
-			m.TotalTime, m.QEMUDowntime, m.WireBytes, len(m.Phases))
+		t.Logf("hop %d %s→%s: total %v, downtime %v, %d wire bytes, phases %d; %d normal pages, %d zero pages", i+1, from, to,
+			m.TotalTime, m.QEMUDowntime, m.WireBytes, len(m.Phases), m.RAM.Normal, m.RAM.Duplicate)
+		if normal, most := m.RAM.Normal*4096, uint64(wssMiB+freedMiB)<<20; normal >= most {
+			t.Fatalf("hop %d: %d MiB of normal pages, want under %d MiB: the %d MiB the guest freed went as content, not as zero pages",
+				i+1, normal>>20, most>>20, freedMiB)
+		}
 		got := guestOn(ctx, t, env, to, "fw1")
 		absentFrom(ctx, t, env, from, "fw1")
 		if got.BootID != first.BootID {
@@ -181,7 +196,7 @@ func TestIntegrationMigration(t *testing.T) {
 
 	t.Run("destination agent killed during pre-copy", func(t *testing.T) {
 		c := api.NewClient(env.Socket("hostA"))
-		// 2 MiB/s: 256 MiB of pre-copy lasts long enough to kill hostB's agent.
+		// 2 MiB/s: the guest's ~110 MiB of content takes long enough to kill hostB's agent.
 		m, err := c.Migrate(ctx, api.MigrateRequest{VM: "fw1", To: "hostB", Bandwidth: 2 << 20, InitialBandwidth: 2 << 20})
 		if err != nil {
 			t.Fatal(err)

@@ -76,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 	fs.Float64Var(&cfg.DirtyRate, "dirty-rate", 0, "MiB/s of the working set rewritten (0 = none)")
 	fs.IntVar(&cfg.HotMB, "hot-mib", 0, "the dirtier rewrites only the first MiB of the working set, its hot part, reported first after the kernel's packet path (0 = all of it)")
 	fs.Float64Var(&cfg.SweepRate, "sweep-rate", 0, "MiB/s written in order, wrapping, over the working set after --hot-mib (0 = none)")
+	fs.IntVar(&cfg.FreedMB, "freed-mib", 0, "MiB written and given back to the guest's kernel at the start, before the working set: free memory with stale content (with free page reporting the host discards it, and a migration sends it as zero pages)")
 	fs.Float64Var(&cfg.VerifyRate, "verify-rate", vnf.DefaultVerifyRate, "MiB/s of the working set verified (negative = no verifier)")
 	fs.DurationVar(&cfg.VerifyPass, "verify-pass", vnf.DefaultVerifyPass, "shortest time between two full verify passes")
 	fs.Uint64Var(&cfg.SharedSeed, "shared-seed", 0, "seed of --mix's shared pages: VMs with the same seed hold the same shared pages (0 = a fixed seed, the same in every VM)")

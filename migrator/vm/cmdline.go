@@ -139,6 +139,18 @@ func wsArgs(sock string) []string {
 	}
 }
 
+// balloonArgs give the guest a virtio-balloon used only for free page
+// reporting: the guest's kernel (virtio_balloon loaded at boot) reports
+// free 2 MiB blocks, QEMU discards them, and a migration then sends them
+// as ZERO records, not their stale content: free memory travels as zero
+// pages, on the guest's word and by QEMU, which knows where its dirty
+// syncs fall (never by the agent rewriting pages). No target is ever set:
+// the balloon stays empty. QEMU ignores reports while an incoming
+// post-copy runs. Both ends of a migration build it alike.
+func balloonArgs() []string {
+	return []string{"-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on"}
+}
+
 // qemuArgs is QEMU's command line (without argv[0]) for spec. An incoming
 // guest waits for migrate-incoming and stays paused afterwards.
 func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths, incoming bool) []string {
@@ -165,6 +177,7 @@ func qemuArgs(spec api.VMSpec, accel, kernel, initrd string, p paths, incoming b
 			"-device", "virtio-net-pci,netdev="+id+",mac="+n.MAC+",romfile=")
 	}
 	args = append(args, wsArgs(p.WS)...)
+	args = append(args, balloonArgs()...)
 	args = append(args,
 		"-qmp", qmpArg(p.QMP),
 		// A second QMP socket for out-of-band commands (qmpx.OOB): a

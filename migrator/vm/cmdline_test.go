@@ -161,6 +161,7 @@ func TestQEMUArgsNICs(t *testing.T) {
 		"-serial chardev:con0 -netdev tap,id=net0,fd=3 -device virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01,romfile= " +
 		"-device virtio-serial-pci,id=vser0 -chardev socket,id=ws0,path=/st/vms/vnf1/ws.sock,server=on,wait=off " +
 		"-device virtserialport,bus=vser0.0,chardev=ws0,name=org.nfhandoff.ws.0 " +
+		"-device virtio-balloon-pci,id=balloon0,free-page-reporting=on " +
 		"-qmp unix:/st/vms/vnf1/qmp.sock,server=on,wait=off -qmp unix:/st/vms/vnf1/oob.sock,server=on,wait=off " +
 		"-pidfile /st/vms/vnf1/qemu.pid -sandbox on -no-reboot -msg timestamp=on"
 	if got := strings.Join(qemuArgs(one, AccelTCG, "/k", "/i", vmPaths("/st", "vnf1"), false), " "); got != wantOne {

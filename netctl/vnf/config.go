@@ -41,7 +41,12 @@ type Config struct {
 	// after its hot part (with HotMB): a guest that fills a ring, a log or
 	// a cache and moves on, so what it wrote a while ago is not touched
 	// again soon; 0 = none.
-	SweepRate  float64
+	SweepRate float64
+	// FreedMB is memory the vnf writes and gives back to the guest's
+	// kernel at its start, before its working set: free memory with stale
+	// content, which free page reporting turns into zero pages at the
+	// host; 0 = none.
+	FreedMB    int
 	VerifyRate float64 // MiB/s verified; 0 = DefaultVerifyRate, negative = no verifier
 	// VerifyPass is the shortest time between the starts of two full verify
 	// passes; 0 = DefaultVerifyPass.
@@ -119,6 +124,9 @@ func (c *Config) validate() error {
 	}
 	if c.HotMB < 0 || c.HotMB > c.WSSMB {
 		errs = append(errs, fmt.Errorf("hot part %d MiB of a %d MiB working set", c.HotMB, c.WSSMB))
+	}
+	if c.FreedMB < 0 {
+		errs = append(errs, fmt.Errorf("negative freed memory %d MiB", c.FreedMB))
 	}
 	if c.SweepRate < 0 {
 		errs = append(errs, fmt.Errorf("negative sweep rate %g", c.SweepRate))

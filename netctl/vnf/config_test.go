@@ -40,6 +40,7 @@ func TestConfigMixErrors(t *testing.T) {
 		{Config{WSSMB: 64, HotMB: 64, SweepRate: 1}, "a sweep rate needs a hot part smaller"},
 		{Config{WSSMB: 64, SweepRate: 1}, "a sweep rate needs a hot part smaller"},
 		{Config{WSSMB: 64, HotMB: 8, SweepRate: -1}, "negative sweep rate"},
+		{Config{FreedMB: -1}, "negative freed memory"},
 	} {
 		tt.c.setDefaults()
 		if err := tt.c.validate(); err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -225,6 +225,14 @@ func (v *VNF) Run(parent context.Context) error {
 		})
 	}
 
+	if v.cfg.FreedMB > 0 {
+		t := time.Now()
+		if err := writeAndFree(v.cfg.FreedMB); err != nil {
+			v.log.Warn("memory not written and freed", "err", err)
+		} else {
+			v.log.Info("memory written and freed", "mib", v.cfg.FreedMB, "took", time.Since(t).Round(time.Millisecond))
+		}
+	}
 	t0 := time.Now()
 	if err := v.work.fill(ctx); err == nil {
 		v.log.Info("working set written", "pages", v.mem.pages(), "content", v.content(), "took", time.Since(t0).Round(time.Millisecond))
