@@ -4,7 +4,8 @@
 // one report, hottest first: the kernel's frames on the packet path (page
 // tables, the kernel's own multi-page buffers such as the network's
 // receive buffers, from /proc/kpageflags) and its working set (from
-// /proc/self/pagemap), then the kernel's objects (slab), then its other
+// /proc/self/pagemap), then the kernel's objects (slab) and reserved frames
+// (its image and data, the page structures), then its other
 // resident memory (code, stacks, heap).
 //
 // The guest writes only when asked, never unasked: while a migration

@@ -48,7 +48,8 @@ func (s *Scan) Close() error {
 // frames on the packet path (page tables, the kernel's own multi-page
 // buffers such as the network's receive buffers; see kernelKind) and the
 // resident frames of hot (the working set), together its Hot ranges; then
-// the kernel's objects (slab); then the frames of the process's other
+// the kernel's objects (slab) and reserved frames (its image and data, the
+// page structures); then the frames of the process's other
 // readable mappings. The ranges stay valid until the next call.
 func (s *Scan) Report(hot []byte) (wsreport.Report, error) {
 	s.out.reset()

@@ -34,6 +34,7 @@ const (
 	kpfHuge     = 1 << 17
 	kpfTHP      = 1 << 22
 	kpfPgtable  = 1 << 26
+	kpfReserved = 1 << 32
 )
 
 // frameKind sorts the kernel's frames by when a report names them.
@@ -50,18 +51,23 @@ const (
 	// so the report names them before the working set.
 	packetPath
 	// kernelObject: slab, the kernel's objects (socket buffers' heads
-	// among many others), named after the working set.
+	// among many others), and the reserved frames (the kernel's image
+	// with its data, the array of page structures every allocation
+	// writes, per-CPU areas: most post-copy faults outside the report
+	// fell there, near the top of RAM), named after the working set.
+	// Their code is among them, but a page QEMU does not have to send
+	// again costs the prefetch nothing.
 	kernelObject
 )
 
 // kernelKind says which of the kernel's frames the guest's work keeps
-// writing, from their kernel page flags. The kernel's code and the page
-// cache are not among them: they are not rewritten.
+// writing, from their kernel page flags. The page cache is not among
+// them: it is not rewritten.
 func kernelKind(f uint64) frameKind {
 	switch {
 	case f&kpfPgtable != 0:
 		return packetPath
-	case f&kpfSlab != 0:
+	case f&(kpfSlab|kpfReserved) != 0:
 		return kernelObject
 	case f&(kpfCompHead|kpfCompTail) != 0 && f&(kpfLRU|kpfBuddy|kpfHuge|kpfTHP) == 0:
 		return packetPath

@@ -93,8 +93,8 @@ func pages(rs []wsreport.Range) (n uint64) {
 }
 
 // TestKernelFrames: the frames whose flags say page table or a kernel
-// multi-page buffer are on the packet path, slab frames are the kernel's
-// objects, each in order; pages of processes, free pages, huge pages and
+// multi-page buffer are on the packet path, slab and reserved frames are
+// the kernel's objects, each in order; pages of processes, free pages, huge pages and
 // the rest are neither; a short kpageflags ends the scan, and so does the
 // bound.
 func TestKernelFrames(t *testing.T) {
@@ -111,6 +111,7 @@ func TestKernelFrames(t *testing.T) {
 		kpfCompTail | kpfHuge,  // 9
 		kpfLRU | 1<<12,         // 10: anonymous
 		kpfPgtable,             // 11
+		kpfReserved,            // 12: the kernel's image, page structures
 	}
 	b := make([]byte, 8*len(flags))
 	for i, f := range flags {
@@ -125,7 +126,7 @@ func TestKernelFrames(t *testing.T) {
 	if !reflect.DeepEqual(path.rs, want) {
 		t.Errorf("packet path %+v, want %+v", path.rs, want)
 	}
-	if want := []wsreport.Range{{Start: 2, Count: 2}}; !reflect.DeepEqual(objects.rs, want) {
+	if want := []wsreport.Range{{Start: 2, Count: 2}, {Start: 12, Count: 1}}; !reflect.DeepEqual(objects.rs, want) {
 		t.Errorf("objects %+v, want %+v", objects.rs, want)
 	}
 	path.reset()
