@@ -62,11 +62,14 @@ func (s *Scan) Report(hot []byte) (wsreport.Report, error) {
 		s.out.addRanges(s.path)
 		s.out.seal()
 	}
+	// A process maps some of the kernel's frames too (the vDSO and the
+	// zero page are reserved): each frame is named once, as the kernel's.
+	known := func(pfn uint64) bool { return inRanges(s.path.rs, pfn) || inRanges(s.objects.rs, pfn) }
 	var h span
 	if len(hot) > 0 {
 		h.lo = uintptr(unsafe.Pointer(unsafe.SliceData(hot)))
 		h.hi = h.lo + uintptr(len(hot))
-		if _, err := s.sc.resident(h, &s.out); err != nil {
+		if _, err := s.sc.resident(h, &s.out, known); err != nil {
 			return wsreport.Report{}, fmt.Errorf("reading pagemap: %w", err)
 		}
 	}
@@ -92,7 +95,7 @@ func (s *Scan) Report(hot []byte) (wsreport.Report, error) {
 		if sp.hi-sp.lo > uintptr(budget)*pageSize {
 			sp.hi = sp.lo + uintptr(budget)*pageSize
 		}
-		n, err := s.sc.resident(sp, &s.out)
+		n, err := s.sc.resident(sp, &s.out, known)
 		if err != nil {
 			return wsreport.Report{}, fmt.Errorf("reading pagemap: %w", err)
 		}

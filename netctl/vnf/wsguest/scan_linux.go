@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
 )
 
 // Pagemap entries (Documentation/admin-guide/mm/pagemap.rst): bit 63
@@ -118,8 +121,9 @@ func (sc *scanner) kernelFrames(max uint64, path, objects *ranges) error {
 }
 
 // resident adds the frames of the resident pages of s to out, in address
-// order, and returns the number of pages it looked at.
-func (sc *scanner) resident(s span, out *ranges) (int, error) {
+// order, but those already named (known, may be nil), and returns the
+// number of pages it looked at.
+func (sc *scanner) resident(s span, out *ranges, known func(pfn uint64) bool) (int, error) {
 	if sc.entries == nil {
 		sc.entries = make([]byte, 8*512)
 	}
@@ -136,8 +140,8 @@ func (sc *scanner) resident(s span, out *ranges) (int, error) {
 		}
 		for i := 0; i+8 <= k; i += 8 {
 			e := binary.LittleEndian.Uint64(b[i:])
-			if e&pmPresent != 0 && e&pmPFNMask != 0 {
-				out.add(e & pmPFNMask)
+			if pfn := e & pmPFNMask; e&pmPresent != 0 && pfn != 0 && (known == nil || !known(pfn)) {
+				out.add(pfn)
 			}
 		}
 		p += uintptr(k / 8)
@@ -184,4 +188,11 @@ func cut(s, skip span) []span {
 		out = append(out, span{skip.hi, s.hi})
 	}
 	return out
+}
+
+// inRanges says whether pfn is in rs, which is sorted and disjoint (as
+// kernelFrames makes them).
+func inRanges(rs []wsreport.Range, pfn uint64) bool {
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].End() > pfn })
+	return i < len(rs) && rs[i].Start <= pfn
 }

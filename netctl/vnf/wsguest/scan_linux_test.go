@@ -135,3 +135,15 @@ func TestKernelFrames(t *testing.T) {
 		t.Errorf("the first 3 frames: %+v %+v, %v; want frames 1 and 2", path.rs, objects.rs, err)
 	}
 }
+
+func TestInRanges(t *testing.T) {
+	rs := []wsreport.Range{{Start: 2, Count: 2}, {Start: 10, Count: 1}}
+	for pfn, want := range map[uint64]bool{0: false, 1: false, 2: true, 3: true, 4: false, 9: false, 10: true, 11: false} {
+		if got := inRanges(rs, pfn); got != want {
+			t.Errorf("inRanges(%v, %d) = %v, want %v", rs, pfn, got, want)
+		}
+	}
+	if inRanges(nil, 0) {
+		t.Error("inRanges(nil, 0) = true")
+	}
+}
