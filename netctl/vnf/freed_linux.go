@@ -1,7 +1,6 @@
 package vnf
 
 import (
-	"encoding/binary"
 	"fmt"
 	"syscall"
 )
@@ -19,13 +18,7 @@ func writeAndFree(mb int) error {
 	if err != nil {
 		return fmt.Errorf("mapping %d MiB to write and free: %w", mb, err)
 	}
-	x := uint64(0x9e3779b97f4a7c15) // xorshift64: cheap, never zero
-	for i := 0; i+8 <= len(b); i += 8 {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		binary.LittleEndian.PutUint64(b[i:], x)
-	}
+	fillRandom(b, uint64(mb)) // the working set's own random payload
 	if err := syscall.Munmap(b); err != nil {
 		return fmt.Errorf("unmapping the %d MiB written: %w", mb, err)
 	}
