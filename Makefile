@@ -11,9 +11,9 @@ FUZZTIME ?= 2s
 
 all: build
 
-## deps: install the Debian packages that are missing (qemu, kernel, busybox, iproute2)
+## deps: install the Debian packages that are missing (qemu, kernel, busybox, iproute2, libvirt's daemon for the libvirt tests)
 deps:
-	testbed/deps
+	testbed/deps --libvirt
 
 ## build: build netctl, migratord and the (static) vnf into build/bin
 build:
