@@ -99,6 +99,22 @@ func (e Env) Up(ctx context.Context, hosts int) (string, error) {
 		"--image-dir", e.ImageDir, "--bin", e.BinDir)
 }
 
+// UpLibvirt builds the topology with hosts hosts and a libvirtd in each
+// host namespace (testbed/up --libvirt), without agents.
+func (e Env) UpLibvirt(ctx context.Context, hosts int) (string, error) {
+	return e.Script(ctx, "up", "--hosts", fmt.Sprint(hosts), "--libvirt",
+		"--image-dir", e.ImageDir, "--bin", e.BinDir)
+}
+
+// LibvirtDir is the dir of host's libvirtd (testbed/libvirt.sh): its
+// etc, run, lib, log and cache dirs, libvirtd.log and its socket.
+func (e Env) LibvirtDir(host string) string { return filepath.Join(e.RunDir, host, "libvirt") }
+
+// LibvirtSocket is the UNIX socket of host's libvirtd.
+func (e Env) LibvirtSocket(host string) string {
+	return filepath.Join(e.LibvirtDir(host), "libvirt-sock")
+}
+
 // WithAgentArgs returns a copy of e whose agents (every one, or only
 // host's when host is not empty) get args on their command line.
 func (e Env) WithAgentArgs(host string, args ...string) Env {
@@ -191,7 +207,14 @@ func Namespaces() ([]string, error) {
 }
 
 // QEMUProcesses lists the pids of live qemu-system-* processes.
-func QEMUProcesses() ([]int, error) {
+func QEMUProcesses() ([]int, error) { return processes("qemu-system") }
+
+// LibvirtdProcesses lists the pids of live libvirtd processes.
+func LibvirtdProcesses() ([]int, error) { return processes("libvirtd") }
+
+// processes lists the pids of live processes whose name (comm) starts
+// with prefix.
+func processes(prefix string) ([]int, error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
@@ -206,7 +229,7 @@ func QEMUProcesses() ([]int, error) {
 		if err != nil {
 			continue
 		}
-		if strings.HasPrefix(string(comm), "qemu-system") && Alive(pid) {
+		if strings.HasPrefix(string(comm), prefix) && Alive(pid) {
 			pids = append(pids, pid)
 		}
 	}

@@ -53,6 +53,11 @@ func vmPaths(stateDir, name string) paths {
 	}
 }
 
+// KernelArgs is the guest kernel command line for spec, for runtimes that
+// describe the guest to another launcher (migrator/libvirt's domain XML):
+// the same /init reads it either way.
+func KernelArgs(spec api.VMSpec) string { return kernelArgs(spec) }
+
 // kernelArgs is the guest kernel command line read by the initramfs /init.
 func kernelArgs(spec api.VMSpec) string {
 	args := []string{"console=ttyS0", "panic=-1", "nfh.ip=" + spec.Address}
@@ -81,10 +86,10 @@ func kernelArgs(spec api.VMSpec) string {
 // max_cpus 2 the code is translated for parallel vCPUs, barriers included;
 // the second CPU is never plugged. Both ends of a migration build it alike.
 func smpArg(vcpus int, accel string) string {
-	if accel == AccelKVM || vcpus > 1 {
-		return strconv.Itoa(vcpus)
+	if m := MaxVCPUs(vcpus, accel); m != vcpus {
+		return strconv.Itoa(vcpus) + ",maxcpus=" + strconv.Itoa(m)
 	}
-	return strconv.Itoa(vcpus) + ",maxcpus=2"
+	return strconv.Itoa(vcpus)
 }
 
 // cpuModel is the CPU for an accelerator: a fixed model under TCG (same on
@@ -114,7 +119,25 @@ func memArg(memMiB int, accel string) string {
 	if accel == AccelKVM {
 		return strconv.Itoa(memMiB)
 	}
-	return strconv.Itoa(memMiB*1024+tcgRAMPadKiB) + "k"
+	return strconv.Itoa(MemoryKiB(memMiB, accel)) + "k"
+}
+
+// MemoryKiB is the guest RAM that memArg gives QEMU, in KiB: memMiB, with
+// tcgRAMPadKiB added under TCG.
+func MemoryKiB(memMiB int, accel string) int {
+	if accel == AccelKVM {
+		return memMiB * 1024
+	}
+	return memMiB*1024 + tcgRAMPadKiB
+}
+
+// MaxVCPUs is the -smp maxcpus that smpArg declares for vcpus under accel
+// (2 for a one-vCPU TCG guest: see smpArg).
+func MaxVCPUs(vcpus int, accel string) int {
+	if accel == AccelKVM || vcpus > 1 {
+		return vcpus
+	}
+	return 2
 }
 
 // guestName is the -name argument; Adopt looks for it in /proc/<pid>/cmdline.

@@ -1,0 +1,69 @@
+package libvirt
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vm"
+)
+
+func testGuest() Guest {
+	s := api.VMSpec{Name: "fw1", MAC: "52:54:00:12:34:56", Address: "198.18.0.100/24", Gateway: "198.18.0.1",
+		NICs: []api.NIC{{MAC: "52:54:00:12:34:57", Address: "198.19.0.100/24", Network: "core"}}}
+	s.Defaults()
+	return Guest{Spec: s, Accel: vm.AccelTCG, Kernel: "/img/vmlinuz", Initrd: "/img/initrd.img",
+		Bridges: []string{"nfh-br", "nfh-cbr"}, Console: "/run/x/console.log"}
+}
+
+// TestDomainXMLMirrorsQEMU checks that the domain asks for the QEMU that
+// migrator/vm launches for the same spec.
+func TestDomainXMLMirrorsQEMU(t *testing.T) {
+	g := testGuest()
+	out, err := DomainXML(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d domain
+	if err := xml.Unmarshal(out, &d); err != nil {
+		t.Fatalf("reading back: %v\n%s", err, out)
+	}
+	if d.Type != "qemu" || d.OS.Type.Machine != vm.MachineType || d.CPU.Model == nil || d.CPU.Model.Name != "qemu64" {
+		t.Errorf("type %q machine %q cpu %+v: want qemu, %s, qemu64", d.Type, d.OS.Type.Machine, d.CPU, vm.MachineType)
+	}
+	if d.Memory.Unit != "KiB" || d.Memory.KiB != 256*1024+8 {
+		t.Errorf("memory %d %s: want 256 MiB and the TCG pad in KiB", d.Memory.KiB, d.Memory.Unit)
+	}
+	if d.VCPU.Current != 1 || d.VCPU.Max != 2 {
+		t.Errorf("vcpus %d of %d: want 1 of 2 (maxcpus=2 under TCG)", d.VCPU.Current, d.VCPU.Max)
+	}
+	if want := vm.KernelArgs(g.Spec); d.OS.Cmdline != want || !strings.Contains(want, "nfh.ip1=198.19.0.100/24") {
+		t.Errorf("cmdline %q, want %q", d.OS.Cmdline, want)
+	}
+	if len(d.Devices.Interfaces) != 2 {
+		t.Fatalf("%d interfaces, want 2", len(d.Devices.Interfaces))
+	}
+	for i, want := range []struct{ mac, br string }{{"52:54:00:12:34:56", "nfh-br"}, {"52:54:00:12:34:57", "nfh-cbr"}} {
+		n := d.Devices.Interfaces[i]
+		if n.MAC.Address != want.mac || n.Source.Bridge != want.br || n.Model.Type != "virtio" || n.Target.Dev != vm.NICTapName("fw1", i) {
+			t.Errorf("interface %d: %+v, want %s on %s, virtio, tap %s", i, n, want.mac, want.br, vm.NICTapName("fw1", i))
+		}
+	}
+}
+
+func TestDomainXMLRefuses(t *testing.T) {
+	for name, edit := range map[string]func(*Guest){
+		"bad spec":         func(g *Guest) { g.Spec.Name = "Bad Name" },
+		"unknown accel":    func(g *Guest) { g.Accel = "hvf" },
+		"no kernel":        func(g *Guest) { g.Kernel = "" },
+		"bridge per NIC":   func(g *Guest) { g.Bridges = g.Bridges[:1] },
+		"too many bridges": func(g *Guest) { g.Bridges = append(g.Bridges, "x") },
+	} {
+		g := testGuest()
+		edit(&g)
+		if _, err := DomainXML(g); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

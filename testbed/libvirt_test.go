@@ -1,0 +1,307 @@
+package testbed
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/libvirt"
+	"github.com/nfhandoff/nfhandoff/migrator/vm"
+	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
+	"github.com/nfhandoff/nfhandoff/testbed/privtest"
+)
+
+// libvirtDomain is the test's domain; its QEMU carries guest=<it> on its
+// command line (-name), which is how leftovers are found.
+const libvirtDomain = "lvvnf"
+
+// TestIntegrationLibvirtDomain is the first brick of issue 14: libvirtd
+// runs in two host namespaces (testbed/up --libvirt), each with its own
+// host UUID, and a transient domain with the vnf image, defined over
+// hostA's socket with go-libvirt, boots in hostA's namespace on a tap on
+// hostA's bridge and answers the client's echo and TWAMP-light; destroying
+// it, then testbed/down, leaves no QEMU, daemon, tap or dir.
+func TestIntegrationLibvirtDomain(t *testing.T) {
+	env := requireTestbed(t)
+	privtest.RequireCommand(t, "libvirtd", "virsh")
+	upLibvirtTestbed(t, env, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	a := dialLibvirt(ctx, t, env, "hostA")
+	b := dialLibvirt(ctx, t, env, "hostB")
+	ua, ub := hostUUID(t, a), hostUUID(t, b)
+	if ua == ub {
+		t.Fatalf("hostA and hostB have the same host UUID %s: migration between them would be refused", ua)
+	}
+	t.Logf("host UUIDs: hostA %s, hostB %s", ua, ub)
+
+	spec := api.VMSpec{Name: libvirtDomain, MAC: "52:54:00:4c:56:01", Address: guestAddr, Gateway: gateway}
+	spec.Defaults()
+	img := filepath.Join(env.ImageDir, spec.Image)
+	console := filepath.Join(env.LibvirtDir("hostA"), "log", libvirtDomain+".console")
+	def, err := libvirt.DomainXML(libvirt.Guest{Spec: spec, Accel: vm.AccelTCG,
+		Kernel: filepath.Join(img, "vmlinuz"), Initrd: filepath.Join(img, "initrd.img"),
+		Bridges: []string{vm.DefaultBridge}, Console: console})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dom, err := a.DomainCreateXML(string(def), golibvirt.DomainNone)
+	if err != nil {
+		t.Fatalf("creating domain on hostA: %v\n%s", err, def)
+	}
+	t.Cleanup(func() {
+		// A failed test's guest goes before testbed/down (which would
+		// kill it anyway); a destroyed one is no longer found.
+		if d, err := a.DomainLookupByName(libvirtDomain); err == nil {
+			a.DomainDestroy(d)
+		}
+	})
+
+	pid := domainPID(t, env, "hostA")
+	t.Logf("domain %s started on hostA: qemu pid %d", dom.Name, pid)
+	inNamespace(t, pid, "nfh-hostA")
+	cmdline := processArgs(t, pid)
+	t.Logf("qemu: %s", strings.Join(cmdline, " "))
+	// libvirt must keep migrator/vm's sizes: the TCG RAM pad (KiB) and
+	// maxcpus=2 are what makes a TCG guest migrate intact.
+	if m := argAfter(cmdline, "-m"); !strings.Contains(m, strconv.Itoa(vm.MemoryKiB(spec.MemoryMiB, vm.AccelTCG))+"k") {
+		t.Errorf("qemu -m %q: want %d KiB (migrator/vm's TCG memory)", m, vm.MemoryKiB(spec.MemoryMiB, vm.AccelTCG))
+	}
+	if s := argAfter(cmdline, "-smp"); !strings.HasPrefix(s, "1,maxcpus=2") {
+		t.Errorf("qemu -smp %q: want 1,maxcpus=2", s)
+	}
+	tap := vm.TapName(libvirtDomain)
+	if out, err := exec.Command("ip", "-n", "nfh-hostA", "-o", "link", "show", tap).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "master "+vm.DefaultBridge) {
+		t.Fatalf("tap %s on %s in nfh-hostA: %v %s", tap, vm.DefaultBridge, err, out)
+	}
+	if _, err := b.DomainLookupByName(libvirtDomain); err == nil {
+		t.Errorf("hostB's libvirtd knows domain %s too", libvirtDomain)
+	}
+
+	st := vnfAnswers(ctx, t, env, 3*time.Minute)
+	t.Logf("vnf answers from the client: boot %x, reflected %d", st.BootID, st.PacketsReflected)
+	echo(t, 5)
+	twampLight(t, 5)
+
+	if err := a.DomainDestroy(dom); err != nil {
+		t.Fatalf("destroying domain: %v", err)
+	}
+	waitExited(t, pid, 30*time.Second)
+	doms, _, err := a.ConnectListAllDomains(1, 0)
+	if err != nil || len(doms) != 0 {
+		t.Errorf("hostA's domains after destroy: %v (err %v), want none", doms, err)
+	}
+	if err := exec.Command("ip", "-n", "nfh-hostA", "link", "show", tap).Run(); err == nil {
+		t.Errorf("tap %s still exists after destroy", tap)
+	}
+}
+
+// upLibvirtTestbed brings a fresh testbed up with a libvirtd per host and
+// tears it down at the end, checking that nothing of it is left.
+func upLibvirtTestbed(t *testing.T, env Env, hosts int) {
+	t.Helper()
+	ctx := context.Background()
+	if out, err := env.Down(ctx); err != nil {
+		t.Fatalf("down before up: %v\n%s", err, out)
+	}
+	out, err := env.UpLibvirt(ctx, hosts)
+	// Registered before the check: a half-made testbed goes too.
+	t.Cleanup(func() {
+		if t.Failed() {
+			keepLibvirtLogs(t, env)
+		}
+		out, err := env.Down(context.Background())
+		if err != nil {
+			t.Errorf("testbed down: %v", err)
+		}
+		t.Logf("testbed down:\n%s", out)
+		if ns, _ := Namespaces(); len(ns) > 0 {
+			t.Errorf("namespaces left after down: %v", ns)
+		}
+		if pids, _ := LibvirtdProcesses(); len(pids) > 0 {
+			t.Errorf("libvirtd processes left after down: %v", pids)
+		}
+		if pids := domainQEMUs(); len(pids) > 0 {
+			t.Errorf("qemu processes of domain %s left after down: %v", libvirtDomain, pids)
+		}
+		if _, err := os.Stat(env.RunDir); !os.IsNotExist(err) {
+			t.Errorf("run dir %s left after down", env.RunDir)
+		}
+		for _, p := range []string{"/run/libvirt", "/var/lib/libvirt", "/var/log/libvirt", "/var/cache/libvirt", "/etc/libvirt"} {
+			if _, err := os.Stat(filepath.Join(p, ".nfhandoff-mountpoint")); err == nil {
+				t.Errorf("mount point %s that testbed/up made is left after down", p)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("testbed up --libvirt: %v", err)
+	}
+	t.Logf("testbed up --libvirt:\n%s", out)
+}
+
+// keepLibvirtLogs keeps the daemons' logs, the guests' QEMU logs and
+// consoles of a failed test (see keepLogs).
+func keepLibvirtLogs(t *testing.T, env Env) {
+	t.Helper()
+	var files []string
+	for _, g := range []string{"*/libvirt/libvirtd.log", "*/libvirt/log/*", "*/libvirt/log/qemu/*"} {
+		m, _ := filepath.Glob(filepath.Join(env.RunDir, g))
+		for _, f := range m {
+			if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+				files = append(files, f)
+			}
+		}
+	}
+	dir, err := keepLogs(t.Name(), env.RunDir, files)
+	if err != nil {
+		t.Logf("keeping libvirt's logs: %v", err)
+		return
+	}
+	t.Logf("libvirtd's, QEMU's and the console's logs of this test: %s", dir)
+}
+
+func dialLibvirt(ctx context.Context, t *testing.T, env Env, host string) *golibvirt.Libvirt {
+	t.Helper()
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	l, err := libvirt.Dial(dctx, env.LibvirtSocket(host))
+	if err != nil {
+		t.Fatalf("%s: %v", host, err)
+	}
+	t.Cleanup(func() { l.Disconnect() })
+	return l
+}
+
+// hostUUID is the host UUID a daemon reports in its capabilities.
+func hostUUID(t *testing.T, l *golibvirt.Libvirt) string {
+	t.Helper()
+	caps, err := l.ConnectGetCapabilities()
+	if err != nil {
+		t.Fatalf("capabilities: %v", err)
+	}
+	var c struct {
+		UUID string `xml:"host>uuid"`
+	}
+	if err := xml.Unmarshal([]byte(caps), &c); err != nil || c.UUID == "" {
+		t.Fatalf("capabilities' host UUID (%v): %s", err, caps)
+	}
+	return c.UUID
+}
+
+// domainPID is the test domain's QEMU pid, from the pid file libvirt keeps
+// in host's state dir (/run/libvirt/qemu inside the daemon's mounts).
+func domainPID(t *testing.T, env Env, host string) int {
+	t.Helper()
+	f := filepath.Join(env.LibvirtDir(host), "run", "qemu", libvirtDomain+".pid")
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatalf("domain's pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || !Alive(pid) {
+		t.Fatalf("domain's pid file %s: %q (%v), not a live process", f, b, err)
+	}
+	return pid
+}
+
+// inNamespace fails t unless pid runs in the named network namespace.
+func inNamespace(t *testing.T, pid int, ns string) {
+	t.Helper()
+	var want, got syscall.Stat_t
+	if err := syscall.Stat("/run/netns/"+ns, &want); err != nil {
+		t.Fatalf("netns %s: %v", ns, err)
+	}
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &got); err != nil {
+		t.Fatalf("netns of pid %d: %v", pid, err)
+	}
+	if got.Ino != want.Ino || got.Dev != want.Dev {
+		t.Fatalf("pid %d is not in netns %s", pid, ns)
+	}
+}
+
+func processArgs(t *testing.T, pid int) []string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		t.Fatalf("command line of pid %d: %v", pid, err)
+	}
+	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+}
+
+// argAfter is the argument after the first flag in args ("" if none).
+func argAfter(args []string, flag string) string {
+	for i, a := range args[:max(len(args)-1, 0)] {
+		if a == flag {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// domainQEMUs lists the live QEMUs of the test's domain, wherever they run.
+func domainQEMUs() []int {
+	pids, _ := QEMUProcesses()
+	var ours []int
+	for _, pid := range pids {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.Contains(string(b), "guest="+libvirtDomain+",") {
+			ours = append(ours, pid)
+		}
+	}
+	return ours
+}
+
+// vnfAnswers polls the guest's status port from the client namespace until
+// it answers (the guest has booted, its vnf runs), up to within.
+func vnfAnswers(ctx context.Context, t *testing.T, env Env, within time.Duration) vnfproto.Status {
+	t.Helper()
+	addr := netip.MustParseAddrPort(guestIP + ":" + strconv.Itoa(vnfproto.Port))
+	deadline := time.Now().Add(within)
+	for {
+		var st vnfproto.Status
+		err := InNetns("nfh-client", func() error {
+			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			var err error
+			st, err = vnfproto.Query(qctx, addr)
+			return err
+		})
+		if err == nil {
+			return st
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(env.LibvirtDir("hostA"), "log", libvirtDomain+".console"))
+			if len(b) > 3000 {
+				b = b[len(b)-3000:]
+			}
+			t.Fatalf("vnf not answering %s from the client after %s: %v\nconsole tail:\n%s", addr, within, err, b)
+		}
+		time.Sleep(200 * time.Millisecond) // an error can come at once (no ARP answer yet)
+	}
+}
+
+// waitExited waits until pid has exited (or is a zombie), up to within.
+func waitExited(t *testing.T, pid int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for Alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("qemu pid %d still alive %s after destroy", pid, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
