@@ -35,6 +35,9 @@ func TestDomainXMLMirrorsQEMU(t *testing.T) {
 	if d.Memory.Unit != "KiB" || d.Memory.KiB != 256*1024+8 {
 		t.Errorf("memory %d %s: want 256 MiB and the TCG pad in KiB", d.Memory.KiB, d.Memory.Unit)
 	}
+	if d.Features.ACPI == nil {
+		t.Error("no ACPI: libvirt would pass -no-acpi")
+	}
 	if d.VCPU.Current != 1 || d.VCPU.Max != 2 {
 		t.Errorf("vcpus %d of %d: want 1 of 2 (maxcpus=2 under TCG)", d.VCPU.Current, d.VCPU.Max)
 	}

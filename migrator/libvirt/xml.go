@@ -12,6 +12,7 @@ type domain struct {
 	Memory     memory   `xml:"memory"`
 	VCPU       vcpu     `xml:"vcpu"`
 	OS         osBoot   `xml:"os"`
+	Features   features `xml:"features"`
 	CPU        cpu      `xml:"cpu"`
 	OnPoweroff string   `xml:"on_poweroff"`
 	OnReboot   string   `xml:"on_reboot"`
@@ -41,6 +42,10 @@ type osType struct {
 	Arch    string `xml:"arch,attr"`
 	Machine string `xml:"machine,attr"`
 	Value   string `xml:",chardata"`
+}
+
+type features struct {
+	ACPI *struct{} `xml:"acpi"`
 }
 
 type cpu struct {
