@@ -36,7 +36,7 @@ const libvirtDomain = "lvvnf"
 // it, then testbed/down, leaves no QEMU, daemon, tap or dir.
 func TestIntegrationLibvirtDomain(t *testing.T) {
 	env := requireTestbed(t)
-	privtest.RequireCommand(t, "libvirtd", "virsh")
+	privtest.RequireCommand(t, "libvirtd", "virsh", "ss")
 	upLibvirtTestbed(t, env, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -48,6 +48,9 @@ func TestIntegrationLibvirtDomain(t *testing.T) {
 		t.Fatalf("hostA and hostB have the same host UUID %s: migration between them would be refused", ua)
 	}
 	t.Logf("host UUIDs: hostA %s, hostB %s", ua, ub)
+	for _, ns := range []string{"", "nfh-hostA", "nfh-hostB"} {
+		noLibvirtNetwork(t, ns)
+	}
 
 	spec := api.VMSpec{Name: libvirtDomain, MAC: "52:54:00:4c:56:01", Address: guestAddr, Gateway: gateway}
 	spec.Defaults()
@@ -157,6 +160,32 @@ func upLibvirtTestbed(t *testing.T, env Env, hosts int) {
 		t.Fatalf("testbed up --libvirt: %v", err)
 	}
 	t.Logf("testbed up --libvirt:\n%s", out)
+}
+
+// noLibvirtNetwork fails t if libvirtd listens on anything but UNIX
+// sockets in network namespace ns ("" for the root one), or if libvirt's
+// default network (virbr0, 192.168.122.0/24) shows up there: testbed
+// traffic stays in 198.18.0.0/15 and loopback.
+func noLibvirtNetwork(t *testing.T, ns string) {
+	t.Helper()
+	where, ssArgs, ipArgs := "the root netns", []string{"-Hltunp"}, []string{"-o", "addr"}
+	if ns != "" {
+		where, ssArgs, ipArgs = ns, append(ssArgs, "-N", ns), append([]string{"-n", ns}, ipArgs...)
+	}
+	ss, err := exec.Command("ss", ssArgs...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ss in %s: %v %s", where, err, ss)
+	}
+	if strings.Contains(string(ss), "libvirtd") {
+		t.Errorf("libvirtd listens on TCP or UDP in %s:\n%s", where, ss)
+	}
+	addrs, err := exec.Command("ip", ipArgs...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip addr in %s: %v %s", where, err, addrs)
+	}
+	if strings.Contains(string(addrs), "virbr") || strings.Contains(string(addrs), "192.168.122.") {
+		t.Errorf("libvirt's default network in %s:\n%s", where, addrs)
+	}
 }
 
 // keepLibvirtLogs keeps the daemons' logs, the guests' QEMU logs and
