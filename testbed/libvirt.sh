@@ -46,7 +46,8 @@ ensure_libvirt_mountpoints() {
 }
 
 # remove_libvirt_mountpoints: testbed/down's undo of the above: a mount
-# point that holds only the mark goes; anything else stays.
+# point that holds only the mark goes; anything else stays. Uses
+# testbed/down's say.
 remove_libvirt_mountpoints() {
 	local m path
 	for m in "${libvirt_mounts[@]}"; do
