@@ -115,6 +115,15 @@ func (m *memory) hotPart(hot int) []byte {
 	return m.buf
 }
 
+// coldPart is the working set beyond hotPart: written in order by the
+// sweep, if at all (nil when all of it is hot).
+func (m *memory) coldPart(hot int) []byte {
+	if hot > 0 {
+		return m.buf[hot*PageSize:]
+	}
+	return nil
+}
+
 func (m *memory) page(i int) []byte { return m.buf[i*PageSize : (i+1)*PageSize : (i+1)*PageSize] }
 
 func (m *memory) kind(i int) pageKind {

@@ -221,7 +221,8 @@ func (v *VNF) Run(parent context.Context) error {
 	if v.cfg.WSReportPort != "" {
 		// From the start: the report grows as the working set is written.
 		wg.Go(func() {
-			wsguest.Run(ctx, wsguest.Config{Port: v.cfg.WSReportPort, Hot: v.mem.hotPart(v.work.hot), Lies: v.cfg.WSReportLies}, v.log.With("part", "ws-report"))
+			wsguest.Run(ctx, wsguest.Config{Port: v.cfg.WSReportPort, Hot: v.mem.hotPart(v.work.hot),
+				Bulk: v.mem.coldPart(v.work.hot), Lies: v.cfg.WSReportLies}, v.log.With("part", "ws-report"))
 		})
 	}
 

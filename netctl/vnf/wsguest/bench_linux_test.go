@@ -14,10 +14,10 @@ func BenchmarkReport256MiB(b *testing.B) {
 	}
 	defer s.Close()
 	for b.Loop() {
-		if _, err := s.Report(hot); err != nil {
+		if _, err := s.Report(hot, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
-	r, _ := s.Report(hot)
+	r, _ := s.Report(hot, nil)
 	b.ReportMetric(float64(len(r.Ranges)), "ranges")
 }

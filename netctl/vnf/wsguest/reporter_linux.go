@@ -17,6 +17,7 @@ const DefaultPort = wsreport.PortName
 type Config struct {
 	Port string // virtio-serial port name (required)
 	Hot  []byte // the working set, reported first after the kernel's packet path
+	Bulk []byte // memory touched in part or in order (the working set beyond Hot), reported last
 	// MinGap bounds the guest's cost: at most one report per MinGap,
 	// however often the host asks; 0 = 100ms.
 	MinGap time.Duration
@@ -111,7 +112,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) {
 		sleep(ctx, cfg.MinGap-time.Since(last))
 		t0 := time.Now()
 		last = t0
-		r, err := scan.Report(cfg.Hot)
+		r, err := scan.Report(cfg.Hot, cfg.Bulk)
 		switch {
 		case err == nil && len(cfg.Lies) > 0:
 			buf, err = lie(buf[:0], cfg.Lies[answers%len(cfg.Lies)], id, r)

@@ -151,7 +151,7 @@ func (sc *scanner) resident(s span, out *ranges, known func(pfn uint64) bool) (i
 
 // mappings lists the readable mappings of /proc/self/maps, executable
 // ones and the stack first, without the parts in skip.
-func mappings(r io.Reader, skip span) ([]span, error) {
+func mappings(r io.Reader, skip ...span) ([]span, error) {
 	var first, rest []span
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -165,7 +165,14 @@ func mappings(r io.Reader, skip span) ([]span, error) {
 		if !ok || err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("maps line %q", sc.Text())
 		}
-		parts := cut(span{uintptr(a), uintptr(b)}, skip)
+		parts := []span{{uintptr(a), uintptr(b)}}
+		for _, k := range skip {
+			var left []span
+			for _, p := range parts {
+				left = append(left, cut(p, k)...)
+			}
+			parts = left
+		}
 		if f[1][2] == 'x' || (len(f) >= 6 && f[5] == "[stack]") {
 			first = append(first, parts...)
 		} else {

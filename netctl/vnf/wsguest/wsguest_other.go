@@ -18,6 +18,7 @@ const DefaultPort = wsreport.PortName
 type Config struct {
 	Port         string
 	Hot          []byte
+	Bulk         []byte
 	MinGap       time.Duration
 	WriteTimeout time.Duration
 	Retry        time.Duration
