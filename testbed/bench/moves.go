@@ -94,6 +94,11 @@ func benchFamily(ctx context.Context, log *slog.Logger, g Guest, hosts []*Host, 
 				continue
 			}
 			r.Guest, r.N = g.Label, n
+			if t := r.Traffic; t != nil && t.Lost > 0 {
+				// Rare enough to be read move by move: where the packets went.
+				log.Warn("test packets lost", "guest", g.Label, "method", m.Name(), "run", n, "lost", t.Lost,
+					"reflector_seq_continuous", t.ReflectorContinuous, "guest_drops", t.GuestDrops, "handoff", t.Handoff != nil)
+			}
 			log.Info("migrated", "guest", g.Label, "method", m.Name(), "run", n, "from", r.From, "to", r.To,
 				"total", r.TotalTime, "setup", r.SetupTime, "downtime", r.Downtime, "ram_mib", r.RAMBytes>>20, "wire_mib", r.WireBytes>>20)
 			out = append(out, r)
@@ -163,6 +168,9 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 		tcpRun = &t
 	}
 	st, err := verify(ctx, mv.To, specIP(mv.Spec), before)
+	if tx != nil && err == nil {
+		tx.GuestDrops = guestDrops(before, st)
+	}
 	r := runOf(m.Name(), mv, o)
 	r.WireBytes, r.Traffic, r.TCP = w1-w0, tx, tcpRun
 	if err != nil && ctx.Err() == nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
 	netverify "github.com/nfhandoff/nfhandoff/netctl/verify"
 )
@@ -19,6 +20,29 @@ const (
 	trafficLead = time.Second
 	trafficTail = 2 * time.Second
 )
+
+// GuestDrops are the guest kernel's drop counters over a move, those its
+// vnf reports (vnfproto.Status), each -1 when it does not.
+type GuestDrops struct {
+	RxDropped       int64 `json:"rx_dropped"`        // the interface's
+	UDPInErrors     int64 `json:"udp_in_errors"`     // UDP datagrams dropped, all reasons
+	UDPRcvbufErrors int64 `json:"udp_rcvbuf_errors"` // of them: a socket's buffer full
+	UDPMemErrors    int64 `json:"udp_mem_errors"`    // of them: udp_mem exhausted
+}
+
+// guestDrops is the guest's drops between two of its vnf's statuses.
+func guestDrops(before, after vnfproto.Status) *GuestDrops {
+	d := func(f vnfproto.Counters, b, a uint64) int64 {
+		if before.Reported&f == 0 || after.Reported&f == 0 {
+			return -1
+		}
+		return int64(a - b)
+	}
+	return &GuestDrops{RxDropped: d(vnfproto.HasRxDropped, before.RxDropped, after.RxDropped),
+		UDPInErrors:     d(vnfproto.HasUDPInErrors, before.UDPInErrors, after.UDPInErrors),
+		UDPRcvbufErrors: d(vnfproto.HasUDPRcvbufErrors, before.UDPRcvbufErrors, after.UDPRcvbufErrors),
+		UDPMemErrors:    d(vnfproto.HasUDPMemErrors, before.UDPMemErrors, after.UDPMemErrors)}
+}
 
 // TrafficRun is what the test traffic saw during one migration.
 type TrafficRun struct {
@@ -42,6 +66,10 @@ type TrafficRun struct {
 	ReflectorContinuous bool          `json:"reflector_seq_continuous"`
 	// Handoff is the agents' account (nfhandoff with the eBPF dataplane).
 	Handoff *api.HandoffReport `json:"handoff,omitempty"`
+	// GuestDrops is what the guest's kernel counted as dropped during the
+	// move (its counters after the move less before): where a lost packet
+	// went, when it went there.
+	GuestDrops *GuestDrops `json:"guest_drops,omitempty"`
 	// Recovery is how long after the guest ran at the destination the
 	// VNF reflected at 90% of its pre-migration rate again (verify's);
 	// nil when the resume is unknown (plain methods but qemu-postcopy).
