@@ -65,24 +65,31 @@ func upTestbed(t *testing.T, env Env, hosts int) {
 		if t.Failed() {
 			dumpLogs(t, env)
 		}
-		out, err := env.Down(context.Background())
-		if err != nil {
-			t.Errorf("testbed down: %v", err)
-		}
-		t.Logf("testbed down:\n%s", out)
-		if ns, _ := Namespaces(); len(ns) > 0 {
-			t.Errorf("namespaces left after down: %v", ns)
-		}
+		downLeavesNothing(t, env)
 		if pids, _ := QEMUProcesses(); len(pids) > 0 {
 			t.Errorf("qemu processes left after down: %v", pids)
-		}
-		if _, err := os.Stat(env.RunDir); !os.IsNotExist(err) {
-			t.Errorf("run dir %s left after down", env.RunDir)
 		}
 		if m, _ := MountsUnder(env.RunDir); len(m) > 0 {
 			t.Errorf("mounts left after down: %v", m)
 		}
 	})
+}
+
+// downLeavesNothing takes the testbed down and checks that no namespace
+// and no run dir are left.
+func downLeavesNothing(t *testing.T, env Env) {
+	t.Helper()
+	out, err := env.Down(context.Background())
+	if err != nil {
+		t.Errorf("testbed down: %v", err)
+	}
+	t.Logf("testbed down:\n%s", out)
+	if ns, _ := Namespaces(); len(ns) > 0 {
+		t.Errorf("namespaces left after down: %v", ns)
+	}
+	if _, err := os.Stat(env.RunDir); !os.IsNotExist(err) {
+		t.Errorf("run dir %s left after down", env.RunDir)
+	}
 }
 
 func dumpLogs(t *testing.T, env Env) {

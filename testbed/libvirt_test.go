@@ -133,22 +133,12 @@ func upLibvirtTestbed(t *testing.T, env Env, hosts int) {
 		if t.Failed() {
 			keepLibvirtLogs(t, env)
 		}
-		out, err := env.Down(context.Background())
-		if err != nil {
-			t.Errorf("testbed down: %v", err)
-		}
-		t.Logf("testbed down:\n%s", out)
-		if ns, _ := Namespaces(); len(ns) > 0 {
-			t.Errorf("namespaces left after down: %v", ns)
-		}
+		downLeavesNothing(t, env)
 		if pids, _ := LibvirtdProcesses(); len(pids) > 0 {
 			t.Errorf("libvirtd processes left after down: %v", pids)
 		}
 		if pids := domainQEMUs(); len(pids) > 0 {
 			t.Errorf("qemu processes of domain %s left after down: %v", libvirtDomain, pids)
-		}
-		if _, err := os.Stat(env.RunDir); !os.IsNotExist(err) {
-			t.Errorf("run dir %s left after down", env.RunDir)
 		}
 		for _, p := range []string{"/run/libvirt", "/var/lib/libvirt", "/var/log/libvirt", "/var/cache/libvirt", "/etc/libvirt"} {
 			if _, err := os.Stat(filepath.Join(p, ".nfhandoff-mountpoint")); err == nil {
