@@ -75,7 +75,7 @@ func DomainXML(g Guest) ([]byte, error) {
 		d.CPU = cpu{Mode: "host-passthrough"}
 	} else {
 		// A fixed model, the same on every host, so the guest migrates.
-		d.CPU = cpu{Mode: "custom", Match: "exact", Check: "none", Model: &cpuModel{Fallback: "forbid", Name: "qemu64"}}
+		d.CPU = cpu{Mode: "custom", Match: "exact", Check: "none", Model: &cpuModel{Fallback: "forbid", Name: vm.TCGCPUModel}}
 	}
 	for i, n := range s.AllNICs() {
 		d.Devices.Interfaces = append(d.Devices.Interfaces, iface{

@@ -98,8 +98,12 @@ func cpuModel(accel string) string {
 	if accel == AccelKVM {
 		return "host"
 	}
-	return "qemu64"
+	return TCGCPUModel
 }
+
+// TCGCPUModel is a TCG guest's CPU model, for runtimes that describe the
+// guest to another launcher (migrator/libvirt's domain XML).
+const TCGCPUModel = "qemu64"
 
 // tcgRAMPadKiB is added to a TCG guest's RAM. QEMU 7.2 (Debian 12) loses
 // dirty pages in migration under TCG: its fast path for syncing a RAM
