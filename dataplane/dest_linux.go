@@ -16,7 +16,8 @@ import (
 // The destination's part of a migration:
 //
 //	Prepare   -> HOLD      frames for the VM are queued until the flush has been injected
-//	Started                runs here: its ARP answered while held; gratuitous ARPs announce it
+//	Started                runs here: its ARP answered while held; the bridge points its MAC at the tap (fdb_linux.go);
+//	                       gratuitous ARPs announce it
 //	Flushed   -> RELEASE   the flush, then the HOLD queue, go into the tap; the program sets PASS (release_linux.go)
 //	Rollback               the entry goes, its unicast frames counted as dropped (dest_rollback_linux.go)
 
@@ -70,9 +71,10 @@ func (h *Handoff) holdEntry(name string, mac net.HardwareAddr, ip netip.Addr) *v
 }
 
 // started (destination, right after cont) marks the guest as running here
-// (the program answers its ARP while its traffic is held) and sends the
-// gratuitous ARPs from the NIC's MAC and IPv4 out of its network's uplink,
-// in the background.
+// (the program answers its ARP while its traffic is held), points the
+// host's bridge at its tap (learnAtTap), and sends the gratuitous ARPs
+// from the NIC's MAC and IPv4 out of its network's uplink, in the
+// background.
 func (h *Handoff) started(ctx context.Context, spec api.VMSpec) error {
 	v, err := h.lookup(spec)
 	if err != nil {
@@ -80,9 +82,18 @@ func (h *Handoff) started(ctx context.Context, spec api.VMSpec) error {
 	}
 	v.mu.Lock()
 	err = h.d.maps.update(v.key, func(st *vmState) { st.Flags |= runsHere })
+	tap := v.tap.Ifindex
 	v.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("vm %s: marking it running here: %w", spec.Name, err)
+	}
+	// Before the first gratuitous ARP: see learnAtTap.
+	if tap != 0 {
+		if ok, err := learnAtTap(tap, net.HardwareAddr(v.mac)); err != nil {
+			v.log.Warn("bridge left to learn the guest's MAC itself", "err", err)
+		} else if ok {
+			v.log.Debug("bridge forwards the guest's MAC to its tap")
+		}
 	}
 	cfg := h.d.cfg
 	uplink := cfg.uplinkOf(spec.Network)
