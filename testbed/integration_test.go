@@ -79,6 +79,7 @@ func upTestbed(t *testing.T, env Env, hosts int) {
 // and no run dir are left.
 func downLeavesNothing(t *testing.T, env Env) {
 	t.Helper()
+	recordPauses(t, env)
 	out, err := env.Down(context.Background())
 	if err != nil {
 		t.Errorf("testbed down: %v", err)
@@ -89,6 +90,21 @@ func downLeavesNothing(t *testing.T, env Env) {
 	}
 	if _, err := os.Stat(env.RunDir); !os.IsNotExist(err) {
 		t.Errorf("run dir %s left after down", env.RunDir)
+	}
+}
+
+// recordPauses appends the test's completed moves to the pause log, if
+// one is asked for (PauseLogEnv), before the testbed goes down.
+func recordPauses(t *testing.T, env Env) {
+	t.Helper()
+	path := os.Getenv(PauseLogEnv)
+	if path == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := env.RecordPauses(ctx, t.Name(), path); err != nil {
+		t.Logf("pause log: %v", err) // an agent the test killed has nothing to say
 	}
 }
 

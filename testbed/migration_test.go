@@ -34,6 +34,7 @@ func upMigrationTestbed(t *testing.T, env Env) {
 		if t.Failed() || os.Getenv("NFH_TEST_LOGS") != "" {
 			dumpLogs(t, env)
 		}
+		recordPauses(t, env)
 		if out, err := env.Down(context.Background()); err != nil {
 			t.Errorf("testbed down: %v\n%s", err, out)
 		}
