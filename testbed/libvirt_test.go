@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -37,7 +38,7 @@ const libvirtDomain = "lvvnf"
 func TestIntegrationLibvirtDomain(t *testing.T) {
 	env := requireTestbed(t)
 	privtest.RequireCommand(t, "libvirtd", "virsh", "ss")
-	upLibvirtTestbed(t, env, 2)
+	upLibvirtTestbed(t, env, 2, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
@@ -52,28 +53,7 @@ func TestIntegrationLibvirtDomain(t *testing.T) {
 		noLibvirtNetwork(t, ns)
 	}
 
-	spec := api.VMSpec{Name: libvirtDomain, MAC: "52:54:00:4c:56:01", Address: guestAddr, Gateway: gateway}
-	spec.Defaults()
-	img := filepath.Join(env.ImageDir, spec.Image)
-	console := filepath.Join(env.LibvirtDir("hostA"), "log", libvirtDomain+".console")
-	def, err := libvirt.DomainXML(libvirt.Guest{Spec: spec, Accel: vm.AccelTCG,
-		Kernel: filepath.Join(img, "vmlinuz"), Initrd: filepath.Join(img, "initrd.img"),
-		Bridges: []string{vm.DefaultBridge}, Console: console})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dom, err := a.DomainCreateXML(string(def), golibvirt.DomainNone)
-	if err != nil {
-		t.Fatalf("creating domain on hostA: %v\n%s", err, def)
-	}
-	t.Cleanup(func() {
-		// A failed test's guest goes before testbed/down (which would
-		// kill it anyway); a destroyed one is no longer found.
-		if d, err := a.DomainLookupByName(libvirtDomain); err == nil {
-			a.DomainDestroy(d)
-		}
-	})
-
+	dom, spec := startLibvirtDomain(t, env, a)
 	pid := domainPID(t, env, "hostA")
 	t.Logf("domain %s started on hostA: qemu pid %d", dom.Name, pid)
 	inNamespace(t, pid, "nfh-hostA")
@@ -83,15 +63,9 @@ func TestIntegrationLibvirtDomain(t *testing.T) {
 	if s := argAfter(cmdline, "-smp"); !strings.HasPrefix(s, "1,maxcpus=2") {
 		t.Errorf("qemu -smp %q: want 1,maxcpus=2", s)
 	}
-	// libvirt rounds the RAM up to whole MiB (see libvirt.DomainXML): the
-	// guest gets at least what it asked for, but not migrator/vm's TCG
-	// pad. Reported, not failed: it matters for migration, not here.
-	want := vm.MemoryKiB(spec.MemoryMiB, vm.AccelTCG)
-	if got := ramKiB(cmdline); got < want {
-		t.Errorf("qemu RAM %d KiB (-m %s): want at least %d", got, argAfter(cmdline, "-m"), want)
-	} else if got != want {
-		t.Logf("qemu RAM %d KiB (-m %s), asked %d KiB: libvirt rounded it, migrator/vm's TCG pad is lost", got, argAfter(cmdline, "-m"), want)
-	}
+	// libvirt rounds <memory> up to whole MiB; the domain's qemu
+	// arguments give QEMU migrator/vm's TCG pad all the same.
+	guestRAM(t, a, dom, spec)
 	tap := vm.TapName(libvirtDomain)
 	if out, err := exec.Command("ip", "-n", "nfh-hostA", "-o", "link", "show", tap).CombinedOutput(); err != nil ||
 		!strings.Contains(string(out), "master "+vm.DefaultBridge) {
@@ -119,15 +93,105 @@ func TestIntegrationLibvirtDomain(t *testing.T) {
 	}
 }
 
-// upLibvirtTestbed brings a fresh testbed up with a libvirtd per host and
-// tears it down at the end, checking that nothing of it is left.
-func upLibvirtTestbed(t *testing.T, env Env, hosts int) {
+// startLibvirtDomain creates the test's transient domain (libvirtGuest)
+// on the daemon l (hostA's) and has it destroyed at the end wherever it
+// runs then.
+func startLibvirtDomain(t *testing.T, env Env, l *golibvirt.Libvirt, vnfArgs ...string) (golibvirt.Domain, api.VMSpec) {
+	t.Helper()
+	def, spec := libvirtGuest(t, env, vnfArgs...)
+	dom, err := l.DomainCreateXML(def, golibvirt.DomainNone)
+	if err != nil {
+		t.Fatalf("creating domain: %v\n%s", err, def)
+	}
+	destroyLibvirtDomainAtEnd(t, env)
+	return dom, spec
+}
+
+// libvirtGuest is the test domain's XML: the vnf image as migrator/vm's
+// 256 MiB TCG guest, vnfArgs for the vnf, the console in the run dir.
+func libvirtGuest(t *testing.T, env Env, vnfArgs ...string) (string, api.VMSpec) {
+	t.Helper()
+	spec := api.VMSpec{Name: libvirtDomain, MAC: "52:54:00:4c:56:01", Address: guestAddr, Gateway: gateway, VNFArgs: vnfArgs}
+	spec.Defaults()
+	img := filepath.Join(env.ImageDir, spec.Image)
+	def, err := libvirt.DomainXML(libvirt.Guest{Spec: spec, Accel: vm.AccelTCG,
+		Kernel: filepath.Join(img, "vmlinuz"), Initrd: filepath.Join(img, "initrd.img"),
+		Bridges: []string{vm.DefaultBridge}, Console: libvirtConsole(env)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(def), spec
+}
+
+// destroyLibvirtDomainAtEnd destroys the test domain at the end of the
+// test on whichever host it runs then: a failed test's guest goes before
+// testbed/down (which would kill it anyway); a destroyed one is no longer
+// found.
+func destroyLibvirtDomainAtEnd(t *testing.T, env Env) {
+	t.Cleanup(func() {
+		for _, h := range []string{"hostA", "hostB"} {
+			if out, err := exec.Command("virsh", "-c", libvirt.URI(env.LibvirtSocket(h)), "destroy", libvirtDomain).CombinedOutput(); err == nil {
+				t.Logf("%s: %s", h, bytes.TrimSpace(out))
+			}
+		}
+	})
+}
+
+// libvirtConsole is the test domain's serial console file: in the run dir,
+// which every daemon's QEMU sees at the same path, so that a migrated
+// guest writes on where it left off.
+func libvirtConsole(env Env) string { return filepath.Join(env.RunDir, libvirtDomain+".console") }
+
+// guestRAM checks, over QMP, that the domain's QEMU gives the guest
+// exactly migrator/vm's padded TCG RAM (not libvirt's whole MiB) in the
+// RAM block libvirt.RAMBackendID, whose size is no multiple of 256 KiB.
+func guestRAM(t *testing.T, l *golibvirt.Libvirt, dom golibvirt.Domain, spec api.VMSpec) {
+	t.Helper()
+	want := int64(vm.MemoryKiB(spec.MemoryMiB, vm.AccelTCG)) * 1024
+	out, err := l.QEMUDomainMonitorCommand(dom, `{"execute":"query-memory-size-summary"}`, 0)
+	if err != nil {
+		t.Fatalf("query-memory-size-summary: %v", err)
+	}
+	var r struct {
+		Return struct {
+			Base int64 `json:"base-memory"`
+		} `json:"return"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Return.Base != want {
+		t.Fatalf("guest RAM: %s (%v), want base-memory %d", out, err, want)
+	}
+	out, err = l.QEMUDomainMonitorCommand(dom, `{"execute":"human-monitor-command","arguments":{"command-line":"info ramblock"}}`, 0)
+	if err != nil {
+		t.Fatalf("info ramblock: %v", err)
+	}
+	var hmp struct {
+		Return string `json:"return"`
+	}
+	if err := json.Unmarshal([]byte(out), &hmp); err != nil {
+		t.Fatalf("info ramblock: %v: %s", err, out)
+	}
+	block := ""
+	for _, line := range strings.Split(hmp.Return, "\n") {
+		if f := strings.Fields(line); len(f) == 6 && f[0] == libvirt.RAMBackendID {
+			block = f[4] // Used
+		}
+	}
+	if used, err := strconv.ParseInt(strings.TrimPrefix(block, "0x"), 16, 64); err != nil || used != want || used%(256<<10) == 0 {
+		t.Fatalf("RAM block %s used %q, want %#x (no multiple of 256 KiB):\n%s", libvirt.RAMBackendID, block, want, hmp.Return)
+	}
+	t.Logf("guest RAM %d KiB in RAM block %s", want>>10, libvirt.RAMBackendID)
+}
+
+// upLibvirtTestbed brings a fresh testbed up with a libvirtd per host (and
+// an agent per host if agents) and tears it down at the end, checking that
+// nothing of it is left.
+func upLibvirtTestbed(t *testing.T, env Env, hosts int, agents bool) {
 	t.Helper()
 	ctx := context.Background()
 	if out, err := env.Down(ctx); err != nil {
 		t.Fatalf("down before up: %v\n%s", err, out)
 	}
-	out, err := env.UpLibvirt(ctx, hosts)
+	out, err := env.UpLibvirt(ctx, hosts, agents)
 	// Registered before the check: a half-made testbed goes too.
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -277,24 +341,6 @@ func argAfter(args []string, flag string) string {
 	return ""
 }
 
-// ramKiB is the size of the pc.ram memory backend libvirt gives QEMU
-// (-object {"qom-type":"memory-backend-ram","id":"pc.ram","size":N}), in
-// KiB, or 0.
-func ramKiB(args []string) int {
-	for i, a := range args[:max(len(args)-1, 0)] {
-		if a != "-object" || !strings.Contains(args[i+1], `"id":"pc.ram"`) {
-			continue
-		}
-		var o struct {
-			Size int64 `json:"size"`
-		}
-		if json.Unmarshal([]byte(args[i+1]), &o) == nil {
-			return int(o.Size / 1024)
-		}
-	}
-	return 0
-}
-
 // domainQEMUs lists the live QEMUs of the test's domain, wherever they run.
 func domainQEMUs() []int {
 	pids, _ := QEMUProcesses()
@@ -327,7 +373,7 @@ func vnfAnswers(ctx context.Context, t *testing.T, env Env, within time.Duration
 			return st
 		}
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(filepath.Join(env.LibvirtDir("hostA"), "log", libvirtDomain+".console"))
+			b, _ := os.ReadFile(libvirtConsole(env))
 			if len(b) > 3000 {
 				b = b[len(b)-3000:]
 			}

@@ -100,10 +100,13 @@ func (e Env) Up(ctx context.Context, hosts int) (string, error) {
 }
 
 // UpLibvirt builds the topology with hosts hosts and a libvirtd in each
-// host namespace (testbed/up --libvirt), without agents.
-func (e Env) UpLibvirt(ctx context.Context, hosts int) (string, error) {
-	return e.Script(ctx, "up", "--hosts", fmt.Sprint(hosts), "--libvirt",
-		"--image-dir", e.ImageDir, "--bin", e.BinDir)
+// host namespace (testbed/up --libvirt), with or without agents.
+func (e Env) UpLibvirt(ctx context.Context, hosts int, agents bool) (string, error) {
+	args := []string{"--hosts", fmt.Sprint(hosts), "--libvirt", "--image-dir", e.ImageDir, "--bin", e.BinDir}
+	if agents {
+		args = append(args, "--agents")
+	}
+	return e.Script(ctx, "up", args...)
 }
 
 // LibvirtDir is the dir of host's libvirtd (testbed/libvirt.sh): its

@@ -50,10 +50,10 @@ func DomainXML(g Guest) ([]byte, error) {
 		Type: "qemu",
 		Name: s.Name,
 		// libvirt 9.0 rounds this up to whole MiB on x86 (-m 257 and a
-		// pc.ram backend of 257 MiB for 256 MiB + 8 KiB): migrator/vm's
-		// TCG pad (vm.MemoryKiB) does not survive, so QEMU 7.2's TCG
-		// dirty-bitmap bug that the pad avoids is back for migrations
-		// of libvirt guests under TCG.
+		// pc.ram backend of 257 MiB for 256 MiB + 8 KiB); under TCG
+		// tcgRAMArgs gives QEMU the exact size. The rounded size stays
+		// libvirt's view (and its balloon target, at or above the RAM
+		// QEMU has: the balloon takes nothing).
 		Memory: memory{Unit: "KiB", KiB: vm.MemoryKiB(s.MemoryMiB, g.Accel)},
 		// QEMU's default, which libvirt turns off (-no-acpi) unless asked.
 		Features: features{ACPI: &struct{}{}},
@@ -76,6 +76,7 @@ func DomainXML(g Guest) ([]byte, error) {
 	} else {
 		// A fixed model, the same on every host, so the guest migrates.
 		d.CPU = cpu{Mode: "custom", Match: "exact", Check: "none", Model: &cpuModel{Fallback: "forbid", Name: vm.TCGCPUModel}}
+		d.QEMUNS, d.QEMUArgs = qemuNS, qemuArgs(tcgRAMArgs(s.MemoryMiB))
 	}
 	for i, n := range s.AllNICs() {
 		d.Devices.Interfaces = append(d.Devices.Interfaces, iface{

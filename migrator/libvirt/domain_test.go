@@ -70,3 +70,43 @@ func TestDomainXMLRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestDomainXMLPadsTCGRAM checks that a TCG domain carries the QEMU
+// arguments that give its RAM migrator/vm's pad, in libvirt's qemu
+// namespace, and a KVM domain none.
+func TestDomainXMLPadsTCGRAM(t *testing.T) {
+	g := testGuest()
+	out, err := DomainXML(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `xmlns:qemu="`+qemuNS+`"`) {
+		t.Errorf("no qemu namespace declared:\n%s", out)
+	}
+	var c struct {
+		Args []struct {
+			Value string `xml:"value,attr"`
+		} `xml:"http://libvirt.org/schemas/domain/qemu/1.0 commandline>arg"`
+	}
+	if err := xml.Unmarshal(out, &c); err != nil {
+		t.Fatalf("reading back: %v\n%s", err, out)
+	}
+	var args []string
+	for _, a := range c.Args {
+		args = append(args, a.Value)
+	}
+	want := []string{"-machine", "memory-backend=nfh.ram", "-object", "memory-backend-ram,id=nfh.ram,size=262152k", "-m", "262152k"}
+	if strings.Join(args, " ") != strings.Join(want, " ") {
+		t.Errorf("qemu:commandline %q, want %q", args, want)
+	}
+
+	g.Accel = vm.AccelKVM
+	out, err = DomainXML(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "qemu:") {
+		t.Errorf("a KVM domain with QEMU arguments:\n%s", out)
+	}
+}
+

@@ -6,8 +6,10 @@ import "encoding/xml"
 // that DomainXML writes.
 
 type domain struct {
-	XMLName    xml.Name `xml:"domain"`
-	Type       string   `xml:"type,attr"`
+	XMLName xml.Name `xml:"domain"`
+	Type    string   `xml:"type,attr"`
+	// QEMUNS declares the qemu: prefix when QEMUArgs is set.
+	QEMUNS     string   `xml:"xmlns:qemu,attr,omitempty"`
 	Name       string   `xml:"name"`
 	Memory     memory   `xml:"memory"`
 	VCPU       vcpu     `xml:"vcpu"`
@@ -18,6 +20,8 @@ type domain struct {
 	OnReboot   string   `xml:"on_reboot"`
 	OnCrash    string   `xml:"on_crash"`
 	Devices    devices  `xml:"devices"`
+	// QEMUArgs are raw QEMU arguments (see tcgRAMArgs).
+	QEMUArgs *qemuCommandline `xml:"qemu:commandline,omitempty"`
 }
 
 type memory struct {
