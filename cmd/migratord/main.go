@@ -23,6 +23,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/dataplane"
 	"github.com/nfhandoff/nfhandoff/migrator/agent"
+	"github.com/nfhandoff/nfhandoff/migrator/libvirt"
 	"github.com/nfhandoff/nfhandoff/migrator/pki"
 	"github.com/nfhandoff/nfhandoff/migrator/prefetch"
 	"github.com/nfhandoff/nfhandoff/migrator/session"
@@ -39,6 +40,7 @@ type options struct {
 	networks                                                       map[string]string // --network NAME=BRIDGE[,UPLINK]: the bridges
 	metricsAddr, pprofSocket, logLevel, logFormat                  string
 	quicListen, peers, ca, cert, key                               string
+	libvirtSocket                                                  string
 	version                                                        bool
 	handoff                                                        handoffOptions
 	debug                                                          session.Debug // hidden test knobs
@@ -67,6 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.ca, "ca", "", "CA certificate `file` (PEM) peers must chain to")
 	fs.StringVar(&o.cert, "cert", "", "this host's certificate `file` (PEM, SAN DNS = --name)")
 	fs.StringVar(&o.key, "key", "", "this host's private key `file` (PEM)")
+	fs.StringVar(&o.libvirtSocket, "libvirt-socket", "", "UNIX socket `path` of this host's libvirt daemon (its qemu:///system): the agent also shows the daemon's running domains as guests (source libvirt) and attaches the dataplane to their taps, found by MAC in each domain's live XML; read-only: it never changes a domain (empty: no libvirt mode)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	h := &o.handoff
 	fs.BoolVar(&h.noDataplane, "no-dataplane", false, "run without the eBPF dataplane: no packet buffering, forwarding or GARP during migrations")
@@ -222,6 +225,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	acfg := agent.Config{Host: o.name, Store: st, Runtime: agent.VMRuntime(l), Logger: log, Version: version,
 		Handoff: handoff, Collectors: collectors, Debug: o.debug, Peers: o.peers,
 		DebugStoreFailAfterArrival: o.debugStoreFailAfterArrival}
+	if o.libvirtSocket != "" {
+		acfg.Foreign = libvirt.NewWatcher(o.libvirtSocket, log)
+	}
 	var node *transport.Node
 	var a *agent.Agent
 	if o.quicListen != "" {

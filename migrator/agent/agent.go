@@ -72,6 +72,11 @@ type Config struct {
 	// failing store). False in production.
 	DebugStoreFailAfterArrival bool
 
+	// Foreign, when set, is a source of guests another engine runs on
+	// this host (migratord --libvirt-socket: a libvirt daemon's domains),
+	// watched for as long as the agent serves.
+	Foreign Foreign
+
 	// Collectors are registered on the agent's /metrics registry (e.g. the
 	// dataplane's per-VM counters).
 	Collectors []prometheus.Collector
@@ -122,10 +127,12 @@ type Agent struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	mu    sync.Mutex
-	vms   map[string]*entry
-	accel string
-	base  context.Context // set by Serve: the life of the serving agent
+	mu  sync.Mutex
+	vms map[string]*entry
+	// foreign are Config.Foreign's guests by name (foreign.go).
+	foreign map[string]*foreignGuest
+	accel   string
+	base    context.Context // set by Serve: the life of the serving agent
 
 	quit     chan struct{} // closed when the agent shuts down
 	quitOnce sync.Once
@@ -179,11 +186,13 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent config: %w", err)
 	}
 	a := &Agent{
-		cfg:  cfg,
-		log:  cfg.Logger.With("host", cfg.Host),
-		vms:  make(map[string]*entry),
-		quit: make(chan struct{}),
-		migs: make(map[string]*liveMigration),
+		cfg: cfg,
+		log: cfg.Logger.With("host", cfg.Host),
+		vms: make(map[string]*entry),
+		// guests of Config.Foreign
+		foreign: make(map[string]*foreignGuest),
+		quit:    make(chan struct{}),
+		migs:    make(map[string]*liveMigration),
 		// outcomes to settle
 		unsettled: make(map[string]*unsettled),
 		blackouts: session.NewBlackouts(),

@@ -55,7 +55,7 @@ func (a *Agent) Handler() http.Handler {
 
 func (a *Agent) handleHealth(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
-	h := api.Health{Host: a.cfg.Host, Version: a.cfg.Version, Accel: a.accel, VMs: len(a.vms)}
+	h := api.Health{Host: a.cfg.Host, Version: a.cfg.Version, Accel: a.accel, VMs: len(a.vms) + len(a.foreign)}
 	a.mu.Unlock()
 	writeJSON(w, http.StatusOK, h)
 }

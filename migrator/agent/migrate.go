@@ -39,6 +39,9 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 	if req.To == a.cfg.Host {
 		return api.Migration{}, fmt.Errorf("%w: %s is this host", api.ErrInvalidRequest, req.To)
 	}
+	if err := a.refuseForeign(req.VM, "migrate"); err != nil {
+		return api.Migration{}, err
+	}
 	e, err := a.lookup(req.VM)
 	if err != nil {
 		return api.Migration{}, err

@@ -31,6 +31,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	a.base = base
 	a.mu.Unlock()
 	go a.probeAccel(base)
+	a.watchForeign(base)
 
 	srv := &http.Server{
 		Handler:           a.Handler(),

@@ -14,6 +14,11 @@ import (
 // guest's own status. An unreachable guest is reported in GuestError, not
 // as an error.
 func (a *Agent) VMStatus(ctx context.Context, name string) (api.VMStatus, error) {
+	if rec, runState, ok := a.foreignRecord(name); ok {
+		st := api.VMStatus{VM: rec, QEMUStatus: runState}
+		a.queryGuest(ctx, &st)
+		return st, nil
+	}
 	e, err := a.lookup(name)
 	if err != nil {
 		return api.VMStatus{}, err
@@ -37,16 +42,27 @@ func (a *Agent) VMStatus(ctx context.Context, name string) (api.VMStatus, error)
 		st.QEMUStatus = qs
 	}
 
-	addr := netip.AddrPortFrom(prefixAddr(st.Spec.Address), vnfproto.Port)
-	gctx, gcancel := context.WithTimeout(ctx, a.cfg.GuestTimeout)
-	defer gcancel()
+	a.queryGuest(ctx, &st)
+	return st, nil
+}
+
+// queryGuest fills st's guest status from the vnf at the first NIC's
+// address, or GuestError.
+func (a *Agent) queryGuest(ctx context.Context, st *api.VMStatus) {
+	ip := prefixAddr(st.Spec.Address)
+	if !ip.IsValid() {
+		st.GuestError = "the guest's address is unknown"
+		return
+	}
+	addr := netip.AddrPortFrom(ip, vnfproto.Port)
+	gctx, cancel := context.WithTimeout(ctx, a.cfg.GuestTimeout)
+	defer cancel()
 	g, err := a.cfg.QueryGuest(gctx, addr)
 	if err != nil {
 		st.GuestError = fmt.Sprintf("querying guest at %s: %v", addr, err)
-		return st, nil
+		return
 	}
 	st.Guest = &g
-	return st, nil
 }
 
 // queryVNF is the default GuestQuerier: the vnf's UDP status query.

@@ -11,6 +11,9 @@ import (
 // StopVM stops the named VM, removes what was made for it and its record,
 // and returns the final record with state "stopped".
 func (a *Agent) StopVM(ctx context.Context, name string) (api.VM, error) {
+	if err := a.refuseForeign(name, "stop"); err != nil {
+		return api.VM{}, err
+	}
 	e, err := a.lookup(name)
 	if err != nil {
 		return api.VM{}, err

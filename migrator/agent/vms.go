@@ -80,6 +80,9 @@ func (a *Agent) reserve(spec api.VMSpec) (*entry, error) {
 	if err := a.addressConflict(spec); err != nil {
 		return nil, err
 	}
+	if err := a.foreignConflict(spec); err != nil {
+		return nil, err
+	}
 	e := &entry{rec: api.VM{Spec: spec, State: api.StateStarting, Host: a.cfg.Host, Created: time.Now().UTC()}}
 	e.op.Lock()
 	a.vms[spec.Name] = e
@@ -169,6 +172,9 @@ func (a *Agent) lookup(name string) (*entry, error) {
 
 // GetVM returns the named VM's record.
 func (a *Agent) GetVM(name string) (api.VM, error) {
+	if rec, _, ok := a.foreignRecord(name); ok {
+		return rec, nil
+	}
 	e, err := a.lookup(name)
 	if err != nil {
 		return api.VM{}, err
@@ -178,13 +184,17 @@ func (a *Agent) GetVM(name string) (api.VM, error) {
 	return e.rec, nil
 }
 
-// ListVMs returns every VM's record, ordered by name.
+// ListVMs returns every VM's record, the guests of Config.Foreign
+// included, ordered by name.
 func (a *Agent) ListVMs() []api.VM {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := make([]api.VM, 0, len(a.vms))
 	for _, e := range a.vms {
 		out = append(out, e.rec)
+	}
+	for _, g := range a.foreign {
+		out = append(out, g.rec)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
 	return out

@@ -22,6 +22,9 @@ var (
 	ErrPeer           = errors.New("peer agent failed") // unreachable, refused, or died
 	ErrUnknownHost    = errors.New("unknown host")
 	ErrMigration      = errors.New("migration failed")
+	// ErrForeign: the VM is run by another engine (api.VM.Source), which
+	// the agent only watches.
+	ErrForeign = errors.New("vm is managed by another engine")
 )
 
 var codes = []struct {
@@ -42,6 +45,7 @@ var codes = []struct {
 	{ErrPeer, "peer", http.StatusBadGateway},
 	{ErrUnknownHost, "unknown_host", http.StatusUnprocessableEntity},
 	{ErrMigration, "migration", http.StatusInternalServerError},
+	{ErrForeign, "foreign", http.StatusConflict},
 }
 
 // Error is the JSON body of every failed request.

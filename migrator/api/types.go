@@ -200,7 +200,15 @@ type VM struct {
 	Adopted bool `json:"adopted,omitempty"`
 	// Reason says why a VM is failed or stopped unexpectedly.
 	Reason string `json:"reason,omitempty"`
+	// Source names the engine that runs a guest the agent did not start
+	// (SourceLibvirt); "" for the agent's own guests. The agent attaches
+	// its dataplane to such a guest's taps and shows it, and changes
+	// nothing of it: stop and migrate refuse it (ErrForeign).
+	Source string `json:"source,omitempty"`
 }
+
+// SourceLibvirt is the Source of a guest that is a libvirt domain.
+const SourceLibvirt = "libvirt"
 
 // AllTaps lists the guest's tap devices, the first NIC's first (the
 // order of Spec.AllNICs).

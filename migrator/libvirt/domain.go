@@ -49,6 +49,8 @@ func DomainXML(g Guest) ([]byte, error) {
 	d := domain{
 		Type: "qemu",
 		Name: s.Name,
+		// The addresses, for the agent's libvirt mode (Record).
+		Metadata: &metadata{Guest: newGuestMeta(s)},
 		// libvirt 9.0 rounds this up to whole MiB on x86 (-m 257 and a
 		// pc.ram backend of 257 MiB for 256 MiB + 8 KiB); under TCG
 		// tcgRAMArgs gives QEMU the exact size. The rounded size stays

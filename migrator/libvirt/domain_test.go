@@ -110,3 +110,51 @@ func TestDomainXMLPadsTCGRAM(t *testing.T) {
 	}
 }
 
+// TestRecordReadsDomainXML reads a domain as libvirt 9.0 shows a running
+// one (its own elements around what DomainXML wrote) as the agent's record.
+func TestRecordReadsDomainXML(t *testing.T) {
+	g := testGuest()
+	out, err := DomainXML(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What libvirt adds to a running domain: an id, aliases, addresses.
+	live := strings.Replace(string(out), `<domain type="qemu"`, `<domain type="qemu" id="7"`, 1)
+	live = strings.Replace(live, `<rom enabled="no">`, `<alias name="net0"/><address type="pci" domain="0x0000" bus="0x00" slot="0x03" function="0x0"/><rom enabled="no">`, 1)
+	rec, err := Record(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := g.Spec
+	if rec.Spec.Name != "fw1" || rec.Source != api.SourceLibvirt || rec.Accel != vm.AccelTCG || rec.Spec.MemoryMiB != 256 || rec.Spec.VCPUs != 1 {
+		t.Errorf("record %+v: want fw1 from libvirt, tcg, 256 MiB, 1 vCPU", rec)
+	}
+	if rec.Spec.MAC != s.MAC || rec.Spec.Address != s.Address || len(rec.Spec.NICs) != 1 ||
+		rec.Spec.NICs[0] != s.NICs[0] {
+		t.Errorf("NICs %+v, want %+v", rec.Spec.AllNICs(), s.AllNICs())
+	}
+	if want := []string{vm.NICTapName("fw1", 0), vm.NICTapName("fw1", 1)}; strings.Join(rec.AllTaps(), ",") != strings.Join(want, ",") {
+		t.Errorf("taps %v, want %v", rec.AllTaps(), want)
+	}
+}
+
+// TestRecordWithoutMetadata: a domain nfhandoff did not define (no
+// metadata of ours, another namespace's element named guest) gives its
+// MACs and taps, no addresses.
+func TestRecordWithoutMetadata(t *testing.T) {
+	rec, err := Record(`<domain type='kvm' id='3'><name>instance-0000002a</name>
+<memory unit='KiB'>1048576</memory><vcpu placement='static'>2</vcpu>
+<metadata><nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1"><nova:name>fw</nova:name></nova:instance>
+<x:guest xmlns:x="urn:other"><x:nic mac="fa:16:3e:00:00:01" address="10.0.0.1/24"/></x:guest></metadata>
+<devices><interface type='ethernet'><mac address='fa:16:3e:00:00:01'/><target dev='tap1234'/><model type='virtio'/></interface></devices></domain>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Spec.Name != "instance-0000002a" || rec.Accel != vm.AccelKVM || rec.Spec.MemoryMiB != 1024 || rec.Spec.VCPUs != 2 ||
+		rec.Spec.MAC != "fa:16:3e:00:00:01" || rec.Spec.Address != "" || rec.Tap != "tap1234" || rec.Taps != nil || rec.Spec.NICs != nil {
+		t.Errorf("record %+v", rec)
+	}
+	if _, err := Record("<domain><devices/></domain>"); err == nil {
+		t.Error("a domain without a name: no error")
+	}
+}

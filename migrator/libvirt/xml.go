@@ -9,19 +9,24 @@ type domain struct {
 	XMLName xml.Name `xml:"domain"`
 	Type    string   `xml:"type,attr"`
 	// QEMUNS declares the qemu: prefix when QEMUArgs is set.
-	QEMUNS     string   `xml:"xmlns:qemu,attr,omitempty"`
-	Name       string   `xml:"name"`
-	Memory     memory   `xml:"memory"`
-	VCPU       vcpu     `xml:"vcpu"`
-	OS         osBoot   `xml:"os"`
-	Features   features `xml:"features"`
-	CPU        cpu      `xml:"cpu"`
-	OnPoweroff string   `xml:"on_poweroff"`
-	OnReboot   string   `xml:"on_reboot"`
-	OnCrash    string   `xml:"on_crash"`
-	Devices    devices  `xml:"devices"`
+	QEMUNS     string    `xml:"xmlns:qemu,attr,omitempty"`
+	Name       string    `xml:"name"`
+	Metadata   *metadata `xml:"metadata,omitempty"`
+	Memory     memory    `xml:"memory"`
+	VCPU       vcpu      `xml:"vcpu"`
+	OS         osBoot    `xml:"os"`
+	Features   features  `xml:"features"`
+	CPU        cpu       `xml:"cpu"`
+	OnPoweroff string    `xml:"on_poweroff"`
+	OnReboot   string    `xml:"on_reboot"`
+	OnCrash    string    `xml:"on_crash"`
+	Devices    devices   `xml:"devices"`
 	// QEMUArgs are raw QEMU arguments (see tcgRAMArgs).
 	QEMUArgs *qemuCommandline `xml:"qemu:commandline,omitempty"`
+}
+
+type metadata struct {
+	Guest *guestMeta
 }
 
 type memory struct {

@@ -18,7 +18,10 @@ func newVMListCmd(g *globals) *cobra.Command {
 		Short:   "List the agent's guests",
 		Long: `List the guests of the agent chosen with --host: name, state (starting,
 running, stopped, failed), address, MAC, accelerator, QEMU's pid and the
-time since the guest started. A guest with several NICs lists every
+time since the guest started, and its source: nfhandoff for the agent's
+own guests, libvirt for the domains of the host's libvirt daemon that an
+agent in libvirt mode (migratord --libvirt-socket) watches (it attaches
+its dataplane to their taps and never stops or changes them). A guest with several NICs lists every
 NIC's address and MAC, comma-separated in NIC order; an address on a host
 network other than the default one reads ADDR@NETWORK. -o json prints the
 agent's VM records.`,
@@ -51,7 +54,7 @@ func runVMList(ctx context.Context, g *globals) error {
 		return nil
 	}
 	tw := newTable(g.env.Stdout)
-	fmt.Fprintln(tw, "NAME\tSTATE\tADDRESS\tMAC\tACCEL\tPID\tUPTIME")
+	fmt.Fprintln(tw, "NAME\tSTATE\tADDRESS\tMAC\tACCEL\tPID\tUPTIME\tSOURCE")
 	for _, vm := range vms {
 		pid := "-"
 		if vm.PID > 0 {
@@ -59,17 +62,21 @@ func runVMList(ctx context.Context, g *globals) error {
 		}
 		var addrs, macs []string
 		for _, n := range vm.Spec.AllNICs() {
-			a := n.Address
+			a := or(n.Address, "-")
 			if n.Network != "" {
 				a += "@" + n.Network
 			}
 			addrs, macs = append(addrs, a), append(macs, n.MAC)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", vm.Spec.Name, vm.State, strings.Join(addrs, ","),
-			strings.Join(macs, ","), or(vm.Accel, "-"), pid, g.uptime(vm))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", vm.Spec.Name, vm.State, strings.Join(addrs, ","),
+			strings.Join(macs, ","), or(vm.Accel, "-"), pid, g.uptime(vm), source(vm))
 	}
 	return tw.Flush()
 }
+
+// source is where a guest comes from: "nfhandoff" for the agent's own,
+// else the engine that runs it (api.VM.Source, e.g. libvirt).
+func source(vm api.VM) string { return or(vm.Source, "nfhandoff") }
 
 // uptime is the time since a running or starting guest started, or "-".
 func (g *globals) uptime(vm api.VM) string {

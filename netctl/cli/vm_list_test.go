@@ -14,14 +14,16 @@ func TestVMList(t *testing.T) {
 	a.vms["fw1"] = a.record(api.VMSpec{Name: "fw1", Address: "198.18.0.100/24", MAC: "52:54:00:00:00:01"})
 	a.vms["nat1"] = a.record(api.VMSpec{Name: "nat1", Address: "198.18.0.101/24", MAC: "52:54:00:00:00:02"})
 	a.vms["nat1"].State, a.vms["nat1"].PID = api.StateFailed, 0
+	a.vms["lv1"] = a.record(api.VMSpec{Name: "lv1", MAC: "52:54:00:00:00:04"})
+	a.vms["lv1"].Source, a.vms["lv1"].PID = api.SourceLibvirt, 0
 	a.vms["gw1"] = a.record(api.VMSpec{Name: "gw1", Address: "198.18.0.102/24", MAC: "52:54:00:00:00:03",
 		NICs: []api.NIC{{MAC: "52:54:00:00:01:03", Address: "198.19.0.102/24", Network: "core"}}})
 
 	r := run(t, env, "--host", "hostA", "vm", "list")
 	check(t, r, 0)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("want a header and 3 rows, got %d lines", len(lines))
+	if len(lines) != 5 {
+		t.Fatalf("want a header and 4 rows, got %d lines", len(lines))
 	}
 	rows := map[string][]string{}
 	for _, l := range lines {
@@ -29,11 +31,12 @@ func TestVMList(t *testing.T) {
 		rows[f[0]] = f
 	}
 	for name, want := range map[string][]string{
-		"NAME": {"NAME", "STATE", "ADDRESS", "MAC", "ACCEL", "PID", "UPTIME"},
-		"fw1":  {"fw1", "running", "198.18.0.100/24", "52:54:00:00:00:01", "tcg", "4242", "3m12s"},
-		"nat1": {"nat1", "failed", "198.18.0.101/24", "52:54:00:00:00:02", "tcg", "-", "-"},
+		"NAME": {"NAME", "STATE", "ADDRESS", "MAC", "ACCEL", "PID", "UPTIME", "SOURCE"},
+		"fw1":  {"fw1", "running", "198.18.0.100/24", "52:54:00:00:00:01", "tcg", "4242", "3m12s", "nfhandoff"},
+		"nat1": {"nat1", "failed", "198.18.0.101/24", "52:54:00:00:00:02", "tcg", "-", "-", "nfhandoff"},
 		"gw1": {"gw1", "running", "198.18.0.102/24,198.19.0.102/24@core", "52:54:00:00:00:03,52:54:00:00:01:03",
-			"tcg", "4242", "3m12s"},
+			"tcg", "4242", "3m12s", "nfhandoff"},
+		"lv1": {"lv1", "running", "-", "52:54:00:00:00:04", "tcg", "-", "3m12s", "libvirt"},
 	} {
 		if !slices.Equal(rows[name], want) {
 			t.Errorf("row %s = %q, want %q", name, rows[name], want)
@@ -43,7 +46,7 @@ func TestVMList(t *testing.T) {
 	r = run(t, env, "--host", "hostA", "vm", "ls", "-o", "json")
 	var vms []api.VM
 	decodeOne(t, r.stdout, &vms)
-	if len(vms) != 3 || vms[0].Spec.Name != "fw1" || vms[2].State != api.StateFailed {
+	if len(vms) != 4 || vms[0].Spec.Name != "fw1" || vms[3].State != api.StateFailed || vms[2].Source != api.SourceLibvirt {
 		t.Errorf("json list %+v", vms)
 	}
 }

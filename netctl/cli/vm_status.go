@@ -82,7 +82,12 @@ func (g *globals) printVMStatus(st api.VMStatus) error {
 	s := st.Spec
 	tw := newTable(g.env.Stdout)
 	fmt.Fprintf(tw, "VM %s on %s\n", s.Name, or(st.Host, "?"))
-	fmt.Fprintf(tw, "  state:\t%s (qemu: %s)\n", st.State, or(st.QEMUStatus, "unknown"))
+	if st.Source != "" {
+		fmt.Fprintf(tw, "  source:\t%s (watched: the agent attaches its dataplane, never stops or changes it)\n", st.Source)
+		fmt.Fprintf(tw, "  state:\t%s (%s: %s)\n", st.State, st.Source, or(st.QEMUStatus, "unknown"))
+	} else {
+		fmt.Fprintf(tw, "  state:\t%s (qemu: %s)\n", st.State, or(st.QEMUStatus, "unknown"))
+	}
 	if st.Reason != "" {
 		fmt.Fprintf(tw, "  reason:\t%s\n", st.Reason)
 	}
@@ -100,19 +105,23 @@ func (g *globals) printVMStatus(st api.VMStatus) error {
 		}
 		fmt.Fprintf(tw, "  gateway:\t%s\n", or(s.Gateway, "none"))
 	}
-	fmt.Fprintf(tw, "  machine:\t%s, %d MiB, %d vCPU, accel %s\n", s.Image, s.MemoryMiB, s.VCPUs, or(st.Accel, "-"))
+	fmt.Fprintf(tw, "  machine:\t%s, %d MiB, %d vCPU, accel %s\n", or(s.Image, "-"), s.MemoryMiB, s.VCPUs, or(st.Accel, "-"))
 	fmt.Fprintf(tw, "  vnf args:\t%s\n", or(strings.Join(s.VNFArgs, " "), "none"))
 	adopted := ""
 	if st.Adopted {
 		adopted = " (adopted after an agent restart)"
 	}
-	fmt.Fprintf(tw, "  pid:\t%d%s\n", st.PID, adopted)
+	pid := "-" // a libvirt guest's QEMU pid is libvirt's
+	if st.PID > 0 {
+		pid = strconv.Itoa(st.PID)
+	}
+	fmt.Fprintf(tw, "  pid:\t%s%s\n", pid, adopted)
 	fmt.Fprintf(tw, "  uptime:\t%s\n", g.uptime(st.VM))
 	if oneDefaultNIC(s) {
 		fmt.Fprintf(tw, "  tap:\t%s\n", or(st.Tap, "-"))
 	}
 	fmt.Fprintf(tw, "  console log:\t%s\n", or(st.ConsoleLog, "-"))
-	if st.State == api.StateRunning {
+	if st.State == api.StateRunning && st.Source == "" {
 		fmt.Fprintf(tw, "  working set:\t%s\n", workingSetLine(st.WorkingSet))
 	}
 	gs := st.Guest
