@@ -20,17 +20,27 @@ import (
 // libvirtMoves is how often TestIntegrationLibvirtMigrate moves the guest.
 const libvirtMoves = 3
 
+// libvirtBandwidth caps QEMU's migration bandwidth (virsh migrate
+// --bandwidth, MiB/s) so that each move runs several rounds of dirty-page
+// syncs while the vnf writes: at libvirt's default (unlimited, over a
+// local socket) the guest moves in about one round, and QEMU 7.2's TCG
+// bug did not show in 5 moves even without the RAM pad; at 8 MiB/s the
+// guest without the pad died in its first move (a hand experiment,
+// 2026-12-07).
+const libvirtBandwidth = "8"
+
 // TestIntegrationLibvirtMigrate moves the vnf guest, a transient libvirt
 // domain under TCG, between hostA's and hostB's daemons with plain `virsh
-// migrate --live --p2p` (QEMU's stream over a UNIX socket in the run dir,
-// which both daemons' mount namespaces share), libvirtMoves times, while
-// the vnf rewrites and verifies its working set page by page. After every
-// move: QEMU still gives the guest migrator/vm's padded TCG RAM (the
-// domain's qemu arguments travelled with its XML: without the pad QEMU
-// 7.2 loses dirty pages under TCG and the guest panics), the vnf is the
-// same process (boot id) and has verified its whole working set since the
-// move with 0 corrupt and 0 stale pages, the domain runs on exactly one
-// host and one QEMU of it is left, in that host's namespace.
+// migrate --live --p2p --bandwidth 8` (QEMU's stream over a UNIX socket in
+// the run dir, which both daemons' mount namespaces share), libvirtMoves
+// times, while the vnf rewrites and verifies its working set page by
+// page. After every move: QEMU still gives the guest migrator/vm's padded
+// TCG RAM (the domain's qemu arguments travelled with its XML: without
+// the pad QEMU 7.2 loses dirty pages under TCG and the guest dies, see
+// libvirtBandwidth), the vnf is the same process (boot id) and has
+// verified its whole working set since the move with 0 corrupt and 0
+// stale pages, the domain runs on exactly one host and one QEMU of it is
+// left, in that host's namespace.
 func TestIntegrationLibvirtMigrate(t *testing.T) {
 	env := requireTestbed(t)
 	privtest.RequireCommand(t, "libvirtd", "virsh")
@@ -53,7 +63,7 @@ func TestIntegrationLibvirtMigrate(t *testing.T) {
 	from, to := "hostA", "hostB"
 	for move := 1; move <= libvirtMoves; move++ {
 		before := vnfAnswers(ctx, t, env, 30*time.Second)
-		out := virshMigrate(ctx, t, env, from, to, move)
+		out := virshMigrate(ctx, t, env, from, to, move, "--bandwidth", libvirtBandwidth)
 		t.Logf("move %d %s -> %s: %s", move, from, to, out)
 		onlyOn(t, daemons, to)
 		pid := oneDomainQEMU(t)

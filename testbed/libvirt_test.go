@@ -144,7 +144,8 @@ func libvirtConsole(env Env) string { return filepath.Join(env.RunDir, libvirtDo
 
 // guestRAM checks, over QMP, that the domain's QEMU gives the guest
 // exactly migrator/vm's padded TCG RAM (not libvirt's whole MiB) in the
-// RAM block libvirt.RAMBackendID, whose size is no multiple of 256 KiB.
+// RAM block libvirt.RAMBackendID, whose size is no multiple of 256 KiB,
+// and that the balloon holds none of it.
 func guestRAM(t *testing.T, l *golibvirt.Libvirt, dom golibvirt.Domain, spec api.VMSpec) {
 	t.Helper()
 	want := int64(vm.MemoryKiB(spec.MemoryMiB, vm.AccelTCG)) * 1024
@@ -179,7 +180,18 @@ func guestRAM(t *testing.T, l *golibvirt.Libvirt, dom golibvirt.Domain, spec api
 	if used, err := strconv.ParseInt(strings.TrimPrefix(block, "0x"), 16, 64); err != nil || used != want || used%(256<<10) == 0 {
 		t.Fatalf("RAM block %s used %q, want %#x (no multiple of 256 KiB):\n%s", libvirt.RAMBackendID, block, want, hmp.Return)
 	}
-	t.Logf("guest RAM %d KiB in RAM block %s", want>>10, libvirt.RAMBackendID)
+	// libvirt's balloon target is its rounded <memory>, above the RAM:
+	// the balloon takes nothing.
+	out, err = l.QEMUDomainMonitorCommand(dom, `{"execute":"query-balloon"}`, 0)
+	var b struct {
+		Return struct {
+			Actual int64 `json:"actual"`
+		} `json:"return"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &b) != nil || b.Return.Actual != want {
+		t.Fatalf("query-balloon: %s (%v), want actual %d", out, err, want)
+	}
+	t.Logf("guest RAM %d KiB in RAM block %s, all of it the guest's (balloon)", want>>10, libvirt.RAMBackendID)
 }
 
 // upLibvirtTestbed brings a fresh testbed up with a libvirtd per host (and
