@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +32,9 @@ import (
 // dataplane's tap hook on that tap (its pinned tcx link, and the
 // dataplane counting the guest's frames); `netctl vm status` shows
 // libvirt's run state and the vnf's status; a stop through the agent is
-// refused and the domain runs on; the domain's XML is what it was. When
+// refused and the domain runs on; the domain's XML is what it was; a
+// restart of the agent, then one of libvirtd, leave it listed and hooked.
+// When
 // the operator moves it to hostB with virsh migrate, hostA's agent drops
 // it and its hook, hostB's (in libvirt mode too) lists it with the hook on
 // its new tap; when the operator destroys it there, it leaves hostB's list
@@ -101,6 +104,29 @@ func TestIntegrationLibvirtMode(t *testing.T) {
 		t.Errorf("the domain's XML changed while the agent watched it:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 
+	// hostA's agent restarts (SIGTERM, started again): the new one finds
+	// the domain and hooks its tap again; then hostA's libvirtd restarts
+	// under the agent, which dials it again (its third "watching" line
+	// in the log: the first agent's, the second's, the redial) and keeps
+	// the guest.
+	if err := env.StopAgent(ctx, "hostA", syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.StartAgents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rec := waitListed(ctx, t, agent, true); rec.Tap != tap || rec.Source != api.SourceLibvirt {
+		t.Fatalf("after an agent restart hostA's agent lists %+v", rec)
+	}
+	tapHooked(t, env, "hostA", tap)
+	restartLibvirtd(ctx, t, env, "hostA")
+	if rec := waitListed(ctx, t, agent, true); rec.Tap != tap {
+		t.Fatalf("after a libvirtd restart hostA's agent lists %+v", rec)
+	}
+	waitLog(t, filepath.Join(env.RunDir, "hostA", "migratord.log"), "watching libvirt's domains", 3)
+	tapHooked(t, env, "hostA", tap)
+	echo(t, 5)
+
 	// The operator moves it to hostB with plain virsh: hostA's agent lets
 	// go of it (libvirt's stopped/migrated event), hostB's takes it
 	// (started/migrated) with its new tap.
@@ -125,6 +151,45 @@ func hookGone(t *testing.T, env Env, host, tap string) {
 	pin := tchook.LinkPin(filepath.Join(env.RunDir, "bpffs", host), tap, dataplane.HookTapEgress)
 	if _, err := os.Stat(pin); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s: the tap hook's pinned link %s: %v, want it gone", host, pin, err)
+	}
+}
+
+// restartLibvirtd stops host's libvirtd (SIGTERM: its QEMUs run on) and
+// starts it again as testbed/up does.
+func restartLibvirtd(ctx context.Context, t *testing.T, env Env, host string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(env.LibvirtDir(host), "libvirtd.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatalf("stopping %s's libvirtd: %v", host, err)
+	}
+	if err := waitGone(ctx, pid, host+"'s libvirtd"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := env.UpLibvirt(ctx, 2, true); err != nil {
+		t.Fatalf("starting %s's libvirtd again: %v\n%s", host, err, out)
+	}
+}
+
+// waitLog waits until file holds at least n lines containing s.
+func waitLog(t *testing.T, file, s string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(file)
+		if strings.Count(string(b), s) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d lines with %q after 30s, want %d", file, strings.Count(string(b), s), s, n)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
