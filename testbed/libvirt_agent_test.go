@@ -25,28 +25,29 @@ import (
 	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
 
-// TestIntegrationLibvirtMode is issue 14's libvirt mode: hostA's agent
-// runs with --libvirt-socket (hostA's libvirtd). A domain an operator
-// starts with plain virsh in hostA shows up in the agent's `netctl vm list`
-// as a libvirt guest with its tap, the address its metadata gives and the
-// dataplane's tap hook on that tap (its pinned tcx link, and the
+// TestIntegrationLibvirtMode is issue 14's libvirt mode: each agent runs
+// with --libvirt-socket (its libvirtd's read-only socket). A domain an
+// operator starts with plain virsh in hostA shows up in the agent's `netctl
+// vm list` as a libvirt guest with its tap, the address its metadata gives
+// and the dataplane's tap hook on that tap (its pinned tcx link, and the
 // dataplane counting the guest's frames); `netctl vm status` shows
 // libvirt's run state and the vnf's status; a stop through the agent is
 // refused and the domain runs on; the domain's XML is what it was; a
 // restart of the agent, then one of libvirtd, leave it listed and hooked.
-// When
-// the operator moves it to hostB with virsh migrate, hostA's agent drops
-// it and its hook, hostB's (in libvirt mode too) lists it with the hook on
-// its new tap; when the operator destroys it there, it leaves hostB's list
-// and the hook goes.
+// When the operator moves it to hostB with virsh migrate, hostA's agent
+// drops it and its hook, hostB's (in libvirt mode too) lists it with the
+// hook on its new tap; when the operator destroys it there, it leaves
+// hostB's list and the hook goes.
 func TestIntegrationLibvirtMode(t *testing.T) {
 	env := requireTestbed(t)
 	privtest.RequireCommand(t, "libvirtd", "virsh")
 	if !env.HasDataplane() {
 		privtest.Unavailable(t, "%s/migratord has no eBPF dataplane (no --bpf-pin-dir)", env.BinDir)
 	}
+	// The daemons' read-only sockets: libvirtd itself refuses the agents
+	// any change to a domain.
 	for _, h := range []string{"hostA", "hostB"} {
-		env = env.WithAgentArgs(h, "--libvirt-socket="+env.LibvirtSocket(h))
+		env = env.WithAgentArgs(h, "--libvirt-socket="+env.LibvirtSocket(h)+"-ro")
 	}
 	upLibvirtTestbed(t, env, 2, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -118,12 +119,16 @@ func TestIntegrationLibvirtMode(t *testing.T) {
 	if rec := waitListed(ctx, t, agent, true); rec.Tap != tap || rec.Source != api.SourceLibvirt {
 		t.Fatalf("after an agent restart hostA's agent lists %+v", rec)
 	}
+	// The old agent's pinned link outlives it: that the new one attached
+	// is in its log ("foreign guest up ... attached=true", the second).
+	agentLog := filepath.Join(env.RunDir, "hostA", "migratord.log")
+	waitLog(t, agentLog, "attached=true", 2)
 	tapHooked(t, env, "hostA", tap)
 	restartLibvirtd(ctx, t, env, "hostA")
 	if rec := waitListed(ctx, t, agent, true); rec.Tap != tap {
 		t.Fatalf("after a libvirtd restart hostA's agent lists %+v", rec)
 	}
-	waitLog(t, filepath.Join(env.RunDir, "hostA", "migratord.log"), "watching libvirt's domains", 3)
+	waitLog(t, agentLog, "watching libvirt's domains", 3)
 	tapHooked(t, env, "hostA", tap)
 	echo(t, 5)
 

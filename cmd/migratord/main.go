@@ -69,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.ca, "ca", "", "CA certificate `file` (PEM) peers must chain to")
 	fs.StringVar(&o.cert, "cert", "", "this host's certificate `file` (PEM, SAN DNS = --name)")
 	fs.StringVar(&o.key, "key", "", "this host's private key `file` (PEM)")
-	fs.StringVar(&o.libvirtSocket, "libvirt-socket", "", "UNIX socket `path` of this host's libvirt daemon (its qemu:///system): the agent also shows the daemon's running domains as guests (source libvirt) and attaches the dataplane to their taps, found by MAC in each domain's live XML; read-only: it never changes a domain (empty: no libvirt mode)")
+	fs.StringVar(&o.libvirtSocket, "libvirt-socket", "", "UNIX socket `path` of this host's libvirt daemon (its qemu:///system): the agent also shows the daemon's running domains as guests (source libvirt) and attaches the dataplane to their taps, found by MAC in each domain's live XML; read-only: it never changes a domain, and the daemon's read-only socket (libvirt-sock-ro) suffices (empty: no libvirt mode)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	h := &o.handoff
 	fs.BoolVar(&h.noDataplane, "no-dataplane", false, "run without the eBPF dataplane: no packet buffering, forwarding or GARP during migrations")
