@@ -12,7 +12,9 @@ import (
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
+	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/libvirt"
+	"github.com/nfhandoff/nfhandoff/migrator/vm"
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
@@ -41,6 +43,15 @@ const libvirtBandwidth = "8"
 // verified its whole working set since the move with 0 corrupt and 0
 // stale pages, the domain runs on exactly one host and one QEMU of it is
 // left, in that host's namespace.
+//
+// It is also the libvirt testbed's check (TestIntegrationLibvirtDomain
+// once had a bring-up and a boot of its own): the two daemons have
+// distinct host UUIDs, no libvirt network (virbr0, 192.168.122.0/24) shows
+// up in the root or a host namespace; the domain's first QEMU runs in
+// nfh-hostA with migrator/vm's -smp and padded RAM on a tap on hostA's
+// bridge, known to hostA's daemon only, and answers the client's status
+// query, echo and TWAMP-light; destroyed after the last move it leaves no
+// QEMU, tap or domain, and testbed/down leaves nothing (upLibvirtTestbed).
 func TestIntegrationLibvirtMigrate(t *testing.T) {
 	env := requireTestbed(t)
 	privtest.RequireCommand(t, "libvirtd", "virsh")
@@ -52,11 +63,24 @@ func TestIntegrationLibvirtMigrate(t *testing.T) {
 		"hostA": dialLibvirt(ctx, t, env, "hostA"),
 		"hostB": dialLibvirt(ctx, t, env, "hostB"),
 	}
+	ua, ub := hostUUID(t, daemons["hostA"]), hostUUID(t, daemons["hostB"])
+	if ua == ub {
+		t.Fatalf("hostA and hostB have the same host UUID %s: migration between them would be refused", ua)
+	}
+	t.Logf("host UUIDs: hostA %s, hostB %s", ua, ub)
+	for _, ns := range []string{"", "nfh-hostA", "nfh-hostB"} {
+		noLibvirtNetwork(t, ns)
+	}
+
 	// 32 MiB rewritten at 1 MiB/s and verified at the vnf's default rate:
 	// a load two TCG cores sustain next to the migrations.
 	dom, spec := startLibvirtDomain(t, env, daemons["hostA"], "--wss", "32", "--dirty-rate", "1")
-	guestRAM(t, daemons["hostA"], dom, spec)
+	firstBoot(t, env, daemons["hostA"], dom, spec)
+	onlyOn(t, daemons, "hostA")
 	first := vnfAnswers(ctx, t, env, 3*time.Minute)
+	t.Logf("vnf answers from the client: boot %x, reflected %d", first.BootID, first.PacketsReflected)
+	echo(t, 5)
+	twampLight(t, 5)
 	first = verifiedPass(ctx, t, env, first)
 	t.Logf("vnf on hostA: boot %x, %d working-set pages, %d verified", first.BootID, first.WSSPages, first.PagesVerified)
 
@@ -82,6 +106,45 @@ func TestIntegrationLibvirtMigrate(t *testing.T) {
 			after.PagesVerified-before.PagesVerified, after.CorruptPages, after.StalePages)
 		from, to = to, from
 	}
+
+	// Destroyed where it runs now (from, after the last swap), the
+	// domain leaves no QEMU, tap or domain behind.
+	pid := oneDomainQEMU(t)
+	d, err := daemons[from].DomainLookupByName(libvirtDomain)
+	if err != nil {
+		t.Fatalf("%s's daemon: %v", from, err)
+	}
+	if err := daemons[from].DomainDestroy(d); err != nil {
+		t.Fatalf("destroying domain: %v", err)
+	}
+	waitExited(t, pid, 30*time.Second)
+	onlyOn(t, daemons, "")
+	if err := exec.Command("ip", "-n", "nfh-"+from, "link", "show", vm.TapName(libvirtDomain)).Run(); err == nil {
+		t.Errorf("tap %s still exists in nfh-%s after destroy", vm.TapName(libvirtDomain), from)
+	}
+}
+
+// firstBoot checks the test domain just started on hostA's daemon l: its
+// QEMU runs in nfh-hostA with migrator/vm's -smp (maxcpus=2 keeps TCG's
+// memory barriers, migrator/vm's smpArg) and its padded TCG RAM (libvirt
+// rounds <memory> up to whole MiB; the domain's qemu arguments give QEMU
+// the pad all the same), on a tap on hostA's bridge.
+func firstBoot(t *testing.T, env Env, l *golibvirt.Libvirt, dom golibvirt.Domain, spec api.VMSpec) {
+	t.Helper()
+	pid := domainPID(t, env, "hostA")
+	t.Logf("domain %s started on hostA: qemu pid %d", dom.Name, pid)
+	inNamespace(t, pid, "nfh-hostA")
+	cmdline := processArgs(t, pid)
+	t.Logf("qemu: %s", strings.Join(cmdline, " "))
+	if s := argAfter(cmdline, "-smp"); !strings.HasPrefix(s, "1,maxcpus=2") {
+		t.Errorf("qemu -smp %q: want 1,maxcpus=2", s)
+	}
+	guestRAM(t, l, dom, spec)
+	tap := vm.TapName(libvirtDomain)
+	if out, err := exec.Command("ip", "-n", "nfh-hostA", "-o", "link", "show", tap).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "master "+vm.DefaultBridge) {
+		t.Fatalf("tap %s on %s in nfh-hostA: %v %s", tap, vm.DefaultBridge, err, out)
+	}
 }
 
 // virshMigrate moves the test domain from one host's daemon to the other's
@@ -103,7 +166,8 @@ func virshMigrate(ctx context.Context, t *testing.T, env Env, from, to string, m
 }
 
 // onlyOn fails t unless the test domain is active on host's daemon and
-// known to no other daemon (a transient domain: not defined either).
+// known to no other daemon (a transient domain: not defined either); host
+// "" means on none.
 func onlyOn(t *testing.T, daemons map[string]*golibvirt.Libvirt, host string) {
 	t.Helper()
 	for h, l := range daemons {

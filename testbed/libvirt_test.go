@@ -22,76 +22,11 @@ import (
 	"github.com/nfhandoff/nfhandoff/migrator/libvirt"
 	"github.com/nfhandoff/nfhandoff/migrator/vm"
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
-	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
 
 // libvirtDomain is the test's domain; its QEMU carries guest=<it> on its
 // command line (-name), which is how leftovers are found.
 const libvirtDomain = "lvvnf"
-
-// TestIntegrationLibvirtDomain is the first brick of issue 14: libvirtd
-// runs in two host namespaces (testbed/up --libvirt), each with its own
-// host UUID, and a transient domain with the vnf image, defined over
-// hostA's socket with go-libvirt, boots in hostA's namespace on a tap on
-// hostA's bridge and answers the client's echo and TWAMP-light; destroying
-// it, then testbed/down, leaves no QEMU, daemon, tap or dir.
-func TestIntegrationLibvirtDomain(t *testing.T) {
-	env := requireTestbed(t)
-	privtest.RequireCommand(t, "libvirtd", "virsh", "ss")
-	upLibvirtTestbed(t, env, 2, false)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-
-	a := dialLibvirt(ctx, t, env, "hostA")
-	b := dialLibvirt(ctx, t, env, "hostB")
-	ua, ub := hostUUID(t, a), hostUUID(t, b)
-	if ua == ub {
-		t.Fatalf("hostA and hostB have the same host UUID %s: migration between them would be refused", ua)
-	}
-	t.Logf("host UUIDs: hostA %s, hostB %s", ua, ub)
-	for _, ns := range []string{"", "nfh-hostA", "nfh-hostB"} {
-		noLibvirtNetwork(t, ns)
-	}
-
-	dom, spec := startLibvirtDomain(t, env, a)
-	pid := domainPID(t, env, "hostA")
-	t.Logf("domain %s started on hostA: qemu pid %d", dom.Name, pid)
-	inNamespace(t, pid, "nfh-hostA")
-	cmdline := processArgs(t, pid)
-	t.Logf("qemu: %s", strings.Join(cmdline, " "))
-	// maxcpus=2 keeps TCG's memory barriers (migrator/vm's smpArg).
-	if s := argAfter(cmdline, "-smp"); !strings.HasPrefix(s, "1,maxcpus=2") {
-		t.Errorf("qemu -smp %q: want 1,maxcpus=2", s)
-	}
-	// libvirt rounds <memory> up to whole MiB; the domain's qemu
-	// arguments give QEMU migrator/vm's TCG pad all the same.
-	guestRAM(t, a, dom, spec)
-	tap := vm.TapName(libvirtDomain)
-	if out, err := exec.Command("ip", "-n", "nfh-hostA", "-o", "link", "show", tap).CombinedOutput(); err != nil ||
-		!strings.Contains(string(out), "master "+vm.DefaultBridge) {
-		t.Fatalf("tap %s on %s in nfh-hostA: %v %s", tap, vm.DefaultBridge, err, out)
-	}
-	if _, err := b.DomainLookupByName(libvirtDomain); err == nil {
-		t.Errorf("hostB's libvirtd knows domain %s too", libvirtDomain)
-	}
-
-	st := vnfAnswers(ctx, t, env, 3*time.Minute)
-	t.Logf("vnf answers from the client: boot %x, reflected %d", st.BootID, st.PacketsReflected)
-	echo(t, 5)
-	twampLight(t, 5)
-
-	if err := a.DomainDestroy(dom); err != nil {
-		t.Fatalf("destroying domain: %v", err)
-	}
-	waitExited(t, pid, 30*time.Second)
-	doms, _, err := a.ConnectListAllDomains(1, 0)
-	if err != nil || len(doms) != 0 {
-		t.Errorf("hostA's domains after destroy: %v (err %v), want none", doms, err)
-	}
-	if err := exec.Command("ip", "-n", "nfh-hostA", "link", "show", tap).Run(); err == nil {
-		t.Errorf("tap %s still exists after destroy", tap)
-	}
-}
 
 // startLibvirtDomain creates the test's transient domain (libvirtGuest)
 // on the daemon l (hostA's) and has it destroyed at the end wherever it
