@@ -5,9 +5,9 @@
 # One libvirtd per host namespace. Debian 12's libvirt 9.0 ships only the
 # monolithic libvirtd (libvirt-daemon: libvirtd, virtlogd, virtlockd and the
 # driver modules); its build has no modular daemons (no virtqemud,
-# virtproxyd), so there is nothing to choose. libvirtd also suits what comes
-# next: it serves TLS itself (--listen), where the modular layout needs
-# virtproxyd in front of virtqemud.
+# virtproxyd), so there is nothing to choose. libvirtd also serves TLS
+# itself (--listen), where the modular layout needs virtproxyd in front of
+# virtqemud.
 #
 # A root ("privileged") libvirtd has fixed paths: its configuration in
 # /etc/libvirt (qemu.conf cannot be moved), state in /run/libvirt and
@@ -21,9 +21,19 @@
 # reachable from the root namespace:
 #   $NFH_RUN_DIR/<host>/libvirt/libvirt-sock   (read-write, no auth, 0700)
 #   URI qemu+unix:///system?socket=<that path>
+#
+# Each daemon also listens for libvirt's own TLS on its host's address only
+# (TCP 16514 in its netns, URI qemu+tls://<host addr>/system), with the
+# testbed CA's certificate of its host ($NFH_RUN_DIR/pki, netctl certs:
+# server and client usages, the host's address as SAN IP). A sixth bind
+# mount puts them at libvirt's default paths for root, /etc/pki (absent on
+# Debian), so that the daemon finds them both as a TLS server and as the
+# client a peer-to-peer migration makes of it (virsh migrate --p2p
+# --desturi qemu+tls://<other host addr>/system): no pkipath in any URI.
+# Only certificates the testbed CA signed are let in.
 
 # libvirt_mounts: "subdir:path" pairs, a host's libvirt/<subdir> over <path>.
-libvirt_mounts=(etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt cache:/var/cache/libvirt)
+libvirt_mounts=(etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt cache:/var/cache/libvirt pki:/etc/pki)
 
 # libvirt_mark is left inside a mount point that testbed/up had to create
 # (hidden under the bind mount), so that testbed/down removes only those.
@@ -32,6 +42,8 @@ libvirt_mark=.nfhandoff-mountpoint
 libvirt_dir() { printf '%s/%s/libvirt' "$NFH_RUN_DIR" "$1"; }
 libvirt_socket() { printf '%s/libvirt-sock' "$(libvirt_dir "$1")"; }
 libvirt_uri() { printf 'qemu+unix:///system?socket=%s' "$(libvirt_socket "$1")"; }
+# libvirt_tls_uri ADDR: the URI of the daemon listening for TLS on ADDR.
+libvirt_tls_uri() { printf 'qemu+tls://%s/system' "$1"; }
 
 # ensure_libvirt_mountpoints: the paths exist (a bind mount needs its
 # target); the ones made here are marked.
@@ -66,10 +78,27 @@ remove_libvirt_mountpoints() {
 	done
 }
 
-# write_libvirt_config HOST: the daemon's libvirtd.conf and qemu.conf (its
-# /etc/libvirt) and a host UUID of its own, kept across restarts.
+# write_libvirt_pki HOST: HOST's certificate and key from the testbed CA
+# ($pki, testbed/up's ensure_pki), and the CA, under its libvirt/pki (its
+# /etc/pki) at the paths libvirt reads as a root server and client.
+write_libvirt_pki() {
+	local h=$1 d
+	d=$(libvirt_dir "$h")/pki
+	[[ -f $pki/ca.pem && -f $pki/$h.pem && -f $pki/$h-key.pem ]] || die "$h: no certificate in $pki (ensure_pki)"
+	mkdir -p "$d/CA" "$d/libvirt/private"
+	chmod 0700 "$d/libvirt/private"
+	install -m 0644 "$pki/ca.pem" "$d/CA/cacert.pem"
+	install -m 0644 "$pki/$h.pem" "$d/libvirt/servercert.pem"
+	install -m 0644 "$pki/$h.pem" "$d/libvirt/clientcert.pem"
+	install -m 0600 "$pki/$h-key.pem" "$d/libvirt/private/serverkey.pem"
+	install -m 0600 "$pki/$h-key.pem" "$d/libvirt/private/clientkey.pem"
+}
+
+# write_libvirt_config HOST ADDR: the daemon's libvirtd.conf and qemu.conf
+# (its /etc/libvirt) and a host UUID of its own, kept across restarts; it
+# listens for TLS on ADDR.
 write_libvirt_config() {
-	local h=$1 dir uuid m
+	local h=$1 addr=$2 dir uuid m
 	dir=$(libvirt_dir "$h")
 	for m in "${libvirt_mounts[@]}"; do
 		mkdir -p "$dir/${m%%:*}"
@@ -82,9 +111,17 @@ write_libvirt_config() {
 	uuid=$(<"$dir/host-uuid")
 	cat >"$dir/etc/libvirtd.conf" <<EOF
 # testbed/up --libvirt: the libvirtd of $h (netns nfh-$h).
-# Only its own UNIX socket for now (TLS comes with migration).
-listen_tls = 0
+# Its UNIX sockets, and TLS (libvirtd --listen) on $addr only, never
+# plain TCP. Certificates at libvirt's defaults under /etc/pki (its
+# libvirt/pki); a client must present one the testbed CA signed.
+listen_tls = 1
 listen_tcp = 0
+listen_addr = "$addr"
+ca_file = "/etc/pki/CA/cacert.pem"
+cert_file = "/etc/pki/libvirt/servercert.pem"
+key_file = "/etc/pki/libvirt/private/serverkey.pem"
+tls_no_verify_certificate = 0
+auth_tls = "none"
 unix_sock_dir = "$dir"
 unix_sock_rw_perms = "0700"
 unix_sock_admin_perms = "0700"
@@ -144,15 +181,17 @@ libvirtd_running() {
 	echo "$pid"
 }
 
-# start_libvirtd HOST: start HOST's libvirtd in nfh-HOST unless it runs.
+# start_libvirtd HOST ADDR: start HOST's libvirtd in nfh-HOST unless it
+# runs, with TLS on ADDR.
 start_libvirtd() {
-	local h=$1 dir pid binds=() m
+	local h=$1 addr=$2 dir pid binds=() m
 	dir=$(libvirt_dir "$h")
 	if pid=$(libvirtd_running "$h"); then
 		log "$h: libvirtd already running (pid $pid)"
 		return 0
 	fi
-	write_libvirt_config "$h"
+	write_libvirt_config "$h" "$addr"
+	write_libvirt_pki "$h"
 	write_libvirt_users "$h"
 	rm -f "$dir/libvirtd.pid" "$dir"/libvirt-sock* "$dir"/libvirt-admin-sock
 	for m in "${libvirt_mounts[@]}"; do
@@ -173,7 +212,7 @@ start_libvirtd() {
 			mount --bind "$1" "$2"
 			shift 2
 		done
-		exec libvirtd -f "$conf" -p "$pidfile"' sh "$dir/libvirtd.pid" "$dir/etc/libvirtd.conf" "${binds[@]}" -- \
+		exec libvirtd --listen -f "$conf" -p "$pidfile"' sh "$dir/libvirtd.pid" "$dir/etc/libvirtd.conf" "${binds[@]}" -- \
 		</dev/null >>"$dir/libvirtd.log" 2>&1 &
 	libvirt_started+=("$h")
 }

@@ -135,7 +135,7 @@ func TestIntegrationLibvirtMode(t *testing.T) {
 	// The operator moves it to hostB with plain virsh: hostA's agent lets
 	// go of it (libvirt's stopped/migrated event), hostB's takes it
 	// (started/migrated) with its new tap.
-	t.Logf("%s", virshMigrate(ctx, t, env, "hostA", "hostB", 1))
+	t.Logf("%s", virshMigrate(ctx, t, env, "hostA", libvirt.URI(env.LibvirtSocket("hostB")), 1))
 	agentB := api.NewClient(env.Socket("hostB"))
 	waitListed(ctx, t, agent, false)
 	hookGone(t, env, "hostA", tap)

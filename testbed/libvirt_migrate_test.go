@@ -68,9 +68,11 @@ func TestIntegrationLibvirtMigrate(t *testing.T) {
 		t.Fatalf("hostA and hostB have the same host UUID %s: migration between them would be refused", ua)
 	}
 	t.Logf("host UUIDs: hostA %s, hostB %s", ua, ub)
-	for _, ns := range []string{"", "nfh-hostA", "nfh-hostB"} {
-		noLibvirtNetwork(t, ns)
+	noLibvirtNetwork(t, "", "")
+	for _, h := range []string{"hostA", "hostB"} {
+		noLibvirtNetwork(t, "nfh-"+h, env.HostAddr(h))
 	}
+	tlsRefusesOtherCA(ctx, t, env)
 
 	// 32 MiB rewritten at 1 MiB/s and verified at the vnf's default rate:
 	// a load two TCG cores sustain next to the migrations.
@@ -87,8 +89,14 @@ func TestIntegrationLibvirtMigrate(t *testing.T) {
 	from, to := "hostA", "hostB"
 	for move := 1; move <= libvirtMoves; move++ {
 		before := vnfAnswers(ctx, t, env, 30*time.Second)
-		out := virshMigrate(ctx, t, env, from, to, move, "--bandwidth", libvirtBandwidth)
-		t.Logf("move %d %s -> %s: %s", move, from, to, out)
+		// The first move's control connection is the destination
+		// daemon's UNIX socket, the others' libvirt's TLS to its host.
+		dest := libvirt.URI(env.LibvirtSocket(to))
+		if move > 1 {
+			dest = env.LibvirtTLSURI(to)
+		}
+		out := virshMigrate(ctx, t, env, from, dest, move, "--bandwidth", libvirtBandwidth)
+		t.Logf("move %d %s -> %s (%s): %s", move, from, to, dest, out)
 		onlyOn(t, daemons, to)
 		pid := oneDomainQEMU(t)
 		inNamespace(t, pid, "nfh-"+to)
@@ -147,9 +155,9 @@ func firstBoot(t *testing.T, env Env, l *golibvirt.Libvirt, dom golibvirt.Domain
 	}
 }
 
-// virshMigrate moves the test domain from one host's daemon to the other's
-// as an operator would, with virsh's further options opts, and returns
-// virsh's output.
+// virshMigrate moves the test domain from one host's daemon to the daemon
+// at URI to (which the source daemon dials: --p2p) as an operator would,
+// with virsh's further options opts, and returns virsh's output.
 func virshMigrate(ctx context.Context, t *testing.T, env Env, from, to string, move int, opts ...string) string {
 	t.Helper()
 	sock := filepath.Join(env.RunDir, fmt.Sprintf("lvmig-%d.sock", move))
@@ -157,7 +165,7 @@ func virshMigrate(ctx context.Context, t *testing.T, env Env, from, to string, m
 	mctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	args := append([]string{"-c", libvirt.URI(env.LibvirtSocket(from)), "migrate", "--live", "--p2p", "--verbose",
-		libvirtDomain, libvirt.URI(env.LibvirtSocket(to)), "--migrateuri", "unix://" + sock}, opts...)
+		libvirtDomain, to, "--migrateuri", "unix://" + sock}, opts...)
 	out, err := exec.CommandContext(mctx, "virsh", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("move %d %s -> %s: virsh migrate: %v\n%s", move, from, to, err, out)

@@ -163,11 +163,12 @@ func upLibvirtTestbed(t *testing.T, env Env, hosts int, agents bool) {
 	t.Logf("testbed up --libvirt:\n%s", out)
 }
 
-// noLibvirtNetwork fails t if libvirtd listens on anything but UNIX
-// sockets in network namespace ns ("" for the root one), or if libvirt's
-// default network (virbr0, 192.168.122.0/24) shows up there: testbed
-// traffic stays in 198.18.0.0/15 and loopback.
-func noLibvirtNetwork(t *testing.T, ns string) {
+// noLibvirtNetwork fails t if libvirtd listens on anything in network
+// namespace ns ("" for the root one) but its UNIX sockets and, when tlsAddr
+// is set, libvirt's TLS port on tlsAddr (which it must then listen on), or
+// if libvirt's default network (virbr0, 192.168.122.0/24) shows up there:
+// testbed traffic stays in 198.18.0.0/15 and loopback.
+func noLibvirtNetwork(t *testing.T, ns, tlsAddr string) {
 	t.Helper()
 	where, ssArgs, ipArgs := "the root netns", []string{"-Hltunp"}, []string{"-o", "addr"}
 	if ns != "" {
@@ -177,8 +178,21 @@ func noLibvirtNetwork(t *testing.T, ns string) {
 	if err != nil {
 		t.Fatalf("ss in %s: %v %s", where, err, ss)
 	}
-	if strings.Contains(string(ss), "libvirtd") {
-		t.Errorf("libvirtd listens on TCP or UDP in %s:\n%s", where, ss)
+	tls := false
+	for _, line := range strings.Split(string(ss), "\n") {
+		if !strings.Contains(line, "libvirtd") {
+			continue
+		}
+		// Netid State Recv-Q Send-Q Local Peer Process
+		f := strings.Fields(line)
+		if tlsAddr != "" && len(f) > 4 && f[0] == "tcp" && f[4] == tlsAddr+":16514" {
+			tls = true
+			continue
+		}
+		t.Errorf("libvirtd listens on TCP or UDP in %s: %s", where, line)
+	}
+	if tlsAddr != "" && !tls {
+		t.Errorf("libvirtd does not listen for TLS on %s:16514 in %s:\n%s", tlsAddr, where, ss)
 	}
 	addrs, err := exec.Command("ip", ipArgs...).CombinedOutput()
 	if err != nil {

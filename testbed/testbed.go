@@ -118,6 +118,21 @@ func (e Env) LibvirtSocket(host string) string {
 	return filepath.Join(e.LibvirtDir(host), "libvirt-sock")
 }
 
+// HostAddr is host's address on the access segment (testbed/lib.sh's
+// host_addr): hostA 198.18.0.11, hostB 198.18.0.12, and so on.
+func (e Env) HostAddr(host string) string {
+	if len(host) != 5 || !strings.HasPrefix(host, "host") || host[4] < 'A' || host[4] > 'Z' {
+		panic(fmt.Sprintf("testbed: no host address for %q", host))
+	}
+	return fmt.Sprintf("198.18.0.%d", 11+int(host[4]-'A'))
+}
+
+// LibvirtTLSURI is the URI of host's libvirtd on libvirt's TLS, which it
+// serves on its host's address only.
+func (e Env) LibvirtTLSURI(host string) string {
+	return "qemu+tls://" + e.HostAddr(host) + "/system"
+}
+
 // WithAgentArgs returns a copy of e whose agents (every one, or only
 // host's when host is not empty) get args on their command line.
 func (e Env) WithAgentArgs(host string, args ...string) Env {

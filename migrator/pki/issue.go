@@ -95,7 +95,10 @@ func issue(dir, host string, ips []net.IP, notBefore, notAfter time.Time) error 
 		IPAddresses: ips,
 		NotBefore:   notBefore,
 		NotAfter:    notAfter,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
+		// Key encipherment too: libvirt 9.0 (its TLS, issue 14) refuses a
+		// certificate whose critical key usage (Go always marks it so)
+		// lacks it, even for an ECDSA key; Go's TLS ignores the bit.
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
 	key, der, err := sign(tmpl, ca, caKey)

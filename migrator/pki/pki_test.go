@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto/x509"
 	"errors"
 	"net"
 	"os"
@@ -51,6 +52,14 @@ func TestIssueAndLoad(t *testing.T) {
 	if id.Name != "hostA" || leaf.Subject.CommonName != "hostA" || len(leaf.DNSNames) != 1 ||
 		len(leaf.IPAddresses) != 1 || !leaf.IPAddresses[0].Equal(ip) {
 		t.Errorf("identity %q: CN %q DNS %v IP %v", id.Name, leaf.Subject.CommonName, leaf.DNSNames, leaf.IPAddresses)
+	}
+	// libvirt's TLS (issue 14) wants both key usages, and both
+	// extended ones since a daemon is a client in a p2p migration.
+	if ku := x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment; leaf.KeyUsage&ku != ku {
+		t.Errorf("key usage %#x, want digital signature and key encipherment", leaf.KeyUsage)
+	}
+	if eku := leaf.ExtKeyUsage; len(eku) != 2 || eku[0] != x509.ExtKeyUsageServerAuth || eku[1] != x509.ExtKeyUsageClientAuth {
+		t.Errorf("extended key usage %v, want server and client auth", eku)
 	}
 	if left := time.Until(leaf.NotAfter); left < 9*day || left > 10*day {
 		t.Errorf("certificate valid for %v more, want about 10 days", left)

@@ -82,7 +82,8 @@ func newCertsIssueCmd(g *globals, dir *string) *cobra.Command {
 		Short: "Issue HOST's certificate (<host>.pem, <host>-key.pem), signed by the CA in --dir",
 		Long: `Issue a certificate for agent HOST, signed by the CA in --dir, for both
 server and client authentication: CN=HOST, SAN DNS:HOST and one SAN IP per
---ip. It is never valid longer than the CA. Fails when the files exist
+--ip; key usages digital signature and key encipherment (libvirt's TLS
+wants both). It is never valid longer than the CA. Fails when the files exist
 already or --dir holds no CA.`,
 		Example: `  netctl certs issue --dir /run/nfhandoff/pki hostA --ip 198.18.0.11
   netctl certs issue hostB --ip 198.18.0.12 --days 30`,
