@@ -151,7 +151,7 @@ func upLibvirtTestbed(t *testing.T, env Env, hosts int, agents bool) {
 		if pids := domainQEMUs(); len(pids) > 0 {
 			t.Errorf("qemu processes of domain %s left after down: %v", libvirtDomain, pids)
 		}
-		for _, p := range []string{"/run/libvirt", "/var/lib/libvirt", "/var/log/libvirt", "/var/cache/libvirt", "/etc/libvirt"} {
+		for _, p := range []string{"/run/libvirt", "/var/lib/libvirt", "/var/log/libvirt", "/var/cache/libvirt", "/etc/libvirt", "/etc/pki"} {
 			if _, err := os.Stat(filepath.Join(p, ".nfhandoff-mountpoint")); err == nil {
 				t.Errorf("mount point %s that testbed/up made is left after down", p)
 			}
