@@ -5,7 +5,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 BIN := build/bin
 IMAGE_DIR := build/images
 HOSTS ?= 2
-FUZZTIME ?= 2s
+FUZZTIME ?= 1s
 
 .PHONY: all deps build generate check-generate image test test-unit test-priv test-integration fuzz lint soak bench demo demo-firewall testbed-up testbed-down clean
 

@@ -87,8 +87,9 @@ func killDestQEMU(ctx context.Context, env Env, from, to string) error {
 	return err
 }
 
-// TestIntegrationSoak moves fw1 back and forth 20 times under TWAMP-light
-// at 500 pps; half of the moves (10), chosen at random, get a random fault
+// TestIntegrationSoak moves fw1 back and forth soakMoves times (or
+// NFH_SOAK_MOVES) under TWAMP-light at 500 pps; half of the moves, chosen
+// at random, get a random fault
 // from soakFaults. After each move: exactly one QEMU runs the guest, on the
 // host the source's record says (completed: the destination; failed: the
 // source, with a reason); the same boot, its memory intact, answering
