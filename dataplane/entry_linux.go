@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"os"
 	"fmt"
 	"log/slog"
 	"net"
@@ -66,6 +67,12 @@ type sourceState struct {
 	baseDev  tapio.DevCounters // tap counters at Begin
 	held     heldState         // see held_linux.go
 	quiesced bool              // Quiesce set BUFFER with the guest running
+	// borrowed is a descriptor of a tap the agent did not open (Tap.File
+	// nil: a libvirt guest's), taken at the switchover from the QEMU that
+	// has it, so that the frames queued in the tap outlive that QEMU (its
+	// engine takes it down before the flush); Resumed reads them through
+	// it, Resumed and Rollback close it.
+	borrowed *os.File
 }
 
 // destState is what a destination keeps of a migration from Prepare on.

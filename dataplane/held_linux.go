@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"fmt"
 	"context"
 	"time"
 
@@ -206,7 +207,9 @@ func (v *vmEntry) heldFrame(residue [][]byte) (held []byte, ok, wanted bool) {
 			return v.heldBefore(k)
 		}
 	}
-	v.log.Warn("no residue frame is among the MIRROR copies", "copies", n, "residue", len(residue))
+	last, _ := v.src.mirror.Get(n)
+	v.log.Warn("no residue frame is among the MIRROR copies", "copies", n, "residue", len(residue),
+		"first_residue", fmt.Sprintf("%x", residue[0][:min(len(residue[0]), 80)]), "last_copy", fmt.Sprintf("%x", last[:min(len(last), 80)]))
 	return nil, false, true
 }
 

@@ -50,6 +50,9 @@ func (h *Handoff) begin(ctx context.Context, spec api.VMSpec, peer netip.Addr) e
 	}
 	v.stats.reset(ctr, time.Now())
 	v.queue.ResetStats()
+	if v.src.borrowed != nil {
+		v.src.borrowed.Close() // left by an earlier migration that neither flushed nor rolled back
+	}
 	v.role, v.discard, v.src = roleSource, false, sourceState{peer: peer}
 	if err := h.setMode(v, modeMirror, "mirror", nil); err != nil {
 		return err
@@ -131,6 +134,16 @@ func (h *Handoff) switchover(ctx context.Context, spec api.VMSpec) error {
 	done := make(chan struct{})
 	v.mu.Lock()
 	v.src.held.done = done
+	if v.tap.File == nil && v.tap.Name != "" && v.src.borrowed == nil {
+		// A tap the agent did not open (a libvirt guest's): keep it, and
+		// the frames queued in it, past its QEMU's end, for Resumed.
+		if f, pid, err := tapio.TapFileOf(v.tap.Name); err != nil {
+			v.log.Warn("no descriptor of the tap: the frames queued in it cannot be recovered", "err", err)
+		} else {
+			v.log.Debug("tap descriptor borrowed for the residue", "pid", pid)
+			v.src.borrowed = f
+		}
+	}
 	v.mu.Unlock()
 	go func() {
 		defer close(done)
@@ -156,6 +169,8 @@ func (h *Handoff) resumed(ctx context.Context, spec api.VMSpec, nic int, flush i
 	})
 	tap := v.tap
 	detected := v.src.held.done
+	borrowed := v.src.borrowed
+	v.src.borrowed = nil
 	v.mu.Unlock()
 	if err != nil {
 		return err
@@ -167,9 +182,16 @@ func (h *Handoff) resumed(ctx context.Context, spec api.VMSpec, nic int, flush i
 		}
 	}
 	var residue [][]byte
-	if tap.File != nil {
+	file := tap.File
+	if borrowed != nil {
+		defer borrowed.Close()
+		if file == nil {
+			file = borrowed
+		}
+	}
+	if file != nil {
 		var probes int
-		residue, probes, err = tapio.ReadResidue(tap.File, residueMax)
+		residue, probes, err = tapio.ReadResidue(file, residueMax)
 		if err != nil {
 			v.log.Error("reading tap residue", "err", err)
 		}
@@ -201,6 +223,10 @@ func (h *Handoff) rollbackSource(ctx context.Context, v *vmEntry) error {
 	}
 	tap := v.tap.Name
 	v.role = roleNone
+	if v.src.borrowed != nil {
+		v.src.borrowed.Close()
+		v.src.borrowed = nil
+	}
 	switch st.Mode {
 	case modeBuffer:
 		// Released below.

@@ -63,8 +63,14 @@ type verified struct {
 // fails the test; status 1 is returned in Err.
 func migrateVerified(ctx context.Context, t *testing.T, env Env, from, to string, extra ...string) verified {
 	t.Helper()
+	return migrateVerifiedVM(ctx, t, env, "fw1", from, to, extra...)
+}
+
+// migrateVerifiedVM is migrateVerified for the guest named name.
+func migrateVerifiedVM(ctx context.Context, t *testing.T, env Env, name, from, to string, extra ...string) verified {
+	t.Helper()
 	dir := t.TempDir()
-	args := append([]string{"--host", from, "migrate", "fw1", "--to", to, "--verify", "--report", dir, "-o", "json"}, extra...)
+	args := append([]string{"--host", from, "migrate", name, "--to", to, "--verify", "--report", dir, "-o", "json"}, extra...)
 	stdout, stderr, err := env.Netctl(ctx, args...)
 	var ee *exec.ExitError
 	if err != nil && (!errors.As(err, &ee) || ee.ExitCode() != 1) {

@@ -208,7 +208,7 @@ func noLibvirtNetwork(t *testing.T, ns, tlsAddr string) {
 func keepLibvirtLogs(t *testing.T, env Env) {
 	t.Helper()
 	var files []string
-	for _, g := range []string{"*/libvirt/libvirtd.log", "*/libvirt/log/*", "*/libvirt/log/qemu/*"} {
+	for _, g := range []string{"*/migratord.log", "*/libvirt/libvirtd.log", "*/libvirt/log/*", "*/libvirt/log/qemu/*"} {
 		m, _ := filepath.Glob(filepath.Join(env.RunDir, g))
 		for _, f := range m {
 			if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {

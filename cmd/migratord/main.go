@@ -40,7 +40,7 @@ type options struct {
 	networks                                                       map[string]string // --network NAME=BRIDGE[,UPLINK]: the bridges
 	metricsAddr, pprofSocket, logLevel, logFormat                  string
 	quicListen, peers, ca, cert, key                               string
-	libvirtSocket                                                  string
+	libvirtSocket, libvirtURI, libvirtRunDir                       string
 	version                                                        bool
 	handoff                                                        handoffOptions
 	debug                                                          session.Debug // hidden test knobs
@@ -70,6 +70,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.cert, "cert", "", "this host's certificate `file` (PEM, SAN DNS = --name)")
 	fs.StringVar(&o.key, "key", "", "this host's private key `file` (PEM)")
 	fs.StringVar(&o.libvirtSocket, "libvirt-socket", "", "UNIX socket `path` of this host's libvirt daemon (its qemu:///system): the agent also shows the daemon's running domains as guests (source libvirt) and attaches the dataplane to their taps, found by MAC in each domain's live XML; read-only: it never changes a domain, and the daemon's read-only socket (libvirt-sock-ro) suffices (empty: no libvirt mode)")
+	fs.StringVar(&o.libvirtURI, "libvirt-uri", "", "with --libvirt-socket (its read-write socket), how peers' libvirt daemons reach this host's, e.g. qemu+tls://198.18.0.12/system (libvirt's own TLS): `netctl migrate` then moves the daemon's domains with libvirt's peer-to-peer migration, its stream through the agents' pipe, and the agent resumes the domains that arrive here once their traffic's hand-off is ready (empty: libvirt guests are only watched)")
+	fs.StringVar(&o.libvirtRunDir, "libvirt-run-dir", "/run/libvirt", "where this process sees the libvirt daemon's /run/libvirt (differs when the daemon runs in its own mount namespace): the migrations' sockets are made in its nfhandoff/ directory")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	h := &o.handoff
 	fs.BoolVar(&h.noDataplane, "no-dataplane", false, "run without the eBPF dataplane: no packet buffering, forwarding or GARP during migrations")
@@ -109,6 +111,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if strings.ContainsAny(o.name, "/ ") {
 		return o, fmt.Errorf("--name %q: no slashes or spaces", o.name)
+	}
+	if o.libvirtURI != "" && o.libvirtSocket == "" {
+		return o, errors.New("--libvirt-uri needs --libvirt-socket (the daemon's read-write socket)")
 	}
 	if o.api == "" {
 		runDir := os.Getenv("NFH_RUN_DIR")
@@ -227,6 +232,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		DebugStoreFailAfterArrival: o.debugStoreFailAfterArrival}
 	if o.libvirtSocket != "" {
 		acfg.Foreign = libvirt.NewWatcher(o.libvirtSocket, log)
+		if o.libvirtURI != "" {
+			acfg.Engine = libvirt.NewEngine(o.libvirtSocket, o.libvirtURI, o.libvirtRunDir, log)
+		}
 	}
 	var node *transport.Node
 	var a *agent.Agent

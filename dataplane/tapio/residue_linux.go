@@ -22,7 +22,8 @@ const residueBuf = 64 << 10
 // The descriptor's file description, and so its O_NONBLOCK flag, is shared
 // with QEMU: ReadResidue never calls f.Fd() (which would make it blocking
 // for QEMU too) and refuses a blocking descriptor rather than change it.
-// With IFF_VNET_HDR the virtio-net header before each frame is stripped.
+// With IFF_VNET_HDR the virtio-net header before each frame is stripped
+// and a checksum it left partial is finished (frame.CompleteChecksum).
 func ReadResidue(f *os.File, max int) (frames [][]byte, probes int, err error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -57,7 +58,13 @@ func ReadResidue(f *os.File, max int) (frames [][]byte, probes int, err error) {
 				probes++
 				continue
 			}
-			frames = append(frames, append([]byte(nil), f...))
+			c := append([]byte(nil), f...)
+			// Read with a virtio-net header (a libvirt guest's tap), a
+			// frame sent with checksum offload comes with its checksum
+			// partial and the hint in the header, which is stripped: finish
+			// it, as the captured frames are, or the guest drops it.
+			frame.CompleteChecksum(c)
+			frames = append(frames, c)
 		}
 		return true
 	})

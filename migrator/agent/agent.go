@@ -76,6 +76,12 @@ type Config struct {
 	// this host (migratord --libvirt-socket: a libvirt daemon's domains),
 	// watched for as long as the agent serves.
 	Foreign Foreign
+	// Engine, with Foreign, migrates its guests (migratord --libvirt-uri
+	// with the daemon's read-write socket): `migrate` moves them with the
+	// engine through the agents' pipe, and guests the engine brings here
+	// are resumed by the agent once their traffic's hand-off is ready.
+	// nil: they are refused.
+	Engine session.Engine
 
 	// Collectors are registered on the agent's /metrics registry (e.g. the
 	// dataplane's per-VM counters).
@@ -209,6 +215,7 @@ func New(cfg Config) (*Agent, error) {
 	a.life, a.endLife = context.WithCancel(context.Background())
 	a.dest = session.NewServer(session.DestConfig{
 		Host: cfg.Host, Agent: destAgent{a}, Handoff: cfg.Handoff, Logger: a.log, Context: a.life, Debug: cfg.Debug,
+		Engine: cfg.Engine, WaitAttached: a.waitForeignAttached,
 	})
 	return a, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
+	"github.com/nfhandoff/nfhandoff/migrator/session"
 )
 
 // Foreign is a source of the guests another engine runs on this host
@@ -33,6 +34,11 @@ type foreignGuest struct {
 	rec      api.VM
 	runState string
 	attached bool // Handoff.Attach succeeded on a tap of it
+	// migrating is the ID of the guest's migration under way from here
+	// ("pending" while it is set up); down says the engine ended the guest
+	// here meanwhile (the migration's end detaches it).
+	migrating string
+	down      bool
 }
 
 // watchForeign follows Config.Foreign until the agent shuts down.
@@ -120,8 +126,18 @@ func (a *Agent) foreignDown(name string) {
 	a.mu.Lock()
 	g := a.foreign[name]
 	delete(a.foreign, name)
+	deferred := g != nil && g.migrating != ""
+	if deferred {
+		g.down = true
+	}
 	a.mu.Unlock()
 	if g == nil {
+		return
+	}
+	if deferred {
+		// The migration's source side still needs the entry (BUFFER, then
+		// FORWARD): its end detaches it.
+		a.log.Info("foreign guest down during its migration", "vm", name, "migration", g.migrating)
 		return
 	}
 	if g.attached {
@@ -204,4 +220,116 @@ func (a *Agent) refuseForeign(name, op string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s is a %s guest: nfhandoff does not %s it", api.ErrForeign, name, rec.Source, op)
+}
+
+// migrateForeign moves name, a guest of Config.Foreign, with
+// Config.Engine: the engine migrates it through the agents' pipe, and the
+// hand-off follows the engine's events (session.RunForeignSource).
+func (a *Agent) migrateForeign(ctx context.Context, req api.MigrateRequest) (api.Migration, error) {
+	if a.cfg.Engine == nil {
+		return api.Migration{}, a.refuseForeign(req.VM, "migrate (migratord runs without --libvirt-uri, read-only)")
+	}
+	if a.cfg.Dial == nil {
+		return api.Migration{}, ErrMigrationsDisabled
+	}
+	a.mu.Lock()
+	g := a.foreign[req.VM]
+	var err error
+	switch {
+	case g == nil:
+		err = fmt.Errorf("%w: %s", api.ErrNotFound, req.VM)
+	case g.migrating != "":
+		err = fmt.Errorf("%w: %s is already migrating (%s)", api.ErrBusy, req.VM, g.migrating)
+	case g.runState != "running":
+		err = fmt.Errorf("%w: %s is %s, not running", api.ErrBusy, req.VM, g.runState)
+	case !g.attached:
+		err = fmt.Errorf("%w: %s: the dataplane is not attached to its taps (%s): its traffic cannot be handed off", api.ErrBusy, req.VM, g.rec.Reason)
+	default:
+		if verr := g.rec.Spec.ValidateForeign(); verr != nil {
+			err = fmt.Errorf("%w (the hand-off needs each NIC's address: nfhandoff's <nfh:guest> metadata in the domain)", verr)
+		}
+	}
+	if err == nil {
+		g.migrating = "pending"
+	}
+	a.mu.Unlock()
+	if err != nil {
+		return api.Migration{}, err
+	}
+	clear := func() {
+		a.mu.Lock()
+		g.migrating = ""
+		a.mu.Unlock()
+	}
+	id, err := a.nextMigrationID()
+	if err != nil {
+		clear()
+		return api.Migration{}, err
+	}
+	started := time.Now().UTC()
+	dctx, dcancel := context.WithTimeout(ctx, a.cfg.DialTimeout)
+	conn, err := a.cfg.Dial(dctx, req.To)
+	dcancel()
+	if err != nil {
+		clear()
+		err = peerError(req.To, err)
+		m := api.Migration{ID: id, VM: req.VM, From: a.cfg.Host, To: req.To, Role: "source",
+			State: api.MigrationFailed, Reason: err.Error(), Request: req, Started: started, Ended: time.Now().UTC()}
+		a.recordMigration(m, true)
+		a.metrics.migrationEnded(m)
+		return api.Migration{}, err
+	}
+	a.mu.Lock()
+	g.migrating = id
+	spec := g.rec.Spec
+	a.mu.Unlock()
+	mctx, cancel := context.WithCancelCause(a.baseContext())
+	live := &liveMigration{cancel: cancel, done: make(chan struct{}),
+		rec: api.Migration{ID: id, VM: req.VM, From: a.cfg.Host, To: req.To, Role: "source",
+			State: api.MigrationSetup, Request: req, Started: started}}
+	a.mu.Lock()
+	a.migs[id] = live
+	a.mu.Unlock()
+	a.recordMigration(live.rec, true)
+	a.metrics.migrationsStarted.WithLabelValues("source").Inc()
+	cfg := session.ForeignSourceConfig{ID: id, Host: a.cfg.Host, Request: req, Spec: spec, Conn: conn,
+		Engine: a.cfg.Engine, Handoff: a.cfg.Handoff, Record: a.recordMigration, Logger: a.log, Started: started}
+	a.sessions.Add(1)
+	go func() {
+		defer a.sessions.Done()
+		defer cancel(nil)
+		tctx, tcancel := context.WithTimeout(mctx, time.Duration(req.CompletionTimeout)+2*time.Minute)
+		defer tcancel()
+		m, moved := session.RunForeignSource(tctx, cfg)
+		a.metrics.migrationEnded(m)
+		a.log.Info("migration ended", "migration", m.ID, "vm", m.VM, "state", m.State, "moved", moved, "reason", m.Reason)
+		a.mu.Lock()
+		g.migrating = ""
+		down := g.down
+		a.mu.Unlock()
+		if moved && down {
+			a.detach(spec) // FORWARD stays for the dataplane's grace period
+		}
+		a.endLive(id, live, m)
+	}()
+	return live.rec, nil
+}
+
+// waitForeignAttached waits until the dataplane is attached to the named
+// foreign guest's taps (session.DestConfig.WaitAttached).
+func (a *Agent) waitForeignAttached(ctx context.Context, name string) error {
+	for {
+		a.mu.Lock()
+		g := a.foreign[name]
+		ok := g != nil && g.attached
+		a.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", name, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

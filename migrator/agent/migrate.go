@@ -39,8 +39,8 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 	if req.To == a.cfg.Host {
 		return api.Migration{}, fmt.Errorf("%w: %s is this host", api.ErrInvalidRequest, req.To)
 	}
-	if err := a.refuseForeign(req.VM, "migrate"); err != nil {
-		return api.Migration{}, err
+	if _, _, ok := a.foreignRecord(req.VM); ok {
+		return a.migrateForeign(ctx, req)
 	}
 	e, err := a.lookup(req.VM)
 	if err != nil {

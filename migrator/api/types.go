@@ -93,6 +93,35 @@ func (s *VMSpec) Validate() error {
 	if !nameRE.MatchString(s.Image) {
 		return bad("image %q: want a plain image name such as \"vnf\"", s.Image)
 	}
+	if err := s.validateNICs(bad); err != nil {
+		return err
+	}
+	for _, a := range s.VNFArgs {
+		if !vnfArgRE.MatchString(a) {
+			return bad("vnf argument %q: only [A-Za-z0-9_.=:/+-] may pass on the kernel command line", a)
+		}
+	}
+	return nil
+}
+
+// ValidateForeign checks the spec of a guest another engine runs (api.VM
+// Source): its name and NICs, each with the address the hand-off needs
+// (nfhandoff's metadata in the domain); the rest is the engine's.
+func (s *VMSpec) ValidateForeign() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, args...))
+	}
+	if !nameRE.MatchString(s.Name) {
+		return bad("name %q: want 1-32 characters of [a-z0-9-] starting with a letter", s.Name)
+	}
+	if len(s.AllNICs()) == 0 || s.MAC == "" {
+		return bad("no nic")
+	}
+	return s.validateNICs(bad)
+}
+
+// validateNICs checks the NICs and the gateway; bad makes the error.
+func (s *VMSpec) validateNICs(bad func(format string, args ...any) error) error {
 	nics := s.AllNICs()
 	if len(nics) > MaxNICs {
 		return bad("%d nics: at most %d", len(nics), MaxNICs)
@@ -136,11 +165,6 @@ func (s *VMSpec) Validate() error {
 				nets[i] = p.Masked().String()
 			}
 			return bad("gateway %s is not another address in %s", gw, strings.Join(nets, " or "))
-		}
-	}
-	for _, a := range s.VNFArgs {
-		if !vnfArgRE.MatchString(a) {
-			return bad("vnf argument %q: only [A-Za-z0-9_.=:/+-] may pass on the kernel command line", a)
 		}
 	}
 	return nil

@@ -43,6 +43,14 @@ type DestConfig struct {
 	CommitTimeout time.Duration // after Commit, how long to wait for the incoming migration to finish (default 2m)
 	Poll          time.Duration // query-migrate/query-status interval (default 200ms)
 	Debug         Debug         // test knobs; zero in production
+
+	// Engine migrates the foreign guests (Hello.Engine) that arrive here;
+	// nil refuses them.
+	Engine Engine
+	// WaitAttached waits until the dataplane is attached to the taps of
+	// the named foreign guest, which the engine just brought here (the
+	// agent's watch of the engine attaches them). nil: no wait.
+	WaitAttached func(ctx context.Context, name string) error
 }
 
 func (c *DestConfig) defaults() {

@@ -26,6 +26,7 @@ type Server struct {
 	postcopies map[string]*incomingPostcopy
 	resumed    int // of those, the ones ResumePostcopy runs
 	serving    map[Conn]bool
+	foreign    map[string]*foreignDest // foreign guests' arrivals (Hello.Engine) by session
 	wg         sync.WaitGroup
 	// stores are the page coders' content stores of the sessions here,
 	// one per gang, bounded in total.
@@ -36,7 +37,7 @@ type Server struct {
 func NewServer(cfg DestConfig) *Server {
 	cfg.defaults()
 	return &Server{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*dest), late: make(map[string]chan Stream),
-		postcopies: make(map[string]*incomingPostcopy), serving: make(map[Conn]bool), stores: pagecode.NewStores(0)}
+		postcopies: make(map[string]*incomingPostcopy), serving: make(map[Conn]bool), foreign: make(map[string]*foreignDest), stores: pagecode.NewStores(0)}
 }
 
 // Active is the number of destination sessions under way, with the
@@ -44,7 +45,7 @@ func NewServer(cfg DestConfig) *Server {
 func (s *Server) Active() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.sessions) + len(s.late) + s.resumed
+	return len(s.sessions) + len(s.late) + s.resumed + len(s.foreign)
 }
 
 // Wait waits for every session to end.
@@ -86,7 +87,12 @@ func (s *Server) dispatch(ctx context.Context, c Conn, st Stream, h wire.StreamH
 		s.mu.Lock()
 		d := s.sessions[h.Session]
 		pc := s.postcopies[h.Session]
+		fd := s.foreign[h.Session]
 		s.mu.Unlock()
+		if fd != nil && fd.conn == c {
+			fd.stream(ctx, st, h)
+			return
+		}
 		if h.Kind == wire.KindQEMU && pc != nil && pc.takeChannel(c, h, st) {
 			return
 		}
@@ -136,6 +142,10 @@ func (s *Server) control(ctx context.Context, c Conn, st Stream, h wire.StreamHe
 	case wire.Hello:
 		if m.ID != h.Session {
 			s.refuse(st, fmt.Sprintf("hello for %s on a stream of session %s", m.ID, h.Session))
+			return
+		}
+		if m.Engine != "" {
+			s.startForeign(s.cfg.Context, c, st, m)
 			return
 		}
 		s.start(s.cfg.Context, c, st, m)

@@ -41,11 +41,22 @@ type Hello struct {
 	// destination sets the same.
 	Capabilities    map[string]bool `json:"capabilities"`
 	MultifdChannels int             `json:"multifd_channels"`
+	// Engine is the manager that runs the guest and drives its migration
+	// itself ("libvirt"; "": the agents' own QEMU). The agents then carry
+	// the engine's stream and hand the traffic off around its blackout.
+	Engine string `json:"engine,omitempty"`
 }
+
+// EngineLibvirt is Hello.Engine for a libvirt domain.
+const EngineLibvirt = "libvirt"
 
 // Ready says the destination QEMU listens for the migration stream.
 type Ready struct {
 	PID int `json:"pid"`
+	// EngineURI, for an engine's migration (Hello.Engine), is how the
+	// source's engine reaches the destination's (libvirt:
+	// qemu+tls://ADDR/system).
+	EngineURI string `json:"engine_uri,omitempty"`
 }
 
 // Commit tells the destination that the source has sent everything and

@@ -3,7 +3,9 @@ package wire
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
@@ -27,7 +29,14 @@ func (h *Hello) validate() error {
 	if !hostRE.MatchString(h.Source) {
 		return fmt.Errorf("source %q: want a host name", h.Source)
 	}
-	if err := h.Spec.Validate(); err != nil {
+	if h.Engine != "" && h.Engine != EngineLibvirt {
+		return fmt.Errorf("engine %q: want %q or none", h.Engine, EngineLibvirt)
+	}
+	validSpec := h.Spec.Validate
+	if h.Engine != "" {
+		validSpec = h.Spec.ValidateForeign // the engine has the rest of it
+	}
+	if err := validSpec(); err != nil {
 		return err
 	}
 	if err := h.Request.Validate(); err != nil {
@@ -54,6 +63,9 @@ func (r *Ready) validate() error {
 	if r.PID < 0 {
 		return fmt.Errorf("pid %d", r.PID)
 	}
+	if len(r.EngineURI) > maxEngineURI || strings.ContainsFunc(r.EngineURI, unicode.IsControl) {
+		return fmt.Errorf("engine uri of %d bytes: want at most %d, no control characters", len(r.EngineURI), maxEngineURI)
+	}
 	return nil
 }
 
@@ -69,6 +81,9 @@ func (r Running) validate() error {
 	}
 	return nil
 }
+
+// maxEngineURI bounds Ready.EngineURI.
+const maxEngineURI = 1024
 
 // maxRunningDuration bounds Running's durations: the destination waits at
 // most its commit timeout (minutes), so a day is a lie.

@@ -1,0 +1,190 @@
+package libvirt
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+)
+
+// SocketSubdir is the directory, under the daemon's /run/libvirt, of the
+// UNIX sockets a migration's stream runs through (one per migration,
+// named by its ID): the source daemon connects its QEMU to the one on its
+// host, which the source agent listens on; the destination's QEMU
+// listens on the one on its host, which the destination agent connects
+// to. One path names both, as libvirt's migrate URI is one for both ends.
+const SocketSubdir = "nfhandoff"
+
+// Engine drives the migrations of a libvirt daemon's domains for the
+// agent (libvirt mode with the daemon's read-write socket): libvirt's
+// peer-to-peer migration with its stream over a UNIX socket that the
+// agents carry, the destination left paused for the agent to resume once
+// the traffic's hand-off is ready.
+type Engine struct {
+	sock   string // the daemon's read-write socket
+	uri    string // how peers' daemons reach this one (qemu+tls://…)
+	runDir string // the daemon's /run/libvirt as this process sees it
+	log    *slog.Logger
+}
+
+// NewEngine returns the Engine of the daemon on UNIX socket sock, which
+// peers' daemons reach at uri (libvirt's own TLS: qemu+tls://ADDR/system)
+// and whose /run/libvirt this process sees at runDir (the same path on a
+// host with one daemon; the daemon's bind mount on the testbed).
+func NewEngine(sock, uri, runDir string, log *slog.Logger) *Engine {
+	if runDir == "" {
+		runDir = "/run/libvirt"
+	}
+	return &Engine{sock: sock, uri: uri, runDir: runDir, log: log}
+}
+
+// URI is how peers' daemons reach this host's daemon.
+func (e *Engine) URI() string { return e.uri }
+
+// Socket is the path of migration id's UNIX socket as the daemon (and its
+// QEMU) sees it, for the migrate URI, and as the agent does. The agent
+// view's directory exists when it returns.
+func (e *Engine) Socket(id string) (daemonView, agentView string, err error) {
+	dir := filepath.Join(e.runDir, SocketSubdir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", fmt.Errorf("migration socket directory: %w", err)
+	}
+	name := id + ".sock"
+	return filepath.Join("/run/libvirt", SocketSubdir, name), filepath.Join(dir, name), nil
+}
+
+// migrateFlags: live, peer to peer (the source daemon talks to the
+// destination's on libvirt's own connection), and the destination left
+// paused: the agent resumes it once the hand-off can flush.
+const migrateFlags = golibvirt.MigrateLive | golibvirt.MigratePeer2peer | golibvirt.MigratePaused
+
+// Migrate has the daemon migrate domain (running here) to the daemon at
+// destURI, its stream through the UNIX socket at socket (a daemon view,
+// see Socket), at most bandwidth bytes/s (0: libvirt's default, rounded
+// up to whole MiB/s). stopped is called once, from another goroutine,
+// when the daemon reports the domain suspended for the migration's
+// switchover (QEMU stopped the guest). Migrate returns when libvirt's
+// migration ended: nil once the domain runs, paused, at the destination
+// and the source's QEMU is gone; an error if the domain stays here
+// (libvirt resumed it).
+func (e *Engine) Migrate(ctx context.Context, domain, destURI, socket string, bandwidth uint64, stopped func()) error {
+	l, err := Dial(ctx, e.sock)
+	if err != nil {
+		return err
+	}
+	defer l.Disconnect()
+	ev, err := Dial(ctx, e.sock)
+	if err != nil {
+		return err
+	}
+	defer ev.Disconnect()
+	d, err := l.DomainLookupByName(domain)
+	if err != nil {
+		return fmt.Errorf("domain %s: %w", domain, err)
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events, err := ev.LifecycleEvents(ectx)
+	if err != nil {
+		return fmt.Errorf("libvirt events: %w", err)
+	}
+	go func() {
+		for m := range events {
+			if m.Dom.Name == domain && m.Event == int32(golibvirt.DomainEventSuspended) &&
+				m.Detail == int32(golibvirt.DomainEventSuspendedMigrated) {
+				stopped()
+				cancel()
+				for range events {
+				}
+				return
+			}
+		}
+	}()
+	params := []golibvirt.TypedParam{{Field: golibvirt.MigrateParamURI, Value: *golibvirt.NewTypedParamValueString("unix://" + socket)}}
+	if bandwidth > 0 {
+		mib := (bandwidth + 1<<20 - 1) >> 20
+		params = append(params, golibvirt.TypedParam{Field: golibvirt.MigrateParamBandwidth, Value: *golibvirt.NewTypedParamValueUllong(mib)})
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.DomainMigratePerform3Params(d, golibvirt.OptString{destURI}, params, nil, migrateFlags)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("libvirt migration of %s to %s: %w", domain, destURI, err)
+		}
+		return nil
+	case <-ctx.Done():
+		// libvirt's job ends with an abort; the domain stays here.
+		if aerr := l.DomainAbortJob(d); aerr != nil {
+			e.log.Warn("aborting libvirt's migration job", "domain", domain, "err", aerr)
+		}
+		select {
+		case err := <-done:
+			if err == nil {
+				return nil // it had finished: the domain is at the destination
+			}
+		case <-time.After(time.Minute):
+		}
+		return fmt.Errorf("libvirt migration of %s: %w", domain, context.Cause(ctx))
+	}
+}
+
+// Resume runs domain, left paused here by an incoming migration.
+func (e *Engine) Resume(ctx context.Context, domain string) error {
+	l, err := Dial(ctx, e.sock)
+	if err != nil {
+		return err
+	}
+	defer l.Disconnect()
+	d, err := l.DomainLookupByName(domain)
+	if err != nil {
+		return fmt.Errorf("domain %s: %w", domain, err)
+	}
+	if err := l.DomainResume(d); err != nil {
+		return fmt.Errorf("resuming domain %s: %w", domain, err)
+	}
+	return nil
+}
+
+// Arrival watches for domain's incoming migration to finish here: libvirt
+// leaves it paused (VIR_MIGRATE_PAUSED) and reports it suspended. The
+// channel closes then; stop ends the watch. It watches from the call on,
+// so call it before the migration can finish. libvirt itself resumes a
+// migrated domain at this point (without VIR_MIGRATE_PAUSED), before the
+// source's confirm step, which then takes the source's QEMU down (about
+// 2 s on the testbed): waiting for the source's end would add that to the
+// guest's blackout.
+func (e *Engine) Arrival(ctx context.Context, domain string) (arrived <-chan struct{}, stop func(), err error) {
+	l, err := Dial(ctx, e.sock)
+	if err != nil {
+		return nil, nil, err
+	}
+	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	events, err := l.LifecycleEvents(ectx)
+	if err != nil {
+		cancel()
+		l.Disconnect()
+		return nil, nil, fmt.Errorf("libvirt events: %w", err)
+	}
+	ch := make(chan struct{})
+	go func() {
+		defer l.Disconnect()
+		for m := range events {
+			if m.Dom.Name == domain && m.Event == int32(golibvirt.DomainEventSuspended) {
+				close(ch)
+				cancel()
+				for range events {
+				}
+				return
+			}
+		}
+	}()
+	return ch, cancel, nil
+}

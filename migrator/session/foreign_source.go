@@ -1,0 +1,399 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/handoff"
+	"github.com/nfhandoff/nfhandoff/migrator/wire"
+)
+
+// Engine is the manager of a foreign guest (migrator/libvirt's Engine):
+// it migrates the guest itself, its stream through a UNIX socket that the
+// agents carry between hosts, and leaves it paused at the destination for
+// the agent to resume once the traffic's hand-off is ready.
+type Engine interface {
+	// URI is how a peer's engine reaches this host's (the destination's
+	// Ready carries it).
+	URI() string
+	// Socket is migration id's UNIX socket: the path the engine and its
+	// QEMU see, and the one the agent uses (its directory made).
+	Socket(id string) (engineView, agentView string, err error)
+	// Migrate (source) migrates domain to the engine at destURI through
+	// the socket at socket (engine view), at most bandwidth bytes/s (0:
+	// the engine's default), and calls stopped once the engine says the
+	// guest stopped for the switchover. nil: the guest is at the
+	// destination, paused, and no longer here; an error: it runs here.
+	Migrate(ctx context.Context, domain, destURI, socket string, bandwidth uint64, stopped func()) error
+	// Arrival (destination) watches for domain's incoming migration to
+	// finish here (the guest paused, all of it here): arrived closes then.
+	// Called before the migration can finish; stop ends the watch.
+	Arrival(ctx context.Context, domain string) (arrived <-chan struct{}, stop func(), err error)
+	// Resume (destination) runs domain, paused after its arrival.
+	Resume(ctx context.Context, domain string) error
+}
+
+// ForeignSourceConfig configures RunForeignSource.
+type ForeignSourceConfig struct {
+	ID      string
+	Host    string
+	Request api.MigrateRequest
+	Spec    api.VMSpec // the guest as the agent lists it: name (the domain's), NICs
+	Conn    Conn       // to the destination agent
+	Engine  Engine
+	Handoff handoff.Handoff // nil: handoff.Nop
+	Record  Recorder
+	Logger  *slog.Logger
+	Started time.Time
+}
+
+// Timeouts of a foreign migration's steps that wait for the peer.
+const (
+	foreignReadyTimeout   = 30 * time.Second // Hello until Ready: the destination holds the traffic
+	foreignRunningTimeout = 30 * time.Second // Commit until Running: the destination resumed the guest
+)
+
+// RunForeignSource migrates a foreign guest (Hello.Engine) with its
+// engine: the agents carry the engine's stream (each connection the
+// source's engine opens on the migration's socket becomes one KindQEMU
+// stream, in accept order), the hand-off follows the engine's events:
+//
+//	Hello → the destination holds the guest's traffic (Prepare) and answers Ready with its engine's URI
+//	Begin (MIRROR), then the engine's migration, the destination left paused
+//	the engine reports the guest stopped: Switchover (BUFFER)
+//	the destination's engine has the guest (or the source's says it is done: Commit):
+//	    the destination resumes it, Started, Running
+//	Running: Resumed (FORWARD, the flush) → the destination injects it and releases its hold; HandoffDone
+//
+// A migration the engine fails rolls the hand-off back on both ends (the
+// engine resumed the guest here). moved says where the guest is.
+func RunForeignSource(ctx context.Context, cfg ForeignSourceConfig) (m api.Migration, moved bool) {
+	cfg.Handoff, cfg.Logger = orNop(cfg.Handoff), orDiscard(cfg.Logger)
+	log := cfg.Logger.With("migration", cfg.ID, "vm", cfg.Spec.Name, "to", cfg.Request.To, "engine", wire.EngineLibvirt)
+	rec := newRecord(api.Migration{ID: cfg.ID, VM: cfg.Spec.Name, From: cfg.Host, To: cfg.Request.To, Role: "source",
+		State: api.MigrationSetup, Request: cfg.Request, Started: cfg.Started}, cfg.Record)
+	rec.phase("setup", cfg.Started)
+	f := &foreignSource{cfg: cfg, log: log, rec: rec}
+	err := f.run(ctx)
+	if f.ctl != nil {
+		defer f.ctl.Close()
+	}
+	f.recordStats()
+	if err != nil && !f.moved {
+		f.rollback(ctx, err)
+		state := api.MigrationFailed
+		if errors.Is(err, ErrCancelled) {
+			state = api.MigrationCancelled
+		}
+		return rec.finish(state, err.Error()), false
+	}
+	if err != nil {
+		log.Error("foreign migration: the guest moved, the hand-off did not finish", "err", err)
+		return rec.finish(api.MigrationFailed, "the guest moved; "+err.Error()), true
+	}
+	log.Info("migration completed")
+	return rec.finish(api.MigrationCompleted, ""), true
+}
+
+// foreignSource is one running RunForeignSource.
+type foreignSource struct {
+	cfg ForeignSourceConfig
+	log *slog.Logger
+	rec *record
+
+	ctl       Stream
+	in        <-chan control
+	begun     bool              // Handoff.Begin succeeded
+	switched  atomic.Bool       // Handoff.Switchover was called
+	moved     bool              // the engine's migration completed: the guest is at the destination
+	destStats *api.HandoffStats // from the destination's HandoffDone
+	settled   bool              // the wait for HandoffDone is over
+	relayed   atomic.Int64      // bytes the relay carried, both ways
+}
+
+func (f *foreignSource) run(ctx context.Context) error {
+	cfg := f.cfg
+	engineSock, agentSock, err := cfg.Engine.Socket(cfg.ID)
+	if err != nil {
+		return fmt.Errorf("%w: %w", api.ErrMigration, err)
+	}
+	f.ctl, err = cfg.Conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindControl, Session: cfg.ID})
+	if err != nil {
+		return fmt.Errorf("%w: control stream: %w", api.ErrPeer, err)
+	}
+	f.in = readControl(f.ctl)
+	hello := wire.Hello{ID: cfg.ID, Source: cfg.Host, Spec: cfg.Spec, Request: cfg.Request, Engine: wire.EngineLibvirt}
+	if err := wire.WriteMessage(f.ctl, hello); err != nil {
+		return fmt.Errorf("%w: hello: %w", api.ErrPeer, err)
+	}
+	ready, err := awaitMsg[wire.Ready](ctx, f.in, foreignReadyTimeout, "ready")
+	if err != nil {
+		return err
+	}
+	if ready.EngineURI == "" {
+		return fmt.Errorf("%w: %s has no libvirt daemon to migrate to (its agent runs without --libvirt-uri)", api.ErrPeer, cfg.Request.To)
+	}
+
+	os.Remove(agentSock)
+	ln, err := net.Listen("unix", agentSock)
+	if err != nil {
+		return fmt.Errorf("%w: migration socket: %w", api.ErrMigration, err)
+	}
+	defer os.Remove(agentSock)
+	pctx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	var relays sync.WaitGroup
+	defer func() { ln.Close(); stopRelay(); relays.Wait() }()
+	relays.Add(1)
+	go func() { defer relays.Done(); f.relay(pctx, ln, &relays) }()
+
+	peer, err := peerAddr(cfg.Conn)
+	if err != nil {
+		return fmt.Errorf("%w: hand-off: destination address: %w", api.ErrMigration, err)
+	}
+	if err := bounded(ctx, 10*time.Second, func(ctx context.Context) error { return cfg.Handoff.Begin(ctx, cfg.Spec, peer) }); err != nil {
+		return fmt.Errorf("%w: hand-off begin: %w", api.ErrMigration, err)
+	}
+	f.begun = true
+	f.rec.phase("precopy", time.Now().UTC())
+	f.rec.update(true, func(m *api.Migration) { m.State = api.MigrationActive })
+	f.log.Info("engine migrating", "dest", ready.EngineURI, "socket", engineSock)
+
+	stopped := func() {
+		now := time.Now().UTC()
+		f.switchover(context.WithoutCancel(ctx))
+		f.rec.phase("switchover", now)
+	}
+	mctx, cancelMigrate := context.WithCancelCause(ctx)
+	defer cancelMigrate(nil)
+	migrated := make(chan error, 1)
+	go func() {
+		migrated <- cfg.Engine.Migrate(mctx, cfg.Spec.Name, ready.EngineURI, engineSock, uint64(max(cfg.Request.Bandwidth, 0)), stopped)
+	}()
+	return f.follow(ctx, migrated, cancelMigrate)
+}
+
+// follow sees the engine's migration through: the destination resumes
+// the guest as soon as its engine has it (its Running may come before the
+// source's engine is done, which then still takes the source's QEMU
+// down), and the flush goes at once. It returns once the engine's
+// migration ended and, if the guest moved, the destination's account of
+// the hand-off arrived (or its wait timed out).
+func (f *foreignSource) follow(ctx context.Context, migrated <-chan error, cancelMigrate context.CancelCauseFunc) error {
+	var running, done bool
+	var doneWait <-chan time.Time
+	for migrated != nil || (f.moved && !(running && done)) {
+		select {
+		case err := <-migrated:
+			migrated = nil
+			if err != nil {
+				if running {
+					return fmt.Errorf("%w: the engine failed after the guest ran at the destination: %w", api.ErrMigration, err)
+				}
+				return fmt.Errorf("%w: %w", api.ErrMigration, err)
+			}
+			f.moved = true
+			if !running {
+				// The stop event may come after the migration's end, or
+				// never (a lost event connection): BUFFER then starts late.
+				f.switchover(context.WithoutCancel(ctx))
+				f.rec.phase("committed", time.Now().UTC())
+				f.rec.update(true, func(m *api.Migration) { m.Committed = true })
+				if err := wire.WriteMessage(f.ctl, wire.Commit{}); err != nil {
+					return fmt.Errorf("%w: commit: %w", api.ErrPeer, err)
+				}
+				doneWait = time.After(foreignRunningTimeout)
+			}
+		case c, ok := <-f.in:
+			if !ok || c.err != nil {
+				f.in = nil
+				if running {
+					f.log.Warn("control stream ended before the destination's hand-off report", "err", c.err)
+					done = true
+					continue
+				}
+				cancelMigrate(fmt.Errorf("%w: control stream lost", api.ErrPeer))
+				return f.abandon(migrated, fmt.Errorf("%w: control stream ended: %v", api.ErrPeer, c.err))
+			}
+			switch m := c.msg.(type) {
+			case wire.Running:
+				if running {
+					continue
+				}
+				running, f.moved = true, true
+				f.switchover(context.WithoutCancel(ctx))
+				f.rec.phase("cleanup", time.Now().UTC())
+				f.rec.update(true, func(m *api.Migration) { m.Committed = true })
+				f.resume(context.WithoutCancel(ctx))
+				doneWait = time.After(foreignDoneTimeout)
+			case wire.HandoffDone:
+				f.destStats, done = &m.Stats, true
+			case wire.Abort:
+				if running {
+					continue
+				}
+				cancelMigrate(fmt.Errorf("%w: the destination aborted: %s", api.ErrMigration, m.Reason))
+				return f.abandon(migrated, fmt.Errorf("%w: the destination aborted: %s", api.ErrMigration, m.Reason))
+			}
+		case <-doneWait:
+			if !running {
+				return fmt.Errorf("%w: the destination did not resume the guest within %v of the engine's end", api.ErrMigration, foreignRunningTimeout)
+			}
+			f.log.Warn("no hand-off report from the destination", "waited", foreignDoneTimeout)
+			done, doneWait = true, nil
+		}
+	}
+	f.settled = true
+	return nil
+}
+
+// abandon waits for the engine's migration (cancelled) to end and returns
+// err, unless the migration completed after all: the guest moved then.
+func (f *foreignSource) abandon(migrated <-chan error, err error) error {
+	if migrated != nil && <-migrated == nil {
+		f.moved = true
+		return fmt.Errorf("the engine moved the guest, but %w", err)
+	}
+	return err
+}
+
+// relay turns every connection on ln (the source engine's QEMU) into one
+// KindQEMU stream to the destination, piped both ways, until ln closes.
+func (f *foreignSource) relay(ctx context.Context, ln net.Listener, wg *sync.WaitGroup) {
+	for ch := 0; ; ch++ {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		st, err := f.cfg.Conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: f.cfg.ID, Channel: uint16(ch)})
+		if err != nil {
+			f.log.Warn("opening a stream for the engine's migration channel", "channel", ch, "err", err)
+			c.Close()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sent, recv, err := pipe(ctx, c, st, nil)
+			f.relayed.Add(sent + recv)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				f.log.Warn("engine migration channel", "channel", ch, "err", err)
+			}
+		}()
+	}
+}
+
+// switchover starts BUFFER, once.
+func (f *foreignSource) switchover(ctx context.Context) {
+	if !f.begun || f.switched.Swap(true) {
+		return
+	}
+	if err := bounded(ctx, 10*time.Second, func(ctx context.Context) error { return f.cfg.Handoff.Switchover(ctx, f.cfg.Spec) }); err != nil {
+		f.log.Warn("hand-off switchover", "err", err)
+	}
+	f.log.Info("hand-off: guest stopped by the engine, buffering")
+}
+
+// resume sends the flush: FORWARD, the buffered frames to the destination.
+func (f *foreignSource) resume(ctx context.Context) {
+	var flush Stream
+	err := bounded(ctx, flushOpenTimeout, func(ctx context.Context) error {
+		var err error
+		flush, err = f.cfg.Conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindFlush, Session: f.cfg.ID})
+		return err
+	})
+	if err != nil {
+		f.log.Warn("opening flush stream", "err", err)
+		flush = nil
+	}
+	if err := bounded(ctx, resumedTimeout, func(ctx context.Context) error {
+		return f.cfg.Handoff.Resumed(ctx, f.cfg.Spec, flush)
+	}); err != nil {
+		f.log.Warn("hand-off resumed", "err", err)
+	}
+	if flush != nil {
+		flush.CloseWrite()
+	}
+}
+
+// rollback (the engine's migration failed: the guest runs here) tells the
+// destination and gives the buffered frames back to the tap.
+func (f *foreignSource) rollback(ctx context.Context, cause error) {
+	ctx = context.WithoutCancel(ctx)
+	f.rec.phase("rollback", time.Now().UTC())
+	if f.ctl != nil {
+		wire.WriteMessage(f.ctl, wire.Abort{Reason: truncate(cause.Error())})
+		f.ctl.CloseWrite()
+	}
+	if f.begun {
+		if err := bounded(ctx, rollbackWait, func(ctx context.Context) error { return f.cfg.Handoff.Rollback(ctx, f.cfg.Spec) }); err != nil {
+			f.log.Warn("hand-off rollback", "err", err)
+		}
+	}
+	f.recordStats()
+	f.log.Warn("foreign migration failed: the guest stays here", "err", cause)
+}
+
+// recordStats copies both ends' hand-off accounts and the relay's bytes
+// into the record.
+func (f *foreignSource) recordStats() {
+	f.rec.update(true, func(m *api.Migration) {
+		m.WireBytes = uint64(f.relayed.Load())
+		if !f.begun {
+			return
+		}
+		st := f.cfg.Handoff.Stats(f.cfg.Spec)
+		var dst api.HandoffStats
+		if f.destStats != nil {
+			dst = *f.destStats
+		}
+		if f.settled {
+			if n := unconfirmedFlush(st, dst); n > 0 {
+				st.Dropped = maps.Clone(st.Dropped)
+				if st.Dropped == nil {
+					st.Dropped = map[string]uint64{}
+				}
+				st.Dropped[api.DropFlushUnconfirmed] += n
+			}
+		}
+		m.Handoff = &api.HandoffReport{Source: st, Destination: dst}
+	})
+}
+
+// awaitMsg reads control messages until a T, an Abort (an error with its
+// reason), the stream's end or the timeout.
+func awaitMsg[T any](ctx context.Context, in <-chan control, d time.Duration, what string) (T, error) {
+	var zero T
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case c, ok := <-in:
+			switch {
+			case !ok || errors.Is(c.err, io.EOF):
+				return zero, fmt.Errorf("%w: control stream ended waiting for %s", api.ErrPeer, what)
+			case c.err != nil:
+				return zero, fmt.Errorf("%w: waiting for %s: %w", api.ErrPeer, what, c.err)
+			}
+			switch m := c.msg.(type) {
+			case T:
+				return m, nil
+			case wire.Abort:
+				return zero, fmt.Errorf("%w: the destination aborted: %s", api.ErrMigration, m.Reason)
+			}
+		case <-t.C:
+			return zero, fmt.Errorf("%w: no %s within %v", api.ErrPeer, what, d)
+		case <-ctx.Done():
+			return zero, context.Cause(ctx)
+		}
+	}
+}
