@@ -1,11 +1,11 @@
 package dataplane
 
 import (
-	"os"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 

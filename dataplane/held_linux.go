@@ -1,8 +1,8 @@
 package dataplane
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/dataplane/frame"
