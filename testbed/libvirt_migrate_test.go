@@ -19,8 +19,10 @@ import (
 	"github.com/nfhandoff/nfhandoff/testbed/privtest"
 )
 
-// libvirtMoves is how often TestIntegrationLibvirtMigrate moves the guest.
-const libvirtMoves = 3
+// libvirtMoves is how often TestIntegrationLibvirtMigrate moves the guest
+// with plain virsh (once over a UNIX socket, once over libvirt's TLS)
+// before the agents move it (libvirtHandoffMoves).
+const libvirtMoves = 2
 
 // libvirtBandwidth caps QEMU's migration bandwidth (virsh migrate
 // --bandwidth, MiB/s) so that each move runs several rounds of dirty-page
@@ -42,7 +44,9 @@ const libvirtBandwidth = "8"
 // libvirtBandwidth), the vnf is the same process (boot id) and has
 // verified its whole working set since the move with 0 corrupt and 0
 // stale pages, the domain runs on exactly one host and one QEMU of it is
-// left, in that host's namespace.
+// left, in that host's namespace. Then the agents, in libvirt mode with
+// their daemons' read-write sockets, move it back and forth
+// libvirtHandoffMoves times through their pipe (libvirtHandoffs).
 //
 // It is also the libvirt testbed's check (TestIntegrationLibvirtDomain
 // once had a bring-up and a boot of its own): the two daemons have
@@ -55,7 +59,12 @@ const libvirtBandwidth = "8"
 func TestIntegrationLibvirtMigrate(t *testing.T) {
 	env := requireTestbed(t)
 	privtest.RequireCommand(t, "libvirtd", "virsh")
-	upLibvirtTestbed(t, env, 2, false)
+	requireDataplane(t, env)
+	for _, h := range []string{"hostA", "hostB"} {
+		env = env.WithAgentArgs(h, "--libvirt-socket="+env.LibvirtSocket(h), "--libvirt-uri="+env.LibvirtTLSURI(h),
+			"--libvirt-run-dir="+filepath.Join(env.LibvirtDir(h), "run"))
+	}
+	upLibvirtTestbed(t, env, 2, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
@@ -76,7 +85,7 @@ func TestIntegrationLibvirtMigrate(t *testing.T) {
 
 	// 32 MiB rewritten at 1 MiB/s and verified at the vnf's default rate:
 	// a load two TCG cores sustain next to the migrations.
-	dom, spec := startLibvirtDomain(t, env, daemons["hostA"], "--wss", "32", "--dirty-rate", "1")
+	dom, spec := startLibvirtDomain(t, env, daemons["hostA"], append([]string{"--wss", "32", "--dirty-rate", "1"}, trafficVerifier...)...)
 	firstBoot(t, env, daemons["hostA"], dom, spec)
 	onlyOn(t, daemons, "hostA")
 	first := vnfAnswers(ctx, t, env, 3*time.Minute)
@@ -114,6 +123,7 @@ func TestIntegrationLibvirtMigrate(t *testing.T) {
 			after.PagesVerified-before.PagesVerified, after.CorruptPages, after.StalePages)
 		from, to = to, from
 	}
+	from = libvirtHandoffs(ctx, t, env, daemons, from, first)
 
 	// Destroyed where it runs now (from, after the last swap), the
 	// domain leaves no QEMU, tap or domain behind.

@@ -217,7 +217,9 @@ func (f *foreignSource) follow(ctx context.Context, migrated <-chan error, cance
 			if !ok || c.err != nil {
 				f.in = nil
 				if running {
-					f.log.Warn("control stream ended before the destination's hand-off report", "err", c.err)
+					if !done {
+						f.log.Warn("control stream ended before the destination's hand-off report", "err", c.err)
+					}
 					done = true
 					continue
 				}
