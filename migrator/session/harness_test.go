@@ -189,7 +189,8 @@ type pair struct {
 	log    *slog.Logger
 }
 
-func newPair(t *testing.T) *pair {
+// newPair makes the pair; opts adjust the destination Server's config.
+func newPair(t *testing.T, opts ...func(*DestConfig)) *pair {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "pki")
 	if err := pki.NewCA(dir, "test CA", time.Hour); err != nil {
@@ -209,8 +210,12 @@ func newPair(t *testing.T) *pair {
 	p.log = slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p.hA = &recHandoff{calls: &p.calls, mu: &sync.Mutex{}, side: "src"}
 	p.hB = &recHandoff{calls: &p.calls, mu: p.hA.mu, side: "dst"}
-	p.srv = NewServer(DestConfig{Host: "hostB", Agent: p.agent, Handoff: p.hB, Logger: p.log.With("end", "dst"),
-		FlushTimeout: 5 * time.Second, CommitTimeout: 5 * time.Second, Poll: 20 * time.Millisecond})
+	dcfg := DestConfig{Host: "hostB", Agent: p.agent, Handoff: p.hB, Logger: p.log.With("end", "dst"),
+		FlushTimeout: 5 * time.Second, CommitTimeout: 5 * time.Second, Poll: 20 * time.Millisecond}
+	for _, o := range opts {
+		o(&dcfg)
+	}
+	p.srv = NewServer(dcfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	var err error
