@@ -188,3 +188,42 @@ func TestVMTaps(t *testing.T) {
 		t.Errorf("AllTaps %q", got)
 	}
 }
+
+// TestValidateForeign: a foreign guest's spec (the engine's domain as the
+// agent lists it) needs only a name and addressed NICs; memory, vCPUs and
+// image are the engine's.
+func TestValidateForeign(t *testing.T) {
+	good := VMSpec{Name: "fw1", MAC: "52:54:00:12:34:56", Address: "198.18.0.100/24", Gateway: "198.18.0.1",
+		NICs: []NIC{{MAC: "52:54:00:12:34:57", Address: "198.19.0.100/24", Network: "core"}}}
+	if err := good.ValidateForeign(); err != nil {
+		t.Fatalf("good foreign spec refused: %v", err)
+	}
+	if err := good.Validate(); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "memory") {
+		t.Errorf("Validate of a spec without memory: %v, want it refused for its memory", err)
+	}
+	cases := []struct {
+		name    string
+		edit    func(*VMSpec)
+		mention string
+	}{
+		{"no nic", func(s *VMSpec) { s.MAC, s.Address, s.Gateway, s.NICs = "", "", "", nil }, "no nic"},
+		{"first nic without mac", func(s *VMSpec) { s.MAC = "" }, "no nic"},
+		{"first nic without address", func(s *VMSpec) { s.Address = "" }, "address"},
+		{"second nic without address", func(s *VMSpec) { s.NICs[0].Address = "" }, "nic 1: address"},
+		{"bad mac", func(s *VMSpec) { s.MAC = "01:00:5e:00:00:01" }, "multicast"},
+		{"empty name", func(s *VMSpec) { s.Name = "" }, "name"},
+		{"upper-case name", func(s *VMSpec) { s.Name = "Fw1" }, "name"},
+		{"long name", func(s *VMSpec) { s.Name = strings.Repeat("a", 33) }, "name"},
+		{"name with a slash", func(s *VMSpec) { s.Name = "fw/1" }, "name"},
+		{"gateway outside", func(s *VMSpec) { s.Gateway = "203.0.113.1" }, "gateway"},
+	}
+	for _, c := range cases {
+		s := good
+		s.NICs = slices.Clone(good.NICs)
+		c.edit(&s)
+		err := s.ValidateForeign()
+		if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), c.mention) {
+			t.Errorf("%s: %v, want ErrInvalidSpec mentioning %q", c.name, err, c.mention)
+		}
+	}
+}
