@@ -19,6 +19,7 @@ func TestMessageFramesGolden(t *testing.T) {
 		body string
 	}{
 		{Ready{PID: 42}, 2, `{"pid":42}`},
+		{Ready{EngineURI: "qemu+tls://hostB/system"}, 2, `{"pid":0,"engine_uri":"qemu+tls://hostB/system"}`},
 		{Commit{}, 3, `{}`},
 		{Running{}, 4, `{}`},
 		{Running{Starting: api.Duration(3 * time.Millisecond)}, 4, `{"starting":"3ms"}`},
@@ -41,6 +42,21 @@ func TestMessageFramesGolden(t *testing.T) {
 		}
 		if tc.body != "" && string(raw[5:]) != tc.body {
 			t.Errorf("%T: body %s, want %s", tc.msg, raw[5:], tc.body)
+		}
+	}
+	// Hello's engine: named "engine", and absent for the agents' own
+	// guests, whose Hello reads as it did before engines.
+	for _, tc := range []struct {
+		h    Hello
+		want string
+		has  bool
+	}{{foreignHello(), `"engine":"libvirt"`, true}, {testHello(), `"engine"`, false}} {
+		var b bytes.Buffer
+		if err := WriteMessage(&b, tc.h); err != nil {
+			t.Fatal(err)
+		}
+		if raw := b.Bytes(); raw[4] != 1 || bytes.Contains(raw[5:], []byte(tc.want)) != tc.has {
+			t.Errorf("hello with engine %q: type %d body %s: want %s present %v", tc.h.Engine, raw[4], raw[5:], tc.want, tc.has)
 		}
 	}
 	var b bytes.Buffer
