@@ -168,7 +168,20 @@ func (f *foreignSource) run(ctx context.Context) error {
 	f.rec.update(true, func(m *api.Migration) { m.State = api.MigrationActive })
 	f.log.Info("engine migrating", "dest", ready.EngineURI, "socket", engineSock)
 
+	// The engine may report the stop after its Migrate returned (libvirt's
+	// events come on a connection of their own): the switchover is then
+	// follow's to make (the guest moved) or no longer wanted (it runs
+	// here, the hand-off rolled back), and the record no longer this
+	// callback's to change. A stop under way when Migrate returns is
+	// finished before follow sees the result.
+	var stopMu sync.Mutex
+	migrating := true
 	stopped := func() {
+		stopMu.Lock()
+		defer stopMu.Unlock()
+		if !migrating {
+			return
+		}
 		now := time.Now().UTC()
 		f.switchover(context.WithoutCancel(ctx))
 		f.rec.phase("switchover", now)
@@ -177,7 +190,11 @@ func (f *foreignSource) run(ctx context.Context) error {
 	defer cancelMigrate(nil)
 	migrated := make(chan error, 1)
 	go func() {
-		migrated <- cfg.Engine.Migrate(mctx, cfg.Spec.Name, ready.EngineURI, engineSock, uint64(max(cfg.Request.Bandwidth, 0)), stopped)
+		err := cfg.Engine.Migrate(mctx, cfg.Spec.Name, ready.EngineURI, engineSock, uint64(max(cfg.Request.Bandwidth, 0)), stopped)
+		stopMu.Lock()
+		migrating = false
+		stopMu.Unlock()
+		migrated <- err
 	}()
 	return f.follow(ctx, migrated, cancelMigrate)
 }

@@ -37,6 +37,7 @@ type fakeEngine struct {
 	failAfter  int             // > 0: Migrate sends this many bytes, hangs up and fails with migrateErr
 	migrateErr error           // what Migrate returns (after the stream)
 	hold       <-chan struct{} // Migrate returns only once this closes (nil: at once)
+	lateStop   chan func()     // non-nil: Migrate leaves stopped here, for later, and fails with migrateErr at once
 
 	// Destination.
 	reply     []byte
@@ -69,6 +70,10 @@ func (e *fakeEngine) Migrate(ctx context.Context, domain, destURI, socket string
 	e.mu.Lock()
 	e.destURI = destURI
 	e.mu.Unlock()
+	if e.lateStop != nil {
+		e.lateStop <- stopped
+		return e.migrateErr
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
@@ -176,6 +181,8 @@ type foreignRig struct {
 	src, dst *fakeEngine
 	attached []string // WaitAttached's names
 	attMu    sync.Mutex
+	recs     []api.Migration // the source's reports, in order
+	recMu    sync.Mutex
 }
 
 const foreignID = "hostA-7"
@@ -223,21 +230,24 @@ func (r *foreignRig) run(t *testing.T, h handoff.Handoff) (api.Migration, bool, 
 	defer cancel()
 	req := api.MigrateRequest{VM: "fw1", To: "hostB"}
 	req.Defaults()
-	var mu sync.Mutex
-	var recs []api.Migration
 	m, moved := RunForeignSource(ctx, ForeignSourceConfig{
 		ID: foreignID, Host: "hostA", Request: req, Spec: testSpec(), Conn: FromTransport(r.conn(t)),
 		Engine: r.src, Handoff: h, Logger: r.log.With("end", "src"), Started: time.Now().UTC(),
 		Record: func(m api.Migration, persist bool) {
-			mu.Lock()
-			recs = append(recs, m)
-			mu.Unlock()
+			r.recMu.Lock()
+			r.recs = append(r.recs, m)
+			r.recMu.Unlock()
 		},
 	})
 	r.srv.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	return m, moved, slices.Clone(recs)
+	return m, moved, r.records()
+}
+
+// records is the source's reports so far.
+func (r *foreignRig) records() []api.Migration {
+	r.recMu.Lock()
+	defer r.recMu.Unlock()
+	return slices.Clone(r.recs)
 }
 
 // sideCalls is the hand-off calls of one end ("src" or "dst"), in order.
@@ -454,5 +464,29 @@ func TestForeignResumeFails(t *testing.T) {
 	d := r.agent.record(foreignID)
 	if d.State != api.MigrationFailed || !strings.Contains(d.Reason, "resume it with the engine") {
 		t.Errorf("destination record %s %q: want failed, telling to resume with the engine", d.State, d.Reason)
+	}
+}
+
+// TestForeignLateStopEvent: the engine's stop event reaches the session
+// after its migration failed and the session ended (libvirt's events come
+// on a connection of their own, its goroutine may call stopped after
+// Migrate returned). The guest runs here: no BUFFER after the rollback,
+// and the ended record stays as it was.
+func TestForeignLateStopEvent(t *testing.T) {
+	r := newForeignRig(t, true)
+	r.dst.noArrival = true
+	r.src.lateStop, r.src.migrateErr = make(chan func(), 1), errEngine
+	m, moved, _ := r.run(t, r.hA)
+	if moved || m.State != api.MigrationFailed {
+		t.Fatalf("moved %v state %s reason %q, want stayed and failed", moved, m.State, m.Reason)
+	}
+	stopped := <-r.src.lateStop
+	stopped()
+	if got, want := r.sideCalls("src"), []string{"src.Begin", "src.Rollback"}; !slices.Equal(got, want) {
+		t.Errorf("source hand-off calls %q, want %q (no switchover after the rollback)", got, want)
+	}
+	after := r.records()
+	if last := after[len(after)-1]; last.State != api.MigrationFailed || !slices.Equal(phaseNames(last), phaseNames(m)) {
+		t.Errorf("source record after the late event: %s phases %q, want it as it ended: %s %q", last.State, phaseNames(last), m.State, phaseNames(m))
 	}
 }
