@@ -490,3 +490,25 @@ func TestForeignLateStopEvent(t *testing.T) {
 		t.Errorf("source record after the late event: %s phases %q, want it as it ended: %s %q", last.State, phaseNames(last), m.State, phaseNames(m))
 	}
 }
+
+// TestForeignSessionRecorded: a Hello for a session the destination
+// already recorded is refused before anything is held.
+func TestForeignSessionRecorded(t *testing.T) {
+	r := newForeignRig(t, true)
+	r.dst.noArrival = true
+	if m, moved, _ := r.run(t, r.hA); !moved || m.State != api.MigrationCompleted {
+		t.Fatalf("first run: moved %v state %s reason %q", moved, m.State, m.Reason)
+	}
+	before := r.callList()
+	first := r.agent.record(foreignID)
+	m, moved, _ := r.run(t, r.hA)
+	if moved || m.State != api.MigrationFailed || !strings.Contains(m.Reason, "already recorded") {
+		t.Fatalf("second run of %s: moved %v state %s reason %q, want refused as already recorded", foreignID, moved, m.State, m.Reason)
+	}
+	if calls := r.callList(); !slices.Equal(calls, before) {
+		t.Errorf("hand-off calls of the refused run: %q", calls[len(before):])
+	}
+	if d := r.agent.record(foreignID); d.State != first.State || !d.Started.Equal(first.Started) {
+		t.Errorf("destination record changed by the refused run: %+v", d)
+	}
+}
