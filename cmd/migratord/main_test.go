@@ -20,7 +20,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 	}
 	want := options{name: "hostA", api: "/tmp/nfhrun/hostA/api.sock", stateDir: "/var/lib/nfhandoff/hostA",
 		imageDir: "/var/lib/nfhandoff/images", bridge: "nfh-br", qemu: "qemu-system-x86_64", accel: "auto",
-		accelCache: "/var/cache/nfhandoff/accel.json", logLevel: "info", logFormat: "text",
+		accelCache: "/var/cache/nfhandoff/accel.json", logLevel: "info", logFormat: "text", libvirtRunDir: "/run/libvirt",
 		handoff: handoffOptions{pinDir: "/sys/fs/bpf/nfhandoff/hostA", tunnelDev: "nfhvx0", ringBytes: 8 << 20,
 			bufferBytes: 64 << 20, garpCount: 5, garpInterval: 20 * time.Millisecond, forwardGrace: 10 * time.Second,
 			replayBurst: 256}}
@@ -56,10 +56,15 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"--name", "hostA", "--network", "core=nfh-core", "--network", "core=nfh-core2"},
 		{"--name", "hostA", "--network", "core=nfh-core,"},
 		{"--name", "hostA", "--network", "core=nfh-core,a-very-long-uplink"},
+		{"--name", "hostA", "--libvirt-uri", "qemu+tls://198.18.0.12/system"}, // without --libvirt-socket
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
 		}
+	}
+	if o, err := parseFlags([]string{"--name", "hostA", "--libvirt-socket", "/run/libvirt/libvirt-sock",
+		"--libvirt-uri", "qemu+tls://198.18.0.12/system"}, io.Discard); err != nil || o.libvirtURI != "qemu+tls://198.18.0.12/system" {
+		t.Errorf("--libvirt-uri with --libvirt-socket: %+v, %v", o, err)
 	}
 	if o, err := parseFlags([]string{"--version"}, io.Discard); err != nil || !o.version {
 		t.Errorf("--version without --name: %+v, %v", o, err)
