@@ -114,7 +114,7 @@ func (s *VMSpec) ValidateForeign() error {
 	if !nameRE.MatchString(s.Name) {
 		return bad("name %q: want 1-32 characters of [a-z0-9-] starting with a letter", s.Name)
 	}
-	if len(s.AllNICs()) == 0 || s.MAC == "" {
+	if s.MAC == "" {
 		return bad("no nic")
 	}
 	return s.validateNICs(bad)
