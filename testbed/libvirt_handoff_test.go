@@ -26,8 +26,8 @@ const libvirtHandoffMoves = 5
 // own TLS, the destination left paused until its agent resumes it with the
 // hand-off ready. Every move completes; what the test traffic lost is at
 // most what the two hand-offs counted as dropped and the one frame QEMU's
-// own stop can purge unseen (how many moves lost nothing is logged); the
-// domain runs on exactly one daemon (one QEMU, in that host's
+// own stop can purge unseen, at most one duplicated, none reordered (how
+// many moves lost and duplicated nothing is logged); the domain runs on exactly one daemon (one QEMU, in that host's
 // namespace), the same boot (first's), its memory intact. It returns the
 // host the domain ends on.
 func libvirtHandoffs(ctx context.Context, t *testing.T, env Env, daemons map[string]*golibvirt.Libvirt, from string, first vnfproto.Status) string {
@@ -48,24 +48,28 @@ func libvirtHandoffs(ctx context.Context, t *testing.T, env Env, daemons map[str
 			t.Fatalf("move %d: %s: %s: %s, want completed", move, m.ID, m.State, m.Reason)
 		case v.Sent == 0 || v.Sent != v.Received+v.Lost:
 			t.Fatalf("move %d: sent %d, received %d, lost %d: want traffic, sent = received + lost", move, v.Sent, v.Received, v.Lost)
-		case v.Duplicated != 0 || v.Reordered != 0:
-			t.Fatalf("move %d: duplicated %d, reordered %d: want 0", move, v.Duplicated, v.Reordered)
+		case v.Duplicated > 1 || v.Reordered != 0:
+			// One duplicate is the held-frame guess gone wrong (below).
+			t.Fatalf("move %d: duplicated %d, reordered %d: want at most 1, 0", move, v.Duplicated, v.Reordered)
 		case m.Handoff == nil:
 			t.Fatalf("move %d: the record has no hand-off report", move)
 		}
-		// libvirt, not the agent, stops the guest: a frame that reaches
-		// QEMU between its run state going to stopped and its purge of
-		// the queued packets is dropped unseen (held_linux.go: one move in
-		// about eight at 1000 pps without the agent's Quiesce). Any other
-		// loss must be among the drops the hand-offs counted.
+		// libvirt, not the agent, stops the guest, and the agent hears of
+		// it a few ms later: a frame that reaches QEMU between its run
+		// state going to stopped and its purge of the queued packets is
+		// dropped unseen (held_linux.go: one move in about eight at 1000
+		// pps without the agent's Quiesce), and the held-frame rule,
+		// made for a stop the agent times, may recover a frame the guest
+		// had (one duplicate). Any other loss must be among the drops the
+		// hand-offs counted.
 		counted := m.Handoff.Source.DroppedTotal() + m.Handoff.Destination.DroppedTotal()
 		if uint64(v.Lost) > counted+1 {
 			t.Errorf("move %d: the test traffic lost %d packets (reflector sequence continuous %v), the hand-offs counted %d dropped (source %v, destination %v): more than QEMU's stop can purge unseen\n%s",
 				move, v.Lost, v.ReflectorSeqContinuous, counted, m.Handoff.Source.Dropped, m.Handoff.Destination.Dropped, badSamples(r))
 		}
-		if v.Lost > 0 {
+		if v.Lost > 0 || v.Duplicated > 0 {
 			lossy = append(lossy, m.ID)
-			t.Logf("move %d lost %d, counted: source %v, destination %v\n%s", move, v.Lost, m.Handoff.Source.Dropped, m.Handoff.Destination.Dropped, badSamples(r))
+			t.Logf("move %d lost %d, duplicated %d; counted: source %v, destination %v\n%s", move, v.Lost, v.Duplicated, m.Handoff.Source.Dropped, m.Handoff.Destination.Dropped, badSamples(r))
 		}
 		onlyOn(t, daemons, to)
 		inNamespace(t, oneDomainQEMU(t), "nfh-"+to)
@@ -77,6 +81,6 @@ func libvirtHandoffs(ctx context.Context, t *testing.T, env Env, daemons map[str
 			after.PagesVerified-before.PagesVerified, after.CorruptPages, after.StalePages)
 		from, to = to, from
 	}
-	t.Logf("%d of %d moves through the agents' pipe lost no test packet (lossy: %v)", libvirtHandoffMoves-len(lossy), libvirtHandoffMoves, lossy)
+	t.Logf("%d of %d moves through the agents' pipe lost and duplicated no test packet (the others: %v)", libvirtHandoffMoves-len(lossy), libvirtHandoffMoves, lossy)
 	return from
 }

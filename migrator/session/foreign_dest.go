@@ -139,13 +139,15 @@ func (d *foreignDest) run(ctx context.Context) error {
 		d.log.Error("resuming the arrived guest", "err", err)
 		return fmt.Errorf("%w: resuming the arrived guest (it is here, paused; resume it with the engine): %w", api.ErrMigration, err)
 	}
+	resumedAt := time.Now()
 	if err := bounded(context.WithoutCancel(ctx), 10*time.Second, func(ctx context.Context) error {
 		return cfg.Handoff.Started(ctx, h.Spec)
 	}); err != nil {
 		d.log.Warn("hand-off started", "err", err)
 	}
 	d.rec.phase("running", time.Now().UTC())
-	if err := wire.WriteMessage(d.ctl, wire.Running{}); err != nil {
+	// Since: the source times the guest's pause to its resume here.
+	if err := wire.WriteMessage(d.ctl, wire.Running{Since: api.Duration(time.Since(resumedAt))}); err != nil {
 		d.log.Warn("telling the source the guest runs", "err", err)
 	}
 	d.log.Info("guest running here")

@@ -119,6 +119,11 @@ type foreignSource struct {
 	destStats *api.HandoffStats // from the destination's HandoffDone
 	settled   bool              // the wait for HandoffDone is over
 	relayed   atomic.Int64      // bytes the relay carried, both ways
+	// stoppedAt is when the switchover started: the engine's stop event
+	// (a few ms after QEMU's stop), or the migration's end when no event
+	// came; the guest's pause is timed from it (an underestimate by the
+	// event's delay).
+	stoppedAt atomic.Int64 // UnixNano; 0: not yet
 }
 
 func (f *foreignSource) run(ctx context.Context) error {
@@ -250,8 +255,15 @@ func (f *foreignSource) follow(ctx context.Context, migrated <-chan error, cance
 				}
 				running, f.moved = true, true
 				f.switchover(context.WithoutCancel(ctx))
-				f.rec.phase("cleanup", time.Now().UTC())
-				f.rec.update(true, func(m *api.Migration) { m.Committed = true })
+				now := time.Now().UTC()
+				f.rec.phase("cleanup", now)
+				resumedAt := now.Add(-time.Duration(m.Since))
+				f.rec.update(true, func(r *api.Migration) {
+					r.Committed = true
+					if at := f.stoppedAt.Load(); at != 0 && resumedAt.UnixNano() > at {
+						r.Paused, r.ResumedAt = api.Duration(resumedAt.UnixNano()-at), resumedAt
+					}
+				})
 				f.resume(context.WithoutCancel(ctx))
 				doneWait = time.After(foreignDoneTimeout)
 			case wire.HandoffDone:
@@ -316,6 +328,7 @@ func (f *foreignSource) switchover(ctx context.Context) {
 	if !f.begun || f.switched.Swap(true) {
 		return
 	}
+	f.stoppedAt.Store(time.Now().UnixNano())
 	if err := bounded(ctx, 10*time.Second, func(ctx context.Context) error { return f.cfg.Handoff.Switchover(ctx, f.cfg.Spec) }); err != nil {
 		f.log.Warn("hand-off switchover", "err", err)
 	}
