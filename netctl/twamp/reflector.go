@@ -22,6 +22,7 @@ type Reflector struct {
 	ee        ErrorEstimate
 	seq       atomic.Uint32
 	shared    SeqSource // nil: seq
+	work      func(packet []byte)
 	reflected atomic.Uint64
 }
 
@@ -34,6 +35,14 @@ type SeqSource interface {
 // ShareSeq makes the reflector take its sequence numbers from s. Call it
 // before Serve.
 func (r *Reflector) ShareSeq(s SeqSource) { r.shared = s }
+
+// SetWork makes the reflector call work with each test packet (the
+// sender's, at least SenderHeaderLen octets) after stamping its arrival and
+// before answering it: a network function's own per-packet work (the vnf's
+// flow-table lookups), whose time shows in the reply's timestamps and in
+// the rate the reflector keeps up with. work must not keep packet. Call it
+// before Serve.
+func (r *Reflector) SetWork(work func(packet []byte)) { r.work = work }
 
 // NewReflector returns a reflector; log may be nil.
 func NewReflector(log *slog.Logger) *Reflector {
@@ -79,6 +88,9 @@ func (r *Reflector) Serve(ctx context.Context, conn *net.UDPConn) error {
 		if n < SenderHeaderLen {
 			r.log.Debug("dropping test packet", "from", src, "err", ErrShort)
 			continue
+		}
+		if r.work != nil {
+			r.work(buf[:n])
 		}
 		var seq uint32
 		if r.shared != nil {

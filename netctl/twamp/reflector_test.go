@@ -77,3 +77,53 @@ func TestReflectorLoopback(t *testing.T) {
 		t.Fatalf("seq %d reflected %d, want %d", r.Seq(), r.Reflected(), n)
 	}
 }
+
+// SetWork's function sees every test packet before it is answered.
+func TestReflectorWork(t *testing.T) {
+	rc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReflector(nil)
+	seen := make(chan uint32, 10)
+	r.SetWork(func(p []byte) {
+		sp, err := DecodeSender(p)
+		if err != nil {
+			t.Errorf("work got %d octets: %v", len(p), err)
+			return
+		}
+		seen <- sp.Seq
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Serve(ctx, rc) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	sc, err := net.DialUDP("udp4", nil, rc.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	buf := make([]byte, 2048)
+	for i := range uint32(3) {
+		if _, err := sc.Write(AppendSender(nil, SenderPacket{Seq: 7 + i, ErrorEstimate: DefaultErrorEstimate})); err != nil {
+			t.Fatal(err)
+		}
+		sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := sc.Read(buf); err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		select {
+		case s := <-seen:
+			if s != 7+i {
+				t.Errorf("work saw sender seq %d, want %d", s, 7+i)
+			}
+		default:
+			t.Errorf("reply %d came before its work", i)
+		}
+	}
+}

@@ -68,6 +68,14 @@ type Config struct {
 	// in the kernel (package kreflect); the zero value does not try.
 	KernelReflector KernelReflectorMode
 
+	// FlowLookups makes the socket reflector look up this many entries of
+	// a flow table, the working set's hot part, for each test packet before
+	// answering it (see flowTable): a VNF whose packets depend on its
+	// working set, as after a post-copy switch. It needs the socket
+	// reflector (KernelReflector off): the kernel's answers touch none of
+	// it. 0 = none.
+	FlowLookups int
+
 	// Router makes the guest a firewall/NAT between two interfaces
 	// (package router); the zero value does not.
 	Router router.Config
@@ -140,6 +148,15 @@ func (c *Config) validate() error {
 	if c.KernelReflector != KernelReflectorOff && c.KernelReflector != KernelReflectorAuto && c.KernelReflector != KernelReflectorOn {
 		errs = append(errs, fmt.Errorf("unknown kernel reflector mode %q", c.KernelReflector))
 	}
+	if c.FlowLookups < 0 || c.FlowLookups > maxFlowLookups {
+		errs = append(errs, fmt.Errorf("flow lookups %d: want 0 to %d", c.FlowLookups, maxFlowLookups))
+	}
+	if c.FlowLookups > 0 && c.KernelReflector != KernelReflectorOff {
+		errs = append(errs, fmt.Errorf("flow lookups need the socket reflector: the in-kernel one (%q) answers without them", c.KernelReflector))
+	}
+	if c.FlowLookups > 0 && c.WSSMB == 0 {
+		errs = append(errs, errors.New("flow lookups need a working set (--wss) to hold the table"))
+	}
 	if c.Fill < FillRandom || c.Fill > FillPattern {
 		errs = append(errs, fmt.Errorf("unknown fill %d", c.Fill))
 	}
@@ -155,6 +172,10 @@ func (c *Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxFlowLookups bounds Config.FlowLookups: more per packet than a guest
+// can do at a test rate.
+const maxFlowLookups = 256
 
 // KernelReflectorMode says whether the vnf answers test packets in the kernel.
 type KernelReflectorMode string

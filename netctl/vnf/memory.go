@@ -55,7 +55,9 @@ type region struct {
 
 // memory is the working set: one big allocation of pages plus, apart from
 // it, the generation each page is expected to carry. It is not safe for
-// concurrent use; the counters are atomic so Status may read them anytime.
+// concurrent use, but for two things: the counters are atomic so Status may
+// read them anytime, and a page's index word is stored atomically so a
+// flowTable may load it (loadIndex) while the workload writes.
 type memory struct {
 	buf      []byte
 	expected []uint64 // 0 = never written
@@ -149,7 +151,7 @@ func (m *memory) write(i int) {
 		return
 	}
 	gen := m.expected[i] + 1
-	binary.LittleEndian.PutUint64(p[offIndex:], uint64(i))
+	m.storeIndex(i) // atomically: a flowTable reads it concurrently
 	binary.LittleEndian.PutUint64(p[offGen:], gen)
 	m.fillPayload(p[headerLen:], k, uint64(i), gen)
 	binary.LittleEndian.PutUint32(p[offCRC:], checksum(p))

@@ -78,6 +78,15 @@ func New(cfg Config, log *slog.Logger) (*VNF, error) {
 	v.work = newWorkload(v.mem, cfg.DirtyRate, cfg.VerifyRate, cfg.VerifyPass,
 		binary.LittleEndian.Uint64(v.boot[:]), log.With("part", "memory"))
 	v.work.shape(cfg.HotMB, cfg.SweepRate)
+	if cfg.FlowLookups > 0 {
+		entries := v.work.hot
+		if entries == 0 {
+			entries = v.mem.dirtyable
+		}
+		ft := newFlowTable(v.mem, entries, cfg.FlowLookups)
+		v.reflector.SetWork(func(p []byte) { ft.lookup(p) })
+		log.Info("test packets look up the flow table", "entries", entries, "lookups", cfg.FlowLookups)
+	}
 	return v, nil
 }
 

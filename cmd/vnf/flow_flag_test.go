@@ -1,0 +1,28 @@
+package main
+
+import (
+	"io"
+	"testing"
+
+	"github.com/nfhandoff/nfhandoff/netctl/vnf"
+)
+
+// --flow-lookups answers test packets in user space unless
+// --kernel-reflector says otherwise (then vnf.New refuses the config).
+func TestParseFlagsFlowLookups(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		lookups int
+		kern    vnf.KernelReflectorMode
+	}{
+		{nil, 0, vnf.KernelReflectorAuto},
+		{[]string{"--flow-lookups", "4"}, 4, vnf.KernelReflectorOff},
+		{[]string{"--flow-lookups", "4", "--kernel-reflector", "on"}, 4, vnf.KernelReflectorOn},
+		{[]string{"--kernel-reflector", "off", "--flow-lookups", "2"}, 2, vnf.KernelReflectorOff},
+	} {
+		cfg, _, err := parseFlags(tc.args, io.Discard)
+		if err != nil || cfg.FlowLookups != tc.lookups || cfg.KernelReflector != tc.kern {
+			t.Errorf("%q: lookups %d, kernel reflector %q, %v; want %d, %q", tc.args, cfg.FlowLookups, cfg.KernelReflector, err, tc.lookups, tc.kern)
+		}
+	}
+}
