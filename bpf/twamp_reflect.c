@@ -28,6 +28,16 @@
  * reflector; `reflected`, the answers sent. Timestamps are the guest's wall clock:
  * bpf_ktime_get_ns (CLOCK_MONOTONIC) plus `clock_offset_ns`, which user space keeps at
  * CLOCK_REALTIME - CLOCK_MONOTONIC.
+ *
+ * With `flow_lookups` set, the program first looks a test packet up in `flows`, a flow
+ * table as a firewall's or NAT's: `flow_lookups` entries of its first `flow_entries`,
+ * chosen from the sender's sequence number (the traffic is one flow; its sequence numbers
+ * stand in for the many flows that spread a real function's lookups over its whole
+ * table). The table is an mmapable array of 4 KiB entries that the vnf maps as its working
+ * set and keeps writing (each entry a page, its first 8 octets the page's index, the key a
+ * lookup compares), so the answers depend on the working set as a real function's do: after
+ * a post-copy switch the guest stalls on packet after packet until the part the lookups
+ * read has arrived. `flow_found` counts the entries that held their key.
  */
 
 #include <linux/bpf.h>
@@ -57,6 +67,52 @@ volatile __s64 clock_offset_ns = 0;
 /* The reflector's state (user space reads them; the socket reflector shares seq). */
 volatile __u32 seq = 0;
 volatile __u64 reflected = 0;
+
+/* The flow table (see above); user space sets max_entries before loading. */
+#define FLOW_ENTRY_SIZE 4096
+#define MAX_FLOW_LOOKUPS 64
+volatile const __u32 flow_entries = 0; /* entries the lookups read: the table's first */
+volatile const __u32 flow_lookups = 0; /* per test packet; 0 = none */
+volatile __u64 flow_found = 0;
+
+struct flow_entry {
+	__u64 key; /* little-endian: the vnf's page index */
+	__u8 rest[FLOW_ENTRY_SIZE - 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct flow_entry);
+	__uint(max_entries, 1);
+} flows SEC(".maps");
+
+/* mix64 is SplitMix64's finalizer, as the vnf's (netctl/vnf flowTable). */
+static __always_inline __u64 mix64(__u64 x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* lookup_flows reads the test packet's entries of the flow table. */
+static __always_inline void lookup_flows(__u32 sender_seq)
+{
+	__u32 n = flow_lookups, entries = flow_entries;
+	__u64 found = 0;
+	if (n == 0 || entries == 0)
+		return;
+	for (__u32 i = 0; i < MAX_FLOW_LOOKUPS && i < n; i++) {
+		__u32 k = mix64((__u64)sender_seq * n + i) % entries;
+		struct flow_entry *e = bpf_map_lookup_elem(&flows, &k);
+		if (e && *(volatile __u64 *)&e->key == k)
+			found++;
+	}
+	__sync_fetch_and_add((__u64 *)&flow_found, found);
+}
 
 struct eth {
 	__u8 dst[6], src[6];
@@ -139,12 +195,18 @@ int twamp_reflect(struct __sk_buff *skb)
 	    bpf_ntohs(ip->len) != IP_HLEN + ulen)
 		return TC_ACT_OK; /* short (the socket reflector answers) or malformed */
 
-	__u64 now = ntp_now();
+	__u64 rx = ntp_now();
+	__be32 sender_seq;
+	__builtin_memcpy(&sender_seq, payload, 4);
+	lookup_flows(bpf_ntohl(sender_seq));
+
+	/* The answer leaves after the lookups: with them, its timestamp is taken again. */
+	__u64 now = flow_lookups ? ntp_now() : rx;
 	struct reflector_hdr r = {};
 	r.seq = bpf_htonl(__sync_fetch_and_add((__u32 *)&seq, 1));
 	r.ts = bpf_cpu_to_be64(now);
 	r.ee = bpf_htons(error_estimate);
-	r.rx_ts = r.ts;
+	r.rx_ts = bpf_cpu_to_be64(rx);
 	__builtin_memcpy(&r.sender_seq, payload, 4);
 	__builtin_memcpy(&r.sender_ts, payload + 4, 8);
 	__builtin_memcpy(&r.sender_ee, payload + 12, 2);

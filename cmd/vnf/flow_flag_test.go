@@ -7,8 +7,8 @@ import (
 	"github.com/nfhandoff/nfhandoff/netctl/vnf"
 )
 
-// --flow-lookups answers test packets in user space unless
-// --kernel-reflector says otherwise (then vnf.New refuses the config).
+// --flow-lookups leaves the reflector as it is: the in-kernel one does
+// the lookups too.
 func TestParseFlagsFlowLookups(t *testing.T) {
 	for _, tc := range []struct {
 		args    []string
@@ -16,8 +16,7 @@ func TestParseFlagsFlowLookups(t *testing.T) {
 		kern    vnf.KernelReflectorMode
 	}{
 		{nil, 0, vnf.KernelReflectorAuto},
-		{[]string{"--flow-lookups", "4"}, 4, vnf.KernelReflectorOff},
-		{[]string{"--flow-lookups", "4", "--kernel-reflector", "on"}, 4, vnf.KernelReflectorOn},
+		{[]string{"--flow-lookups", "4"}, 4, vnf.KernelReflectorAuto},
 		{[]string{"--kernel-reflector", "off", "--flow-lookups", "2"}, 2, vnf.KernelReflectorOff},
 	} {
 		cfg, _, err := parseFlags(tc.args, io.Discard)

@@ -76,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 	fs.Float64Var(&cfg.DirtyRate, "dirty-rate", 0, "MiB/s of the working set rewritten (0 = none)")
 	fs.IntVar(&cfg.HotMB, "hot-mib", 0, "the dirtier rewrites only the first MiB of the working set, its hot part, reported first after the kernel's packet path (0 = all of it)")
 	fs.Float64Var(&cfg.SweepRate, "sweep-rate", 0, "MiB/s written in order, wrapping, over the working set after --hot-mib (0 = none)")
-	fs.IntVar(&cfg.FlowLookups, "flow-lookups", 0, "look up this many entries of a flow table, the working set's hot part (all of it without --hot-mib), for each TWAMP-light test packet before answering it, the entries chosen from its sequence number: a VNF whose packets depend on its working set. Answers test packets in user space (--kernel-reflector off, the default with it) (0 = none)")
+	fs.IntVar(&cfg.FlowLookups, "flow-lookups", 0, "look up this many entries of a flow table, the working set's hot part (all of it without --hot-mib), for each TWAMP-light test packet before answering it, the entries chosen from its sequence number: a VNF whose packets depend on its working set. The in-kernel reflector does them in its program, whose flow table the working set then lives in; the socket reflector in Go (0 = none)")
 	fs.IntVar(&cfg.FreedMB, "freed-mib", 0, "MiB written and given back to the guest's kernel at the start, before the working set: free memory with stale content (with free page reporting the host discards it, and a migration sends it as zero pages)")
 	fs.Float64Var(&cfg.VerifyRate, "verify-rate", vnf.DefaultVerifyRate, "MiB/s of the working set verified (negative = no verifier)")
 	fs.DurationVar(&cfg.VerifyPass, "verify-pass", vnf.DefaultVerifyPass, "shortest time between two full verify passes")
@@ -103,9 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 	if cfg.KernelReflector, err = vnf.ParseKernelReflector(*kern); err != nil {
 		return cfg, nil, err
 	}
-	if cfg.FlowLookups > 0 && !flagSet(fs, "kernel-reflector") {
-		cfg.KernelReflector = vnf.KernelReflectorOff // the lookups are the socket reflector's
-	}
+
 	if *routerArg != "" {
 		if cfg.Router, err = router.Parse(*routerArg); err != nil {
 			return cfg, nil, err
@@ -124,13 +122,6 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 		return cfg, nil, fmt.Errorf("parsing --log-level: %w", err)
 	}
 	return cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), nil
-}
-
-// flagSet says whether the command line gave the flag name.
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 // parseMix sets cfg.Mix from --mix, which excludes --fill and sets --wss.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
 	"github.com/nfhandoff/nfhandoff/netctl/twamp"
+	"github.com/nfhandoff/nfhandoff/netctl/vnf/kreflect"
 	"github.com/nfhandoff/nfhandoff/netctl/vnf/router"
 )
 
@@ -68,12 +69,13 @@ type Config struct {
 	// in the kernel (package kreflect); the zero value does not try.
 	KernelReflector KernelReflectorMode
 
-	// FlowLookups makes the socket reflector look up this many entries of
-	// a flow table, the working set's hot part, for each test packet before
-	// answering it (see flowTable): a VNF whose packets depend on its
-	// working set, as after a post-copy switch. It needs the socket
-	// reflector (KernelReflector off): the kernel's answers touch none of
-	// it. 0 = none.
+	// FlowLookups makes the reflector look up this many entries of a flow
+	// table, the working set's hot part (all of it without one), for each
+	// test packet before answering it (see flowTable): a VNF whose packets
+	// depend on its working set, as after a post-copy switch. With the
+	// in-kernel reflector the working set is the program's flow table
+	// (kreflect.Config.FlowPages) and the program looks it up; the socket
+	// reflector does the same lookups in Go. 0 = none.
 	FlowLookups int
 
 	// Router makes the guest a firewall/NAT between two interfaces
@@ -151,9 +153,6 @@ func (c *Config) validate() error {
 	if c.FlowLookups < 0 || c.FlowLookups > maxFlowLookups {
 		errs = append(errs, fmt.Errorf("flow lookups %d: want 0 to %d", c.FlowLookups, maxFlowLookups))
 	}
-	if c.FlowLookups > 0 && c.KernelReflector != KernelReflectorOff {
-		errs = append(errs, fmt.Errorf("flow lookups need the socket reflector: the in-kernel one (%q) answers without them", c.KernelReflector))
-	}
 	if c.FlowLookups > 0 && c.WSSMB == 0 {
 		errs = append(errs, errors.New("flow lookups need a working set (--wss) to hold the table"))
 	}
@@ -175,7 +174,17 @@ func (c *Config) validate() error {
 
 // maxFlowLookups bounds Config.FlowLookups: more per packet than a guest
 // can do at a test rate.
-const maxFlowLookups = 256
+const maxFlowLookups = kreflect.MaxFlowLookups
+
+// flowEntries is the flow table's size in pages (FlowLookups): the hot
+// part, or every page the dirtier writes.
+func (c *Config) flowEntries() int {
+	const pagesPerMB = (1 << 20) / PageSize
+	if c.HotMB > 0 {
+		return c.HotMB * pagesPerMB
+	}
+	return (c.WSSMB - c.Mix.Zero) * pagesPerMB
+}
 
 // KernelReflectorMode says whether the vnf answers test packets in the kernel.
 type KernelReflectorMode string

@@ -18,7 +18,7 @@ func seqPacket(seq uint32) []byte { return binary.BigEndian.AppendUint32(nil, se
 // table, one packet its lookups' worth.
 func TestFlowTableEntries(t *testing.T) {
 	const entries, lookups = 256, 4
-	f := newFlowTable(newMemory(entries+10, FillRandom), entries, lookups)
+	f := newFlowTable(newMemory(entries+10, FillRandom, nil), entries, lookups)
 	hit := map[int]bool{}
 	for seq := range uint64(2000) {
 		for i := range lookups {
@@ -40,7 +40,7 @@ func TestFlowTableEntries(t *testing.T) {
 // A lookup finds the entries written so far and none of the others; a
 // runt or an empty table reads nothing.
 func TestFlowTableLookup(t *testing.T) {
-	m := newMemory(64, FillRandom)
+	m := newMemory(64, FillRandom, nil)
 	f := newFlowTable(m, 64, 8)
 	if n := f.lookup(seqPacket(1)); n != 0 {
 		t.Errorf("unwritten table: %d entries found", n)
@@ -70,7 +70,7 @@ func TestFlowTableLookup(t *testing.T) {
 // Lookups race with the workload's rewrites of the same pages by design;
 // run with -race, this says they only touch the atomic index word.
 func TestFlowTableConcurrentWrites(t *testing.T) {
-	m := newMemory(32, FillPattern)
+	m := newMemory(32, FillPattern, nil)
 	for i := range 32 {
 		m.write(i)
 	}
@@ -89,14 +89,29 @@ func TestFlowTableConcurrentWrites(t *testing.T) {
 	wg.Wait()
 }
 
+func TestConfigFlowEntries(t *testing.T) {
+	for _, tt := range []struct {
+		c    Config
+		want int
+	}{
+		{Config{WSSMB: 256, HotMB: 32}, 32 * 256},
+		{Config{WSSMB: 8}, 8 * 256},
+		{Config{Mix: Mix{Shared: 2, Zero: 1}}, 2 * 256},
+	} {
+		tt.c.setDefaults()
+		if got := tt.c.flowEntries(); got != tt.want {
+			t.Errorf("%+v: %d entries, want %d", tt.c, got, tt.want)
+		}
+	}
+}
+
 func TestConfigFlowLookupsErrors(t *testing.T) {
 	for _, tt := range []struct {
 		c    Config
 		want string
 	}{
 		{Config{WSSMB: 8, FlowLookups: -1}, "flow lookups -1"},
-		{Config{WSSMB: 8, FlowLookups: maxFlowLookups + 1}, "flow lookups 257"},
-		{Config{WSSMB: 8, FlowLookups: 4, KernelReflector: KernelReflectorAuto}, "flow lookups need the socket reflector"},
+		{Config{WSSMB: 8, FlowLookups: maxFlowLookups + 1}, "flow lookups 65"},
 		{Config{FlowLookups: 4}, "flow lookups need a working set"},
 	} {
 		tt.c.setDefaults()

@@ -70,14 +70,16 @@ type memory struct {
 	written, verified, corrupt, stale atomic.Uint64
 }
 
-func newMemory(pages int, fill Fill) *memory {
-	return allocMemory([]region{{pages, pageKind(fill)}}, payloads{})
+// newMemory is pages pages of fill, in buf if it is not nil (at least that
+// large, page-aligned, never written) and from the heap otherwise.
+func newMemory(pages int, fill Fill, buf []byte) *memory {
+	return allocMemory([]region{{pages, pageKind(fill)}}, payloads{}, buf)
 }
 
 // newMixedMemory lays out mix: shared, unique, text and zero pages in this
 // order, so the shared pages sit at the same indices in every VM with the
-// same Mix.Shared.
-func newMixedMemory(mix Mix, sharedSeed, uniqueSeed uint64) *memory {
+// same Mix.Shared; in buf as newMemory's.
+func newMixedMemory(mix Mix, sharedSeed, uniqueSeed uint64, buf []byte) *memory {
 	const pagesPerMB = (1 << 20) / PageSize
 	var regions []region
 	end := 0
@@ -87,15 +89,18 @@ func newMixedMemory(mix Mix, sharedSeed, uniqueSeed uint64) *memory {
 			regions = append(regions, region{end, kindShared + pageKind(i)})
 		}
 	}
-	return allocMemory(regions, newPayloads(mix, sharedSeed, uniqueSeed))
+	return allocMemory(regions, newPayloads(mix, sharedSeed, uniqueSeed), buf)
 }
 
-func allocMemory(regions []region, p payloads) *memory {
+func allocMemory(regions []region, p payloads, buf []byte) *memory {
 	pages := 0
 	if len(regions) > 0 {
 		pages = regions[len(regions)-1].end
 	}
-	m := &memory{buf: make([]byte, pages*PageSize), expected: make([]uint64, pages),
+	if buf == nil {
+		buf = make([]byte, pages*PageSize)
+	}
+	m := &memory{buf: buf[: pages*PageSize : pages*PageSize], expected: make([]uint64, pages),
 		regions: regions, dirtyable: pages, payloads: p}
 	if n := len(regions); n > 0 && regions[n-1].kind == kindZero {
 		m.dirtyable = 0

@@ -9,7 +9,7 @@ import (
 
 func filled(t *testing.T, pages int, f Fill) *memory {
 	t.Helper()
-	m := newMemory(pages, f)
+	m := newMemory(pages, f, nil)
 	for i := range pages {
 		m.write(i)
 	}
@@ -71,7 +71,7 @@ func TestVerifyGenerationFromFuture(t *testing.T) {
 }
 
 func TestUnwrittenPagesAreSkipped(t *testing.T) {
-	m := newMemory(4, FillRandom)
+	m := newMemory(4, FillRandom, nil)
 	if s := m.verify(0); s != pageUnwritten || m.verified.Load() != 0 {
 		t.Fatalf("state %d verified %d", s, m.verified.Load())
 	}

@@ -13,7 +13,7 @@ const pagesPerMiB = (1 << 20) / PageSize
 
 func mixed(t testing.TB, mix Mix, sharedSeed, uniqueSeed uint64) *memory {
 	t.Helper()
-	m := newMixedMemory(mix, sharedSeed, uniqueSeed)
+	m := newMixedMemory(mix, sharedSeed, uniqueSeed, nil)
 	for i := range m.pages() {
 		m.write(i)
 	}
@@ -24,7 +24,7 @@ func mixed(t testing.TB, mix Mix, sharedSeed, uniqueSeed uint64) *memory {
 func (m *memory) region(k int) []byte { return m.buf[k<<20 : (k+1)<<20] }
 
 func TestMixLayout(t *testing.T) {
-	m := newMixedMemory(Mix{Shared: 2, Text: 1, Zero: 1}, 1, 2)
+	m := newMixedMemory(Mix{Shared: 2, Text: 1, Zero: 1}, 1, 2, nil)
 	for i, want := range map[int]pageKind{0: kindShared, 511: kindShared, 512: kindText, 767: kindText, 768: kindZero, 1023: kindZero} {
 		if k := m.kind(i); k != want {
 			t.Errorf("page %d: kind %d, want %d", i, k, want)
@@ -33,7 +33,7 @@ func TestMixLayout(t *testing.T) {
 	if m.pages() != 1024 || m.dirtyable != 768 {
 		t.Errorf("%d pages, %d dirtyable", m.pages(), m.dirtyable)
 	}
-	if m := newMixedMemory(Mix{Zero: 1}, 1, 2); m.dirtyable != 0 {
+	if m := newMixedMemory(Mix{Zero: 1}, 1, 2, nil); m.dirtyable != 0 {
 		t.Errorf("zero pages only: %d dirtyable", m.dirtyable)
 	}
 }

@@ -70,22 +70,24 @@ func New(cfg Config, log *slog.Logger) (*VNF, error) {
 		v.Close()
 		return nil, err
 	}
+	var buf []byte // nil: from the heap
+	if v.kern != nil {
+		buf = v.kern.FlowTable() // the working set is the program's flow table
+	}
 	if cfg.Mix.IsZero() {
-		v.mem = newMemory(cfg.WSSMB*(1<<20)/PageSize, cfg.Fill)
+		v.mem = newMemory(cfg.WSSMB*(1<<20)/PageSize, cfg.Fill, buf)
 	} else {
-		v.mem = newMixedMemory(cfg.Mix, cfg.SharedSeed, cfg.UniqueSeed)
+		v.mem = newMixedMemory(cfg.Mix, cfg.SharedSeed, cfg.UniqueSeed, buf)
 	}
 	v.work = newWorkload(v.mem, cfg.DirtyRate, cfg.VerifyRate, cfg.VerifyPass,
 		binary.LittleEndian.Uint64(v.boot[:]), log.With("part", "memory"))
 	v.work.shape(cfg.HotMB, cfg.SweepRate)
 	if cfg.FlowLookups > 0 {
-		entries := v.work.hot
-		if entries == 0 {
-			entries = v.mem.dirtyable
-		}
-		ft := newFlowTable(v.mem, entries, cfg.FlowLookups)
+		// The socket reflector's test packets (all of them without the
+		// in-kernel one) look up the same entries the program's would.
+		ft := newFlowTable(v.mem, cfg.flowEntries(), cfg.FlowLookups)
 		v.reflector.SetWork(func(p []byte) { ft.lookup(p) })
-		log.Info("test packets look up the flow table", "entries", entries, "lookups", cfg.FlowLookups)
+		log.Info("test packets look up the flow table", "entries", ft.entries, "lookups", cfg.FlowLookups, "in_kernel", v.kern != nil)
 	}
 	return v, nil
 }
@@ -125,8 +127,13 @@ func (v *VNF) attachKernelReflector() error {
 	la := v.twampConn.LocalAddr().(*net.UDPAddr)
 	iface, addr, err := reflectorIface(la.IP)
 	if err == nil {
-		v.kern, err = kreflect.Attach(kreflect.Config{Iface: iface, Port: uint16(la.Port), Addr: addr,
-			ErrorEstimate: uint16(twamp.DefaultErrorEstimate)}, v.log.With("server", "twamp"))
+		kc := kreflect.Config{Iface: iface, Port: uint16(la.Port), Addr: addr, ErrorEstimate: uint16(twamp.DefaultErrorEstimate)}
+		if v.cfg.FlowLookups > 0 {
+			// The working set becomes the program's flow table (New
+			// puts the memory in it).
+			kc.FlowPages, kc.FlowEntries, kc.FlowLookups = v.cfg.WSSMB*(1<<20)/PageSize, v.cfg.flowEntries(), v.cfg.FlowLookups
+		}
+		v.kern, err = kreflect.Attach(kc, v.log.With("server", "twamp"))
 	}
 	if err != nil {
 		if v.cfg.KernelReflector == KernelReflectorOn {

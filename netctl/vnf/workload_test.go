@@ -22,7 +22,7 @@ func runUntil(t *testing.T, w *workload, cond func() bool) {
 }
 
 func TestWorkloadDirtiesAndVerifies(t *testing.T) {
-	m := newMemory(64, FillRandom)
+	m := newMemory(64, FillRandom, nil)
 	w := newWorkload(m, 4, 64, 0, 1, nil)
 	if err := w.fill(t.Context()); err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestWorkloadDirtiesAndVerifies(t *testing.T) {
 }
 
 func TestWorkloadIdleReturns(t *testing.T) {
-	w := newWorkload(newMemory(8, FillZero), 0, 0, 0, 1, discard())
+	w := newWorkload(newMemory(8, FillZero, nil), 0, 0, 0, 1, discard())
 	done := make(chan struct{})
 	go func() { w.run(t.Context()); close(done) }()
 	select {
@@ -60,7 +60,7 @@ func TestWorkloadIdleReturns(t *testing.T) {
 }
 
 func TestWorkloadMinPass(t *testing.T) {
-	m := newMemory(8, FillZero)
+	m := newMemory(8, FillZero, nil)
 	w := newWorkload(m, 0, 1024, time.Hour, 1, discard())
 	w.fill(t.Context())
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
@@ -74,7 +74,7 @@ func TestWorkloadMinPass(t *testing.T) {
 // The dirtier rewrites every kind of a mix but zero pages, which stay zero
 // and verified.
 func TestWorkloadMixed(t *testing.T) {
-	m := newMixedMemory(Mix{Shared: 1, Unique: 1, Text: 1, Zero: 1}, DefaultSharedSeed, 1)
+	m := newMixedMemory(Mix{Shared: 1, Unique: 1, Text: 1, Zero: 1}, DefaultSharedSeed, 1, nil)
 	w := newWorkload(m, 16, 256, 0, 1, nil)
 	if err := w.fill(t.Context()); err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestWorkloadMixed(t *testing.T) {
 // and the sweep walks the rest in order, wrapping, never the hot part.
 func TestWorkloadShape(t *testing.T) {
 	const pagesPerMB = (1 << 20) / PageSize
-	m := newMemory(4*pagesPerMB, FillZero)
+	m := newMemory(4*pagesPerMB, FillZero, nil)
 	w := newWorkload(m, 0, 0, 0, 1, discard())
 	w.shape(1, 8)
 	if w.hot != pagesPerMB || w.sweepPPS != 8*pagesPerMB {
@@ -130,7 +130,7 @@ func TestWorkloadShape(t *testing.T) {
 	}
 
 	// A hot part as large as the working set leaves nothing to sweep.
-	w2 := newWorkload(newMemory(pagesPerMB, FillZero), 0, 0, 0, 1, discard())
+	w2 := newWorkload(newMemory(pagesPerMB, FillZero, nil), 0, 0, 0, 1, discard())
 	w2.shape(1, 8)
 	if w2.sweepPPS != 0 {
 		t.Fatalf("sweep %g pages/s with nothing after the hot part", w2.sweepPPS)

@@ -22,6 +22,34 @@ type Config struct {
 	Port          uint16     // UDP port of the test packets
 	Addr          netip.Addr // the reflector's IPv4 (invalid: any address)
 	ErrorEstimate uint16     // the reflector's Error Estimate (RFC 4656 4.1.2)
+
+	// FlowPages sizes the program's flow table, FlowPageSize octets an
+	// entry, which the caller maps (Reflector.FlowTable) as its working
+	// set; FlowLookups entries of its first FlowEntries are looked up for
+	// each test packet before it is answered (bpf/twamp_reflect.c). 0: no
+	// table, no lookups.
+	FlowPages, FlowEntries, FlowLookups int
+}
+
+// FlowPageSize is the size of one flow table entry: a page.
+const FlowPageSize = 4096
+
+// MaxFlowLookups is the most lookups a test packet gets (the program's
+// bound).
+const MaxFlowLookups = 64
+
+func (c Config) validateFlows() error {
+	switch {
+	case c.FlowPages < 0 || c.FlowEntries < 0 || c.FlowLookups < 0:
+		return fmt.Errorf("negative flow table (%d pages, %d entries, %d lookups)", c.FlowPages, c.FlowEntries, c.FlowLookups)
+	case c.FlowEntries > c.FlowPages || c.FlowPages > 1<<20:
+		return fmt.Errorf("flow table of %d pages, %d of them looked up", c.FlowPages, c.FlowEntries)
+	case c.FlowLookups > MaxFlowLookups:
+		return fmt.Errorf("%d flow lookups a packet, at most %d", c.FlowLookups, MaxFlowLookups)
+	case c.FlowLookups > 0 && c.FlowEntries == 0:
+		return errors.New("flow lookups without entries to look up")
+	}
+	return nil
 }
 
 // clockEvery is how often the program's wall clock offset is refreshed
@@ -33,6 +61,7 @@ type Reflector struct {
 	objs twampObjects
 	hook *tchook.Hook
 	mu   sync.Mutex // taking a sequence number from user space
+	flow []byte     // the flow table, mapped; nil without one
 	stop context.CancelFunc
 	done chan struct{}
 }
@@ -56,6 +85,9 @@ func Attach(cfg Config, log *slog.Logger) (*Reflector, error) {
 		r.objs.TwampReflect, log)
 	if err != nil {
 		r.objs.Close()
+		if r.flow != nil {
+			unix.Munmap(r.flow)
+		}
 		return nil, fmt.Errorf("in-kernel reflector on %s: %w", cfg.Iface, err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
@@ -67,9 +99,15 @@ func Attach(cfg Config, log *slog.Logger) (*Reflector, error) {
 
 // load loads the program with cfg's constants and sets its clock.
 func (r *Reflector) load(cfg Config) error {
+	if err := cfg.validateFlows(); err != nil {
+		return fmt.Errorf("in-kernel reflector: %w", err)
+	}
 	spec, err := loadTwamp()
 	if err != nil {
 		return fmt.Errorf("in-kernel reflector: loading spec: %w", err)
+	}
+	if cfg.FlowPages > 0 {
+		spec.Maps[twampMapFlows].MaxEntries = uint32(cfg.FlowPages)
 	}
 	var addr uint32
 	if cfg.Addr.Is4() {
@@ -78,7 +116,8 @@ func (r *Reflector) load(cfg Config) error {
 	} else if cfg.Addr.IsValid() {
 		return fmt.Errorf("in-kernel reflector: %s is not IPv4", cfg.Addr)
 	}
-	for name, v := range map[string]any{twampVarPort: cfg.Port, twampVarAddr: addr, twampVarErrorEstimate: cfg.ErrorEstimate} {
+	for name, v := range map[string]any{twampVarPort: cfg.Port, twampVarAddr: addr, twampVarErrorEstimate: cfg.ErrorEstimate,
+		twampVarFlowEntries: uint32(cfg.FlowEntries), twampVarFlowLookups: uint32(cfg.FlowLookups)} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return fmt.Errorf("in-kernel reflector: setting %s: %w", name, err)
 		}
@@ -94,7 +133,25 @@ func (r *Reflector) load(cfg Config) error {
 		r.objs.Close()
 		return err
 	}
+	if cfg.FlowPages > 0 {
+		r.flow, err = unix.Mmap(r.objs.Flows.FD(), 0, cfg.FlowPages*FlowPageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			r.objs.Close()
+			return fmt.Errorf("in-kernel reflector: mapping the flow table: %w", err)
+		}
+	}
 	return nil
+}
+
+// FlowTable is the program's flow table (Config.FlowPages), mapped
+// read-write: the caller's memory until Close; nil without one.
+func (r *Reflector) FlowTable() []byte { return r.flow }
+
+// FlowFound is the number of flow table lookups that found their key.
+func (r *Reflector) FlowFound() uint64 {
+	var n uint64
+	r.objs.FlowFound.Get(&n)
+	return n
 }
 
 // setClock gives the program CLOCK_REALTIME - CLOCK_MONOTONIC.
@@ -158,5 +215,10 @@ func (r *Reflector) TakeSeq() uint32 {
 func (r *Reflector) Close() error {
 	r.stop()
 	<-r.done
-	return errors.Join(r.hook.Detach(), r.objs.Close())
+	err := errors.Join(r.hook.Detach(), r.objs.Close())
+	if r.flow != nil {
+		err = errors.Join(err, unix.Munmap(r.flow))
+		r.flow = nil
+	}
+	return err
 }

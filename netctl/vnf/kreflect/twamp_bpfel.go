@@ -8,18 +8,29 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"structs"
 
 	"github.com/cilium/ebpf"
 )
+
+type twampFlowEntry struct {
+	_    structs.HostLayout
+	Key  uint64
+	Rest [4088]uint8
+}
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	twampMapFlows         = "flows"
 	twampProgTwampReflect = "twamp_reflect"
 	twampVarAddr          = "addr"
 	twampVarClockOffsetNs = "clock_offset_ns"
 	twampVarErrorEstimate = "error_estimate"
+	twampVarFlowEntries   = "flow_entries"
+	twampVarFlowFound     = "flow_found"
+	twampVarFlowLookups   = "flow_lookups"
 	twampVarPort          = "port"
 	twampVarReflected     = "reflected"
 	twampVarSeq           = "seq"
@@ -74,6 +85,7 @@ type twampProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type twampMapSpecs struct {
+	Flows *ebpf.MapSpec `ebpf:"flows"`
 }
 
 // twampVariableSpecs contains global variables before they are loaded into the kernel.
@@ -83,6 +95,9 @@ type twampVariableSpecs struct {
 	Addr          *ebpf.VariableSpec `ebpf:"addr"`
 	ClockOffsetNs *ebpf.VariableSpec `ebpf:"clock_offset_ns"`
 	ErrorEstimate *ebpf.VariableSpec `ebpf:"error_estimate"`
+	FlowEntries   *ebpf.VariableSpec `ebpf:"flow_entries"`
+	FlowFound     *ebpf.VariableSpec `ebpf:"flow_found"`
+	FlowLookups   *ebpf.VariableSpec `ebpf:"flow_lookups"`
 	Port          *ebpf.VariableSpec `ebpf:"port"`
 	Reflected     *ebpf.VariableSpec `ebpf:"reflected"`
 	Seq           *ebpf.VariableSpec `ebpf:"seq"`
@@ -108,10 +123,13 @@ func (o *twampObjects) Close() error {
 //
 // It can be passed to loadTwampObjects or ebpf.CollectionSpec.LoadAndAssign.
 type twampMaps struct {
+	Flows *ebpf.Map `ebpf:"flows"`
 }
 
 func (m *twampMaps) Close() error {
-	return _TwampClose()
+	return _TwampClose(
+		m.Flows,
+	)
 }
 
 // twampVariables contains all global variables after they have been loaded into the kernel.
@@ -121,6 +139,9 @@ type twampVariables struct {
 	Addr          *ebpf.Variable `ebpf:"addr"`
 	ClockOffsetNs *ebpf.Variable `ebpf:"clock_offset_ns"`
 	ErrorEstimate *ebpf.Variable `ebpf:"error_estimate"`
+	FlowEntries   *ebpf.Variable `ebpf:"flow_entries"`
+	FlowFound     *ebpf.Variable `ebpf:"flow_found"`
+	FlowLookups   *ebpf.Variable `ebpf:"flow_lookups"`
 	Port          *ebpf.Variable `ebpf:"port"`
 	Reflected     *ebpf.Variable `ebpf:"reflected"`
 	Seq           *ebpf.Variable `ebpf:"seq"`
