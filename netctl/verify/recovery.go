@@ -17,6 +17,7 @@ type Recovery struct {
 	Rate float64 `json:"rate"`
 	// Time runs from the guest's resume at the destination to the end of
 	// the last window in which fewer than RecoveredShare of Rate's replies
+	// (or of the packets sent in the window, if the sender sent fewer)
 	// arrived before it kept up for recoverySustain (0: it kept up from
 	// the start). Without Recovered it runs to the end of the traffic,
 	// which it never reached.
@@ -61,7 +62,8 @@ func recovery(bySeq, got []Sample, start, resumed time.Time) *Recovery {
 	if end.Before(resumed) {
 		return nil // the traffic ended too soon after the resume
 	}
-	lo := 0 // first arrival not before the window's start
+	lo := 0  // first arrival not before the window's start
+	slo := 0 // first packet not sent before the window's start
 	short := false
 	keptUp := resumed // start of the windows keeping up since
 	for u := resumed; !u.After(end); u = u.Add(recoveryStep) {
@@ -72,7 +74,17 @@ func recovery(bySeq, got []Sample, start, resumed time.Time) *Recovery {
 		for i := lo; i < len(got) && got[i].Received.Before(u.Add(recoveryWindow)); i++ {
 			n++
 		}
-		if short = float64(n) < want; short {
+		for slo < len(bySeq) && bySeq[slo].Sent.Before(u) {
+			slo++
+		}
+		sent := 0
+		for i := slo; i < len(bySeq) && bySeq[i].Sent.Before(u.Add(recoveryWindow)); i++ {
+			sent++
+		}
+		// A window the sender itself fell short in (its host busy, as
+		// post-copy makes it on a small machine) asks for what it sent:
+		// the VNF cannot answer more, and answering that is keeping up.
+		if short = float64(n) < min(want, RecoveredShare*float64(sent)); short {
 			rec.Time = api.Duration(u.Add(recoveryWindow).Sub(resumed))
 			keptUp = u.Add(recoveryStep)
 		} else if u.Sub(keptUp) >= recoverySustain {
