@@ -7,7 +7,7 @@ import (
 )
 
 // flowTable is the vnf's per-packet work with Config.FlowLookups: before
-// the socket reflector answers a test packet it looks up that many entries
+// a reflector answers a test packet it looks up that many entries
 // of a table that is the working set's hot part (all of it without one),
 // one entry a page, as a firewall's, NAT's or load balancer's flow lookups
 // read their tables, which are what such a function keeps hot. An entry's
@@ -23,6 +23,11 @@ import (
 // its hot part stalls on packet after packet, and reflects at its rate
 // again only once the table has arrived: its recovery says how soon the
 // working set did.
+//
+// The in-kernel reflector does the same lookups in its program
+// (bpf/twamp_reflect.c, the same hash), on the same pages: the working set
+// is then its flow table, mapped. This type is the socket reflector's
+// (test packets the program leaves to it, or all of them without it).
 //
 // The lookups run in the reflector's goroutine while the workload rewrites
 // the same pages; they only load the index word, which memory.write stores
