@@ -77,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (vnf.Config, *slog.Logger, erro
 	fs.IntVar(&cfg.HotMB, "hot-mib", 0, "the dirtier rewrites only the first MiB of the working set, its hot part, reported first after the kernel's packet path (0 = all of it)")
 	fs.Float64Var(&cfg.SweepRate, "sweep-rate", 0, "MiB/s written in order, wrapping, over the working set after --hot-mib (0 = none)")
 	fs.IntVar(&cfg.FlowLookups, "flow-lookups", 0, "look up this many entries of a flow table, the working set's hot part (all of it without --hot-mib), for each TWAMP-light test packet before answering it, the entries chosen from its sequence number: a VNF whose packets depend on its working set. The in-kernel reflector does them in its program, whose flow table the working set then lives in; the socket reflector in Go (0 = none)")
+	fs.IntVar(&cfg.FlowMB, "flow-mib", 0, "with --flow-lookups, the flow table is the first MiB of the working set (at most --hot-mib; 0 = the hot part, or all of the working set)")
 	fs.IntVar(&cfg.FreedMB, "freed-mib", 0, "MiB written and given back to the guest's kernel at the start, before the working set: free memory with stale content (with free page reporting the host discards it, and a migration sends it as zero pages)")
 	fs.Float64Var(&cfg.VerifyRate, "verify-rate", vnf.DefaultVerifyRate, "MiB/s of the working set verified (negative = no verifier)")
 	fs.DurationVar(&cfg.VerifyPass, "verify-pass", vnf.DefaultVerifyPass, "shortest time between two full verify passes")

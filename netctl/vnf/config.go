@@ -77,6 +77,10 @@ type Config struct {
 	// (kreflect.Config.FlowPages) and the program looks it up; the socket
 	// reflector does the same lookups in Go. 0 = none.
 	FlowLookups int
+	// FlowMB is the flow table's size: the working set's first FlowMB
+	// MiB (within the hot part, with one, the dirtier rewriting it with
+	// the rest); 0 = the hot part, or all of the working set without one.
+	FlowMB int
 
 	// Router makes the guest a firewall/NAT between two interfaces
 	// (package router); the zero value does not.
@@ -153,6 +157,12 @@ func (c *Config) validate() error {
 	if c.FlowLookups < 0 || c.FlowLookups > maxFlowLookups {
 		errs = append(errs, fmt.Errorf("flow lookups %d: want 0 to %d", c.FlowLookups, maxFlowLookups))
 	}
+	if c.FlowMB < 0 || c.FlowMB > c.WSSMB-c.Mix.Zero || (c.HotMB > 0 && c.FlowMB > c.HotMB) {
+		errs = append(errs, fmt.Errorf("flow table of %d MiB: want at most the hot part (%d MiB) or the working set's dirtied pages (%d MiB)", c.FlowMB, c.HotMB, c.WSSMB-c.Mix.Zero))
+	}
+	if c.FlowMB > 0 && c.FlowLookups == 0 {
+		errs = append(errs, errors.New("a flow table size without flow lookups"))
+	}
 	if c.FlowLookups > 0 && c.WSSMB == 0 {
 		errs = append(errs, errors.New("flow lookups need a working set (--wss) to hold the table"))
 	}
@@ -180,7 +190,10 @@ const maxFlowLookups = kreflect.MaxFlowLookups
 // part, or every page the dirtier writes.
 func (c *Config) flowEntries() int {
 	const pagesPerMB = (1 << 20) / PageSize
-	if c.HotMB > 0 {
+	switch {
+	case c.FlowMB > 0:
+		return c.FlowMB * pagesPerMB
+	case c.HotMB > 0:
 		return c.HotMB * pagesPerMB
 	}
 	return (c.WSSMB - c.Mix.Zero) * pagesPerMB

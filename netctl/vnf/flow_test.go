@@ -97,6 +97,7 @@ func TestConfigFlowEntries(t *testing.T) {
 		{Config{WSSMB: 256, HotMB: 32}, 32 * 256},
 		{Config{WSSMB: 8}, 8 * 256},
 		{Config{Mix: Mix{Shared: 2, Zero: 1}}, 2 * 256},
+		{Config{WSSMB: 256, HotMB: 32, FlowMB: 8, FlowLookups: 8}, 8 * 256},
 	} {
 		tt.c.setDefaults()
 		if got := tt.c.flowEntries(); got != tt.want {
@@ -113,6 +114,10 @@ func TestConfigFlowLookupsErrors(t *testing.T) {
 		{Config{WSSMB: 8, FlowLookups: -1}, "flow lookups -1"},
 		{Config{WSSMB: 8, FlowLookups: maxFlowLookups + 1}, "flow lookups 65"},
 		{Config{FlowLookups: 4}, "flow lookups need a working set"},
+		{Config{WSSMB: 64, HotMB: 8, FlowMB: 9, FlowLookups: 4}, "flow table of 9 MiB"},
+		{Config{WSSMB: 64, FlowMB: 65, FlowLookups: 4}, "flow table of 65 MiB"},
+		{Config{WSSMB: 64, FlowMB: -1, FlowLookups: 4}, "flow table of -1 MiB"},
+		{Config{WSSMB: 64, FlowMB: 8}, "a flow table size without flow lookups"},
 	} {
 		tt.c.setDefaults()
 		if err := tt.c.validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
