@@ -8,4 +8,9 @@
 // not answer (payload shorter than the reflector's 41-octet header, IP
 // options, fragments) go on to that socket reflector, which takes its
 // sequence numbers from the same counter.
+//
+// With Config.FlowLookups the program first looks each test packet up in a
+// flow table, an mmapable array the caller maps (Reflector.FlowTable) and
+// keeps as its working set, so that answering depends on that memory as a
+// real network function's does (the vnf's --flow-lookups).
 package kreflect
