@@ -272,26 +272,13 @@ func (a *Agent) migrateForeign(ctx context.Context, req api.MigrateRequest) (api
 	dcancel()
 	if err != nil {
 		clear()
-		err = peerError(req.To, err)
-		m := api.Migration{ID: id, VM: req.VM, From: a.cfg.Host, To: req.To, Role: "source",
-			State: api.MigrationFailed, Reason: err.Error(), Request: req, Started: started, Ended: time.Now().UTC()}
-		a.recordMigration(m, true)
-		a.metrics.migrationEnded(m)
-		return api.Migration{}, err
+		return api.Migration{}, a.dialFailed(id, req, started, err)
 	}
 	a.mu.Lock()
 	g.migrating = id
 	spec := g.rec.Spec
 	a.mu.Unlock()
-	mctx, cancel := context.WithCancelCause(a.baseContext())
-	live := &liveMigration{cancel: cancel, done: make(chan struct{}),
-		rec: api.Migration{ID: id, VM: req.VM, From: a.cfg.Host, To: req.To, Role: "source",
-			State: api.MigrationSetup, Request: req, Started: started}}
-	a.mu.Lock()
-	a.migs[id] = live
-	a.mu.Unlock()
-	a.recordMigration(live.rec, true)
-	a.metrics.migrationsStarted.WithLabelValues("source").Inc()
+	mctx, cancel, live := a.startLive(id, req, started)
 	cfg := session.ForeignSourceConfig{ID: id, Host: a.cfg.Host, Request: req, Spec: spec, Conn: conn,
 		Engine: a.cfg.Engine, Handoff: a.cfg.Handoff, Record: a.recordMigration, Logger: a.log, Started: started}
 	a.sessions.Add(1)

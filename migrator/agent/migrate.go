@@ -82,13 +82,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 	dcancel()
 	if err != nil {
 		a.clearMigrating(e)
-		err = peerError(req.To, err)
-		m := api.Migration{ID: id, VM: req.VM, From: a.cfg.Host, To: req.To, Role: "source",
-			State: api.MigrationFailed, Reason: err.Error(), Request: req, Started: started, Ended: time.Now().UTC()}
-		a.recordMigration(m, true)
-		a.metrics.migrationEnded(m)
-		a.log.Warn("migration refused", "migration", id, "vm", req.VM, "to", req.To, "err", err)
-		return api.Migration{}, err
+		return api.Migration{}, a.dialFailed(id, req, started, err)
 	}
 
 	gang, leaveGang, err := a.gangs.join(req.Gang, req.To)
@@ -96,16 +90,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		a.clearMigrating(e)
 		return api.Migration{}, fmt.Errorf("gang %s: %w", req.Gang, err)
 	}
-	base := a.baseContext()
-	mctx, cancel := context.WithCancelCause(base)
-	live := &liveMigration{cancel: cancel, done: make(chan struct{}),
-		rec: api.Migration{ID: id, VM: req.VM, From: a.cfg.Host, To: req.To, Role: "source",
-			State: api.MigrationSetup, Request: req, Started: started}}
-	a.mu.Lock()
-	a.migs[id] = live
-	a.mu.Unlock()
-	a.recordMigration(live.rec, true)
-	a.metrics.migrationsStarted.WithLabelValues("source").Inc()
+	mctx, cancel, live := a.startLive(id, req, started)
 
 	cfg := session.SourceConfig{
 		ID: id, Host: a.cfg.Host, Request: req, Spec: rec.Spec, Guest: guest, Gang: gang,
@@ -127,6 +112,34 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		a.endLive(id, live, m)
 	}()
 	return live.rec, nil
+}
+
+// startLive registers source migration id as live and records it; the
+// context is its session's, cancelled (with a cause) by an operator's
+// cancel or the agent's end.
+func (a *Agent) startLive(id string, req api.MigrateRequest, started time.Time) (context.Context, context.CancelCauseFunc, *liveMigration) {
+	mctx, cancel := context.WithCancelCause(a.baseContext())
+	live := &liveMigration{cancel: cancel, done: make(chan struct{}),
+		rec: api.Migration{ID: id, VM: req.VM, From: a.cfg.Host, To: req.To, Role: "source",
+			State: api.MigrationSetup, Request: req, Started: started}}
+	a.mu.Lock()
+	a.migs[id] = live
+	a.mu.Unlock()
+	a.recordMigration(live.rec, true)
+	a.metrics.migrationsStarted.WithLabelValues("source").Inc()
+	return mctx, cancel, live
+}
+
+// dialFailed records migration id as failed by err, the dial of its
+// destination, and returns err as the API's error.
+func (a *Agent) dialFailed(id string, req api.MigrateRequest, started time.Time, err error) error {
+	err = peerError(req.To, err)
+	m := api.Migration{ID: id, VM: req.VM, From: a.cfg.Host, To: req.To, Role: "source",
+		State: api.MigrationFailed, Reason: err.Error(), Request: req, Started: started, Ended: time.Now().UTC()}
+	a.recordMigration(m, true)
+	a.metrics.migrationEnded(m)
+	a.log.Warn("migration refused", "migration", id, "vm", req.VM, "to", req.To, "err", err)
+	return err
 }
 
 // sourceEnded brings the VM's entry in line with where the guest is.

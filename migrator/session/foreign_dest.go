@@ -45,14 +45,9 @@ func (s *Server) startForeign(ctx context.Context, c Conn, st Stream, h wire.Hel
 		return
 	}
 	s.mu.Lock()
-	if _, dup := s.foreign[h.ID]; dup {
+	if reason := s.taken(h.ID); reason != "" {
 		s.mu.Unlock()
-		s.refuse(st, "session "+h.ID+" already under way here")
-		return
-	}
-	if _, old := s.cfg.Agent.Lookup(h.ID); old {
-		s.mu.Unlock()
-		s.refuse(st, "session "+h.ID+" already recorded here")
+		s.refuse(st, reason)
 		return
 	}
 	d := &foreignDest{srv: s, conn: c, ctl: st, hello: h, flush: make(chan Stream, 1),

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"sync"
@@ -383,21 +382,8 @@ func (f *foreignSource) recordStats() {
 		if !f.begun {
 			return
 		}
-		st := f.cfg.Handoff.Stats(f.cfg.Spec)
-		var dst api.HandoffStats
-		if f.destStats != nil {
-			dst = *f.destStats
-		}
-		if f.settled {
-			if n := unconfirmedFlush(st, dst); n > 0 {
-				st.Dropped = maps.Clone(st.Dropped)
-				if st.Dropped == nil {
-					st.Dropped = map[string]uint64{}
-				}
-				st.Dropped[api.DropFlushUnconfirmed] += n
-			}
-		}
-		m.Handoff = &api.HandoffReport{Source: st, Destination: dst}
+		rep := handoffReport(f.cfg.Handoff.Stats(f.cfg.Spec), f.destStats, f.settled)
+		m.Handoff = &rep
 	})
 }
 

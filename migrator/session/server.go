@@ -263,17 +263,27 @@ func (s *Server) status(id string) wire.StatusReply {
 	return wire.StatusReply{ID: id, State: wire.StatusPending}
 }
 
+// taken says why session id cannot start here ("" if it can): one of
+// that ID is under way or recorded. Called with s.mu held.
+func (s *Server) taken(id string) string {
+	if _, dup := s.sessions[id]; dup {
+		return "session " + id + " already under way here"
+	}
+	if _, dup := s.foreign[id]; dup {
+		return "session " + id + " already under way here"
+	}
+	if _, old := s.cfg.Agent.Lookup(id); old {
+		return "session " + id + " already recorded here"
+	}
+	return ""
+}
+
 // start registers and runs a destination session.
 func (s *Server) start(ctx context.Context, c Conn, st Stream, h wire.Hello) {
 	s.mu.Lock()
-	if _, dup := s.sessions[h.ID]; dup {
+	if reason := s.taken(h.ID); reason != "" {
 		s.mu.Unlock()
-		s.refuse(st, "session "+h.ID+" already under way here")
-		return
-	}
-	if _, old := s.cfg.Agent.Lookup(h.ID); old {
-		s.mu.Unlock()
-		s.refuse(st, "session "+h.ID+" already recorded here")
+		s.refuse(st, reason)
 		return
 	}
 	d := newDest(s, c, st, h)

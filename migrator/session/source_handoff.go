@@ -55,13 +55,21 @@ func (s *source) handoffStats(persist bool) {
 	if !s.begun {
 		return
 	}
-	st := s.cfg.Handoff.Stats(s.cfg.Spec)
-	var dst api.HandoffStats
-	if s.destStats != nil {
-		dst = *s.destStats
+	rep := handoffReport(s.cfg.Handoff.Stats(s.cfg.Spec), s.destStats, s.flushSettled)
+	s.rec.update(persist, func(m *api.Migration) { m.Handoff = &rep })
+}
+
+// handoffReport is a source's record of the hand-off: its own account st
+// and the destination's dst (nil: none came). Once the wait for dst is
+// over (settled), what the source flushed that dst does not confirm counts
+// as dropped (api.DropFlushUnconfirmed).
+func handoffReport(st api.HandoffStats, dst *api.HandoffStats, settled bool) api.HandoffReport {
+	var d api.HandoffStats
+	if dst != nil {
+		d = *dst
 	}
-	if s.flushSettled {
-		if n := unconfirmedFlush(st, dst); n > 0 {
+	if settled {
+		if n := unconfirmedFlush(st, d); n > 0 {
 			st.Dropped = maps.Clone(st.Dropped)
 			if st.Dropped == nil {
 				st.Dropped = map[string]uint64{}
@@ -69,9 +77,7 @@ func (s *source) handoffStats(persist bool) {
 			st.Dropped[api.DropFlushUnconfirmed] += n
 		}
 	}
-	s.rec.update(persist, func(m *api.Migration) {
-		m.Handoff = &api.HandoffReport{Source: st, Destination: dst}
-	})
+	return api.HandoffReport{Source: st, Destination: d}
 }
 
 // unconfirmedFlush is how many frames the source wrote on the flush stream
