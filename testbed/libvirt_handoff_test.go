@@ -2,13 +2,17 @@ package testbed
 
 import (
 	"context"
+	"os/exec"
 	"testing"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/libvirt"
+	"github.com/nfhandoff/nfhandoff/migrator/session"
 	"github.com/nfhandoff/nfhandoff/migrator/vnfproto"
+	"github.com/nfhandoff/nfhandoff/netctl/verify"
 )
 
 // libvirtHandoffMoves is how many times TestIntegrationLibvirtHandoff
@@ -83,4 +87,70 @@ func libvirtHandoffs(ctx context.Context, t *testing.T, env Env, daemons map[str
 	}
 	t.Logf("%d of %d moves through the agents' pipe lost and duplicated no test packet (the others: %v)", libvirtHandoffMoves-len(lossy), libvirtHandoffMoves, lossy)
 	return from
+}
+
+// operatorMove is issue 14's operator's own migration through the agents'
+// pipe: with TWAMP-light at 500 pps, a plain `virsh migrate --live --p2p
+// DOMAIN qemu+tls://<to>/system --migrateuri
+// unix:///run/libvirt/nfhandoff/to-<to>.sock` (the source agent's
+// standing socket for that peer). The source agent's `netctl migrations`
+// shows the move, completed, with the hand-off engaged on both ends (frames
+// buffered or held); the test traffic lost at most the counted drops and
+// the one frame QEMU's own stop can purge unseen; one daemon runs the
+// domain, the same boot, its memory intact. It returns the host the domain
+// ends on.
+func operatorMove(ctx context.Context, t *testing.T, env Env, daemons map[string]*golibvirt.Libvirt, from string, first vnfproto.Status) string {
+	t.Helper()
+	to := "hostA"
+	if from == "hostA" {
+		to = "hostB"
+	}
+	src := api.NewClient(env.Socket(from))
+	waitListed(ctx, t, src, true)
+	before := vnfAnswers(ctx, t, env, 30*time.Second)
+	s := faultTraffic(ctx, t)
+	mctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(mctx, "virsh", "-c", libvirt.URI(env.LibvirtSocket(from)), "migrate", "--live", "--p2p",
+		libvirtDomain, env.LibvirtTLSURI(to), "--migrateuri", "unix:///run/libvirt/"+libvirt.SocketSubdir+"/"+session.PeerSocketName(to)+".sock").CombinedOutput()
+	if err != nil {
+		t.Fatalf("an operator's virsh migrate %s -> %s through the agents: %v\n%s", from, to, err, out)
+	}
+	time.Sleep(2 * time.Second) // traffic after the move
+	rep := verify.Analyze(s.Stop(), nil, verify.Limits{})
+	ms, err := src.ListMigrations(ctx)
+	if err != nil || len(ms) == 0 {
+		t.Fatalf("%s's migrations: %v (%d records)", from, err, len(ms))
+	}
+	m := ms[0]
+	for m.VM == libvirtDomain && !api.Ended(m.State) {
+		time.Sleep(100 * time.Millisecond)
+		if m, err = src.GetMigration(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("operator's move %s -> %s: %s %s, paused %v; verify: sent %d lost %d dup %d reordered %d, largest gap %v",
+		from, to, m.ID, m.State, m.Paused, rep.Sent, rep.Lost, rep.Duplicated, rep.Reordered, rep.LargestGap)
+	switch {
+	case m.VM != libvirtDomain || m.To != to || m.State != api.MigrationCompleted:
+		t.Fatalf("%s's newest migration record %s (%s -> %s) %s %q: want %s's, completed", from, m.ID, m.From, m.To, m.State, m.Reason, libvirtDomain)
+	case m.Handoff == nil:
+		t.Fatalf("%s: no hand-off report", m.ID)
+	}
+	src0, dst0 := m.Handoff.Source, m.Handoff.Destination
+	t.Logf("hand-off: source buffered %d residue %d held-in-qemu %d flushed %d dropped %v; destination held %d flushed %d dropped %v",
+		src0.Buffered, src0.Residue, src0.HeldInQEMU, src0.Flushed, src0.Dropped, dst0.Held, dst0.Flushed, dst0.Dropped)
+	if src0.Buffered+src0.Residue+src0.HeldInQEMU+dst0.Held == 0 {
+		t.Fatalf("%s: nothing buffered, recovered or held under traffic: the hand-off did not run", m.ID)
+	}
+	if counted := src0.DroppedTotal() + dst0.DroppedTotal(); uint64(rep.Lost) > counted+1 || rep.Duplicated > 1 || rep.Reordered != 0 {
+		t.Fatalf("%s: lost %d (counted %d), duplicated %d, reordered %d", m.ID, rep.Lost, counted, rep.Duplicated, rep.Reordered)
+	}
+	onlyOn(t, daemons, to)
+	inNamespace(t, oneDomainQEMU(t), "nfh-"+to)
+	after := verifiedPass(ctx, t, env, before)
+	if after.BootID != first.BootID {
+		t.Fatalf("vnf boot id %x, was %x: the guest restarted", after.BootID, first.BootID)
+	}
+	return to
 }

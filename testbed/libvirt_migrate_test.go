@@ -124,6 +124,7 @@ func TestIntegrationLibvirtMigrate(t *testing.T) {
 		from, to = to, from
 	}
 	from = libvirtHandoffs(ctx, t, env, daemons, from, first)
+	from = operatorMove(ctx, t, env, daemons, from, first)
 
 	// Destroyed where it runs now (from, after the last swap), the
 	// domain leaves no QEMU, tap or domain behind.

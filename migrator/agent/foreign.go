@@ -225,7 +225,17 @@ func (a *Agent) refuseForeign(name, op string) error {
 // migrateForeign moves name, a guest of Config.Foreign, with
 // Config.Engine: the engine migrates it through the agents' pipe, and the
 // hand-off follows the engine's events (session.RunForeignSource).
-func (a *Agent) migrateForeign(ctx context.Context, req api.MigrateRequest) (api.Migration, error) {
+// accepted, if not nil, is an operator's own migration the engine began
+// on the standing socket (operatorMigration): the session carries and
+// follows it; it is closed if the migration is refused.
+func (a *Agent) migrateForeign(ctx context.Context, req api.MigrateRequest, accepted net.Conn) (m api.Migration, err error) {
+	if accepted != nil {
+		defer func() {
+			if err != nil {
+				accepted.Close()
+			}
+		}()
+	}
 	if a.cfg.Engine == nil {
 		return api.Migration{}, a.refuseForeign(req.VM, "migrate (migratord runs without --libvirt-uri, read-only)")
 	}
@@ -234,7 +244,6 @@ func (a *Agent) migrateForeign(ctx context.Context, req api.MigrateRequest) (api
 	}
 	a.mu.Lock()
 	g := a.foreign[req.VM]
-	var err error
 	switch {
 	case g == nil:
 		err = fmt.Errorf("%w: %s", api.ErrNotFound, req.VM)
@@ -280,7 +289,8 @@ func (a *Agent) migrateForeign(ctx context.Context, req api.MigrateRequest) (api
 	a.mu.Unlock()
 	mctx, cancel, live := a.startLive(id, req, started)
 	cfg := session.ForeignSourceConfig{ID: id, Host: a.cfg.Host, Request: req, Spec: spec, Conn: conn,
-		Engine: a.cfg.Engine, Handoff: a.cfg.Handoff, Record: a.recordMigration, Logger: a.log, Started: started}
+		Engine: a.cfg.Engine, Handoff: a.cfg.Handoff, Record: a.recordMigration, Logger: a.log, Started: started,
+		Accepted: accepted}
 	a.sessions.Add(1)
 	go func() {
 		defer a.sessions.Done()

@@ -40,7 +40,7 @@ func (a *Agent) Migrate(ctx context.Context, req api.MigrateRequest) (api.Migrat
 		return api.Migration{}, fmt.Errorf("%w: %s is this host", api.ErrInvalidRequest, req.To)
 	}
 	if _, _, ok := a.foreignRecord(req.VM); ok {
-		return a.migrateForeign(ctx, req)
+		return a.migrateForeign(ctx, req, nil)
 	}
 	e, err := a.lookup(req.VM)
 	if err != nil {

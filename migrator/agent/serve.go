@@ -32,6 +32,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	a.mu.Unlock()
 	go a.probeAccel(base)
 	a.watchForeign(base)
+	a.listenOperators(base)
 
 	srv := &http.Server{
 		Handler:           a.Handler(),

@@ -2,6 +2,7 @@ package libvirt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -136,7 +137,8 @@ func (e *Engine) Migrate(ctx context.Context, domain, destURI, socket string, ba
 	}
 }
 
-// Resume runs domain, left paused here by an incoming migration.
+// Resume runs domain, left paused here by an incoming migration (one that
+// runs already is left alone).
 func (e *Engine) Resume(ctx context.Context, domain string) error {
 	l, err := Dial(ctx, e.sock)
 	if err != nil {
@@ -147,6 +149,9 @@ func (e *Engine) Resume(ctx context.Context, domain string) error {
 	if err != nil {
 		return fmt.Errorf("domain %s: %w", domain, err)
 	}
+	if st, _, err := l.DomainGetState(d, 0); err == nil && golibvirt.DomainState(st) == golibvirt.DomainRunning {
+		return nil // libvirt resumed it (a migration without VIR_MIGRATE_PAUSED)
+	}
 	if err := l.DomainResume(d); err != nil {
 		return fmt.Errorf("resuming domain %s: %w", domain, err)
 	}
@@ -154,7 +159,8 @@ func (e *Engine) Resume(ctx context.Context, domain string) error {
 }
 
 // Arrival watches for domain's incoming migration to finish here: libvirt
-// leaves it paused (VIR_MIGRATE_PAUSED) and reports it suspended. The
+// leaves it paused (VIR_MIGRATE_PAUSED) and reports it suspended, or
+// resumes it itself (an operator's migration without --paused). The
 // channel closes then; stop ends the watch. It watches from the call on,
 // so call it before the migration can finish. libvirt itself resumes a
 // migrated domain at this point (without VIR_MIGRATE_PAUSED), before the
@@ -177,7 +183,7 @@ func (e *Engine) Arrival(ctx context.Context, domain string) (arrived <-chan str
 	go func() {
 		defer l.Disconnect()
 		for m := range events {
-			if m.Dom.Name == domain && m.Event == int32(golibvirt.DomainEventSuspended) {
+			if m.Dom.Name == domain && (m.Event == int32(golibvirt.DomainEventSuspended) || m.Event == int32(golibvirt.DomainEventResumed)) {
 				close(ch)
 				cancel()
 				for range events {
@@ -187,4 +193,111 @@ func (e *Engine) Arrival(ctx context.Context, domain string) (arrived <-chan str
 		}
 	}()
 	return ch, cancel, nil
+}
+
+// Outgoing is the one domain here with an outgoing migration under way
+// (libvirt's job statistics: operation migration-out), for a connection on
+// a PeerSocket. Two at once cannot be told apart: an error.
+func (e *Engine) Outgoing(ctx context.Context) (string, error) {
+	l, err := Dial(ctx, e.sock)
+	if err != nil {
+		return "", err
+	}
+	defer l.Disconnect()
+	doms, _, err := l.ConnectListAllDomains(1, golibvirt.ConnectListDomainsActive)
+	if err != nil {
+		return "", fmt.Errorf("listing domains: %w", err)
+	}
+	var out []string
+	for _, d := range doms {
+		typ, params, err := l.DomainGetJobStats(d, 0)
+		if err != nil || golibvirt.DomainJobType(typ) == golibvirt.DomainJobNone {
+			continue
+		}
+		for _, p := range params {
+			if p.Field != golibvirt.DomainJobOperationStr {
+				continue
+			}
+			if v, ok := p.Value.I.(int32); ok && golibvirt.DomainJobOperation(v) == golibvirt.DomainJobOperationStrMigrationOut {
+				out = append(out, d.Name)
+			}
+		}
+	}
+	switch len(out) {
+	case 0:
+		return "", errors.New("no domain here is migrating out")
+	case 1:
+		return out[0], nil
+	}
+	return "", fmt.Errorf("domains %v are all migrating out: which one uses the socket is unknown", out)
+}
+
+// Follow follows domain's outgoing migration, started by someone else
+// (an operator's virsh migrate), until it ends: stopped is called once
+// when the daemon reports the domain suspended for the switchover; nil
+// once the domain has left (stopped, migrated); an error once it runs here
+// again or its migration job is gone with the domain still here.
+func (e *Engine) Follow(ctx context.Context, domain string, stopped func()) error {
+	l, err := Dial(ctx, e.sock)
+	if err != nil {
+		return err
+	}
+	defer l.Disconnect()
+	ev, err := Dial(ctx, e.sock)
+	if err != nil {
+		return err
+	}
+	defer ev.Disconnect()
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events, err := ev.LifecycleEvents(ectx)
+	if err != nil {
+		return fmt.Errorf("libvirt events: %w", err)
+	}
+	d, err := l.DomainLookupByName(domain)
+	if err != nil {
+		return fmt.Errorf("domain %s: %w", domain, err)
+	}
+	var suspended bool
+	poll := time.NewTicker(200 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		select {
+		case m, ok := <-events:
+			if !ok {
+				return fmt.Errorf("libvirt events of %s ended: %w", domain, context.Cause(ctx))
+			}
+			if m.Dom.Name != domain {
+				continue
+			}
+			switch golibvirt.DomainEventType(m.Event) {
+			case golibvirt.DomainEventSuspended:
+				if m.Detail == int32(golibvirt.DomainEventSuspendedMigrated) && !suspended {
+					suspended = true
+					stopped()
+				}
+			case golibvirt.DomainEventResumed:
+				if suspended {
+					return fmt.Errorf("libvirt's migration of %s failed: it runs here again", domain)
+				}
+			case golibvirt.DomainEventStopped:
+				if m.Detail == int32(golibvirt.DomainEventStoppedMigrated) {
+					return nil // it left
+				}
+				return fmt.Errorf("domain %s ended here during its migration (event detail %d)", domain, m.Detail)
+			}
+		case <-poll.C:
+			// A migration that fails before the switchover sends no
+			// lifecycle event: its job just ends.
+			typ, _, _, _, _, _, _, _, _, _, _, _, err := l.DomainGetJobInfo(d)
+			if err == nil && golibvirt.DomainJobType(typ) == golibvirt.DomainJobNone && !suspended {
+				st, _, serr := l.DomainGetState(d, 0)
+				if serr == nil && golibvirt.DomainState(st) == golibvirt.DomainRunning {
+					return fmt.Errorf("libvirt's migration of %s ended with the domain still running here", domain)
+				}
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("following %s's migration: %w", domain, context.Cause(ctx))
+		}
+	}
 }

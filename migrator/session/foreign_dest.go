@@ -82,7 +82,11 @@ func (d *foreignDest) run(ctx context.Context) error {
 	cfg := d.srv.cfg
 	h := d.hello
 	d.rec.phase("setup", time.Now().UTC())
-	_, agentSock, err := cfg.Engine.Socket(h.ID)
+	sockName := h.ID
+	if h.EngineSocket != "" {
+		sockName = h.EngineSocket // an operator's migration: the standing socket's name
+	}
+	_, agentSock, err := cfg.Engine.Socket(sockName)
 	if err != nil {
 		return fmt.Errorf("%w: %w", api.ErrMigration, err)
 	}

@@ -40,7 +40,14 @@ type Engine interface {
 	Arrival(ctx context.Context, domain string) (arrived <-chan struct{}, stop func(), err error)
 	// Resume (destination) runs domain, paused after its arrival.
 	Resume(ctx context.Context, domain string) error
+	// Follow (source) follows domain's migration that someone else
+	// started (ForeignSourceConfig.Accepted), as Migrate does its own.
+	Follow(ctx context.Context, domain string, stopped func()) error
 }
+
+// PeerSocketName is the name (Engine.Socket's id) of the standing socket
+// for an operator's own migrations to host.
+func PeerSocketName(host string) string { return "to-" + host }
 
 // ForeignSourceConfig configures RunForeignSource.
 type ForeignSourceConfig struct {
@@ -54,6 +61,13 @@ type ForeignSourceConfig struct {
 	Record  Recorder
 	Logger  *slog.Logger
 	Started time.Time
+	// Accepted, if set, is an operator's own migration of the guest by
+	// its engine (virsh migrate --migrateuri unix://…/to-<host>.sock),
+	// whose stream the engine has begun on the agent's standing socket
+	// for cfg.Request.To: this connection. The session carries it and
+	// follows the engine (Engine.Follow) instead of asking for the
+	// migration.
+	Accepted net.Conn
 }
 
 // Timeouts of a foreign migration's steps that wait for the peer.
@@ -127,7 +141,11 @@ type foreignSource struct {
 
 func (f *foreignSource) run(ctx context.Context) error {
 	cfg := f.cfg
-	engineSock, agentSock, err := cfg.Engine.Socket(cfg.ID)
+	sockName := cfg.ID
+	if cfg.Accepted != nil {
+		sockName = PeerSocketName(cfg.Request.To)
+	}
+	engineSock, agentSock, err := cfg.Engine.Socket(sockName)
 	if err != nil {
 		return fmt.Errorf("%w: %w", api.ErrMigration, err)
 	}
@@ -136,7 +154,8 @@ func (f *foreignSource) run(ctx context.Context) error {
 		return fmt.Errorf("%w: control stream: %w", api.ErrPeer, err)
 	}
 	f.in = readControl(f.ctl)
-	hello := wire.Hello{ID: cfg.ID, Source: cfg.Host, Spec: cfg.Spec, Request: cfg.Request, Engine: wire.EngineLibvirt}
+	hello := wire.Hello{ID: cfg.ID, Source: cfg.Host, Spec: cfg.Spec, Request: cfg.Request, Engine: wire.EngineLibvirt,
+		EngineSocket: sockName}
 	if err := wire.WriteMessage(f.ctl, hello); err != nil {
 		return fmt.Errorf("%w: hello: %w", api.ErrPeer, err)
 	}
@@ -144,21 +163,28 @@ func (f *foreignSource) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if ready.EngineURI == "" {
+	if ready.EngineURI == "" && cfg.Accepted == nil {
 		return fmt.Errorf("%w: %s has no libvirt daemon to migrate to (its agent runs without --libvirt-uri)", api.ErrPeer, cfg.Request.To)
 	}
 
-	os.Remove(agentSock)
-	ln, err := net.Listen("unix", agentSock)
-	if err != nil {
-		return fmt.Errorf("%w: migration socket: %w", api.ErrMigration, err)
-	}
-	defer os.Remove(agentSock)
 	pctx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var relays sync.WaitGroup
-	defer func() { ln.Close(); stopRelay(); relays.Wait() }()
-	relays.Add(1)
-	go func() { defer relays.Done(); f.relay(pctx, ln, &relays) }()
+	defer func() { stopRelay(); relays.Wait() }()
+	if cfg.Accepted != nil {
+		// The engine's only channel, begun before the session: the
+		// standing socket's other connections are other migrations'.
+		f.relayConn(pctx, cfg.Accepted, 0, &relays)
+	} else {
+		os.Remove(agentSock)
+		ln, err := net.Listen("unix", agentSock)
+		if err != nil {
+			return fmt.Errorf("%w: migration socket: %w", api.ErrMigration, err)
+		}
+		defer os.Remove(agentSock)
+		defer ln.Close()
+		relays.Add(1)
+		go func() { defer relays.Done(); f.relay(pctx, ln, &relays) }()
+	}
 
 	peer, err := peerAddr(cfg.Conn)
 	if err != nil {
@@ -194,7 +220,12 @@ func (f *foreignSource) run(ctx context.Context) error {
 	defer cancelMigrate(nil)
 	migrated := make(chan error, 1)
 	go func() {
-		err := cfg.Engine.Migrate(mctx, cfg.Spec.Name, ready.EngineURI, engineSock, uint64(max(cfg.Request.Bandwidth, 0)), stopped)
+		var err error
+		if cfg.Accepted != nil {
+			err = cfg.Engine.Follow(mctx, cfg.Spec.Name, stopped)
+		} else {
+			err = cfg.Engine.Migrate(mctx, cfg.Spec.Name, ready.EngineURI, engineSock, uint64(max(cfg.Request.Bandwidth, 0)), stopped)
+		}
 		stopMu.Lock()
 		migrating = false
 		stopMu.Unlock()
@@ -304,22 +335,28 @@ func (f *foreignSource) relay(ctx context.Context, ln net.Listener, wg *sync.Wai
 		if err != nil {
 			return
 		}
-		st, err := f.cfg.Conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: f.cfg.ID, Channel: uint16(ch)})
-		if err != nil {
-			f.log.Warn("opening a stream for the engine's migration channel", "channel", ch, "err", err)
-			c.Close()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sent, recv, err := pipe(ctx, c, st, nil)
-			f.relayed.Add(sent + recv)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				f.log.Warn("engine migration channel", "channel", ch, "err", err)
-			}
-		}()
+		f.relayConn(ctx, c, ch, wg)
 	}
+}
+
+// relayConn pipes c, the engine's channel ch, through a KindQEMU stream to
+// the destination, in the background.
+func (f *foreignSource) relayConn(ctx context.Context, c net.Conn, ch int, wg *sync.WaitGroup) {
+	st, err := f.cfg.Conn.OpenStream(ctx, wire.StreamHeader{Kind: wire.KindQEMU, Session: f.cfg.ID, Channel: uint16(ch)})
+	if err != nil {
+		f.log.Warn("opening a stream for the engine's migration channel", "channel", ch, "err", err)
+		c.Close()
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sent, recv, err := pipe(ctx, c, st, nil)
+		f.relayed.Add(sent + recv)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			f.log.Warn("engine migration channel", "channel", ch, "err", err)
+		}
+	}()
 }
 
 // switchover starts BUFFER, once.

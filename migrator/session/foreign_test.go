@@ -38,6 +38,7 @@ type fakeEngine struct {
 	migrateErr error           // what Migrate returns (after the stream)
 	hold       <-chan struct{} // Migrate returns only once this closes (nil: at once)
 	lateStop   chan func()     // non-nil: Migrate leaves stopped here, for later, and fails with migrateErr at once
+	opConn     net.Conn        // Follow's stream: the engine's end of an operator's migration
 
 	// Destination.
 	reply     []byte
@@ -79,6 +80,20 @@ func (e *fakeEngine) Migrate(ctx context.Context, domain, destURI, socket string
 	if err != nil {
 		return fmt.Errorf("fake engine: %w", err)
 	}
+	return e.stream(ctx, c, stopped)
+}
+
+// Follow is Migrate for an operator's migration: its stream is on
+// e.opConn, the engine's end of the connection the session was given.
+func (e *fakeEngine) Follow(ctx context.Context, domain string, stopped func()) error {
+	if e.opConn == nil {
+		return errors.New("fake engine: Follow without an operator's connection")
+	}
+	return e.stream(ctx, e.opConn, stopped)
+}
+
+// stream sends the payload on c, then reads the answer back.
+func (e *fakeEngine) stream(ctx context.Context, c net.Conn, stopped func()) error {
 	defer c.Close()
 	if e.failAfter > 0 {
 		if _, err := c.Write(e.payload[:e.failAfter]); err != nil {
@@ -183,6 +198,7 @@ type foreignRig struct {
 	attMu    sync.Mutex
 	recs     []api.Migration // the source's reports, in order
 	recMu    sync.Mutex
+	accepted net.Conn // an operator's migration: the session's Accepted
 }
 
 const foreignID = "hostA-7"
@@ -232,7 +248,7 @@ func (r *foreignRig) run(t *testing.T, h handoff.Handoff) (api.Migration, bool, 
 	req.Defaults()
 	m, moved := RunForeignSource(ctx, ForeignSourceConfig{
 		ID: foreignID, Host: "hostA", Request: req, Spec: testSpec(), Conn: FromTransport(r.conn(t)),
-		Engine: r.src, Handoff: h, Logger: r.log.With("end", "src"), Started: time.Now().UTC(),
+		Engine: r.src, Handoff: h, Logger: r.log.With("end", "src"), Started: time.Now().UTC(), Accepted: r.accepted,
 		Record: func(m api.Migration, persist bool) {
 			r.recMu.Lock()
 			r.recs = append(r.recs, m)
@@ -510,5 +526,38 @@ func TestForeignSessionRecorded(t *testing.T) {
 	}
 	if d := r.agent.record(foreignID); d.State != first.State || !d.Started.Equal(first.Started) {
 		t.Errorf("destination record changed by the refused run: %+v", d)
+	}
+}
+
+// TestForeignOperatorMigration: an operator's own migration, begun by the
+// engine on the agent's standing socket before the session existed, is
+// carried and followed (Engine.Follow) like the agent's own: the same
+// hand-off on both ends, the bytes intact both ways, the destination told
+// the standing socket's name.
+func TestForeignOperatorMigration(t *testing.T) {
+	r := newForeignRig(t, true)
+	r.setStats()
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "to.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	eng, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.src.opConn, r.accepted = eng, acc
+	r.src.destURI = r.dst.uri // the operator named it to their engine, not the session
+	m, moved, _ := r.run(t, r.hA)
+	r.checkSuccess(t, m, moved)
+	if d := r.agent.record(foreignID); d.State != api.MigrationCompleted {
+		t.Errorf("destination record %s %q, want completed", d.State, d.Reason)
+	}
+	if m.Request.To != "hostB" || PeerSocketName("hostB") != "to-hostB" {
+		t.Errorf("request to %q, standing socket %q", m.Request.To, PeerSocketName("hostB"))
 	}
 }

@@ -45,6 +45,10 @@ type Hello struct {
 	// itself ("libvirt"; "": the agents' own QEMU). The agents then carry
 	// the engine's stream and hand the traffic off around its blackout.
 	Engine string `json:"engine,omitempty"`
+	// EngineSocket names the UNIX socket of the engine's stream on the
+	// destination (its engine's socket directory; "": the session's ID):
+	// an operator's own migration uses a standing one, to-<host>.
+	EngineSocket string `json:"engine_socket,omitempty"`
 }
 
 // EngineLibvirt is Hello.Engine for a libvirt domain.

@@ -32,6 +32,9 @@ func (h *Hello) validate() error {
 	if h.Engine != "" && h.Engine != EngineLibvirt {
 		return fmt.Errorf("engine %q: want %q or none", h.Engine, EngineLibvirt)
 	}
+	if h.EngineSocket != "" && (h.Engine == "" || !hostRE.MatchString(h.EngineSocket)) {
+		return fmt.Errorf("engine socket %q: want a plain name, with an engine", h.EngineSocket)
+	}
 	validSpec := h.Spec.Validate
 	if h.Engine != "" {
 		validSpec = h.Spec.ValidateForeign // the engine has the rest of it
