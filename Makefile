@@ -66,7 +66,7 @@ test-integration:
 	  $(GO) test -count=1 -p 1 -timeout 45m -v -run 'TestIntegration' ./... 2>&1 | tee build/integration.log; \
 	  rc=$$?; [ ! -s build/pauses.jsonl ] || $(GO) run ./testbed/pauses build/pauses.jsonl; exit $$rc
 
-## soak: the seeded fault soak alone (SOAK_MOVES moves, 40 by default, half with a random fault; `make test` runs 6; NFH_SOAK_SEED=N with the same SOAK_MOVES replays a run), root
+## soak: the seeded fault soak alone (SOAK_MOVES moves, 40 by default, half with a random fault; `make test` runs 4; NFH_SOAK_SEED=N with the same SOAK_MOVES replays a run), root
 SOAK_MOVES ?= 40
 soak: image
 	NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) NFH_SOAK_MOVES=$(SOAK_MOVES) \

@@ -20,9 +20,9 @@ import (
 )
 
 // libvirtMoves is how often TestIntegrationLibvirtMigrate moves the guest
-// with plain virsh (once over a UNIX socket, once over libvirt's TLS)
-// before the agents move it (libvirtHandoffMoves).
-const libvirtMoves = 2
+// with plain virsh (over libvirt's TLS) before the agents move it
+// (libvirtHandoffMoves).
+const libvirtMoves = 1
 
 // libvirtBandwidth caps QEMU's migration bandwidth (virsh migrate
 // --bandwidth, MiB/s) so that each move runs several rounds of dirty-page
@@ -98,12 +98,9 @@ func TestIntegrationLibvirtMigrate(t *testing.T) {
 	from, to := "hostA", "hostB"
 	for move := 1; move <= libvirtMoves; move++ {
 		before := vnfAnswers(ctx, t, env, 30*time.Second)
-		// The first move's control connection is the destination
-		// daemon's UNIX socket, the others' libvirt's TLS to its host.
-		dest := libvirt.URI(env.LibvirtSocket(to))
-		if move > 1 {
-			dest = env.LibvirtTLSURI(to)
-		}
+		// The control connection is libvirt's TLS to the destination's
+		// host (the agents' moves below use it too).
+		dest := env.LibvirtTLSURI(to)
 		out := virshMigrate(ctx, t, env, from, dest, move, "--bandwidth", libvirtBandwidth)
 		t.Logf("move %d %s -> %s (%s): %s", move, from, to, dest, out)
 		onlyOn(t, daemons, to)

@@ -20,7 +20,7 @@ import (
 // soakMoves is how many moves TestIntegrationSoak makes unless
 // NFH_SOAK_MOVES says (make soak asks for more; the suite's run is a
 // smoke of it).
-const soakMoves = 6
+const soakMoves = 4
 
 // soakFault is one fault the soak may inject into a move: when (the phase
 // of the source's record) and what.
