@@ -73,33 +73,17 @@ const migrateFlags = golibvirt.MigrateLive | golibvirt.MigratePeer2peer | golibv
 // and the source's QEMU is gone; an error if the domain stays here
 // (libvirt resumed it).
 func (e *Engine) Migrate(ctx context.Context, domain, destURI, socket string, bandwidth uint64, stopped func()) error {
-	l, err := Dial(ctx, e.sock)
+	l, d, events, stop, err := e.watch(ctx, domain)
 	if err != nil {
 		return err
 	}
-	defer l.Disconnect()
-	ev, err := Dial(ctx, e.sock)
-	if err != nil {
-		return err
-	}
-	defer ev.Disconnect()
-	d, err := l.DomainLookupByName(domain)
-	if err != nil {
-		return fmt.Errorf("domain %s: %w", domain, err)
-	}
-	ectx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	events, err := ev.LifecycleEvents(ectx)
-	if err != nil {
-		return fmt.Errorf("libvirt events: %w", err)
-	}
+	defer stop()
 	go func() {
 		for m := range events {
 			if m.Dom.Name == domain && m.Event == int32(golibvirt.DomainEventSuspended) &&
 				m.Detail == int32(golibvirt.DomainEventSuspendedMigrated) {
 				stopped()
-				cancel()
-				for range events {
+				for range events { // until stop, at Migrate's end
 				}
 				return
 			}
@@ -135,6 +119,34 @@ func (e *Engine) Migrate(ctx context.Context, domain, destURI, socket string, ba
 		}
 		return fmt.Errorf("libvirt migration of %s: %w", domain, context.Cause(ctx))
 	}
+}
+
+// watch connects twice to the daemon: one connection for calls, with
+// domain looked up on it, and one for the daemon's lifecycle events (a
+// long call, the migration, must not hold them up). stop cancels the
+// events and disconnects both.
+func (e *Engine) watch(ctx context.Context, domain string) (l *golibvirt.Libvirt, d golibvirt.Domain,
+	events <-chan golibvirt.DomainEventLifecycleMsg, stop func(), err error) {
+	l, err = Dial(ctx, e.sock)
+	if err != nil {
+		return nil, d, nil, nil, err
+	}
+	ev, err := Dial(ctx, e.sock)
+	if err != nil {
+		l.Disconnect()
+		return nil, d, nil, nil, err
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	stop = func() { cancel(); ev.Disconnect(); l.Disconnect() }
+	if events, err = ev.LifecycleEvents(ectx); err != nil {
+		stop()
+		return nil, d, nil, nil, fmt.Errorf("libvirt events: %w", err)
+	}
+	if d, err = l.DomainLookupByName(domain); err != nil {
+		stop()
+		return nil, d, nil, nil, fmt.Errorf("domain %s: %w", domain, err)
+	}
+	return l, d, events, stop, nil
 }
 
 // Resume runs domain, left paused here by an incoming migration (one that
@@ -238,26 +250,11 @@ func (e *Engine) Outgoing(ctx context.Context) (string, error) {
 // once the domain has left (stopped, migrated); an error once it runs here
 // again or its migration job is gone with the domain still here.
 func (e *Engine) Follow(ctx context.Context, domain string, stopped func()) error {
-	l, err := Dial(ctx, e.sock)
+	l, d, events, stop, err := e.watch(ctx, domain)
 	if err != nil {
 		return err
 	}
-	defer l.Disconnect()
-	ev, err := Dial(ctx, e.sock)
-	if err != nil {
-		return err
-	}
-	defer ev.Disconnect()
-	ectx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	events, err := ev.LifecycleEvents(ectx)
-	if err != nil {
-		return fmt.Errorf("libvirt events: %w", err)
-	}
-	d, err := l.DomainLookupByName(domain)
-	if err != nil {
-		return fmt.Errorf("domain %s: %w", domain, err)
-	}
+	defer stop()
 	var suspended bool
 	poll := time.NewTicker(200 * time.Millisecond)
 	defer poll.Stop()
