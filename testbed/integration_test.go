@@ -62,7 +62,7 @@ func upTestbed(t *testing.T, env Env, hosts int) {
 	}
 	t.Logf("testbed up:\n%s", out)
 	t.Cleanup(func() {
-		if t.Failed() {
+		if logsWanted(t) {
 			dumpLogs(t, env)
 		}
 		downLeavesNothing(t, env)
@@ -107,6 +107,10 @@ func recordPauses(t *testing.T, env Env) {
 		t.Logf("pause log: %v", err) // an agent the test killed has nothing to say
 	}
 }
+
+// logsWanted says whether a test's agents' and guests' logs are kept at
+// its end: when it failed, or always with NFH_KEEP_LOGS set.
+func logsWanted(t *testing.T) bool { return t.Failed() || os.Getenv("NFH_KEEP_LOGS") != "" }
 
 func dumpLogs(t *testing.T, env Env) {
 	t.Helper()

@@ -28,10 +28,11 @@ const libvirtHandoffMoves = 5
 // migration, its stream through the agents' QUIC pipe (a UNIX socket
 // under each daemon's /run/libvirt), its control connection on libvirt's
 // own TLS, the destination left paused until its agent resumes it with the
-// hand-off ready. Every move completes; what the test traffic lost is at
-// most what the two hand-offs counted as dropped and the one frame QEMU's
-// own stop can purge unseen, at most one duplicated, none reordered (how
-// many moves lost and duplicated nothing is logged); the domain runs on exactly one daemon (one QEMU, in that host's
+// hand-off ready, the switchover the agent's. Every move completes; what
+// the test traffic lost is at most what the two hand-offs counted as
+// dropped, nothing duplicated or reordered (see below for a move QEMU
+// stopped itself), and at most one move of the five lost anything; the
+// domain runs on exactly one daemon (one QEMU, in that host's
 // namespace), the same boot (first's), its memory intact. It returns the
 // host the domain ends on.
 func libvirtHandoffs(ctx context.Context, t *testing.T, env Env, daemons map[string]*golibvirt.Libvirt, from string, first vnfproto.Status) string {
@@ -47,29 +48,36 @@ func libvirtHandoffs(ctx context.Context, t *testing.T, env Env, daemons map[str
 		r := migrateVerifiedVM(ctx, t, env, libvirtDomain, from, to)
 		m, v := r.M, r.V
 		t.Logf("move %d %s -> %s: %s", move, from, to, handoffLine(r))
+		logDecisions(t, m)
 		switch {
 		case m.State != api.MigrationCompleted:
 			t.Fatalf("move %d: %s: %s: %s, want completed", move, m.ID, m.State, m.Reason)
 		case v.Sent == 0 || v.Sent != v.Received+v.Lost:
 			t.Fatalf("move %d: sent %d, received %d, lost %d: want traffic, sent = received + lost", move, v.Sent, v.Received, v.Lost)
-		case v.Duplicated > 1 || v.Reordered != 0:
-			// One duplicate is the held-frame guess gone wrong (below).
-			t.Fatalf("move %d: duplicated %d, reordered %d: want at most 1, 0", move, v.Duplicated, v.Reordered)
+		case v.Reordered != 0:
+			t.Fatalf("move %d: reordered %d, want 0", move, v.Reordered)
 		case m.Handoff == nil:
 			t.Fatalf("move %d: the record has no hand-off report", move)
 		}
-		// libvirt, not the agent, stops the guest, and the agent hears of
-		// it a few ms later: a frame that reaches QEMU between its run
-		// state going to stopped and its purge of the queued packets is
-		// dropped unseen (held_linux.go: one move in about eight at 1000
-		// pps without the agent's Quiesce), and the held-frame rule,
-		// made for a stop the agent times, may recover a frame the guest
-		// had (one duplicate). Any other loss must be among the drops the
-		// hand-offs counted.
+		// The agent stops the guest (libvirt's job held off by a 1 ms
+		// downtime limit) once the tap is quiesced: nothing is in QEMU's
+		// hands then, and anything lost must be among the drops the
+		// hand-offs counted. If QEMU stopped it first (a pass left less
+		// than its 1 ms threshold dirty; the record's note says so), a
+		// frame that reached QEMU between its run state going to stopped
+		// and its purge of the queued packets is dropped unseen
+		// (held_linux.go), and the held-frame rule, made for a stop the
+		// agent times, may recover a frame the guest had (one duplicate).
+		byAgent := agentSwitched(m)
 		counted := m.Handoff.Source.DroppedTotal() + m.Handoff.Destination.DroppedTotal()
-		if uint64(v.Lost) > counted+1 {
-			t.Errorf("move %d: the test traffic lost %d packets (reflector sequence continuous %v), the hand-offs counted %d dropped (source %v, destination %v): more than QEMU's stop can purge unseen\n%s",
-				move, v.Lost, v.ReflectorSeqContinuous, counted, m.Handoff.Source.Dropped, m.Handoff.Destination.Dropped, badSamples(r))
+		unseen, dups := uint64(0), 0
+		if !byAgent {
+			unseen, dups = 1, 1
+			t.Logf("move %d: QEMU stopped the guest itself: %+v", move, m.Decisions)
+		}
+		if uint64(v.Lost) > counted+unseen || v.Duplicated > dups {
+			t.Errorf("move %d (the agent's switchover: %v): the test traffic lost %d packets (reflector sequence continuous %v) and duplicated %d, the hand-offs counted %d dropped (source %v, destination %v)\n%s",
+				move, byAgent, v.Lost, v.ReflectorSeqContinuous, v.Duplicated, counted, m.Handoff.Source.Dropped, m.Handoff.Destination.Dropped, badSamples(r))
 		}
 		if v.Lost > 0 || v.Duplicated > 0 {
 			lossy = append(lossy, m.ID)
@@ -86,7 +94,21 @@ func libvirtHandoffs(ctx context.Context, t *testing.T, env Env, daemons map[str
 		from, to = to, from
 	}
 	t.Logf("%d of %d moves through the agents' pipe lost and duplicated no test packet (the others: %v)", libvirtHandoffMoves-len(lossy), libvirtHandoffMoves, lossy)
+	if len(lossy) > 1 {
+		t.Errorf("%d of %d moves lost or duplicated test packets (%v): want 0 in at least %d", len(lossy), libvirtHandoffMoves, lossy, libvirtHandoffMoves-1)
+	}
 	return from
+}
+
+// agentSwitched says whether the agent stopped the guest for m's
+// switchover (its decision in the record), rather than QEMU.
+func agentSwitched(m api.Migration) bool {
+	for _, d := range m.Decisions {
+		if d.Action == "switchover" {
+			return true
+		}
+	}
+	return false
 }
 
 // operatorMove is issue 14's operator's own migration through the agents'

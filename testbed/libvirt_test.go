@@ -141,7 +141,7 @@ func upLibvirtTestbed(t *testing.T, env Env, hosts int, agents bool) {
 	out, err := env.UpLibvirt(ctx, hosts, agents)
 	// Registered before the check: a half-made testbed goes too.
 	t.Cleanup(func() {
-		if t.Failed() {
+		if logsWanted(t) {
 			keepLibvirtLogs(t, env)
 		}
 		downLeavesNothing(t, env)

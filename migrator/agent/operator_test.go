@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfhandoff/nfhandoff/migrator/engine"
 	"github.com/nfhandoff/nfhandoff/migrator/session"
 )
 
@@ -27,7 +28,7 @@ func (e *operatorEngine) Socket(id string) (string, string, error) {
 	p := filepath.Join(e.dir, id+".sock")
 	return p, p, nil
 }
-func (e *operatorEngine) Migrate(context.Context, string, string, string, uint64, func()) error {
+func (e *operatorEngine) Migrate(context.Context, engine.Migration) error {
 	return errors.New("not used")
 }
 func (e *operatorEngine) Arrival(context.Context, string) (<-chan struct{}, func(), error) {

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/nfhandoff/nfhandoff/migrator/engine"
 )
 
 // SocketSubdir is the directory, under the daemon's /run/libvirt, of the
@@ -63,90 +66,115 @@ func (e *Engine) Socket(id string) (daemonView, agentView string, err error) {
 // paused: the agent resumes it once the hand-off can flush.
 const migrateFlags = golibvirt.MigrateLive | golibvirt.MigratePeer2peer | golibvirt.MigratePaused
 
-// Migrate has the daemon migrate domain (running here) to the daemon at
-// destURI, its stream through the UNIX socket at socket (a daemon view,
-// see Socket), at most bandwidth bytes/s (0: libvirt's default, rounded
-// up to whole MiB/s). stopped is called once, from another goroutine,
-// when the daemon reports the domain suspended for the migration's
-// switchover (QEMU stopped the guest). Migrate returns when libvirt's
-// migration ended: nil once the domain runs, paused, at the destination
-// and the source's QEMU is gone; an error if the domain stays here
-// (libvirt resumed it).
-func (e *Engine) Migrate(ctx context.Context, domain, destURI, socket string, bandwidth uint64, stopped func()) error {
-	l, d, events, stop, err := e.watch(ctx, domain)
+// Migrate has the daemon migrate m.Domain (running here) to the daemon at
+// m.DestURI, its stream through the UNIX socket at m.Socket (a daemon
+// view, see Socket), at most m.Bandwidth bytes/s (0: libvirt's default,
+// rounded up to whole MiB/s). With m.Target and m.Quiesce the switchover
+// is the agent's (see agentSwitch), else QEMU's. m.Stopped is called
+// once, from another goroutine, when the guest stopped for the
+// switchover. Migrate returns when libvirt's migration ended: nil once
+// the domain is, paused, at the destination and the source's QEMU is
+// gone; an error if the domain stays here (running: resumed if the agent
+// had suspended it).
+func (e *Engine) Migrate(ctx context.Context, m engine.Migration) error {
+	w, err := e.watch(ctx, m.Domain)
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer w.stop()
+	var once sync.Once
+	stopped := func(st engine.Stop) {
+		if m.Stopped != nil {
+			once.Do(func() { m.Stopped(st) })
+		}
+	}
+	var sw *agentSwitch
+	if m.Target > 0 && m.Quiesce != nil {
+		if sw, err = e.startAgentSwitch(w, m, stopped); err != nil {
+			e.log.Warn("the switchover stays libvirt's", "domain", m.Domain, "err", err)
+		}
+	}
 	go func() {
-		for m := range events {
-			if m.Dom.Name == domain && m.Event == int32(golibvirt.DomainEventSuspended) &&
-				m.Detail == int32(golibvirt.DomainEventSuspendedMigrated) {
-				stopped()
-				for range events { // until stop, at Migrate's end
-				}
-				return
+		for ev := range w.events {
+			// The agent's own suspend is reported as a migration's too.
+			if ev.Dom.Name == m.Domain && ev.Event == int32(golibvirt.DomainEventSuspended) &&
+				ev.Detail == int32(golibvirt.DomainEventSuspendedMigrated) && !sw.suspending() {
+				stopped(engine.Stop{}) // QEMU's own switchover
 			}
 		}
 	}()
-	params := []golibvirt.TypedParam{{Field: golibvirt.MigrateParamURI, Value: *golibvirt.NewTypedParamValueString("unix://" + socket)}}
-	if bandwidth > 0 {
-		mib := (bandwidth + 1<<20 - 1) >> 20
+	params := []golibvirt.TypedParam{{Field: golibvirt.MigrateParamURI, Value: *golibvirt.NewTypedParamValueString("unix://" + m.Socket)}}
+	if m.Bandwidth > 0 {
+		mib := (m.Bandwidth + 1<<20 - 1) >> 20
 		params = append(params, golibvirt.TypedParam{Field: golibvirt.MigrateParamBandwidth, Value: *golibvirt.NewTypedParamValueUllong(mib)})
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := l.DomainMigratePerform3Params(d, golibvirt.OptString{destURI}, params, nil, migrateFlags)
+		_, err := w.l.DomainMigratePerform3Params(w.d, golibvirt.OptString{m.DestURI}, params, nil, migrateFlags)
 		done <- err
 	}()
+	var merr error
 	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("libvirt migration of %s to %s: %w", domain, destURI, err)
-		}
-		return nil
+	case merr = <-done:
 	case <-ctx.Done():
 		// libvirt's job ends with an abort; the domain stays here.
-		if aerr := l.DomainAbortJob(d); aerr != nil {
-			e.log.Warn("aborting libvirt's migration job", "domain", domain, "err", aerr)
+		if aerr := w.l.DomainAbortJob(w.d); aerr != nil {
+			e.log.Warn("aborting libvirt's migration job", "domain", m.Domain, "err", aerr)
 		}
 		select {
-		case err := <-done:
-			if err == nil {
-				return nil // it had finished: the domain is at the destination
+		case merr = <-done:
+			if merr == nil {
+				break // it had finished: the domain is at the destination
 			}
+			merr = context.Cause(ctx)
 		case <-time.After(time.Minute):
+			merr = context.Cause(ctx)
 		}
-		return fmt.Errorf("libvirt migration of %s: %w", domain, context.Cause(ctx))
 	}
+	if sw != nil {
+		sw.end(merr != nil)
+	}
+	if merr != nil {
+		return fmt.Errorf("libvirt migration of %s to %s: %w", m.Domain, m.DestURI, merr)
+	}
+	return nil
+}
+
+// watched is what watch opened for one domain's migration.
+type watched struct {
+	l      *golibvirt.Libvirt // for calls (Migrate's long one among them)
+	ev     *golibvirt.Libvirt // for the daemon's events, and the agent's switchover's calls
+	d      golibvirt.Domain
+	events <-chan golibvirt.DomainEventLifecycleMsg // until stop: drain it
+	ctx    context.Context                          // ended by stop
+	stop   func()
 }
 
 // watch connects twice to the daemon: one connection for calls, with
 // domain looked up on it, and one for the daemon's lifecycle events (a
 // long call, the migration, must not hold them up). stop cancels the
 // events and disconnects both.
-func (e *Engine) watch(ctx context.Context, domain string) (l *golibvirt.Libvirt, d golibvirt.Domain,
-	events <-chan golibvirt.DomainEventLifecycleMsg, stop func(), err error) {
-	l, err = Dial(ctx, e.sock)
+func (e *Engine) watch(ctx context.Context, domain string) (*watched, error) {
+	l, err := Dial(ctx, e.sock)
 	if err != nil {
-		return nil, d, nil, nil, err
+		return nil, err
 	}
 	ev, err := Dial(ctx, e.sock)
 	if err != nil {
 		l.Disconnect()
-		return nil, d, nil, nil, err
+		return nil, err
 	}
 	ectx, cancel := context.WithCancel(ctx)
-	stop = func() { cancel(); ev.Disconnect(); l.Disconnect() }
-	if events, err = ev.LifecycleEvents(ectx); err != nil {
-		stop()
-		return nil, d, nil, nil, fmt.Errorf("libvirt events: %w", err)
+	w := &watched{l: l, ev: ev, ctx: ectx, stop: func() { cancel(); ev.Disconnect(); l.Disconnect() }}
+	if w.events, err = ev.LifecycleEvents(ectx); err != nil {
+		w.stop()
+		return nil, fmt.Errorf("libvirt events: %w", err)
 	}
-	if d, err = l.DomainLookupByName(domain); err != nil {
-		stop()
-		return nil, d, nil, nil, fmt.Errorf("domain %s: %w", domain, err)
+	if w.d, err = l.DomainLookupByName(domain); err != nil {
+		w.stop()
+		return nil, fmt.Errorf("domain %s: %w", domain, err)
 	}
-	return l, d, events, stop, nil
+	return w, nil
 }
 
 // Resume runs domain, left paused here by an incoming migration (one that
@@ -250,11 +278,12 @@ func (e *Engine) Outgoing(ctx context.Context) (string, error) {
 // once the domain has left (stopped, migrated); an error once it runs here
 // again or its migration job is gone with the domain still here.
 func (e *Engine) Follow(ctx context.Context, domain string, stopped func()) error {
-	l, d, events, stop, err := e.watch(ctx, domain)
+	w, err := e.watch(ctx, domain)
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer w.stop()
+	l, d, events := w.l, w.d, w.events
 	var suspended bool
 	poll := time.NewTicker(200 * time.Millisecond)
 	defer poll.Stop()

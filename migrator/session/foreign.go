@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/engine"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -25,12 +26,11 @@ type Engine interface {
 	// Socket is migration id's UNIX socket: the path the engine and its
 	// QEMU see, and the one the agent uses (its directory made).
 	Socket(id string) (engineView, agentView string, err error)
-	// Migrate (source) migrates domain to the engine at destURI through
-	// the socket at socket (engine view), at most bandwidth bytes/s (0:
-	// the engine's default), and calls stopped once the engine says the
-	// guest stopped for the switchover. nil: the guest is at the
-	// destination, paused, and no longer here; an error: it runs here.
-	Migrate(ctx context.Context, domain, destURI, socket string, bandwidth uint64, stopped func()) error
+	// Migrate (source) runs m: the guest to the engine at m.DestURI
+	// through the socket at m.Socket (engine view), the switchover the
+	// agent's when m asks for it. nil: the guest is at the destination,
+	// paused, and no longer here; an error: it runs here.
+	Migrate(ctx context.Context, m engine.Migration) error
 	// Arrival (destination) watches for domain's incoming migration to
 	// finish here (the guest paused, all of it here): arrived closes then.
 	// Called before the migration can finish; stop ends the watch.

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/engine"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
+	"github.com/nfhandoff/nfhandoff/migrator/policy"
 	"github.com/nfhandoff/nfhandoff/migrator/wire"
 )
 
@@ -173,7 +175,7 @@ func (f *foreignSource) run(ctx context.Context) error {
 	// finished before follow sees the result.
 	var stopMu sync.Mutex
 	migrating := true
-	stopped := func() {
+	stopped := func(st engine.Stop) {
 		stopMu.Lock()
 		defer stopMu.Unlock()
 		if !migrating {
@@ -182,6 +184,7 @@ func (f *foreignSource) run(ctx context.Context) error {
 		now := time.Now().UTC()
 		f.switchover(context.WithoutCancel(ctx))
 		f.rec.phase("switchover", now)
+		f.noteStop(now, st)
 	}
 	mctx, cancelMigrate := context.WithCancelCause(ctx)
 	defer cancelMigrate(nil)
@@ -189,9 +192,9 @@ func (f *foreignSource) run(ctx context.Context) error {
 	go func() {
 		var err error
 		if cfg.Accepted != nil {
-			err = cfg.Engine.Follow(mctx, cfg.Spec.Name, stopped)
+			err = cfg.Engine.Follow(mctx, cfg.Spec.Name, func() { stopped(engine.Stop{}) })
 		} else {
-			err = cfg.Engine.Migrate(mctx, cfg.Spec.Name, ready.EngineURI, engineSock, uint64(max(cfg.Request.Bandwidth, 0)), stopped)
+			err = cfg.Engine.Migrate(mctx, f.migration(ready.EngineURI, engineSock, stopped))
 		}
 		stopMu.Lock()
 		migrating = false
@@ -199,6 +202,40 @@ func (f *foreignSource) run(ctx context.Context) error {
 		migrated <- err
 	}()
 	return f.follow(ctx, migrated, cancelMigrate)
+}
+
+// migration is what the engine is asked to run. With a hand-off that can
+// quiesce the guest's tap, the switchover is the agent's (the guest
+// stopped once its traffic is buffered and the tap drained); else the
+// engine's.
+func (f *foreignSource) migration(destURI, socket string, stopped func(engine.Stop)) engine.Migration {
+	m := engine.Migration{Domain: f.cfg.Spec.Name, DestURI: destURI, Socket: socket,
+		Bandwidth: uint64(max(f.cfg.Request.Bandwidth, 0)), Stopped: stopped}
+	if q, ok := f.cfg.Handoff.(handoff.Quiescer); ok {
+		m.Target = time.Duration(f.cfg.Request.DowntimeTarget)
+		m.Quiesce = func(ctx context.Context) error {
+			return bounded(ctx, quiesceTimeout, func(ctx context.Context) error { return q.Quiesce(ctx, f.cfg.Spec) })
+		}
+	}
+	return m
+}
+
+// noteStop records how the guest stopped, as the agent's own migrations'
+// decisions are.
+func (f *foreignSource) noteStop(at time.Time, st engine.Stop) {
+	a := policy.Action{Kind: policy.KindNote, Reason: "the engine's QEMU stopped the guest itself: the tap was not " +
+		"quiesced; a frame arriving at that instant may be dropped inside QEMU, uncounted"}
+	if st.ByAgent {
+		a = policy.Action{Kind: policy.KindSwitchover, Reason: fmt.Sprintf("%.1f MiB left at %.0f MiB/s fit the %v target",
+			float64(st.Remaining)/(1<<20), float64(st.Rate)/(1<<20), time.Duration(f.cfg.Request.DowntimeTarget))}
+		if !st.Fits {
+			a.Reason = fmt.Sprintf("pass %d, the last the agent waits for: %.1f MiB left at %.0f MiB/s do not fit the %v target",
+				st.Pass, float64(st.Remaining)/(1<<20), float64(st.Rate)/(1<<20), time.Duration(f.cfg.Request.DowntimeTarget))
+		}
+	}
+	d := a.Decision(at, st.Pass)
+	f.log.Info("switchover", "by_agent", st.ByAgent, "reason", d.Reason)
+	f.rec.update(true, func(m *api.Migration) { m.Decisions = append(m.Decisions, d) })
 }
 
 // follow sees the engine's migration through: the destination resumes

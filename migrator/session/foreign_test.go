@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
+	"github.com/nfhandoff/nfhandoff/migrator/engine"
 	"github.com/nfhandoff/nfhandoff/migrator/handoff"
 )
 
@@ -46,9 +47,10 @@ type fakeEngine struct {
 	resumeErr error
 
 	mu       sync.Mutex
-	destURI  string // Migrate's
-	back     []byte // what Migrate read back
-	received []byte // what the destination's QEMU got
+	destURI  string        // Migrate's
+	target   time.Duration // Migrate's: > 0, the agent's switchover
+	back     []byte        // what Migrate read back
+	received []byte        // what the destination's QEMU got
 	resumes  []string
 	watching bool // between Arrival and its stop
 }
@@ -67,16 +69,26 @@ func (e *fakeEngine) URI() string { return e.uri }
 
 func (e *fakeEngine) Socket(id string) (string, string, error) { return e.sock, e.sock, nil }
 
-func (e *fakeEngine) Migrate(ctx context.Context, domain, destURI, socket string, bandwidth uint64, stopped func()) error {
+func (e *fakeEngine) Migrate(ctx context.Context, m engine.Migration) error {
 	e.mu.Lock()
-	e.destURI = destURI
+	e.destURI, e.target = m.DestURI, m.Target
 	e.mu.Unlock()
+	stopped := func() { m.Stopped(engine.Stop{}) }
+	if m.Quiesce != nil {
+		// The agent's switchover: the tap quiesced, then the guest stopped.
+		stopped = func() {
+			if err := m.Quiesce(ctx); err != nil {
+				e.t.Errorf("quiesce: %v", err)
+			}
+			m.Stopped(engine.Stop{ByAgent: true, Pass: 3, Remaining: 1 << 20, Rate: 100 << 20, Fits: true})
+		}
+	}
 	if e.lateStop != nil {
 		e.lateStop <- stopped
 		return e.migrateErr
 	}
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", socket)
+	c, err := d.DialContext(ctx, "unix", m.Socket)
 	if err != nil {
 		return fmt.Errorf("fake engine: %w", err)
 	}
@@ -392,6 +404,30 @@ func TestForeignCommitDrives(t *testing.T) {
 	r.checkSuccess(t, m, moved)
 	if got, want := phaseNames(m), []string{"setup", "precopy", "switchover", "committed", "cleanup"}; !slices.Equal(got, want) {
 		t.Errorf("source phases %q, want %q", got, want)
+	}
+}
+
+// TestForeignAgentSwitchover: with a hand-off that can quiesce, the
+// engine is asked for the agent's switchover at the request's target, and
+// the tap is quiesced before the guest stops (Switchover after Quiesce).
+func TestForeignAgentSwitchover(t *testing.T) {
+	r := newForeignRig(t, true)
+	m, moved, _ := r.run(t, quiescing{r.hA})
+	if !moved || m.State != api.MigrationCompleted {
+		t.Fatalf("moved %v state %s reason %q, want moved and completed", moved, m.State, m.Reason)
+	}
+	r.checkStream(t, m.WireBytes)
+	if got, want := r.sideCalls("src"), []string{"src.Begin", "src.Quiesce", "src.Switchover", "src.Resumed(true)"}; !slices.Equal(got, want) {
+		t.Errorf("source hand-off calls %q, want %q", got, want)
+	}
+	r.src.mu.Lock()
+	target := r.src.target
+	r.src.mu.Unlock()
+	if want := time.Duration(api.DefaultDowntimeTarget); target != want {
+		t.Errorf("engine asked for target %v, want the request's %v", target, want)
+	}
+	if len(m.Decisions) != 1 || m.Decisions[0].Action != "switchover" || m.Decisions[0].Pass != 3 {
+		t.Errorf("decisions %+v, want the agent's switchover at pass 3", m.Decisions)
 	}
 }
 
