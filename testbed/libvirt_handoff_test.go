@@ -117,8 +117,9 @@ func agentSwitched(m api.Migration) bool {
 // unix:///run/libvirt/nfhandoff/to-<to>.sock` (the source agent's
 // standing socket for that peer). The source agent's `netctl migrations`
 // shows the move, completed, with the hand-off engaged on both ends (frames
-// buffered or held); the test traffic lost at most the counted drops and
-// the one frame QEMU's own stop can purge unseen; one daemon runs the
+// buffered or held), the switchover the agent's; the test traffic lost at
+// most the counted drops (see libvirtHandoffs for a stop QEMU made
+// itself); one daemon runs the
 // domain, the same boot, its memory intact. It returns the host the domain
 // ends on.
 func operatorMove(ctx context.Context, t *testing.T, env Env, daemons map[string]*golibvirt.Libvirt, from string, first vnfproto.Status) string {
@@ -165,8 +166,15 @@ func operatorMove(ctx context.Context, t *testing.T, env Env, daemons map[string
 	if src0.Buffered+src0.Residue+src0.HeldInQEMU+dst0.Held == 0 {
 		t.Fatalf("%s: nothing buffered, recovered or held under traffic: the hand-off did not run", m.ID)
 	}
-	if counted := src0.DroppedTotal() + dst0.DroppedTotal(); uint64(rep.Lost) > counted+1 || rep.Duplicated > 1 || rep.Reordered != 0 {
-		t.Fatalf("%s: lost %d (counted %d), duplicated %d, reordered %d", m.ID, rep.Lost, counted, rep.Duplicated, rep.Reordered)
+	logDecisions(t, m)
+	// The agent's switchover as in libvirtHandoffs; a stop QEMU made
+	// itself may lose (and duplicate) the one frame its purge drops.
+	unseen, dups := uint64(0), 0
+	if !agentSwitched(m) {
+		unseen, dups = 1, 1
+	}
+	if counted := src0.DroppedTotal() + dst0.DroppedTotal(); uint64(rep.Lost) > counted+unseen || rep.Duplicated > dups || rep.Reordered != 0 {
+		t.Fatalf("%s (the agent's switchover: %v): lost %d (counted %d), duplicated %d, reordered %d", m.ID, unseen == 0, rep.Lost, counted, rep.Duplicated, rep.Reordered)
 	}
 	onlyOn(t, daemons, to)
 	inNamespace(t, oneDomainQEMU(t), "nfh-"+to)

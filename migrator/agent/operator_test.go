@@ -35,7 +35,7 @@ func (e *operatorEngine) Arrival(context.Context, string) (<-chan struct{}, func
 	return nil, nil, errors.New("not used")
 }
 func (e *operatorEngine) Resume(context.Context, string) error { return errors.New("not used") }
-func (e *operatorEngine) Follow(context.Context, string, func()) error {
+func (e *operatorEngine) Follow(context.Context, engine.Migration) error {
 	return errors.New("not used")
 }
 func (e *operatorEngine) Outgoing(context.Context) (string, error) {

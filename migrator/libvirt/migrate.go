@@ -272,17 +272,35 @@ func (e *Engine) Outgoing(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("domains %v are all migrating out: which one uses the socket is unknown", out)
 }
 
-// Follow follows domain's outgoing migration, started by someone else
-// (an operator's virsh migrate), until it ends: stopped is called once
-// when the daemon reports the domain suspended for the switchover; nil
-// once the domain has left (stopped, migrated); an error once it runs here
-// again or its migration job is gone with the domain still here.
-func (e *Engine) Follow(ctx context.Context, domain string, stopped func()) error {
-	w, err := e.watch(ctx, domain)
+// Follow follows m.Domain's outgoing migration, started by someone else
+// (an operator's virsh migrate), until it ends, the switchover the
+// agent's as in Migrate when m asks for it (m's destination, socket and
+// bandwidth are the operator's, unused): m.Stopped is called once the
+// guest stopped for the switchover; nil once the domain has left
+// (stopped, migrated); an error once it runs here again or its migration
+// job is gone with the domain still here.
+func (e *Engine) Follow(ctx context.Context, m engine.Migration) (err error) {
+	w, err := e.watch(ctx, m.Domain)
 	if err != nil {
 		return err
 	}
 	defer w.stop()
+	var once sync.Once
+	stopped := func(st engine.Stop) {
+		if m.Stopped != nil {
+			once.Do(func() { m.Stopped(st) })
+		}
+	}
+	var sw *agentSwitch
+	if m.Target > 0 && m.Quiesce != nil {
+		if sw, err = e.startAgentSwitch(w, m, stopped); err != nil {
+			e.log.Warn("the switchover stays libvirt's", "domain", m.Domain, "err", err)
+		}
+	}
+	if sw != nil {
+		defer func() { sw.end(err != nil) }()
+	}
+	domain := m.Domain
 	l, d, events := w.l, w.d, w.events
 	var suspended bool
 	poll := time.NewTicker(200 * time.Millisecond)
@@ -300,7 +318,9 @@ func (e *Engine) Follow(ctx context.Context, domain string, stopped func()) erro
 			case golibvirt.DomainEventSuspended:
 				if m.Detail == int32(golibvirt.DomainEventSuspendedMigrated) && !suspended {
 					suspended = true
-					stopped()
+					if !sw.suspending() { // the agent's own suspend calls stopped itself
+						stopped(engine.Stop{})
+					}
 				}
 			case golibvirt.DomainEventResumed:
 				if suspended {

@@ -37,9 +37,9 @@ type Engine interface {
 	Arrival(ctx context.Context, domain string) (arrived <-chan struct{}, stop func(), err error)
 	// Resume (destination) runs domain, paused after its arrival.
 	Resume(ctx context.Context, domain string) error
-	// Follow (source) follows domain's migration that someone else
+	// Follow (source) follows m.Domain's migration that someone else
 	// started (ForeignSourceConfig.Accepted), as Migrate does its own.
-	Follow(ctx context.Context, domain string, stopped func()) error
+	Follow(ctx context.Context, m engine.Migration) error
 }
 
 // PeerSocketName is the name (Engine.Socket's id) of the standing socket

@@ -192,7 +192,7 @@ func (f *foreignSource) run(ctx context.Context) error {
 	go func() {
 		var err error
 		if cfg.Accepted != nil {
-			err = cfg.Engine.Follow(mctx, cfg.Spec.Name, func() { stopped(engine.Stop{}) })
+			err = cfg.Engine.Follow(mctx, f.migration("", "", stopped))
 		} else {
 			err = cfg.Engine.Migrate(mctx, f.migration(ready.EngineURI, engineSock, stopped))
 		}

@@ -73,16 +73,7 @@ func (e *fakeEngine) Migrate(ctx context.Context, m engine.Migration) error {
 	e.mu.Lock()
 	e.destURI, e.target = m.DestURI, m.Target
 	e.mu.Unlock()
-	stopped := func() { m.Stopped(engine.Stop{}) }
-	if m.Quiesce != nil {
-		// The agent's switchover: the tap quiesced, then the guest stopped.
-		stopped = func() {
-			if err := m.Quiesce(ctx); err != nil {
-				e.t.Errorf("quiesce: %v", err)
-			}
-			m.Stopped(engine.Stop{ByAgent: true, Pass: 3, Remaining: 1 << 20, Rate: 100 << 20, Fits: true})
-		}
-	}
+	stopped := e.stopper(ctx, m)
 	if e.lateStop != nil {
 		e.lateStop <- stopped
 		return e.migrateErr
@@ -95,13 +86,27 @@ func (e *fakeEngine) Migrate(ctx context.Context, m engine.Migration) error {
 	return e.stream(ctx, c, stopped)
 }
 
+// stopper is how the fake stops the guest for m: the agent's switchover
+// (the tap quiesced, then the guest stopped) when m asks for it.
+func (e *fakeEngine) stopper(ctx context.Context, m engine.Migration) func() {
+	if m.Quiesce == nil {
+		return func() { m.Stopped(engine.Stop{}) }
+	}
+	return func() {
+		if err := m.Quiesce(ctx); err != nil {
+			e.t.Errorf("quiesce: %v", err)
+		}
+		m.Stopped(engine.Stop{ByAgent: true, Pass: 3, Remaining: 1 << 20, Rate: 100 << 20, Fits: true})
+	}
+}
+
 // Follow is Migrate for an operator's migration: its stream is on
 // e.opConn, the engine's end of the connection the session was given.
-func (e *fakeEngine) Follow(ctx context.Context, domain string, stopped func()) error {
+func (e *fakeEngine) Follow(ctx context.Context, m engine.Migration) error {
 	if e.opConn == nil {
 		return errors.New("fake engine: Follow without an operator's connection")
 	}
-	return e.stream(ctx, e.opConn, stopped)
+	return e.stream(ctx, e.opConn, e.stopper(ctx, m))
 }
 
 // stream sends the payload on c, then reads the answer back.
