@@ -82,18 +82,7 @@ func (e *Engine) Migrate(ctx context.Context, m engine.Migration) error {
 		return err
 	}
 	defer w.stop()
-	var once sync.Once
-	stopped := func(st engine.Stop) {
-		if m.Stopped != nil {
-			once.Do(func() { m.Stopped(st) })
-		}
-	}
-	var sw *agentSwitch
-	if m.Target > 0 && m.Quiesce != nil {
-		if sw, err = e.startAgentSwitch(w, m, stopped); err != nil {
-			e.log.Warn("the switchover stays libvirt's", "domain", m.Domain, "err", err)
-		}
-	}
+	stopped, sw := e.switching(w, m)
 	go func() {
 		for ev := range w.events {
 			// The agent's own suspend is reported as a migration's too.
@@ -138,6 +127,24 @@ func (e *Engine) Migrate(ctx context.Context, m engine.Migration) error {
 		return fmt.Errorf("libvirt migration of %s to %s: %w", m.Domain, m.DestURI, merr)
 	}
 	return nil
+}
+
+// switching is m.Stopped called once, and the agent's switchover of m
+// when m asks for it and the daemon allows it (else nil: QEMU's).
+func (e *Engine) switching(w *watched, m engine.Migration) (stopped func(engine.Stop), sw *agentSwitch) {
+	var once sync.Once
+	stopped = func(st engine.Stop) {
+		if m.Stopped != nil {
+			once.Do(func() { m.Stopped(st) })
+		}
+	}
+	if m.Target > 0 && m.Quiesce != nil {
+		var err error
+		if sw, err = e.startAgentSwitch(w, m, stopped); err != nil {
+			e.log.Warn("the switchover stays libvirt's", "domain", m.Domain, "err", err)
+		}
+	}
+	return stopped, sw
 }
 
 // watched is what watch opened for one domain's migration.
@@ -285,18 +292,7 @@ func (e *Engine) Follow(ctx context.Context, m engine.Migration) (err error) {
 		return err
 	}
 	defer w.stop()
-	var once sync.Once
-	stopped := func(st engine.Stop) {
-		if m.Stopped != nil {
-			once.Do(func() { m.Stopped(st) })
-		}
-	}
-	var sw *agentSwitch
-	if m.Target > 0 && m.Quiesce != nil {
-		if sw, err = e.startAgentSwitch(w, m, stopped); err != nil {
-			e.log.Warn("the switchover stays libvirt's", "domain", m.Domain, "err", err)
-		}
-	}
+	stopped, sw := e.switching(w, m)
 	if sw != nil {
 		defer func() { sw.end(err != nil) }()
 	}
