@@ -82,7 +82,7 @@ func (e *Engine) Migrate(ctx context.Context, m engine.Migration) error {
 		return err
 	}
 	defer w.stop()
-	stopped, sw := e.switching(w, m)
+	stopped, sw := e.switching(w, m, false)
 	go func() {
 		for ev := range w.events {
 			// The agent's own suspend is reported as a migration's too.
@@ -130,8 +130,9 @@ func (e *Engine) Migrate(ctx context.Context, m engine.Migration) error {
 }
 
 // switching is m.Stopped called once, and the agent's switchover of m
-// when m asks for it and the daemon allows it (else nil: QEMU's).
-func (e *Engine) switching(w *watched, m engine.Migration) (stopped func(engine.Stop), sw *agentSwitch) {
+// when m asks for it and the daemon allows it (else nil: QEMU's); begun:
+// the migration is under way (see startAgentSwitch).
+func (e *Engine) switching(w *watched, m engine.Migration, begun bool) (stopped func(engine.Stop), sw *agentSwitch) {
 	var once sync.Once
 	stopped = func(st engine.Stop) {
 		if m.Stopped != nil {
@@ -140,7 +141,7 @@ func (e *Engine) switching(w *watched, m engine.Migration) (stopped func(engine.
 	}
 	if m.Target > 0 && m.Quiesce != nil {
 		var err error
-		if sw, err = e.startAgentSwitch(w, m, stopped); err != nil {
+		if sw, err = e.startAgentSwitch(w, m, stopped, begun); err != nil {
 			e.log.Warn("the switchover stays libvirt's", "domain", m.Domain, "err", err)
 		}
 	}
@@ -292,7 +293,7 @@ func (e *Engine) Follow(ctx context.Context, m engine.Migration) (err error) {
 		return err
 	}
 	defer w.stop()
-	stopped, sw := e.switching(w, m)
+	stopped, sw := e.switching(w, m, true)
 	if sw != nil {
 		defer func() { sw.end(err != nil) }()
 	}

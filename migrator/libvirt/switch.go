@@ -44,8 +44,10 @@ type agentSwitch struct {
 }
 
 // startAgentSwitch reads QEMU's downtime limit and starts following the
-// migration's passes.
-func (e *Engine) startAgentSwitch(w *watched, m engine.Migration, stopped func(engine.Stop)) (*agentSwitch, error) {
+// migration's passes. begun says the job is under way already (an
+// operator's migration): the limit is set at once, not at the first
+// pass's event, which has gone.
+func (e *Engine) startAgentSwitch(w *watched, m engine.Migration, stopped func(engine.Stop), begun bool) (*agentSwitch, error) {
 	orig, err := w.ev.DomainMigrateGetMaxDowntime(w.d, 0)
 	if err != nil {
 		return nil, fmt.Errorf("QEMU's downtime limit: %w", err)
@@ -55,6 +57,13 @@ func (e *Engine) startAgentSwitch(w *watched, m engine.Migration, stopped func(e
 		return nil, fmt.Errorf("libvirt's migration-iteration events: %w", err)
 	}
 	s := &agentSwitch{e: e, w: w, m: m, stopped: stopped, orig: orig}
+	if begun && !s.limit() {
+		go func() {
+			for range passes { // until watch's stop
+			}
+		}()
+		return nil, fmt.Errorf("QEMU's downtime limit could not be lowered")
+	}
 	go s.follow(passes)
 	return s, nil
 }
@@ -156,6 +165,10 @@ func (s *agentSwitch) switchover(pass int, remaining, rate uint64, fits bool) {
 		return
 	}
 	log := s.e.log.With("domain", s.m.Domain, "pass", pass, "remaining", remaining, "rate", rate, "target", s.m.Target)
+	if st, _, err := s.w.ev.DomainGetState(s.w.d, 0); err == nil && golibvirt.DomainState(st) != golibvirt.DomainRunning {
+		log.Info("QEMU stopped the guest before the agent's switchover", "state", st)
+		return // the lifecycle event calls stopped
+	}
 	if !fits {
 		log.Warn("what remains does not fit the target after the last pass allowed: stopping the guest anyway")
 	}
