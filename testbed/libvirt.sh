@@ -30,7 +30,9 @@
 # Debian), so that the daemon finds them both as a TLS server and as the
 # client a peer-to-peer migration makes of it (virsh migrate --p2p
 # --desturi qemu+tls://<other host addr>/system): no pkipath in any URI.
-# Only certificates the testbed CA signed are let in.
+# Only certificates the testbed CA signed are let in. The same files in
+# /etc/pki/qemu serve QEMU's own TLS for a migration's stream (virsh
+# migrate --tls).
 
 # libvirt_mounts: "subdir:path" pairs, a host's libvirt/<subdir> over <path>.
 libvirt_mounts=(etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt cache:/var/cache/libvirt pki:/etc/pki)
@@ -92,6 +94,17 @@ write_libvirt_pki() {
 	install -m 0644 "$pki/$h.pem" "$d/libvirt/clientcert.pem"
 	install -m 0600 "$pki/$h-key.pem" "$d/libvirt/private/serverkey.pem"
 	install -m 0600 "$pki/$h-key.pem" "$d/libvirt/private/clientkey.pem"
+	# QEMU's own TLS for the migration stream (virsh migrate --tls):
+	# qemu.conf's migrate_tls_x509_cert_dir, the files QEMU's
+	# tls-creds-x509 reads, the destination's QEMU as the server, the
+	# source's as the client, each checking the other against the CA.
+	mkdir -p "$d/qemu"
+	chmod 0700 "$d/qemu"
+	install -m 0644 "$pki/ca.pem" "$d/qemu/ca-cert.pem"
+	install -m 0644 "$pki/$h.pem" "$d/qemu/server-cert.pem"
+	install -m 0644 "$pki/$h.pem" "$d/qemu/client-cert.pem"
+	install -m 0600 "$pki/$h-key.pem" "$d/qemu/server-key.pem"
+	install -m 0600 "$pki/$h-key.pem" "$d/qemu/client-key.pem"
 }
 
 # write_libvirt_config HOST ADDR: the daemon's libvirtd.conf and qemu.conf
@@ -147,6 +160,12 @@ namespaces = [ ]
 # QEMU's stdout and stderr to a file ($dir/log/qemu/<domain>.log), not via
 # virtlogd, which would be one more daemon to run and stop.
 stdio_handler = "file"
+# QEMU's TLS for a migration's stream when asked (virsh migrate --tls;
+# QEMU's stream is plain otherwise): the host's certificate from the
+# testbed CA under /etc/pki/qemu (its libvirt/pki/qemu), the peer's
+# checked. Said here although both are libvirt's defaults for root.
+migrate_tls_x509_cert_dir = "/etc/pki/qemu"
+migrate_tls_x509_verify = 1
 EOF
 	# An empty networks dir: no "default" NAT network (virbr0,
 	# 192.168.122.0/24) is defined or autostarted; Debian ships its XML
