@@ -72,10 +72,11 @@ soak: image
 	NFH_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) NFH_BIN=$(CURDIR)/$(BIN) NFH_SOAK_MOVES=$(SOAK_MOVES) \
 	  $(GO) test -count=1 -p 1 -timeout 60m -v -run 'TestIntegrationSoak$$' ./testbed/
 
-## bench: plain QEMU (TCP, TLS) versus nfhandoff, side by side, same guests, one run
+## bench: plain QEMU (TCP, TLS) versus nfhandoff, side by side, same guests, one run; then on the testbed libvirt's own TCP and TLS versus nfhandoff under libvirt (--libvirt)
 bench: image
 	@mkdir -p build
 	$(GO) run ./testbed/bench --runs 3 --json build/bench.json --migratord $(CURDIR)/$(BIN)/migratord
+	$(GO) run ./testbed/bench --libvirt --runs 3 --json build/bench-libvirt.json --migratord $(CURDIR)/$(BIN)/migratord
 
 ## demo: testbed up, a VNF guest, migrate it under traffic, verdict, tear down
 demo: image

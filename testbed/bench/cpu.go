@@ -11,12 +11,15 @@ import (
 
 // CPU is the processor time (user + system) one move cost each process
 // that carried it, from the request until the guest ran at the
-// destination. Agents are zero for the plain methods.
+// destination. Agents are zero for the plain methods, the libvirt daemons
+// for every method but the libvirt ones.
 type CPU struct {
-	SrcQEMU  time.Duration `json:"src_qemu_ns"`
-	DstQEMU  time.Duration `json:"dst_qemu_ns"`
-	SrcAgent time.Duration `json:"src_agent_ns"`
-	DstAgent time.Duration `json:"dst_agent_ns"`
+	SrcQEMU   time.Duration `json:"src_qemu_ns"`
+	DstQEMU   time.Duration `json:"dst_qemu_ns"`
+	SrcAgent  time.Duration `json:"src_agent_ns"`
+	DstAgent  time.Duration `json:"dst_agent_ns"`
+	SrcDaemon time.Duration `json:"src_libvirtd_ns,omitempty"`
+	DstDaemon time.Duration `json:"dst_libvirtd_ns,omitempty"`
 	// The agents' threads' time runnable but waiting for a processor
 	// (schedstat), not CPU time: what the scheduler held them back.
 	SrcAgentWait time.Duration `json:"src_agent_wait_ns"`
@@ -24,7 +27,9 @@ type CPU struct {
 }
 
 // Total is the CPU time of every process of the move.
-func (c CPU) Total() time.Duration { return c.SrcQEMU + c.DstQEMU + c.SrcAgent + c.DstAgent }
+func (c CPU) Total() time.Duration {
+	return c.SrcQEMU + c.DstQEMU + c.SrcAgent + c.DstAgent + c.SrcDaemon + c.DstDaemon
+}
 
 // userHZ is the unit of /proc/PID/stat's times (USER_HZ, 100 on every
 // architecture Go runs Linux on but alpha).
@@ -72,6 +77,7 @@ func parseProcStat(s string) (procTimes, error) {
 func (c CPU) plus(d CPU) CPU {
 	return CPU{SrcQEMU: c.SrcQEMU + d.SrcQEMU, DstQEMU: c.DstQEMU + d.DstQEMU,
 		SrcAgent: c.SrcAgent + d.SrcAgent, DstAgent: c.DstAgent + d.DstAgent,
+		SrcDaemon: c.SrcDaemon + d.SrcDaemon, DstDaemon: c.DstDaemon + d.DstDaemon,
 		SrcAgentWait: c.SrcAgentWait + d.SrcAgentWait, DstAgentWait: c.DstAgentWait + d.DstAgentWait}
 }
 

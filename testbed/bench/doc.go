@@ -67,5 +67,17 @@
 // answers with the same boot ID and no integrity errors, and removes
 // everything (agents, guests, namespaces, run dir) on exit or interrupt.
 //
+// With --libvirt (issue 14's rows) it runs on the testbed instead
+// (testbed/up --libvirt --agents: a libvirtd per host namespace with
+// libvirt's TLS between them, an agent per host in libvirt mode), moves
+// the vnf image as a libvirt domain (lvvnf-256M) by libvirt-tcp (plain
+// virsh migrate --live --p2p, QEMU's stream over TCP), libvirt-tls (the
+// same with --tls) and nfhandoff-libvirt (the agents' migrate request:
+// libvirt's stream through their pipe, with the hand-off), and measures
+// them as above, with libvirt's job statistics, both libvirt daemons'
+// CPU and the ratios to libvirt's own methods (libvirt.go, lvmethod.go);
+// testbed/down takes it all away at the end.
+//
 //	go run ./testbed/bench --runs 3 --json build/bench.json
+//	go run ./testbed/bench --libvirt --runs 3 --json build/bench-libvirt.json
 package main

@@ -18,7 +18,7 @@ func moveGang(ctx context.Context, o gangOrder, mvs []Move, before []vnfproto.St
 	var trs []*traffic
 	if rate := mvs[0].Settings.TrafficRate; rate > 0 {
 		for _, mv := range mvs {
-			tr, err := startTraffic(ctx, specIP(mv.Spec), rate)
+			tr, err := startTraffic(ctx, mv.Settings.Client, specIP(mv.Spec), rate)
 			if err != nil {
 				return GangRun{}, GangOutcome{}, before, err
 			}

@@ -40,10 +40,17 @@ type Guest struct {
 	// --traffic-rate that the guest answers with bounded latency while
 	// not moving (RateProbe), not --traffic-rate as such.
 	ProbeRate bool
+	// Libvirt: a libvirt domain on the testbed (--libvirt, the libvirt
+	// methods), with TestIntegrationLibvirtMigrate's name and addresses.
+	Libvirt bool
 }
 
 // Spec is the guest's VM spec.
 func (g Guest) Spec() api.VMSpec {
+	if g.Libvirt {
+		return api.VMSpec{Name: lvDomain, MemoryMiB: g.MemoryMiB, VCPUs: 1, Image: "vnf",
+			MAC: "52:54:00:4c:56:01", Address: tbGuestIP + "/24", Gateway: tbGateway, VNFArgs: g.VNF}
+	}
 	s := api.VMSpec{Name: "bench", MemoryMiB: g.MemoryMiB, VCPUs: 1, Image: "vnf",
 		MAC: "52:54:00:be:0c:01", Address: guestIP + "/24", VNFArgs: g.VNF}
 	if g.Firewall {
@@ -102,6 +109,9 @@ var guests = []Guest{
 	{Label: "ws-hot-256M", MemoryMiB: 512, VNF: wsHotVNF, MaxBandwidth: wsCap, TrafficTail: 6 * time.Second, ProbeRate: true},
 	{Label: "ws-flow-256M", MemoryMiB: 512, VNF: wsFlowVNF, MaxBandwidth: wsCap, TrafficTail: 8 * time.Second, ProbeRate: true},
 	{Label: "ws-flow8-256M", MemoryMiB: 512, VNF: append(slices.Clone(wsFlowVNF), "--flow-mib", "8"), MaxBandwidth: wsCap, TrafficTail: 8 * time.Second, ProbeRate: true},
+	// TestIntegrationLibvirtMigrate's domain and workload: 32 MiB rewritten
+	// at 1 MiB/s, verified at 8 MiB/s (every move checks it intact).
+	{Label: "lvvnf-256M", MemoryMiB: 256, VNF: []string{"--wss", "32", "--dirty-rate", "1", "--verify-rate", "8"}, Libvirt: true},
 }
 
 // wsHotVNF is a post-copy guest whose dirty memory at the switch is mostly

@@ -36,6 +36,9 @@ type Settings struct {
 	// TrafficReports is where each move's test traffic is written as
 	// netctl migrate --verify --report would ("": nowhere).
 	TrafficReports string
+	// Client is the network namespace the test traffic comes from (the
+	// topology's client).
+	Client string
 }
 
 // tail is s's TrafficTail or the default.
@@ -67,6 +70,8 @@ type Outcome struct {
 	// start post-copy.
 	Started, Resumed time.Time
 	Postcopy         bool
+	// Libvirt is libvirt's account of the move (the libvirt methods).
+	Libvirt *LibvirtJob
 }
 
 // GangOutcome is what moving several guests at once reports.

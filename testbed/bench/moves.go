@@ -114,7 +114,7 @@ func move(ctx context.Context, m Method, mv Move, before vnfproto.Status) (Run, 
 	// own reflector is not what it serves.
 	if rate := mv.Settings.TrafficRate; rate > 0 && len(mv.Spec.NICs) == 0 {
 		var err error
-		if tr, err = startTraffic(ctx, specIP(mv.Spec), rate); err != nil {
+		if tr, err = startTraffic(ctx, mv.Settings.Client, specIP(mv.Spec), rate); err != nil {
 			return Run{}, nil, before, err
 		}
 		defer tr.s.Stop()

@@ -15,10 +15,14 @@ import (
 // by side, the records, the coders', CPU, traffic, TCP through the
 // firewall; rate is the test traffic's (0: none).
 func printSingles(w io.Writer, rows []Row, idle []IdleAB, rate int) {
+	baselines := presentBaselines(rows)
 	printTable(w, rows, baselines)
-	if slices.ContainsFunc(rows, func(r Row) bool { return r.Record != nil }) {
+	if slices.ContainsFunc(rows, func(r Row) bool { return r.Record != nil && r.Method != "nfhandoff-libvirt" }) {
 		fmt.Fprintln(w, "\nnfhandoff, from the source agent's record: end-to-end = request until the record completed (dial, destination QEMU start, hand-back, source QEMU quit); QEMU times above exclude that, as for the plain methods (destination started first)."+
 			" nfhandoff runs one QEMU channel (postcopy auto, no multifd) on a TLS lane over TCP with its initial bandwidth = the cap (nfhandoff-adaptive: the agents' default 64 MiB/s start; nfhandoff-quic: the channel on a QUIC stream; nfhandoff-multifd2: two multifd channels, post-copy never; nfhandoff-codec: --codec auto, RAM pages coded on the link)")
+		printRecords(w, rows)
+	} else if slices.ContainsFunc(rows, func(r Row) bool { return r.Record != nil }) {
+		fmt.Fprintln(w, "\nnfhandoff-libvirt, from the source agent's record: end-to-end = the record's start to its end; agents' payload = the bytes of libvirt's stream the agents relayed; guest paused = libvirt's stop at the source to the agent's resume at the destination")
 		printRecords(w, rows)
 	}
 	if hasCodec(rows) {
@@ -26,7 +30,7 @@ func printSingles(w io.Writer, rows []Row, idle []IdleAB, rate int) {
 			"the split is of the PAGE records (zero pages apart), % by how they went (medians); time and wire over "+uncodedTwin["nfhandoff-codec"]+"'s, for nfhandoff-codec")
 		printCodec(w, rows)
 	}
-	fmt.Fprintln(w, "\nCPU seconds per GiB of RAM QEMU moved, user+system, from the request until the guest ran at the destination (both QEMUs include their guest's vCPU)")
+	fmt.Fprintln(w, "\nCPU seconds per GiB of RAM QEMU moved, user+system, from the request until the guest ran at the destination (both QEMUs include their guest's vCPU; libvirt's methods: until the move was done, with both libvirt daemons)")
 	printCPU(w, rows, baselines)
 	if rate > 0 && slices.ContainsFunc(rows, func(r Row) bool { return r.Traffic != nil }) {
 		fmt.Fprintf(w, "\ntraffic during the migration: TWAMP-light at %d pps from the client namespace through the switch, from %v before to %v after; "+
@@ -133,7 +137,12 @@ func printTraffic(w io.Writer, rows []Row, baselines []string) {
 // printCPU writes the CPU table: seconds per GiB of RAM QEMU moved.
 func printCPU(w io.Writer, rows []Row, baselines []string) {
 	tw := newTable(w)
-	head := []string{"guest", "method", "src qemu", "dst qemu", "src agent", "dst agent", "total"}
+	daemons := slices.ContainsFunc(rows, func(r Row) bool { return r.CPU.SrcDaemon.Max+r.CPU.DstDaemon.Max > 0 })
+	head := []string{"guest", "method", "src qemu", "dst qemu", "src agent", "dst agent"}
+	if daemons {
+		head = append(head, "src libvirtd", "dst libvirtd")
+	}
+	head = append(head, "total")
 	for _, b := range baselines {
 		head = append(head, "total/"+b)
 	}
@@ -141,7 +150,11 @@ func printCPU(w io.Writer, rows []Row, baselines []string) {
 	for _, r := range rows {
 		c := r.CPU
 		cols := []string{r.Guest, r.Method, rng(c.SrcQEMU, "%.2f"), rng(c.DstQEMU, "%.2f"), rng(c.SrcAgent, "%.2f"),
-			rng(c.DstAgent, "%.2f"), rng(c.Total, "%.2f")}
+			rng(c.DstAgent, "%.2f")}
+		if daemons {
+			cols = append(cols, rng(c.SrcDaemon, "%.2f"), rng(c.DstDaemon, "%.2f"))
+		}
+		cols = append(cols, rng(c.Total, "%.2f"))
 		for _, b := range baselines {
 			if t, ok := c.TotalRatio[b]; ok {
 				cols = append(cols, fmt.Sprintf("%.2f", t))

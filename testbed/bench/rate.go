@@ -77,7 +77,7 @@ func probeAll(ctx context.Context, ips []netip.Addr, rate int) (bool, string, er
 	var trs []*traffic
 	defer func() { stopAll(trs) }()
 	for _, ip := range ips {
-		tr, err := startTraffic(ctx, ip, rate)
+		tr, err := startTraffic(ctx, clientNS, ip, rate)
 		if err != nil {
 			return false, "", err
 		}

@@ -7,10 +7,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 )
 
-// baselines are the methods the single guests' ratios are taken against.
-var baselines = []string{"qemu-tcp", "qemu-tls"}
+// baselines are the methods the single guests' ratios are taken against:
+// plain QEMU's, and libvirt's own for the libvirt rows (--libvirt).
+var baselines = []string{"qemu-tcp", "qemu-tls", "libvirt-tcp", "libvirt-tls"}
+
+// presentBaselines are the baselines some row is of, in baselines' order:
+// the tables' ratio columns.
+func presentBaselines(rows []Row) []string {
+	var out []string
+	for _, b := range baselines {
+		if slices.ContainsFunc(rows, func(r Row) bool { return r.Method == b }) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
 
 // results are what a run measured, as its moves brought it.
 type results struct {
@@ -62,6 +76,11 @@ func (r report) printNotes(w io.Writer) {
 	o := r.o
 	fmt.Fprintf(w, "live migration, median [min-max] of %d runs after %d warm-up move(s) per method (not counted); QEMU max-bandwidth %d MiB/s and downtime-limit %v for every method; wire = source uplink tx+rx\n",
 		o.runs, o.warmup, o.bandwidth>>20, o.downtime)
+	if o.libvirt {
+		fmt.Fprintf(w, "on the testbed (testbed/up --libvirt --agents): one libvirtd per host, libvirt's control connection on its TLS; the cap as libvirt's --bandwidth %d MiB/s, the downtime limit set on the source domain before each move (virDomainMigrateSetMaxDowntime); "+
+			"total = the request (virsh migrate started, the agents' migrate request sent) until the domain ran at the destination and the move was done (virsh returned, libvirt's confirm having taken the source QEMU down; the agent's record completed); "+
+			"downtime = libvirt's job statistics' downtime (the source's stop to the destination's resume) for libvirt-tcp/tls, the agent record's paused for nfhandoff-libvirt; RAM moved = libvirt's memory_processed\n", lvMiB(o.bandwidth))
+	}
 	if o.linkRate != "" {
 		fmt.Fprintf(w, "the hosts' link to each other shaped to %s each way (every method's migration; the guests' traffic is not)\n", o.linkRate)
 	}
@@ -83,7 +102,7 @@ func (r report) printNotes(w io.Writer) {
 func (r report) jsonFile() []byte {
 	o, res := r.o, r.res
 	b, _ := json.MarshalIndent(map[string]any{
-		"runs_per_config": o.runs, "warmup_per_config": o.warmup, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(), "link_rate": o.linkRate,
+		"runs_per_config": o.runs, "warmup_per_config": o.warmup, "max_bandwidth": o.bandwidth, "downtime_limit": o.downtime.String(), "link_rate": o.linkRate, "libvirt": o.libvirt,
 		"summary": r.rows, "runs": res.runs, "memory_touch": res.mem, "idle_tcp": res.idle, "gang": r.gangs, "postcopy": r.postcopy, "rate_probes": res.probes,
 	}, "", "  ")
 	return append(b, '\n')

@@ -13,7 +13,7 @@ import (
 // traffic: the harness measures those).
 func runOf(method string, mv Move, o Outcome) Run {
 	r := Run{Method: method, From: mv.From.Name, To: mv.To.Name, TotalTime: o.Summary.TotalTime,
-		Downtime: o.Summary.Downtime, SetupTime: o.Summary.SetupTime, RAMBytes: o.Summary.RAM.Transferred, CPU: o.CPU}
+		Downtime: o.Summary.Downtime, SetupTime: o.Summary.SetupTime, RAMBytes: o.Summary.RAM.Transferred, CPU: o.CPU, Libvirt: o.Libvirt}
 	if rec := o.Record; rec != nil {
 		r.Record = &RecordRun{ID: rec.ID, EndToEnd: rec.Ended.Sub(rec.Started), PayloadBytes: rec.WireBytes,
 			Passes: rec.RAM.DirtySyncCount, Postcopy: rec.Postcopy, Decisions: len(rec.Decisions),

@@ -14,7 +14,7 @@ type Run struct {
 	N         int           `json:"run"`
 	From      string        `json:"from"`
 	To        string        `json:"to"`
-	TotalTime time.Duration `json:"total_time_ns"` // QEMU total-time
+	TotalTime time.Duration `json:"total_time_ns"` // QEMU total-time; libvirt methods: request to the move done
 	Downtime  time.Duration `json:"downtime_ns"`   // QEMU downtime; nfhandoff: the guest's pause (stop to running), if longer
 	SetupTime time.Duration `json:"setup_time_ns"`
 	WireBytes uint64        `json:"wire_bytes"` // source uplink, tx+rx
@@ -28,6 +28,8 @@ type Run struct {
 	CPU CPU     `json:"cpu"`
 	// Postcopy is set for a move that went through post-copy.
 	Postcopy *PostcopyRun `json:"postcopy,omitempty"`
+	// Libvirt is libvirt's job statistics of the move (libvirt methods).
+	Libvirt *LibvirtJob `json:"libvirt,omitempty"`
 }
 
 // RecordRun is what the source agent's migration record says beyond
@@ -95,8 +97,8 @@ type Row struct {
 
 // CPURow is a method's CPU seconds per GiB of RAM QEMU moved, by process.
 type CPURow struct {
-	SrcQEMU, DstQEMU, SrcAgent, DstAgent, Total Stat
-	TotalRatio                                  map[string]float64 `json:",omitempty"` // Total's median over each baseline's
+	SrcQEMU, DstQEMU, SrcAgent, DstAgent, SrcDaemon, DstDaemon, Total Stat
+	TotalRatio                                                        map[string]float64 `json:",omitempty"` // Total's median over each baseline's
 }
 
 // TrafficRow summarises the test traffic of one guest and method.
@@ -137,7 +139,7 @@ func summarise(runs []Run, baselines []string) []Row {
 	idx := map[[2]string]int{}
 	var tot, down, wire, e2e, quic, passes, paused [][]float64
 	tr := map[int]*[5][]float64{}  // row -> lost, gap, loss gap, gap-down, gap at
-	cpu := map[int]*[5][]float64{} // row -> CPU s/GiB: src, dst qemu, src, dst agent, total
+	cpu := map[int]*[7][]float64{} // row -> CPU s/GiB: src, dst qemu, src, dst agent, src, dst libvirtd, total
 	tcp := map[int]*[2][]float64{} // row -> retransmits, longest stall ms
 	for _, r := range runs {
 		k := [2]string{r.Guest, r.Method}
@@ -190,7 +192,8 @@ func summarise(runs []Run, baselines []string) []Row {
 		}
 		if v := cpu[i]; v != nil {
 			c := &rows[i].CPU
-			c.SrcQEMU, c.DstQEMU, c.SrcAgent, c.DstAgent, c.Total = stat(v[0]), stat(v[1]), stat(v[2]), stat(v[3]), stat(v[4])
+			c.SrcQEMU, c.DstQEMU, c.SrcAgent, c.DstAgent = stat(v[0]), stat(v[1]), stat(v[2]), stat(v[3])
+			c.SrcDaemon, c.DstDaemon, c.Total = stat(v[4]), stat(v[5]), stat(v[6])
 		}
 	}
 	for i := range rows {
@@ -262,15 +265,16 @@ func addTraffic(row *Row, tr map[int]*[5][]float64, i int, x *TrafficRun) {
 
 // addCPU adds one run's CPU seconds per GiB moved to row i; a run that
 // moved nothing is left out.
-func addCPU(cpu map[int]*[5][]float64, i int, r Run) {
+func addCPU(cpu map[int]*[7][]float64, i int, r Run) {
 	if r.RAMBytes == 0 {
 		return
 	}
 	if cpu[i] == nil {
-		cpu[i] = &[5][]float64{}
+		cpu[i] = &[7][]float64{}
 	}
 	v, gib := cpu[i], float64(r.RAMBytes)/(1<<30)
-	for k, d := range []time.Duration{r.CPU.SrcQEMU, r.CPU.DstQEMU, r.CPU.SrcAgent, r.CPU.DstAgent, r.CPU.Total()} {
+	c := r.CPU
+	for k, d := range []time.Duration{c.SrcQEMU, c.DstQEMU, c.SrcAgent, c.DstAgent, c.SrcDaemon, c.DstDaemon, c.Total()} {
 		v[k] = append(v[k], d.Seconds()/gib)
 	}
 }

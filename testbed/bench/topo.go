@@ -38,7 +38,10 @@ type Host struct {
 	Name  string // hostA
 	Netns string // nfb-hostA
 	Addr  netip.Addr
-	L     *vm.Launcher
+	L     *vm.Launcher // nil on the testbed (--libvirt): libvirt boots its guests
+	// Uplink is the host's link to the switch, whose counters are the
+	// wire bytes.
+	Uplink string
 }
 
 // Do runs fn on a thread inside the host's namespace: sockets it opens and
@@ -95,9 +98,9 @@ func (h *Host) WireBytes() (uint64, error) {
 		return 0, fmt.Errorf("netlink in %s: %w", h.Netns, err)
 	}
 	defer nh.Close()
-	l, err := nh.LinkByName(uplink)
+	l, err := nh.LinkByName(h.Uplink)
 	if err != nil {
-		return 0, fmt.Errorf("reading %s counters: %w", uplink, err)
+		return 0, fmt.Errorf("reading %s counters: %w", h.Uplink, err)
 	}
 	st := l.Attrs().Statistics
 	return st.TxBytes + st.RxBytes, nil
@@ -117,8 +120,8 @@ func ip(args ...string) error {
 func topoUp(runDir, imageDir string) ([]*Host, error) {
 	topoDown()
 	hosts := []*Host{
-		{Name: "hostA", Addr: netip.MustParseAddr("198.19.200.11")},
-		{Name: "hostB", Addr: netip.MustParseAddr("198.19.200.12")},
+		{Name: "hostA", Addr: netip.MustParseAddr("198.19.200.11"), Uplink: uplink},
+		{Name: "hostB", Addr: netip.MustParseAddr("198.19.200.12"), Uplink: uplink},
 	}
 	for i, h := range hosts {
 		h.Netns = prefix + h.Name

@@ -85,11 +85,12 @@ type traffic struct {
 	rep     netverify.Report
 }
 
-// startTraffic starts the stream to the guest at ip at rate packets/s.
-func startTraffic(ctx context.Context, ip netip.Addr, rate int) (*traffic, error) {
+// startTraffic starts the stream from network namespace client to the
+// guest at ip at rate packets/s.
+func startTraffic(ctx context.Context, client string, ip netip.Addr, rate int) (*traffic, error) {
 	s, err := netverify.Start(ctx, netverify.Config{
 		Target: netip.AddrPortFrom(ip, twamp.Port),
-		Rate:   rate, Netns: clientNS,
+		Rate:   rate, Netns: client,
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("starting test traffic to %s: %w", ip, err)
