@@ -20,13 +20,14 @@ func TestParseJobStats(t *testing.T) {
 		ullong(golibvirt.DomainJobMemoryProcessed, 87<<20),
 		ullong(golibvirt.DomainJobDataProcessed, 88<<20),
 		ullong(golibvirt.DomainJobMemoryTotal, 257<<20),
+		ullong(golibvirt.DomainJobMemoryIteration, 4),
 	}
 	j, err := parseJobStats(params)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := LibvirtJob{Elapsed: 1834 * time.Millisecond, Downtime: 61 * time.Millisecond, Setup: 12 * time.Millisecond,
-		MemoryBytes: 87 << 20, DataBytes: 88 << 20}
+		MemoryBytes: 87 << 20, DataBytes: 88 << 20, Iterations: 4}
 	if j != want {
 		t.Errorf("parseJobStats = %+v, want %+v", j, want)
 	}

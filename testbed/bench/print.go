@@ -25,6 +25,7 @@ func printSingles(w io.Writer, rows []Row, idle []IdleAB, rate int) {
 		fmt.Fprintln(w, "\nnfhandoff-libvirt, from the source agent's record: end-to-end = the record's start to its end; agents' payload = the bytes of libvirt's stream the agents relayed; guest paused = libvirt's stop at the source to the agent's resume at the destination")
 		printRecords(w, rows)
 	}
+	printLibvirt(w, rows)
 	if hasCodec(rows) {
 		fmt.Fprintln(w, "\nthe coders' account, from the source agent's record: QEMU = the bytes QEMU wrote, link = what the agents sent for them (before TLS); "+
 			"the split is of the PAGE records (zero pages apart), % by how they went (medians); time and wire over "+uncodedTwin["nfhandoff-codec"]+"'s, for nfhandoff-codec")

@@ -86,6 +86,8 @@ type Row struct {
 	WireRatio     map[string]float64 `json:"wire_ratio,omitempty"`
 	// The agents' records, for methods that have them.
 	Record *RecordRow `json:"record,omitempty"`
+	// libvirt's job statistics, for the libvirt methods.
+	Libvirt *LibvirtRow `json:"libvirt,omitempty"`
 	// The test traffic, when there was some.
 	Traffic *TrafficRow `json:"traffic,omitempty"`
 	// The TCP flows through a firewall guest.
@@ -222,6 +224,7 @@ func summarise(runs []Run, baselines []string) []Row {
 		}
 	}
 	summariseCodec(rows, runs)
+	summariseLibvirt(rows, runs)
 	return rows
 }
 
