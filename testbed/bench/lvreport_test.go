@@ -39,12 +39,3 @@ func TestReportLibvirt(t *testing.T) {
 		t.Errorf("the libvirt report has plain QEMU's columns")
 	}
 }
-
-func TestParsePID(t *testing.T) {
-	for in, want := range map[string]int{"1234\n": 1234, " 77 ": 77, "": 0, "x": 0, "1": 0, "-5": 0} {
-		got, err := parsePID(in)
-		if got != want || (err == nil) != (want != 0) {
-			t.Errorf("parsePID(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-}

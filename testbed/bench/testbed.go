@@ -72,12 +72,12 @@ func testbedUp(ctx context.Context, env testbed.Env, log *slog.Logger) (hosts []
 	if _, err := env.Down(ctx); err != nil {
 		return nil, nil, err
 	}
-	if out, err := env.UpLibvirt(ctx, len(tbHosts), true); err != nil {
+	out, err := env.UpLibvirt(ctx, len(tbHosts), true)
+	if err != nil {
 		down()
 		return nil, nil, err
-	} else {
-		log.Info("testbed up --libvirt --agents", "output", out)
 	}
+	log.Info("testbed up --libvirt --agents", "output", out)
 	for _, h := range tbHosts {
 		hosts = append(hosts, &Host{Name: h, Netns: "nfh-" + h, Addr: netip.MustParseAddr(env.HostAddr(h)), Uplink: tbUplink})
 	}
