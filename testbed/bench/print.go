@@ -82,8 +82,14 @@ func printRecords(w io.Writer, rows []Row) {
 			fmt.Fprintln(tw, "guest\tmethod\tend-to-end ms\tagents' payload MiB\tpasses\tpost-copy runs\tguest paused ms\tpaused <= target")
 			head = true
 		}
+		// A libvirt move's record has no passes (QEMU is libvirt's; its
+		// job statistics have them).
+		passes := "-"
+		if rec.Passes.Max > 0 {
+			passes = rng(rec.Passes, "%.0f")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d of %d\n", r.Guest, r.Method, rng(rec.EndToEndMS, "%.0f"),
-			rng(rec.PayloadMiB, "%.1f"), rng(rec.Passes, "%.0f"), rec.PostcopyRuns, rng(rec.PausedMS, "%.0f"), rec.WithinTarget, r.Runs)
+			rng(rec.PayloadMiB, "%.1f"), passes, rec.PostcopyRuns, rng(rec.PausedMS, "%.0f"), rec.WithinTarget, r.Runs)
 	}
 	tw.Flush()
 }
