@@ -30,9 +30,12 @@ import (
 //     traffic's hand-off.
 //
 // All three get the same bandwidth cap (libvirt's, in whole MiB/s:
-// --max-bandwidth rounded up) and the same downtime limit (set on the
-// source domain before each move, for all three alike: libvirt's
-// migration keeps it). A move's total time is from the request (virsh
+// --max-bandwidth rounded up) and the same downtime limit: set on the
+// source domain before each move, for all three alike (libvirt's
+// migration keeps it), and the agents' request's downtime target (their
+// switchover under libvirt holds QEMU's own limit at 1 ms and suspends
+// the guest itself once the rest fits the target; QEMU's limit, as set,
+// is restored if it gives the switchover back). A move's total time is from the request (virsh
 // started; the request sent to the agent) until the domain ran at the
 // destination and the move was done (virsh returned: libvirt's confirm
 // step has taken the source QEMU down; the agent's record completed).
