@@ -33,6 +33,31 @@ type Engine struct {
 	uri    string // how peers' daemons reach this one (qemu+tls://…)
 	runDir string // the daemon's /run/libvirt as this process sees it
 	log    *slog.Logger
+
+	mu    sync.Mutex
+	calls *golibvirt.Libvirt // see conn
+}
+
+// conn is the engine's connection for short calls, dialed once and again
+// after it broke: Resume on a connection of its own paid a dial and
+// libvirt's handshake inside the guest's pause.
+func (e *Engine) conn(ctx context.Context) (*golibvirt.Libvirt, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.calls != nil {
+		select {
+		case <-e.calls.Disconnected():
+			e.calls = nil
+		default:
+			return e.calls, nil
+		}
+	}
+	l, err := Dial(ctx, e.sock)
+	if err != nil {
+		return nil, err
+	}
+	e.calls = l
+	return l, nil
 }
 
 // NewEngine returns the Engine of the daemon on UNIX socket sock, which
@@ -188,11 +213,10 @@ func (e *Engine) watch(ctx context.Context, domain string) (*watched, error) {
 // Resume runs domain, left paused here by an incoming migration (one that
 // runs already is left alone).
 func (e *Engine) Resume(ctx context.Context, domain string) error {
-	l, err := Dial(ctx, e.sock)
+	l, err := e.conn(ctx)
 	if err != nil {
 		return err
 	}
-	defer l.Disconnect()
 	d, err := l.DomainLookupByName(domain)
 	if err != nil {
 		return fmt.Errorf("domain %s: %w", domain, err)
@@ -216,6 +240,9 @@ func (e *Engine) Resume(ctx context.Context, domain string) error {
 // 2 s on the testbed): waiting for the source's end would add that to the
 // guest's blackout.
 func (e *Engine) Arrival(ctx context.Context, domain string) (arrived <-chan struct{}, stop func(), err error) {
+	if _, err := e.conn(ctx); err != nil { // Resume's, ready before the pause
+		return nil, nil, err
+	}
 	l, err := Dial(ctx, e.sock)
 	if err != nil {
 		return nil, nil, err

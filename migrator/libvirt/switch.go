@@ -25,9 +25,10 @@ import (
 // agentSwitch is the agent's switchover of one libvirt migration. QEMU's
 // downtime limit is held at 1 ms once the job has begun (its first pass's
 // event), so that QEMU waits for almost nothing to remain before it
-// stops the guest itself; at each later pass the job's remaining memory
-// and measured rate are held against the target, and once they fit (or
-// after engine.MaxPasses) the guest is quiesced and suspended.
+// stops the guest itself; from the second pass on the job's remaining
+// memory and measured rate are held against the target (at each pass's
+// start and every progressEvery), and once they fit (or after
+// engine.MaxPasses) the guest is quiesced and suspended.
 type agentSwitch struct {
 	e       *Engine
 	w       *watched
@@ -78,7 +79,7 @@ const progressEvery = 10 * time.Millisecond
 // (watch's stop).
 func (s *agentSwitch) follow(passes <-chan any) {
 	var tick <-chan time.Time
-	pass, decided := 0, false
+	pass, decided, warned := 0, false, false
 	for {
 		select {
 		case ev, ok := <-passes:
@@ -106,7 +107,10 @@ func (s *agentSwitch) follow(passes <-chan any) {
 		}
 		remaining, rate, err := s.progress()
 		if err != nil {
-			s.e.log.Warn("libvirt's job statistics", "domain", s.m.Domain, "err", err)
+			if !warned { // once: it is asked every progressEvery
+				s.e.log.Warn("libvirt's job statistics", "domain", s.m.Domain, "err", err)
+				warned = true
+			}
 			continue
 		}
 		fits := engine.Fits(remaining, rate, s.m.Target)
