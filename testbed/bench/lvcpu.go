@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 )
 
 // lvCPU is what the processes of a libvirt move had used at its start:
@@ -59,30 +60,28 @@ func (c lvCPU) end(dstPID int) (CPU, error) {
 		return CPU{}, fmt.Errorf("destination qemu's cpu time: %w", err)
 	}
 	cpu.DstQEMU = d.Self
-	for i, pid := range c.daemons {
-		p, err := readProcTimes(pid)
-		if err != nil {
-			return CPU{}, fmt.Errorf("libvirtd %d's cpu time: %w", pid, err)
-		}
-		if i == 0 {
-			cpu.SrcDaemon = p.Self - c.d0[i].Self
-		} else {
-			cpu.DstDaemon = p.Self - c.d0[i].Self
-		}
+	if cpu.SrcDaemon, cpu.DstDaemon, err = since(c.daemons, c.d0, "libvirtd"); err != nil {
+		return CPU{}, err
 	}
-	for i, pid := range c.agents {
+	if cpu.SrcAgent, cpu.DstAgent, err = since(c.agents, c.a0, "migratord"); err != nil {
+		return CPU{}, err
+	}
+	return cpu, nil
+}
+
+// since is the CPU time the source's and the destination's process of a
+// kind (pids; 0: none) used since their readings at the start.
+func since(pids [2]int, start [2]procTimes, kind string) (src, dst time.Duration, err error) {
+	var used [2]time.Duration
+	for i, pid := range pids {
 		if pid == 0 {
 			continue
 		}
 		p, err := readProcTimes(pid)
 		if err != nil {
-			return CPU{}, fmt.Errorf("migratord %d's cpu time: %w", pid, err)
+			return 0, 0, fmt.Errorf("%s %d's cpu time: %w", kind, pid, err)
 		}
-		if i == 0 {
-			cpu.SrcAgent = p.Self - c.a0[i].Self
-		} else {
-			cpu.DstAgent = p.Self - c.a0[i].Self
-		}
+		used[i] = p.Self - start[i].Self
 	}
-	return cpu, nil
+	return used[0], used[1], nil
 }
