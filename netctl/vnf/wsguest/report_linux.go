@@ -31,6 +31,7 @@ func NewScan() (*Scan, error) {
 	}
 	s := &Scan{sc: scanner{pagemap: f}, path: ranges{limit: wsreport.MaxRanges / 4},
 		objects: ranges{limit: wsreport.MaxRanges / 4}}
+	s.sc.findZeroPFN()
 	if k, err := os.Open("/proc/kpageflags"); err == nil {
 		s.sc.kpageflags, s.kflags = k, k // else no kernel frames in the reports
 	}

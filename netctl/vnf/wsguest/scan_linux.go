@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
 )
@@ -86,6 +89,33 @@ type scanner struct {
 	pagemap    *os.File
 	kpageflags io.ReaderAt // nil: no kernel frames
 	entries    []byte
+	// zeroPFN is the kernel's shared zero page (0: not known), which
+	// every page read but never written maps: not this process's memory,
+	// and named once per such page it would fill a report with one frame.
+	zeroPFN uint64
+}
+
+// zeroSink keeps findZeroPFN's read from being optimised away.
+var zeroSink byte
+
+// findZeroPFN sets sc.zeroPFN to the frame an anonymous page read but
+// never written maps. It gives up quietly: a report then names the zero
+// page wherever the process maps it (a frame named twice, which the
+// agent's validation drops).
+func (sc *scanner) findZeroPFN() {
+	m, err := unix.Mmap(-1, 0, pageSize, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return
+	}
+	defer unix.Munmap(m)
+	zeroSink = m[0] // a read fault maps the zero page
+	var e [8]byte
+	if _, err := sc.pagemap.ReadAt(e[:], int64(uintptr(unsafe.Pointer(&m[0]))/pageSize*8)); err != nil {
+		return
+	}
+	if v := binary.LittleEndian.Uint64(e[:]); v&pmPresent != 0 {
+		sc.zeroPFN = v & pmPFNMask
+	}
 }
 
 // kernelFrames adds the frames, among the first max, that the guest's
@@ -121,8 +151,8 @@ func (sc *scanner) kernelFrames(max uint64, path, objects *ranges) error {
 }
 
 // resident adds the frames of the resident pages of s to out, in address
-// order, but those already named (known, may be nil), and returns the
-// number of pages it looked at.
+// order, but the zero page and those already named (known, may be nil),
+// and returns the number of pages it looked at.
 func (sc *scanner) resident(s span, out *ranges, known func(pfn uint64) bool) (int, error) {
 	if sc.entries == nil {
 		sc.entries = make([]byte, 8*512)
@@ -140,7 +170,7 @@ func (sc *scanner) resident(s span, out *ranges, known func(pfn uint64) bool) (i
 		}
 		for i := 0; i+8 <= k; i += 8 {
 			e := binary.LittleEndian.Uint64(b[i:])
-			if pfn := e & pmPFNMask; e&pmPresent != 0 && pfn != 0 && (known == nil || !known(pfn)) {
+			if pfn := e & pmPFNMask; e&pmPresent != 0 && pfn != 0 && pfn != sc.zeroPFN && (known == nil || !known(pfn)) {
 				out.add(pfn)
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nfhandoff/nfhandoff/migrator/wsreport"
 )
 
@@ -174,5 +176,40 @@ func TestInRanges(t *testing.T) {
 	}
 	if inRanges(nil, 0) {
 		t.Error("inRanges(nil, 0) = true")
+	}
+}
+
+// As root, the zero page is found, and a buffer read but never written
+// (every page of it the zero page) is named nowhere in a report.
+func TestZeroPageNotNamed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("frames read as zero without CAP_SYS_ADMIN")
+	}
+	s, err := NewScan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.sc.zeroPFN == 0 {
+		t.Fatal("the zero page's frame not found")
+	}
+	s.sc.kpageflags = nil // the process's own frames alone
+	read, err := unix.Mmap(-1, 0, 8*pageSize, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(read)
+	var sum byte
+	for i := 0; i < len(read); i += pageSize {
+		sum += read[i]
+	}
+	r, err := s.Report(read, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range r.Ranges {
+		if x.Start <= s.sc.zeroPFN && s.sc.zeroPFN < x.End() {
+			t.Fatalf("the zero page %#x named in %+v (sum %d)", s.sc.zeroPFN, x, sum)
+		}
 	}
 }
