@@ -36,7 +36,11 @@ type Debug struct {
 	// here and handed to its agent, before it tells the source (Running).
 	RunningDelay time.Duration
 	// PostcopyRate paces a source's post-copy at this many bytes/s (0:
-	// unpaced, as in production): a post-copy long enough to break.
+	// unpaced, as in production): a post-copy long enough to break. The
+	// pace starts once the guest runs at the destination: the agent paces
+	// QEMU's whole stream, and the pages the destination's device load
+	// asks for would queue behind up to a second of bulk (at 8 MiB/s the
+	// load took 315-352 ms of a 325-373 ms pause).
 	PostcopyRate uint64
 	// CorruptPage makes a source alter its Nth coded page (1-based) after
 	// naming it, as a fault on the way would: the destination must refuse

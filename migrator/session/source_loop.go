@@ -107,6 +107,10 @@ func (s *source) onMessage(ctx context.Context, m any) error {
 		s.leaveBlackouts()
 		s.log.Info("guest running at the destination; handing its traffic off", "postcopy", s.postcopy, "paused", paused)
 		s.startHandoff(ctx, s.conn)
+		if s.postcopy && s.cfg.Debug.PostcopyRate > 0 {
+			s.bandwidth = s.cfg.Debug.PostcopyRate
+			s.gate.setRate(s.bandwidth)
+		}
 		if s.postcopy {
 			// Only now: the destination loads the devices' state before
 			// it runs the guest, and the pages that load touches must not

@@ -50,8 +50,10 @@ func (s *source) onStatus(ctx context.Context, st, errDesc string) error {
 		}
 		s.postcopy = true
 		s.pause.mark(&s.pause.done, time.Now())
-		s.bandwidth = s.cfg.Debug.PostcopyRate // post-copy goes unpaced (see stopGuest)
-		s.gate.setRate(s.bandwidth)
+		// Post-copy goes unpaced (see stopGuest); a test's pace
+		// (Debug.PostcopyRate) only once the guest runs there (Running).
+		s.bandwidth = 0
+		s.gate.setRate(0)
 		s.rec.phase("postcopy", now)
 		s.rec.update(true, func(m *api.Migration) { m.State, m.Postcopy = api.MigrationPostcopy, true })
 		s.log.Info("post-copy: the guest moves to the destination now")
