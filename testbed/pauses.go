@@ -27,6 +27,10 @@ type PauseEntry struct {
 	Paused   api.Duration `json:"paused"`
 	Target   api.Duration `json:"target"`
 	Parts    string       `json:"parts,omitempty"` // where the pause went
+	// Held is how long a test's knob (--debug-switchover-delay) held the
+	// guest stopped: such a move is not the agent's choice, and the
+	// tally lists it apart.
+	Held api.Duration `json:"held,omitempty"`
 }
 
 // RecordPauses appends to path the completed moves whose source is an
@@ -58,7 +62,7 @@ func (e Env) RecordPauses(ctx context.Context, test, path string) error {
 			pe := PauseEntry{Test: test, ID: m.ID, VM: m.VM, Postcopy: m.Postcopy, Paused: m.Paused,
 				Target: m.Request.DowntimeTarget}
 			if m.PausedParts != nil {
-				pe.Parts = m.PausedParts.String()
+				pe.Parts, pe.Held = m.PausedParts.String(), m.PausedParts.DebugHeld
 			}
 			entries = append(entries, pe)
 		}

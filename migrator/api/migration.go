@@ -118,6 +118,9 @@ type PauseParts struct {
 	DestinationListening Duration `json:"destination_listening,omitempty"`
 	// Messages: the rest (Commit and Running between the agents).
 	Messages Duration `json:"messages"`
+	// DebugHeld is the part of Handoff a test's knob held the guest
+	// stopped (migratord --debug-switchover-delay); 0 in production.
+	DebugHeld Duration `json:"debug_held,omitempty"`
 }
 
 // Fixed is the pause less the final pass: what does not shrink with the
@@ -137,8 +140,12 @@ func (p PauseParts) String() string {
 	case p.DestinationReady > 0:
 		dest += fmt.Sprintf(" (ready after %s, cont %s)", ms(p.DestinationReady), ms(p.Destination-p.DestinationReady))
 	}
+	handoff := ms(p.Handoff)
+	if p.DebugHeld > 0 {
+		handoff += fmt.Sprintf(" (%s of it held by --debug-switchover-delay)", ms(p.DebugHeld))
+	}
 	return fmt.Sprintf("final pass %s, hand-off %s, completion %s, destination %s, messages %s",
-		ms(p.FinalPass), ms(p.Handoff), ms(p.Completion), dest, ms(p.Messages))
+		ms(p.FinalPass), handoff, ms(p.Completion), dest, ms(p.Messages))
 }
 
 // Progress mirrors virsh domjobinfo's fields.

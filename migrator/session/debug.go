@@ -78,6 +78,8 @@ func (s *source) switchoverDelay(ctx context.Context) error {
 	s.log.Warn("debug: delaying migrate-continue", "delay", d)
 	t := time.NewTimer(d)
 	defer t.Stop()
+	start := time.Now()
+	defer func() { s.pause.held = time.Since(start) }()
 	select {
 	case <-t.C:
 		return nil

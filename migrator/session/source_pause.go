@@ -12,10 +12,11 @@ import (
 // pauseClock marks the guest's pause on the source, so the record can say
 // where it went (api.PauseParts) and why it ran over the downtime target.
 type pauseClock struct {
-	stopped    time.Time // the guest stopped (the agent's stop, or QEMU's STOP)
-	switchover time.Time // QEMU reached pre-switchover
-	continued  time.Time // migrate-continue returned
-	done       time.Time // QEMU completed, or post-copy became active: Commit goes
+	stopped    time.Time     // the guest stopped (the agent's stop, or QEMU's STOP)
+	switchover time.Time     // QEMU reached pre-switchover
+	continued  time.Time     // migrate-continue returned
+	done       time.Time     // QEMU completed, or post-copy became active: Commit goes
+	held       time.Duration // of the hand-off, by a test's knob (Debug.SwitchoverDelay)
 }
 
 // mark sets *t to now unless it is set already or the guest has not
@@ -45,7 +46,8 @@ func (c pauseClock) parts(end time.Time, run wire.Running) api.PauseParts {
 	listening := min(max(time.Duration(run.Listening), 0), ready)
 	return api.PauseParts{FinalPass: api.Duration(d[0]), Handoff: api.Duration(d[1]), Completion: api.Duration(d[2]),
 		Destination: api.Duration(starting), Messages: api.Duration(d[3] - starting),
-		DestinationReady: api.Duration(ready), DestinationListening: api.Duration(listening)}
+		DestinationReady: api.Duration(ready), DestinationListening: api.Duration(listening),
+		DebugHeld: api.Duration(min(c.held, d[1]))}
 }
 
 // notePause records the pause's parts and, when it ran over the downtime

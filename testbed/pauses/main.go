@@ -46,7 +46,7 @@ func (c count) String() string {
 
 func tally(r io.Reader, w io.Writer) error {
 	var pre, post count
-	var over []testbed.PauseEntry
+	var over, held []testbed.PauseEntry
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -56,6 +56,13 @@ func tally(r io.Reader, w io.Writer) error {
 		}
 		if e.Target == 0 {
 			e.Target = api.DefaultDowntimeTarget
+		}
+		if e.Held > 0 {
+			// A test's knob held the guest stopped (to land a fault in
+			// the hand-off's BUFFER): the pause is the test's, not the
+			// agent's choice against its target.
+			held = append(held, e)
+			continue
 		}
 		c := &pre
 		if e.Postcopy {
@@ -76,6 +83,13 @@ func tally(r io.Reader, w io.Writer) error {
 	for _, e := range over {
 		fmt.Fprintf(w, "  over: %s %s (%s) paused %s, target %s: %s\n", e.Test, e.ID, kind(e.Postcopy),
 			time.Duration(e.Paused).Round(100*time.Microsecond), time.Duration(e.Target), e.Parts)
+	}
+	if len(held) > 0 {
+		fmt.Fprintf(w, "not counted: %d moves whose guest a test held stopped (--debug-switchover-delay)\n", len(held))
+	}
+	for _, e := range held {
+		fmt.Fprintf(w, "  held: %s %s (%s) paused %s, %s of it held: %s\n", e.Test, e.ID, kind(e.Postcopy),
+			time.Duration(e.Paused).Round(100*time.Microsecond), time.Duration(e.Held).Round(100*time.Microsecond), e.Parts)
 	}
 	return nil
 }
