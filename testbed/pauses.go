@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nfhandoff/nfhandoff/migrator/api"
 )
@@ -63,6 +64,8 @@ func (e Env) RecordPauses(ctx context.Context, test, path string) error {
 				Target: m.Request.DowntimeTarget}
 			if m.PausedParts != nil {
 				pe.Parts, pe.Held = m.PausedParts.String(), m.PausedParts.DebugHeld
+			} else if d := overNote(m.Decisions); d != "" {
+				pe.Parts = d // an engine's move: its record says why, not in parts
 			}
 			entries = append(entries, pe)
 		}
@@ -84,4 +87,14 @@ func (e Env) RecordPauses(ctx context.Context, test, path string) error {
 	}
 	errs = append(errs, w.Flush(), f.Close())
 	return errors.Join(errs...)
+}
+
+// overNote is the record's note on a pause over the target, or "".
+func overNote(ds []api.Decision) string {
+	for i := len(ds) - 1; i >= 0; i-- {
+		if strings.HasPrefix(ds[i].Reason, "guest paused ") {
+			return ds[i].Reason
+		}
+	}
+	return ""
 }

@@ -104,7 +104,8 @@ type foreignSource struct {
 	// (a few ms after QEMU's stop), or the migration's end when no event
 	// came; the guest's pause is timed from it (an underestimate by the
 	// event's delay).
-	stoppedAt atomic.Int64 // UnixNano; 0: not yet
+	stoppedAt atomic.Int64                // UnixNano; 0: not yet
+	stop      atomic.Pointer[engine.Stop] // how the guest stopped (noteStop, from the engine's goroutine)
 }
 
 func (f *foreignSource) run(ctx context.Context) error {
@@ -257,12 +258,15 @@ func (f *foreignSource) follow(ctx context.Context, migrated <-chan error, cance
 				now := time.Now().UTC()
 				f.rec.phase("cleanup", now)
 				resumedAt := now.Add(-time.Duration(m.Since))
+				var paused time.Duration
 				f.rec.update(true, func(r *api.Migration) {
 					r.Committed = true
 					if at := f.stoppedAt.Load(); at != 0 && resumedAt.UnixNano() > at {
-						r.Paused, r.ResumedAt = api.Duration(resumedAt.UnixNano()-at), resumedAt
+						paused = time.Duration(resumedAt.UnixNano() - at)
+						r.Paused, r.ResumedAt = api.Duration(paused), resumedAt
 					}
 				})
+				f.notePause(now, paused)
 				f.resume(context.WithoutCancel(ctx))
 				doneWait = time.After(foreignDoneTimeout)
 			case wire.HandoffDone:

@@ -431,8 +431,19 @@ func TestForeignAgentSwitchover(t *testing.T) {
 	if want := time.Duration(api.DefaultDowntimeTarget); target != want {
 		t.Errorf("engine asked for target %v, want the request's %v", target, want)
 	}
-	if len(m.Decisions) != 1 || m.Decisions[0].Action != "switchover" || m.Decisions[0].Pass != 3 {
-		t.Errorf("decisions %+v, want the agent's switchover at pass 3", m.Decisions)
+	if m.Paused <= 0 || len(m.Decisions) < 1 || m.Decisions[0].Action != "switchover" || m.Decisions[0].Pass != 3 {
+		t.Errorf("paused %v, decisions %+v, want the agent's switchover at pass 3", m.Paused, m.Decisions)
+	}
+	// The fake stopped with 1 MiB left at 100 MiB/s: 10 ms of pages.
+	f := &foreignSource{cfg: ForeignSourceConfig{Request: api.MigrateRequest{DowntimeTarget: api.DefaultDowntimeTarget}},
+		log: r.log, rec: newRecord(api.Migration{}, nil)}
+	f.stop.Store(&engine.Stop{ByAgent: true, Pass: 3, Remaining: 1 << 20, Rate: 100 << 20})
+	f.notePause(time.Now(), 40*time.Millisecond)
+	f.notePause(time.Now(), 70*time.Millisecond)
+	ds := f.rec.get().Decisions
+	if len(ds) != 1 || !strings.Contains(ds[0].Reason, "guest paused 70ms, over the downtime target 50ms: the pages left at the agent's suspend about 10ms") ||
+		!strings.Contains(ds[0].Reason, "the rest 60ms") {
+		t.Errorf("pause notes %+v, want one for the 70 ms pause: 10 ms of pages, the rest 60 ms", ds)
 	}
 }
 
