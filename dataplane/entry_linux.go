@@ -67,6 +67,9 @@ type sourceState struct {
 	baseDev  tapio.DevCounters // tap counters at Begin
 	held     heldState         // see held_linux.go
 	quiesced bool              // Quiesce set BUFFER with the guest running
+	// probeMissed: Quiesce's probe was not read (QEMU held a frame then):
+	// the tap drained does not mean QEMU holds nothing.
+	probeMissed bool
 	// borrowed is a descriptor of a tap the agent did not open (Tap.File
 	// nil: a libvirt guest's), taken at the switchover from the QEMU that
 	// has it, so that the frames queued in the tap outlive that QEMU (its

@@ -74,7 +74,7 @@ func (h *Handoff) detectHeld(ctx context.Context, v *vmEntry) {
 		v.log.Warn("the tap dropped frames for the guest during the migration", "dropped", dr)
 	}
 	v.mu.Lock()
-	quiesced := v.src.quiesced
+	quiesced := v.src.quiesced && !v.src.probeMissed
 	v.mu.Unlock()
 	switch {
 	case hs.u <= 0 && quiesced:

@@ -204,3 +204,51 @@ func TestPrivQuiesceUnread(t *testing.T) {
 		t.Fatalf("stats: %+v", st)
 	}
 }
+
+// A libvirt guest's tap (the agent did not open it, no ring to ask QEMU
+// about): "QEMU" has read every frame but holds the last one for a full
+// receive ring. The tap drained proves nothing then: Quiesce's probe is
+// not read, Quiesce fails, and Switchover's detection recovers the held
+// frame first in the flush (the probes left in the tap are not flushed).
+func TestPrivQuiesceForeignHeld(t *testing.T) {
+	if !isChild(t) {
+		b := newBed(t)
+		runChild(t, b.host, bedEnv(b)...)
+		return
+	}
+	ctx := context.Background()
+	d, tap, r, h, s := mirroring(ctx, t)
+	v, err := h.lookup(testSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.mu.Lock()
+	v.tap.File = nil // as Attach of a libvirt guest's tap leaves it
+	v.mu.Unlock()
+	r.close()
+	s.mustSend(t, 3)
+	for want := 1; want <= 3; want++ { // QEMU reads all three, delivers two, holds C3
+		if seq := qemuTakes(t, tap); seq != want {
+			t.Fatalf("QEMU took frame %d, want %d", seq, want)
+		}
+	}
+	qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = h.Quiesce(qctx, testSpec)
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "did not read a probe") {
+		t.Fatalf("Quiesce: %v, want the probe unread", err)
+	}
+	s.mustSend(t, 2)
+	waitCaptured(t, d, 5)
+	if err := h.Switchover(ctx, testSpec); err != nil {
+		t.Fatal(err)
+	}
+	var out bufStream
+	if err := h.Resumed(ctx, testSpec, &out); err != nil {
+		t.Fatal(err)
+	}
+	wantSeq(t, flushedTestFrames(t, &out), []string{"held:C3", "buffered:C4", "buffered:C5"})
+	if st := h.Stats(testSpec); st.HeldInQEMU != 1 || st.DroppedTotal() != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+}

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -111,6 +112,9 @@ func (h *Handoff) quiesce(ctx context.Context, spec api.VMSpec) error {
 			return fmt.Errorf("vm %s: quiesce: %w", spec.Name, err)
 		}
 		if u <= 0 {
+			if err := h.quiesceProbe(ctx, v); err != nil {
+				return fmt.Errorf("vm %s: quiesce: %w", spec.Name, err)
+			}
 			v.log.Debug("quiesced", "took", time.Since(start))
 			return nil
 		}
@@ -119,6 +123,36 @@ func (h *Handoff) quiesce(ctx context.Context, spec api.VMSpec) error {
 		}
 		tapio.Sleep(ctx, drainStep)
 	}
+}
+
+// quiesceProbe, for a tap the agent did not open (a libvirt guest's,
+// whose QEMU the agent cannot ask about the guest's receive ring), makes
+// sure QEMU holds none of the frames it read: a frame QEMU read while the
+// guest's ring was full waits in QEMU's queue, QEMU reads nothing more
+// until the guest takes it, and the stop would drop it unseen (the tap
+// drained is no proof). A probe passed into the tap is read only once
+// that queue is empty; read, QEMU holds at most the probe. Not read in
+// time: Switchover's detection runs as if the VM had not been quiesced,
+// and recovers the held frame. The agent's own guests have their
+// ring checked over QMP instead (the session's rxSettle).
+func (h *Handoff) quiesceProbe(ctx context.Context, v *vmEntry) error {
+	v.mu.Lock()
+	foreign := v.tap.File == nil && v.tap.Name != ""
+	v.mu.Unlock()
+	if !foreign {
+		return nil
+	}
+	dev, err := tapio.DevStats(v.tap.Name)
+	if err != nil {
+		return err
+	}
+	if h.probe(ctx, v, dev.TxPackets) {
+		return nil
+	}
+	v.mu.Lock()
+	v.src.probeMissed = true
+	v.mu.Unlock()
+	return errors.New("QEMU did not read a probe after the tap drained: it holds a frame for the guest's full receive ring")
 }
 
 // switchover (the guest is stopped) starts BUFFER and finds out whether
