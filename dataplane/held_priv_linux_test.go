@@ -182,22 +182,7 @@ func TestPrivQuiesceUnread(t *testing.T) {
 	if seq := qemuTakes(t, tap); seq != 1 { // QEMU takes C1 and keeps it
 		t.Fatalf("QEMU took frame %d, want 1", seq)
 	}
-	qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	err := h.Quiesce(qctx, testSpec)
-	cancel()
-	if err == nil || !strings.Contains(err.Error(), "frames still unread") {
-		t.Fatalf("Quiesce: %v, want frames still unread (C2, C3)", err)
-	}
-	s.mustSend(t, 2)
-	waitCaptured(t, d, 5)
-	if err := h.Switchover(ctx, testSpec); err != nil {
-		t.Fatal(err)
-	}
-	var out bufStream
-	if err := h.Resumed(ctx, testSpec, &out); err != nil {
-		t.Fatal(err)
-	}
-	got := flushedTestFrames(t, &out)
+	got := quiesceFailsFlush(ctx, t, d, h, s, "frames still unread")
 	wantSeq(t, got, []string{"held:C1", "residue:C2", "residue:C3", "buffered:C4", "buffered:C5"})
 	st := h.Stats(testSpec)
 	if st.HeldInQEMU != 1 || st.Residue < 2 || st.Buffered < 2 || st.Flushed != 1+st.Residue+st.Buffered || st.DroppedTotal() != 0 {
@@ -232,11 +217,24 @@ func TestPrivQuiesceForeignHeld(t *testing.T) {
 			t.Fatalf("QEMU took frame %d, want %d", seq, want)
 		}
 	}
+	got := quiesceFailsFlush(ctx, t, d, h, s, "did not read a probe")
+	wantSeq(t, got, []string{"held:C3", "buffered:C4", "buffered:C5"})
+	if st := h.Stats(testSpec); st.HeldInQEMU != 1 || st.DroppedTotal() != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
+// quiesceFailsFlush: with 3 client frames sent and QEMU holding one,
+// Quiesce fails with an error containing why; 2 more frames are sent and
+// buffered, the guest stops (Switchover) and resumes elsewhere: the
+// flushed frames.
+func quiesceFailsFlush(ctx context.Context, t *testing.T, d *Dataplane, h *Handoff, s *sender, why string) []string {
+	t.Helper()
 	qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	err = h.Quiesce(qctx, testSpec)
+	err := h.Quiesce(qctx, testSpec)
 	cancel()
-	if err == nil || !strings.Contains(err.Error(), "did not read a probe") {
-		t.Fatalf("Quiesce: %v, want the probe unread", err)
+	if err == nil || !strings.Contains(err.Error(), why) {
+		t.Fatalf("Quiesce: %v, want %q", err, why)
 	}
 	s.mustSend(t, 2)
 	waitCaptured(t, d, 5)
@@ -247,8 +245,5 @@ func TestPrivQuiesceForeignHeld(t *testing.T) {
 	if err := h.Resumed(ctx, testSpec, &out); err != nil {
 		t.Fatal(err)
 	}
-	wantSeq(t, flushedTestFrames(t, &out), []string{"held:C3", "buffered:C4", "buffered:C5"})
-	if st := h.Stats(testSpec); st.HeldInQEMU != 1 || st.DroppedTotal() != 0 {
-		t.Fatalf("stats: %+v", st)
-	}
+	return flushedTestFrames(t, &out)
 }
