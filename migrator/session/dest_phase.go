@@ -28,7 +28,6 @@ type dest struct {
 	log   *slog.Logger
 	rec   *record
 	chans chan channel
-	depth socketDepth // of the sockets to QEMU
 	// codecErr is why a coded QEMU channel was refused (a page that did
 	// not match its name, a malformed stream); nil if none was.
 	codecErr atomic.Pointer[error]

@@ -90,7 +90,6 @@ func (d *dest) connectChannels(ctx context.Context, sock string) {
 				next++
 				continue
 			}
-			d.depth.deepen(conn)
 			d.log.Debug("qemu channel connected", "channel", next)
 			go func(i uint16, st Stream) {
 				sent, recv, err := pipe(ctx, conn, st, nil)

@@ -105,7 +105,6 @@ func (d *dest) receive(ctx context.Context) error {
 			switch m := c.msg.(type) {
 			case wire.Commit:
 				d.commitAt = time.Now()
-				d.depth.commit()
 				d.enter(destCommitted, "")
 				d.log.Info("commit received")
 				d.rec.phase("switchover", time.Now().UTC())
