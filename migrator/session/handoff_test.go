@@ -358,6 +358,42 @@ func TestAgentSwitchoverQEMUFirst(t *testing.T) {
 	}
 }
 
+// TestAgentSwitchoverQEMUStoppedMeanwhile: QEMU stopped the guest itself
+// between the agent's decision and its hold (it met its own threshold
+// first): the agent neither quiesces (a stopped guest drains no tap, the
+// quiesce would wait out its timeout with the traffic held) nor stops,
+// the switchover runs as for any stop of QEMU's, and the record says the
+// tap was not quiesced.
+func TestAgentSwitchoverQEMUStoppedMeanwhile(t *testing.T) {
+	p := newPair(t)
+	src := newFakeQEMU(t, "source")
+	src.trace = p.hA.trace()
+	src.hold = true
+	cfg := p.sourceConfig(src)
+	cfg.Handoff = quiescing{p.hA}
+	cfg.QuietGuest = func(_ context.Context, final bool) { p.hA.add(fmt.Sprintf("QuietGuest(%v)", final)) }
+	cfg.Request.DowntimeTarget = api.Duration(120 * time.Millisecond)
+	go func() {
+		waitFor(t, "source active", func() bool { return src.getStatus() == "active" })
+		src.mu.Lock()
+		src.syncs = 2              // the agent's pass boundary: it decides
+		src.run = "finish-migrate" // and QEMU's own completion stopped the guest
+		src.mu.Unlock()
+		waitFor(t, "the agent's decision", func() bool { return hasCall(p.callList(), "src.QuietGuest(true)") })
+		close(src.release)
+	}()
+	m := mustMove(t, cfg)
+	calls := p.callList()
+	if hasCall(calls, "Quiesce") || hasCall(calls, "qemu.stop") {
+		t.Errorf("the agent quiesced or stopped a guest QEMU had stopped: %q", calls)
+	}
+	inOrder(t, calls, "src.qemu.migrate", "src.QuietGuest(true)", "src.Switchover", "src.qemu.migrate-continue")
+	if !slices.ContainsFunc(m.Decisions, func(d api.Decision) bool { return d.Action == "switchover" }) ||
+		!slices.ContainsFunc(m.Decisions, func(d api.Decision) bool { return d.Action == "note" && strings.Contains(d.Reason, "not quiesced") }) {
+		t.Errorf("decisions %+v: want the agent's switchover and the note that the tap was not quiesced", m.Decisions)
+	}
+}
+
 // The source counts the flushed frames the destination's account does not
 // confirm: a QUIC write succeeds once buffered, so a destination agent
 // that dies while taking the flush loses frames the source wrote.

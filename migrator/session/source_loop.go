@@ -55,8 +55,12 @@ func (s *source) loop(ctx context.Context) error {
 				events, s.events = nil, nil
 				continue
 			}
-			if e.Name == qmpcmd.EventStop && s.pause.stopped.IsZero() {
-				s.pause.stopped = time.Now()
+			if e.Name == qmpcmd.EventStop {
+				// QEMU's own time of the stop: earlier than the agent's
+				// if QEMU stopped the guest itself first.
+				if t := eventTime(e); s.pause.stopped.IsZero() || t.Before(s.pause.stopped) {
+					s.pause.stopped = t
+				}
 			}
 			if st := eventStatus(e); st != "" {
 				s.log.Debug("migration event", "status", st)
