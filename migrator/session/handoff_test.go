@@ -291,13 +291,11 @@ type quiescing struct{ *recHandoff }
 
 func (h quiescing) Quiesce(context.Context, api.VMSpec) error { h.add("Quiesce"); return nil }
 
-// TestAgentSwitchover: with a hand-off that can quiesce, QEMU's
-// downtime-limit is 1 ms and, at the pass where the rest fits the target,
-// the agent holds QEMU's channels, quiesces the tap, stops the guest and
-// lifts the bandwidth cap before QEMU reaches pre-switchover; the record
-// has the decision and how long the guest was paused.
-func TestAgentSwitchover(t *testing.T) {
-	p := newPair(t)
+// switchingSource is a source whose QEMU stays active until released,
+// with a quiescing hand-off, QuietGuest traced and a 120 ms target: at
+// its second pass (syncs 2) 1 MiB left at 100 Mbit/s fits the target less
+// the default fixed pause, and the agent decides the switchover.
+func switchingSource(t *testing.T, p *pair) (*fakeQEMU, SourceConfig) {
 	src := newFakeQEMU(t, "source")
 	src.trace = p.hA.trace()
 	src.hold = true
@@ -305,10 +303,21 @@ func TestAgentSwitchover(t *testing.T) {
 	cfg.Handoff = quiescing{p.hA}
 	cfg.QuietGuest = func(_ context.Context, final bool) { p.hA.add(fmt.Sprintf("QuietGuest(%v)", final)) }
 	cfg.Request.DowntimeTarget = api.Duration(120 * time.Millisecond)
+	return src, cfg
+}
+
+// TestAgentSwitchover: with a hand-off that can quiesce, QEMU's
+// downtime-limit is 1 ms and, at the pass where the rest fits the target,
+// the agent holds QEMU's channels, quiesces the tap, stops the guest and
+// lifts the bandwidth cap before QEMU reaches pre-switchover; the record
+// has the decision and how long the guest was paused.
+func TestAgentSwitchover(t *testing.T) {
+	p := newPair(t)
+	src, cfg := switchingSource(t, p)
 	go func() {
 		waitFor(t, "source active", func() bool { return src.getStatus() == "active" })
 		src.mu.Lock()
-		src.syncs = 2 // a pass boundary: 1 MiB left at 100 Mbit/s fits 120 ms less the default fixed pause
+		src.syncs = 2 // the pass boundary where the agent decides
 		src.mu.Unlock()
 		waitFor(t, "the agent's stop", func() bool { return src.runState() == "paused" })
 		close(src.release)
@@ -366,13 +375,7 @@ func TestAgentSwitchoverQEMUFirst(t *testing.T) {
 // tap was not quiesced.
 func TestAgentSwitchoverQEMUStoppedMeanwhile(t *testing.T) {
 	p := newPair(t)
-	src := newFakeQEMU(t, "source")
-	src.trace = p.hA.trace()
-	src.hold = true
-	cfg := p.sourceConfig(src)
-	cfg.Handoff = quiescing{p.hA}
-	cfg.QuietGuest = func(_ context.Context, final bool) { p.hA.add(fmt.Sprintf("QuietGuest(%v)", final)) }
-	cfg.Request.DowntimeTarget = api.Duration(120 * time.Millisecond)
+	src, cfg := switchingSource(t, p)
 	go func() {
 		waitFor(t, "source active", func() bool { return src.getStatus() == "active" })
 		src.mu.Lock()
