@@ -16,7 +16,7 @@ const (
 	quiesceTimeout = 250 * time.Millisecond // Handoff.Quiesce: the guest runs, its traffic buffered, meanwhile
 	rxSettleMax    = 100 * time.Millisecond // the guest's rx ring showing free buffers (the guest runs meanwhile)
 	rxSettleStep   = 1 * time.Millisecond   // between two looks at it
-	rxQueryTimeout = 500 * time.Millisecond // one x-query-virtio-queue-status
+	lookTimeout    = 500 * time.Millisecond // one QMP look before the stop (query-status, x-query-virtio-queue-status)
 	// qemuIterationMax is QEMU 7.2's MAX_WAIT: one ram_save_iterate call
 	// sends pages for up to 50 ms (its clock runs while a write blocks)
 	// before QEMU looks at a post-copy request again.
@@ -27,7 +27,8 @@ const (
 // (a is the decision): it holds QEMU's channels, quiets the tap through the
 // hand-off, lets the guest take what QEMU delivered, stops the guest and,
 // for post-copy, starts it; then QEMU's channels flow again and QEMU
-// finishes with the guest stopped.
+// finishes with the guest stopped. A guest QEMU stopped on its own before
+// the hold is left to QEMU's switchover (nothing quiesced, nothing started).
 func (s *source) stopGuest(ctx context.Context, a policy.Action) error {
 	s.quietGuest(ctx, true)
 	s.endBlackout()
@@ -102,7 +103,7 @@ func (s *source) quietGuest(ctx context.Context, final bool) {
 // the guest as usual.
 func (s *source) stoppedByQEMU(ctx context.Context) bool {
 	var st string
-	err := bounded(ctx, rxQueryTimeout, func(ctx context.Context) error {
+	err := bounded(ctx, lookTimeout, func(ctx context.Context) error {
 		var err error
 		st, err = runState(ctx, s.cfg.Guest)
 		return err
@@ -119,7 +120,7 @@ func (s *source) rxSettle(ctx context.Context) {
 	if s.rxPath == "" && !s.rxPathTried {
 		s.rxPathTried = true
 		var devs []qmpcmd.VirtioDevice
-		err := bounded(ctx, rxQueryTimeout, func(ctx context.Context) error {
+		err := bounded(ctx, lookTimeout, func(ctx context.Context) error {
 			return s.cfg.Guest.Execute(ctx, qmpcmd.XQueryVirtio, nil, &devs)
 		})
 		for _, d := range devs {
@@ -138,7 +139,7 @@ func (s *source) rxSettle(ctx context.Context) {
 	deadline := time.Now().Add(rxSettleMax)
 	for {
 		var q qmpcmd.VirtioQueueStatus
-		err := bounded(ctx, rxQueryTimeout, func(ctx context.Context) error {
+		err := bounded(ctx, lookTimeout, func(ctx context.Context) error {
 			return s.cfg.Guest.Execute(ctx, qmpcmd.XQueryVirtioQueueStatus, qmpcmd.VirtioQueue{Path: s.rxPath, Queue: 0}, &q)
 		})
 		switch {
